@@ -1,0 +1,80 @@
+/**
+ * The engine's handles on one project: its root, store, run index, leases, and the digests of
+ * the code of every stage in the pipeline (computed once per command).
+ */
+import { resolve } from 'node:path';
+import { digestCode, type CodeDigest } from './code.ts';
+import { ENGINE_VERSION, type Fingerprint } from './fingerprint.ts';
+import type { Instance } from './instances.ts';
+import type { ArtifactDigest, CacheKey, Json } from './json.ts';
+import { Leases } from './lease.ts';
+import type { Pipeline } from './pipeline.ts';
+import { RunIndex, type RunRecord } from './run-index.ts';
+import type { EnvSpec } from './stage.ts';
+import { Store, type Manifest } from './store.ts';
+
+export interface Engine {
+  readonly root: string;
+  readonly store: Store;
+  readonly index: RunIndex;
+  readonly leases: Leases;
+  readonly code: ReadonlyMap<string, CodeDigest>;
+  close(): Promise<void>;
+}
+
+/** --cache-dir, else $LINEA_CACHE_DIR (both relative to the working directory), else <project>/cache. */
+export function resolveCacheDir(root: string, flag?: string): string {
+  const chosen = flag ?? process.env.LINEA_CACHE_DIR;
+  return chosen ? resolve(chosen) : resolve(root, 'cache');
+}
+
+export async function openEngine(options: { root: string; cacheDir: string; pipeline: Pipeline }): Promise<Engine> {
+  const store = new Store(options.cacheDir);
+  await store.init();
+  const code = await digestCode(options.root, options.pipeline.nodes.map((n) => n.stage.moduleUrl));
+  const index = await RunIndex.open(store.indexPath);
+  const leases = new Leases(store.leasesDir);
+  return {
+    root: options.root,
+    store,
+    index,
+    leases,
+    code,
+    async close() {
+      await leases.releaseAll();
+      await index.close();
+    },
+  };
+}
+
+export function fingerprintOf(engine: Engine, instance: Instance, inputs: Readonly<Record<string, ArtifactDigest>>): Fingerprint {
+  const code = engine.code.get(instance.stage.moduleUrl)!;
+  return {
+    engineVersion: ENGINE_VERSION,
+    stage: instance.stage.name,
+    code: code.files,
+    packages: code.packages,
+    params: instance.params,
+    inputs,
+    env: declaredEnv(instance.stage.env),
+  };
+}
+
+function declaredEnv(spec: EnvSpec | undefined): Record<string, Json> {
+  if (!spec) return {};
+  if (typeof spec === 'function') return spec();
+  return Object.fromEntries(spec.map((name) => [name, process.env[name] ?? null]));
+}
+
+export type Lookup =
+  | { hit: true; record: RunRecord; manifest: Manifest }
+  | { hit: false; record?: RunRecord; problem?: string };
+
+/** Is this key's result in the store, whole? A damaged or missing object is a miss, never an error. */
+export async function lookup(engine: Engine, key: CacheKey): Promise<Lookup> {
+  const record = await engine.index.get(key);
+  if (!record) return { hit: false };
+  const verified = await engine.store.verify(record.digest, record.stamp);
+  if (!verified.ok) return { hit: false, record, problem: verified.problem };
+  return { hit: true, record, manifest: verified.manifest };
+}

@@ -1,0 +1,243 @@
+/**
+ * From a pipeline and the user's choices (preset, --set, --ablate) to stage instances: one per
+ * node and combination of the ablation values that reach it. Instances that no chosen axis
+ * reaches are shared by every variant, so they run once.
+ */
+import { LineaError } from './errors.ts';
+import { canonicalJson, jsonEqual, parseCliValue, show, type Json } from './json.ts';
+import type { Axis, NodeSpec, Pipeline } from './pipeline.ts';
+import type { AnyStage } from './stage.ts';
+
+export interface Selection {
+  preset?: string;
+  /** `node.param.path` → value, from --set; wins over everything else. */
+  set?: Readonly<Record<string, Json>>;
+  /** axis name → value labels (or literal values), from --ablate. */
+  ablate?: Readonly<Record<string, readonly string[]>>;
+  /** Keep only these nodes (by id or stage name) and what they need. */
+  only?: readonly string[];
+}
+
+export interface Instance {
+  /** `node` or `node[axis=value,…]` for the axes that reach it. */
+  readonly id: string;
+  readonly node: NodeSpec;
+  readonly stage: AnyStage;
+  /** Validated params with the schema's defaults applied. */
+  readonly params: Json;
+  /** input name → upstream instance */
+  readonly inputs: Readonly<Record<string, Instance>>;
+  /** The axis values that reach this instance. */
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** Parse `omega=1e-4,1e-3` (the --ablate flag). */
+export function parseAblateFlag(flag: string): [string, string[]] {
+  const eq = flag.indexOf('=');
+  if (eq <= 0 || eq === flag.length - 1) {
+    throw new LineaError(`--ablate ${flag}: expected <axis>=<value>[,<value>…], e.g. --ablate omega=1e-4,1e-3`, 'usage');
+  }
+  return [flag.slice(0, eq), flag.slice(eq + 1).split(',').map((v) => v.trim()).filter(Boolean)];
+}
+
+/** Parse `sparsify.omega=0.001` (the --set flag). */
+export function parseSetFlag(flag: string): [string, Json] {
+  const eq = flag.indexOf('=');
+  if (eq <= 0 || !flag.slice(0, eq).includes('.')) {
+    throw new LineaError(`--set ${flag}: expected <stage>.<param>=<value>, e.g. --set sparsify.omega=0.001`, 'usage');
+  }
+  return [flag.slice(0, eq), parseCliValue(flag.slice(eq + 1))];
+}
+
+/** The axis values a selection picks: command line over preset over the axis's default. */
+export function chosenAxisValues(pipeline: Pipeline, selection: Selection): Map<Axis, Axis['values'][number][]> {
+  const preset = resolvePreset(pipeline, selection.preset);
+  const picks = new Map<string, readonly string[]>();
+  for (const a of pipeline.axes) if (a.default) picks.set(a.name, a.default);
+  for (const [name, labels] of Object.entries(preset?.ablate ?? {})) picks.set(name, labels);
+  for (const [name, labels] of Object.entries(selection.ablate ?? {})) picks.set(name, labels);
+  const chosen = new Map<Axis, Axis['values'][number][]>();
+  for (const [name, labels] of picks) {
+    const a = pipeline.axes.find((x) => x.name === name);
+    if (!a) {
+      throw new LineaError(
+        `unknown ablation axis '${name}'; this pipeline declares ${pipeline.axes.map((x) => x.name).join(', ') || 'no axes'}`,
+        'usage',
+      );
+    }
+    if (labels.length === 0) continue;
+    chosen.set(a, labels.map((label) => axisValue(a, label)));
+  }
+  return chosen;
+}
+
+function axisValue(a: Axis, label: string): Axis['values'][number] {
+  const exact = a.values.find((v) => v.label === label);
+  if (exact) return exact;
+  const parsed = parseCliValue(label);
+  const equal = a.values.find((v) => a.params && jsonEqual(v.set[a.params[0]!], parsed));
+  if (equal) return equal;
+  if (a.params) return { label, set: Object.fromEntries(a.params.map((p) => [p, parsed])) };
+  throw new LineaError(`axis '${a.name}' has no value '${label}'; its values are ${a.values.map((v) => v.label).join(', ')}`, 'usage');
+}
+
+function resolvePreset(pipeline: Pipeline, name: string | undefined) {
+  if (name === undefined) return undefined;
+  const preset = pipeline.presets[name];
+  if (!preset) {
+    throw new LineaError(
+      `unknown preset '${name}'; this pipeline declares ${Object.keys(pipeline.presets).join(', ') || 'no presets'}`,
+      'usage',
+    );
+  }
+  return preset;
+}
+
+export function expandInstances(pipeline: Pipeline, selection: Selection = {}): Instance[] {
+  const preset = resolvePreset(pipeline, selection.preset);
+  const chosen = [...chosenAxisValues(pipeline, selection)];
+  const nodeIds = new Set(pipeline.nodes.map((n) => n.id));
+
+  // Which nodes each override path names: a node id, or every node of that stage.
+  const targets = (path: string, source: string): { nodes: NodeSpec[]; paramPath: string[] } => {
+    const [head, ...rest] = path.split('.');
+    const nodes = nodeIds.has(head!) ? pipeline.nodes.filter((n) => n.id === head) : pipeline.nodes.filter((n) => n.stage.name === head);
+    if (!nodes.length || !rest.length) {
+      throw new LineaError(
+        `${source} '${path}': expected <stage>.<param> with <stage> one of ${[...nodeIds].join(', ')}`,
+        'usage',
+      );
+    }
+    return { nodes, paramPath: rest };
+  };
+  const layer = (overrides: Readonly<Record<string, Json>> | undefined, source: string) =>
+    Object.entries(overrides ?? {}).map(([path, value]) => ({ ...targets(path, source), value, path, source }));
+  const presetLayer = layer(preset?.params, `preset '${selection.preset}'`);
+  const setLayer = layer(selection.set, '--set');
+  const axisLayers = chosen.map(([a, values]) => ({
+    axis: a,
+    values: values.map((v) => ({ label: v.label, overrides: layer(v.set, `axis '${a.name}'`) })),
+  }));
+
+  // The axes that reach a node: those setting its params, and those reaching its inputs.
+  const reach = new Map<string, Set<string>>();
+  for (const node of pipeline.nodes) {
+    const axes = new Set<string>();
+    for (const { axis: a, values } of axisLayers) {
+      if (values.some((v) => v.overrides.some((o) => o.nodes.includes(node)))) axes.add(a.name);
+    }
+    for (const from of Object.values(node.inputs)) for (const a of reach.get(from) ?? []) axes.add(a);
+    reach.set(node.id, axes);
+  }
+
+  let wanted = new Set(nodeIds);
+  if (selection.only?.length) wanted = ancestorsOf(pipeline, selection.only);
+
+  const instances = new Map<string, Instance>();
+  for (const combo of cartesian(axisLayers.map((l) => l.values.map((v) => ({ axis: l.axis.name, ...v }))))) {
+    const byNode = new Map<string, Instance>();
+    for (const node of pipeline.nodes) {
+      if (!wanted.has(node.id)) continue;
+      const labels = Object.fromEntries(combo.filter((c) => reach.get(node.id)!.has(c.axis)).map((c) => [c.axis, c.label]));
+      const id = instanceId(node.id, labels);
+      let inst = instances.get(id);
+      if (!inst) {
+        const layers = [...presetLayer, ...combo.flatMap((c) => c.overrides), ...setLayer].filter((o) => o.nodes.includes(node));
+        const inputs = Object.fromEntries(Object.entries(node.inputs).map(([name, from]) => [name, byNode.get(from)!]));
+        inst = { id, node, stage: node.stage, params: resolveParams(node, id, layers), inputs, labels };
+        instances.set(id, inst);
+      }
+      byNode.set(node.id, inst);
+    }
+  }
+  return [...instances.values()];
+}
+
+function ancestorsOf(pipeline: Pipeline, only: readonly string[]): Set<string> {
+  const keep = new Set<string>();
+  const byId = new Map(pipeline.nodes.map((n) => [n.id, n]));
+  const visit = (id: string) => {
+    if (keep.has(id)) return;
+    keep.add(id);
+    for (const from of Object.values(byId.get(id)!.inputs)) visit(from);
+  };
+  for (const name of only) {
+    const matches = pipeline.nodes.filter((n) => n.id === name || n.stage.name === name);
+    if (!matches.length) {
+      throw new LineaError(`--only ${name}: no such stage; stages are ${pipeline.nodes.map((n) => n.id).join(', ')}`, 'usage');
+    }
+    for (const n of matches) visit(n.id);
+  }
+  return keep;
+}
+
+export function instanceId(nodeId: string, labels: Readonly<Record<string, string>>): string {
+  const parts = Object.entries(labels).map(([a, l]) => `${a}=${l}`);
+  return parts.length ? `${nodeId}[${parts.join(',')}]` : nodeId;
+}
+
+function* cartesian<T>(lists: T[][]): Generator<T[]> {
+  if (lists.length === 0) {
+    yield [];
+    return;
+  }
+  const [first, ...rest] = lists;
+  for (const head of first!) for (const tail of cartesian(rest)) yield [head, ...tail];
+}
+
+interface Override {
+  paramPath: string[];
+  value: Json;
+  path: string;
+  source: string;
+}
+
+/** Merge the node's params with the override layers, then validate with the stage's schema. */
+function resolveParams(node: NodeSpec, id: string, layers: readonly Override[]): Json {
+  const raw: Record<string, unknown> = structuredClone(node.params as Record<string, unknown>);
+  for (const o of layers) setPath(raw, o.paramPath, o.value);
+  const result = node.stage.params.safeParse(raw);
+  if (!result.success) {
+    const issues = result.error.issues.map((issue) => {
+      const path = issue.path.map(String).join('.') || '(params)';
+      const from = layers.find((o) => o.paramPath.join('.') === path);
+      return `param '${path}'${from ? ` (set by ${from.source} to ${show(from.value)})` : ''}: ${issue.message}`;
+    });
+    throw new LineaError(
+      `stage '${node.stage.name}' (${id}): invalid params:\n  ${issues.join('\n  ')}\n` +
+        `fix the value in pipeline.ts or override it with --set ${node.id}.<param>=<value>`,
+      'params',
+    );
+  }
+  const params = result.data;
+  for (const o of layers) {
+    if (getPath(params, o.paramPath) === undefined) {
+      const known = params && typeof params === 'object' ? Object.keys(params).join(', ') : '(none)';
+      throw new LineaError(`${o.source} '${o.path}': stage '${node.stage.name}' has no param '${o.paramPath.join('.')}'; its params are ${known}`, 'params');
+    }
+  }
+  try {
+    return JSON.parse(canonicalJson(params, `stage '${node.stage.name}' params`)) as Json;
+  } catch (error) {
+    throw new LineaError(`${(error as Error).message}: params must be plain JSON so they can be hashed`, 'params');
+  }
+}
+
+function setPath(target: Record<string, unknown>, path: readonly string[], value: Json): void {
+  let cursor = target;
+  for (const key of path.slice(0, -1)) {
+    const next = cursor[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) cursor[key] = {};
+    cursor = cursor[key] as Record<string, unknown>;
+  }
+  cursor[path[path.length - 1]!] = value;
+}
+
+function getPath(value: unknown, path: readonly string[]): unknown {
+  let cursor = value;
+  for (const key of path) {
+    if (typeof cursor !== 'object' || cursor === null) return undefined;
+    cursor = (cursor as Record<string, unknown>)[key];
+  }
+  return cursor;
+}

@@ -1,0 +1,166 @@
+/**
+ * Per-key leases: whoever holds the lease of a cache key computes it; everyone else waits for
+ * its result or does other work. There is no global lock. A lease is a file created with O_EXCL
+ * naming its holder (host, pid, process start time) and refreshed by a heartbeat. It is dead when
+ * its holder is: on the same host that is checked directly (so `kill -9` frees it at once), on
+ * another host (a shared store) when the heartbeat is older than the stale timeout.
+ */
+import { randomBytes } from 'node:crypto';
+import { link, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { CacheKey } from './json.ts';
+import { processAlive, processStartTime } from './process.ts';
+
+export interface LeaseHolder {
+  readonly host: string;
+  readonly pid: number;
+  readonly startTime?: string;
+  readonly nonce: string;
+  readonly acquiredAt: string;
+}
+
+export type Acquired = { ok: true; lease: Lease } | { ok: false; holder: LeaseHolder };
+
+export interface LeaseOptions {
+  /** A remote holder whose heartbeat is older than this is presumed dead. */
+  staleMs?: number;
+}
+
+export class Leases {
+  readonly staleMs: number;
+  private readonly held = new Set<Lease>();
+  private readonly me: Omit<LeaseHolder, 'nonce' | 'acquiredAt'>;
+
+  constructor(
+    private readonly dir: string,
+    options: LeaseOptions = {},
+  ) {
+    this.staleMs = options.staleMs ?? Number(process.env.LINEA_LEASE_STALE_MS ?? 60_000);
+    const startTime = processStartTime(process.pid);
+    this.me = { host: hostname(), pid: process.pid, ...(startTime ? { startTime } : {}) };
+  }
+
+  private path(key: CacheKey): string {
+    return join(this.dir, `${key}.lease`);
+  }
+
+  async tryAcquire(key: CacheKey): Promise<Acquired> {
+    const path = this.path(key);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const holder: LeaseHolder = { ...this.me, nonce: randomBytes(8).toString('hex'), acquiredAt: new Date().toISOString() };
+      if (await createExclusive(path, JSON.stringify(holder))) {
+        const lease = new Lease(this, key, path, holder.nonce, Math.max(250, this.staleMs / 4));
+        this.held.add(lease);
+        return { ok: true, lease };
+      }
+      const current = await readHolder(path);
+      if (!current) continue; // released between our attempt and the read: try again
+      if (!(await this.isDead(current.holder, current.heartbeatMs))) return { ok: false, holder: current.holder };
+      await this.breakLease(path, current.holder);
+    }
+    const current = await readHolder(path);
+    return current ? { ok: false, holder: current.holder } : this.tryAcquire(key);
+  }
+
+  async isDead(holder: LeaseHolder, heartbeatMs: number): Promise<boolean> {
+    if (holder.host === this.me.host) {
+      if (!processAlive(holder.pid)) return true;
+      const start = processStartTime(holder.pid);
+      return Boolean(start && holder.startTime && start !== holder.startTime);
+    }
+    return Date.now() - heartbeatMs > this.staleMs;
+  }
+
+  /**
+   * Remove a dead holder's lease. Two processes may find the same dead lease at once; a short
+   * break lock makes sure only one of them removes it, and the nonce check makes sure the one
+   * removed is the dead lease and not a fresh one taken in between.
+   */
+  private async breakLease(path: string, dead: LeaseHolder): Promise<void> {
+    const breakPath = `${path}.break`;
+    if (!(await createExclusive(breakPath, JSON.stringify({ ...this.me, nonce: 'break', acquiredAt: new Date().toISOString() })))) {
+      const other = await readHolder(breakPath);
+      // A breaker that died mid-break (or a remote one that is too old) leaves its lock behind.
+      if (other && (await this.isDead(other.holder, other.heartbeatMs))) await unlink(breakPath).catch(() => undefined);
+      return;
+    }
+    try {
+      const current = await readHolder(path);
+      if (current && current.holder.nonce === dead.nonce) await unlink(path).catch(() => undefined);
+    } finally {
+      await unlink(breakPath).catch(() => undefined);
+    }
+  }
+
+  /** Release every lease this process holds (on exit or interrupt). */
+  async releaseAll(): Promise<void> {
+    await Promise.all([...this.held].map((lease) => lease.release()));
+  }
+
+  /** @internal */
+  forget(lease: Lease): void {
+    this.held.delete(lease);
+  }
+}
+
+export class Lease {
+  private readonly timer: NodeJS.Timeout;
+  private released = false;
+
+  constructor(
+    private readonly owner: Leases,
+    readonly key: CacheKey,
+    private readonly path: string,
+    private readonly nonce: string,
+    heartbeatMs: number,
+  ) {
+    this.timer = setInterval(() => {
+      const now = new Date();
+      utimes(this.path, now, now).catch(() => undefined);
+    }, heartbeatMs);
+    this.timer.unref();
+  }
+
+  /** Whether the lease file still names us (a remote process may have broken a lease it thought dead). */
+  async stillHeld(): Promise<boolean> {
+    const current = await readHolder(this.path);
+    return current?.holder.nonce === this.nonce;
+  }
+
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    clearInterval(this.timer);
+    this.owner.forget(this);
+    if (await this.stillHeld()) await unlink(this.path).catch(() => undefined);
+  }
+}
+
+/**
+ * Create `path` with `content` only if it does not exist, atomically: the content is written to
+ * a private file first and hard-linked into place, so no reader ever sees an empty lease, even
+ * if we are killed half-way.
+ */
+async function createExclusive(path: string, content: string): Promise<boolean> {
+  const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(tmp, content);
+  try {
+    await link(tmp, path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+}
+
+async function readHolder(path: string): Promise<{ holder: LeaseHolder; heartbeatMs: number } | undefined> {
+  try {
+    const [text, s] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
+    return { holder: JSON.parse(text) as LeaseHolder, heartbeatMs: s.mtimeMs };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * A pool of worker processes (execa, IPC) for `--jobs N`: independent stage instances and
+ * ablation variants run in parallel, each in its own process. Workers start on demand and are
+ * reused; a worker that dies takes only its current task down with it.
+ */
+import { fileURLToPath } from 'node:url';
+import { execa, type ResultPromise } from 'execa';
+import type { Executor, StageTask, TaskEvent, TaskOutcome } from './executor.ts';
+
+type FromWorker = { type: 'event'; id: number; event: TaskEvent } | { type: 'done'; id: number; outcome: TaskOutcome };
+
+interface Worker {
+  process: ResultPromise<{ ipc: true }>;
+  busy: boolean;
+  current?: { id: number; onEvent: (e: TaskEvent) => void; resolve: (o: TaskOutcome) => void };
+}
+
+const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
+const TSX = import.meta.resolve('tsx');
+
+export class ProcessPoolExecutor implements Executor {
+  private readonly workers: Worker[] = [];
+  private nextId = 0;
+
+  constructor(readonly slots: number) {}
+
+  private spawn(): Worker {
+    const child = execa(process.execPath, ['--import', TSX, WORKER], {
+      ipc: true,
+      serialization: 'advanced',
+      stdin: 'ignore',
+      // A stage's console output must not mix with `--json` on stdout.
+      stdout: ['pipe'],
+      stderr: 'inherit',
+      buffer: false,
+      reject: false,
+      cleanup: true,
+    }) as ResultPromise<{ ipc: true }>;
+    child.stdout?.pipe(process.stderr);
+    const worker: Worker = { process: child, busy: false };
+    void (async () => {
+      for await (const message of child.getEachMessage()) {
+        const msg = message as unknown as FromWorker;
+        if (!worker.current || worker.current.id !== msg.id) continue;
+        if (msg.type === 'event') worker.current.onEvent(msg.event);
+        else {
+          const { resolve } = worker.current;
+          worker.current = undefined;
+          worker.busy = false;
+          resolve(msg.outcome);
+        }
+      }
+    })().catch(() => undefined);
+    void child.then((result) => {
+      this.workers.splice(this.workers.indexOf(worker), 1);
+      if (worker.current) {
+        const how = result.signal ? `signal ${result.signal}` : `exit code ${result.exitCode}`;
+        worker.current.resolve({ ok: false, error: `worker process died (${how}) while running the stage` });
+      }
+    });
+    this.workers.push(worker);
+    return worker;
+  }
+
+  run(task: StageTask, onEvent: (event: TaskEvent) => void, signal: AbortSignal): Promise<TaskOutcome> {
+    const worker = this.workers.find((w) => !w.busy) ?? this.spawn();
+    worker.busy = true;
+    const id = this.nextId++;
+    return new Promise<TaskOutcome>((resolve) => {
+      worker.current = { id, onEvent, resolve };
+      const abort = () => void worker.process.sendMessage({ type: 'abort', id } as never).catch(() => undefined);
+      signal.addEventListener('abort', abort, { once: true });
+      worker.process.sendMessage({ type: 'run', id, task } as never).catch((error: unknown) => {
+        worker.current = undefined;
+        resolve({ ok: false, error: `could not send the task to a worker: ${String(error)}` });
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const worker of this.workers) worker.process.disconnect();
+    await Promise.all(this.workers.map((w) => w.process.catch(() => undefined)));
+  }
+}

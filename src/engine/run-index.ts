@@ -1,0 +1,110 @@
+/**
+ * The run index: which artifact each cache key produced, with the fingerprint record and timing
+ * of that run; the latest key of each stage instance (for "why is this stale?"); failures; pins.
+ * It lives in keyv (sqlite by default) so a shared store can swap in redis or postgres. The
+ * index is only a pointer: the object store is the truth, and an entry whose object is missing
+ * or corrupt is a miss.
+ */
+import KeyvSqlite from '@keyv/sqlite';
+import Keyv from 'keyv';
+import type { Fingerprint } from './fingerprint.ts';
+import type { ArtifactDigest, CacheKey } from './json.ts';
+import type { StatStamp } from './store.ts';
+
+export interface RunRecord {
+  readonly key: CacheKey;
+  readonly fingerprint: Fingerprint;
+  readonly digest: ArtifactDigest;
+  readonly stamp: StatStamp;
+  readonly stage: string;
+  readonly node: string;
+  readonly instance: string;
+  /** Lineage: input name → the cache key that produced it. */
+  readonly upstream: Readonly<Record<string, CacheKey>>;
+  readonly startedAt: string;
+  readonly seconds: number;
+  readonly host: string;
+  readonly pid: number;
+}
+
+export interface FailureRecord {
+  readonly key: CacheKey;
+  readonly instance: string;
+  readonly stage: string;
+  readonly error: string;
+  readonly at: string;
+}
+
+const RUN = 'run/';
+const LATEST = 'latest/';
+const FAILED = 'failed/';
+const PIN = 'pin/';
+
+export class RunIndex {
+  private constructor(private readonly kv: Keyv) {}
+
+  static async open(path: string): Promise<RunIndex> {
+    const store = new KeyvSqlite({ uri: `sqlite://${path}`, busyTimeout: 30_000, iterationLimit: 500 });
+    // WAL lets concurrent `linea run`s read while one writes; the setting persists in the file.
+    await store.query('PRAGMA journal_mode=WAL');
+    const kv = new Keyv({ store, namespace: 'linea' });
+    return new RunIndex(kv);
+  }
+
+  async get(key: CacheKey): Promise<RunRecord | undefined> {
+    return (await this.kv.get<RunRecord>(RUN + key)) ?? undefined;
+  }
+
+  async put(record: RunRecord): Promise<void> {
+    await this.kv.set(RUN + record.key, record);
+    await this.kv.set(LATEST + record.instance, record.key);
+    await this.kv.delete(FAILED + record.key);
+  }
+
+  async delete(key: CacheKey): Promise<void> {
+    await this.kv.delete(RUN + key);
+  }
+
+  /** The last successful run of a stage instance, whatever its key. */
+  async latest(instance: string): Promise<RunRecord | undefined> {
+    const key = await this.kv.get<CacheKey>(LATEST + instance);
+    return key ? this.get(key) : undefined;
+  }
+
+  async recordFailure(failure: FailureRecord): Promise<void> {
+    await this.kv.set(FAILED + failure.key, failure);
+  }
+
+  async failure(key: CacheKey): Promise<FailureRecord | undefined> {
+    return (await this.kv.get<FailureRecord>(FAILED + key)) ?? undefined;
+  }
+
+  async pin(key: CacheKey, note: string): Promise<void> {
+    await this.kv.set(PIN + key, { key, note, at: new Date().toISOString() });
+  }
+
+  async unpin(key: CacheKey): Promise<boolean> {
+    return this.kv.delete(PIN + key);
+  }
+
+  async pins(): Promise<{ key: CacheKey; note: string; at: string }[]> {
+    return (await this.entries(PIN)) as { key: CacheKey; note: string; at: string }[];
+  }
+
+  async runs(): Promise<RunRecord[]> {
+    return (await this.entries(RUN)) as RunRecord[];
+  }
+
+  private async entries(prefix: string): Promise<unknown[]> {
+    const out: unknown[] = [];
+    if (!this.kv.iterator) return out;
+    for await (const [key, value] of this.kv.iterator(undefined)) {
+      if (typeof key === 'string' && key.startsWith(prefix)) out.push(value);
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.kv.disconnect();
+  }
+}

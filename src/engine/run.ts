@@ -1,0 +1,221 @@
+/**
+ * Runs stage instances in dependency order, `slots` at a time. For each one: compute its key
+ * from its upstream digests; take the cached result if the store has it whole; otherwise take
+ * the key's lease (or wait for whoever holds it), run the stage in a fresh workspace, commit the
+ * artifact and index the run. Instances with equal keys run once, in this process or across
+ * processes sharing the store.
+ */
+import { hostname } from 'node:os';
+import { fingerprintOf, lookup, type Engine } from './engine.ts';
+import { errorMessage } from './errors.ts';
+import type { Executor, StageTask, TaskEvent } from './executor.ts';
+import { cacheKey } from './fingerprint.ts';
+import type { Instance } from './instances.ts';
+import type { ArtifactDigest, CacheKey, Json } from './json.ts';
+import type { LeaseHolder } from './lease.ts';
+import type { RunRecord } from './run-index.ts';
+
+export type RunStatus = 'ran' | 'cached' | 'failed';
+
+export interface StageResult {
+  readonly id: string;
+  readonly stage: string;
+  readonly key: CacheKey | null;
+  readonly status: RunStatus;
+  readonly seconds: number;
+  /** Why it failed, or which upstream blocked it. */
+  readonly error?: string;
+}
+
+/** What the scheduler tells whoever displays progress. */
+export interface RunObserver {
+  started(id: string): void;
+  waiting(id: string, holder: LeaseHolder): void;
+  event(id: string, event: TaskEvent): void;
+  finished(result: StageResult): void;
+}
+
+interface Produced {
+  readonly key: CacheKey;
+  readonly digest: ArtifactDigest;
+  readonly value: Json;
+}
+
+type Outcome = { ok: true; produced: Produced; status: 'ran' | 'cached' } | { ok: false; error: string };
+
+export interface RunOptions {
+  readonly executor: Executor;
+  readonly observer: RunObserver;
+  readonly signal: AbortSignal;
+  /** How often to look again at a key another process holds (ms). */
+  readonly pollMs?: number;
+}
+
+export async function runInstances(engine: Engine, instances: readonly Instance[], options: RunOptions): Promise<StageResult[]> {
+  const slots = new Semaphore(options.executor.slots);
+  const byKey = new Map<CacheKey, Promise<Outcome>>();
+  const outcomes = new Map<string, Promise<Outcome>>();
+  const results = new Map<string, StageResult>();
+
+  const runOne = async (instance: Instance): Promise<Outcome> => {
+    const upstream = await Promise.all(Object.entries(instance.inputs).map(async ([name, inst]) => [name, inst, await outcomes.get(inst.id)!] as const));
+    const failed = upstream.filter(([, , o]) => !o.ok);
+    const started = Date.now();
+    if (failed.length) {
+      const error = `blocked: upstream ${failed.map(([, inst]) => inst.id).join(', ')} failed`;
+      results.set(instance.id, { id: instance.id, stage: instance.stage.name, key: null, status: 'failed', seconds: 0, error });
+      options.observer.finished(results.get(instance.id)!);
+      return { ok: false, error };
+    }
+    const produced = Object.fromEntries(upstream.map(([name, , o]) => [name, (o as { produced: Produced }).produced]));
+    const fingerprint = fingerprintOf(engine, instance, Object.fromEntries(Object.entries(produced).map(([n, p]) => [n, p.digest])));
+    const key = cacheKey(fingerprint);
+
+    // Equal keys within this run (e.g. variants that coincide) share one computation.
+    let outcome = byKey.get(key);
+    const shared = outcome !== undefined;
+    if (!outcome) {
+      outcome = obtain(engine, instance, key, fingerprint, produced, slots, options);
+      byKey.set(key, outcome);
+    }
+    const result = await outcome;
+    const seconds = (Date.now() - started) / 1000;
+    const status: RunStatus = !result.ok ? 'failed' : shared ? 'cached' : result.status;
+    results.set(instance.id, { id: instance.id, stage: instance.stage.name, key, status, seconds, ...(!result.ok ? { error: result.error } : {}) });
+    options.observer.finished(results.get(instance.id)!);
+    return result;
+  };
+
+  for (const instance of instances) outcomes.set(instance.id, runOne(instance));
+  await Promise.all(outcomes.values());
+  return instances.map((i) => results.get(i.id)!);
+}
+
+async function obtain(
+  engine: Engine,
+  instance: Instance,
+  key: CacheKey,
+  fingerprint: ReturnType<typeof fingerprintOf>,
+  inputs: Readonly<Record<string, Produced>>,
+  slots: Semaphore,
+  options: RunOptions,
+): Promise<Outcome> {
+  const cached = async (): Promise<Outcome | undefined> => {
+    const found = await lookup(engine, key);
+    if (!found.hit) return undefined;
+    await engine.store.touch(found.record.digest);
+    return { ok: true, status: 'cached', produced: { key, digest: found.record.digest, value: found.manifest.value } };
+  };
+  const hit = await cached();
+  if (hit) return hit;
+
+  let announcedWait = false;
+  for (;;) {
+    if (options.signal.aborted) return { ok: false, error: 'interrupted' };
+    const release = await slots.acquire();
+    try {
+      const acquired = await engine.leases.tryAcquire(key);
+      if (acquired.ok) {
+        try {
+          // Someone may have committed this key between our lookup and our lease.
+          const again = await cached();
+          if (again) return again;
+          return await execute(engine, instance, key, fingerprint, inputs, options);
+        } finally {
+          await acquired.lease.release();
+        }
+      }
+      if (!announcedWait) options.observer.waiting(instance.id, acquired.holder);
+      announcedWait = true;
+    } finally {
+      release();
+    }
+    // Another process holds this key: wait for its result rather than computing it twice.
+    await sleep(options.pollMs ?? 200);
+    const done = await cached();
+    if (done) return done;
+  }
+}
+
+async function execute(
+  engine: Engine,
+  instance: Instance,
+  key: CacheKey,
+  fingerprint: ReturnType<typeof fingerprintOf>,
+  inputs: Readonly<Record<string, Produced>>,
+  options: RunOptions,
+): Promise<Outcome> {
+  const startedAt = new Date();
+  options.observer.started(instance.id);
+  const workspace = await engine.store.newWorkspace();
+  const task: StageTask = {
+    instance: instance.id,
+    stage: instance.stage.name,
+    moduleUrl: instance.stage.moduleUrl,
+    key,
+    params: instance.params,
+    inputs: Object.fromEntries(
+      Object.entries(inputs).map(([name, p]) => [name, { value: p.value, dir: engine.store.filesDir(p.digest), digest: p.digest }]),
+    ),
+    outDir: workspace.outDir,
+    cacheDir: engine.store.root,
+  };
+  try {
+    const outcome = await options.executor.run(task, (event) => options.observer.event(instance.id, event), options.signal);
+    if (!outcome.ok) {
+      const error = options.signal.aborted ? 'interrupted' : outcome.error;
+      if (!options.signal.aborted) {
+        await engine.index.recordFailure({ key, instance: instance.id, stage: instance.stage.name, error, at: new Date().toISOString() });
+      }
+      if (outcome.stack && process.env.LINEA_DEBUG) options.observer.event(instance.id, { type: 'log', message: outcome.stack });
+      return { ok: false, error };
+    }
+    const { digest, stamp } = await engine.store.commit(workspace, outcome.value);
+    const record: RunRecord = {
+      key,
+      fingerprint,
+      digest,
+      stamp,
+      stage: instance.stage.name,
+      node: instance.node.id,
+      instance: instance.id,
+      upstream: Object.fromEntries(Object.entries(inputs).map(([name, p]) => [name, p.key])),
+      startedAt: startedAt.toISOString(),
+      seconds: (Date.now() - startedAt.getTime()) / 1000,
+      host: hostname(),
+      pid: process.pid,
+    };
+    await engine.index.put(record);
+    // Checkpoints exist to resume this key; once its result is committed they are dead weight.
+    await engine.store.dropCheckpoints(key);
+    return { ok: true, status: 'ran', produced: { key, digest, value: outcome.value } };
+  } catch (error) {
+    return { ok: false, error: errorMessage(error) };
+  } finally {
+    await engine.store.discard(workspace.dir);
+  }
+}
+
+class Semaphore {
+  private free: number;
+  private readonly queue: (() => void)[] = [];
+  constructor(size: number) {
+    this.free = Math.max(1, size);
+  }
+  async acquire(): Promise<() => void> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.queue.push(resolve));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.queue.shift();
+      if (next) next();
+      else this.free++;
+    };
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,138 @@
+/**
+ * A stage: a typed params schema, named typed inputs, and a run() that turns them into a JSON
+ * value plus files. The stage knows nothing about where it sits in a pipeline; `pipeline.ts`
+ * wires stages together and the type of each input is checked against its producer there.
+ */
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { z } from 'zod';
+import { LineaError } from './errors.ts';
+import type { ArtifactDigest, CacheKey, Json } from './json.ts';
+
+/**
+ * Declares that a stage consumes an upstream output of type T. It carries only a type: a stage
+ * never imports the stage that feeds it, so an edit to the producer's code does not change the
+ * consumer's code digest (the consumer reruns only if the producer's *output* changes).
+ */
+export interface InputSpec<T> {
+  readonly kind: 'input';
+  readonly description?: string;
+  /** Phantom: never set at run time, only carries T. */
+  readonly __type?: T;
+}
+
+export function input<T>(description?: string): InputSpec<T> {
+  return description === undefined ? { kind: 'input' } : { kind: 'input', description };
+}
+
+export type InputSpecs = { readonly [name: string]: InputSpec<unknown> };
+export type InputValues<I extends InputSpecs> = { [K in keyof I]: I[K] extends InputSpec<infer T> ? T : never };
+
+/** An upstream artifact as a stage sees it. */
+export interface Artifact<T> {
+  readonly value: T;
+  /** Directory holding the artifact's files (read-only). */
+  readonly dir: string;
+  readonly digest: ArtifactDigest;
+  /** Absolute path of one of the artifact's files. */
+  file(relativePath: string): string;
+}
+
+export interface Progress {
+  done: number;
+  total: number;
+  /** Short status, e.g. `epoch 3/10 loss 0.41`. */
+  message?: string;
+}
+
+export interface StageContext<P, I> {
+  readonly params: P;
+  readonly inputs: { readonly [K in keyof I]: Artifact<I[K]> };
+  /** Empty directory for the stage's files; it becomes the artifact's file tree on success. */
+  readonly outDir: string;
+  /** Instance id, e.g. `sparsify[omega=0.001]`. */
+  readonly instance: string;
+  readonly key: CacheKey;
+  /** Report progress within a long stage; shown live by the CLI. */
+  progress(progress: Progress): void;
+  log(message: string): void;
+  /**
+   * Save resumable state for this exact cache key. `write` may put files into `dir`. The latest
+   * checkpoint replaces earlier ones atomically; all are dropped once the stage's result commits.
+   */
+  checkpoint(state: Json, write?: (dir: string) => void | Promise<void>): Promise<void>;
+  /** The last checkpoint saved under this cache key by a run that did not finish, if any. */
+  resume<S extends Json = Json>(): Promise<{ state: S; dir: string } | undefined>;
+  /** Aborted when the run is interrupted (Ctrl-C); long loops should stop early. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * What a stage declares about its environment: names of environment variables, or a function
+ * computing values (e.g. which tensor backend will be used). Only declared facts enter the key.
+ */
+export type EnvSpec = readonly string[] | (() => Record<string, Json>);
+
+export interface StageConfig<P extends z.ZodType, I extends InputSpecs, O> {
+  /** Unique across the pipeline; names the stage in keys, logs and the CLI. */
+  readonly name: string;
+  readonly description?: string;
+  readonly params: P;
+  readonly inputs?: I;
+  readonly env?: EnvSpec;
+  run(ctx: StageContext<z.output<P>, InputValues<I>>): O | Promise<O>;
+}
+
+export interface Stage<P extends z.ZodType = z.ZodType, I extends InputSpecs = InputSpecs, O = unknown>
+  extends StageConfig<P, I, O> {
+  readonly inputs: I;
+  /** file: URL of the module that defined the stage: the root of its code closure. */
+  readonly moduleUrl: string;
+  /** Phantom: the output type, read by the pipeline wiring. */
+  readonly __output?: O;
+}
+
+export type AnyStage = Stage<z.ZodType, InputSpecs, unknown>;
+
+/** Every stage defined in this process, by name: worker processes find stages here. */
+const registry = new Map<string, AnyStage>();
+
+export function defineStage<P extends z.ZodType, I extends InputSpecs = {}, O = unknown>(
+  config: StageConfig<P, I, O> & { readonly moduleUrl?: string },
+): Stage<P, I, O> {
+  if (!/^[a-z][a-z0-9-]*$/i.test(config.name)) {
+    throw new LineaError(
+      `stage name ${JSON.stringify(config.name)} is invalid: use letters, digits and '-' (it appears in ids like name[axis=value])`,
+      'config',
+    );
+  }
+  const moduleUrl = config.moduleUrl ?? callerModuleUrl();
+  const stage = { ...config, inputs: (config.inputs ?? {}) as I, moduleUrl } as Stage<P, I, O>;
+  const existing = registry.get(config.name);
+  if (existing && existing.moduleUrl !== moduleUrl) {
+    throw new LineaError(
+      `stage '${config.name}' is defined twice: in ${fileURLToPath(existing.moduleUrl)} and ${fileURLToPath(moduleUrl)}; stage names must be unique`,
+      'config',
+    );
+  }
+  registry.set(config.name, stage as unknown as AnyStage);
+  return stage;
+}
+
+export function registeredStage(name: string): AnyStage | undefined {
+  return registry.get(name);
+}
+
+/** The file that called defineStage, from V8's structured stack. */
+function callerModuleUrl(): string {
+  const original = Error.prepareStackTrace;
+  try {
+    Error.prepareStackTrace = (_error, stack) => stack;
+    const holder: { stack?: NodeJS.CallSite[] } = {};
+    Error.captureStackTrace(holder, defineStage);
+    const file = holder.stack?.[0]?.getFileName();
+    if (!file) throw new LineaError('defineStage could not tell which module called it; pass moduleUrl: import.meta.url', 'config');
+    return file.startsWith('file:') ? file : pathToFileURL(file).href;
+  } finally {
+    Error.prepareStackTrace = original;
+  }
+}

@@ -1,0 +1,287 @@
+/**
+ * The content-addressed object store. An artifact is a directory of files plus a manifest (each
+ * file's sha256 and size, and the stage's JSON value); its digest is the sha256 of the canonical
+ * manifest. Objects are built in tmp/, fsynced and renamed into objects/ab/cdef…: a reader sees
+ * a whole object or none, whatever was killed when. Objects are never modified after the rename.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { dirname, join, relative, sep } from 'node:path';
+import { LineaError } from './errors.ts';
+import { canonicalJson, digestOf, type ArtifactDigest, type CacheKey, type FileDigest, type Json } from './json.ts';
+import { processAlive } from './process.ts';
+
+export interface Manifest {
+  readonly value: Json;
+  /** POSIX path relative to the artifact's files/ → content digest and size. */
+  readonly files: Readonly<Record<string, { readonly sha256: FileDigest; readonly size: number }>>;
+}
+
+/** size and mtime of each file at commit: lets a later check skip rehashing untouched files. */
+export type StatStamp = Readonly<Record<string, readonly [size: number, mtimeMs: number]>>;
+
+export type Verified =
+  | { ok: true; manifest: Manifest; rehashed: boolean }
+  | { ok: false; problem: string };
+
+export interface Workspace {
+  /** tmp directory that becomes the object. */
+  readonly dir: string;
+  /** Where the stage writes its files. */
+  readonly outDir: string;
+}
+
+export class Store {
+  readonly objectsDir: string;
+  readonly tmpDir: string;
+  readonly checkpointsDir: string;
+  readonly leasesDir: string;
+  readonly trashDir: string;
+  readonly indexPath: string;
+
+  constructor(readonly root: string) {
+    this.objectsDir = join(root, 'objects');
+    this.tmpDir = join(root, 'tmp');
+    this.checkpointsDir = join(root, 'checkpoints');
+    this.leasesDir = join(root, 'leases');
+    this.trashDir = join(root, 'trash');
+    this.indexPath = join(root, 'index.sqlite');
+  }
+
+  async init(): Promise<void> {
+    try {
+      for (const dir of [this.objectsDir, this.tmpDir, this.checkpointsDir, this.leasesDir, this.trashDir]) await mkdir(dir, { recursive: true });
+    } catch (error) {
+      throw new LineaError(`cannot use cache directory ${this.root}: ${(error as Error).message}; pick another with --cache-dir or LINEA_CACHE_DIR`, 'store');
+    }
+  }
+
+  objectDir(digest: ArtifactDigest): string {
+    return join(this.objectsDir, digest.slice(0, 2), digest.slice(2));
+  }
+
+  filesDir(digest: ArtifactDigest): string {
+    return join(this.objectDir(digest), 'files');
+  }
+
+  async newWorkspace(): Promise<Workspace> {
+    const dir = join(this.tmpDir, `${hostname()}-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const outDir = join(dir, 'files');
+    await mkdir(outDir, { recursive: true });
+    return { dir, outDir };
+  }
+
+  /**
+   * Seal a workspace into an object: hash its files, write the manifest, fsync, make read-only,
+   * and rename into place. An existing object with the same digest is kept if it verifies, or
+   * replaced if it does not (a corrupted object must not shadow a good recomputation).
+   */
+  async commit(workspace: Workspace, value: Json): Promise<{ digest: ArtifactDigest; stamp: StatStamp; manifest: Manifest }> {
+    const files: Record<string, { sha256: FileDigest; size: number }> = {};
+    for (const path of await listFiles(workspace.outDir)) {
+      const abs = join(workspace.outDir, path);
+      files[path] = { sha256: await hashFile(abs), size: (await stat(abs)).size };
+      await fsyncPath(abs);
+      await chmod(abs, 0o444);
+    }
+    const manifest: Manifest = { value, files };
+    const text = canonicalJson(manifest);
+    const digest = digestOf<'artifact'>(manifest);
+    await writeFile(join(workspace.dir, 'manifest.json'), text);
+    await fsyncPath(join(workspace.dir, 'manifest.json'));
+    await fsyncPath(workspace.dir);
+    const target = this.objectDir(digest);
+    await mkdir(dirname(target), { recursive: true });
+    try {
+      await rename(workspace.dir, target);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+      const existing = await this.verify(digest);
+      if (existing.ok) {
+        await rm(workspace.dir, { recursive: true, force: true });
+      } else {
+        await this.discard(target);
+        await rename(workspace.dir, target);
+      }
+    }
+    await fsyncPath(dirname(target));
+    return { digest, stamp: await this.stamp(digest, manifest), manifest };
+  }
+
+  async stamp(digest: ArtifactDigest, manifest: Manifest): Promise<StatStamp> {
+    const stamp: Record<string, [number, number]> = {};
+    for (const path of Object.keys(manifest.files)) {
+      const s = await stat(join(this.filesDir(digest), path));
+      stamp[path] = [s.size, s.mtimeMs];
+    }
+    return stamp;
+  }
+
+  /**
+   * Check an object against its digest. The manifest is always rehashed (it is small); files are
+   * rehashed unless their size and mtime still match the stamp taken at commit, as git does.
+   */
+  async verify(digest: ArtifactDigest, stamp?: StatStamp): Promise<Verified> {
+    let text: string;
+    try {
+      text = await readFile(join(this.objectDir(digest), 'manifest.json'), 'utf8');
+    } catch {
+      return { ok: false, problem: 'is missing from the store' };
+    }
+    let manifest: Manifest;
+    try {
+      manifest = JSON.parse(text) as Manifest;
+    } catch {
+      return { ok: false, problem: 'has an unreadable manifest' };
+    }
+    if (digestOf(manifest) !== digest) return { ok: false, problem: 'has a manifest that does not match its digest' };
+    let rehashed = false;
+    for (const [path, expected] of Object.entries(manifest.files)) {
+      const abs = join(this.filesDir(digest), path);
+      let s;
+      try {
+        s = await stat(abs);
+      } catch {
+        return { ok: false, problem: `lost its file ${path}` };
+      }
+      const stamped = stamp?.[path];
+      if (stamped && stamped[0] === s.size && stamped[1] === s.mtimeMs) continue;
+      rehashed = true;
+      if (s.size !== expected.size || (await hashFile(abs)) !== expected.sha256) return { ok: false, problem: `has a corrupted file ${path}` };
+    }
+    return { ok: true, manifest, rehashed };
+  }
+
+  /** Mark an object as used now (its directory's mtime): gc evicts least recently used first. */
+  async touch(digest: ArtifactDigest): Promise<void> {
+    const now = new Date();
+    await utimes(this.objectDir(digest), now, now).catch(() => undefined);
+  }
+
+  /** Move a directory out of the way atomically, then delete it. */
+  async discard(dir: string): Promise<void> {
+    const trash = join(this.trashDir, `${process.pid}-${randomBytes(6).toString('hex')}`);
+    try {
+      await rename(dir, trash);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    await rmTree(trash);
+  }
+
+  /** Every object digest in the store. */
+  async listObjects(): Promise<ArtifactDigest[]> {
+    const digests: ArtifactDigest[] = [];
+    for (const prefix of await readdir(this.objectsDir).catch(() => [] as string[])) {
+      for (const rest of await readdir(join(this.objectsDir, prefix)).catch(() => [] as string[])) {
+        digests.push(`${prefix}${rest}` as ArtifactDigest);
+      }
+    }
+    return digests;
+  }
+
+  async objectSize(digest: ArtifactDigest): Promise<number> {
+    let total = 0;
+    const dir = this.objectDir(digest);
+    for (const path of await listFiles(dir).catch(() => [] as string[])) total += (await stat(join(dir, path))).size;
+    return total;
+  }
+
+  /** Remove workspaces left behind by processes of this host that no longer exist. */
+  async sweepTmp(): Promise<number> {
+    let removed = 0;
+    for (const dir of [this.tmpDir, this.trashDir]) {
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        const match = /^(?:(.*)-)?(\d+)-[0-9a-f]+$/.exec(name);
+        if (!match) continue;
+        const [, host, pid] = match;
+        if ((host === undefined || host === hostname()) && !processAlive(Number(pid))) {
+          await rmTree(join(dir, name));
+          removed++;
+        }
+      }
+    }
+    return removed;
+  }
+
+  // --- checkpoints: keyed by cache key, so a rerun with the same key resumes ---
+
+  checkpointDir(key: CacheKey): string {
+    return join(this.checkpointsDir, key);
+  }
+
+  async saveCheckpoint(key: CacheKey, state: Json, write?: (dir: string) => void | Promise<void>): Promise<void> {
+    const base = this.checkpointDir(key);
+    await mkdir(base, { recursive: true });
+    const name = `c${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+    const building = join(base, `${name}.tmp`);
+    await mkdir(building);
+    if (write) await write(building);
+    await writeFile(join(building, 'state.json'), canonicalJson(state, 'checkpoint state'));
+    for (const path of await listFiles(building)) await fsyncPath(join(building, path));
+    await fsyncPath(building);
+    await rename(building, join(base, name));
+    await writeFile(join(base, 'LATEST.tmp'), name);
+    await fsyncPath(join(base, 'LATEST.tmp'));
+    await rename(join(base, 'LATEST.tmp'), join(base, 'LATEST'));
+    await fsyncPath(base);
+    for (const entry of await readdir(base)) {
+      if (entry !== name && entry !== 'LATEST') await rmTree(join(base, entry));
+    }
+  }
+
+  async loadCheckpoint<S extends Json>(key: CacheKey): Promise<{ state: S; dir: string } | undefined> {
+    const base = this.checkpointDir(key);
+    try {
+      const name = (await readFile(join(base, 'LATEST'), 'utf8')).trim();
+      const dir = join(base, name);
+      const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as S;
+      return { state, dir };
+    } catch {
+      return undefined;
+    }
+  }
+
+  async dropCheckpoints(key: CacheKey): Promise<void> {
+    await rmTree(this.checkpointDir(key));
+  }
+}
+
+/** All regular files below dir, as sorted POSIX relative paths. Symlinks are refused: an artifact must be self-contained. */
+export async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (current: string) => {
+    for (const entry of await readdir(current, { withFileTypes: true })) {
+      const abs = join(current, entry.name);
+      if (entry.isDirectory()) await walk(abs);
+      else if (entry.isFile()) out.push(relative(dir, abs).split(sep).join('/'));
+      else throw new LineaError(`${abs} is not a regular file (symlink or special file); stages must write plain files into outDir`, 'stage');
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}
+
+export async function hashFile(path: string): Promise<FileDigest> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex') as FileDigest;
+}
+
+async function fsyncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** rm -rf; objects' files are read-only, but unlinking depends only on the directory's mode. */
+export async function rmTree(path: string): Promise<void> {
+  await rm(path, { recursive: true, force: true });
+}

@@ -1,0 +1,27 @@
+/**
+ * A worker process of the pool: receives stage tasks over IPC, runs them with `runTask` (each
+ * worker is its own tfjs instance, so stages do not share tensor state) and reports events and
+ * outcomes back. It exits when its parent goes away, so a killed `linea run` leaves no workers.
+ */
+import { getEachMessage, sendMessage } from 'execa';
+import { runTask, type StageTask } from './executor.ts';
+
+type ToWorker = { type: 'run'; id: number; task: StageTask } | { type: 'abort'; id: number };
+
+const running = new Map<number, AbortController>();
+
+process.on('disconnect', () => process.exit(0));
+
+for await (const message of getEachMessage()) {
+  const msg = message as unknown as ToWorker;
+  if (msg.type === 'abort') {
+    running.get(msg.id)?.abort();
+    continue;
+  }
+  const controller = new AbortController();
+  running.set(msg.id, controller);
+  void runTask(msg.task, (event) => void sendMessage({ type: 'event', id: msg.id, event } as never), controller.signal).then(async (outcome) => {
+    running.delete(msg.id);
+    await sendMessage({ type: 'done', id: msg.id, outcome } as never);
+  });
+}

@@ -63,6 +63,8 @@ export class ProcessPoolExecutor implements Executor {
   }
 
   run(task: StageTask, onEvent: (event: TaskEvent) => void, signal: AbortSignal): Promise<TaskOutcome> {
+    // The first task starts every worker: by the time the next stages are ready, they are warm.
+    if (this.workers.length === 0) for (let i = 1; i < this.slots; i++) this.spawn();
     const worker = this.workers.find((w) => !w.busy) ?? this.spawn();
     worker.busy = true;
     const id = this.nextId++;

@@ -53,8 +53,10 @@ export class Project {
 
   /** Instances executed since the log was last cleared, and clear it. */
   takeExecutions(): string[] {
-    // `step=` lines are progress notes of the slow stage, not executions.
-    const ran = this.executions().filter((line) => !line.includes(' step=')).map((line) => line.split(' ')[0]!);
+    const ran = this.executions()
+      .map(parseExecution)
+      .filter((e) => e.note === undefined || e.note.startsWith('start='))
+      .map((e) => e.instance);
     rmSync(this.logFile, { force: true });
     return ran.sort();
   }
@@ -98,6 +100,18 @@ export function makeProject(fixture = 'toy'): Project {
   }
   symlinkSync(REPO, join(modules, 'linea'));
   return new Project(dir);
+}
+
+export interface Execution {
+  instance: string;
+  pid: number;
+  at: number;
+  note?: string;
+}
+
+export function parseExecution(line: string): Execution {
+  const [instance, pid, at, ...note] = line.split(' ');
+  return { instance: instance!, pid: Number(pid), at: Number(at), ...(note.length ? { note: note.join(' ') } : {}) };
 }
 
 export interface RunJson {

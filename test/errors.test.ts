@@ -1,0 +1,78 @@
+// Bad input fails before anything runs, with a message naming the stage, param or file and how
+// to fix it, and a non-zero exit. A failing stage blocks only what depends on it.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { makeProject, statuses, type Project, type RunJson, type StatusJson } from './helpers/project.ts';
+
+describe('errors', () => {
+  let project: Project;
+  before(() => {
+    project = makeProject();
+  });
+  after(() => project.remove());
+
+  it('a cycle fails with the cycle spelled out', async () => {
+    const result = await project.linea(['run', '--pipeline', 'cycle.pipeline.ts']);
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /cycle: (double → square → sum → double|square → sum → double → square|sum → double → square → sum)/);
+    assert.deepEqual(project.executions(), []);
+  });
+
+  it('an invalid param fails with the stage, the param path and zod’s reason, before anything runs', async () => {
+    const result = await project.linea(['run', '--set', 'source.n=-3']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /stage 'source'/);
+    assert.match(result.stderr, /param 'n' \(set by --set to -3\)/);
+    assert.match(result.stderr, />=0|greater than or equal to 0/i);
+    assert.deepEqual(project.executions(), [], 'nothing ran');
+    assert.ok(!existsSync(join(project.cacheDir, 'objects')) || project.executions().length === 0);
+  });
+
+  it('a param of the wrong type names what it expected', async () => {
+    const result = await project.linea(['status', '--set', 'double.factor=abc']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /stage 'double'.*\n.*param 'factor'.*expected number/is);
+  });
+
+  it('an unknown param, stage, preset or axis is named with the valid choices', async () => {
+    const param = await project.linea(['status', '--set', 'double.facter=3']);
+    assert.equal(param.code, 1);
+    assert.match(param.stderr, /stage 'double' has no param 'facter'; its params are .*factor/);
+    const stage = await project.linea(['status', '--set', 'tripple.factor=3']);
+    assert.match(stage.stderr, /'tripple.factor'.*one of source, double/);
+    const preset = await project.linea(['status', '--preset', 'huge']);
+    assert.equal(preset.code, 2);
+    assert.match(preset.stderr, /unknown preset 'huge'; this pipeline declares small, wide/);
+    const axis = await project.linea(['status', '--ablate', 'colour=red']);
+    assert.match(axis.stderr, /unknown ablation axis 'colour'; this pipeline declares factor, size/);
+    const value = await project.linea(['status', '--ablate', 'size=medium']);
+    assert.match(value.stderr, /axis 'size' has no value 'medium'; its values are small, large/);
+  });
+
+  it('a missing pipeline file says where it looked', async () => {
+    const result = await project.linea(['status', '--pipeline', 'nope.ts']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /no pipeline file at .*nope\.ts/);
+  });
+
+  it('a failing stage fails the run, blocks its dependents, and lets independent stages finish', async () => {
+    const result = await project.linea(['run', '--pipeline', 'failing.pipeline.ts', '--json']);
+    assert.equal(result.code, 1);
+    const run = JSON.parse(result.stdout) as RunJson;
+    assert.deepEqual(statuses(run), { source: 'failed', double: 'failed', other: 'ran', square: 'ran' });
+    assert.equal(run.stages.find((s) => s.id === 'double')!.key, null, 'a blocked stage has no key');
+    assert.match(result.stderr, /source failed: source was asked to fail/);
+    assert.match(result.stderr, /double failed: blocked: upstream source failed/);
+    const status = await project.json<StatusJson>(['status', '--pipeline', 'failing.pipeline.ts']);
+    const source = status.stages.find((s) => s.id === 'source')!;
+    assert.equal(source.reasons[0]!.message, 'last run failed: source was asked to fail');
+    assert.equal(status.stages.find((s) => s.id === 'double')!.state, 'blocked');
+  });
+
+  it('an unknown command or flag is a usage error', async () => {
+    assert.equal((await project.linea(['frobnicate'])).code, 2);
+    assert.equal((await project.linea(['run', '--colour'])).code, 2);
+  });
+});

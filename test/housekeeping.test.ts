@@ -1,0 +1,87 @@
+// graph, log (lineage), pin and gc: the cache stays bounded without losing what is still needed.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { makeProject, type Project, type RunJson, type StatusJson } from './helpers/project.ts';
+
+interface GcJson {
+  kept: number;
+  evicted: { digest: string }[];
+  droppedIndexEntries: number;
+  dryRun: boolean;
+}
+
+describe('housekeeping', () => {
+  let project: Project;
+  before(async () => {
+    project = makeProject();
+    await project.json<RunJson>(['run']);
+  });
+  after(() => project.remove());
+
+  it('graph prints the DAG as Mermaid and as DOT, with ablation variants', async () => {
+    const mermaid = await project.linea(['graph']);
+    assert.equal(mermaid.code, 0);
+    assert.match(mermaid.stdout, /^flowchart LR/);
+    assert.match(mermaid.stdout, /n0\["source"\]/);
+    assert.match(mermaid.stdout, /n0 -->\|source\| n1/);
+    const dot = await project.linea(['graph', '--format', 'dot', '--ablate', 'factor=2,3']);
+    assert.match(dot.stdout, /^digraph linea \{/);
+    assert.match(dot.stdout, /label="double\[factor=3\]"/);
+    assert.equal((await project.linea(['graph', '--format', 'png'])).code, 2);
+  });
+
+  it('log shows past runs of a stage with params, lineage and code', async () => {
+    await project.json<RunJson>(['run', '--set', 'double.factor=3']);
+    const result = await project.linea(['log', 'double']);
+    assert.equal(result.code, 0);
+    const entries = result.stdout.split('\n').filter((l) => /^\d{4}-/.test(l));
+    assert.equal(entries.length, 2);
+    assert.match(result.stdout, /params\s+\{"delayMs":0,"factor":3,"meetIn":""\}/);
+    assert.match(result.stdout, /input\s+source ← source [0-9a-f]{12}/);
+    assert.match(result.stdout, /code\s+.*stages\/lib\/deep\.ts/);
+    assert.match(result.stdout, /npm\s+zod@\d/);
+  });
+
+  it('gc --dry-run reports without deleting; gc keeps the current plan and evicts the rest', async () => {
+    const dry = await project.json<GcJson>(['gc', '--dry-run']);
+    assert.equal(dry.dryRun, true);
+    assert.ok(dry.evicted.length >= 2, 'the factor=3 results are not reached by the current plan');
+    const sameAgain = await project.json<GcJson>(['gc', '--dry-run']);
+    assert.equal(sameAgain.evicted.length, dry.evicted.length, 'dry run deleted nothing');
+
+    const gc = await project.json<GcJson>(['gc']);
+    assert.equal(gc.evicted.length, dry.evicted.length);
+    assert.equal(gc.droppedIndexEntries, dry.evicted.length);
+    const status = await project.json<StatusJson>(['status']);
+    assert.ok(status.stages.every((s) => s.state === 'cached'), 'the current plan survives gc');
+    const old = await project.json<StatusJson>(['status', '--set', 'double.factor=3']);
+    assert.notEqual(old.stages.find((s) => s.id === 'double')!.state, 'cached', 'evicted');
+    assert.equal((await project.linea(['verify'])).code, 0);
+  });
+
+  it('a pinned result survives gc; unpinned, it is evicted', async () => {
+    await project.json<RunJson>(['run', '--set', 'double.factor=9']);
+    const pin = await project.linea(['pin', 'double', '--set', 'double.factor=9']);
+    assert.equal(pin.code, 0, pin.stderr);
+    await project.json<GcJson>(['gc']);
+    const pinned = await project.json<StatusJson>(['status', '--set', 'double.factor=9']);
+    assert.equal(pinned.stages.find((s) => s.id === 'double')!.state, 'cached');
+    await project.linea(['unpin', 'double', '--set', 'double.factor=9']);
+    await project.json<GcJson>(['gc']);
+    const gone = await project.json<StatusJson>(['status', '--set', 'double.factor=9']);
+    assert.notEqual(gone.stages.find((s) => s.id === 'double')!.state, 'cached');
+  });
+
+  it('gc --max-size evicts least recently used first and stops within budget', async () => {
+    for (const n of [10, 11, 12]) await project.json<RunJson>(['run', '--only', 'source', '--set', `source.n=${n}`]);
+    const dry = await project.json<GcJson & { evictedBytes: number; keptBytes: number }>(['gc', '--dry-run']);
+    assert.ok(dry.evicted.length >= 3);
+    const budget = dry.keptBytes + dry.evictedBytes - 1; // one byte over budget: evict exactly the oldest
+    const gc = await project.json<GcJson>(['gc', '--max-size', String(budget)]);
+    assert.equal(gc.evicted.length, 1);
+    const oldest = await project.json<StatusJson>(['status', '--only', 'source', '--set', 'source.n=10']);
+    assert.notEqual(oldest.stages[0]!.state, 'cached', 'the least recently used (n=10) went first');
+    const newest = await project.json<StatusJson>(['status', '--only', 'source', '--set', 'source.n=12']);
+    assert.equal(newest.stages[0]!.state, 'cached');
+  });
+});

@@ -46,7 +46,7 @@ describe('code changes', () => {
 
   it('a new import in a stage adds the file to its closure', async () => {
     project.write('stages/lib/extra.ts', 'export const extra = 1;\n');
-    project.edit('stages/square.ts', (t) => t.replace("import { recordExecution } from './record.ts';", "import { recordExecution } from './record.ts';\nimport { extra } from './lib/extra.ts';\nvoid extra;"));
+    project.edit('stages/square.ts', (t) => t.replace("from './record.ts';", "from './record.ts';\nimport { extra } from './lib/extra.ts';\nvoid extra;"));
     const status = await project.json<StatusJson>(['status']);
     const square = status.stages.find((s) => s.id === 'square')!;
     assert.deepEqual(square.reasons.map((r) => r.message).sort(), ['code: stages/lib/extra.ts added', 'code: stages/square.ts changed']);

@@ -88,6 +88,12 @@ export class Project {
 export function makeProject(fixture = 'toy'): Project {
   const dir = mkdtempSync(join(tmpdir(), `linea-${fixture}-`));
   cpSync(join(REPO, 'test', 'fixtures', fixture), dir, { recursive: true });
+  linkNodeModules(dir);
+  return new Project(dir);
+}
+
+/** Give a project outside the repo a node_modules of links to the repo's, plus `linea` itself. */
+export function linkNodeModules(dir: string): void {
   const modules = join(dir, 'node_modules');
   mkdirSync(modules);
   for (const name of readdirSync(join(REPO, 'node_modules'))) {
@@ -99,7 +105,6 @@ export function makeProject(fixture = 'toy'): Project {
     }
   }
   symlinkSync(REPO, join(modules, 'linea'));
-  return new Project(dir);
 }
 
 export interface Execution {

@@ -9,7 +9,6 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolveCacheDir, openEngine, type Engine } from './engine.ts';
 import { errorMessage, LineaError } from './errors.ts';
-import type { Executor } from './executor.ts';
 import { describeReason } from './fingerprint.ts';
 import { collectGarbage, parseSize } from './gc.ts';
 import { renderGraph } from './graph.ts';
@@ -17,7 +16,7 @@ import { expandInstances, parseAblateFlag, parseSetFlag, type Instance, type Sel
 import { canonicalJson, type CacheKey, type Json } from './json.ts';
 import { isPipeline, type Pipeline } from './pipeline.ts';
 import { describePlan, planInstances } from './plan.ts';
-import { InProcessExecutor } from './executor.ts';
+import { InProcessExecutor, type Executor } from './executor.ts';
 import { ProcessPoolExecutor } from './pool.ts';
 import { ProgressPrinter, summaryTable } from './progress.ts';
 import { runInstances } from './run.ts';
@@ -237,11 +236,10 @@ async function cmdLog(flags: Flags, args: string[]): Promise<number> {
   const [name] = args;
   if (!name) throw new LineaError('usage: linea log <stage|instance>', 'usage');
   return withEngine(flags, async (engine) => {
-    const runs = (await engine.index.runs())
-      .filter((r) => r.stage === name || r.node === name || r.instance === name)
-      .sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1));
+    const all = await engine.index.runs();
+    const runs = all.filter((r) => r.stage === name || r.node === name || r.instance === name).sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1));
     if (!runs.length) throw new LineaError(`no recorded runs of '${name}'`, 'usage');
-    const byKey = new Map((await engine.index.runs()).map((r) => [r.key, r]));
+    const byKey = new Map(all.map((r) => [r.key, r]));
     if (flags.json) {
       process.stdout.write(`${JSON.stringify({ runs })}\n`);
       return 0;

@@ -4,6 +4,7 @@
  * Index entries whose object is gone are dropped, as are checkpoints of keys no plan reaches,
  * and workspaces of dead processes.
  */
+import { existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Engine } from './engine.ts';
@@ -63,7 +64,8 @@ export async function collectGarbage(engine: Engine, options: GcOptions): Promis
 
   let droppedCheckpoints = 0;
   for (const key of await readdir(store.checkpointsDir).catch(() => [] as string[])) {
-    if (options.liveKeys.has(key as CacheKey)) continue;
+    // A key another run is computing right now (it holds the lease) keeps its checkpoints too.
+    if (options.liveKeys.has(key as CacheKey) || existsSync(join(store.leasesDir, `${key}.lease`))) continue;
     droppedCheckpoints++;
     if (!options.dryRun) await rmTree(join(store.checkpointsDir, key));
   }

@@ -3,9 +3,8 @@
  * the typed reasons why. Reasons come from diffing the fingerprint it would have now against
  * the record of its last run, field by field.
  */
-import { describeReason, diffFingerprints, type Reason } from './fingerprint.ts';
+import { cacheKey, describeReason, diffFingerprints, type Reason } from './fingerprint.ts';
 import { fingerprintOf, lookup, type Engine } from './engine.ts';
-import { cacheKey } from './fingerprint.ts';
 import type { Instance } from './instances.ts';
 import type { ArtifactDigest, CacheKey } from './json.ts';
 

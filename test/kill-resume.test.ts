@@ -28,7 +28,6 @@ describe('kill -9 and resume', () => {
       await waitFor(() => steps().length >= 2, 'slow to checkpoint twice');
       child.kill('SIGKILL');
       await child;
-      // A worker of a killed pool notices its parent is gone and exits too.
       const reached = Number(steps().at(-1)!.note!.slice('step='.length));
       assert.ok(reached < 6, 'killed before the stage finished');
 
@@ -38,7 +37,7 @@ describe('kill -9 and resume', () => {
       assert.notEqual(status.stages.find((s) => s.id === 'slow')!.state, 'cached', 'no partial result is visible');
       project.takeExecutions();
 
-      const rerun = await project.json<RunJson>(args.slice(0, 1).concat(args.slice(1)));
+      const rerun = await project.json<RunJson>(args);
       assert.equal(statuses(rerun).slow, 'ran');
       assert.equal(statuses(rerun).source, 'cached', 'what was committed before the kill is not redone');
       const start = project.executions().map(parseExecution).find((e) => e.instance === 'slow' && e.note?.startsWith('start='))!;

@@ -32,8 +32,6 @@ export async function planInstances(engine: Engine, instances: readonly Instance
 async function planOne(engine: Engine, instance: Instance, planned: ReadonlyMap<string, PlannedInstance>): Promise<PlannedInstance> {
   const base = { id: instance.id, stage: instance.stage.name };
   const upstream = Object.entries(instance.inputs).map(([name, inst]) => [name, planned.get(inst.id)!] as const);
-  const previous = await engine.index.latest(instance.id);
-
   const blockedBy = upstream.filter(([, p]) => p.state === 'blocked' || p.reasons.some((r) => r.kind === 'failed'));
   if (blockedBy.length) {
     return {
@@ -46,6 +44,7 @@ async function planOne(engine: Engine, instance: Instance, planned: ReadonlyMap<
 
   const pending = upstream.filter(([, p]) => p.state !== 'cached');
   if (pending.length) {
+    const previous = await engine.index.latest(instance.id);
     // The key is unknown until upstream runs. Diff what is known, using the previous input digests
     // for the pending inputs, so params and code changes are still reported.
     const inputs: Record<string, ArtifactDigest> = {};
@@ -62,6 +61,8 @@ async function planOne(engine: Engine, instance: Instance, planned: ReadonlyMap<
   const key = cacheKey(fingerprint);
   const found = await lookup(engine, key);
   if (found.hit) return { ...base, key, state: 'cached', reasons: [], digest: found.record.digest, lastSeconds: found.record.seconds };
+  // Only a miss needs the last run of this instance, to say what changed.
+  const previous = await engine.index.latest(instance.id);
   const reasons: Reason[] = [];
   if (found.problem) reasons.push({ kind: 'artifact', field: 'artifact', problem: found.problem });
   const failure = await engine.index.failure(key);

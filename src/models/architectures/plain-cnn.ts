@@ -1,0 +1,45 @@
+/**
+ * Plain CNN: a stack of 3×3 'same' convolutions, each followed by optional batch norm and an
+ * activation site, with 2×2 max-pooling after chosen layers, then a GAP (or flatten) + dense head.
+ * The PyTorch reference models of bench/ are plain CNNs with channels [32, 32, 64], pool after 1.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import type { Architecture, Layers } from '../model.ts';
+import { imageShape, initScheme, nonlinearity, positiveInt } from './common.ts';
+
+export const plainCnnConfig = z.object({
+  kind: z.literal('plain-cnn'),
+  inputShape: imageShape,
+  classes: positiveInt,
+  /** Output channels of each conv layer; its length is the depth. */
+  channels: z.array(positiveInt).min(1),
+  /** 0-based conv layers followed by a 2×2 max-pool (stride 2). */
+  poolAfter: z.array(z.number().int().nonnegative()).default([]),
+  batchNorm: z.boolean().default(false),
+  activation: nonlinearity.default('prelu'),
+  head: z.enum(['gap', 'flatten']).default('gap'),
+  init: initScheme.default('he'),
+}).strict().superRefine((c, ctx) => {
+  for (const i of c.poolAfter) {
+    if (i >= c.channels.length) ctx.addIssue({ code: 'custom', path: ['poolAfter'], message: `pool after layer ${i}, but there are only ${c.channels.length} conv layers (0-based)` });
+  }
+});
+
+export type PlainCnnConfig = z.output<typeof plainCnnConfig>;
+
+export const plainCnn: Architecture<PlainCnnConfig> = {
+  inputShape: (c) => [...c.inputShape],
+  outputs: (c) => c.classes,
+  forward(c, L: Layers, input) {
+    let x = input as tf.Tensor4D;
+    c.channels.forEach((filters, i) => {
+      x = L.conv2d(`conv${i}`, x, filters, { bias: !c.batchNorm, init: c.init });
+      if (c.batchNorm) x = L.batchNorm(`bn${i}`, x);
+      x = L.activation(`act${i}`, x, c.activation, 'plain');
+      if (c.poolAfter.includes(i)) x = tf.maxPool(x, 2, 2, 'valid');
+    });
+    const features = c.head === 'gap' ? tf.mean(x, [1, 2]) : tf.reshape(x, [x.shape[0], -1]);
+    return L.dense('head', features as tf.Tensor2D, c.classes, { bias: true, init: 'lecun' });
+  },
+};

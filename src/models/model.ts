@@ -1,0 +1,359 @@
+/**
+ * A model is a serialisable config plus its maths. The config says what to build; the
+ * architecture's `forward` is written once against `Layers`, which both declares parameters and
+ * activation sites (on a build pass over one zero input) and computes (on every later pass).
+ * Parameters are initialised from a seed derived from (model seed, parameter name), so the
+ * weights do not depend on declaration order or on the backend.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { deriveSeed, mulberry32, normalArray } from './random.ts';
+
+export type ParamRole = 'kernel' | 'bias' | 'alpha' | 'gamma' | 'beta' | 'moving-mean' | 'moving-variance';
+
+export type Init =
+  | { kind: 'zeros' }
+  | { kind: 'ones' }
+  | { kind: 'constant'; value: number }
+  /** N(0, std²) with std = gain / sqrt(fan): He (gain √2, fan in), LeCun (1, fan in), Glorot (1, (in+out)/2). */
+  | { kind: 'normal'; std: number };
+
+export interface ParamSpec {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly role: ParamRole;
+  /** Moving batch-norm statistics are state, not parameters: no gradient, not counted as parameters. */
+  readonly trainable: boolean;
+  readonly init: Init;
+}
+
+export type Nonlinearity = 'prelu' | 'relu' | 'tanh' | 'linear';
+
+/** One activation layer: the units that linearisation and path length reason about. */
+export interface ActivationSite {
+  readonly id: string;
+  /** Position in forward order, 0-based. */
+  readonly index: number;
+  /** Units of this layer: channels of a conv feature map, features of a dense layer. */
+  readonly channels: number;
+  readonly nonlinearity: Nonlinearity;
+  /** Name of the channel-wise α parameter (PReLU sites only). */
+  readonly alpha?: string;
+  /** Where the site sits: a plain layer, a ResNet stem, inside a residual branch, or after an addition. */
+  readonly role: 'plain' | 'stem' | 'branch' | 'post-add';
+}
+
+/**
+ * The path structure between activation sites, as data. Consecutive sites in a `seq` are fully
+ * connected through the linear layer between them; a `residual` adds a branch to a shortcut
+ * (`projection` when the shortcut is a 1×1 conv rather than the identity).
+ */
+export type Structure =
+  | { readonly kind: 'site'; readonly site: string }
+  | { readonly kind: 'seq'; readonly items: readonly Structure[] }
+  | { readonly kind: 'residual'; readonly branch: Structure; readonly shortcut: Structure; readonly projection: boolean };
+
+export interface ForwardOptions {
+  /** Batch-norm uses batch statistics and queues moving-average updates when training. */
+  readonly training?: boolean;
+  /**
+   * Called with each site's activation (after the nonlinearity); a returned tensor replaces it.
+   * Analyses use this to record activations or knock units out.
+   */
+  readonly onSite?: (site: ActivationSite, activation: tf.Tensor) => tf.Tensor | void;
+  /** Per-site α overrides (e.g. linearised copies), by parameter name. */
+  readonly alphas?: ReadonlyMap<string, tf.Tensor>;
+}
+
+/** A queued moving-statistics update: `variable ← value` after the step succeeds. */
+export interface StateUpdate {
+  readonly name: string;
+  readonly value: tf.Tensor;
+}
+
+/** What an architecture's forward pass may do. Declaring and computing are one call. */
+export class Layers {
+  readonly updates: StateUpdate[] = [];
+  private readonly structureStack: Structure[][] = [[]];
+
+  constructor(
+    private readonly model: { variable(spec: ParamSpec): tf.Variable; declareSite(site: Omit<ActivationSite, 'index'>): ActivationSite },
+    readonly options: ForwardOptions,
+    private readonly recording: boolean,
+  ) {}
+
+  param(spec: ParamSpec): tf.Variable {
+    return this.model.variable(spec);
+  }
+
+  conv2d(name: string, x: tf.Tensor4D, filters: number, o: { kernel?: number; stride?: number; bias: boolean; init: InitScheme }): tf.Tensor4D {
+    const k = o.kernel ?? 3;
+    const inC = x.shape[3];
+    const w = this.param({ name: `${name}/kernel`, shape: [k, k, inC, filters], role: 'kernel', trainable: true, init: fanInit(o.init, k * k * inC, k * k * filters) });
+    let y = tf.conv2d(x, w as tf.Tensor4D, o.stride ?? 1, 'same');
+    if (o.bias) y = tf.add(y, this.param({ name: `${name}/bias`, shape: [filters], role: 'bias', trainable: true, init: { kind: 'zeros' } }));
+    return y;
+  }
+
+  dense(name: string, x: tf.Tensor2D, units: number, o: { bias: boolean; init: InitScheme; ntk?: boolean }): tf.Tensor2D {
+    const inF = x.shape[1];
+    const init: Init = o.ntk ? { kind: 'normal', std: 1 } : fanInit(o.init, inF, units);
+    const w = this.param({ name: `${name}/kernel`, shape: [inF, units], role: 'kernel', trainable: true, init });
+    // NTK parametrisation: weights stay O(1) and the layer scales by 1/√fan_in instead.
+    let y = tf.matMul(o.ntk ? tf.mul(x, 1 / Math.sqrt(inF)) : x, w as tf.Tensor2D);
+    if (o.bias) y = tf.add(y, this.param({ name: `${name}/bias`, shape: [units], role: 'bias', trainable: true, init: { kind: 'zeros' } }));
+    return y as tf.Tensor2D;
+  }
+
+  /** Batch norm over all axes but the last. Moving averages follow PyTorch (momentum 0.1, ε 1e-5). */
+  batchNorm<T extends tf.Tensor>(name: string, x: T): T {
+    const c = x.shape[x.rank - 1]!;
+    const gamma = this.param({ name: `${name}/gamma`, shape: [c], role: 'gamma', trainable: true, init: { kind: 'ones' } });
+    const beta = this.param({ name: `${name}/beta`, shape: [c], role: 'beta', trainable: true, init: { kind: 'zeros' } });
+    const movingMean = this.param({ name: `${name}/moving_mean`, shape: [c], role: 'moving-mean', trainable: false, init: { kind: 'zeros' } });
+    const movingVar = this.param({ name: `${name}/moving_variance`, shape: [c], role: 'moving-variance', trainable: false, init: { kind: 'ones' } });
+    const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
+    if (!this.options.training || this.recording) {
+      return tf.add(tf.mul(tf.div(tf.sub(x, movingMean), tf.sqrt(tf.add(movingVar, BN_EPSILON))), gamma), beta) as T;
+    }
+    const { mean, variance } = tf.moments(x, axes);
+    const n = x.size / c;
+    const momentum = 0.1;
+    this.updates.push(
+      { name: `${name}/moving_mean`, value: tf.keep(tf.add(tf.mul(movingMean, 1 - momentum), tf.mul(mean, momentum))) },
+      // PyTorch keeps the unbiased batch variance in the running estimate.
+      { name: `${name}/moving_variance`, value: tf.keep(tf.add(tf.mul(movingVar, 1 - momentum), tf.mul(variance, (momentum * n) / Math.max(n - 1, 1)))) },
+    );
+    return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, BN_EPSILON))), gamma), beta) as T;
+  }
+
+  /** An activation site: the nonlinearity, declared once, then the analysis hook. */
+  activation<T extends tf.Tensor>(id: string, x: T, nonlinearity: Nonlinearity, role: ActivationSite['role']): T {
+    const channels = x.shape[x.rank - 1]!;
+    const alphaName = nonlinearity === 'prelu' ? `${id}/alpha` : undefined;
+    const site = this.model.declareSite({ id, channels, nonlinearity, role, ...(alphaName ? { alpha: alphaName } : {}) });
+    if (this.recording) this.structureStack.at(-1)!.push({ kind: 'site', site: id });
+    let y: tf.Tensor;
+    switch (nonlinearity) {
+      case 'prelu': {
+        const declared = this.param({ name: alphaName!, shape: [channels], role: 'alpha', trainable: true, init: { kind: 'zeros' } });
+        const alpha = this.options.alphas?.get(alphaName!) ?? declared;
+        // f(x) = max(0, x) + α·min(0, x), with one α per channel shared over batch and positions.
+        y = tf.add(tf.relu(x), tf.mul(alpha, tf.neg(tf.relu(tf.neg(x)))));
+        break;
+      }
+      case 'relu': y = tf.relu(x); break;
+      case 'tanh': y = tf.tanh(x); break;
+      case 'linear': y = x; break;
+    }
+    return (this.options.onSite?.(site, y) ?? y) as T;
+  }
+
+  /** out = branch(x) + shortcut(x); records the residual structure on the build pass. */
+  residual<T extends tf.Tensor>(x: T, branch: (x: T) => T, shortcut: (x: T) => T, projection: boolean): T {
+    this.structureStack.push([]);
+    const b = branch(x);
+    const branchItems = this.structureStack.pop()!;
+    this.structureStack.push([]);
+    const s = shortcut(x);
+    const shortcutItems = this.structureStack.pop()!;
+    if (this.recording) this.structureStack.at(-1)!.push({ kind: 'residual', branch: seq(branchItems), shortcut: seq(shortcutItems), projection });
+    return tf.add(b, s) as T;
+  }
+
+  structure(): Structure {
+    return seq(this.structureStack[0]!);
+  }
+}
+
+function seq(items: Structure[]): Structure {
+  return items.length === 1 ? items[0]! : { kind: 'seq', items };
+}
+
+const BN_EPSILON = 1e-5;
+
+export type InitScheme = 'he' | 'lecun' | 'glorot';
+
+export function fanInit(scheme: InitScheme, fanIn: number, fanOut: number): Init {
+  switch (scheme) {
+    case 'he': return { kind: 'normal', std: Math.sqrt(2 / fanIn) };
+    case 'lecun': return { kind: 'normal', std: Math.sqrt(1 / fanIn) };
+    case 'glorot': return { kind: 'normal', std: Math.sqrt(2 / (fanIn + fanOut)) };
+  }
+}
+
+export function initialValues(spec: ParamSpec, seed: number): Float32Array {
+  const size = spec.shape.reduce((a, b) => a * b, 1);
+  switch (spec.init.kind) {
+    case 'zeros': return new Float32Array(size);
+    case 'ones': return new Float32Array(size).fill(1);
+    case 'constant': return new Float32Array(size).fill(spec.init.value);
+    case 'normal': return normalArray(mulberry32(deriveSeed(seed, spec.name)), size, spec.init.std);
+  }
+}
+
+/** An architecture: its config schema lives with it; this is what a model needs to run it. */
+export interface Architecture<C> {
+  inputShape(config: C): number[];
+  outputs(config: C): number;
+  forward(config: C, layers: Layers, x: tf.Tensor): tf.Tensor;
+}
+
+let modelCounter = 0;
+
+/** Parameter counts: `trainable` is what papers report; `state` is batch-norm running statistics. */
+export interface ParamCount {
+  readonly trainable: number;
+  readonly state: number;
+  readonly byRole: Readonly<Partial<Record<ParamRole, number>>>;
+}
+
+/**
+ * A built model: config, variables, activation sites and structure. Construction runs the
+ * architecture once on a zero input to declare everything; afterwards the set of variables is
+ * fixed, and a forward pass that asks for an undeclared one is a bug reported as such.
+ */
+export class Model<C = unknown> {
+  readonly specs: ParamSpec[] = [];
+  readonly sites: ActivationSite[] = [];
+  readonly structure: Structure;
+  private readonly vars = new Map<string, tf.Variable>();
+  private readonly siteById = new Map<string, ActivationSite>();
+  private building = true;
+  private readonly prefix = `model${++modelCounter}:`;
+
+  constructor(
+    readonly config: C,
+    private readonly architecture: Architecture<C>,
+    readonly seed: number,
+  ) {
+    const registry = {
+      variable: (spec: ParamSpec) => this.variable(spec),
+      declareSite: (site: Omit<ActivationSite, 'index'>) => this.declareSite(site),
+    };
+    const layers = new Layers(registry, { training: false }, true);
+    tf.tidy(() => {
+      architecture.forward(config, layers, tf.zeros([1, ...architecture.inputShape(config)]));
+    });
+    this.structure = layers.structure();
+    this.building = false;
+  }
+
+  get inputShape(): number[] {
+    return this.architecture.inputShape(this.config);
+  }
+
+  get outputs(): number {
+    return this.architecture.outputs(this.config);
+  }
+
+  private variable(spec: ParamSpec): tf.Variable {
+    const existing = this.vars.get(spec.name);
+    if (existing) return existing;
+    if (!this.building) throw new Error(`model bug: parameter '${spec.name}' was not declared when the model was built`);
+    this.specs.push(spec);
+    // tfjs variable names are global to the engine, so each model gets its own prefix.
+    const v = tf.variable(tf.tensor(initialValues(spec, this.seed), [...spec.shape]), spec.trainable, `${this.prefix}${spec.name}`);
+    this.vars.set(spec.name, v);
+    return v;
+  }
+
+  private declareSite(site: Omit<ActivationSite, 'index'>): ActivationSite {
+    const existing = this.siteById.get(site.id);
+    if (existing) return existing;
+    if (!this.building) throw new Error(`model bug: activation site '${site.id}' was not declared when the model was built`);
+    const declared: ActivationSite = { ...site, index: this.sites.length };
+    this.sites.push(declared);
+    this.siteById.set(site.id, declared);
+    return declared;
+  }
+
+  /**
+   * Logits (or outputs) for a batch. With `training`, batch-norm statistics updates are returned
+   * as kept tensors for `commitUpdates` (only after the step succeeds), else there are none.
+   */
+  forward(x: tf.Tensor, options: ForwardOptions = {}): { output: tf.Tensor; updates: StateUpdate[] } {
+    const layers = new Layers({ variable: (s) => this.variable(s), declareSite: (s) => this.declareSite(s) }, options, false);
+    const output = this.architecture.forward(this.config, layers, x);
+    return { output, updates: layers.updates };
+  }
+
+  /** Inference: logits in eval mode. */
+  predict(x: tf.Tensor, options: Omit<ForwardOptions, 'training'> = {}): tf.Tensor {
+    return this.forward(x, { ...options, training: false }).output;
+  }
+
+  commitUpdates(updates: readonly StateUpdate[]): void {
+    for (const u of updates) {
+      this.get(u.name).assign(u.value);
+      u.value.dispose();
+    }
+  }
+
+  get(name: string): tf.Variable {
+    const v = this.vars.get(name);
+    if (!v) throw new Error(`model has no parameter '${name}'`);
+    return v;
+  }
+
+  site(id: string): ActivationSite {
+    const s = this.siteById.get(id);
+    if (!s) throw new Error(`model has no activation site '${id}' (sites: ${this.sites.map((x) => x.id).join(', ')})`);
+    return s;
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return this.specs.filter((s) => s.trainable).map((s) => this.get(s.name));
+  }
+
+  roleOf(name: string): ParamRole {
+    const spec = this.specs.find((s) => s.name === name);
+    if (!spec) throw new Error(`model has no parameter '${name}'`);
+    return spec.role;
+  }
+
+  paramCount(): ParamCount {
+    const byRole: Partial<Record<ParamRole, number>> = {};
+    let trainable = 0;
+    let state = 0;
+    for (const spec of this.specs) {
+      const n = spec.shape.reduce((a, b) => a * b, 1);
+      byRole[spec.role] = (byRole[spec.role] ?? 0) + n;
+      if (spec.trainable) trainable += n;
+      else state += n;
+    }
+    return { trainable, state, byRole };
+  }
+
+  /** Keep every PReLU α in [0, 1]: 0 is ReLU, 1 is the identity. */
+  clampAlphas(): void {
+    for (const spec of this.specs) {
+      if (spec.role !== 'alpha') continue;
+      const v = this.get(spec.name);
+      v.assign(tf.tidy(() => tf.clipByValue(v, 0, 1)));
+    }
+  }
+
+  /** A snapshot of every variable (copies; the caller disposes them). */
+  weights(): tf.NamedTensorMap {
+    const out: tf.NamedTensorMap = {};
+    for (const spec of this.specs) out[spec.name] = tf.clone(this.get(spec.name));
+    return out;
+  }
+
+  /** Assign weights by name; every variable must be present with its shape. */
+  setWeights(weights: tf.NamedTensorMap): void {
+    for (const spec of this.specs) {
+      const value = weights[spec.name];
+      if (!value) throw new Error(`weights lack '${spec.name}'`);
+      if (value.shape.join('x') !== spec.shape.join('x')) {
+        throw new Error(`weight '${spec.name}' has shape [${value.shape}] but the model expects [${spec.shape}]`);
+      }
+      this.get(spec.name).assign(value);
+    }
+  }
+
+  dispose(): void {
+    for (const v of this.vars.values()) v.dispose();
+    this.vars.clear();
+  }
+}

@@ -116,7 +116,7 @@ test('normalise with train statistics, stratified seeded split, downsampling and
 
   const small = downsample(train, 2);
   assert.deepEqual(small.shape, [14, 14, 1]);
-  const [p00, p01, p10, p11] = [0, 1, 28, 29].map((i) => train.x[i]!);
+  const [p00, p01, p10, p11] = [0, 1, 28, 29].map((i) => train.x[i]!) as [number, number, number, number];
   assert.ok(Math.abs(small.x[0]! - (p00 + p01 + p10 + p11) / 4) < 1e-6);
   assert.throws(() => downsample(train, 3), /factor 3 does not divide the 28×28 images/);
 

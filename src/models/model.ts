@@ -329,7 +329,7 @@ export class Model<C = unknown> {
     for (const spec of this.specs) {
       if (spec.role !== 'alpha') continue;
       const v = this.get(spec.name);
-      v.assign(tf.tidy(() => tf.clipByValue(v, 0, 1)));
+      tf.tidy(() => v.assign(tf.clipByValue(v, 0, 1)));
     }
   }
 

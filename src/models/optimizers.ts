@@ -1,0 +1,135 @@
+/**
+ * SGD with momentum and Adam, with PyTorch's update rules, written over tfjs variables so that
+ * their state can be checkpointed exactly and weight decay can skip PReLU α.
+ *
+ * Weight decay is L2 added to the gradient (PyTorch's `weight_decay`), applied to every
+ * trainable parameter except PReLU α: decaying α would pull units towards ReLU, fighting the very
+ * quantity the experiment measures.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+
+export const optimizerConfig = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('sgd'),
+    momentum: z.number().min(0).max(1).default(0.9),
+    nesterov: z.boolean().default(false),
+  }).strict(),
+  z.object({
+    kind: z.literal('adam'),
+    beta1: z.number().min(0).max(1).default(0.9),
+    beta2: z.number().min(0).max(1).default(0.999),
+    epsilon: z.number().positive().default(1e-8),
+  }).strict(),
+]);
+export type OptimizerConfig = z.output<typeof optimizerConfig>;
+
+export const scheduleConfig = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('constant') }).strict(),
+  /** lr × gamma at each milestone epoch (e.g. [91, 136] with 0.1, the CIFAR ResNet recipe). */
+  z.object({ kind: z.literal('step'), milestones: z.array(z.number().int().nonnegative()), gamma: z.number().positive().default(0.1) }).strict(),
+  /** Cosine from lr to minLr over the run, evaluated per step. */
+  z.object({ kind: z.literal('cosine'), minLr: z.number().nonnegative().default(0) }).strict(),
+]);
+export type ScheduleConfig = z.output<typeof scheduleConfig>;
+
+/** Learning rate at fractional epoch `t` (epoch + step/steps) of a `total`-epoch run. */
+export function learningRate(base: number, schedule: ScheduleConfig, t: number, total: number): number {
+  switch (schedule.kind) {
+    case 'constant':
+      return base;
+    case 'step':
+      return base * schedule.gamma ** schedule.milestones.filter((m) => Math.floor(t) >= m).length;
+    case 'cosine':
+      return schedule.minLr + 0.5 * (base - schedule.minLr) * (1 + Math.cos((Math.PI * Math.min(t, total)) / total));
+  }
+}
+
+export interface ParamGroup {
+  readonly name: string;
+  readonly variable: tf.Variable;
+  readonly decay: boolean;
+}
+
+/** Optimizer state as named tensors plus a step count, for checkpoints. */
+export interface OptimizerState {
+  readonly step: number;
+  readonly slots: tf.NamedTensorMap;
+}
+
+export class Optimizer {
+  private readonly slots = new Map<string, tf.Variable>();
+  private step = 0;
+
+  constructor(
+    readonly config: OptimizerConfig,
+    private readonly params: readonly ParamGroup[],
+    private readonly weightDecay: number,
+  ) {}
+
+  private slot(param: ParamGroup, kind: string): tf.Variable {
+    const key = `${param.name}/${kind}`;
+    let v = this.slots.get(key);
+    if (!v) {
+      v = tf.variable(tf.zerosLike(param.variable), false);
+      this.slots.set(key, v);
+    }
+    return v;
+  }
+
+  /** One update with `grads` keyed by parameter name. Parameters without a gradient are left alone. */
+  apply(grads: ReadonlyMap<string, tf.Tensor>, lr: number): void {
+    this.step += 1;
+    const t = this.step;
+    tf.tidy(() => {
+      for (const p of this.params) {
+        let g = grads.get(p.name);
+        if (!g) continue;
+        if (this.weightDecay > 0 && p.decay) g = tf.add(g, tf.mul(p.variable, this.weightDecay));
+        if (this.config.kind === 'sgd') {
+          const { momentum, nesterov } = this.config;
+          if (momentum === 0) {
+            p.variable.assign(tf.sub(p.variable, tf.mul(g, lr)));
+            continue;
+          }
+          const buf = this.slot(p, 'momentum');
+          // PyTorch: the first step's buffer is the gradient itself.
+          const next = t === 1 ? g : tf.add(tf.mul(buf, momentum), g);
+          buf.assign(next);
+          const direction = nesterov ? tf.add(g, tf.mul(next, momentum)) : next;
+          p.variable.assign(tf.sub(p.variable, tf.mul(direction, lr)));
+        } else {
+          const { beta1, beta2, epsilon } = this.config;
+          const m = this.slot(p, 'm');
+          const v = this.slot(p, 'v');
+          m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
+          v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));
+          const mHat = tf.div(m, 1 - beta1 ** t);
+          const denom = tf.add(tf.sqrt(tf.div(v, 1 - beta2 ** t)), epsilon);
+          p.variable.assign(tf.sub(p.variable, tf.mul(tf.div(mHat, denom), lr)));
+        }
+      }
+    });
+  }
+
+  /** A copy of the state (the caller disposes its tensors). */
+  state(): OptimizerState {
+    const slots: tf.NamedTensorMap = {};
+    for (const [key, v] of this.slots) slots[key] = tf.clone(v);
+    return { step: this.step, slots };
+  }
+
+  load(state: OptimizerState): void {
+    this.step = state.step;
+    for (const [key, value] of Object.entries(state.slots)) {
+      const existing = this.slots.get(key);
+      if (existing) existing.assign(value);
+      else this.slots.set(key, tf.variable(tf.clone(value), false));
+    }
+  }
+
+  dispose(): void {
+    for (const v of this.slots.values()) v.dispose();
+    this.slots.clear();
+  }
+}

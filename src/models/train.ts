@@ -187,7 +187,7 @@ export async function train(model: Model<ModelConfig>, data: { train: Dataset; t
             taskLoss = tf.keep(crossEntropy(forward.output, labels, model.outputs));
             hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(forward.output, 1), labels), 'float32')));
             penalties = regularizers.map((r) => tf.keep(r.penalty(model)));
-            return penalties.reduce<tf.Scalar>((total, p) => tf.add(total, p), taskLoss);
+            return penalties.reduce<tf.Scalar>((total, p) => tf.add(total, p) as tf.Scalar, taskLoss!);
           }, variables);
           const byName = new Map<string, tf.Tensor>();
           for (const [varName, g] of Object.entries(grads)) byName.set(specByVariable.get(varName) ?? varName, g);

@@ -185,7 +185,7 @@ export async function train(model: Model<ModelConfig>, data: { train: Dataset; t
             const forward = model.forward(x, { training: true });
             updates = forward.updates;
             taskLoss = tf.keep(crossEntropy(forward.output, labels, model.outputs));
-            hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(forward.output, 1), labels), 'float32')));
+            hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(forward.output, 1), labels), 'float32'))) as tf.Scalar;
             penalties = regularizers.map((r) => tf.keep(r.penalty(model)));
             return penalties.reduce<tf.Scalar>((total, p) => tf.add(total, p) as tf.Scalar, taskLoss!);
           }, variables);

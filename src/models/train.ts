@@ -142,20 +142,71 @@ export function evaluate(model: Model<ModelConfig>, ds: Dataset, batchSize = 500
   return { loss: loss / n, accuracy: correct / n };
 }
 
-export async function train(model: Model<ModelConfig>, data: { train: Dataset; test?: Dataset }, configInput: TrainConfigInput, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const config = trainConfig.parse(configInput);
-  checkShapes(model, data.train, 'training data');
-  if (data.test) checkShapes(model, data.test, 'test data');
+/** The optimiser a training config asks for, over the model's trainable parameters (no decay on α). */
+export function optimizerFor(model: Model<ModelConfig>, config: Pick<TrainConfig, 'optimizer' | 'weightDecay'>): Optimizer {
   const trainable = model.specs.filter((s) => s.trainable);
-  const optimizer = new Optimizer(
+  return new Optimizer(
     config.optimizer,
     trainable.map((s) => ({ name: s.name, variable: model.get(s.name), decay: s.role !== 'alpha' })),
     config.weightDecay,
   );
+}
+
+export interface StepResult {
+  /** Task loss plus penalties. */
+  readonly loss: number;
+  /** Mean cross entropy over the batch. */
+  readonly task: number;
+  /** Correct predictions in the batch. */
+  readonly hits: number;
+  readonly penalties: number[];
+}
+
+/**
+ * One optimisation step on a batch: forward in training mode, gradients of task loss plus
+ * penalties, optimiser update, batch-norm statistics, α clamp, regulariser after-step hooks.
+ * The benchmark times exactly this function.
+ */
+export function trainingStep(model: Model<ModelConfig>, optimizer: Optimizer, regularizers: readonly Regularizer[] = []): (x: tf.Tensor, labels: tf.Tensor1D, lr: number) => StepResult {
+  const trainable = model.specs.filter((s) => s.trainable);
   const specByVariable = new Map(trainable.map((s) => [model.get(s.name).name, s.name]));
   const variables = trainable.map((s) => model.get(s.name));
-  const regularizers = hooks.regularizers ?? [];
   const hasAlpha = model.specs.some((s) => s.role === 'alpha');
+  return (x, labels, lr) => {
+    let updates: StateUpdate[] = [];
+    const result = tf.tidy(() => {
+      let taskLoss: tf.Scalar | undefined;
+      let hits: tf.Scalar | undefined;
+      let penalties: tf.Scalar[] = [];
+      const { value, grads } = tf.variableGrads(() => {
+        const forward = model.forward(x, { training: true });
+        updates = forward.updates;
+        taskLoss = tf.keep(crossEntropy(forward.output, labels, model.outputs));
+        hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(forward.output, 1), labels), 'float32'))) as tf.Scalar;
+        penalties = regularizers.map((r) => tf.keep(r.penalty(model)));
+        return penalties.reduce<tf.Scalar>((total, p) => tf.add(total, p) as tf.Scalar, taskLoss!);
+      }, variables);
+      const byName = new Map<string, tf.Tensor>();
+      for (const [varName, g] of Object.entries(grads)) byName.set(specByVariable.get(varName) ?? varName, g);
+      optimizer.apply(byName, lr);
+      const read: StepResult = { loss: value.dataSync()[0]!, task: taskLoss!.dataSync()[0]!, hits: hits!.dataSync()[0]!, penalties: penalties.map((p) => p.dataSync()[0]!) };
+      tf.dispose([taskLoss!, hits!, ...penalties]);
+      return read;
+    });
+    model.commitUpdates(updates);
+    if (hasAlpha) model.clampAlphas();
+    for (const r of regularizers) r.afterStep?.(model);
+    return result;
+  };
+}
+
+export async function train(model: Model<ModelConfig>, data: { train: Dataset; test?: Dataset }, configInput: TrainConfigInput, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const config = trainConfig.parse(configInput);
+  checkShapes(model, data.train, 'training data');
+  if (data.test) checkShapes(model, data.test, 'test data');
+  const optimizer = optimizerFor(model, config);
+  const regularizers = hooks.regularizers ?? [];
+  const step = trainingStep(model, optimizer, regularizers);
   const history: EpochMetrics[] = [...(hooks.resume?.history ?? [])];
   if (hooks.resume) optimizer.load(hooks.resume.optimizer);
   const n = data.train.labels.length;
@@ -170,45 +221,25 @@ export async function train(model: Model<ModelConfig>, data: { train: Dataset; t
       const penaltySums = new Map(regularizers.map((r) => [r.name, 0]));
       let lr = config.lr;
       const t0 = performance.now();
-      for (let step = 0; step < steps; step++) {
+      for (let i = 0; i < steps; i++) {
         if (hooks.signal?.aborted) throw hooks.signal.reason ?? new Error('training aborted');
-        const start = step * config.batchSize;
+        const start = i * config.batchSize;
         const end = Math.min(n, start + config.batchSize);
-        lr = learningRate(config.lr, config.schedule, epoch + step / steps, config.epochs);
-        let updates: StateUpdate[] = [];
+        lr = learningRate(config.lr, config.schedule, epoch + i / steps, config.epochs);
         const stepResult = tf.tidy(() => {
           const { x, labels } = batchTensors(data.train, order, start, end);
-          let taskLoss: tf.Scalar | undefined;
-          let hits: tf.Scalar | undefined;
-          let penalties: tf.Scalar[] = [];
-          const { value, grads } = tf.variableGrads(() => {
-            const forward = model.forward(x, { training: true });
-            updates = forward.updates;
-            taskLoss = tf.keep(crossEntropy(forward.output, labels, model.outputs));
-            hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(forward.output, 1), labels), 'float32'))) as tf.Scalar;
-            penalties = regularizers.map((r) => tf.keep(r.penalty(model)));
-            return penalties.reduce<tf.Scalar>((total, p) => tf.add(total, p) as tf.Scalar, taskLoss!);
-          }, variables);
-          const byName = new Map<string, tf.Tensor>();
-          for (const [varName, g] of Object.entries(grads)) byName.set(specByVariable.get(varName) ?? varName, g);
-          optimizer.apply(byName, lr);
-          const read = { loss: value.dataSync()[0]!, task: taskLoss!.dataSync()[0]!, hits: hits!.dataSync()[0]!, penalties: penalties.map((p) => p.dataSync()[0]!) };
-          tf.dispose([taskLoss!, hits!, ...penalties]);
-          return read;
+          return step(x, labels, lr);
         });
-        model.commitUpdates(updates);
-        if (hasAlpha) model.clampAlphas();
-        for (const r of regularizers) r.afterStep?.(model);
         if (!Number.isFinite(stepResult.loss)) {
-          throw new TrainingError(`training diverged at epoch ${epoch + 1}, step ${step + 1}: the loss is ${stepResult.loss}; lower the learning rate (lr = ${lr})`);
+          throw new TrainingError(`training diverged at epoch ${epoch + 1}, step ${i + 1}: the loss is ${stepResult.loss}; lower the learning rate (lr = ${lr})`);
         }
         lossSum += stepResult.task * (end - start);
         correct += stepResult.hits;
         regularizers.forEach((r, i) => penaltySums.set(r.name, penaltySums.get(r.name)! + stepResult.penalties[i]!));
         const elapsed = (performance.now() - t0) / 1000;
-        hooks.onProgress?.({ epoch: epoch + 1, epochs: config.epochs, step: step + 1, steps, loss: stepResult.task, imagesPerSecond: end / elapsed });
+        hooks.onProgress?.({ epoch: epoch + 1, epochs: config.epochs, step: i + 1, steps, loss: stepResult.task, imagesPerSecond: end / elapsed });
         // Yield so that signals, progress output and leases' heartbeats get a turn.
-        if (step % 8 === 7) await new Promise((resolve) => setImmediate(resolve));
+        if (i % 8 === 7) await new Promise((resolve) => setImmediate(resolve));
       }
       const seconds = (performance.now() - t0) / 1000;
       const test = data.test ? evaluate(model, data.test, config.evalBatchSize) : undefined;

@@ -152,7 +152,8 @@ export function optimizerFor(model: Model<ModelConfig>, config: Pick<TrainConfig
   );
 }
 
-export interface StepResult {
+// A type alias, not an interface: tf.tidy only returns index-signature-compatible containers.
+export type StepResult = {
   /** Task loss plus penalties. */
   readonly loss: number;
   /** Mean cross entropy over the batch. */
@@ -160,7 +161,7 @@ export interface StepResult {
   /** Correct predictions in the batch. */
   readonly hits: number;
   readonly penalties: number[];
-}
+};
 
 /**
  * One optimisation step on a batch: forward in training mode, gradients of task loss plus

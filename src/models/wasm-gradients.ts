@@ -1,9 +1,11 @@
 /**
  * Gradient kernels the wasm backend lacks (tfjs 4.22): Conv2DBackpropFilter and the two depthwise
- * backprop kernels. Without them, training any convolutional model on wasm throws.
+ * backprop kernels. Without them, training any convolutional model on wasm throws. Its own
+ * Conv2DBackpropInput is replaced too: it is a scalar loop that dominated a training step.
  *
- * Each is written with ops the wasm backend does have (pad, strided slices, XNNPACK matmuls),
- * one filter tap at a time, so memory stays at one tap's patch rather than a full im2col matrix.
+ * Each is written with ops the wasm backend does have: the dense ones as a single XNNPACK forward
+ * convolution over transposed or dilated operands, the depthwise ones one filter tap at a time
+ * (pad, strided slices, elementwise products), so memory stays at one tap's patch.
  * Ops called inside a kernel are not recorded on the gradient tape (tfjs counts kernel depth),
  * and `tidy` frees every intermediate before the kernel returns.
  */
@@ -53,18 +55,64 @@ function conv2dBackpropFilter({ inputs, attrs }: { inputs: NamedTensorInfoMap; a
   const x = tensor(inputs.x, 'x');
   const dy = tensor(inputs.dy, 'dy');
   const info = tf.backend_util.computeConv2DInfo(x.shape, a.filterShape, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1) throw new Error('Conv2DBackpropFilter on wasm: dilated filters are not supported');
+  return filterGradientAsConv(x, dy, info);
+}
+
+/**
+ * dW as one forward convolution, so XNNPACK's conv does the work as one large GEMM (tap-by-tap
+ * matmuls with a 100k-long reduction run ~10× slower on wasm): with x as [Ci, H, W, N] and dy as
+ * a filter [OH, OW, N, Co] dilated by the stride,
+ *   dW[kh, kw, ci, co] = Σ_{oh, ow, n} x[ci, kh + oh·s, kw + ow·s, n] · dy[oh, ow, n, co].
+ */
+function filterGradientAsConv(x: tf.Tensor4D, dy: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
+  const { batchSize, outHeight, outWidth, strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw, inChannels } = info;
   return tf.tidy(() => {
-    const xp = padLikeForward(x, info);
-    const rows = info.batchSize * info.outHeight * info.outWidth;
-    const dy2 = tf.reshape(dy, [rows, info.outChannels]);
-    const taps: tf.Tensor[] = [];
-    for (let kh = 0; kh < info.filterHeight; kh++) {
-      for (let kw = 0; kw < info.filterWidth; kw++) {
-        const patch = tf.reshape(tapPatch(xp, info, kh, kw), [rows, info.inChannels]);
-        taps.push(tf.matMul(patch, dy2, true, false)); // [inC, outC]
-      }
-    }
-    return tf.reshape(tf.stack(taps), a.filterShape);
+    const needH = fh + (outHeight - 1) * sh;
+    const needW = fw + (outWidth - 1) * sw;
+    const xp = tf.slice(padLikeForward(x, info), [0, 0, 0, 0], [batchSize, needH, needW, inChannels]);
+    const xT = tf.transpose(xp, [3, 1, 2, 0]);
+    const dyT = tf.transpose(dy, [1, 2, 0, 3]);
+    const out = tf.conv2d(xT, dyT, 1, 'valid', 'NHWC', [sh, sw]); // [Ci, fh, fw, Co]
+    return tf.transpose(out, [1, 2, 0, 3]);
+  });
+}
+
+/** dy with (stride − 1) zeros between rows and between columns: [N, (oh−1)·sh+1, (ow−1)·sw+1, C]. */
+function dilateByStride(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
+  if (sh === 1 && sw === 1) return dy;
+  const [n, oh, ow, c] = dy.shape;
+  const spread = tf.pad(tf.reshape(dy, [n, oh, 1, ow, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+  return tf.slice(tf.reshape(spread, [n, oh * sh, ow * sw, c]) as tf.Tensor4D, [0, 0, 0, 0], [n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, c]);
+}
+
+/**
+ * dx as one forward convolution of the stride-dilated, padded dy with the spatially flipped,
+ * in/out-transposed filter: dx[i] = Σ_k dy_padded[i + k] · W[fh−1−k]. The wasm backend's own
+ * Conv2DBackpropInput is a scalar loop, ~10× slower than XNNPACK's convolution.
+ */
+function conv2dBackpropInput({ inputs, attrs }: { inputs: NamedTensorInfoMap; attrs?: NamedAttrMap }): TensorInfo {
+  const a = attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
+  requireNHWC('Conv2DBackpropInput', a);
+  const dy = tensor(inputs.dy, 'dy');
+  const filter = tensor(inputs.filter, 'filter');
+  const info = tf.backend_util.computeConv2DInfo(a.inputShape, filter.shape, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
+  const { batchSize, inHeight, inWidth, inChannels, filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
+  const { top, left } = info.padInfo;
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1 || top > fh - 1 || left > fw - 1) {
+    throw new Error('Conv2DBackpropInput on wasm: dilated filters and padding wider than the filter are not supported');
+  }
+  return tf.tidy(() => {
+    const dilated = dilateByStride(dy, sh, sw);
+    const padded = tf.pad(dilated, [
+      [0, 0],
+      [fh - 1 - top, Math.max(inHeight + top - dilated.shape[1], 0)],
+      [fw - 1 - left, Math.max(inWidth + left - dilated.shape[2], 0)],
+      [0, 0],
+    ]);
+    const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]);
+    const dx = tf.conv2d(padded, flipped as tf.Tensor4D, 1, 'valid');
+    return dx.shape[1] === inHeight && dx.shape[2] === inWidth ? dx : tf.slice(dx, [0, 0, 0, 0], [batchSize, inHeight, inWidth, inChannels]);
   });
 }
 
@@ -105,12 +153,7 @@ function depthwiseBackpropInput({ inputs, attrs }: { inputs: NamedTensorInfoMap;
   const [fh, fw, channels, multiplier] = filter.shape;
   return tf.tidy(() => {
     const outC = channels * multiplier;
-    // dy with (stride − 1) zeros between rows and between columns: [N, (oh−1)·sh+1, (ow−1)·sw+1, C·m]
-    let dilated: tf.Tensor4D = dy;
-    if (sh > 1 || sw > 1) {
-      const spread = tf.pad(tf.reshape(dy, [batchSize, outHeight, 1, outWidth, 1, outC]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
-      dilated = tf.slice(tf.reshape(spread, [batchSize, outHeight * sh, outWidth * sw, outC]) as tf.Tensor4D, [0, 0, 0, 0], [batchSize, (outHeight - 1) * sh + 1, (outWidth - 1) * sw + 1, outC]);
-    }
+    const dilated = dilateByStride(dy, sh, sw);
     // dx[i] gathers dilated[i + top − kh·dh] for each tap; pad so every such index exists.
     const { top, left } = info.padInfo;
     const padTop = Math.max((fh - 1) * dh - top, 0);
@@ -134,15 +177,25 @@ function depthwiseBackpropInput({ inputs, attrs }: { inputs: NamedTensorInfoMap;
   });
 }
 
+/** Kernels wasm has, but so slowly that training is bound by them: replaced, not added. */
+const replacements: KernelConfig[] = [
+  { kernelName: tf.Conv2DBackpropInput, backendName: 'wasm', kernelFunc: conv2dBackpropInput as KernelConfig['kernelFunc'] },
+];
+
 const kernels: KernelConfig[] = [
   { kernelName: tf.Conv2DBackpropFilter, backendName: 'wasm', kernelFunc: conv2dBackpropFilter as KernelConfig['kernelFunc'] },
   { kernelName: tf.DepthwiseConv2dNativeBackpropFilter, backendName: 'wasm', kernelFunc: depthwiseBackpropFilter as KernelConfig['kernelFunc'] },
   { kernelName: tf.DepthwiseConv2dNativeBackpropInput, backendName: 'wasm', kernelFunc: depthwiseBackpropInput as KernelConfig['kernelFunc'] },
 ];
 
-/** Idempotent: registers only the kernels wasm does not already have. */
+/** Idempotent: adds the kernels wasm lacks and swaps in the faster replacements. */
 export function registerWasmGradientKernels(): void {
   for (const kernel of kernels) {
     if (!tf.getKernel(kernel.kernelName, 'wasm')) tf.registerKernel(kernel);
+  }
+  for (const kernel of replacements) {
+    if (tf.getKernel(kernel.kernelName, 'wasm')?.kernelFunc === kernel.kernelFunc) continue;
+    if (tf.getKernel(kernel.kernelName, 'wasm')) tf.unregisterKernel(kernel.kernelName, 'wasm');
+    tf.registerKernel(kernel);
   }
 }

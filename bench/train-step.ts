@@ -1,0 +1,148 @@
+/**
+ * Training speed against PyTorch: one SGD-momentum step (batch 128) of the two models of
+ * ../shared/bench/torch_reference.py, on every tfjs backend that works here, and in the same
+ * invocation the PyTorch reference itself when python3-torch is installed. Each backend runs in
+ * its own process (as a pipeline worker would), so one backend's state cannot slow another.
+ *
+ *   node --import tsx bench/train-step.ts [--steps 5] [--batch 128] [--backend wasm] [--json]
+ *
+ * Method, as the reference: 3 warm-up steps, then the median of --steps timed steps; a step is
+ * linea's own `trainingStep` (forward, backward, update, read back the loss).
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { execa } from 'execa';
+import * as tf from '@tensorflow/tfjs-core';
+import { backendNames, selectBackend } from '../src/models/backends.ts';
+import { buildModel } from '../src/models/architectures/index.ts';
+import { mulberry32, normalArray } from '../src/models/random.ts';
+import { REFERENCE_MODELS, referenceModel, type ReferenceModelName } from '../src/models/reference-models.ts';
+import { optimizerFor, trainingStep } from '../src/models/train.ts';
+
+const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
+const TORCH_REFERENCE = join(REPO, '..', 'shared', 'bench', 'torch_reference.py');
+
+interface Row {
+  backend: string;
+  model: ReferenceModelName;
+  batch: number;
+  images_per_s: number;
+  ms_per_step?: number;
+}
+
+const { values: flags } = parseArgs({
+  options: {
+    steps: { type: 'string', default: '5' },
+    batch: { type: 'string', default: '128' },
+    backend: { type: 'string', multiple: true },
+    json: { type: 'boolean', default: false },
+    /** Internal: measure one backend in this process and print its rows as JSON. */
+    worker: { type: 'string' },
+    /** Per-backend time budget in seconds: a backend slower than this is measured on fewer steps. */
+    budget: { type: 'string', default: '240' },
+  },
+});
+const steps = Number(flags.steps);
+const batch = Number(flags.batch);
+const budget = Number(flags.budget);
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Runs inside a worker process: time `trainingStep` for both models on one backend. */
+async function measure(backend: string): Promise<Row[]> {
+  await selectBackend({ force: backend });
+  const rows: Row[] = [];
+  for (const name of Object.keys(REFERENCE_MODELS) as ReferenceModelName[]) {
+    const model = buildModel(referenceModel(name), 0);
+    const optimizer = optimizerFor(model, { optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false }, weightDecay: 0 });
+    const step = trainingStep(model, optimizer);
+    const rand = mulberry32(1);
+    const x = tf.tensor(normalArray(rand, batch * model.inputShape.reduce((a, b) => a * b, 1)), [batch, ...model.inputShape]);
+    const labels = tf.tensor1d(Int32Array.from({ length: batch }, () => Math.floor(rand() * 10)), 'int32');
+    const timeStep = () => {
+      const t0 = performance.now();
+      tf.tidy(() => step(x, labels, 0.01));
+      return performance.now() - t0;
+    };
+    // Warm-up (3 steps, as the reference), shortened when one step already eats the budget.
+    const first = timeStep();
+    const warmups = first > (budget * 1000) / 8 ? 0 : 2;
+    for (let i = 0; i < warmups; i++) timeStep();
+    const times: number[] = [];
+    const deadline = performance.now() + (budget * 1000) / 2;
+    for (let i = 0; i < steps; i++) {
+      times.push(timeStep());
+      if (performance.now() > deadline) break;
+    }
+    const ms = median(times);
+    rows.push({ backend, model: name, batch, images_per_s: Math.round((batch / ms) * 1000 * 10) / 10, ms_per_step: Math.round(ms * 10) / 10 });
+    tf.dispose([x, labels]);
+    optimizer.dispose();
+    model.dispose();
+  }
+  return rows;
+}
+
+async function findTorchPython(): Promise<string | undefined> {
+  for (const python of ['/usr/bin/python3', 'python3']) {
+    const probe = await execa(python, ['-c', 'import torch'], { reject: false });
+    if (probe.exitCode === 0) return python;
+  }
+  return undefined;
+}
+
+async function torchRows(log: (line: string) => void): Promise<Row[]> {
+  if (!existsSync(TORCH_REFERENCE)) {
+    log(`torch: skipped (${TORCH_REFERENCE} not found; check out ../shared beside the repo)`);
+    return [];
+  }
+  const python = await findTorchPython();
+  if (!python) {
+    log('torch: skipped (no python3 with torch; apt-get install python3-torch libopenblas0-pthread)');
+    return [];
+  }
+  const run = await execa(python, [TORCH_REFERENCE, '--json', '--threads', '2', '--steps', String(Math.max(steps, 5)), '--batch', String(batch)]);
+  const parsed = JSON.parse(run.stdout) as { model: ReferenceModelName; batch: number; images_per_s: number; ms_per_step: number; torch: string }[];
+  log(`torch ${parsed[0]?.torch ?? ''}: ${python}`);
+  return parsed.map((r) => ({ backend: 'torch', model: r.model, batch: r.batch, images_per_s: r.images_per_s, ms_per_step: r.ms_per_step }));
+}
+
+async function main(): Promise<void> {
+  if (flags.worker) {
+    process.stdout.write(JSON.stringify(await measure(flags.worker)));
+    return;
+  }
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const rows: Row[] = [];
+  rows.push(...(await torchRows(log)));
+  for (const backend of flags.backend ?? backendNames()) {
+    const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--worker', backend, '--steps', String(steps), '--batch', String(batch), '--budget', String(budget)];
+    const run = await execa(process.execPath, args, { reject: false, cwd: REPO });
+    if (run.exitCode !== 0) {
+      const reason = (run.stderr.split('\n').find((l) => /cannot be used|Error/.test(l)) ?? run.stderr.split('\n')[0] ?? '').trim();
+      log(`${backend}: skipped (${reason})`);
+      continue;
+    }
+    rows.push(...(JSON.parse(run.stdout) as Row[]));
+    log(`${backend}: measured`);
+  }
+  if (flags.json) {
+    process.stdout.write(JSON.stringify(rows.map(({ backend, model, batch: b, images_per_s }) => ({ backend, model, batch: b, images_per_s }))) + '\n');
+    return;
+  }
+  const torch = new Map(rows.filter((r) => r.backend === 'torch').map((r) => [r.model, r.images_per_s]));
+  const lines = ['| backend | model | batch | ms/step | images/s | ÷ PyTorch |', '|---|---|---|---|---|---|'];
+  for (const r of rows) {
+    const ref = torch.get(r.model);
+    lines.push(`| ${r.backend} | ${r.model} | ${r.batch} | ${r.ms_per_step ?? ''} | ${r.images_per_s} | ${ref ? (r.images_per_s / ref).toFixed(3) : 'n/a'} |`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+await main();

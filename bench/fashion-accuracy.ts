@@ -47,7 +47,7 @@ const data = { train: normalize(trainSet, stats), test: normalize(toDataset(raw.
 const model = buildModel(SMALL_PRELU_CNN, seed);
 log(`model: ${model.paramCount().trainable} parameters; data: ${data.train.labels.length} train / ${data.test.labels.length} test`);
 const { history } = await train(model, data, { epochs, batchSize: 64, lr: 1e-3, optimizer: { kind: 'adam' }, seed }, {
-  onEpoch: ({ metrics: m }) => log(`linea/${backend.name} epoch ${m.epoch}: loss ${m.loss.toFixed(4)}, train acc ${m.trainAccuracy.toFixed(4)}, test acc ${m.testAccuracy!.toFixed(4)}, ${m.imagesPerSecond.toFixed(0)} img/s`),
+  onEpoch: ({ metrics: m }) => void log(`linea/${backend.name} epoch ${m.epoch}: loss ${m.loss.toFixed(4)}, train acc ${m.trainAccuracy.toFixed(4)}, test acc ${m.testAccuracy!.toFixed(4)}, ${m.imagesPerSecond.toFixed(0)} img/s`),
 });
 const rows: { framework: string; backend: string; epoch: number; test_accuracy: number; seconds: number }[] = history.map((m) => ({
   framework: 'linea', backend: backend.name, epoch: m.epoch, test_accuracy: m.testAccuracy!, seconds: m.seconds,

@@ -42,6 +42,8 @@ options:
   --ablate <axis=v1,v2>   run these values of an ablation axis (repeatable)
   --only <stage>          only this stage and what it needs (repeatable)
   -j, --jobs <n>          run up to n stage instances at once in worker processes
+  --backend <name>        tensor backend for stages that use one (sets $LINEA_BACKEND for them
+                          and their workers; e.g. node-gpu, node, wasm, cpu)
   --json                  machine-readable output on stdout
 `;
 
@@ -53,6 +55,7 @@ const OPTIONS = {
   ablate: { type: 'string', multiple: true },
   only: { type: 'string', multiple: true },
   jobs: { type: 'string', short: 'j' },
+  backend: { type: 'string' },
   json: { type: 'boolean' },
   format: { type: 'string' },
   'max-size': { type: 'string' },
@@ -82,6 +85,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   // Under --json, stdout belongs to the one JSON document: stage console output goes to stderr.
   if (flags.json) console.log = console.error;
+  // The engine does not know tensors: it only hands the choice to stages (and, through the
+  // environment, to pool workers). Stages that declare env ['LINEA_BACKEND'] key on it.
+  if (flags.backend !== undefined) process.env.LINEA_BACKEND = flags.backend;
   try {
     switch (command) {
       case 'run':

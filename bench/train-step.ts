@@ -115,7 +115,11 @@ async function torchRows(log: (line: string) => void): Promise<Row[]> {
 
 async function main(): Promise<void> {
   if (flags.worker) {
-    process.stdout.write(JSON.stringify(await measure(flags.worker)));
+    try {
+      process.stdout.write(JSON.stringify(await measure(flags.worker)));
+    } catch (error) {
+      process.stdout.write(JSON.stringify({ skipped: (error as Error).message }));
+    }
     return;
   }
   const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -123,13 +127,18 @@ async function main(): Promise<void> {
   rows.push(...(await torchRows(log)));
   for (const backend of flags.backend ?? backendNames()) {
     const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--worker', backend, '--steps', String(steps), '--batch', String(batch), '--budget', String(budget)];
-    const run = await execa(process.execPath, args, { reject: false, cwd: REPO });
-    if (run.exitCode !== 0) {
-      const reason = (run.stderr.split('\n').find((l) => /cannot be used|Error/.test(l)) ?? run.stderr.split('\n')[0] ?? '').trim();
-      log(`${backend}: skipped (${reason})`);
+    // Both models, each measured for at most about `budget` seconds, plus start-up.
+    const run = await execa(process.execPath, args, { reject: false, cwd: REPO, timeout: (2 * budget + 60) * 1000 });
+    if (run.timedOut) {
+      log(`${backend}: skipped (no result within ${2 * budget + 60} s; raise --budget to measure it)`);
       continue;
     }
-    rows.push(...(JSON.parse(run.stdout) as Row[]));
+    const result = run.exitCode === 0 ? (JSON.parse(run.stdout) as Row[] | { skipped: string }) : { skipped: run.stderr.trim().split('\n').at(-1) ?? `exit ${run.exitCode}` };
+    if (!Array.isArray(result)) {
+      log(`${backend}: skipped (${result.skipped})`);
+      continue;
+    }
+    rows.push(...result);
     log(`${backend}: measured`);
   }
   if (flags.json) {

@@ -63,3 +63,16 @@ test('linea run --backend hands the choice to stages, and a stage that declares 
   const seen = project.executions().map((l) => l.split(' ').at(-1));
   assert.deepEqual(seen, ['backend=wasm', 'backend=cpu']);
 });
+
+test('every @tensorflow package is pinned to one version, so there is a single tfjs-core instance', async () => {
+  const { readFileSync } = await import('node:fs');
+  const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
+  const declared = { ...pkg.dependencies, ...pkg.optionalDependencies };
+  const versions = new Set(Object.entries(declared).filter(([name]) => name.startsWith('@tensorflow/')).map(([, v]) => v));
+  assert.equal(versions.size, 1, `@tensorflow versions: ${[...versions]}`);
+  assert.match([...versions][0]!, /^\d+\.\d+\.\d+$/, 'an exact version, not a range');
+  const lock = JSON.parse(readFileSync(join(REPO, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string }> };
+  const cores = Object.keys(lock.packages).filter((p) => p.endsWith('node_modules/@tensorflow/tfjs-core'));
+  assert.deepEqual(cores, ['node_modules/@tensorflow/tfjs-core']);
+  assert.ok(versions.has(lock.packages['node_modules/@tensorflow/tfjs-core']!.version!));
+});

@@ -149,7 +149,7 @@ function depthwiseBackpropInput({ inputs, attrs }: { inputs: NamedTensorInfoMap;
   const dy = tensor(inputs.dy, 'dy');
   const filter = tensor(inputs.filter, 'filter');
   const info = tf.backend_util.computeConv2DInfo(a.inputShape, filter.shape, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, true, 'channelsLast');
-  const { batchSize, outHeight, outWidth, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, inHeight, inWidth } = info;
+  const { batchSize, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, inHeight, inWidth } = info;
   const [fh, fw, channels, multiplier] = filter.shape;
   return tf.tidy(() => {
     const outC = channels * multiplier;

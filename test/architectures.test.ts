@@ -88,7 +88,7 @@ test('PReLU: α = 0 is ReLU, α = 1 is exactly the identity, α is clamped to [0
   };
   const pre = Array.from(tf.tidy(() => tf.add(tf.matMul(x, m.get('dense0/kernel')), m.get('dense0/bias'))).dataSync());
   record(0);
-  assert.deepEqual(seen[0], pre.map((v) => Math.max(0, v)));
+  assert.deepEqual(seen[0]!.map((v) => v + 0), pre.map((v) => Math.max(0, v)), 'α = 0 is ReLU (up to the sign of zero)');
   record(1);
   assert.deepEqual(seen[1], pre, 'α = 1 must be bit-exactly linear');
   record(0.25);

@@ -138,7 +138,8 @@ export class Layers {
         const declared = this.param({ name: alphaName!, shape: [channels], role: 'alpha', trainable: true, init: { kind: 'zeros' } });
         const alpha = this.options.alphas?.get(alphaName!) ?? declared;
         // f(x) = max(0, x) + α·min(0, x), with one α per channel shared over batch and positions.
-        y = tf.add(tf.relu(x), tf.mul(alpha, tf.neg(tf.relu(tf.neg(x)))));
+        // tfjs's fused Prelu kernel computes x < 0 ? α·x : x, so α = 1 is exactly the identity.
+        y = tf.prelu(x, alpha as tf.Tensor as T);
         break;
       }
       case 'relu': y = tf.relu(x); break;

@@ -3,6 +3,7 @@
  * backend (--backend, LINEA_BACKEND) that cannot load is an error that says why.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -21,29 +22,35 @@ async function probe(mode = '', env: Record<string, string> = {}): Promise<Probe
   return JSON.parse(run.stdout) as Probe;
 }
 
-test('the order is node-gpu, node, native backends, wasm, cpu; the first that works is chosen and the skipped ones say why', async () => {
-  assert.deepEqual(backendNames(), ['node-gpu', 'node', 'wasm', 'cpu']);
+const onednnBuilt = existsSync(join(REPO, 'native', 'onednn', 'build', 'Release', 'linea_onednn.node'));
+
+test('the order is node-gpu, node, native (onednn), wasm, cpu; the first that works is chosen and the skipped ones say why', async () => {
+  assert.deepEqual(backendNames(), ['node-gpu', 'node', 'onednn', 'wasm', 'cpu']);
   const { selection, log } = await probe();
-  const expected = ['node-gpu', 'node', 'wasm', 'cpu'].find((n) => (n === 'node-gpu' ? false : n === 'node' ? installed('@tensorflow/tfjs-node') : true));
-  if (!installed('@tensorflow/tfjs-node-gpu')) {
+  if (!installed('@tensorflow/tfjs-node-gpu') && !installed('@tensorflow/tfjs-node')) {
+    const expected = onednnBuilt ? 'onednn' : 'wasm';
     assert.equal(selection?.name, expected);
     assert.match(selection!.skipped[0]!.reason, /@tensorflow\/tfjs-node-gpu is not installed/);
     assert.match(log![0]!, new RegExp(`^backend: ${expected}; skipped node-gpu \\(@tensorflow/tfjs-node-gpu is not installed`));
+    if (!onednnBuilt) assert.ok(selection!.skipped.some((s) => s.name === 'onednn'), 'onednn is listed with the reason it was not built');
   }
   assert.equal(selection?.forced, false);
+  const disabled = await probe('', { LINEA_ONEDNN: '0' });
+  assert.deepEqual(disabled.selection?.skipped.find((s) => s.name === 'onednn'), { name: 'onednn', reason: 'disabled by LINEA_ONEDNN=0' });
 });
 
 test('a registered native backend comes after tfjs-node and before wasm; a broken one is skipped with its reason', async () => {
-  const ok = await probe('native-ok');
+  const ok = await probe('native-ok', { LINEA_ONEDNN: '0' });
   if (!installed('@tensorflow/tfjs-node') && !installed('@tensorflow/tfjs-node-gpu')) assert.equal(ok.selection?.name, 'fake-native');
-  const broken = await probe('native-broken');
+  const broken = await probe('native-broken', { LINEA_ONEDNN: '0' });
   assert.equal(broken.selection?.name, installed('@tensorflow/tfjs-node') ? 'node' : 'wasm');
   assert.deepEqual(broken.selection?.skipped.find((s) => s.name === 'fake-native'), { name: 'fake-native', reason: 'libfake.so: cannot open shared object file' });
 });
 
 test('LINEA_BACKEND forces a backend; an unknown or unloadable one is an error that says why', async () => {
   assert.deepEqual((await probe('', { LINEA_BACKEND: 'cpu' })).selection, { name: 'cpu', tfName: 'cpu', skipped: [], forced: true });
-  assert.match((await probe('', { LINEA_BACKEND: 'tpu' })).error!, /unknown backend 'tpu' \(from LINEA_BACKEND\); choose one of: node-gpu, node, wasm, cpu/);
+  assert.match((await probe('', { LINEA_BACKEND: 'tpu' })).error!, /unknown backend 'tpu' \(from LINEA_BACKEND\); choose one of: node-gpu, node, onednn, wasm, cpu/);
+  assert.match((await probe('', { LINEA_BACKEND: 'onednn', LINEA_ONEDNN: '0' })).error!, /backend 'onednn' was asked for but cannot be used: disabled by LINEA_ONEDNN=0/);
   if (!installed('@tensorflow/tfjs-node')) {
     await assert.rejects(selectBackend({ force: 'node' }), /backend 'node' was asked for but cannot be used: @tensorflow\/tfjs-node is not installed/);
   }

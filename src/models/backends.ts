@@ -14,6 +14,7 @@ import '@tensorflow/tfjs-backend-cpu';
 // imports). tfjs-layers' Node bundle registers all of core's gradients into the shared global registry.
 import '@tensorflow/tfjs-layers';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { onednnCandidate } from './native/onednn.ts';
 import { registerWasmGradientKernels } from './wasm-gradients.ts';
 
 /** A backend we can try: `load` registers it with tfjs (or throws why it cannot). */
@@ -48,8 +49,8 @@ export class BackendError extends Error {
 
 const require = createRequire(import.meta.url);
 
-/** Native CPU backends (issue 4 adds one) register themselves here, fastest first. */
-const nativeCandidates: BackendCandidate[] = [];
+/** Native CPU backends, fastest first: linea's oneDNN backend, then any registered later. */
+const nativeCandidates: BackendCandidate[] = [onednnCandidate];
 
 export function registerNativeBackend(candidate: BackendCandidate): void {
   if (!nativeCandidates.some((c) => c.name === candidate.name)) nativeCandidates.push(candidate);

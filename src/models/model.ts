@@ -89,9 +89,9 @@ export class Layers {
     const k = o.kernel ?? 3;
     const inC = x.shape[3];
     const w = this.param({ name: `${name}/kernel`, shape: [k, k, inC, filters], role: 'kernel', trainable: true, init: fanInit(o.init, k * k * inC, k * k * filters) });
-    let y = tf.conv2d(x, w as tf.Tensor4D, o.stride ?? 1, 'same');
-    if (o.bias) y = tf.add(y, this.param({ name: `${name}/bias`, shape: [filters], role: 'bias', trainable: true, init: { kind: 'zeros' } }));
-    return y;
+    const bias = o.bias ? this.param({ name: `${name}/bias`, shape: [filters], role: 'bias', trainable: true, init: { kind: 'zeros' } }) : undefined;
+    // One fused kernel where the backend has one: the bias is added inside the convolution.
+    return tf.fused.conv2d({ x, filter: w as tf.Tensor4D, strides: o.stride ?? 1, pad: 'same', ...(bias ? { bias } : {}) });
   }
 
   dense(name: string, x: tf.Tensor2D, units: number, o: { bias: boolean; init: InitScheme; ntk?: boolean }): tf.Tensor2D {

@@ -1,0 +1,452 @@
+// linea's native CPU kernels: convolutions and matmul through oneDNN (the library PyTorch's CPU
+// convolutions use), pooling and PReLU as OpenMP loops. Every function works on caller-owned
+// float32 buffers (the tfjs cpu backend's own TypedArrays), so no data is copied across the
+// boundary; shapes are channels-last (NHWC) with HWIO filters, as tfjs stores them.
+#include <napi.h>
+#include <dnnl.hpp>
+#include <omp.h>
+#include <malloc.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+using namespace dnnl;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+namespace {
+
+engine& cpu_engine() {
+  static engine eng(engine::kind::cpu, 0);
+  return eng;
+}
+
+stream& cpu_stream() {
+  static stream strm(cpu_engine());
+  return strm;
+}
+
+float* f32(const Napi::Value& v, const char* what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a Float32Array");
+  }
+  auto a = v.As<Napi::Float32Array>();
+  return a.Data();
+}
+
+size_t f32len(const Napi::Value& v) { return v.As<Napi::Float32Array>().ElementLength(); }
+
+std::vector<int64_t> dims(const Napi::Value& v, size_t n, const char* what) {
+  if (!v.IsArray() || v.As<Napi::Array>().Length() != n) {
+    throw Napi::TypeError::New(v.Env(), std::string(what) + " must be an array of " + std::to_string(n) + " numbers");
+  }
+  auto a = v.As<Napi::Array>();
+  std::vector<int64_t> out(n);
+  for (size_t i = 0; i < n; i++) out[i] = a.Get(i).As<Napi::Number>().Int64Value();
+  return out;
+}
+
+// The geometry every convolution call shares, in oneDNN's terms.
+struct Conv {
+  memory::dim n, h, w, ci, kh, kw, co, oh, ow;
+  memory::dims strides, dilates, pad_l, pad_r;
+  memory::desc src() const { return {{n, ci, h, w}, dt::f32, tag::nhwc}; }
+  memory::desc dst() const { return {{n, co, oh, ow}, dt::f32, tag::nhwc}; }
+  memory::desc wei_user() const { return {{co, ci, kh, kw}, dt::f32, tag::hwio}; }
+  memory::desc wei_any() const { return {{co, ci, kh, kw}, dt::f32, tag::any}; }
+  memory::desc bias() const { return {{co}, dt::f32, tag::x}; }
+};
+
+// args: xShape [N,H,W,Ci], wShape [KH,KW,Ci,Co], outShape [N,OH,OW,Co], strides [2], pads [t,l,b,r], dilations [2]
+Conv geometry(const Napi::CallbackInfo& info, size_t at) {
+  auto x = dims(info[at], 4, "input shape");
+  auto w = dims(info[at + 1], 4, "filter shape");
+  auto o = dims(info[at + 2], 4, "output shape");
+  auto s = dims(info[at + 3], 2, "strides");
+  auto p = dims(info[at + 4], 4, "pads");
+  auto d = dims(info[at + 5], 2, "dilations");
+  Conv c;
+  c.n = x[0]; c.h = x[1]; c.w = x[2]; c.ci = x[3];
+  c.kh = w[0]; c.kw = w[1]; c.co = w[3];
+  c.oh = o[1]; c.ow = o[2];
+  c.strides = {s[0], s[1]};
+  c.dilates = {d[0] - 1, d[1] - 1};  // oneDNN counts the gaps, tfjs the rate
+  c.pad_l = {p[0], p[1]};
+  c.pad_r = {p[2], p[3]};
+  return c;
+}
+
+convolution_forward::primitive_desc forward_pd(const Conv& c, bool with_bias) {
+  auto d = with_bias
+    ? convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, c.src(), c.wei_any(), c.bias(), c.dst(), c.strides, c.dilates, c.pad_l, c.pad_r)
+    : convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, c.src(), c.wei_any(), c.dst(), c.strides, c.dilates, c.pad_l, c.pad_r);
+  return convolution_forward::primitive_desc(d, cpu_engine());
+}
+
+// A user buffer in the layout a primitive wants: reordered into scratch memory when they differ.
+memory as_layout(const memory::desc& want, memory user) {
+  if (want == user.get_desc()) return user;
+  memory m(want, cpu_engine());
+  reorder(user, m).execute(cpu_stream(), user, m);
+  return m;
+}
+
+// conv2dForward(x, w, bias|null, out, xShape, wShape, outShape, strides, pads, dilations)
+Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
+  float* x = f32(info[0], "x");
+  float* w = f32(info[1], "filter");
+  bool with_bias = !info[2].IsNull() && !info[2].IsUndefined();
+  float* b = with_bias ? f32(info[2], "bias") : nullptr;
+  float* y = f32(info[3], "output");
+  Conv c = geometry(info, 4);
+  try {
+    auto pd = forward_pd(c, with_bias);
+    memory src(c.src(), cpu_engine(), x), dst(c.dst(), cpu_engine(), y);
+    memory wei = as_layout(pd.weights_desc(), memory(c.wei_user(), cpu_engine(), w));
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
+    if (with_bias) args.insert({DNNL_ARG_BIAS, memory(c.bias(), cpu_engine(), b)});
+    convolution_forward(pd).execute(cpu_stream(), args);
+    cpu_stream().wait();
+  } catch (const dnnl::error& e) {
+    throw Napi::Error::New(info.Env(), std::string("oneDNN convolution forward: ") + e.what());
+  }
+  return info.Env().Undefined();
+}
+
+// conv2dBackwardData(dy, w, dx, dxShape, wShape, dyShape, strides, pads, dilations)
+Napi::Value Conv2dBackwardData(const Napi::CallbackInfo& info) {
+  float* dy = f32(info[0], "dy");
+  float* w = f32(info[1], "filter");
+  float* dx = f32(info[2], "dx");
+  Conv c = geometry(info, 3);
+  try {
+    auto hint = forward_pd(c, false);
+    convolution_backward_data::desc d(algorithm::convolution_direct, c.src(), c.wei_any(), c.dst(), c.strides, c.dilates, c.pad_l, c.pad_r);
+    convolution_backward_data::primitive_desc pd(d, cpu_engine(), hint);
+    memory diff_dst(c.dst(), cpu_engine(), dy), diff_src(c.src(), cpu_engine(), dx);
+    memory wei = as_layout(pd.weights_desc(), memory(c.wei_user(), cpu_engine(), w));
+    convolution_backward_data(pd).execute(cpu_stream(), {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, diff_src}});
+    cpu_stream().wait();
+  } catch (const dnnl::error& e) {
+    throw Napi::Error::New(info.Env(), std::string("oneDNN convolution backward data: ") + e.what());
+  }
+  return info.Env().Undefined();
+}
+
+// conv2dBackwardWeights(x, dy, dw, xShape, wShape, dyShape, strides, pads, dilations)
+Napi::Value Conv2dBackwardWeights(const Napi::CallbackInfo& info) {
+  float* x = f32(info[0], "x");
+  float* dy = f32(info[1], "dy");
+  float* dw = f32(info[2], "dw");
+  Conv c = geometry(info, 3);
+  try {
+    auto hint = forward_pd(c, false);
+    convolution_backward_weights::desc d(algorithm::convolution_direct, c.src(), c.wei_any(), c.dst(), c.strides, c.dilates, c.pad_l, c.pad_r);
+    convolution_backward_weights::primitive_desc pd(d, cpu_engine(), hint);
+    memory src(c.src(), cpu_engine(), x), diff_dst(c.dst(), cpu_engine(), dy);
+    memory user_dw(c.wei_user(), cpu_engine(), dw);
+    bool direct = pd.diff_weights_desc() == user_dw.get_desc();
+    memory diff_wei = direct ? user_dw : memory(pd.diff_weights_desc(), cpu_engine());
+    convolution_backward_weights(pd).execute(cpu_stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, diff_wei}});
+    if (!direct) reorder(diff_wei, user_dw).execute(cpu_stream(), diff_wei, user_dw);
+    cpu_stream().wait();
+  } catch (const dnnl::error& e) {
+    throw Napi::Error::New(info.Env(), std::string("oneDNN convolution backward weights: ") + e.what());
+  }
+  return info.Env().Undefined();
+}
+
+// matmul(a, b, out, batch, m, k, n, transposeA, transposeB, aBatchStride, bBatchStride): row-major
+// out[batch][m][n] = op(a)[m][k] · op(b)[k][n]; a batch stride of 0 broadcasts that operand.
+Napi::Value MatMul(const Napi::CallbackInfo& info) {
+  float* a = f32(info[0], "a");
+  float* b = f32(info[1], "b");
+  float* c = f32(info[2], "out");
+  int64_t batch = info[3].As<Napi::Number>().Int64Value();
+  int64_t m = info[4].As<Napi::Number>().Int64Value();
+  int64_t k = info[5].As<Napi::Number>().Int64Value();
+  int64_t n = info[6].As<Napi::Number>().Int64Value();
+  bool ta = info[7].As<Napi::Boolean>().Value();
+  bool tb = info[8].As<Napi::Boolean>().Value();
+  int64_t sa = info[9].As<Napi::Number>().Int64Value();
+  int64_t sb = info[10].As<Napi::Number>().Int64Value();
+  for (int64_t i = 0; i < batch; i++) {
+    dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.0f, a + i * sa, ta ? m : k, b + i * sb, tb ? k : n, 0.0f, c + i * m * n, n);
+    if (st != dnnl_success) throw Napi::Error::New(info.Env(), "oneDNN sgemm failed with status " + std::to_string(st));
+  }
+  return info.Env().Undefined();
+}
+
+// maxPool(x, y, n, h, w, c, oh, ow, kh, kw, sh, sw, padTop, padLeft): windows outside the input are skipped.
+Napi::Value MaxPool(const Napi::CallbackInfo& info) {
+  float* x = f32(info[0], "x");
+  float* y = f32(info[1], "y");
+  int64_t v[12];
+  for (int i = 0; i < 12; i++) v[i] = info[2 + i].As<Napi::Number>().Int64Value();
+  auto [n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl] = std::tuple(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
+#pragma omp parallel for collapse(2)
+  for (int64_t b = 0; b < n; b++) {
+    for (int64_t r = 0; r < oh; r++) {
+      for (int64_t q = 0; q < ow; q++) {
+        float* out = y + ((b * oh + r) * ow + q) * c;
+        for (int64_t ch = 0; ch < c; ch++) out[ch] = -std::numeric_limits<float>::infinity();
+        for (int64_t i = 0; i < kh; i++) {
+          int64_t yy = r * sh + i - pt;
+          if (yy < 0 || yy >= h) continue;
+          for (int64_t j = 0; j < kw; j++) {
+            int64_t xx = q * sw + j - pl;
+            if (xx < 0 || xx >= w) continue;
+            const float* in = x + ((b * h + yy) * w + xx) * c;
+            for (int64_t ch = 0; ch < c; ch++) out[ch] = std::max(out[ch], in[ch]);
+          }
+        }
+      }
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// maxPoolBackward(dy, x, dx, …same geometry): each output's gradient goes to the first maximum of
+// its window (row-major window order), as tfjs's cpu backend does. dx must be zeroed by the caller.
+Napi::Value MaxPoolBackward(const Napi::CallbackInfo& info) {
+  float* dy = f32(info[0], "dy");
+  float* x = f32(info[1], "x");
+  float* dx = f32(info[2], "dx");
+  int64_t v[12];
+  for (int i = 0; i < 12; i++) v[i] = info[3 + i].As<Napi::Number>().Int64Value();
+  auto [n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl] = std::tuple(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
+  // Overlapping windows would race on dx across output rows, so parallelise over batch only.
+  // Per output position, each channel's first maximum is found with selects (no branches),
+  // walking the window in tfjs's order, then its gradient is added at that position.
+#pragma omp parallel
+  {
+    std::vector<float> best(c);
+    std::vector<int64_t> at(c);
+#pragma omp for
+    for (int64_t b = 0; b < n; b++) {
+      for (int64_t r = 0; r < oh; r++) {
+        for (int64_t q = 0; q < ow; q++) {
+          std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());
+          std::fill(at.begin(), at.end(), int64_t{-1});
+          for (int64_t i = 0; i < kh; i++) {
+            int64_t yy = r * sh + i - pt;
+            if (yy < 0 || yy >= h) continue;
+            for (int64_t j = 0; j < kw; j++) {
+              int64_t xx = q * sw + j - pl;
+              if (xx < 0 || xx >= w) continue;
+              const int64_t base = ((b * h + yy) * w + xx) * c;
+              const float* __restrict in = x + base;
+              for (int64_t ch = 0; ch < c; ch++) {
+                const bool take = in[ch] > best[ch] || at[ch] < 0;
+                best[ch] = take ? in[ch] : best[ch];
+                at[ch] = take ? base + ch : at[ch];
+              }
+            }
+          }
+          const float* g = dy + ((b * oh + r) * ow + q) * c;
+          for (int64_t ch = 0; ch < c; ch++) if (at[ch] >= 0) dx[at[ch]] += g[ch];
+        }
+      }
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// prelu(x, alpha, y, channels): y = x < 0 ? alpha[c]·x : x, alpha per last-axis channel.
+Napi::Value Prelu(const Napi::CallbackInfo& info) {
+  float* x = f32(info[0], "x");
+  float* a = f32(info[1], "alpha");
+  float* y = f32(info[2], "y");
+  int64_t c = info[3].As<Napi::Number>().Int64Value();
+  int64_t rows = f32len(info[0]) / c;
+#pragma omp parallel for
+  for (int64_t r = 0; r < rows; r++) {
+    const float* __restrict in = x + r * c;
+    float* __restrict out = y + r * c;
+    // Branch-free, so it vectorises and random signs cost no mispredictions.
+    for (int64_t ch = 0; ch < c; ch++) out[ch] = std::max(in[ch], 0.0f) + a[ch] * std::min(in[ch], 0.0f);
+  }
+  return info.Env().Undefined();
+}
+
+// preluBackward(dy, x, alpha, dx, dalpha, channels): dx = x > 0 ? dy : alpha·dy; dalpha = Σ (x > 0 ? 0 : dy·x),
+// the same case split as tfjs's Prelu gradient (x = 0 counts as the negative side).
+Napi::Value PreluBackward(const Napi::CallbackInfo& info) {
+  float* dy = f32(info[0], "dy");
+  float* x = f32(info[1], "x");
+  float* a = f32(info[2], "alpha");
+  float* dx = f32(info[3], "dx");
+  float* da = f32(info[4], "dalpha");
+  int64_t c = info[5].As<Napi::Number>().Int64Value();
+  int64_t rows = f32len(info[0]) / c;
+  int threads = omp_get_max_threads();
+  std::vector<double> partial(static_cast<size_t>(threads) * c, 0.0);
+#pragma omp parallel
+  {
+    double* mine = partial.data() + static_cast<size_t>(omp_get_thread_num()) * c;
+#pragma omp for
+    for (int64_t r = 0; r < rows; r++) {
+      const float* __restrict g = dy + r * c;
+      const float* __restrict in = x + r * c;
+      float* __restrict out = dx + r * c;
+      for (int64_t ch = 0; ch < c; ch++) {
+        const float neg = in[ch] > 0 ? 0.0f : 1.0f;  // a select, not a branch
+        out[ch] = g[ch] * (1.0f - neg + neg * a[ch]);
+        mine[ch] += static_cast<double>(neg * g[ch] * in[ch]);
+      }
+    }
+  }
+  for (int64_t ch = 0; ch < c; ch++) {
+    double s = 0;
+    for (int t = 0; t < threads; t++) s += partial[static_cast<size_t>(t) * c + ch];
+    da[ch] = static_cast<float>(s);
+  }
+  return info.Env().Undefined();
+}
+
+// binary(op, a, aStrides, b, bStrides, out, outShape): out = a op b with numpy broadcasting, given
+// each input's strides over the output's dims (0 where it broadcasts). op: 0 add, 1 sub, 2 mul, 3 div.
+template <int OP>
+inline float apply(float x, float y) {
+  if constexpr (OP == 0) return x + y;
+  if constexpr (OP == 1) return x - y;
+  if constexpr (OP == 2) return x * y;
+  return x / y;
+}
+
+template <int OP>
+void broadcast_binary(const float* a, const std::vector<int64_t>& as, const float* b, const std::vector<int64_t>& bs, float* out, const std::vector<int64_t>& shape) {
+  const size_t rank = shape.size();
+  const int64_t inner = shape[rank - 1];
+  const int64_t ia = as[rank - 1], ib = bs[rank - 1];
+  int64_t rows = 1;
+  for (size_t d = 0; d + 1 < rank; d++) rows *= shape[d];
+#pragma omp parallel for if (rows * inner > 32768)
+  for (int64_t r = 0; r < rows; r++) {
+    int64_t oa = 0, ob = 0, rem = r;
+    for (size_t d = rank - 1; d-- > 0;) {
+      int64_t i = rem % shape[d];
+      rem /= shape[d];
+      oa += i * as[d];
+      ob += i * bs[d];
+    }
+    const float* pa = a + oa;
+    const float* pb = b + ob;
+    float* po = out + r * inner;
+    if (ia == 1 && ib == 1) {
+      for (int64_t j = 0; j < inner; j++) po[j] = apply<OP>(pa[j], pb[j]);
+    } else if (ia == 1 && ib == 0) {
+      const float y = pb[0];
+      for (int64_t j = 0; j < inner; j++) po[j] = apply<OP>(pa[j], y);
+    } else if (ia == 0 && ib == 1) {
+      const float x = pa[0];
+      for (int64_t j = 0; j < inner; j++) po[j] = apply<OP>(x, pb[j]);
+    } else {
+      for (int64_t j = 0; j < inner; j++) po[j] = apply<OP>(pa[j * ia], pb[j * ib]);
+    }
+  }
+}
+
+Napi::Value Binary(const Napi::CallbackInfo& info) {
+  int op = info[0].As<Napi::Number>().Int32Value();
+  float* a = f32(info[1], "a");
+  float* b = f32(info[3], "b");
+  float* out = f32(info[5], "out");
+  size_t rank = info[6].As<Napi::Array>().Length();
+  auto as = dims(info[2], rank, "a strides");
+  auto bs = dims(info[4], rank, "b strides");
+  auto shape = dims(info[6], rank, "output shape");
+  switch (op) {
+    case 0: broadcast_binary<0>(a, as, b, bs, out, shape); break;
+    case 1: broadcast_binary<1>(a, as, b, bs, out, shape); break;
+    case 2: broadcast_binary<2>(a, as, b, bs, out, shape); break;
+    case 3: broadcast_binary<3>(a, as, b, bs, out, shape); break;
+    default: throw Napi::RangeError::New(info.Env(), "unknown binary op");
+  }
+  return info.Env().Undefined();
+}
+
+// reduceSum(x, out, outer, r, inner, scale): x viewed as [outer, r, inner], summed over r (in
+// double, then scaled: 1 for a sum, 1/r for a mean) into out [outer, inner].
+Napi::Value ReduceSum(const Napi::CallbackInfo& info) {
+  float* x = f32(info[0], "x");
+  float* out = f32(info[1], "out");
+  int64_t outer = info[2].As<Napi::Number>().Int64Value();
+  int64_t r = info[3].As<Napi::Number>().Int64Value();
+  int64_t inner = info[4].As<Napi::Number>().Int64Value();
+  double scale = info[5].As<Napi::Number>().DoubleValue();
+  if (inner == 1) {
+#pragma omp parallel for if (outer * r > 32768)
+    for (int64_t o = 0; o < outer; o++) {
+      double s = 0;
+      const float* p = x + o * r;
+      for (int64_t i = 0; i < r; i++) s += p[i];
+      out[o] = static_cast<float>(s * scale);
+    }
+  } else {
+    int threads = omp_get_max_threads();
+    std::vector<double> acc(static_cast<size_t>(threads) * outer * inner, 0.0);
+#pragma omp parallel if (outer * r * inner > 32768)
+    {
+      double* mine = acc.data() + static_cast<size_t>(omp_get_thread_num()) * outer * inner;
+#pragma omp for collapse(2)
+      for (int64_t o = 0; o < outer; o++) {
+        for (int64_t i = 0; i < r; i++) {
+          const float* p = x + (o * r + i) * inner;
+          double* q = mine + o * inner;
+          for (int64_t j = 0; j < inner; j++) q[j] += p[j];
+        }
+      }
+    }
+    for (int64_t k = 0; k < outer * inner; k++) {
+      double s = 0;
+      for (int t = 0; t < threads; t++) s += acc[static_cast<size_t>(t) * outer * inner + k];
+      out[k] = static_cast<float>(s * scale);
+    }
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  int n = info[0].As<Napi::Number>().Int32Value();
+  if (n < 1) throw Napi::RangeError::New(info.Env(), "thread count must be at least 1");
+  omp_set_num_threads(n);
+  return info.Env().Undefined();
+}
+
+Napi::Value Threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), omp_get_max_threads()); }
+
+Napi::Value Version(const Napi::CallbackInfo& info) {
+  const dnnl_version_t* v = dnnl_version();
+  return Napi::String::New(info.Env(), std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // Every kernel returns a fresh Float32Array (tfjs owns its outputs), tens of MB per training
+  // step. Above glibc's mmap threshold each is a new mapping whose pages fault in on first write,
+  // which cost more than the convolutions. Serving them from the heap, and not trimming it, makes
+  // freed buffers reusable without faults; RSS stays at the working set's peak.
+  mallopt(M_MMAP_THRESHOLD, 512 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
+  exports.Set("conv2dForward", Napi::Function::New(env, Conv2dForward));
+  exports.Set("conv2dBackwardData", Napi::Function::New(env, Conv2dBackwardData));
+  exports.Set("conv2dBackwardWeights", Napi::Function::New(env, Conv2dBackwardWeights));
+  exports.Set("matMul", Napi::Function::New(env, MatMul));
+  exports.Set("maxPool", Napi::Function::New(env, MaxPool));
+  exports.Set("maxPoolBackward", Napi::Function::New(env, MaxPoolBackward));
+  exports.Set("prelu", Napi::Function::New(env, Prelu));
+  exports.Set("preluBackward", Napi::Function::New(env, PreluBackward));
+  exports.Set("binary", Napi::Function::New(env, Binary));
+  exports.Set("reduceSum", Napi::Function::New(env, ReduceSum));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("threads", Napi::Function::New(env, Threads));
+  exports.Set("version", Napi::Function::New(env, Version));
+  return exports;
+}
+
+NODE_API_MODULE(linea_onednn, Init)

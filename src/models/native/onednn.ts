@@ -1,0 +1,357 @@
+/**
+ * The `onednn` backend: tfjs's cpu backend (same data layout: plain TypedArrays, same kernels for
+ * everything else) with the kernels a training step spends its time in replaced by native code
+ * from native/onednn (oneDNN convolutions and sgemm, OpenMP pooling and PReLU loops).
+ *
+ * The addon is built at `npm ci` when libdnnl-dev and a compiler are present; otherwise `load`
+ * throws with the reason build/status.json recorded, and selection falls back to wasm.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+
+type Shape4 = [number, number, number, number];
+
+export interface OnednnAddon {
+  conv2dForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array, xShape: Shape4, wShape: Shape4, outShape: Shape4, strides: number[], pads: number[], dilations: number[]): void;
+  conv2dBackwardData(dy: Float32Array, w: Float32Array, dx: Float32Array, dxShape: Shape4, wShape: Shape4, dyShape: Shape4, strides: number[], pads: number[], dilations: number[]): void;
+  conv2dBackwardWeights(x: Float32Array, dy: Float32Array, dw: Float32Array, xShape: Shape4, wShape: Shape4, dyShape: Shape4, strides: number[], pads: number[], dilations: number[]): void;
+  matMul(a: Float32Array, b: Float32Array, out: Float32Array, batch: number, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, aStride: number, bStride: number): void;
+  maxPool(x: Float32Array, y: Float32Array, ...geometry: number[]): void;
+  maxPoolBackward(dy: Float32Array, x: Float32Array, dx: Float32Array, ...geometry: number[]): void;
+  prelu(x: Float32Array, alpha: Float32Array, y: Float32Array, channels: number): void;
+  preluBackward(dy: Float32Array, x: Float32Array, alpha: Float32Array, dx: Float32Array, dalpha: Float32Array, channels: number): void;
+  binary(op: number, a: Float32Array, aStrides: number[], b: Float32Array, bStrides: number[], out: Float32Array, outShape: number[]): void;
+  reduceSum(x: Float32Array, out: Float32Array, outer: number, r: number, inner: number, scale: number): void;
+  setThreads(n: number): void;
+  threads(): number;
+  version(): string;
+}
+
+const BUILD = fileURLToPath(new URL('../../../native/onednn/build/', import.meta.url));
+const require = createRequire(import.meta.url);
+
+let addon: OnednnAddon | undefined;
+
+/** The addon, or an Error saying why it is not available. */
+export function loadOnednnAddon(): OnednnAddon {
+  if (addon) return addon;
+  if (process.env.LINEA_ONEDNN === '0') throw new Error('disabled by LINEA_ONEDNN=0');
+  const binary = `${BUILD}Release/linea_onednn.node`;
+  if (!existsSync(binary)) {
+    const status = `${BUILD}status.json`;
+    const reason = existsSync(status) ? (JSON.parse(readFileSync(status, 'utf8')) as { reason: string }).reason : 'the native addon was never built (run `npm run build:native`)';
+    throw new Error(reason);
+  }
+  addon = require(binary) as OnednnAddon;
+  const threads = Number(process.env.LINEA_THREADS ?? availableParallelism());
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`LINEA_THREADS=${process.env.LINEA_THREADS}: expected a whole number ≥ 1`);
+  addon.setThreads(threads);
+  return addon;
+}
+
+export class OnednnBackend extends MathBackendCPU {
+  constructor() {
+    super();
+    // MathBackendCPU greets Node users with advice to install tfjs-node on first use; not wanted here.
+    (this as unknown as { firstUse: boolean }).firstUse = false;
+  }
+
+  /** The backing Float32Array of a float32 tensor (no copy). */
+  f32(t: TensorInfo): Float32Array | undefined {
+    if (t.dtype !== 'float32') return undefined;
+    const values = this.data.get(t.dataId).values;
+    return values instanceof Float32Array ? values : undefined;
+  }
+}
+
+type Args = { inputs: NamedTensorInfoMap; backend: OnednnBackend; attrs?: NamedAttrMap };
+
+function cpuKernel(name: string): KernelFunc {
+  const k = tf.getKernel(name, 'cpu');
+  if (!k) throw new Error(`tfjs cpu backend has no ${name} kernel`);
+  return k.kernelFunc;
+}
+
+/** A native kernel that hands anything it does not handle (dtype, layout) to the cpu kernel. */
+function native(name: string, impl: (args: Args, a: OnednnAddon) => TensorInfo | TensorInfo[] | undefined): KernelConfig {
+  const fallback = cpuKernel(name);
+  return {
+    kernelName: name,
+    backendName: 'onednn',
+    kernelFunc: ((args: Args) => impl(args, loadOnednnAddon()) ?? fallback(args as never)) as unknown as KernelFunc,
+  };
+}
+
+interface ConvAttrs {
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dilations?: [number, number] | number;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+function convGeometry(info: tf.backend_util.Conv2DInfo) {
+  const { padInfo: p } = info;
+  return {
+    strides: [info.strideHeight, info.strideWidth],
+    pads: [p.top, p.left, p.bottom, p.right],
+    dilations: [info.dilationHeight, info.dilationWidth],
+    out: [info.batchSize, info.outHeight, info.outWidth, info.outChannels] as Shape4,
+  };
+}
+
+const conv2D = native(tf.Conv2D, ({ inputs, backend, attrs }, a) => {
+  const { x, filter } = inputs as { x: TensorInfo; filter: TensorInfo };
+  const at = attrs as unknown as ConvAttrs;
+  const xv = backend.f32(x);
+  const wv = backend.f32(filter);
+  if (!xv || !wv || at.dataFormat === 'NCHW') return undefined;
+  const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, filter.shape as Shape4, at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode, false, 'channelsLast');
+  const g = convGeometry(info);
+  const out = new Float32Array(g.out.reduce((p, q) => p * q, 1));
+  a.conv2dForward(xv, wv, null, out, x.shape as Shape4, filter.shape as Shape4, g.out, g.strides, g.pads, g.dilations);
+  return backend.makeTensorInfo(g.out, 'float32', out);
+});
+
+/** Convolution with its bias added by oneDNN (tf.fused.conv2d without an activation). */
+const fusedConv2D = native(tf.FusedConv2D, ({ inputs, backend, attrs }, a) => {
+  const { x, filter, bias, preluActivationWeights } = inputs as { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
+  const at = attrs as unknown as ConvAttrs & { activation: string };
+  const xv = backend.f32(x);
+  const wv = backend.f32(filter);
+  const bv = bias ? backend.f32(bias) : null;
+  if (!xv || !wv || bv === undefined || at.dataFormat === 'NCHW' || at.activation !== 'linear' || preluActivationWeights) return undefined;
+  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== filter.shape[3])) return undefined;
+  const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, filter.shape as Shape4, at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode, false, 'channelsLast');
+  const g = convGeometry(info);
+  const out = new Float32Array(g.out.reduce((p, q) => p * q, 1));
+  a.conv2dForward(xv, wv, bv, out, x.shape as Shape4, filter.shape as Shape4, g.out, g.strides, g.pads, g.dilations);
+  return backend.makeTensorInfo(g.out, 'float32', out);
+});
+
+const conv2DBackpropInput = native(tf.Conv2DBackpropInput, ({ inputs, backend, attrs }, a) => {
+  const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+  const at = attrs as unknown as ConvAttrs & { inputShape: Shape4 };
+  const dyv = backend.f32(dy);
+  const wv = backend.f32(filter);
+  if (!dyv || !wv || at.dataFormat === 'NCHW') return undefined;
+  const info = tf.backend_util.computeConv2DInfo(at.inputShape, filter.shape as Shape4, at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode, false, 'channelsLast');
+  const g = convGeometry(info);
+  const dx = new Float32Array(at.inputShape.reduce((p, q) => p * q, 1));
+  a.conv2dBackwardData(dyv, wv, dx, at.inputShape, filter.shape as Shape4, g.out, g.strides, g.pads, g.dilations);
+  return backend.makeTensorInfo(at.inputShape, 'float32', dx);
+});
+
+const conv2DBackpropFilter = native(tf.Conv2DBackpropFilter, ({ inputs, backend, attrs }, a) => {
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const at = attrs as unknown as ConvAttrs & { filterShape: Shape4 };
+  const xv = backend.f32(x);
+  const dyv = backend.f32(dy);
+  if (!xv || !dyv || at.dataFormat === 'NCHW') return undefined;
+  const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, at.filterShape, at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode, false, 'channelsLast');
+  const g = convGeometry(info);
+  const dw = new Float32Array(at.filterShape.reduce((p, q) => p * q, 1));
+  a.conv2dBackwardWeights(xv, dyv, dw, x.shape as Shape4, at.filterShape, g.out, g.strides, g.pads, g.dilations);
+  return backend.makeTensorInfo(at.filterShape, 'float32', dw);
+});
+
+const batchMatMul = native(tf.BatchMatMul, ({ inputs, backend, attrs }, a) => {
+  const { a: A, b: B } = inputs as { a: TensorInfo; b: TensorInfo };
+  const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
+  const av = backend.f32(A);
+  const bv = backend.f32(B);
+  if (!av || !bv || A.shape.length !== 3 || B.shape.length !== 3) return undefined;
+  const [ba, a1, a2] = A.shape as [number, number, number];
+  const [bb, b1, b2] = B.shape as [number, number, number];
+  // Batch dims must match or one side broadcast (a batch of 1).
+  if (ba !== bb && ba !== 1 && bb !== 1) return undefined;
+  const batch = Math.max(ba, bb);
+  const m = transposeA ? a2 : a1;
+  const k = transposeA ? a1 : a2;
+  const n = transposeB ? b1 : b2;
+  const out = new Float32Array(batch * m * n);
+  a.matMul(av, bv, out, batch, m, k, n, transposeA, transposeB, ba === 1 ? 0 : a1 * a2, bb === 1 ? 0 : b1 * b2);
+  return backend.makeTensorInfo([batch, m, n], 'float32', out);
+});
+
+interface PoolAttrs {
+  filterSize: [number, number] | number;
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+function poolGeometry(shape: Shape4, at: PoolAttrs) {
+  const info = tf.backend_util.computePool2DInfo(shape, at.filterSize, at.strides, 1, at.pad, at.dimRoundingMode);
+  const geometry = [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left];
+  return { info, geometry };
+}
+
+const maxPool = native(tf.MaxPool, ({ inputs, backend, attrs }, a) => {
+  const { x } = inputs as { x: TensorInfo };
+  const xv = backend.f32(x);
+  if (!xv || x.shape.length !== 4) return undefined;
+  const { info, geometry } = poolGeometry(x.shape as Shape4, attrs as unknown as PoolAttrs);
+  const shape: Shape4 = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
+  const y = new Float32Array(shape.reduce((p, q) => p * q, 1));
+  a.maxPool(xv, y, ...geometry);
+  return backend.makeTensorInfo(shape, 'float32', y);
+});
+
+const maxPoolGrad = native(tf.MaxPoolGrad, ({ inputs, backend, attrs }, a) => {
+  const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
+  const dyv = backend.f32(dy);
+  const xv = backend.f32(input);
+  if (!dyv || !xv) return undefined;
+  const { geometry } = poolGeometry(input.shape as Shape4, attrs as unknown as PoolAttrs);
+  const dx = new Float32Array(xv.length);
+  a.maxPoolBackward(dyv, xv, dx, ...geometry);
+  return backend.makeTensorInfo(input.shape, 'float32', dx);
+});
+
+/** Strides of `shape` (row-major) over the dims of `out`, 0 where it broadcasts. */
+function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
+  const strides = new Array<number>(out.length).fill(0);
+  let stride = 1;
+  for (let i = shape.length - 1, j = out.length - 1; i >= 0; i--, j--) {
+    strides[j] = shape[i] === 1 && out[j] !== 1 ? 0 : stride;
+    stride *= shape[i]!;
+  }
+  return strides;
+}
+
+function binary(name: string, op: number): KernelConfig {
+  return native(name, ({ inputs, backend }, a) => {
+    const { a: A, b: B } = inputs as { a: TensorInfo; b: TensorInfo };
+    const av = backend.f32(A);
+    const bv = backend.f32(B);
+    if (!av || !bv) return undefined;
+    const shape = tf.backend_util.assertAndGetBroadcastShape(A.shape, B.shape);
+    if (shape.length === 0) return undefined; // scalar ⊕ scalar: not worth a native call
+    const out = new Float32Array(shape.reduce((p, q) => p * q, 1));
+    if (out.length === 0) return undefined;
+    a.binary(op, av, broadcastStrides(A.shape, shape), bv, broadcastStrides(B.shape, shape), out, shape);
+    return backend.makeTensorInfo(shape, 'float32', out);
+  });
+}
+
+/** Sum or mean over a contiguous run of axes, as [outer, reduced, inner] → [outer, inner]. */
+function reduction(name: string, mean: boolean): KernelConfig {
+  return native(name, ({ inputs, backend, attrs }, a) => {
+    const { x } = inputs as { x: TensorInfo };
+    const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    const xv = backend.f32(x);
+    if (!xv || x.shape.length === 0) return undefined;
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+    if (axes.length === 0 || axes.some((v, i) => i > 0 && v !== axes[i - 1]! + 1)) return undefined;
+    const first = axes[0]!;
+    const last = axes.at(-1)!;
+    const prod = (d: number[]) => d.reduce((p, q) => p * q, 1);
+    const outer = prod(x.shape.slice(0, first));
+    const r = prod(x.shape.slice(first, last + 1));
+    const inner = prod(x.shape.slice(last + 1));
+    if (r === 0) return undefined;
+    const out = new Float32Array(outer * inner);
+    a.reduceSum(xv, out, outer, r, inner, mean ? 1 / r : 1);
+    const shape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+    return backend.makeTensorInfo(shape, 'float32', out);
+  });
+}
+
+/** Channel-wise α: one value per last-axis channel (the layout linea's PReLU sites use). */
+function channelAlpha(x: TensorInfo, alpha: TensorInfo): number | undefined {
+  const c = x.shape.at(-1)!;
+  const size = alpha.shape.reduce((p, q) => p * q, 1);
+  const trailing = alpha.shape.slice(0, -1).every((d) => d === 1);
+  return size === c && alpha.shape.at(-1) === c && trailing ? c : undefined;
+}
+
+const prelu = native(tf.Prelu, ({ inputs, backend }, a) => {
+  const { x, alpha } = inputs as { x: TensorInfo; alpha: TensorInfo };
+  const xv = backend.f32(x);
+  const av = backend.f32(alpha);
+  const c = channelAlpha(x, alpha);
+  if (!xv || !av || c === undefined) return undefined;
+  const y = new Float32Array(xv.length);
+  a.prelu(xv, av, y, c);
+  return backend.makeTensorInfo(x.shape, 'float32', y);
+});
+
+/** dx and dα of PReLU in one pass (kernel used by the Prelu gradient below on this backend). */
+export const PRELU_GRAD = 'LineaPreluGrad';
+
+const preluGrad = {
+  kernelName: PRELU_GRAD,
+  backendName: 'onednn',
+  kernelFunc: (({ inputs, backend }: Args) => {
+    const { dy, x, alpha } = inputs as { dy: TensorInfo; x: TensorInfo; alpha: TensorInfo };
+    const a = loadOnednnAddon();
+    const dyv = backend.f32(dy)!;
+    const xv = backend.f32(x)!;
+    const av = backend.f32(alpha)!;
+    const dx = new Float32Array(xv.length);
+    const da = new Float32Array(av.length);
+    a.preluBackward(dyv, xv, av, dx, da, x.shape.at(-1)!);
+    return [backend.makeTensorInfo(x.shape, 'float32', dx), backend.makeTensorInfo(alpha.shape, 'float32', da)];
+  }) as unknown as KernelFunc,
+} satisfies KernelConfig;
+
+let registered = false;
+
+/**
+ * Register the backend and its kernels with tfjs: every cpu kernel under the new name, then the
+ * native replacements. Also routes the Prelu gradient through one fused kernel on this backend.
+ */
+function registerOnednn(): void {
+  if (registered) return;
+  tf.registerBackend('onednn', () => new OnednnBackend(), 1);
+  const replacements = [
+    conv2D, fusedConv2D, conv2DBackpropInput, conv2DBackpropFilter, batchMatMul, maxPool, maxPoolGrad, prelu,
+    binary(tf.Add, 0), binary(tf.Sub, 1), binary(tf.Multiply, 2), binary(tf.RealDiv, 3),
+    reduction(tf.Sum, false), reduction(tf.Mean, true),
+  ];
+  const replaced = new Set(replacements.map((k) => k.kernelName));
+  for (const k of tf.getKernelsForBackend('cpu')) {
+    if (!replaced.has(k.kernelName)) tf.registerKernel({ ...k, backendName: 'onednn' });
+  }
+  for (const k of replacements) tf.registerKernel(k);
+  tf.registerKernel(preluGrad);
+  registerPreluGradient();
+  registered = true;
+}
+
+/**
+ * tfjs registers gradients per op, not per backend. This Prelu gradient keeps tfjs's formulation
+ * (dx = x > 0 ? dy : α·dy; dα = Σ x ≤ 0 ? dy·x : 0) on every backend, and on onednn computes both in
+ * one native pass when α is channel-wise.
+ */
+function registerPreluGradient(): void {
+  const original = tf.getGradient(tf.Prelu);
+  if (!original) throw new Error('tfjs has no Prelu gradient registered (is @tensorflow/tfjs-layers loaded?)');
+  tf.registerGradient({
+    kernelName: tf.Prelu,
+    inputsToSave: ['x', 'alpha'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, alpha] = saved as [tf.Tensor, tf.Tensor];
+      if (tf.getBackend() === 'onednn' && channelAlpha(x, alpha) !== undefined && x.dtype === 'float32') {
+        const [dx, da] = tf.engine().runKernel(PRELU_GRAD, { dy: dy as tf.Tensor, x, alpha }) as tf.Tensor[];
+        return { x: () => dx!, alpha: () => da! };
+      }
+      return original.gradFunc(dy, saved, attrs);
+    },
+  });
+}
+
+export const onednnCandidate = {
+  name: 'onednn',
+  tfName: 'onednn',
+  async load() {
+    loadOnednnAddon();
+    registerOnednn();
+  },
+};

@@ -83,9 +83,17 @@ function native(name: string, impl: (args: Args, a: OnednnAddon) => TensorInfo |
   return {
     kernelName: name,
     backendName: 'onednn',
-    kernelFunc: ((args: Args) => impl(args, loadOnednnAddon()) ?? fallback(args as never)) as unknown as KernelFunc,
+    kernelFunc: ((args: Args) => {
+      const out = impl(args, loadOnednnAddon());
+      if (out === undefined) return fallback(args as never);
+      nativeCalls.set(name, (nativeCalls.get(name) ?? 0) + 1);
+      return out;
+    }) as unknown as KernelFunc,
   };
 }
+
+/** How often each kernel ran natively (rather than on the cpu fallback): for tests and profiling. */
+export const nativeCalls = new Map<string, number>();
 
 interface ConvAttrs {
   strides: [number, number] | number;
@@ -165,18 +173,25 @@ const batchMatMul = native(tf.BatchMatMul, ({ inputs, backend, attrs }, a) => {
   const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
   const av = backend.f32(A);
   const bv = backend.f32(B);
-  if (!av || !bv || A.shape.length !== 3 || B.shape.length !== 3) return undefined;
-  const [ba, a1, a2] = A.shape as [number, number, number];
-  const [bb, b1, b2] = B.shape as [number, number, number];
-  // Batch dims must match or one side broadcast (a batch of 1).
+  if (!av || !bv || A.shape.length < 2 || B.shape.length < 2) return undefined;
+  // Batch dims (all but the last two) must match, or one side has a batch of one (broadcast).
+  const prod = (d: number[]) => d.reduce((p, q) => p * q, 1);
+  const batchA = A.shape.slice(0, -2);
+  const batchB = B.shape.slice(0, -2);
+  const ba = prod(batchA);
+  const bb = prod(batchB);
   if (ba !== bb && ba !== 1 && bb !== 1) return undefined;
+  if (ba === bb && batchA.length && batchB.length && batchA.join() !== batchB.join()) return undefined;
+  const [a1, a2] = A.shape.slice(-2) as [number, number];
+  const [b1, b2] = B.shape.slice(-2) as [number, number];
   const batch = Math.max(ba, bb);
   const m = transposeA ? a2 : a1;
   const k = transposeA ? a1 : a2;
   const n = transposeB ? b1 : b2;
+  if ((transposeB ? b2 : b1) !== k) return undefined;
   const out = new Float32Array(batch * m * n);
   a.matMul(av, bv, out, batch, m, k, n, transposeA, transposeB, ba === 1 ? 0 : a1 * a2, bb === 1 ? 0 : b1 * b2);
-  return backend.makeTensorInfo([batch, m, n], 'float32', out);
+  return backend.makeTensorInfo([...tf.backend_util.assertAndGetBroadcastShape(batchA, batchB), m, n], 'float32', out);
 });
 
 interface PoolAttrs {
@@ -297,6 +312,7 @@ const preluGrad = {
     const dx = new Float32Array(xv.length);
     const da = new Float32Array(av.length);
     a.preluBackward(dyv, xv, av, dx, da, x.shape.at(-1)!);
+    nativeCalls.set(PRELU_GRAD, (nativeCalls.get(PRELU_GRAD) ?? 0) + 1);
     return [backend.makeTensorInfo(x.shape, 'float32', dx), backend.makeTensorInfo(alpha.shape, 'float32', da)];
   }) as unknown as KernelFunc,
 } satisfies KernelConfig;

@@ -1,0 +1,197 @@
+/**
+ * The native oneDNN backend: every native kernel agrees with tfjs's cpu backend (relative error
+ * ≤ 1e-4 in float32) on random inputs of several shapes, strides and paddings; a full training
+ * step of each reference model gives the cpu backend's loss and gradients; memory stays flat.
+ * Where the addon could not be built, the backend must say why instead.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { test } from 'node:test';
+import { execa } from 'execa';
+import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend } from '../src/models/backends.ts';
+import { buildModel } from '../src/models/architectures/index.ts';
+import { mulberry32, normalArray } from '../src/models/random.ts';
+import { nativeCalls } from '../src/models/native/onednn.ts';
+import { referenceModel, type ReferenceModelName } from '../src/models/reference-models.ts';
+import { optimizerFor, trainingStep } from '../src/models/train.ts';
+import { REPO } from './helpers/project.ts';
+
+const built = existsSync(join(REPO, 'native', 'onednn', 'build', 'Release', 'linea_onednn.node'));
+
+function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff += (a[i]! - b[i]!) ** 2;
+    norm += b[i]! ** 2;
+  }
+  return Math.sqrt(diff / Math.max(norm, 1e-30));
+}
+
+/** Run `f` on cpu and on onednn with the same inputs; compare every output. */
+async function parity(label: string, f: () => tf.Tensor | tf.Tensor[], kernels: string[]): Promise<void> {
+  nativeCalls.clear();
+  const run = async (backend: string) => {
+    await selectBackend({ force: backend });
+    return tf.tidy(() => [f()].flat().map((t) => ({ shape: t.shape, values: Array.from(t.dataSync()) })));
+  };
+  const reference = await run('cpu');
+  const actual = await run('onednn');
+  reference.forEach((r, i) => {
+    assert.deepEqual(actual[i]!.shape, r.shape, `${label}, output ${i}: shape`);
+    const err = relativeError(actual[i]!.values, r.values);
+    assert.ok(err <= 1e-4, `${label}, output ${i}: relative error ${err}`);
+  });
+  for (const k of kernels) assert.ok((nativeCalls.get(k) ?? 0) > 0, `${label}: ${k} ran natively`);
+}
+
+const random = (shape: number[], seed: number) => tf.tensor(normalArray(mulberry32(seed), shape.reduce((a, b) => a * b, 1)), shape);
+
+if (!built) {
+  test('without the addon, onednn is unavailable and the reason says how to build it', async () => {
+    const run = await execa(process.execPath, ['--import', 'tsx', '-e', "import('./src/models/backends.ts').then((b) => b.selectBackend({ force: 'onednn' })).catch((e) => console.log(e.message))"], { cwd: REPO, env: { LINEA_BACKEND: '' } });
+    assert.match(run.stdout, /backend 'onednn' was asked for but cannot be used: .*(libdnnl-dev|build:native|compiling)/);
+  });
+} else {
+  test('convolutions (forward with and without bias, both gradients) match cpu across strides, paddings and kernel sizes', async () => {
+    const cases = [
+      { x: [2, 9, 9, 3], k: 3, co: 4, stride: 1, pad: 'same' as const },
+      { x: [2, 9, 9, 3], k: 3, co: 4, stride: 2, pad: 'same' as const },
+      { x: [2, 10, 7, 3], k: 3, co: 5, stride: 1, pad: 'valid' as const },
+      { x: [2, 11, 11, 4], k: 5, co: 6, stride: 2, pad: 'valid' as const },
+      { x: [1, 8, 8, 6], k: 1, co: 3, stride: 2, pad: 'same' as const },
+    ];
+    for (const [i, c] of cases.entries()) {
+      await parity(`conv ${JSON.stringify(c)}`, () => {
+        const x = random(c.x, i) as tf.Tensor4D;
+        const w = random([c.k, c.k, c.x[3]!, c.co], i + 100) as tf.Tensor4D;
+        const b = random([c.co], i + 200) as tf.Tensor1D;
+        const plain = tf.conv2d(x, w, c.stride, c.pad);
+        const fused = tf.fused.conv2d({ x, filter: w, bias: b, strides: c.stride, pad: c.pad });
+        const r = random(plain.shape, i + 300);
+        const grads = tf.grads((xv: tf.Tensor, wv: tf.Tensor, bv: tf.Tensor) => tf.sum(tf.mul(tf.fused.conv2d({ x: xv as tf.Tensor4D, filter: wv as tf.Tensor4D, bias: bv, strides: c.stride, pad: c.pad }), r)))([x, w, b]);
+        return [plain, fused, ...grads];
+      }, [tf.Conv2D, tf.FusedConv2D, tf.Conv2DBackpropInput, tf.Conv2DBackpropFilter, tf.Sum]);
+    }
+  });
+
+  test('matmul (transposes, batches, a broadcast batch) matches cpu', async () => {
+    const cases: [number[], number[], boolean, boolean][] = [
+      [[5, 7], [7, 3], false, false],
+      [[7, 5], [7, 3], true, false],
+      [[5, 7], [3, 7], false, true],
+      [[2, 4, 6], [2, 6, 3], false, false],
+      [[1, 6, 4], [3, 6, 5], true, false],
+    ];
+    for (const [i, [a, b, ta, tb]] of cases.entries()) {
+      await parity(`matmul ${a}×${b}`, () => tf.matMul(random(a, i), random(b, i + 50), ta, tb), [tf.BatchMatMul]);
+    }
+  });
+
+  test('max pooling and its gradient (overlapping and padded windows, ties) match cpu', async () => {
+    const cases = [
+      { size: 2, stride: 2, pad: 'valid' as const },
+      { size: 3, stride: 2, pad: 'same' as const },
+      { size: 3, stride: 1, pad: 'valid' as const },
+    ];
+    for (const [i, c] of cases.entries()) {
+      await parity(`maxPool ${JSON.stringify(c)}`, () => {
+        // Rounded values make ties, which must go to the same (first) position as on cpu.
+        const x = tf.round(tf.mul(random([2, 7, 7, 5], i), 2)) as tf.Tensor4D;
+        const y = tf.maxPool(x, c.size, c.stride, c.pad);
+        const [dx] = tf.grads((xv: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(xv as tf.Tensor4D, c.size, c.stride, c.pad), random(y.shape, i + 9))))([x]);
+        return [y, dx!];
+      }, [tf.MaxPool, tf.MaxPoolGrad]);
+    }
+  });
+
+  test('PReLU forward and gradients (x and channel-wise α, including x = 0 and α = 1) match cpu', async () => {
+    await parity('prelu', () => {
+      const x = tf.concat([tf.round(random([3, 4, 4, 6], 1)), random([3, 4, 4, 6], 2)]) as tf.Tensor4D;
+      const alpha = tf.tensor1d([0, 0.25, 0.5, 1, 0.1, 0.9]);
+      const r = random(x.shape, 3);
+      return [tf.prelu(x, alpha as unknown as tf.Tensor4D), ...tf.grads((xv: tf.Tensor, av: tf.Tensor) => tf.sum(tf.mul(tf.prelu(xv, av), r)))([x, alpha])];
+    }, [tf.Prelu, 'LineaPreluGrad']);
+  });
+
+  test('broadcast arithmetic and sum/mean over leading, middle and trailing axes match cpu', async () => {
+    const shapes: [number[], number[]][] = [[[2, 3, 4, 5], [2, 3, 4, 5]], [[2, 3, 4, 5], [5]], [[2, 3, 4, 5], [1, 3, 1, 5]], [[3, 1], [1, 4]], [[4, 5], []]];
+    for (const [i, [a, b]] of shapes.entries()) {
+      await parity(`binary ${a} ⊕ ${b}`, () => {
+        const x = random(a, i);
+        const y = tf.add(tf.abs(random(b, i + 1)), 0.5);
+        return [tf.add(x, y), tf.sub(y, x), tf.mul(x, y), tf.div(x, y)];
+      }, [tf.Add, tf.Sub, tf.Multiply, tf.RealDiv]);
+    }
+    await parity('reductions', () => {
+      const x = random([4, 5, 6, 7], 8);
+      return [tf.sum(x, [0, 1, 2]), tf.mean(x, [1, 2]), tf.sum(x, 3, true), tf.mean(x), tf.sum(x, [0, 2])];
+    }, [tf.Sum, tf.Mean]);
+  });
+
+  for (const name of ['cifar-small', 'fmnist-small'] as ReferenceModelName[]) {
+    test(`a full training step of ${name} gives the cpu backend's loss and gradients`, async () => {
+      const stepOn = async (backend: string) => {
+        await selectBackend({ force: backend });
+        const model = buildModel(referenceModel(name), 4);
+        // α ≠ 0 so that the PReLU gradients are exercised on both sides.
+        for (const s of model.sites) model.get(s.alpha!).assign(tf.fill([s.channels], 0.2));
+        const x = random([4, ...model.inputShape], 5);
+        const labels = tf.tensor1d([1, 7, 3, 1], 'int32');
+        const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(tf.oneHot(labels, 10), model.predict(x)) as tf.Scalar);
+        const out = { loss: value.dataSync()[0]!, grads: Object.fromEntries(model.specs.map((s) => [s.name, Array.from(grads[model.get(s.name).name]!.dataSync())])) };
+        // And the optimiser step itself runs natively too.
+        const step = trainingStep(model, optimizerFor(model, { optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false }, weightDecay: 1e-4 }));
+        tf.tidy(() => step(x, labels, 0.01));
+        const after = Array.from(model.get('conv1/kernel').dataSync());
+        tf.dispose([x, labels, value, ...Object.values(grads)]);
+        model.dispose();
+        return { ...out, after };
+      };
+      const cpu = await stepOn('cpu');
+      const onednn = await stepOn('onednn');
+      assert.ok(Math.abs(onednn.loss - cpu.loss) <= 1e-4 * Math.abs(cpu.loss), `loss ${onednn.loss} vs ${cpu.loss}`);
+      for (const [param, g] of Object.entries(cpu.grads)) {
+        const err = relativeError(onednn.grads[param]!, g);
+        assert.ok(err <= 1e-4, `${param}: relative error ${err}`);
+      }
+      assert.ok(relativeError(onednn.after, cpu.after) <= 1e-4);
+    });
+  }
+
+  test('1,000 training steps leave tf.memory() and the process RSS flat', async () => {
+    await selectBackend({ force: 'onednn' });
+    const model = buildModel({ kind: 'plain-cnn', inputShape: [12, 12, 2], classes: 4, channels: [8, 8], poolAfter: [0], batchNorm: true }, 1);
+    const step = trainingStep(model, optimizerFor(model, { optimizer: { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8 }, weightDecay: 1e-4 }));
+    const x = random([16, 12, 12, 2], 1);
+    const labels = tf.tensor1d(Int32Array.from({ length: 16 }, (_, i) => i % 4), 'int32');
+    // RSS is read after a full GC: dead TypedArrays otherwise linger until V8 gets round to them.
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const sample = () => {
+      gc();
+      return { tensors: tf.memory().numTensors, bytes: tf.memory().numBytes, rss: process.memoryUsage().rss };
+    };
+    for (let i = 0; i < 200; i++) tf.tidy(() => step(x, labels, 1e-3));
+    const early = sample();
+    for (let i = 0; i < 800; i++) tf.tidy(() => step(x, labels, 1e-3));
+    const late = sample();
+    assert.equal(late.tensors, early.tensors);
+    assert.equal(late.bytes, early.bytes);
+    // Leaking one 16×12×12×8 activation (74 KB) per step would add 59 MB over these 800 steps.
+    assert.ok(late.rss - early.rss < 8 * 2 ** 20, `RSS grew by ${((late.rss - early.rss) / 2 ** 20).toFixed(1)} MB over 800 steps`);
+    model.dispose();
+  });
+
+  test('LINEA_THREADS sets the native thread count', async () => {
+    const run = await execa(process.execPath, ['--import', 'tsx', '-e', "import('./src/models/native/onednn.ts').then((m) => console.log(m.loadOnednnAddon().threads()))"], { cwd: REPO, env: { LINEA_THREADS: '1' } });
+    assert.equal(run.stdout.trim(), '1');
+    const bad = await execa(process.execPath, ['--import', 'tsx', '-e', "import('./src/models/native/onednn.ts').then((m) => m.loadOnednnAddon()).catch((e) => console.log(e.message))"], { cwd: REPO, env: { LINEA_THREADS: 'many' } });
+    assert.match(bad.stdout, /LINEA_THREADS=many: expected a whole number ≥ 1/);
+  });
+}

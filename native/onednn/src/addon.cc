@@ -144,9 +144,13 @@ Napi::Value Conv2dBackwardWeights(const Napi::CallbackInfo& info) {
   Conv c = geometry(info, 3);
   try {
     auto hint = forward_pd(c, false);
-    convolution_backward_weights::desc d(algorithm::convolution_direct, c.src(), c.wei_any(), c.dst(), c.strides, c.dilates, c.pad_l, c.pad_r);
+    // Activations in whatever layout oneDNN's weight-gradient kernel prefers: reordering them
+    // costs less than running the kernel on channels-last data.
+    memory::desc src_any({c.n, c.ci, c.h, c.w}, dt::f32, tag::any), dst_any({c.n, c.co, c.oh, c.ow}, dt::f32, tag::any);
+    convolution_backward_weights::desc d(algorithm::convolution_direct, src_any, c.wei_any(), dst_any, c.strides, c.dilates, c.pad_l, c.pad_r);
     convolution_backward_weights::primitive_desc pd(d, cpu_engine(), hint);
-    memory src(c.src(), cpu_engine(), x), diff_dst(c.dst(), cpu_engine(), dy);
+    memory src = as_layout(pd.src_desc(), memory(c.src(), cpu_engine(), x));
+    memory diff_dst = as_layout(pd.diff_dst_desc(), memory(c.dst(), cpu_engine(), dy));
     memory user_dw(c.wei_user(), cpu_engine(), dw);
     bool direct = pd.diff_weights_desc() == user_dw.get_desc();
     memory diff_wei = direct ? user_dw : memory(pd.diff_weights_desc(), cpu_engine());

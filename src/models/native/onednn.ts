@@ -69,6 +69,16 @@ export class OnednnBackend extends MathBackendCPU {
   }
 }
 
+/**
+ * An output buffer for a kernel that writes every element: V8's `new Float32Array` zero-fills,
+ * which for outputs of tens of MB is a whole extra pass over memory. allocUnsafeSlow gives an
+ * unpooled, unzeroed ArrayBuffer that V8 still owns and frees like any other.
+ */
+function uninitialized(n: number): Float32Array {
+  const bytes = Buffer.allocUnsafeSlow(n * 4);
+  return new Float32Array(bytes.buffer, bytes.byteOffset, n);
+}
+
 type Args = { inputs: NamedTensorInfoMap; backend: OnednnBackend; attrs?: NamedAttrMap };
 
 function cpuKernel(name: string): KernelFunc {
@@ -121,7 +131,7 @@ const conv2D = native(tf.Conv2D, ({ inputs, backend, attrs }, a) => {
   if (!xv || !wv || at.dataFormat === 'NCHW') return undefined;
   const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, filter.shape as Shape4, at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode, false, 'channelsLast');
   const g = convGeometry(info);
-  const out = new Float32Array(g.out.reduce((p, q) => p * q, 1));
+  const out = uninitialized(g.out.reduce((p, q) => p * q, 1));
   a.conv2dForward(xv, wv, null, out, x.shape as Shape4, filter.shape as Shape4, g.out, g.strides, g.pads, g.dilations);
   return backend.makeTensorInfo(g.out, 'float32', out);
 });
@@ -137,7 +147,7 @@ const fusedConv2D = native(tf.FusedConv2D, ({ inputs, backend, attrs }, a) => {
   if (bias && (bias.shape.length !== 1 || bias.shape[0] !== filter.shape[3])) return undefined;
   const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, filter.shape as Shape4, at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode, false, 'channelsLast');
   const g = convGeometry(info);
-  const out = new Float32Array(g.out.reduce((p, q) => p * q, 1));
+  const out = uninitialized(g.out.reduce((p, q) => p * q, 1));
   a.conv2dForward(xv, wv, bv, out, x.shape as Shape4, filter.shape as Shape4, g.out, g.strides, g.pads, g.dilations);
   return backend.makeTensorInfo(g.out, 'float32', out);
 });
@@ -150,7 +160,7 @@ const conv2DBackpropInput = native(tf.Conv2DBackpropInput, ({ inputs, backend, a
   if (!dyv || !wv || at.dataFormat === 'NCHW') return undefined;
   const info = tf.backend_util.computeConv2DInfo(at.inputShape, filter.shape as Shape4, at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode, false, 'channelsLast');
   const g = convGeometry(info);
-  const dx = new Float32Array(at.inputShape.reduce((p, q) => p * q, 1));
+  const dx = uninitialized(at.inputShape.reduce((p, q) => p * q, 1));
   a.conv2dBackwardData(dyv, wv, dx, at.inputShape, filter.shape as Shape4, g.out, g.strides, g.pads, g.dilations);
   return backend.makeTensorInfo(at.inputShape, 'float32', dx);
 });
@@ -163,7 +173,7 @@ const conv2DBackpropFilter = native(tf.Conv2DBackpropFilter, ({ inputs, backend,
   if (!xv || !dyv || at.dataFormat === 'NCHW') return undefined;
   const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, at.filterShape, at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode, false, 'channelsLast');
   const g = convGeometry(info);
-  const dw = new Float32Array(at.filterShape.reduce((p, q) => p * q, 1));
+  const dw = uninitialized(at.filterShape.reduce((p, q) => p * q, 1));
   a.conv2dBackwardWeights(xv, dyv, dw, x.shape as Shape4, at.filterShape, g.out, g.strides, g.pads, g.dilations);
   return backend.makeTensorInfo(at.filterShape, 'float32', dw);
 });
@@ -189,7 +199,7 @@ const batchMatMul = native(tf.BatchMatMul, ({ inputs, backend, attrs }, a) => {
   const k = transposeA ? a1 : a2;
   const n = transposeB ? b1 : b2;
   if ((transposeB ? b2 : b1) !== k) return undefined;
-  const out = new Float32Array(batch * m * n);
+  const out = uninitialized(batch * m * n);
   a.matMul(av, bv, out, batch, m, k, n, transposeA, transposeB, ba === 1 ? 0 : a1 * a2, bb === 1 ? 0 : b1 * b2);
   return backend.makeTensorInfo([...tf.backend_util.assertAndGetBroadcastShape(batchA, batchB), m, n], 'float32', out);
 });
@@ -213,7 +223,7 @@ const maxPool = native(tf.MaxPool, ({ inputs, backend, attrs }, a) => {
   if (!xv || x.shape.length !== 4) return undefined;
   const { info, geometry } = poolGeometry(x.shape as Shape4, attrs as unknown as PoolAttrs);
   const shape: Shape4 = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
-  const y = new Float32Array(shape.reduce((p, q) => p * q, 1));
+  const y = uninitialized(shape.reduce((p, q) => p * q, 1));
   a.maxPool(xv, y, ...geometry);
   return backend.makeTensorInfo(shape, 'float32', y);
 });
@@ -224,7 +234,7 @@ const maxPoolGrad = native(tf.MaxPoolGrad, ({ inputs, backend, attrs }, a) => {
   const xv = backend.f32(input);
   if (!dyv || !xv) return undefined;
   const { geometry } = poolGeometry(input.shape as Shape4, attrs as unknown as PoolAttrs);
-  const dx = new Float32Array(xv.length);
+  const dx = new Float32Array(xv.length); // accumulated into: must start at zero
   a.maxPoolBackward(dyv, xv, dx, ...geometry);
   return backend.makeTensorInfo(input.shape, 'float32', dx);
 });
@@ -248,7 +258,7 @@ function binary(name: string, op: number): KernelConfig {
     if (!av || !bv) return undefined;
     const shape = tf.backend_util.assertAndGetBroadcastShape(A.shape, B.shape);
     if (shape.length === 0) return undefined; // scalar ⊕ scalar: not worth a native call
-    const out = new Float32Array(shape.reduce((p, q) => p * q, 1));
+    const out = uninitialized(shape.reduce((p, q) => p * q, 1));
     if (out.length === 0) return undefined;
     a.binary(op, av, broadcastStrides(A.shape, shape), bv, broadcastStrides(B.shape, shape), out, shape);
     return backend.makeTensorInfo(shape, 'float32', out);
@@ -271,7 +281,7 @@ function reduction(name: string, mean: boolean): KernelConfig {
     const r = prod(x.shape.slice(first, last + 1));
     const inner = prod(x.shape.slice(last + 1));
     if (r === 0) return undefined;
-    const out = new Float32Array(outer * inner);
+    const out = uninitialized(outer * inner);
     a.reduceSum(xv, out, outer, r, inner, mean ? 1 / r : 1);
     const shape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
     return backend.makeTensorInfo(shape, 'float32', out);
@@ -292,7 +302,7 @@ const prelu = native(tf.Prelu, ({ inputs, backend }, a) => {
   const av = backend.f32(alpha);
   const c = channelAlpha(x, alpha);
   if (!xv || !av || c === undefined) return undefined;
-  const y = new Float32Array(xv.length);
+  const y = uninitialized(xv.length);
   a.prelu(xv, av, y, c);
   return backend.makeTensorInfo(x.shape, 'float32', y);
 });
@@ -309,8 +319,8 @@ const preluGrad = {
     const dyv = backend.f32(dy)!;
     const xv = backend.f32(x)!;
     const av = backend.f32(alpha)!;
-    const dx = new Float32Array(xv.length);
-    const da = new Float32Array(av.length);
+    const dx = uninitialized(xv.length);
+    const da = uninitialized(av.length);
     a.preluBackward(dyv, xv, av, dx, da, x.shape.at(-1)!);
     nativeCalls.set(PRELU_GRAD, (nativeCalls.get(PRELU_GRAD) ?? 0) + 1);
     return [backend.makeTensorInfo(x.shape, 'float32', dx), backend.makeTensorInfo(alpha.shape, 'float32', da)];

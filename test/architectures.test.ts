@@ -127,3 +127,22 @@ test('config errors name the field and say what is allowed', () => {
   assert.throws(() => parseModelConfig({ kind: 'vgg' }), /kind/);
   assert.throws(() => parseModelConfig({ kind: 'mlp', inputShape: [4], outputs: 2, widht: 3 }), /widht/);
 });
+
+test('the convolution on the input batch skips the data gradient but gives the same parameter gradients', () => {
+  for (const cfg of [
+    { kind: 'plain-cnn', inputShape: [6, 6, 2], classes: 3, channels: [4, 5], poolAfter: [0] },
+    { kind: 'resnet', inputShape: [8, 8, 2], classes: 3, depth: 8, baseWidth: 4 },
+  ] as ModelConfigInput[]) {
+    const m = buildModel(cfg, 3);
+    const x = tf.randomNormal([2, ...m.inputShape], 0, 1, 'float32', 4);
+    const r = tf.randomNormal([2, 3], 0, 1, 'float32', 5);
+    const grads = (inputGradient: boolean) => tf.variableGrads(() => tf.sum(tf.mul(m.forward(x, { training: true, inputGradient }).output, r)) as tf.Scalar).grads;
+    const skipped = grads(false);
+    const full = grads(true);
+    for (const [name, g] of Object.entries(full)) {
+      const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(g, skipped[name]!))).dataSync()[0]!);
+      assert.ok(diff < 1e-5, `${cfg.kind} ${name}: max difference ${diff}`);
+    }
+    m.dispose();
+  }
+});

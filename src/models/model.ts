@@ -103,10 +103,10 @@ export class Layers {
     const inF = x.shape[1];
     const init: Init = o.ntk ? { kind: 'normal', std: 1 } : fanInit(o.init, inF, units);
     const w = this.param({ name: `${name}/kernel`, shape: [inF, units], role: 'kernel', trainable: true, init });
+    const bias = o.bias ? this.param({ name: `${name}/bias`, shape: [units], role: 'bias', trainable: true, init: { kind: 'zeros' } }) : undefined;
     // NTK parametrisation: weights stay O(1) and the layer scales by 1/√fan_in instead.
-    let y = tf.matMul(o.ntk ? tf.mul(x, 1 / Math.sqrt(inF)) : x, w as tf.Tensor2D);
-    if (o.bias) y = tf.add(y, this.param({ name: `${name}/bias`, shape: [units], role: 'bias', trainable: true, init: { kind: 'zeros' } }));
-    return y as tf.Tensor2D;
+    const input = o.ntk ? tf.mul(x, 1 / Math.sqrt(inF)) : x;
+    return tf.fused.matMul({ a: input as tf.Tensor2D, b: w as tf.Tensor2D, ...(bias ? { bias } : {}) }) as tf.Tensor2D;
   }
 
   /** Batch norm over all axes but the last. Moving averages follow PyTorch (momentum 0.1, ε 1e-5). */
@@ -118,7 +118,7 @@ export class Layers {
     const movingVar = this.param({ name: `${name}/moving_variance`, shape: [c], role: 'moving-variance', trainable: false, init: { kind: 'ones' } });
     const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
     if (!this.options.training || this.recording) {
-      return tf.add(tf.mul(tf.div(tf.sub(x, movingMean), tf.sqrt(tf.add(movingVar, BN_EPSILON))), gamma), beta) as T;
+      return tf.batchNorm(x, movingMean, movingVar, beta, gamma, BN_EPSILON) as unknown as T;
     }
     const { mean, variance } = tf.moments(x, axes);
     const n = x.size / c;
@@ -128,7 +128,7 @@ export class Layers {
       // PyTorch keeps the unbiased batch variance in the running estimate.
       { name: `${name}/moving_variance`, value: tf.keep(tf.add(tf.mul(movingVar, 1 - momentum), tf.mul(variance, (momentum * n) / Math.max(n - 1, 1)))) },
     );
-    return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, BN_EPSILON))), gamma), beta) as T;
+    return tf.batchNorm(x, mean, variance, beta, gamma, BN_EPSILON) as unknown as T;
   }
 
   /** An activation site: the nonlinearity, declared once, then the analysis hook. */

@@ -312,13 +312,15 @@ Napi::Value PreluBackward(const Napi::CallbackInfo& info) {
 }
 
 // binary(op, a, aStrides, b, bStrides, out, outShape): out = a op b with numpy broadcasting, given
-// each input's strides over the output's dims (0 where it broadcasts). op: 0 add, 1 sub, 2 mul, 3 div.
+// each input's strides over the output's dims (0 where it broadcasts).
+// op: 0 add, 1 sub, 2 mul, 3 div, 4 squared difference.
 template <int OP>
 inline float apply(float x, float y) {
   if constexpr (OP == 0) return x + y;
   if constexpr (OP == 1) return x - y;
   if constexpr (OP == 2) return x * y;
-  return x / y;
+  if constexpr (OP == 3) return x / y;
+  return (x - y) * (x - y);
 }
 
 template <int OP>
@@ -368,6 +370,7 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
     case 1: broadcast_binary<1>(a, as, b, bs, out, shape); break;
     case 2: broadcast_binary<2>(a, as, b, bs, out, shape); break;
     case 3: broadcast_binary<3>(a, as, b, bs, out, shape); break;
+    case 4: broadcast_binary<4>(a, as, b, bs, out, shape); break;
     default: throw Napi::RangeError::New(info.Env(), "unknown binary op");
   }
   return info.Env().Undefined();
@@ -414,6 +417,54 @@ Napi::Value ReduceSum(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// batchNorm(x, mean, variance, offset|null, scale|null, out, channels, epsilon):
+// out = (x − mean)·scale/√(variance + ε) + offset, per last-axis channel.
+Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
+  float* x = f32(info[0], "x");
+  float* mean = f32(info[1], "mean");
+  float* var = f32(info[2], "variance");
+  bool has_offset = !info[3].IsNull(), has_scale = !info[4].IsNull();
+  float* offset = has_offset ? f32(info[3], "offset") : nullptr;
+  float* scale = has_scale ? f32(info[4], "scale") : nullptr;
+  float* out = f32(info[5], "out");
+  int64_t c = info[6].As<Napi::Number>().Int64Value();
+  float eps = info[7].As<Napi::Number>().FloatValue();
+  std::vector<float> mul(c), add(c);
+  for (int64_t ch = 0; ch < c; ch++) {
+    mul[ch] = (has_scale ? scale[ch] : 1.0f) / std::sqrt(var[ch] + eps);
+    add[ch] = (has_offset ? offset[ch] : 0.0f) - mean[ch] * mul[ch];
+  }
+  int64_t rows = f32len(info[0]) / c;
+  const float* __restrict pm = mul.data();
+  const float* __restrict pa = add.data();
+#pragma omp parallel for if (rows * c > 32768)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* __restrict in = x + r * c;
+    float* __restrict o = out + r * c;
+    for (int64_t ch = 0; ch < c; ch++) o[ch] = in[ch] * pm[ch] + pa[ch];
+  }
+  return info.Env().Undefined();
+}
+
+// biasActivation(y, bias|null, channels, relu): in place, y = act(y + bias) per last-axis channel.
+Napi::Value BiasActivation(const Napi::CallbackInfo& info) {
+  float* y = f32(info[0], "y");
+  bool has_bias = !info[1].IsNull();
+  float* b = has_bias ? f32(info[1], "bias") : nullptr;
+  int64_t c = info[2].As<Napi::Number>().Int64Value();
+  bool relu = info[3].As<Napi::Boolean>().Value();
+  int64_t rows = f32len(info[0]) / c;
+#pragma omp parallel for if (rows * c > 32768)
+  for (int64_t r = 0; r < rows; r++) {
+    float* __restrict o = y + r * c;
+    for (int64_t ch = 0; ch < c; ch++) {
+      float v = o[ch] + (has_bias ? b[ch] : 0.0f);
+      o[ch] = relu ? std::max(v, 0.0f) : v;
+    }
+  }
+  return info.Env().Undefined();
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   int n = info[0].As<Napi::Number>().Int32Value();
   if (n < 1) throw Napi::RangeError::New(info.Env(), "thread count must be at least 1");
@@ -446,6 +497,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("prelu", Napi::Function::New(env, Prelu));
   exports.Set("preluBackward", Napi::Function::New(env, PreluBackward));
   exports.Set("binary", Napi::Function::New(env, Binary));
+  exports.Set("batchNorm", Napi::Function::New(env, BatchNorm));
+  exports.Set("biasActivation", Napi::Function::New(env, BiasActivation));
   exports.Set("reduceSum", Napi::Function::New(env, ReduceSum));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("threads", Napi::Function::New(env, Threads));

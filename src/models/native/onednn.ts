@@ -26,6 +26,8 @@ export interface OnednnAddon {
   prelu(x: Float32Array, alpha: Float32Array, y: Float32Array, channels: number): void;
   preluBackward(dy: Float32Array, x: Float32Array, alpha: Float32Array, dx: Float32Array, dalpha: Float32Array, channels: number): void;
   binary(op: number, a: Float32Array, aStrides: number[], b: Float32Array, bStrides: number[], out: Float32Array, outShape: number[]): void;
+  batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, channels: number, epsilon: number): void;
+  biasActivation(y: Float32Array, bias: Float32Array | null, channels: number, relu: boolean): void;
   reduceSum(x: Float32Array, out: Float32Array, outer: number, r: number, inner: number, scale: number): void;
   setThreads(n: number): void;
   threads(): number;
@@ -178,13 +180,11 @@ const conv2DBackpropFilter = native(tf.Conv2DBackpropFilter, ({ inputs, backend,
   return backend.makeTensorInfo(at.filterShape, 'float32', dw);
 });
 
-const batchMatMul = native(tf.BatchMatMul, ({ inputs, backend, attrs }, a) => {
-  const { a: A, b: B } = inputs as { a: TensorInfo; b: TensorInfo };
-  const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
+/** op(A)·op(B) over matching or broadcast (batch of one) leading dims, or undefined if unsupported. */
+function matMulNative(backend: OnednnBackend, a: OnednnAddon, A: TensorInfo, B: TensorInfo, transposeA: boolean, transposeB: boolean): { out: Float32Array; shape: number[] } | undefined {
   const av = backend.f32(A);
   const bv = backend.f32(B);
   if (!av || !bv || A.shape.length < 2 || B.shape.length < 2) return undefined;
-  // Batch dims (all but the last two) must match, or one side has a batch of one (broadcast).
   const prod = (d: number[]) => d.reduce((p, q) => p * q, 1);
   const batchA = A.shape.slice(0, -2);
   const batchB = B.shape.slice(0, -2);
@@ -201,7 +201,43 @@ const batchMatMul = native(tf.BatchMatMul, ({ inputs, backend, attrs }, a) => {
   if ((transposeB ? b2 : b1) !== k) return undefined;
   const out = uninitialized(batch * m * n);
   a.matMul(av, bv, out, batch, m, k, n, transposeA, transposeB, ba === 1 ? 0 : a1 * a2, bb === 1 ? 0 : b1 * b2);
-  return backend.makeTensorInfo([...tf.backend_util.assertAndGetBroadcastShape(batchA, batchB), m, n], 'float32', out);
+  return { out, shape: [...tf.backend_util.assertAndGetBroadcastShape(batchA, batchB), m, n] };
+}
+
+const batchMatMul = native(tf.BatchMatMul, ({ inputs, backend, attrs }, a) => {
+  const { a: A, b: B } = inputs as { a: TensorInfo; b: TensorInfo };
+  const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
+  const r = matMulNative(backend, a, A, B, transposeA, transposeB);
+  return r && backend.makeTensorInfo(r.shape, 'float32', r.out);
+});
+
+/** Matmul with bias and ReLU (or no activation) applied in one extra pass (tf.fused.matMul). */
+const fusedMatMul = native(tf._FusedMatMul, ({ inputs, backend, attrs }, a) => {
+  const { a: A, b: B, bias, preluActivationWeights } = inputs as { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
+  const { transposeA, transposeB, activation } = attrs as unknown as { transposeA: boolean; transposeB: boolean; activation: string };
+  if (preluActivationWeights || (activation !== 'linear' && activation !== 'relu')) return undefined;
+  const bv = bias ? backend.f32(bias) : null;
+  if (bv === undefined) return undefined;
+  const r = matMulNative(backend, a, A, B, transposeA, transposeB);
+  if (!r) return undefined;
+  const n = r.shape.at(-1)!;
+  if (bv && bv.length !== n) return undefined;
+  a.biasActivation(r.out, bv, n, activation === 'relu');
+  return backend.makeTensorInfo(r.shape, 'float32', r.out);
+});
+
+/** Batch normalisation with given statistics (tf.batchNorm), per last-axis channel. */
+const fusedBatchNorm = native(tf.FusedBatchNorm, ({ inputs, backend, attrs }, a) => {
+  const { x, mean, variance, offset, scale } = inputs as { x: TensorInfo; mean: TensorInfo; variance: TensorInfo; offset?: TensorInfo; scale?: TensorInfo };
+  const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
+  const c = x.shape.at(-1)!;
+  const vec = (t: TensorInfo | undefined) => (t ? backend.f32(t) : null);
+  const [xv, mv, vv, ov, sv] = [backend.f32(x), vec(mean), vec(variance), vec(offset), vec(scale)];
+  if (!xv || !mv || !vv || ov === undefined || sv === undefined) return undefined;
+  if ([mv, vv, ov, sv].some((v) => v !== null && v.length !== c)) return undefined;
+  const out = uninitialized(xv.length);
+  a.batchNorm(xv, mv, vv, ov, sv, out, c, varianceEpsilon);
+  return backend.makeTensorInfo(x.shape, 'float32', out);
 });
 
 interface PoolAttrs {
@@ -337,8 +373,9 @@ function registerOnednn(): void {
   if (registered) return;
   tf.registerBackend('onednn', () => new OnednnBackend(), 1);
   const replacements = [
-    conv2D, fusedConv2D, conv2DBackpropInput, conv2DBackpropFilter, batchMatMul, maxPool, maxPoolGrad, prelu,
-    binary(tf.Add, 0), binary(tf.Sub, 1), binary(tf.Multiply, 2), binary(tf.RealDiv, 3),
+    conv2D, fusedConv2D, conv2DBackpropInput, conv2DBackpropFilter, batchMatMul, fusedMatMul, fusedBatchNorm,
+    maxPool, maxPoolGrad, prelu,
+    binary(tf.Add, 0), binary(tf.Sub, 1), binary(tf.Multiply, 2), binary(tf.RealDiv, 3), binary(tf.SquaredDifference, 4),
     reduction(tf.Sum, false), reduction(tf.Mean, true),
   ];
   const replaced = new Set(replacements.map((k) => k.kernelName));

@@ -130,7 +130,8 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   rows.push(...(await torchRows(log)));
   for (const backend of flags.backend ?? backendNames()) {
-    const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--worker', backend, '--steps', String(steps), '--batch', String(batch), '--budget', String(budget)];
+    // Workers run with the V8 flags the linea CLI uses (bin/linea.js).
+    const args = ['--single-threaded-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--worker', backend, '--steps', String(steps), '--batch', String(batch), '--budget', String(budget)];
     // Two models, each about `budget` seconds at most unless a single step takes longer.
     const limit = 4 * budget + 60;
     const run = await execa(process.execPath, args, { reject: false, cwd: REPO, timeout: limit * 1000 });

@@ -25,7 +25,9 @@ export class ProcessPoolExecutor implements Executor {
   constructor(readonly slots: number) {}
 
   private spawn(): Worker {
-    const child = execa(process.execPath, ['--import', TSX, WORKER], {
+    // Workers run with the parent's V8 tuning (e.g. --single-threaded-gc from bin/linea.js).
+    const v8Flags = process.execArgv.filter((a) => a === '--single-threaded-gc' || a.startsWith('--max-old-space-size'));
+    const child = execa(process.execPath, [...v8Flags, '--import', TSX, WORKER], {
       ipc: true,
       serialization: 'advanced',
       stdin: 'ignore',

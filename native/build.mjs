@@ -23,7 +23,7 @@ if (process.env.LINEA_NATIVE === '0') {
   finish(false, 'LINEA_NATIVE=0 at install');
 } else if (previous?.ok && previous.digest === digest && existsSync(join(dir, 'build', 'Release', 'linea_onednn.node'))) {
   console.log('linea: native oneDNN backend up to date');
-} else if (!['/usr/include/dnnl.hpp', '/usr/local/include/dnnl.hpp'].some((p) => existsSync(p))) {
+} else if (!(process.env.LINEA_DNNL_HEADER ? [process.env.LINEA_DNNL_HEADER] : ['/usr/include/dnnl.hpp', '/usr/local/include/dnnl.hpp']).some((p) => existsSync(p))) {
   finish(false, 'oneDNN headers not found; install them with `apt-get install libdnnl-dev` and run `npm run build:native`');
 } else {
   // npm hands lifecycle scripts its bundled node-gyp; otherwise find npm's copy beside this node.

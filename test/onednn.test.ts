@@ -52,6 +52,25 @@ async function parity(label: string, f: () => tf.Tensor | tf.Tensor[], kernels: 
 
 const random = (shape: number[], seed: number) => tf.tensor(normalArray(mulberry32(seed), shape.reduce((a, b) => a * b, 1)), shape);
 
+test('npm ci without oneDNN still succeeds: the build step records why the backend is unavailable', async () => {
+  const { cp, mkdtemp, readFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const dir = await mkdtemp(join(tmpdir(), 'linea-native-'));
+  try {
+    await cp(join(REPO, 'native', 'build.mjs'), join(dir, 'native', 'build.mjs'));
+    await cp(join(REPO, 'native', 'onednn', 'binding.gyp'), join(dir, 'native', 'onednn', 'binding.gyp'));
+    await cp(join(REPO, 'native', 'onednn', 'src'), join(dir, 'native', 'onednn', 'src'), { recursive: true });
+    const run = await execa(process.execPath, [join(dir, 'native', 'build.mjs')], { env: { LINEA_DNNL_HEADER: join(dir, 'no-such-dnnl.hpp') } });
+    assert.equal(run.exitCode, 0);
+    assert.match(run.stdout, /native oneDNN backend not built \(oneDNN headers not found; install them with `apt-get install libdnnl-dev`/);
+    const status = JSON.parse(await readFile(join(dir, 'native', 'onednn', 'build', 'status.json'), 'utf8')) as { ok: boolean; reason: string };
+    assert.equal(status.ok, false);
+    assert.match(status.reason, /libdnnl-dev/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 if (!built) {
   test('without the addon, onednn is unavailable and the reason says how to build it', async () => {
     const run = await execa(process.execPath, ['--import', 'tsx', '-e', "import('./src/models/backends.ts').then((b) => b.selectBackend({ force: 'onednn' })).catch((e) => console.log(e.message))"], { cwd: REPO, env: { LINEA_BACKEND: '' } });

@@ -19,3 +19,5 @@ export { teacherTask, deepTeacher } from './data/teacher.ts';
 export { deriveSeed, mulberry32 } from './random.ts';
 export { averagePathLength, coreNetwork, nonlinearUnits } from './path-length.ts';
 export type { PathLength, SiteUnits, CoreNetwork } from './path-length.ts';
+export { sparsityPenalty } from './sparsity.ts';
+export type { SparsityOptions, SparsityRegularizer } from './sparsity.ts';

@@ -1,0 +1,66 @@
+/**
+ * The sparsity prior on nonlinear units (science.md §1.3): L = ω · Σ_i √(|1 − α_i| + ε_r) over
+ * every PReLU channel, pushing slopes towards 1 (linear). ε_r keeps the gradient finite at α = 1.
+ * After each optimiser step a unit whose |1 − α| < ε_snap is snapped to exactly α = 1 and frozen
+ * there, so units the penalty linearised stay linear while training goes on.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { ModelConfig } from './architectures/index.ts';
+import type { Model } from './model.ts';
+import type { Regularizer } from './train.ts';
+
+export interface SparsityOptions {
+  /** ω, the penalty's weight. */
+  readonly omega: number;
+  /** ε_r inside the square root (default 1e-8). */
+  readonly epsilonRoot?: number;
+  /** Snap and freeze α = 1 when |1 − α| < this (default 1e-3; 0 disables snapping). */
+  readonly snap?: number;
+}
+
+export interface SparsityRegularizer extends Regularizer {
+  /** Frozen (linearised) units per α parameter, as 0/1 masks (copies). */
+  frozen(): Map<string, Float32Array>;
+  dispose(): void;
+}
+
+export function sparsityPenalty(options: SparsityOptions): SparsityRegularizer {
+  const epsilonRoot = options.epsilonRoot ?? 1e-8;
+  const snap = options.snap ?? 1e-3;
+  if (!(options.omega >= 0)) throw new Error(`sparsity penalty: ω must be ≥ 0, got ${options.omega}`);
+  const masks = new Map<string, tf.Tensor>();
+  const alphas = (model: Model<ModelConfig>) => model.sites.filter((s) => s.alpha !== undefined).map((s) => s.alpha!);
+  return {
+    name: 'sparsity',
+    penalty(model) {
+      const names = alphas(model);
+      if (names.length === 0) return tf.scalar(0);
+      const terms = names.map((name) => tf.sum(tf.sqrt(tf.add(tf.abs(tf.sub(1, model.get(name))), epsilonRoot))));
+      return tf.mul(options.omega, tf.addN(terms)) as tf.Scalar;
+    },
+    afterStep(model) {
+      if (snap <= 0) return;
+      for (const name of alphas(model)) {
+        const alpha = model.get(name);
+        const previous = masks.get(name);
+        const next = tf.tidy(() => {
+          const near = tf.cast(tf.less(tf.abs(tf.sub(1, alpha)), snap), 'float32');
+          const mask = previous ? tf.maximum(previous, near) : near;
+          alpha.assign(tf.add(tf.mul(mask, 1), tf.mul(tf.sub(1, mask), alpha)));
+          return mask;
+        });
+        // Steps may run inside a caller's tidy; the mask must outlive it.
+        tf.keep(next);
+        previous?.dispose();
+        masks.set(name, next);
+      }
+    },
+    frozen() {
+      return new Map([...masks].map(([name, mask]) => [name, mask.dataSync().slice() as Float32Array]));
+    },
+    dispose() {
+      for (const m of masks.values()) m.dispose();
+      masks.clear();
+    },
+  };
+}

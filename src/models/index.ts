@@ -20,4 +20,6 @@ export { deriveSeed, mulberry32 } from './random.ts';
 export { averagePathLength, coreNetwork, nonlinearUnits } from './path-length.ts';
 export type { PathLength, SiteUnits, CoreNetwork } from './path-length.ts';
 export { sparsityPenalty } from './sparsity.ts';
+export { widthMatchedBaseline, baselineLayout, plainCnnParams } from './baseline.ts';
+export type { Baseline } from './baseline.ts';
 export type { SparsityOptions, SparsityRegularizer } from './sparsity.ts';

@@ -16,6 +16,8 @@ export { readIdx, parseIdx, encodeIdx } from './data/idx.ts';
 export { readCifar, parseCifar, encodeCifar } from './data/cifar.ts';
 export { readFashionMnist, readEmbeddedFashionMnist, FASHION_MNIST_CLASSES, DEBIAN_FASHION_MNIST_DIR, EMBEDDED_FASHION_MNIST_DIR } from './data/fashion-mnist.ts';
 export { teacherTask, deepTeacher } from './data/teacher.ts';
+export { prepareData, saveData, loadData, dataSpec } from './data/prepare.ts';
+export type { DataSpec, DataSpecInput, PreparedData } from './data/prepare.ts';
 export { deriveSeed, mulberry32 } from './random.ts';
 export { averagePathLength, coreNetwork, nonlinearUnits } from './path-length.ts';
 export type { PathLength, SiteUnits, CoreNetwork } from './path-length.ts';

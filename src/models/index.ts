@@ -22,6 +22,8 @@ export { deriveSeed, mulberry32 } from './random.ts';
 export { averagePathLength, coreNetwork, nonlinearUnits } from './path-length.ts';
 export type { PathLength, SiteUnits, CoreNetwork } from './path-length.ts';
 export { sparsityPenalty } from './sparsity.ts';
+export { snapAlphas, foldLinear } from './linearize.ts';
+export type { Snapped, Folded } from './linearize.ts';
 export { widthMatchedBaseline, baselineLayout, plainCnnParams } from './baseline.ts';
 export type { Baseline } from './baseline.ts';
 export type { SparsityOptions, SparsityRegularizer } from './sparsity.ts';

@@ -19,19 +19,9 @@ import { nativeCalls } from '../src/models/native/onednn.ts';
 import { referenceModel, type ReferenceModelName } from '../src/models/reference-models.ts';
 import { optimizerFor, trainingStep } from '../src/models/train.ts';
 import { REPO } from './helpers/project.ts';
+import { relativeError } from './helpers/numeric.ts';
 
 const built = existsSync(join(REPO, 'native', 'onednn', 'build', 'Release', 'linea_onednn.node'));
-
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff += (a[i]! - b[i]!) ** 2;
-    norm += b[i]! ** 2;
-  }
-  return Math.sqrt(diff / Math.max(norm, 1e-30));
-}
 
 /** Run `f` on cpu and on onednn with the same inputs; compare every output. */
 async function parity(label: string, f: () => tf.Tensor | tf.Tensor[], kernels: string[]): Promise<void> {

@@ -7,16 +7,7 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/models/backends.ts';
 import { mulberry32, normalArray } from '../src/models/random.ts';
-
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff += (a[i]! - b[i]!) ** 2;
-    norm += b[i]! ** 2;
-  }
-  return Math.sqrt(diff / Math.max(norm, 1e-30));
-}
+import { relativeError } from './helpers/numeric.ts';
 
 interface Case { stride: number; pad: 'same' | 'valid'; depthwise: boolean; size: number; kernel: number }
 

@@ -125,33 +125,34 @@ function convGeometry(info: tf.backend_util.Conv2DInfo) {
   };
 }
 
-const conv2D = native(tf.Conv2D, ({ inputs, backend, attrs }, a) => {
-  const { x, filter } = inputs as { x: TensorInfo; filter: TensorInfo };
-  const at = attrs as unknown as ConvAttrs;
+function conv2DInfo(xShape: Shape4, filterShape: Shape4, at: ConvAttrs) {
+  return convGeometry(tf.backend_util.computeConv2DInfo(xShape, filterShape, at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode, false, 'channelsLast'));
+}
+
+/** Forward convolution, optionally adding a per-channel bias inside oneDNN. */
+function convForward(backend: OnednnBackend, a: OnednnAddon, x: TensorInfo, filter: TensorInfo, at: ConvAttrs, bias: Float32Array | null): TensorInfo | undefined {
   const xv = backend.f32(x);
   const wv = backend.f32(filter);
   if (!xv || !wv || at.dataFormat === 'NCHW') return undefined;
-  const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, filter.shape as Shape4, at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode, false, 'channelsLast');
-  const g = convGeometry(info);
+  const g = conv2DInfo(x.shape as Shape4, filter.shape as Shape4, at);
   const out = uninitialized(g.out.reduce((p, q) => p * q, 1));
-  a.conv2dForward(xv, wv, null, out, x.shape as Shape4, filter.shape as Shape4, g.out, g.strides, g.pads, g.dilations);
+  a.conv2dForward(xv, wv, bias, out, x.shape as Shape4, filter.shape as Shape4, g.out, g.strides, g.pads, g.dilations);
   return backend.makeTensorInfo(g.out, 'float32', out);
+}
+
+const conv2D = native(tf.Conv2D, ({ inputs, backend, attrs }, a) => {
+  const { x, filter } = inputs as { x: TensorInfo; filter: TensorInfo };
+  return convForward(backend, a, x, filter, attrs as unknown as ConvAttrs, null);
 });
 
 /** Convolution with its bias added by oneDNN (tf.fused.conv2d without an activation). */
 const fusedConv2D = native(tf.FusedConv2D, ({ inputs, backend, attrs }, a) => {
   const { x, filter, bias, preluActivationWeights } = inputs as { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
   const at = attrs as unknown as ConvAttrs & { activation: string };
-  const xv = backend.f32(x);
-  const wv = backend.f32(filter);
   const bv = bias ? backend.f32(bias) : null;
-  if (!xv || !wv || bv === undefined || at.dataFormat === 'NCHW' || at.activation !== 'linear' || preluActivationWeights) return undefined;
+  if (bv === undefined || at.activation !== 'linear' || preluActivationWeights) return undefined;
   if (bias && (bias.shape.length !== 1 || bias.shape[0] !== filter.shape[3])) return undefined;
-  const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, filter.shape as Shape4, at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode, false, 'channelsLast');
-  const g = convGeometry(info);
-  const out = uninitialized(g.out.reduce((p, q) => p * q, 1));
-  a.conv2dForward(xv, wv, bv, out, x.shape as Shape4, filter.shape as Shape4, g.out, g.strides, g.pads, g.dilations);
-  return backend.makeTensorInfo(g.out, 'float32', out);
+  return convForward(backend, a, x, filter, at, bv);
 });
 
 const conv2DBackpropInput = native(tf.Conv2DBackpropInput, ({ inputs, backend, attrs }, a) => {
@@ -160,8 +161,7 @@ const conv2DBackpropInput = native(tf.Conv2DBackpropInput, ({ inputs, backend, a
   const dyv = backend.f32(dy);
   const wv = backend.f32(filter);
   if (!dyv || !wv || at.dataFormat === 'NCHW') return undefined;
-  const info = tf.backend_util.computeConv2DInfo(at.inputShape, filter.shape as Shape4, at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode, false, 'channelsLast');
-  const g = convGeometry(info);
+  const g = conv2DInfo(at.inputShape, filter.shape as Shape4, at);
   const dx = uninitialized(at.inputShape.reduce((p, q) => p * q, 1));
   a.conv2dBackwardData(dyv, wv, dx, at.inputShape, filter.shape as Shape4, g.out, g.strides, g.pads, g.dilations);
   return backend.makeTensorInfo(at.inputShape, 'float32', dx);
@@ -173,8 +173,7 @@ const conv2DBackpropFilter = native(tf.Conv2DBackpropFilter, ({ inputs, backend,
   const xv = backend.f32(x);
   const dyv = backend.f32(dy);
   if (!xv || !dyv || at.dataFormat === 'NCHW') return undefined;
-  const info = tf.backend_util.computeConv2DInfo(x.shape as Shape4, at.filterShape, at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode, false, 'channelsLast');
-  const g = convGeometry(info);
+  const g = conv2DInfo(x.shape as Shape4, at.filterShape, at);
   const dw = uninitialized(at.filterShape.reduce((p, q) => p * q, 1));
   a.conv2dBackwardWeights(xv, dyv, dw, x.shape as Shape4, at.filterShape, g.out, g.strides, g.pads, g.dilations);
   return backend.makeTensorInfo(at.filterShape, 'float32', dw);

@@ -6,8 +6,18 @@
 import { join } from 'node:path';
 import { errorMessage } from './errors.ts';
 import { canonicalJson, type ArtifactDigest, type CacheKey, type Json } from './json.ts';
-import { registeredStage, type Artifact, type Progress, type StageContext } from './stage.ts';
+import { registeredStage, type Artifact, type InputSpecs, type Progress, type StageContext, type Variant } from './stage.ts';
+import { gatheredInputName } from './instances.ts';
 import { Store } from './store.ts';
+
+export interface TaskInput {
+  readonly value: Json;
+  readonly dir: string;
+  readonly digest: ArtifactDigest;
+  /** The producing instance and its axis labels (what a gather input tells its variants apart by). */
+  readonly instance: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
 
 /** Everything a stage run needs, as plain data (it crosses a process boundary). */
 export interface StageTask {
@@ -16,7 +26,8 @@ export interface StageTask {
   readonly moduleUrl: string;
   readonly key: CacheKey;
   readonly params: Json;
-  readonly inputs: Readonly<Record<string, { value: Json; dir: string; digest: ArtifactDigest }>>;
+  /** Plain inputs by name; a gather input's variants as `name@producer-instance`. */
+  readonly inputs: Readonly<Record<string, TaskInput>>;
   readonly outDir: string;
   /** Cache directory, for checkpoints. */
   readonly cacheDir: string;
@@ -51,15 +62,10 @@ export async function runTask(task: StageTask, onEvent: (event: TaskEvent) => vo
     }
     if (!stage) return { ok: false, error: `stage '${task.stage}' is not defined by ${task.moduleUrl}` };
     const store = new Store(task.cacheDir);
-    const inputs = Object.fromEntries(
-      Object.entries(task.inputs).map(([name, a]): [string, Artifact<unknown>] => [
-        name,
-        { value: a.value, dir: a.dir, digest: a.digest, file: (rel: string) => join(a.dir, rel) },
-      ]),
-    );
-    const ctx: StageContext<unknown, Record<string, unknown>> = {
+    const inputs = stageInputs(stage.inputs, task.inputs);
+    const ctx: StageContext<unknown, InputSpecs> = {
       params: task.params,
-      inputs,
+      inputs: inputs as StageContext<unknown, InputSpecs>["inputs"],
       outDir: task.outDir,
       instance: task.instance,
       key: task.key,
@@ -80,4 +86,28 @@ export async function runTask(task: StageTask, onEvent: (event: TaskEvent) => vo
   } catch (error) {
     return { ok: false, error: errorMessage(error), ...(error instanceof Error && error.stack ? { stack: error.stack } : {}) };
   }
+}
+
+/** ctx.inputs from the task: plain inputs as artifacts, each gather input as its list of variants. */
+function stageInputs(specs: InputSpecs, given: StageTask['inputs']): Record<string, Artifact<unknown> | Variant<unknown>[]> {
+  const artifact = (a: TaskInput): Variant<unknown> => ({
+    value: a.value,
+    dir: a.dir,
+    digest: a.digest,
+    instance: a.instance,
+    labels: a.labels,
+    file: (rel: string) => join(a.dir, rel),
+  });
+  const inputs: Record<string, Artifact<unknown> | Variant<unknown>[]> = {};
+  for (const [name, spec] of Object.entries(specs)) {
+    if (spec.kind === 'gather') {
+      inputs[name] = Object.entries(given)
+        .filter(([key, a]) => key === gatheredInputName(name, a.instance))
+        .map(([, a]) => artifact(a));
+    } else if (given[name]) {
+      const { instance: _instance, labels: _labels, ...plain } = artifact(given[name]!);
+      inputs[name] = plain;
+    }
+  }
+  return inputs;
 }

@@ -119,38 +119,64 @@ export function expandInstances(pipeline: Pipeline, selection: Selection = {}): 
     values: values.map((v) => ({ label: v.label, overrides: layer(v.set, `axis '${a.name}'`) })),
   }));
 
-  // The axes that reach a node: those setting its params, and those reaching its inputs.
+  // The axes that reach a node: those setting its params, and those reaching its plain inputs.
+  // A gather input stops them: the node takes every variant of that producer at once.
+  const isGather = (node: NodeSpec, name: string) => node.stage.inputs[name]?.kind === 'gather';
   const reach = new Map<string, Set<string>>();
   for (const node of pipeline.nodes) {
     const axes = new Set<string>();
     for (const { axis: a, values } of axisLayers) {
       if (values.some((v) => v.overrides.some((o) => o.nodes.includes(node)))) axes.add(a.name);
     }
-    for (const from of Object.values(node.inputs)) for (const a of reach.get(from) ?? []) axes.add(a);
+    for (const [name, from] of Object.entries(node.inputs)) if (!isGather(node, name)) for (const a of reach.get(from) ?? []) axes.add(a);
     reach.set(node.id, axes);
   }
 
   let wanted = new Set(nodeIds);
   if (selection.only?.length) wanted = ancestorsOf(pipeline, selection.only);
 
+  const combos = [...cartesian(axisLayers.map((l) => l.values.map((v) => ({ axis: l.axis.name, ...v }))))];
+  // The instance each node has in each combination of axis values.
+  const perCombo = combos.map(() => new Map<string, Instance>());
   const instances = new Map<string, Instance>();
-  for (const combo of cartesian(axisLayers.map((l) => l.values.map((v) => ({ axis: l.axis.name, ...v }))))) {
-    const byNode = new Map<string, Instance>();
-    for (const node of pipeline.nodes) {
-      if (!wanted.has(node.id)) continue;
-      const labels = Object.fromEntries(combo.filter((c) => reach.get(node.id)!.has(c.axis)).map((c) => [c.axis, c.label]));
+  for (const node of pipeline.nodes) {
+    if (!wanted.has(node.id)) continue;
+    const reached = reach.get(node.id)!;
+    combos.forEach((combo, i) => {
+      const labels = Object.fromEntries(combo.filter((c) => reached.has(c.axis)).map((c) => [c.axis, c.label]));
       const id = instanceId(node.id, labels);
       let inst = instances.get(id);
       if (!inst) {
         const layers = [...presetLayer, ...combo.flatMap((c) => c.overrides), ...setLayer].filter((o) => o.nodes.includes(node));
-        const inputs = Object.fromEntries(Object.entries(node.inputs).map(([name, from]) => [name, byNode.get(from)!]));
+        const inputs: Record<string, Instance> = {};
+        for (const [name, from] of Object.entries(node.inputs)) {
+          if (!isGather(node, name)) {
+            inputs[name] = perCombo[i]!.get(from)!;
+            continue;
+          }
+          // Every variant of the producer in combinations that agree with this one on the axes
+          // that reach this node; each becomes its own keyed input, `name@producer-instance`.
+          const variants = new Map<string, Instance>();
+          combos.forEach((other, j) => {
+            if (other.every((c) => !reached.has(c.axis) || labels[c.axis] === c.label)) {
+              const v = perCombo[j]!.get(from)!;
+              variants.set(v.id, v);
+            }
+          });
+          for (const vid of [...variants.keys()].sort()) inputs[gatheredInputName(name, vid)] = variants.get(vid)!;
+        }
         inst = { id, node, stage: node.stage, params: resolveParams(node, id, layers), inputs, labels };
         instances.set(id, inst);
       }
-      byNode.set(node.id, inst);
-    }
+      perCombo[i]!.set(node.id, inst);
+    });
   }
   return [...instances.values()];
+}
+
+/** The key of one gathered variant among an instance's inputs (and in its fingerprint). */
+export function gatheredInputName(input: string, producer: string): string {
+  return `${input}@${producer}`;
 }
 
 function ancestorsOf(pipeline: Pipeline, only: readonly string[]): Set<string> {

@@ -155,7 +155,10 @@ async function execute(
     key,
     params: instance.params,
     inputs: Object.fromEntries(
-      Object.entries(inputs).map(([name, p]) => [name, { value: p.value, dir: engine.store.filesDir(p.digest), digest: p.digest }]),
+      Object.entries(inputs).map(([name, p]) => {
+        const producer = instance.inputs[name]!;
+        return [name, { value: p.value, dir: engine.store.filesDir(p.digest), digest: p.digest, instance: producer.id, labels: producer.labels }];
+      }),
     ),
     outDir: workspace.outDir,
     cacheDir: engine.store.root,

@@ -24,8 +24,28 @@ export function input<T>(description?: string): InputSpec<T> {
   return description === undefined ? { kind: 'input' } : { kind: 'input', description };
 }
 
-export type InputSpecs = { readonly [name: string]: InputSpec<unknown> };
-export type InputValues<I extends InputSpecs> = { [K in keyof I]: I[K] extends InputSpec<infer T> ? T : never };
+/**
+ * Declares that a stage consumes *every* variant of an upstream output: the upstream instances of
+ * all ablation values chosen in this run (e.g. a report over the ω sweep). The ablation axes that
+ * reach the producer stop at a gather input instead of multiplying the consumer, and the consumer
+ * sees each variant with the axis labels that made it.
+ */
+export interface GatherSpec<T> {
+  readonly kind: 'gather';
+  readonly description?: string;
+  /** Phantom: never set at run time, only carries T. */
+  readonly __type?: T;
+}
+
+export function gather<T>(description?: string): GatherSpec<T> {
+  return description === undefined ? { kind: 'gather' } : { kind: 'gather', description };
+}
+
+export type InputSpecs = { readonly [name: string]: InputSpec<unknown> | GatherSpec<unknown> };
+/** The output type each input is wired to. */
+export type InputValues<I extends InputSpecs> = {
+  [K in keyof I]: I[K] extends InputSpec<infer T> ? T : I[K] extends GatherSpec<infer T> ? T : never;
+};
 
 /** An upstream artifact as a stage sees it. */
 export interface Artifact<T> {
@@ -37,6 +57,19 @@ export interface Artifact<T> {
   file(relativePath: string): string;
 }
 
+/** One variant of a gathered input: the artifact and the ablation labels of the instance that made it. */
+export interface Variant<T> extends Artifact<T> {
+  /** Instance id of the producer, e.g. `linearize[omega=0.001,start=late]`. */
+  readonly instance: string;
+  /** axis → value label, for the axes that reach the producer. */
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** What `ctx.inputs` holds: one artifact per plain input, every variant for a gather input. */
+export type StageInputs<I extends InputSpecs> = {
+  readonly [K in keyof I]: I[K] extends GatherSpec<infer T> ? readonly Variant<T>[] : I[K] extends InputSpec<infer T> ? Artifact<T> : never;
+};
+
 export interface Progress {
   done: number;
   total: number;
@@ -44,9 +77,9 @@ export interface Progress {
   message?: string;
 }
 
-export interface StageContext<P, I> {
+export interface StageContext<P, I extends InputSpecs> {
   readonly params: P;
-  readonly inputs: { readonly [K in keyof I]: Artifact<I[K]> };
+  readonly inputs: StageInputs<I>;
   /** Empty directory for the stage's files; it becomes the artifact's file tree on success. */
   readonly outDir: string;
   /** Instance id, e.g. `sparsify[omega=0.001]`. */
@@ -79,7 +112,7 @@ export interface StageConfig<P extends z.ZodType, I extends InputSpecs, O> {
   readonly params: P;
   readonly inputs?: I;
   readonly env?: EnvSpec;
-  run(ctx: StageContext<z.output<P>, InputValues<I>>): O | Promise<O>;
+  run(ctx: StageContext<z.output<P>, I>): O | Promise<O>;
 }
 
 export interface Stage<P extends z.ZodType = z.ZodType, I extends InputSpecs = InputSpecs, O = unknown>

@@ -56,13 +56,13 @@ export function fingerprintOf(engine: Engine, instance: Instance, inputs: Readon
     packages: code.packages,
     params: instance.params,
     inputs,
-    env: declaredEnv(instance.stage.env),
+    env: declaredEnv(instance.stage.env as EnvSpec<Json> | undefined, instance.params),
   };
 }
 
-function declaredEnv(spec: EnvSpec | undefined): Record<string, Json> {
+function declaredEnv(spec: EnvSpec<Json> | undefined, params: Json): Record<string, Json> {
   if (!spec) return {};
-  if (typeof spec === 'function') return spec();
+  if (typeof spec === 'function') return spec(params);
   return Object.fromEntries(spec.map((name) => [name, process.env[name] ?? null]));
 }
 

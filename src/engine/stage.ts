@@ -100,10 +100,11 @@ export interface StageContext<P, I extends InputSpecs> {
 }
 
 /**
- * What a stage declares about its environment: names of environment variables, or a function
- * computing values (e.g. which tensor backend will be used). Only declared facts enter the key.
+ * What a stage declares about its environment: names of environment variables, or a function of
+ * the stage's params computing values (e.g. digests of the data files the params point at, which
+ * the stage reads at run time). Only declared facts enter the key.
  */
-export type EnvSpec = readonly string[] | (() => Record<string, Json>);
+export type EnvSpec<P = never> = readonly string[] | ((params: P) => Record<string, Json>);
 
 export interface StageConfig<P extends z.ZodType, I extends InputSpecs, O> {
   /** Unique across the pipeline; names the stage in keys, logs and the CLI. */
@@ -111,7 +112,7 @@ export interface StageConfig<P extends z.ZodType, I extends InputSpecs, O> {
   readonly description?: string;
   readonly params: P;
   readonly inputs?: I;
-  readonly env?: EnvSpec;
+  readonly env?: EnvSpec<z.output<P>>;
   run(ctx: StageContext<z.output<P>, I>): O | Promise<O>;
 }
 

@@ -5,7 +5,7 @@
  * there, so units the penalty linearised stay linear while training goes on.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { ModelConfig } from './architectures/index.ts';
+import { buildModel, type ModelConfig } from './architectures/index.ts';
 import type { Model } from './model.ts';
 import type { Regularizer } from './train.ts';
 
@@ -63,4 +63,20 @@ export function sparsityPenalty(options: SparsityOptions): SparsityRegularizer {
       masks.clear();
     },
   };
+}
+
+/**
+ * The same network with channel-wise PReLUs at α = 0 in place of its ReLUs: an identical function
+ * whose slopes the sparsity penalty can then move. Every other parameter is copied.
+ */
+export function withPrelu(model: Model<ModelConfig>): Model<ModelConfig> {
+  const prelu = buildModel({ ...model.config, activation: 'prelu' }, model.seed);
+  const weights = model.weights();
+  try {
+    for (const spec of prelu.specs) if (spec.role === 'alpha') weights[spec.name] = tf.zeros(spec.shape);
+    prelu.setWeights(weights);
+  } finally {
+    tf.dispose(weights);
+  }
+  return prelu;
 }

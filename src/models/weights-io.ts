@@ -3,7 +3,7 @@
  * binary file of raw little-endian float32), read and written through a tf.io.IOHandler over
  * node:fs, so no tfjs-node is needed. Values are copied byte for byte: a round trip is bit-exact.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { buildModel, parseModelConfig, type ModelConfig } from './architectures/index.ts';
@@ -33,6 +33,7 @@ export function directoryHandler(dir: string, stem = 'model'): Required<Pick<tf.
         weightsManifest: [{ paths: [binName], weights: artifacts.weightSpecs ?? [] }],
         ...(artifacts.userDefinedMetadata ? { userDefinedMetadata: artifacts.userDefinedMetadata } : {}),
       };
+      await mkdir(dir, { recursive: true });
       await writeFile(join(dir, binName), new Uint8Array(data));
       await writeFile(jsonPath, JSON.stringify(json, null, 1) + '\n');
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON({ ...artifacts, weightData: data }) };

@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { readCifar } from './cifar.ts';
-import { channelStats, classSubset, downsample, normalize, stratifiedSplit, toDataset, type ChannelStats, type Dataset } from './dataset.ts';
+import { channelStats, classSubset, downsample, normalize, stratifiedSplit, take, toDataset, type ChannelStats, type Dataset } from './dataset.ts';
 import { DEBIAN_FASHION_MNIST_DIR, readEmbeddedFashionMnist, readFashionMnist } from './fashion-mnist.ts';
 import { deepTeacher, teacherTask } from './teacher.ts';
 
@@ -28,6 +28,8 @@ export const dataSpec = z.object({
   downsample: positive.default(1),
   /** Fraction (< 1) or count of training examples held out, stratified. 0: none. */
   validation: z.number().nonnegative().default(0),
+  /** Keep only the first N training / test examples (after the class subset): quick runs and tests. */
+  limit: z.object({ train: positive.optional(), test: positive.optional() }).strict().default({}),
   seed: z.number().int().default(0),
 }).strict();
 
@@ -62,6 +64,8 @@ export function prepareData(input: DataSpecInput): PreparedData {
       break;
   }
   if (spec.classes) [train, test] = [classSubset(train, spec.classes), classSubset(test, spec.classes)];
+  const first = (ds: Dataset, n: number | undefined) => (n === undefined || n >= ds.labels.length ? ds : take(ds, Int32Array.from({ length: n }, (_, i) => i)));
+  [train, test] = [first(train, spec.limit.train), first(test, spec.limit.test)];
   if (spec.downsample > 1) [train, test] = [downsample(train, spec.downsample), downsample(test, spec.downsample)];
   let validation: Dataset | undefined;
   if (spec.validation > 0) ({ train, validation } = stratifiedSplit(train, spec.validation, spec.seed));

@@ -1,0 +1,29 @@
+/**
+ * baseline-shape: the plain all-ReLU network a linearised one is compared with (science.md §1.8):
+ * D = max(1, round(APL_norm)) nonlinear layers in the source's stage layout, widths scaled by
+ * bisection until its parameter count is within tolerance of the linearised network's. Its output
+ * depends only on D and the target, so every ω and start with the same D share one baseline.
+ */
+import { z } from 'zod';
+import { defineStage, input } from '../src/index.ts';
+import { widthMatchedBaseline } from '../src/models/index.ts';
+import type { BaselineShapeValue, LinearizeValue, PathLengthValue } from './lib/artifacts.ts';
+
+export const baselineShapeStage = defineStage({
+  name: 'baseline-shape',
+  description: 'depth D = round(APL), widths matched to the parameter count',
+  params: z.object({ tolerance: z.number().positive().max(0.5).default(0.02) }),
+  inputs: { linearized: input<LinearizeValue>('linearised network'), pathLength: input<PathLengthValue>('its path length') },
+  run: (ctx): BaselineShapeValue => {
+    const depth = Math.max(1, Math.round(ctx.inputs.pathLength.value.normalized));
+    const target = ctx.inputs.linearized.value.params;
+    let b;
+    try {
+      b = widthMatchedBaseline(ctx.inputs.linearized.value.model, depth, target, ctx.params.tolerance);
+    } catch (error) {
+      throw new Error(`stage 'baseline-shape': ${(error as Error).message}; a small network may need a looser baseline-shape.tolerance (now ${ctx.params.tolerance})`);
+    }
+    ctx.log(`D = ${depth}: ${b.params} parameters for a target of ${target} (${(100 * b.relativeError).toFixed(2)} %), width ×${b.multiplier.toFixed(3)}`);
+    return { depth, model: b.config, params: b.params, targetParams: target, relativeError: b.relativeError, multiplier: b.multiplier };
+  },
+});

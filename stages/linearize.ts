@@ -1,0 +1,135 @@
+/**
+ * linearize: units with |1 − α| < ε_lin become exactly linear (α := 1); accuracy before and after,
+ * a sensitivity table over ε_lin (science.md §1.5); then linear layers are folded where exact and
+ * the folded model must give the same logits (relative error ≤ 1e-4), with its depth, size and
+ * inference time beside the original's.
+ */
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { defineStage, input } from '../src/index.ts';
+import { evaluate, foldLinear, loadModel, saveModel, snapAlphas, type Dataset, type Model, type ModelConfig } from '../src/models/index.ts';
+import type { DataValue, LinearizeValue, SparsifyValue } from './lib/artifacts.ts';
+import { BACKEND_ENV, dataOf, useBackend } from './lib/training.ts';
+
+/** Layers with parameters (conv, dense, batch norm), by parameter-name prefix. */
+function layerCount(model: Model<ModelConfig>): number {
+  return new Set(model.specs.map((s) => s.name.slice(0, s.name.lastIndexOf('/')))).size;
+}
+
+function batchOf(ds: Dataset, n: number): tf.Tensor {
+  const count = Math.min(n, ds.labels.length);
+  const per = ds.shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(ds.x.subarray(0, count * per), [count, ...ds.shape]);
+}
+
+/** ‖a − b‖∞ / ‖a‖∞ of two models' logits on the same batch. */
+function logitError(a: Model<ModelConfig>, b: Model<ModelConfig>, x: tf.Tensor): number {
+  return tf.tidy(() => {
+    const la = a.predict(x);
+    const lb = b.predict(x);
+    return tf.max(tf.abs(tf.sub(la, lb))).dataSync()[0]! / Math.max(tf.max(tf.abs(la)).dataSync()[0]!, 1e-12);
+  });
+}
+
+/** Median wall time of one inference pass over `x`, after a warm-up. */
+function inferenceMs(model: Model<ModelConfig>, x: tf.Tensor, repeats = 5): number {
+  const once = () => {
+    const t0 = performance.now();
+    tf.tidy(() => model.predict(x).dataSync());
+    return performance.now() - t0;
+  };
+  once();
+  const times = Array.from({ length: repeats }, once).sort((p, q) => p - q);
+  return times[Math.floor(repeats / 2)]!;
+}
+
+function nonlinear(model: Model<ModelConfig>, epsilon: number): { units: number; nonlinear: number } {
+  let units = 0;
+  let k = 0;
+  for (const site of model.sites) {
+    units += site.channels;
+    if (!site.alpha) {
+      if (site.nonlinearity !== 'linear') k += site.channels;
+      continue;
+    }
+    for (const a of model.get(site.alpha).dataSync()) if (Math.abs(1 - a) >= epsilon) k++;
+  }
+  return { units, nonlinear: k };
+}
+
+export const linearizeStage = defineStage({
+  name: 'linearize',
+  description: 'snap α to 1 below ε_lin, fold linear layers, check logits',
+  params: z.object({
+    epsilon: z.number().positive().default(1e-3),
+    sensitivity: z.array(z.number().positive()).default([1e-4, 1e-3, 1e-2, 5e-2]),
+    /** The folded model's logits may differ from the snapped model's by at most this (relative, max norm). */
+    tolerance: z.number().positive().default(1e-4),
+    /** Test images used for the logit check and the timing. */
+    checkImages: z.number().int().positive().default(500),
+  }),
+  inputs: { data: input<DataValue>('prepared data'), sparse: input<SparsifyValue>('sparsified network') },
+  env: BACKEND_ENV,
+  run: async (ctx): Promise<LinearizeValue> => {
+    const { params } = ctx;
+    const backend = await useBackend(ctx);
+    const data = await dataOf(ctx.inputs.data);
+    const source = ctx.inputs.sparse.file('model');
+    const sensitivity = [];
+    for (const epsilon of params.sensitivity) {
+      const trial = await loadModel(source);
+      try {
+        snapAlphas(trial, epsilon);
+        sensitivity.push({ epsilon, accuracy: evaluate(trial, data.test).accuracy, nonlinear: nonlinear(trial, epsilon).nonlinear });
+      } finally {
+        trial.dispose();
+      }
+    }
+    const model = await loadModel(source);
+    const x = batchOf(data.test, params.checkImages);
+    try {
+      const accuracyBefore = evaluate(model, data.test).accuracy;
+      const snapped = snapAlphas(model, params.epsilon);
+      const accuracyAfter = evaluate(model, data.test).accuracy;
+      const folded = foldLinear(model);
+      try {
+        const maxRelativeError = logitError(model, folded.model, x);
+        if (!(maxRelativeError <= params.tolerance)) {
+          throw new Error(`stage 'linearize': the folded model's logits differ from the linearised model's by ${maxRelativeError.toExponential(2)} (relative), above linearize.tolerance = ${params.tolerance}; folding is wrong for ${model.config.kind}`);
+        }
+        await saveModel(model, join(ctx.outDir, 'model'));
+        await saveModel(folded.model, join(ctx.outDir, 'folded'));
+        const { units } = nonlinear(model, params.epsilon);
+        ctx.log(`ε_lin ${params.epsilon}: ${snapped.total} of ${units} units linear; accuracy ${(100 * accuracyBefore).toFixed(2)}% → ${(100 * accuracyAfter).toFixed(2)}%; folded: ${folded.folds.length} folds, logit error ${maxRelativeError.toExponential(1)}`);
+        const sparse = ctx.inputs.sparse.value;
+        return {
+          epsilon: params.epsilon,
+          omega: sparse.omega,
+          startEpoch: sparse.startEpoch,
+          start: sparse.start,
+          backend,
+          model: model.config,
+          params: model.paramCount().trainable,
+          units,
+          linearized: snapped.total,
+          accuracyBefore,
+          accuracyAfter,
+          sensitivity,
+          folded: {
+            folds: folded.folds,
+            maxRelativeError,
+            layers: { original: layerCount(model), folded: layerCount(folded.model) },
+            params: { original: model.paramCount().trainable, folded: folded.model.paramCount().trainable },
+            inferenceMs: { original: inferenceMs(model, x), folded: inferenceMs(folded.model, x) },
+          },
+        };
+      } finally {
+        folded.model.dispose();
+      }
+    } finally {
+      x.dispose();
+      model.dispose();
+    }
+  },
+});

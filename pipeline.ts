@@ -17,12 +17,15 @@ import { linearizeStage } from './stages/linearize.ts';
 import { pathLengthStage } from './stages/path-length.ts';
 import { prepareDataStage } from './stages/prepare-data.ts';
 import { pretrainStage } from './stages/pretrain.ts';
+import { reportStage } from './stages/report.ts';
 import { sparsifyStage } from './stages/sparsify.ts';
 
 /** Dense epochs E, and the sparsified epochs of a late start: every run gets E + POST epochs. */
-const DENSE_EPOCHS = 4;
-const POST_EPOCHS = 2;
+const DENSE_EPOCHS = 8;
+const POST_EPOCHS = 4;
 const RECIPE = { batchSize: 128, lr: 0.05, optimizer: { kind: 'sgd', momentum: 0.9 }, schedule: { kind: 'cosine' }, weightDecay: 5e-4 } as const;
+/** The sparsified phase at a lower rate: at 0.05 the penalty's pull on α made large-ω runs diverge (NaN). */
+const SPARSE_RECIPE = { ...RECIPE, lr: 0.02 } as const;
 
 /** Fashion-MNIST class subsets (0 T-shirt, 1 trouser, 2 pullover, 3 dress, 4 coat, 5 sandal, 6 shirt, 7 sneaker, 8 bag, 9 boot). */
 const ALL_CLASSES = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
@@ -32,15 +35,16 @@ export default definePipeline({
   build(p) {
     const data = p.add(prepareDataStage, {}, { params: { source: { kind: 'fashion-mnist-embedded' }, downsample: 2 } });
     const dense = p.add(pretrainStage, { data }, { params: { recipe: { ...RECIPE, epochs: DENSE_EPOCHS } } });
-    const sparse = p.add(sparsifyStage, { data, dense }, { params: { postEpochs: POST_EPOCHS, recipe: RECIPE } });
+    const sparse = p.add(sparsifyStage, { data, dense }, { params: { postEpochs: POST_EPOCHS, recipe: SPARSE_RECIPE } });
     const linearized = p.add(linearizeStage, { data, sparse });
     const pathLength = p.add(pathLengthStage, { linearized });
     const shape = p.add(baselineShapeStage, { linearized, pathLength });
-    p.add(baselineStage, { data, shape }, { params: { recipe: { ...RECIPE, epochs: DENSE_EPOCHS + POST_EPOCHS } } });
+    const baseline = p.add(baselineStage, { data, shape }, { params: { recipe: { ...RECIPE, epochs: DENSE_EPOCHS + POST_EPOCHS } } });
+    p.add(reportStage, { dense, sparse, linearized, pathLength, baseline });
   },
   axes: {
-    omega: axis('sparsify.omega', [1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1], {
-      default: [1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1],
+    omega: axis('sparsify.omega', [1e-4, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1, 3e-1, 1], {
+      default: [3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1, 3e-1],
       description: 'weight ω of the sparsity penalty ω·Σ|1−α|^½: from all-nonlinear to collapse',
     }),
     start: axis('sparsify.start', ['early', 'mid', 'late'], {
@@ -49,7 +53,7 @@ export default definePipeline({
     }),
     arch: namedAxis(
       {
-        'plain-cnn': { 'pretrain.arch': { kind: 'plain-cnn', channels: [16, 16, 32, 32], poolAfter: [1], batchNorm: true } },
+        'plain-cnn': { 'pretrain.arch': { kind: 'plain-cnn', channels: [16, 16, 32, 32], poolAfter: [1], batchNorm: false, head: 'flatten' } },
         resnet: { 'pretrain.arch': { kind: 'resnet', depth: 8, baseWidth: 8 } },
       },
       { description: 'the network: a 4-layer plain CNN with batch norm, or a CIFAR-style ResNet-v1' },

@@ -17,7 +17,7 @@ export const pretrainStage = defineStage({
   name: 'pretrain',
   description: 'dense ReLU training, a snapshot of every epoch',
   params: z.object({
-    arch: archParams.default({ kind: 'plain-cnn', channels: [16, 16, 32, 32], poolAfter: [1], batchNorm: true }),
+    arch: archParams.default({ kind: 'plain-cnn', channels: [16, 16, 32, 32], poolAfter: [1], batchNorm: false, head: 'flatten' }),
     /** Channel multiplier over `arch` (science.md §1.7: core networks should not depend on it). */
     width: z.number().positive().default(1),
     /** Depth override: conv layers (plain CNN), 6n+2 (ResNet) or hidden layers (MLP). */

@@ -150,6 +150,14 @@ if (!built) {
     }, [tf.Prelu, 'LineaPreluGrad']);
   });
 
+  test('ReLU forward and gradient (including x = 0) match cpu', async () => {
+    await parity('relu', () => {
+      const x = tf.concat([tf.round(random([3, 4, 4, 6], 4)), random([3, 4, 4, 6], 5)]) as tf.Tensor4D;
+      const r = random(x.shape, 6);
+      return [tf.relu(x), ...tf.grads((xv: tf.Tensor) => tf.sum(tf.mul(tf.relu(xv), r)))([x])];
+    }, [tf.Relu, 'LineaReluGrad']);
+  });
+
   test('broadcast arithmetic and sum/mean over leading, middle and trailing axes match cpu', async () => {
     const shapes: [number[], number[]][] = [[[2, 3, 4, 5], [2, 3, 4, 5]], [[2, 3, 4, 5], [5]], [[2, 3, 4, 5], [1, 3, 1, 5]], [[3, 1], [1, 4]], [[4, 5], []]];
     for (const [i, [a, b]] of shapes.entries()) {

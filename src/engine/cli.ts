@@ -12,13 +12,15 @@ import { errorMessage, LineaError } from './errors.ts';
 import { describeReason } from './fingerprint.ts';
 import { collectGarbage, parseSize } from './gc.ts';
 import { renderGraph } from './graph.ts';
-import { expandInstances, parseAblateFlag, parseSetFlag, type Instance, type Selection } from './instances.ts';
+import { chosenAxisValues, expandInstances, parseAblateFlag, parseSetFlag, type Instance, type Selection } from './instances.ts';
+import { ablateSelection, ablationGrid, confirmRun, estimate, promptAblation, renderGrid } from './ablate.ts';
 import { canonicalJson, type CacheKey, type Json } from './json.ts';
 import { isPipeline, type Pipeline } from './pipeline.ts';
 import { describePlan, planInstances } from './plan.ts';
 import { InProcessExecutor, type Executor } from './executor.ts';
 import { ProcessPoolExecutor } from './pool.ts';
 import { ProgressPrinter, summaryTable } from './progress.ts';
+import { publishResults } from './publish.ts';
 import { runInstances } from './run.ts';
 
 const USAGE = `linea — run an experiment pipeline with content-addressed caching
@@ -27,6 +29,8 @@ usage: linea <command> [options]
 
 commands:
   run              run what is not cached (default)
+  ablate           pick ablation axes and values, see the grid (cached / stale / new, estimated
+                   time), confirm, run; --ablate flags preselect values, --yes skips the prompts
   status           show each stage instance: cached | stale | missing | blocked, and why
   graph            print the stage graph (--format mermaid|dot)
   log <stage>      past runs of a stage (or instance) with their records and lineage
@@ -42,6 +46,7 @@ options:
   --ablate <axis=v1,v2>   run these values of an ablation axis (repeatable)
   --only <stage>          only this stage and what it needs (repeatable)
   -j, --jobs <n>          run up to n stage instances at once in worker processes
+  --out <dir>             where stages that publish (e.g. a report) copy their files (default ./results)
   --backend <name>        tensor backend for stages that use one (sets $LINEA_BACKEND for them
                           and their workers; e.g. node-gpu, node, wasm, cpu)
   --json                  machine-readable output on stdout
@@ -56,10 +61,12 @@ const OPTIONS = {
   only: { type: 'string', multiple: true },
   jobs: { type: 'string', short: 'j' },
   backend: { type: 'string' },
+  out: { type: 'string' },
   json: { type: 'boolean' },
   format: { type: 'string' },
   'max-size': { type: 'string' },
   'dry-run': { type: 'boolean' },
+  yes: { type: 'boolean', short: 'y' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
@@ -92,6 +99,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'run':
         return await cmdRun(flags);
+      case 'ablate':
+        return await cmdAblate(flags);
       case 'status':
         return await cmdStatus(flags);
       case 'graph':
@@ -157,9 +166,9 @@ function selectionFrom(flags: Flags): Selection {
   return { ...(flags.preset ? { preset: flags.preset } : {}), set, ablate, ...(flags.only ? { only: flags.only } : {}) };
 }
 
-async function withEngine<T>(flags: Flags, use: (engine: Engine, instances: Instance[], loaded: Loaded) => Promise<T>): Promise<T> {
-  const loaded = await loadPipeline(flags);
-  const instances = expandInstances(loaded.pipeline, selectionFrom(flags));
+async function withEngine<T>(flags: Flags, use: (engine: Engine, instances: Instance[], loaded: Loaded) => Promise<T>, selection?: Selection, preloaded?: Loaded): Promise<T> {
+  const loaded = preloaded ?? (await loadPipeline(flags));
+  const instances = expandInstances(loaded.pipeline, selection ?? selectionFrom(flags));
   const engine = await openEngine({ root: loaded.root, cacheDir: loaded.cacheDir, pipeline: loaded.pipeline });
   try {
     return await use(engine, instances, loaded);
@@ -174,9 +183,9 @@ function jobsFrom(flags: Flags): number {
   return jobs;
 }
 
-async function cmdRun(flags: Flags): Promise<number> {
+async function cmdRun(flags: Flags, selection?: Selection, preloaded?: Loaded): Promise<number> {
   const jobs = jobsFrom(flags);
-  return withEngine(flags, async (engine, instances) => {
+  return withEngine(flags, async (engine, instances, loaded) => {
     await engine.store.sweepTmp();
     const executor: Executor = jobs > 1 ? new ProcessPoolExecutor(jobs) : new InProcessExecutor();
     const printer = new ProgressPrinter();
@@ -193,10 +202,12 @@ async function cmdRun(flags: Flags): Promise<number> {
     try {
       const results = await runInstances(engine, instances, { executor, observer: printer, signal: controller.signal });
       printer.stop();
+      const published = controller.signal.aborted ? [] : await publishResults(engine, instances, results, resolve(flags.out ?? resolve(loaded.root, 'results')));
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify({ stages: results.map(({ id, stage, key, status, seconds }) => ({ id, stage, key, status, seconds })) })}\n`);
+        process.stdout.write(`${JSON.stringify({ stages: results.map(({ id, stage, key, status, seconds }) => ({ id, stage, key, status, seconds })), published })}\n`);
       } else {
         process.stdout.write(`${summaryTable(results)}\n`);
+        for (const p of published) process.stdout.write(`${p.instance} → ${p.dir}\n`);
       }
       for (const r of results) if (r.status === 'failed') process.stderr.write(`linea: ${r.id} failed: ${r.error}\n`);
       if (controller.signal.aborted) return 130;
@@ -207,7 +218,36 @@ async function cmdRun(flags: Flags): Promise<number> {
       process.off('SIGTERM', onSignal);
       await executor.close();
     }
-  });
+  }, selection, preloaded);
+}
+
+/**
+ * Interactive ablation: prompts (or the --ablate flags with --yes), the grid of variants marked
+ * cached / stale / new with an estimate from past durations, a confirmation, then a normal run.
+ */
+async function cmdAblate(flags: Flags): Promise<number> {
+  const loaded = await loadPipeline(flags);
+  const base = selectionFrom(flags);
+  const initial = new Map([...chosenAxisValues(loaded.pipeline, base)].map(([a, values]) => [a.name, values.map((v) => v.label)]));
+  const interactive = !flags.yes;
+  if (interactive && !process.stdin.isTTY) {
+    throw new LineaError('linea ablate needs a terminal for its prompts; give the choice as flags instead: linea ablate --ablate <axis>=<v1>,<v2> … --yes (or linea run --ablate …)', 'usage');
+  }
+  const chosen = interactive ? await promptAblation(loaded.pipeline, initial) : initial;
+  if (!chosen) return 130;
+  const selection: Selection = { ...base, ablate: ablateSelection(loaded.pipeline, chosen) };
+  const grid = await withEngine(flags, async (engine, instances) => {
+    const planned = await planInstances(engine, instances);
+    const cells = ablationGrid(chosen, instances, planned);
+    return { cells, text: renderGrid(cells, [...chosen.keys()], estimate(planned, await engine.index.runs())) };
+  }, selection, loaded);
+  if (flags.json && !interactive) {
+    process.stderr.write(`${grid.text}\n`);
+  } else if (!interactive) {
+    process.stdout.write(`${grid.text}\n`);
+  }
+  if (interactive && !(await confirmRun(grid.text))) return 130;
+  return cmdRun(flags, selection, loaded);
 }
 
 async function cmdStatus(flags: Flags): Promise<number> {

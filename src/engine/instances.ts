@@ -31,10 +31,10 @@ export interface Instance {
   readonly labels: Readonly<Record<string, string>>;
 }
 
-/** Parse `omega=1e-4,1e-3` (the --ablate flag). */
+/** Parse `omega=1e-4,1e-3` (the --ablate flag); `omega=` turns an axis with defaults off. */
 export function parseAblateFlag(flag: string): [string, string[]] {
   const eq = flag.indexOf('=');
-  if (eq <= 0 || eq === flag.length - 1) {
+  if (eq <= 0) {
     throw new LineaError(`--ablate ${flag}: expected <axis>=<value>[,<value>…], e.g. --ablate omega=1e-4,1e-3`, 'usage');
   }
   return [flag.slice(0, eq), flag.slice(eq + 1).split(',').map((v) => v.trim()).filter(Boolean)];

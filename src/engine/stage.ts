@@ -113,6 +113,8 @@ export interface StageConfig<P extends z.ZodType, I extends InputSpecs, O> {
   readonly params: P;
   readonly inputs?: I;
   readonly env?: EnvSpec<z.output<P>>;
+  /** Copy this stage's files to the run's output directory (`results/`, or `--out`) after each run. */
+  readonly publish?: boolean;
   run(ctx: StageContext<z.output<P>, I>): O | Promise<O>;
 }
 

@@ -57,7 +57,12 @@ export function baselineLayout(source: ModelConfig, depth: number, multiplier: n
     // Downsample between stages that have layers on both sides.
     if (count > 0 && s < stages.length - 1 && perStage.slice(s + 1).some((n) => n > 0)) poolAfter.push(channels.length - 1);
   });
-  return { kind: 'plain-cnn', inputShape: source.inputShape, classes: source.classes, channels, poolAfter, batchNorm: true, activation: 'relu', head: 'gap', init: 'he' };
+  // Conv–BN–ReLU (science.md §1.8) when the source normalises; a source without batch norm gets a
+  // baseline without it, so the comparison is about depth and width only.
+  // The head follows the source too (a ResNet's is GAP + linear).
+  const batchNorm = source.kind === 'plain-cnn' ? source.batchNorm : true;
+  const head = source.kind === 'plain-cnn' ? source.head : 'gap';
+  return { kind: 'plain-cnn', inputShape: source.inputShape, classes: source.classes, channels, poolAfter, batchNorm, activation: 'relu', head, init: 'he' };
 }
 
 export interface Baseline {

@@ -73,7 +73,7 @@ export function withPrelu(model: Model<ModelConfig>): Model<ModelConfig> {
   const prelu = buildModel({ ...model.config, activation: 'prelu' }, model.seed);
   const weights = model.weights();
   try {
-    for (const spec of prelu.specs) if (spec.role === 'alpha') weights[spec.name] = tf.zeros(spec.shape);
+    for (const spec of prelu.specs) if (spec.role === 'alpha') weights[spec.name] = tf.zeros([...spec.shape]);
     prelu.setWeights(weights);
   } finally {
     tf.dispose(weights);

@@ -342,6 +342,43 @@ const prelu = native(tf.Prelu, ({ inputs, backend }, a) => {
   return backend.makeTensorInfo(x.shape, 'float32', y);
 });
 
+/** Zero slopes per channel count: ReLU is PReLU at α = 0, and the PReLU loops are native. */
+const zeroSlopes = new Map<number, Float32Array>();
+function zerosFor(channels: number): Float32Array {
+  let z = zeroSlopes.get(channels);
+  if (!z) zeroSlopes.set(channels, (z = new Float32Array(channels)));
+  return z;
+}
+
+const relu = native(tf.Relu, ({ inputs, backend }, a) => {
+  const { x } = inputs as { x: TensorInfo };
+  const xv = backend.f32(x);
+  if (!xv || x.shape.length === 0) return undefined;
+  const c = x.shape.at(-1)!;
+  const y = uninitialized(xv.length);
+  a.prelu(xv, zerosFor(c), y, c);
+  return backend.makeTensorInfo(x.shape, 'float32', y);
+});
+
+/** dx of ReLU (dy where x > 0, else 0, as tfjs's dy·step(x)) through the PReLU backward loop at α = 0. */
+export const RELU_GRAD = 'LineaReluGrad';
+
+const reluGrad = {
+  kernelName: RELU_GRAD,
+  backendName: 'onednn',
+  kernelFunc: (({ inputs, backend }: Args) => {
+    const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
+    const a = loadOnednnAddon();
+    const c = x.shape.at(-1)!;
+    const dyv = backend.f32(dy)!;
+    const xv = backend.f32(x)!;
+    const dx = uninitialized(xv.length);
+    a.preluBackward(dyv, xv, zerosFor(c), dx, new Float32Array(c), c);
+    nativeCalls.set(RELU_GRAD, (nativeCalls.get(RELU_GRAD) ?? 0) + 1);
+    return backend.makeTensorInfo(x.shape, 'float32', dx);
+  }) as unknown as KernelFunc,
+} satisfies KernelConfig;
+
 /** dx and dα of PReLU in one pass (kernel used by the Prelu gradient below on this backend). */
 export const PRELU_GRAD = 'LineaPreluGrad';
 
@@ -373,7 +410,7 @@ function registerOnednn(): void {
   tf.registerBackend('onednn', () => new OnednnBackend(), 1);
   const replacements = [
     conv2D, fusedConv2D, conv2DBackpropInput, conv2DBackpropFilter, batchMatMul, fusedMatMul, fusedBatchNorm,
-    maxPool, maxPoolGrad, prelu,
+    maxPool, maxPoolGrad, prelu, relu,
     binary(tf.Add, 0), binary(tf.Sub, 1), binary(tf.Multiply, 2), binary(tf.RealDiv, 3), binary(tf.SquaredDifference, 4),
     reduction(tf.Sum, false), reduction(tf.Mean, true),
   ];
@@ -383,7 +420,9 @@ function registerOnednn(): void {
   }
   for (const k of replacements) tf.registerKernel(k);
   tf.registerKernel(preluGrad);
+  tf.registerKernel(reluGrad);
   registerPreluGradient();
+  registerReluGradient();
   registered = true;
 }
 
@@ -403,6 +442,24 @@ function registerPreluGradient(): void {
       if (tf.getBackend() === 'onednn' && channelAlpha(x, alpha) !== undefined && x.dtype === 'float32') {
         const [dx, da] = tf.engine().runKernel(PRELU_GRAD, { dy: dy as tf.Tensor, x, alpha }) as tf.Tensor[];
         return { x: () => dx!, alpha: () => da! };
+      }
+      return original.gradFunc(dy, saved, attrs);
+    },
+  });
+}
+
+/** ReLU's gradient, like PReLU's: tfjs's dy·step(x) everywhere, one native pass on onednn. */
+function registerReluGradient(): void {
+  const original = tf.getGradient(tf.Relu);
+  if (!original) throw new Error('tfjs has no Relu gradient registered (is @tensorflow/tfjs-layers loaded?)');
+  tf.registerGradient({
+    kernelName: tf.Relu,
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x] = saved as [tf.Tensor];
+      if (tf.getBackend() === 'onednn' && x.dtype === 'float32' && x.rank > 0) {
+        const dx = tf.engine().runKernel(RELU_GRAD, { dy: dy as tf.Tensor, x }) as tf.Tensor;
+        return { x: () => dx };
       }
       return original.gradFunc(dy, saved, attrs);
     },

@@ -43,6 +43,13 @@ describe('ablations', () => {
     assert.ok(variant.stages.every((s) => s.status === 'cached'));
   });
 
+  it('--set on the param an axis sweeps runs that one value instead of the sweep; --ablate axis= turns an axis off', async () => {
+    const run = await project.json<RunJson>(['run', '--preset', 'wide', '--only', 'double', '--set', 'double.factor=5']);
+    assert.deepEqual(Object.keys(statuses(run)).sort(), ['double', 'source']);
+    const off = await project.json<RunJson>(['run', '--preset', 'wide', '--only', 'double', '--ablate', 'factor=']);
+    assert.deepEqual(Object.keys(statuses(off)).sort(), ['double', 'source']);
+  });
+
   it('a preset can choose ablation values', async () => {
     const run = await project.json<RunJson>(['run', '--preset', 'wide', '--only', 'double']);
     assert.deepEqual(Object.keys(statuses(run)).sort(), ['double[factor=2]', 'double[factor=3]', 'source']);

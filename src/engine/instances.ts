@@ -55,6 +55,13 @@ export function chosenAxisValues(pipeline: Pipeline, selection: Selection): Map<
   const picks = new Map<string, readonly string[]>();
   for (const a of pipeline.axes) if (a.default) picks.set(a.name, a.default);
   for (const [name, labels] of Object.entries(preset?.ablate ?? {})) picks.set(name, labels);
+  // A param fixed with --set wins over an axis that would sweep it (unless --ablate names the axis):
+  // `--set sparsify.omega=0.02` means one ω, not every default ω set to 0.02.
+  const fixed = new Set(Object.keys(selection.set ?? {}));
+  for (const a of pipeline.axes) {
+    const sets = new Set(a.values.flatMap((v) => Object.keys(v.set)));
+    if (sets.size > 0 && [...sets].every((p) => fixed.has(p))) picks.delete(a.name);
+  }
   for (const [name, labels] of Object.entries(selection.ablate ?? {})) picks.set(name, labels);
   const chosen = new Map<Axis, Axis['values'][number][]>();
   for (const [name, labels] of picks) {

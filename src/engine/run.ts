@@ -41,7 +41,8 @@ interface Produced {
   readonly value: Json;
 }
 
-type Outcome = { ok: true; produced: Produced; status: 'ran' | 'cached' } | { ok: false; error: string };
+/** `seconds`: how long the stage itself ran (not the wait for a slot or a lease), when it ran. */
+type Outcome = { ok: true; produced: Produced; status: 'ran' | 'cached'; seconds?: number } | { ok: false; error: string };
 
 export interface RunOptions {
   readonly executor: Executor;
@@ -79,7 +80,7 @@ export async function runInstances(engine: Engine, instances: readonly Instance[
       byKey.set(key, outcome);
     }
     const result = await outcome;
-    const seconds = (Date.now() - started) / 1000;
+    const seconds = result.ok && result.status === 'ran' && !shared && result.seconds !== undefined ? result.seconds : (Date.now() - started) / 1000;
     const status: RunStatus = !result.ok ? 'failed' : shared ? 'cached' : result.status;
     results.set(instance.id, { id: instance.id, stage: instance.stage.name, key, status, seconds, ...(!result.ok ? { error: result.error } : {}) });
     options.observer.finished(results.get(instance.id)!);
@@ -191,7 +192,7 @@ async function execute(
     await engine.index.put(record);
     // Checkpoints exist to resume this key; once its result is committed they are dead weight.
     await engine.store.dropCheckpoints(key);
-    return { ok: true, status: 'ran', produced: { key, digest, value: outcome.value } };
+    return { ok: true, status: 'ran', seconds: record.seconds, produced: { key, digest, value: outcome.value } };
   } catch (error) {
     return { ok: false, error: errorMessage(error) };
   } finally {

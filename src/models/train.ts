@@ -23,6 +23,8 @@ export const trainConfig = z.object({
   schedule: scheduleConfig.default({ kind: 'constant' }),
   /** L2 on every trainable parameter except PReLU α. */
   weightDecay: z.number().nonnegative().default(0),
+  /** Rescale the gradient to at most this global L2 norm (0: never). */
+  clipNorm: z.number().nonnegative().default(0),
   /** Seeds the data order (the model's own seed fixes its initial weights). */
   seed: z.number().int().default(0),
   evalBatchSize: z.number().int().positive().default(500),
@@ -168,7 +170,7 @@ export type StepResult = {
  * penalties, optimiser update, batch-norm statistics, α clamp, regulariser after-step hooks.
  * The benchmark times exactly this function.
  */
-export function trainingStep(model: Model<ModelConfig>, optimizer: Optimizer, regularizers: readonly Regularizer[] = []): (x: tf.Tensor, labels: tf.Tensor1D, lr: number) => StepResult {
+export function trainingStep(model: Model<ModelConfig>, optimizer: Optimizer, regularizers: readonly Regularizer[] = [], clipNorm = 0): (x: tf.Tensor, labels: tf.Tensor1D, lr: number) => StepResult {
   const trainable = model.specs.filter((s) => s.trainable);
   const specByVariable = new Map(trainable.map((s) => [model.get(s.name).name, s.name]));
   const variables = trainable.map((s) => model.get(s.name));
@@ -188,7 +190,9 @@ export function trainingStep(model: Model<ModelConfig>, optimizer: Optimizer, re
         return penalties.reduce<tf.Scalar>((total, p) => tf.add(total, p) as tf.Scalar, taskLoss!);
       }, variables);
       const byName = new Map<string, tf.Tensor>();
-      for (const [varName, g] of Object.entries(grads)) byName.set(specByVariable.get(varName) ?? varName, g);
+      // Global-norm clipping: one scale for every gradient, so the step keeps its direction.
+      const scale = clipNorm > 0 ? tf.minimum(1, tf.div(clipNorm, tf.add(tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))), 1e-12))) : undefined;
+      for (const [varName, g] of Object.entries(grads)) byName.set(specByVariable.get(varName) ?? varName, scale ? tf.mul(g, scale) : g);
       optimizer.apply(byName, lr);
       const read: StepResult = { loss: value.dataSync()[0]!, task: taskLoss!.dataSync()[0]!, hits: hits!.dataSync()[0]!, penalties: penalties.map((p) => p.dataSync()[0]!) };
       tf.dispose([taskLoss!, hits!, ...penalties]);
@@ -207,7 +211,7 @@ export async function train(model: Model<ModelConfig>, data: { train: Dataset; t
   if (data.test) checkShapes(model, data.test, 'test data');
   const optimizer = optimizerFor(model, config);
   const regularizers = hooks.regularizers ?? [];
-  const step = trainingStep(model, optimizer, regularizers);
+  const step = trainingStep(model, optimizer, regularizers, config.clipNorm);
   const history: EpochMetrics[] = [...(hooks.resume?.history ?? [])];
   if (hooks.resume) optimizer.load(hooks.resume.optimizer);
   const n = data.train.labels.length;

@@ -9,7 +9,7 @@ import { selectBackend } from '../src/models/backends.ts';
 import { buildModel } from '../src/models/architectures/index.ts';
 import { deepTeacher, teacherTask } from '../src/models/data/teacher.ts';
 import { coreNetwork, nonlinearUnits } from '../src/models/path-length.ts';
-import { sparsityPenalty } from '../src/models/sparsity.ts';
+import { sparsityPenalty, withPrelu } from '../src/models/sparsity.ts';
 import { train } from '../src/models/train.ts';
 
 before(async () => {
@@ -57,4 +57,19 @@ test('a larger ω leaves fewer nonlinear units and a shorter average path length
   }
   assert.equal(results[0], 2, 'without the penalty every unit stays nonlinear');
   assert.ok(results[1]! < 1, `with ω = 0.1 the path length fell to ${results[1]}`);
+});
+
+test('withPrelu: the ReLU network as PReLUs at α = 0 computes the same logits and copies every weight', () => {
+  const relu = buildModel({ kind: 'plain-cnn', inputShape: [8, 8, 1], classes: 3, channels: [4, 6], poolAfter: [0], batchNorm: true, activation: 'relu' }, 5);
+  const prelu = withPrelu(relu);
+  try {
+    assert.equal(prelu.config.kind === 'plain-cnn' && prelu.config.activation, 'prelu');
+    assert.deepEqual(prelu.sites.map((s) => s.alpha), ['act0/alpha', 'act1/alpha']);
+    for (const s of prelu.sites) assert.deepEqual(Array.from(prelu.get(s.alpha!).dataSync()), Array(s.channels).fill(0));
+    const x = tf.randomNormal([2, 8, 8, 1], 0, 1, 'float32', 3);
+    assert.deepEqual(Array.from(prelu.predict(x).dataSync()), Array.from(relu.predict(x).dataSync()));
+  } finally {
+    relu.dispose();
+    prelu.dispose();
+  }
 });

@@ -14,7 +14,7 @@ import { buildModel, type ModelConfigInput } from '../src/models/architectures/i
 import { take, type Dataset } from '../src/models/data/dataset.ts';
 import { deepTeacher, teacherTask } from '../src/models/data/teacher.ts';
 import { learningRate, Optimizer } from '../src/models/optimizers.ts';
-import { loadCheckpoint, train, TrainingError, type EpochMetrics, type Regularizer, type TrainConfigInput } from '../src/models/train.ts';
+import { loadCheckpoint, optimizerFor, train, trainingStep, TrainingError, type EpochMetrics, type Regularizer, type TrainConfigInput } from '../src/models/train.ts';
 
 let dir: string;
 let task: { train: Dataset; test: Dataset };
@@ -141,6 +141,32 @@ test('SGD momentum and Adam follow PyTorch; weight decay skips α', () => {
   for (const x of [w, alpha, v]) x.dispose();
   sgd.dispose();
   adam.dispose();
+});
+
+test('clipNorm rescales the whole gradient to that global norm, keeping its direction', () => {
+  const model = buildModel({ kind: 'mlp', inputShape: [3], outputs: 2, depth: 1, width: 4, activation: 'relu', parametrization: 'standard' }, 1);
+  const x = tf.tensor2d([[30, -20, 10], [5, 40, -25]]);
+  const y = tf.tensor1d([0, 1], 'int32');
+  const change = (clip: number) => {
+    const copy = buildModel(model.config, 1);
+    const before = copy.weights();
+    const opt = optimizerFor(copy, { optimizer: { kind: 'sgd', momentum: 0, nesterov: false }, weightDecay: 0 });
+    tf.tidy(() => trainingStep(copy, opt, [], clip)(x, y, 1));
+    const delta = copy.specs.map((s) => tf.tidy(() => Array.from(tf.sub(copy.get(s.name), before[s.name]!).dataSync()))).flat();
+    tf.dispose(before);
+    opt.dispose();
+    copy.dispose();
+    return delta;
+  };
+  const free = change(0);
+  const clipped = change(0.5);
+  const norm = (v: number[]) => Math.sqrt(v.reduce((a, b) => a + b * b, 0));
+  assert.ok(norm(free) > 0.5, `the unclipped step (norm ${norm(free)}) must exceed the clip for the test to mean anything`);
+  assert.ok(Math.abs(norm(clipped) - 0.5) < 1e-4, `clipped step norm ${norm(clipped)}`);
+  const scale = norm(clipped) / norm(free);
+  free.forEach((d, i) => assert.ok(Math.abs(d * scale - clipped[i]!) < 1e-5));
+  model.dispose();
+  tf.dispose([x, y]);
 });
 
 test('learning-rate schedules: step and cosine', () => {

@@ -27,3 +27,5 @@ export type { Snapped, Folded } from './linearize.ts';
 export { widthMatchedBaseline, baselineLayout, plainCnnParams } from './baseline.ts';
 export type { Baseline } from './baseline.ts';
 export type { SparsityOptions, SparsityRegularizer } from './sparsity.ts';
+export { ABLATION_LEVELS, agreement, pruneThreshold, covarianceEigenvalues, compressibility, growthFactor, predictions, prunability, siteActivations, redundancy } from './frivolous.ts';
+export type { Prunability, Redundancy } from './frivolous.ts';

@@ -1,0 +1,207 @@
+/**
+ * Frivolous units (science.md §2, following the public code of Casper et al. exactly):
+ * - prunable units: knock out the first ⌊p·n_l⌋ units of a random order in every recorded layer
+ *   at once (no rescaling), measure the agreement of the argmax prediction with the intact
+ *   network, and interpolate where it crosses 0.8;
+ * - redundant units: PCA of a layer's activations (conv: every position a sample), the smallest k
+ *   whose lowest-variance directions carry more than 5 % of the variance, c = k/n;
+ * - the growth factor g of a count over a doubling width sweep.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
+import type { ModelConfig } from './architectures/index.ts';
+import type { Dataset } from './data/dataset.ts';
+import type { ActivationSite, Model } from './model.ts';
+import { deriveSeed, mulberry32, permutation } from './random.ts';
+
+/** p ∈ {0, 1/6, …, 1} (`np.linspace(0, 1, 7)`). */
+export const ABLATION_LEVELS: readonly number[] = Array.from({ length: 7 }, (_, i) => i / 6);
+
+/** Fraction of positions where two prediction vectors agree. */
+export function agreement(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length || a.length === 0) throw new Error(`agreement: ${a.length} and ${b.length} predictions`);
+  let same = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
+  return same / a.length;
+}
+
+/**
+ * p*: the linearly interpolated ablation level where agreement first falls below `threshold`
+ * (between the last level at or above it and the next); 1 when it never does.
+ */
+export function pruneThreshold(levels: readonly number[], agreements: readonly number[], threshold = 0.8): number {
+  for (let r = 0; r + 1 < levels.length; r++) {
+    const [x1, x2, y1, y2] = [levels[r]!, levels[r + 1]!, agreements[r]!, agreements[r + 1]!];
+    if (y1 >= threshold && y2 < threshold) return x1 + ((threshold - y1) * (x2 - x1)) / (y2 - y1);
+  }
+  return 1;
+}
+
+/** Eigenvalues (ascending) of the covariance of the columns of a rows × cols sample matrix. */
+export function covarianceEigenvalues(samples: Float64Array | Float32Array, rows: number, cols: number): number[] {
+  if (rows < 2) throw new Error(`covariance of ${rows} sample(s): need at least 2`);
+  const mean = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) mean[c]! += samples[r * cols + c]!;
+  for (let c = 0; c < cols; c++) mean[c]! /= rows;
+  const cov = new Float64Array(cols * cols);
+  const centred = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) centred[c] = samples[r * cols + c]! - mean[c]!;
+    for (let i = 0; i < cols; i++) {
+      const ci = centred[i]!;
+      if (ci === 0) continue;
+      for (let j = i; j < cols; j++) cov[i * cols + j]! += ci * centred[j]!;
+    }
+  }
+  const m = new Matrix(cols, cols);
+  for (let i = 0; i < cols; i++) {
+    for (let j = i; j < cols; j++) {
+      const v = cov[i * cols + j]! / (rows - 1);
+      const finite = Number.isFinite(v) ? v : 0; // the reference code maps NaN to 0
+      m.set(i, j, finite);
+      m.set(j, i, finite);
+    }
+  }
+  return new EigenvalueDecomposition(m, { assumeSymmetric: true }).realEigenvalues.slice().sort((a, b) => a - b);
+}
+
+/**
+ * The smallest k whose k lowest-variance directions carry more than `energy` of the variance
+ * (`compressability_95`), and c = k/n. Eigenvalues that rounding made slightly negative count as 0.
+ */
+export function compressibility(eigenvaluesAscending: readonly number[], energy = 0.05): { k: number; n: number; fraction: number } {
+  const values = eigenvaluesAscending.map((v) => Math.max(0, v));
+  const total = values.reduce((a, b) => a + b, 0);
+  const n = values.length;
+  if (total === 0) return { k: n, n, fraction: 1 };
+  let cumulative = 0;
+  for (let k = 1; k <= n; k++) {
+    cumulative += values[k - 1]!;
+    if (cumulative / total > energy) return { k, n, fraction: k / n };
+  }
+  return { k: n, n, fraction: 1 };
+}
+
+/** g = mean of Y(f_{i+1}) / Y(f_i) over a doubling width grid (`get_slope`). */
+export function growthFactor(values: readonly number[]): number {
+  if (values.length < 2) throw new Error('growth factor: need counts at two widths at least');
+  const ratios = values.slice(1).map((v, i) => v / values[i]!);
+  return ratios.reduce((a, b) => a + b, 0) / ratios.length;
+}
+
+function batches(ds: Dataset, batchSize: number): Generator<tf.Tensor> {
+  const per = ds.shape.reduce((a, b) => a * b, 1);
+  const n = ds.labels.length;
+  return (function* () {
+    for (let start = 0; start < n; start += batchSize) {
+      const end = Math.min(n, start + batchSize);
+      yield tf.tensor(ds.x.subarray(start * per, end * per), [end - start, ...ds.shape]);
+    }
+  })();
+}
+
+/** Argmax predictions in eval mode, with an optional hook on every activation site. */
+export function predictions(model: Model<ModelConfig>, ds: Dataset, onSite?: (site: ActivationSite, y: tf.Tensor) => tf.Tensor | void, batchSize = 500): Int32Array {
+  const out = new Int32Array(ds.labels.length);
+  let offset = 0;
+  for (const x of batches(ds, batchSize)) {
+    const p = tf.tidy(() => tf.argMax(model.forward(x, { training: false, ...(onSite ? { onSite } : {}) }).output, 1).dataSync());
+    out.set(p, offset);
+    offset += p.length;
+    x.dispose();
+  }
+  return out;
+}
+
+export interface Prunability {
+  readonly levels: readonly number[];
+  /** agreement[order][level] */
+  readonly agreement: readonly (readonly number[])[];
+  /** p* per random order. */
+  readonly thresholds: readonly number[];
+  /** Mean p* over the orders. */
+  readonly threshold: number;
+}
+
+/**
+ * Random knockout of the first ⌊p·n_l⌋ units of a random order (fixed per order) in every one of
+ * `sites` at once, at every level; the intact network's predictions are the reference.
+ */
+export function prunability(model: Model<ModelConfig>, ds: Dataset, options: { sites?: readonly string[]; levels?: readonly number[]; orders?: number; seed?: number; threshold?: number } = {}): Prunability {
+  const levels = options.levels ?? ABLATION_LEVELS;
+  const sites = (options.sites ?? model.sites.map((s) => s.id)).map((id) => model.site(id));
+  const base = predictions(model, ds);
+  const agreementByOrder: number[][] = [];
+  for (let order = 0; order < (options.orders ?? 3); order++) {
+    const orders = new Map(sites.map((s) => [s.id, permutation(mulberry32(deriveSeed(options.seed ?? 0, 'knockout', order, s.id)), s.channels)]));
+    const row: number[] = [];
+    for (const p of levels) {
+      const masks = new Map(
+        sites.map((s) => {
+          const mask = new Float32Array(s.channels).fill(1);
+          const off = Math.floor(p * s.channels);
+          for (let i = 0; i < off; i++) mask[orders.get(s.id)![i]!] = 0;
+          return [s.id, tf.tensor1d(mask)] as const;
+        }),
+      );
+      try {
+        row.push(agreement(base, predictions(model, ds, (site, y) => (masks.has(site.id) ? tf.mul(y, masks.get(site.id)!) : undefined))));
+      } finally {
+        for (const m of masks.values()) m.dispose();
+      }
+    }
+    agreementByOrder.push(row);
+  }
+  const thresholds = agreementByOrder.map((row) => pruneThreshold(levels, row, options.threshold ?? 0.8));
+  return { levels, agreement: agreementByOrder, thresholds, threshold: thresholds.reduce((a, b) => a + b, 0) / thresholds.length };
+}
+
+/**
+ * Activations of each site as a samples × channels matrix: every spatial position of every image
+ * is a sample; at most `maxSamples` rows, kept uniformly at random (seeded).
+ */
+export function siteActivations(model: Model<ModelConfig>, ds: Dataset, options: { sites?: readonly string[]; maxSamples?: number; seed?: number } = {}): Map<string, { samples: Float32Array; rows: number; cols: number }> {
+  const wanted = new Set(options.sites ?? model.sites.map((s) => s.id));
+  const chunks = new Map<string, Float32Array[]>();
+  predictions(model, ds, (site, y) => {
+    if (wanted.has(site.id)) chunks.set(site.id, [...(chunks.get(site.id) ?? []), tf.reshape(y, [-1, site.channels]).dataSync() as Float32Array]);
+  });
+  const max = options.maxSamples ?? 50_000;
+  const out = new Map<string, { samples: Float32Array; rows: number; cols: number }>();
+  for (const [id, parts] of chunks) {
+    const cols = model.site(id).channels;
+    const all = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+    let offset = 0;
+    for (const p of parts) {
+      all.set(p, offset);
+      offset += p.length;
+    }
+    const rows = all.length / cols;
+    if (rows <= max) {
+      out.set(id, { samples: all, rows, cols });
+      continue;
+    }
+    const keep = permutation(mulberry32(deriveSeed(options.seed ?? 0, 'samples', id)), rows).slice(0, max).sort();
+    const samples = new Float32Array(max * cols);
+    keep.forEach((r, i) => samples.set(all.subarray(r * cols, (r + 1) * cols), i * cols));
+    out.set(id, { samples, rows: max, cols });
+  }
+  return out;
+}
+
+export interface Redundancy {
+  readonly site: string;
+  readonly k: number;
+  readonly n: number;
+  /** c_l = k / n_l. */
+  readonly fraction: number;
+  readonly eigenvalues: readonly number[];
+}
+
+/** PCA compressibility of each site's activations on `ds`. */
+export function redundancy(model: Model<ModelConfig>, ds: Dataset, options: { sites?: readonly string[]; maxSamples?: number; seed?: number; energy?: number } = {}): Redundancy[] {
+  return [...siteActivations(model, ds, options)].map(([site, a]) => {
+    const eigenvalues = covarianceEigenvalues(a.samples, a.rows, a.cols);
+    return { site, ...compressibility(eigenvalues, options.energy ?? 0.05), eigenvalues };
+  });
+}

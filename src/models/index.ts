@@ -29,3 +29,4 @@ export type { Baseline } from './baseline.ts';
 export type { SparsityOptions, SparsityRegularizer } from './sparsity.ts';
 export { ABLATION_LEVELS, agreement, pruneThreshold, covarianceEigenvalues, compressibility, growthFactor, predictions, prunability, siteActivations, redundancy } from './frivolous.ts';
 export type { Prunability, Redundancy } from './frivolous.ts';
+export { flatParams, setFlatParams, outputGradients, hessianVectorProduct, hessianSpectralNorm, tangentKernel, relativeKernelChange, linearizationGap, logLogSlope } from './linearity.ts';

@@ -1,0 +1,164 @@
+/**
+ * Transition to linearity (science.md §3): the spectral norm of the Hessian of the model output
+ * with respect to the parameters, the drift of the tangent kernel between two sets of weights, and
+ * the gap between a network and its linearisation.
+ *
+ * tfjs records no gradient tape while it computes gradients, so double backprop is not available:
+ * a Hessian-vector product is a central difference of parameter gradients,
+ *   H v ≈ (∇f(w + εv) − ∇f(w − εv)) / 2ε,
+ * which is exact for a model quadratic in its parameters and has O(ε²) error otherwise. The
+ * spectral norm is then found by power iteration on these products.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { ModelConfig } from './architectures/index.ts';
+import type { Model } from './model.ts';
+import { mulberry32 } from './random.ts';
+
+/** The trainable parameters as one flat vector (in `model.specs` order). */
+export function flatParams(model: Model<ModelConfig>): Float64Array {
+  const vars = model.trainableVariables();
+  const out = new Float64Array(vars.reduce((a, v) => a + v.size, 0));
+  let offset = 0;
+  for (const v of vars) {
+    out.set(v.dataSync(), offset);
+    offset += v.size;
+  }
+  return out;
+}
+
+export function setFlatParams(model: Model<ModelConfig>, values: ArrayLike<number>): void {
+  let offset = 0;
+  for (const v of model.trainableVariables()) {
+    const part = Float32Array.from({ length: v.size }, (_, i) => values[offset + i]!);
+    tf.tidy(() => v.assign(tf.tensor(part, v.shape)));
+    offset += v.size;
+  }
+}
+
+/**
+ * ∇_w f(w; x) for each example of `x`, f the model's first output (eval mode), as rows of a
+ * matrix: examples × parameters.
+ */
+export function outputGradients(model: Model<ModelConfig>, x: tf.Tensor): Float64Array[] {
+  const vars = model.trainableVariables();
+  const n = x.shape[0]!;
+  const rows: Float64Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const grads = tf.tidy(() => {
+      const xi = tf.slice(x, [i], [1]);
+      const { grads } = tf.variableGrads(() => tf.sum(tf.slice(model.predict(xi), [0, 0], [1, 1])) as tf.Scalar, vars);
+      return vars.map((v) => grads[v.name]!.dataSync() as Float32Array);
+    });
+    const row = new Float64Array(vars.reduce((a, v) => a + v.size, 0));
+    let offset = 0;
+    for (const g of grads) {
+      row.set(g, offset);
+      offset += g.length;
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
+const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+};
+const norm = (a: ArrayLike<number>) => Math.sqrt(dot(a, a));
+
+/** H v for f(·; x) (x one example), by central differences of gradients with step ε along v/‖v‖. */
+export function hessianVectorProduct(model: Model<ModelConfig>, x: tf.Tensor, v: ArrayLike<number>, epsilon = 1e-3): Float64Array {
+  const w = flatParams(model);
+  const scale = norm(v);
+  if (scale === 0) return new Float64Array(w.length);
+  const shifted = (sign: number) => {
+    setFlatParams(model, Float64Array.from(w, (wi, i) => wi + (sign * epsilon * v[i]!) / scale));
+    return outputGradients(model, x)[0]!;
+  };
+  try {
+    const plus = shifted(1);
+    const minus = shifted(-1);
+    return Float64Array.from(plus, (p, i) => ((p - minus[i]!) / (2 * epsilon)) * scale);
+  } finally {
+    setFlatParams(model, w);
+  }
+}
+
+/** ‖H(w; x)‖₂ by power iteration on H v (|λ|max: H is symmetric). */
+export function hessianSpectralNorm(model: Model<ModelConfig>, x: tf.Tensor, options: { iterations?: number; seed?: number; epsilon?: number; tolerance?: number } = {}): { norm: number; iterations: number } {
+  const rand = mulberry32(options.seed ?? 0);
+  const n = flatParams(model).length;
+  let v: Float64Array = Float64Array.from({ length: n }, () => rand() - 0.5);
+  let estimate = 0;
+  const max = options.iterations ?? 50;
+  for (let i = 1; i <= max; i++) {
+    const hv = hessianVectorProduct(model, x, v, options.epsilon);
+    const next = norm(hv) / norm(v);
+    if (next === 0) return { norm: 0, iterations: i };
+    v = hv;
+    if (Math.abs(next - estimate) <= (options.tolerance ?? 1e-4) * next) return { norm: next, iterations: i };
+    estimate = next;
+  }
+  return { norm: estimate, iterations: max };
+}
+
+/** Tangent kernel Gram matrix K_ij = ∇f(x_i)·∇f(x_j) on probe points. */
+export function tangentKernel(model: Model<ModelConfig>, probes: tf.Tensor): number[][] {
+  const g = outputGradients(model, probes);
+  return g.map((a) => g.map((b) => dot(a, b)));
+}
+
+/** ‖K₁ − K₀‖_F / ‖K₀‖_F. */
+export function relativeKernelChange(k0: readonly (readonly number[])[], k1: readonly (readonly number[])[]): number {
+  let diff = 0;
+  let base = 0;
+  k0.forEach((row, i) => row.forEach((v, j) => {
+    diff += (k1[i]![j]! - v) ** 2;
+    base += v * v;
+  }));
+  return Math.sqrt(diff / base);
+}
+
+/**
+ * The gap between the model at its current weights and its linearisation around `initial`:
+ * max over probes of |f(w; x) − f_lin(w; x)| / max |f(w; x) − f(w₀; x)|, with
+ * f_lin(w; x) = f(w₀; x) + ∇f(w₀; x)·(w − w₀). 0 for a model linear in its parameters.
+ */
+export function linearizationGap(model: Model<ModelConfig>, initial: ArrayLike<number>, probes: tf.Tensor): number {
+  const w = flatParams(model);
+  const first = (t: tf.Tensor) => Array.from(tf.tidy(() => tf.slice(model.predict(t), [0, 0], [-1, 1]).dataSync()));
+  const now = first(probes);
+  setFlatParams(model, initial);
+  let at0: number[];
+  let g0: Float64Array[];
+  try {
+    at0 = first(probes);
+    g0 = outputGradients(model, probes);
+  } finally {
+    setFlatParams(model, w);
+  }
+  const dw = Float64Array.from(w, (wi, i) => wi - initial[i]!);
+  let gap = 0;
+  let moved = 0;
+  now.forEach((f, i) => {
+    gap = Math.max(gap, Math.abs(f - (at0[i]! + dot(g0[i]!, dw))));
+    moved = Math.max(moved, Math.abs(f - at0[i]!));
+  });
+  return moved === 0 ? 0 : gap / moved;
+}
+
+/** Least-squares line through (log x, log y): the slope, and R² as the fit's quality. */
+export function logLogSlope(xs: readonly number[], ys: readonly number[]): { slope: number; intercept: number; r2: number } {
+  const lx = xs.map(Math.log);
+  const ly = ys.map(Math.log);
+  const mean = (a: number[]) => a.reduce((p, q) => p + q, 0) / a.length;
+  const [mx, my] = [mean(lx), mean(ly)];
+  const sxy = lx.reduce((a, x, i) => a + (x - mx) * (ly[i]! - my), 0);
+  const sxx = lx.reduce((a, x) => a + (x - mx) ** 2, 0);
+  const slope = sxy / sxx;
+  const intercept = my - slope * mx;
+  const ssTot = ly.reduce((a, y) => a + (y - my) ** 2, 0);
+  const ssRes = ly.reduce((a, y, i) => a + (y - (intercept + slope * lx[i]!)) ** 2, 0);
+  return { slope, intercept, r2: ssTot === 0 ? 1 : 1 - ssRes / ssTot };
+}

@@ -1,0 +1,65 @@
+// Transition-to-linearity measurements (science.md §3): exact answers on models whose Hessian is
+// known, and agreement of the Hessian-vector products with second differences of the output.
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend } from '../src/models/backends.ts';
+import { buildModel, type MlpConfig } from '../src/models/architectures/index.ts';
+import { flatParams, hessianSpectralNorm, hessianVectorProduct, linearizationGap, logLogSlope, relativeKernelChange, setFlatParams, tangentKernel } from '../src/models/linearity.ts';
+
+before(async () => {
+  await selectBackend({ force: 'cpu' });
+});
+
+const mlp = (c: Partial<MlpConfig>): MlpConfig => ({ kind: 'mlp', inputShape: [3], outputs: 1, depth: 1, width: 8, activation: 'tanh', outputActivation: 'linear', parametrization: 'ntk', bias: false, init: 'lecun', ...c });
+
+test('a model linear in its parameters has Hessian norm 0, no kernel drift and no linearisation gap', () => {
+  const model = buildModel(mlp({ depth: 0, bias: true }), 1);
+  const probes = tf.tensor2d([[1, 2, 3], [-1, 0.5, 2], [0, 1, -1]]);
+  assert.equal(hessianSpectralNorm(model, tf.slice(probes, [0], [1])).norm, 0);
+  const w0 = flatParams(model);
+  const k0 = tangentKernel(model, probes);
+  setFlatParams(model, w0.map((w, i) => w + 0.3 * Math.sin(i + 1)));
+  assert.ok(relativeKernelChange(k0, tangentKernel(model, probes)) < 1e-7);
+  assert.ok(linearizationGap(model, w0, probes) < 1e-5);
+  model.dispose();
+});
+
+test('f = v·(w x)/√m (two linear layers, NTK scaling) has ‖H‖ = |x|/√m exactly', () => {
+  for (const m of [4, 16, 64]) {
+    const model = buildModel(mlp({ inputShape: [1], width: m, activation: 'linear' }), 2);
+    const { norm } = hessianSpectralNorm(model, tf.tensor2d([[2]]));
+    assert.ok(Math.abs(norm - 2 / Math.sqrt(m)) < 1e-3 * (2 / Math.sqrt(m)), `m = ${m}: ${norm} vs ${2 / Math.sqrt(m)}`);
+    model.dispose();
+  }
+});
+
+test('Hessian-vector products agree with second differences of the output: vᵀHv ≈ (f(w+εv) − 2f(w) + f(w−εv))/ε²', () => {
+  const model = buildModel(mlp({ width: 16, outputActivation: 'tanh' }), 3);
+  const x = tf.tensor2d([[0.7, -1.2, 0.4]]);
+  const w = flatParams(model);
+  const v = Float64Array.from(w, (_, i) => Math.cos(3 * i + 1));
+  const hv = hessianVectorProduct(model, x, v);
+  const vhv = hv.reduce((a, h, i) => a + h * v[i]!, 0);
+  const f = (shift: number) => {
+    setFlatParams(model, w.map((wi, i) => wi + shift * v[i]!));
+    return tf.tidy(() => model.predict(x).dataSync()[0]!);
+  };
+  const eps = 3e-2;
+  const second = (f(eps) - 2 * f(0) + f(-eps)) / (eps * eps);
+  setFlatParams(model, w);
+  assert.ok(Math.abs(vhv - second) < 2e-2 * Math.max(Math.abs(second), 1e-3), `vᵀHv ${vhv} vs second difference ${second}`);
+  // A nonlinear model moved away from its weights drifts and leaves its linearisation.
+  const probes = tf.tensor2d([[1, 0, 0], [0, 1, 0], [0.5, -0.5, 1]]);
+  const k0 = tangentKernel(model, probes);
+  setFlatParams(model, w.map((wi, i) => wi + 0.5 * Math.sin(i)));
+  assert.ok(relativeKernelChange(k0, tangentKernel(model, probes)) > 1e-3);
+  assert.ok(linearizationGap(model, w, probes) > 1e-3);
+  model.dispose();
+});
+
+test('log-log slope of an exact power law, with R² = 1', () => {
+  const fit = logLogSlope([64, 256, 1024, 4096], [64, 256, 1024, 4096].map((m) => 3 / Math.sqrt(m)));
+  assert.ok(Math.abs(fit.slope + 0.5) < 1e-12);
+  assert.ok(Math.abs(fit.r2 - 1) < 1e-12);
+});

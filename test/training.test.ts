@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/models/backends.ts';
 import { buildModel, type ModelConfigInput } from '../src/models/architectures/index.ts';
+import { trainingBatchNorm } from '../src/models/model.ts';
 import { take, type Dataset } from '../src/models/data/dataset.ts';
 import { deepTeacher, teacherTask } from '../src/models/data/teacher.ts';
 import { learningRate, Optimizer } from '../src/models/optimizers.ts';
@@ -167,6 +168,24 @@ test('clipNorm rescales the whole gradient to that global norm, keeping its dire
   free.forEach((d, i) => assert.ok(Math.abs(d * scale - clipped[i]!) < 1e-5));
   model.dispose();
   tf.dispose([x, y]);
+});
+
+test('batch norm on batch statistics: values and closed-form gradients match tfjs autodiff of moments + batchNorm', () => {
+  const rand = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
+  const [x, gamma, beta, r] = [rand([4, 3, 3, 5], 1), tf.add(rand([5], 2), 1), rand([5], 3), rand([4, 3, 3, 5], 4)];
+  const axes = [0, 1, 2];
+  const ours = (xv: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(trainingBatchNorm(xv, g, b, axes, () => {}), r));
+  const reference = (xv: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+    const { mean, variance } = tf.moments(xv, axes);
+    return tf.sum(tf.mul(tf.batchNorm(xv as tf.Tensor4D, mean, variance, b, g, 1e-5), r));
+  };
+  const a = tf.grads(ours)([x, gamma, beta]);
+  const b = tf.grads(reference)([x, gamma, beta]);
+  assert.ok(Math.abs(ours(x, gamma, beta).dataSync()[0]! - reference(x, gamma, beta).dataSync()[0]!) < 1e-4);
+  a.forEach((g, i) => {
+    const err = tf.max(tf.abs(tf.sub(g, b[i]!))).dataSync()[0]! / Math.max(tf.max(tf.abs(b[i]!)).dataSync()[0]!, 1e-6);
+    assert.ok(err < 1e-4, `gradient ${['x', 'γ', 'β'][i]}: relative error ${err}`);
+  });
 });
 
 test('learning-rate schedules: step and cosine', () => {

@@ -7,7 +7,7 @@ import { defineStage, input } from '../src/index.ts';
 import { buildModel } from '../src/models/index.ts';
 import type { BaselineShapeValue, BaselineValue, DataValue } from './lib/artifacts.ts';
 import { recipeParams } from './lib/arch.ts';
-import { BACKEND_ENV, dataOf, finalAccuracy, trainResumable, useBackend } from './lib/training.ts';
+import { BACKEND_ENV, dataOf, trainedValue, trainResumable, useBackend } from './lib/training.ts';
 
 export const baselineStage = defineStage({
   name: 'baseline',
@@ -22,12 +22,7 @@ export const baselineStage = defineStage({
     const run = await trainResumable(ctx, () => buildModel(shape.model, ctx.params.seed), data, { ...ctx.params.recipe, seed: ctx.params.seed });
     try {
       return {
-        model: run.model.config,
-        seed: ctx.params.seed,
-        backend,
-        params: run.model.paramCount().trainable,
-        history: run.history,
-        testAccuracy: finalAccuracy(run, data),
+        ...trainedValue(run, data, ctx.params.seed, backend),
         depth: shape.depth,
         targetParams: shape.targetParams,
       };

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { defineStage, input } from '../src/index.ts';
-import { evaluate, foldLinear, loadModel, saveModel, snapAlphas, type Dataset, type Model, type ModelConfig } from '../src/models/index.ts';
+import { countUnits, evaluate, foldLinear, loadModel, saveModel, siteUnits, snapAlphas, type Dataset, type Model, type ModelConfig } from '../src/models/index.ts';
 import type { DataValue, LinearizeValue, SparsifyValue } from './lib/artifacts.ts';
 import { BACKEND_ENV, dataOf, useBackend } from './lib/training.ts';
 
@@ -44,20 +44,6 @@ function inferenceMs(model: Model<ModelConfig>, x: tf.Tensor, repeats = 5): numb
   return times[Math.floor(repeats / 2)]!;
 }
 
-function nonlinear(model: Model<ModelConfig>, epsilon: number): { units: number; nonlinear: number } {
-  let units = 0;
-  let k = 0;
-  for (const site of model.sites) {
-    units += site.channels;
-    if (!site.alpha) {
-      if (site.nonlinearity !== 'linear') k += site.channels;
-      continue;
-    }
-    for (const a of model.get(site.alpha).dataSync()) if (Math.abs(1 - a) >= epsilon) k++;
-  }
-  return { units, nonlinear: k };
-}
-
 export const linearizeStage = defineStage({
   name: 'linearize',
   description: 'snap α to 1 below ε_lin, fold linear layers, check logits',
@@ -81,7 +67,7 @@ export const linearizeStage = defineStage({
       const trial = await loadModel(source);
       try {
         snapAlphas(trial, epsilon);
-        sensitivity.push({ epsilon, accuracy: evaluate(trial, data.test).accuracy, nonlinear: nonlinear(trial, epsilon).nonlinear });
+        sensitivity.push({ epsilon, accuracy: evaluate(trial, data.test).accuracy, nonlinear: countUnits(siteUnits(trial, epsilon)).k });
       } finally {
         trial.dispose();
       }
@@ -100,7 +86,7 @@ export const linearizeStage = defineStage({
         }
         await saveModel(model, join(ctx.outDir, 'model'));
         await saveModel(folded.model, join(ctx.outDir, 'folded'));
-        const { units } = nonlinear(model, params.epsilon);
+        const units = countUnits(siteUnits(model, params.epsilon)).n;
         ctx.log(`ε_lin ${params.epsilon}: ${snapped.total} of ${units} units linear; accuracy ${(100 * accuracyBefore).toFixed(2)}% → ${(100 * accuracyAfter).toFixed(2)}%; folded: ${folded.folds.length} folds, logit error ${maxRelativeError.toExponential(1)}`);
         const sparse = ctx.inputs.sparse.value;
         return {

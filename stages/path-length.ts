@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { defineStage, input } from '../src/index.ts';
-import { coreNetwork, loadModel, nonlinearUnits, type SiteUnits } from '../src/models/index.ts';
+import { coreNetwork, countUnits, loadModel, siteUnits } from '../src/models/index.ts';
 import type { LinearizeValue, PathLengthValue } from './lib/artifacts.ts';
 import { BACKEND_ENV, useBackend } from './lib/training.ts';
 
@@ -24,11 +24,10 @@ export const pathLengthStage = defineStage({
     const epsilon = ctx.params.epsilon ?? ctx.inputs.linearized.value.epsilon;
     const model = await loadModel(ctx.inputs.linearized.file('model'));
     try {
-      const units = new Map<string, SiteUnits>();
+      const units = siteUnits(model, epsilon);
       const masks: Record<string, number[]> = {};
       for (const site of model.sites) {
         const alpha = site.alpha ? model.get(site.alpha).dataSync() : undefined;
-        units.set(site.id, nonlinearUnits(site, alpha, epsilon));
         masks[site.id] = alpha ? Array.from(alpha, (a) => (Math.abs(1 - a) >= epsilon ? 1 : 0)) : Array(site.channels).fill(site.nonlinearity === 'linear' ? 0 : 1);
       }
       const core = coreNetwork(model.structure, model.sites, units);
@@ -40,7 +39,7 @@ export const pathLengthStage = defineStage({
         effectiveDepth: core.effectiveDepth,
         effectiveWidth: core.effectiveWidth,
         total: core.total,
-        units: model.sites.reduce((a, s) => a + s.channels, 0),
+        units: countUnits(units).n,
         layers: core.fractions.map((f) => ({ ...f, role: model.site(f.site).role })),
         masks,
       };

@@ -3,8 +3,7 @@
  * set, CIFAR files, or the synthetic teacher task), a class subset, a resolution and a split,
  * normalised with the training set's statistics and written as raw float32 splits.
  */
-import { defineStage } from '../src/index.ts';
-import { directoryDigests, fileDigest } from '../src/engine/data-files.ts';
+import { defineStage, directoryDigests, fileDigest } from '../src/index.ts';
 import { dataSpec, EMBEDDED_FASHION_MNIST_DIR, prepareData, saveData, type DataSpec } from '../src/models/index.ts';
 import type { DataValue } from './lib/artifacts.ts';
 

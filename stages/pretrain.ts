@@ -9,7 +9,7 @@ import { defineStage, input } from '../src/index.ts';
 import { buildModel, saveModel } from '../src/models/index.ts';
 import type { DataValue, PretrainValue } from './lib/artifacts.ts';
 import { archParams, modelFor, recipeParams, resize } from './lib/arch.ts';
-import { BACKEND_ENV, dataOf, finalAccuracy, trainResumable, useBackend } from './lib/training.ts';
+import { BACKEND_ENV, dataOf, trainedValue, trainResumable, useBackend } from './lib/training.ts';
 
 export const snapshotDir = (epoch: number) => join('snapshots', `epoch-${String(epoch).padStart(3, '0')}`);
 
@@ -47,12 +47,7 @@ export const pretrainStage = defineStage({
     try {
       const epochs = ctx.params.recipe.epochs;
       return {
-        model: run.model.config,
-        seed: ctx.params.seed,
-        backend,
-        params: run.model.paramCount().trainable,
-        history: run.history,
-        testAccuracy: finalAccuracy(run, data),
+        ...trainedValue(run, data, ctx.params.seed, backend),
         epochs,
         snapshots: Array.from({ length: epochs + 1 }, (_, e) => snapshotDir(e)),
       };

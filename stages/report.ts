@@ -20,7 +20,7 @@ import {
   type Figure,
 } from './lib/report/figures.ts';
 import { html, toSvg } from './lib/report/render.ts';
-import { gaps, groupOf, joinRows, judgeClaims, type Claim, type Labelled, type Row } from './lib/report/rows.ts';
+import { gaps, groupOf, joinRows, judgeClaims, sameLabels, type Claim, type Labelled, type Row } from './lib/report/rows.ts';
 
 const labelled = <T>(variants: readonly Variant<T>[]): Labelled<T>[] => variants.map((v) => ({ labels: v.labels, value: v.value }));
 const fmt = (x: number | undefined, digits = 4) => (x === undefined ? '–' : Number(x.toFixed(digits)));
@@ -75,7 +75,7 @@ export const reportStage = defineStage({
 
     // Layer profiles and core-network cells, in each network's forward order.
     const profiles = inputs.pathLength.map((p) => {
-      const s = inputs.sparse.find((v) => groupOf(v.labels) === groupOf(p.labels) && Object.entries(p.labels).every(([k, l]) => v.labels[k] === l))!;
+      const s = inputs.sparse.find((v) => sameLabels(v.labels, p.labels))!;
       return { group: groupOf(p.labels), omega: s.value.omega, start: s.value.start, value: p.value };
     });
     const firstGroup = rows[0]!.group;

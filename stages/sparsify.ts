@@ -8,10 +8,10 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineStage, input } from '../src/index.ts';
-import { loadModel, saveModel, sparsityPenalty, withPrelu, type Model, type ModelConfig } from '../src/models/index.ts';
+import { countUnits, loadModel, saveModel, siteUnits, sparsityPenalty, withPrelu, type Model, type ModelConfig } from '../src/models/index.ts';
 import type { DataValue, PretrainValue, SparsifyValue } from './lib/artifacts.ts';
 import { recipeParams } from './lib/arch.ts';
-import { BACKEND_ENV, dataOf, finalAccuracy, trainResumable, useBackend } from './lib/training.ts';
+import { BACKEND_ENV, dataOf, trainedValue, trainResumable, useBackend } from './lib/training.ts';
 
 const START_LABELS = { early: 'from initialisation', mid: 'half-way through dense training', late: 'after dense training' } as const;
 
@@ -21,14 +21,7 @@ export function startEpoch(start: keyof typeof START_LABELS | number, epochs: nu
   return start === 'early' ? 0 : start === 'mid' ? Math.round(epochs / 2) : epochs;
 }
 
-function nonlinearCount(model: Model<ModelConfig>, snap: number): number {
-  let k = 0;
-  for (const site of model.sites) {
-    if (!site.alpha) continue;
-    for (const a of model.get(site.alpha).dataSync()) if (Math.abs(1 - a) >= snap) k++;
-  }
-  return k;
-}
+const nonlinearCount = (model: Model<ModelConfig>, snap: number) => countUnits(siteUnits(model, snap)).k;
 
 export const sparsifyStage = defineStage({
   name: 'sparsify',
@@ -81,12 +74,7 @@ export const sparsifyStage = defineStage({
       await saveModel(run.model, join(ctx.outDir, 'model'));
       ctx.log(`ω ${params.omega}, start epoch ${start} (${typeof params.start === 'string' ? START_LABELS[params.start] : 'given'}): ${nonlinearCount(run.model, params.snap)} nonlinear units left`);
       return {
-        model: run.model.config,
-        seed: params.seed,
-        backend,
-        params: run.model.paramCount().trainable,
-        history: run.history,
-        testAccuracy: finalAccuracy(run, data),
+        ...trainedValue(run, data, params.seed, backend),
         omega: params.omega,
         startEpoch: start,
         start: String(params.start),

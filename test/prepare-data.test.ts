@@ -48,3 +48,11 @@ test('prepared data round-trips through a directory exactly; a truncated file is
   await assert.rejects(loadData(join(dir, 'd')), /test\.\*: sizes do not match the 400 examples/);
   await assert.rejects(loadData(join(dir, 'nothing')), /cannot read prepared data/);
 });
+
+test('limit keeps the first N training and test examples after the class subset', () => {
+  const data = prepareData({ source: { kind: 'fashion-mnist-embedded' }, classes: [1, 8], limit: { train: 50, test: 20 } });
+  assert.equal(data.train.labels.length, 50);
+  assert.equal(data.test.labels.length, 20);
+  const full = prepareData({ source: { kind: 'fashion-mnist-embedded' }, classes: [1, 8] });
+  assert.deepEqual(Array.from(data.train.labels), Array.from(full.train.labels.slice(0, 50)));
+});

@@ -89,15 +89,13 @@ export function growthFactor(values: readonly number[]): number {
   return ratios.reduce((a, b) => a + b, 0) / ratios.length;
 }
 
-function batches(ds: Dataset, batchSize: number): Generator<tf.Tensor> {
+function* batches(ds: Dataset, batchSize: number): Generator<tf.Tensor> {
   const per = ds.shape.reduce((a, b) => a * b, 1);
   const n = ds.labels.length;
-  return (function* () {
-    for (let start = 0; start < n; start += batchSize) {
-      const end = Math.min(n, start + batchSize);
-      yield tf.tensor(ds.x.subarray(start * per, end * per), [end - start, ...ds.shape]);
-    }
-  })();
+  for (let start = 0; start < n; start += batchSize) {
+    const end = Math.min(n, start + batchSize);
+    yield tf.tensor(ds.x.subarray(start * per, end * per), [end - start, ...ds.shape]);
+  }
 }
 
 /** Argmax predictions in eval mode, with an optional hook on every activation site. */

@@ -19,7 +19,7 @@ export { teacherTask, deepTeacher } from './data/teacher.ts';
 export { prepareData, saveData, loadData, dataSpec } from './data/prepare.ts';
 export type { DataSpec, DataSpecInput, PreparedData } from './data/prepare.ts';
 export { deriveSeed, mulberry32 } from './random.ts';
-export { averagePathLength, coreNetwork, nonlinearUnits } from './path-length.ts';
+export { averagePathLength, coreNetwork, countUnits, nonlinearUnits, siteUnits } from './path-length.ts';
 export type { PathLength, SiteUnits, CoreNetwork } from './path-length.ts';
 export { sparsityPenalty, withPrelu } from './sparsity.ts';
 export { snapAlphas, foldLinear } from './linearize.ts';

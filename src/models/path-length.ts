@@ -15,7 +15,8 @@
  *   each side of a junction with probability ½ and steps to a uniformly random unit of the layer
  *   below: a layer adds k/n, a residual block ½·(branch + shortcut).
  */
-import type { ActivationSite, Structure } from './model.ts';
+import type { ModelConfig } from './architectures/index.ts';
+import type { ActivationSite, Model, Structure } from './model.ts';
 
 /** Units of a site and how many of them are nonlinear. */
 export interface SiteUnits {
@@ -89,6 +90,22 @@ export function nonlinearUnits(site: ActivationSite, alpha: ArrayLike<number> | 
       return { n: site.channels, k };
     }
   }
+}
+
+/** Units and nonlinear units of every activation site of a model, with ε as the linearity threshold. */
+export function siteUnits(model: Model<ModelConfig>, epsilon: number): Map<string, SiteUnits> {
+  return new Map(model.sites.map((site) => [site.id, nonlinearUnits(site, site.alpha ? model.get(site.alpha).dataSync() : undefined, epsilon)]));
+}
+
+/** Σ over sites of nonlinear units, and of all units. */
+export function countUnits(units: ReadonlyMap<string, SiteUnits>): SiteUnits {
+  let n = 0;
+  let k = 0;
+  for (const u of units.values()) {
+    n += u.n;
+    k += u.k;
+  }
+  return { n, k };
 }
 
 export interface CoreNetwork {

@@ -3,7 +3,7 @@
  * through the engine's checkpoints, so a killed stage resumes from its last finished epoch and
  * a finished one leaves no checkpoint behind.
  */
-import { cp, mkdir } from 'node:fs/promises';
+import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Artifact, StageContext } from '../../src/index.ts';
 import {
@@ -20,6 +20,7 @@ import {
   type Regularizer,
   type TrainConfigInput,
 } from '../../src/models/index.ts';
+import type { TrainedValue } from './artifacts.ts';
 
 /** Stages that compute with tensors key on the backend the user forced (results differ in the last bits). */
 export const BACKEND_ENV = ['LINEA_BACKEND'] as const;
@@ -88,12 +89,15 @@ export async function trainResumable(
   return { model, history: result.history };
 }
 
-/** Final test accuracy of a run: the last epoch's, or a fresh evaluation when it trained no epoch. */
-export function finalAccuracy(run: TrainedRun, data: PreparedData): number {
-  return run.history.at(-1)?.testAccuracy ?? evaluate(run.model, data.test).accuracy;
-}
-
-export async function ensureDir(dir: string): Promise<string> {
-  await mkdir(dir, { recursive: true });
-  return dir;
+/** What every training stage reports about its run (see TrainedValue). */
+export function trainedValue(run: TrainedRun, data: PreparedData, seed: number, backend: string): TrainedValue {
+  return {
+    model: run.model.config,
+    seed,
+    backend,
+    params: run.model.paramCount().trainable,
+    history: run.history,
+    // The last epoch's test accuracy, or a fresh evaluation when the run trained no epoch.
+    testAccuracy: run.history.at(-1)?.testAccuracy ?? evaluate(run.model, data.test).accuracy,
+  };
 }

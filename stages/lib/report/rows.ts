@@ -35,7 +35,7 @@ export interface Row {
   readonly seed: number;
 }
 
-const sameLabels = (a: Labels, b: Labels) => Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
+export const sameLabels = (a: Labels, b: Labels) => Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
 /** `sub`'s labels all agree with `labels` (an upstream variant reached by fewer axes). */
 const within = (sub: Labels, labels: Labels) => Object.entries(sub).every(([k, v]) => labels[k] === v);
 

@@ -1,0 +1,37 @@
+// Data a stage reads at run time is in its key through `env`: new bytes rerun it; the same bytes
+// rewritten (a new mtime) or the same file under another name do not.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { makeProject, statuses, type Project, type RunJson } from './helpers/project.ts';
+
+describe('data files in the key', () => {
+  let project: Project;
+  const run = (args: string[] = []) => project.json<RunJson>(['run', '--pipeline', 'data.pipeline.ts', ...args]);
+  before(() => {
+    project = makeProject();
+    project.write('input.txt', 'first');
+  });
+  after(() => project.remove());
+
+  it('reruns when the file changes, not when it is rewritten unchanged or copied elsewhere', async () => {
+    assert.equal(statuses(await run())['read-data'], 'ran');
+    project.write('input.txt', 'first');
+    assert.equal(statuses(await run())['read-data'], 'cached');
+    project.write('copy.txt', 'first');
+    const copied = await run(['--set', 'read-data.path=copy.txt']);
+    assert.equal(statuses(copied)['read-data'], 'ran', 'another path is another param');
+    project.write('input.txt', 'second');
+    const status = await project.json<{ stages: { id: string; state: string; reasons: { field: string }[] }[] }>(['status', '--pipeline', 'data.pipeline.ts']);
+    assert.equal(status.stages[0]!.state, 'stale');
+    // The last run read copy.txt, so the path differs too; the data digest must be a reason.
+    assert.ok(status.stages[0]!.reasons.some((r) => r.field === 'env.data'), JSON.stringify(status.stages[0]!.reasons));
+    assert.equal(statuses(await run())['read-data'], 'ran');
+    assert.deepEqual(project.takeExecutions(), ['read-data', 'read-data', 'read-data']);
+  });
+
+  it('a missing data file is an error that names it', async () => {
+    const result = await project.linea(['run', '--pipeline', 'data.pipeline.ts', '--set', 'read-data.path=missing.txt']);
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /data file .*missing\.txt does not exist/);
+  });
+});

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/models/backends.ts';
 import { buildModel, type MlpConfig } from '../src/models/architectures/index.ts';
 import { deepTeacher, teacherTask } from '../src/models/data/teacher.ts';
-import { ABLATION_LEVELS, compressibility, covarianceEigenvalues, growthFactor, prunability, pruneThreshold, redundancy } from '../src/models/frivolous.ts';
+import { ABLATION_LEVELS, compressibility, covarianceEigenvalues, growthFactor, prunability, pruneThreshold, redundancy, targetedKnockout } from '../src/models/frivolous.ts';
 import { train } from '../src/models/train.ts';
 
 before(async () => {
@@ -24,6 +24,10 @@ test('compressibility: the smallest k whose lowest-variance directions carry mor
   assert.deepEqual(compressibility([0, 0, 1, 1, 8]), { k: 3, n: 5, fraction: 0.6 });
   assert.deepEqual(compressibility([1, 1, 1, 1]), { k: 1, n: 4, fraction: 0.25 });
   assert.equal(growthFactor([1, 2, 8]), (2 + 4) / 2);
+  // Per doubling on any grid: ×16 over two doublings is ×4 per doubling; pairs without a ratio are left out.
+  assert.equal(growthFactor([1, 16], [1, 4]), 4);
+  assert.equal(growthFactor([0, 2, 8], [1, 2, 4]), 4);
+  assert.ok(Number.isNaN(growthFactor([0, 0])));
 });
 
 test('an exactly duplicated unit gives a zero covariance eigenvalue', () => {
@@ -71,4 +75,24 @@ test('duplicating every hidden unit (incoming weights copied, outgoing halved) k
   tf.dispose([x, a, b]);
   small.dispose();
   wide.dispose();
+});
+
+test('knocking out units the output never reads keeps every prediction; random sets of the same size and the units it reads do not', async () => {
+  const data = teacherTask({ teacher: deepTeacher({ inputShape: [4, 4, 1], depth: 2, width: 8, classes: 3 }), train: 300, test: 200, seed: 4 });
+  const config: MlpConfig = { kind: 'mlp', inputShape: [4, 4, 1], outputs: 3, depth: 1, width: 12, activation: 'relu', outputActivation: 'linear', parametrization: 'standard', bias: true, init: 'he' };
+  const model = buildModel(config, 3);
+  await train(model, data, { epochs: 3, lr: 0.05, batchSize: 50 });
+  // Units 6…11 keep their incoming weights but nothing reads them.
+  const mask = tf.tensor2d(Array.from({ length: 12 }, (_, i) => [i < 6 ? 1 : 0, i < 6 ? 1 : 0, i < 6 ? 1 : 0]));
+  model.get('output/kernel').assign(tf.mul(model.get('output/kernel'), mask));
+  const unread = new Map([['hidden0', Array.from({ length: 12 }, (_, i) => i >= 6)]]);
+  const read = new Map([['hidden0', Array.from({ length: 12 }, (_, i) => i < 6)]]);
+  const ignored = targetedKnockout(model, data.test, unread, { orders: 3 });
+  assert.equal(ignored.units, 6);
+  assert.equal(ignored.targeted, 1);
+  assert.ok(ignored.randomMean < 1, `random sets of 6 should hit units the output reads (agreement ${ignored.random})`);
+  const used = targetedKnockout(model, data.test, read, { orders: 3 });
+  assert.ok(used.targeted < used.randomMean, `knocking out the read units (${used.targeted}) should cost more than random ones (${used.randomMean})`);
+  mask.dispose();
+  model.dispose();
 });

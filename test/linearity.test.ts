@@ -5,7 +5,7 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/models/backends.ts';
 import { buildModel, type MlpConfig } from '../src/models/architectures/index.ts';
-import { flatParams, hessianSpectralNorm, hessianVectorProduct, linearizationGap, logLogSlope, relativeKernelChange, setFlatParams, tangentKernel } from '../src/models/linearity.ts';
+import { fitSquaredLoss, flatParams, hessianSpectralNorm, hessianVectorProduct, linearizationGap, logLogSlope, meanHessianNorm, relativeKernelChange, relativeTravel, setFlatParams, sphereProductTask, tangentKernel } from '../src/models/linearity.ts';
 
 before(async () => {
   await selectBackend({ force: 'cpu' });
@@ -15,14 +15,16 @@ const mlp = (c: Partial<MlpConfig>): MlpConfig => ({ kind: 'mlp', inputShape: [3
 
 test('a model linear in its parameters has Hessian norm 0, no kernel drift and no linearisation gap', () => {
   const model = buildModel(mlp({ depth: 0, bias: true }), 1);
+  const initial = buildModel(mlp({ depth: 0, bias: true }), 1);
   const probes = tf.tensor2d([[1, 2, 3], [-1, 0.5, 2], [0, 1, -1]]);
   assert.equal(hessianSpectralNorm(model, tf.slice(probes, [0], [1])).norm, 0);
   const w0 = flatParams(model);
   const k0 = tangentKernel(model, probes);
   setFlatParams(model, w0.map((w, i) => w + 0.3 * Math.sin(i + 1)));
   assert.ok(relativeKernelChange(k0, tangentKernel(model, probes)) < 1e-7);
-  assert.ok(linearizationGap(model, w0, probes) < 1e-5);
+  assert.ok(linearizationGap(initial, model, probes) < 1e-5);
   model.dispose();
+  initial.dispose();
 });
 
 test('f = v·(w x)/√m (two linear layers, NTK scaling) has ‖H‖ = |x|/√m exactly', () => {
@@ -54,12 +56,51 @@ test('Hessian-vector products agree with second differences of the output: vᵀH
   const k0 = tangentKernel(model, probes);
   setFlatParams(model, w.map((wi, i) => wi + 0.5 * Math.sin(i)));
   assert.ok(relativeKernelChange(k0, tangentKernel(model, probes)) > 1e-3);
-  assert.ok(linearizationGap(model, w, probes) > 1e-3);
+  const initial = buildModel(mlp({ width: 16, outputActivation: 'tanh' }), 3);
+  assert.ok(linearizationGap(initial, model, probes) > 1e-3);
   model.dispose();
+  initial.dispose();
 });
 
 test('log-log slope of an exact power law, with R² = 1', () => {
   const fit = logLogSlope([64, 256, 1024, 4096], [64, 256, 1024, 4096].map((m) => 3 / Math.sqrt(m)));
   assert.ok(Math.abs(fit.slope + 0.5) < 1e-12);
   assert.ok(Math.abs(fit.r2 - 1) < 1e-12);
+});
+
+test('full-batch GD on the squared loss fits the sphere product task, and a wider linear-output NTK network moves its kernel less', () => {
+  const { x, y } = sphereProductTask(32, 4, 7);
+  const xs = tf.tensor2d(x, [32, 4]);
+  const ys = tf.tensor1d(y);
+  const drift = (m: number) => {
+    const config = mlp({ inputShape: [4], width: m });
+    const model = buildModel(config, 5);
+    const initial = buildModel(config, 5);
+    const k0 = tangentKernel(model, xs);
+    const trace = fitSquaredLoss(model, xs, ys, { lr: 1, steps: 200 });
+    assert.ok(trace.at(-1)!.loss < 0.5 * trace[0]!.loss, `m = ${m}: loss ${trace[0]!.loss} → ${trace.at(-1)!.loss}`);
+    const out = { kernel: relativeKernelChange(k0, tangentKernel(model, xs)), travel: relativeTravel(initial, model) };
+    model.dispose();
+    initial.dispose();
+    return out;
+  };
+  const [narrow, wide] = [drift(16), drift(1024)];
+  assert.ok(wide.kernel < narrow.kernel / 2, `kernel drift ${narrow.kernel} at m = 16, ${wide.kernel} at m = 1024`);
+  assert.ok(wide.travel < narrow.travel, `relative travel ${narrow.travel} at m = 16, ${wide.travel} at m = 1024`);
+  // Every point lies on the unit sphere and the target is x₁x₂.
+  for (let i = 0; i < 32; i++) {
+    const row = x.subarray(i * 4, i * 4 + 4);
+    assert.ok(Math.abs(row.reduce((a, v) => a + v * v, 0) - 1) < 1e-5);
+    assert.ok(Math.abs(y[i]! - row[0]! * row[1]!) < 1e-7);
+  }
+});
+
+test('the mean Hessian norm over probes is the mean of the per-probe norms, and GD that diverges says so', () => {
+  const model = buildModel(mlp({ inputShape: [1], width: 16, activation: 'linear' }), 2);
+  const { norm, norms } = meanHessianNorm(model, tf.tensor2d([[1], [2], [4]]));
+  // ‖H‖ = |x|/√m for this model (see above).
+  assert.deepEqual(norms.map((n) => Math.round(n * 1e3) / 1e3), [0.25, 0.5, 1]);
+  assert.ok(Math.abs(norm - 1.75 / 3) < 1e-3);
+  assert.throws(() => fitSquaredLoss(model, tf.tensor2d([[100]]), tf.tensor1d([1]), { lr: 1e6, steps: 50 }), /diverged.*lower the learning rate/);
+  model.dispose();
 });

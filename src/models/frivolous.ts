@@ -82,11 +82,22 @@ export function compressibility(eigenvaluesAscending: readonly number[], energy 
   return { k: n, n, fraction: 1 };
 }
 
-/** g = mean of Y(f_{i+1}) / Y(f_i) over a doubling width grid (`get_slope`). */
-export function growthFactor(values: readonly number[]): number {
+/**
+ * g = mean of Y(f_{i+1}) / Y(f_i) over a doubling width grid (`get_slope`). With `widths` given,
+ * each ratio is taken per doubling, (Y(f_{i+1}) / Y(f_i))^(1 / log₂(f_{i+1} / f_i)), which is the
+ * same on a doubling grid and comparable on any other. Pairs where either count is not positive
+ * have no ratio and are left out (as the similarity notebook does); NaN when none is left.
+ */
+export function growthFactor(values: readonly number[], widths?: readonly number[]): number {
   if (values.length < 2) throw new Error('growth factor: need counts at two widths at least');
-  const ratios = values.slice(1).map((v, i) => v / values[i]!);
-  return ratios.reduce((a, b) => a + b, 0) / ratios.length;
+  if (widths && widths.length !== values.length) throw new Error(`growth factor: ${values.length} counts for ${widths.length} widths`);
+  const ratios = values.slice(1).flatMap((v, i) => {
+    const prev = values[i]!;
+    if (!(v > 0 && prev > 0)) return [];
+    const doublings = widths ? Math.log2(widths[i + 1]! / widths[i]!) : 1;
+    return [(v / prev) ** (1 / doublings)];
+  });
+  return ratios.length ? ratios.reduce((a, b) => a + b, 0) / ratios.length : Number.NaN;
 }
 
 function* batches(ds: Dataset, batchSize: number): Generator<tf.Tensor> {
@@ -122,6 +133,26 @@ export interface Prunability {
 }
 
 /**
+ * Agreement of the argmax prediction with `reference` when, in every site named in `knocked`, the
+ * units flagged there are multiplied by 0 at every position (no rescaling of the survivors).
+ */
+export function knockoutAgreement(model: Model<ModelConfig>, ds: Dataset, knocked: ReadonlyMap<string, ArrayLike<boolean>>, reference: Int32Array = predictions(model, ds)): number {
+  const masks = new Map([...knocked].map(([id, off]) => [id, tf.tensor1d(Float32Array.from({ length: model.site(id).channels }, (_, i) => (off[i] ? 0 : 1)))] as const));
+  try {
+    return agreement(reference, predictions(model, ds, (site, y) => (masks.has(site.id) ? tf.mul(y, masks.get(site.id)!) : undefined)));
+  } finally {
+    for (const m of masks.values()) m.dispose();
+  }
+}
+
+/** The first `count` entries of `order` flagged, as a knockout set of `n` units. */
+const firstOf = (order: ArrayLike<number>, count: number, n: number): boolean[] => {
+  const off = Array<boolean>(n).fill(false);
+  for (let i = 0; i < count; i++) off[order[i]!] = true;
+  return off;
+};
+
+/**
  * Random knockout of the first ⌊p·n_l⌋ units of a random order (fixed per order) in every one of
  * `sites` at once, at every level; the intact network's predictions are the reference.
  */
@@ -132,26 +163,48 @@ export function prunability(model: Model<ModelConfig>, ds: Dataset, options: { s
   const agreementByOrder: number[][] = [];
   for (let order = 0; order < (options.orders ?? 3); order++) {
     const orders = new Map(sites.map((s) => [s.id, permutation(mulberry32(deriveSeed(options.seed ?? 0, 'knockout', order, s.id)), s.channels)]));
-    const row: number[] = [];
-    for (const p of levels) {
-      const masks = new Map(
-        sites.map((s) => {
-          const mask = new Float32Array(s.channels).fill(1);
-          const off = Math.floor(p * s.channels);
-          for (let i = 0; i < off; i++) mask[orders.get(s.id)![i]!] = 0;
-          return [s.id, tf.tensor1d(mask)] as const;
-        }),
-      );
-      try {
-        row.push(agreement(base, predictions(model, ds, (site, y) => (masks.has(site.id) ? tf.mul(y, masks.get(site.id)!) : undefined))));
-      } finally {
-        for (const m of masks.values()) m.dispose();
-      }
-    }
-    agreementByOrder.push(row);
+    agreementByOrder.push(levels.map((p) => knockoutAgreement(model, ds, new Map(sites.map((s) => [s.id, firstOf(orders.get(s.id)!, Math.floor(p * s.channels), s.channels)])), base)));
   }
   const thresholds = agreementByOrder.map((row) => pruneThreshold(levels, row, options.threshold ?? 0.8));
   return { levels, agreement: agreementByOrder, thresholds, threshold: thresholds.reduce((a, b) => a + b, 0) / thresholds.length };
+}
+
+export interface TargetedKnockout {
+  /** Units knocked out, over all sites. */
+  readonly units: number;
+  /** Agreement with the intact network when exactly the chosen units are knocked out. */
+  readonly targeted: number;
+  /** The same with random sets of the same size in every site, one per order. */
+  readonly random: readonly number[];
+  /** Mean of `random`. */
+  readonly randomMean: number;
+}
+
+/**
+ * Knock out a chosen set of units (e.g. those that stayed nonlinear) in every site at once, and
+ * random sets of the same per-site sizes for comparison: a set that matters more than chance
+ * costs more agreement than the random sets do.
+ */
+export function targetedKnockout(model: Model<ModelConfig>, ds: Dataset, chosen: ReadonlyMap<string, ArrayLike<boolean>>, options: { orders?: number; seed?: number; reference?: Int32Array } = {}): TargetedKnockout {
+  const base = options.reference ?? predictions(model, ds);
+  const counts = new Map([...chosen].map(([id, off]) => [id, Array.from(off).filter(Boolean).length]));
+  const random = Array.from({ length: options.orders ?? 3 }, (_, order) =>
+    knockoutAgreement(
+      model,
+      ds,
+      new Map([...counts].map(([id, count]) => {
+        const n = model.site(id).channels;
+        return [id, firstOf(permutation(mulberry32(deriveSeed(options.seed ?? 0, 'targeted', order, id)), n), count, n)];
+      })),
+      base,
+    ),
+  );
+  return {
+    units: [...counts.values()].reduce((a, b) => a + b, 0),
+    targeted: knockoutAgreement(model, ds, chosen, base),
+    random,
+    randomMean: random.reduce((a, b) => a + b, 0) / random.length,
+  };
 }
 
 /**

@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './architectures/index.ts';
 import type { Model } from './model.ts';
-import { mulberry32 } from './random.ts';
+import { mulberry32, normalArray } from './random.ts';
 
 /** The trainable parameters as one flat vector (in `model.specs` order). */
 export function flatParams(model: Model<ModelConfig>): Float64Array {
@@ -121,24 +121,21 @@ export function relativeKernelChange(k0: readonly (readonly number[])[], k1: rea
 }
 
 /**
- * The gap between the model at its current weights and its linearisation around `initial`:
- * max over probes of |f(w; x) − f_lin(w; x)| / max |f(w; x) − f(w₀; x)|, with
- * f_lin(w; x) = f(w₀; x) + ∇f(w₀; x)·(w − w₀). 0 for a model linear in its parameters.
+ * The gap between a trained model and its linearisation around the initial one (same
+ * architecture): max over probes of |f(w; x) − f_lin(w; x)| / max |f(w; x) − f(w₀; x)|, with
+ * f_lin(w; x) = f(w₀; x) + ∇f(w₀; x)·(w − w₀). 0 for a model linear in its parameters; taken at
+ * the trained weights rather than by training f_lin separately (science.md §3.3 M3 proposes
+ * both), so it needs no second training run.
  */
-export function linearizationGap(model: Model<ModelConfig>, initial: ArrayLike<number>, probes: tf.Tensor): number {
-  const w = flatParams(model);
-  const first = (t: tf.Tensor) => Array.from(tf.tidy(() => tf.slice(model.predict(t), [0, 0], [-1, 1]).dataSync()));
-  const now = first(probes);
-  setFlatParams(model, initial);
-  let at0: number[];
-  let g0: Float64Array[];
-  try {
-    at0 = first(probes);
-    g0 = outputGradients(model, probes);
-  } finally {
-    setFlatParams(model, w);
-  }
-  const dw = Float64Array.from(w, (wi, i) => wi - initial[i]!);
+export function linearizationGap(initial: Model<ModelConfig>, trained: Model<ModelConfig>, probes: tf.Tensor): number {
+  const first = (model: Model<ModelConfig>) => Array.from(tf.tidy(() => tf.slice(model.predict(probes), [0, 0], [-1, 1]).dataSync()));
+  const now = first(trained);
+  const at0 = first(initial);
+  const g0 = outputGradients(initial, probes);
+  const w0 = flatParams(initial);
+  const w = flatParams(trained);
+  if (w.length !== w0.length) throw new Error(`linearisation gap: ${w.length} trained parameters against ${w0.length} initial ones`);
+  const dw = Float64Array.from(w, (wi, i) => wi - w0[i]!);
   let gap = 0;
   let moved = 0;
   now.forEach((f, i) => {
@@ -146,6 +143,66 @@ export function linearizationGap(model: Model<ModelConfig>, initial: ArrayLike<n
     moved = Math.max(moved, Math.abs(f - at0[i]!));
   });
   return moved === 0 ? 0 : gap / moved;
+}
+
+/** Mean of ‖H(w; x)‖₂ over the rows of `probes` (one power iteration per probe). */
+export function meanHessianNorm(model: Model<ModelConfig>, probes: tf.Tensor, options: { iterations?: number; seed?: number; epsilon?: number; tolerance?: number } = {}): { norm: number; norms: number[] } {
+  const norms: number[] = [];
+  for (let i = 0; i < probes.shape[0]!; i++) {
+    const x = tf.slice(probes, [i], [1]);
+    try {
+      norms.push(hessianSpectralNorm(model, x, { ...options, seed: (options.seed ?? 0) + i }).norm);
+    } finally {
+      x.dispose();
+    }
+  }
+  return { norm: norms.reduce((a, b) => a + b, 0) / norms.length, norms };
+}
+
+/** ‖w − w₀‖ / ‖w₀‖ between two models of the same architecture. */
+export function relativeTravel(initial: Model<ModelConfig>, trained: Model<ModelConfig>): number {
+  const w0 = flatParams(initial);
+  const w = flatParams(trained);
+  return norm(Float64Array.from(w, (wi, i) => wi - w0[i]!)) / norm(w0);
+}
+
+/**
+ * Full-batch gradient descent on the squared loss ½·mean((f(x) − y)²) of the first output, as
+ * science.md §3.3 trains the width sweep. Returns the loss before each of the `record` evenly
+ * spaced steps and after the last; throws when the loss stops being finite (the rate is too high).
+ */
+export function fitSquaredLoss(model: Model<ModelConfig>, x: tf.Tensor, y: tf.Tensor, options: { lr: number; steps: number; record?: number }): { step: number; loss: number }[] {
+  const vars = model.trainableVariables();
+  const every = Math.max(1, Math.floor(options.steps / (options.record ?? 20)));
+  const trace: { step: number; loss: number }[] = [];
+  const lossOf = () => tf.mul(0.5, tf.mean(tf.square(tf.sub(tf.reshape(tf.slice(model.predict(x), [0, 0], [-1, 1]), [-1]), tf.reshape(y, [-1]))))) as tf.Scalar;
+  for (let step = 0; step <= options.steps; step++) {
+    if (step % every === 0 || step === options.steps) {
+      const loss = tf.tidy(() => lossOf().dataSync()[0]!);
+      if (!Number.isFinite(loss)) throw new Error(`squared-loss fit diverged at step ${step} (loss ${loss}); lower the learning rate`);
+      trace.push({ step, loss });
+    }
+    if (step === options.steps) break;
+    tf.tidy(() => {
+      const { grads } = tf.variableGrads(lossOf, vars);
+      for (const v of vars) v.assign(tf.sub(v, tf.mul(options.lr, grads[v.name]!)));
+    });
+  }
+  return trace;
+}
+
+/** n points uniform on the unit sphere in ℝ^d with the target y = x₁·x₂ (science.md §5.4). */
+export function sphereProductTask(n: number, d: number, seed: number): { x: Float32Array; y: Float32Array } {
+  if (d < 2) throw new Error(`the product target x₁·x₂ needs at least 2 input dimensions, got ${d}`);
+  const x = normalArray(mulberry32(seed), n * d);
+  const y = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const row = x.subarray(i * d, (i + 1) * d);
+    const r = Math.sqrt(row.reduce((a, v) => a + v * v, 0));
+    for (let j = 0; j < d; j++) row[j]! /= r;
+    y[i] = row[0]! * row[1]!;
+  }
+  return { x, y };
 }
 
 /** Least-squares line through (log x, log y): the slope, and R² as the fit's quality. */

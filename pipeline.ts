@@ -4,6 +4,9 @@
  * training starts from a chosen epoch (early / mid / late) with weight ω; linearisation snaps
  * α ≈ 1 and folds; path length measures what stays nonlinear; a width-matched plain network is
  * trained as the baseline; the report gathers the whole sweep.
+ * Beside it, the two other papers' measurements: frivolous units (§2) over a sweep of dense
+ * widths and on every linearised network, transition to linearity (§3) over a width sweep of
+ * NTK-parametrised MLPs, and the bridge: kernel drift across each sparsified run.
  *
  *   npm start                                  the default sweep (ω × early/late)
  *   linea run --preset smoke                   every stage, tiny (the tests use it)
@@ -11,8 +14,13 @@
  *   linea run --set sparsify.omega=0.02        one value; reruns sparsify and what follows only
  */
 import { axis, definePipeline, namedAxis } from 'linea';
+import type { Json } from 'linea';
 import { baselineShapeStage } from './stages/baseline-shape.ts';
 import { baselineStage } from './stages/baseline.ts';
+import { frivolousLinearizedStage } from './stages/frivolous-linearized.ts';
+import { frivolousStage } from './stages/frivolous.ts';
+import { kernelDriftStage } from './stages/kernel-drift.ts';
+import { linearityStage } from './stages/linearity.ts';
 import { linearizeStage } from './stages/linearize.ts';
 import { pathLengthStage } from './stages/path-length.ts';
 import { prepareDataStage } from './stages/prepare-data.ts';
@@ -33,6 +41,14 @@ const SPARSE_RECIPE = { ...RECIPE, lr: 0.02, clipNorm: 5 } as const;
 /** Fashion-MNIST class subsets (0 T-shirt, 1 trouser, 2 pullover, 3 dress, 4 coat, 5 sandal, 6 shirt, 7 sneaker, 8 bag, 9 boot). */
 const ALL_CLASSES = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 
+/**
+ * The dense network is trained by two nodes of the pretrain stage: `pretrain` for the main
+ * experiment and `width-sweep` for the frivolous-unit width sweep. Settings of the network apply
+ * to both (at width ×1 they are the same run, computed once: the cache key has no node id).
+ */
+const dense = (params: Record<string, Json>): Record<string, Json> =>
+  Object.fromEntries(Object.entries(params).flatMap(([k, v]) => [[`pretrain.${k}`, v], [`width-sweep.${k}`, v]]));
+
 export default definePipeline({
   name: 'nonlinear-advantage',
   build(p) {
@@ -43,7 +59,12 @@ export default definePipeline({
     const pathLength = p.add(pathLengthStage, { linearized });
     const shape = p.add(baselineShapeStage, { linearized, pathLength });
     const baseline = p.add(baselineStage, { data, shape }, { params: { recipe: { ...RECIPE, epochs: DENSE_EPOCHS + POST_EPOCHS } } });
-    p.add(reportStage, { dense, sparse, linearized, pathLength, baseline });
+    const widths = p.add(pretrainStage, { data }, { id: 'width-sweep', params: { recipe: { ...RECIPE, epochs: DENSE_EPOCHS } } });
+    const frivolous = p.add(frivolousStage, { data, dense: widths });
+    const frivolousLinearized = p.add(frivolousLinearizedStage, { data, dense, linearized, pathLength });
+    const kernelDrift = p.add(kernelDriftStage, { data, dense, sparse });
+    const linearity = p.add(linearityStage);
+    p.add(reportStage, { dense, sparse, linearized, pathLength, baseline, frivolous, frivolousLinearized, kernelDrift, linearity });
   },
   axes: {
     omega: axis('sparsify.omega', [1e-4, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1, 3e-1, 1], {
@@ -56,8 +77,8 @@ export default definePipeline({
     }),
     arch: namedAxis(
       {
-        'plain-cnn': { 'pretrain.arch': { kind: 'plain-cnn', channels: [16, 16, 32, 32], poolAfter: [1], batchNorm: false, head: 'flatten' } },
-        resnet: { 'pretrain.arch': { kind: 'resnet', depth: 8, baseWidth: 8 } },
+        'plain-cnn': dense({ arch: { kind: 'plain-cnn', channels: [16, 16, 32, 32], poolAfter: [1], batchNorm: false, head: 'flatten' } }),
+        resnet: dense({ arch: { kind: 'resnet', depth: 8, baseWidth: 8 } }),
       },
       { description: 'the network: a 4-layer plain CNN with batch norm, or a CIFAR-style ResNet-v1' },
     ),
@@ -72,7 +93,23 @@ export default definePipeline({
     ),
     width: axis('pretrain.width', [0.5, 1, 2], { description: 'channel multiplier of the dense network (core-network constancy)' }),
     depth: axis('pretrain.depth', [2, 4, 8], { description: 'conv layers of the plain CNN, or 6n+2 for the ResNet (core-network constancy)' }),
-    seed: axis(['pretrain.seed', 'sparsify.seed', 'baseline.seed'], [0, 1, 2], { description: 'initial weights and data order' }),
+    seed: axis(['pretrain.seed', 'width-sweep.seed', 'sparsify.seed', 'baseline.seed', 'linearity.seed'], [0, 1, 2], { description: 'initial weights and data order' }),
+    'frivolous-width': axis('width-sweep.width', [0.25, 0.5, 1, 2, 4], {
+      default: [0.25, 0.5, 1, 2],
+      description: 'width factor f of the dense networks whose frivolous units are counted (the paper: ¼ … 4)',
+    }),
+    'ntk-width': axis('linearity.width', [16, 64, 128, 256, 512, 1024, 2048, 4096], {
+      default: [64, 128, 256, 512, 1024, 2048, 4096],
+      description: 'hidden width m of the NTK-parametrised MLPs (transition to linearity)',
+    }),
+    'ntk-output': namedAxis(
+      {
+        linear: { 'linearity.output': 'linear', 'linearity.bottleneck': 0 },
+        tanh: { 'linearity.output': 'tanh', 'linearity.bottleneck': 0 },
+        bottleneck: { 'linearity.output': 'linear', 'linearity.bottleneck': 2 },
+      },
+      { default: ['linear', 'tanh', 'bottleneck'], description: 'linear output, tanh output, or a width-2 bottleneck between two wide layers' },
+    ),
   },
   presets: {
     smoke: {
@@ -80,26 +117,37 @@ export default definePipeline({
       params: {
         'prepare-data.downsample': 4,
         'prepare-data.limit': { train: 600, test: 200 },
-        'pretrain.arch': { kind: 'plain-cnn', channels: [4, 8], poolAfter: [0], batchNorm: true },
-        'pretrain.recipe.epochs': 2,
+        ...dense({ arch: { kind: 'plain-cnn', channels: [4, 8], poolAfter: [0], batchNorm: true }, 'recipe.epochs': 2 }),
         'sparsify.postEpochs': 1,
         'baseline.recipe.epochs': 3,
         // A few hundred parameters cannot be matched to 2 % with whole channel counts.
         'baseline-shape.tolerance': 0.1,
+        'linearity.points': 32,
+        'linearity.steps': 50,
+        'linearity.hessianProbes': 2,
+        'linearity.kernelProbes': 8,
+        'linearity.iterations': 10,
+        'kernel-drift.hessianProbes': 2,
+        'kernel-drift.kernelProbes': 8,
+        'kernel-drift.iterations': 5,
       },
-      ablate: { omega: ['0.001', '0.1'], start: ['early', 'late'] },
+      ablate: { omega: ['0.001', '0.1'], start: ['early', 'late'], 'frivolous-width': ['1', '2'], 'ntk-width': ['16', '64'], 'ntk-output': ['linear', 'tanh', 'bottleneck'] },
     },
     full: {
       description: 'the full 60,000-image Fashion-MNIST at 28×28, ResNet-20, 30 + 10 epochs: for a GPU or a long CPU run',
       params: {
         'prepare-data.source': { kind: 'fashion-mnist' },
         'prepare-data.downsample': 1,
-        'pretrain.arch': { kind: 'resnet', depth: 20, baseWidth: 16 },
-        'pretrain.recipe.epochs': 30,
+        ...dense({ arch: { kind: 'resnet', depth: 20, baseWidth: 16 }, 'recipe.epochs': 30 }),
         'sparsify.postEpochs': 10,
         'baseline.recipe.epochs': 40,
       },
-      ablate: { omega: ['0.0001', '0.001', '0.003', '0.01', '0.03', '0.1'], start: ['early', 'mid', 'late'], task: ['all', 'hard'] },
+      ablate: {
+        omega: ['0.0001', '0.001', '0.003', '0.01', '0.03', '0.1'],
+        start: ['early', 'mid', 'late'],
+        task: ['all', 'hard'],
+        'frivolous-width': ['0.25', '0.5', '1', '2', '4'],
+      },
     },
   },
 });

@@ -8,19 +8,13 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { defineStage, input } from '../src/index.ts';
-import { countUnits, evaluate, foldLinear, loadModel, saveModel, siteUnits, snapAlphas, type Dataset, type Model, type ModelConfig } from '../src/models/index.ts';
+import { countUnits, evaluate, foldLinear, headBatch, loadModel, saveModel, siteUnits, snapAlphas, type Model, type ModelConfig } from '../src/models/index.ts';
 import type { DataValue, LinearizeValue, SparsifyValue } from './lib/artifacts.ts';
 import { BACKEND_ENV, dataOf, useBackend } from './lib/training.ts';
 
 /** Layers with parameters (conv, dense, batch norm), by parameter-name prefix. */
 function layerCount(model: Model<ModelConfig>): number {
   return new Set(model.specs.map((s) => s.name.slice(0, s.name.lastIndexOf('/')))).size;
-}
-
-function batchOf(ds: Dataset, n: number): tf.Tensor {
-  const count = Math.min(n, ds.labels.length);
-  const per = ds.shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(ds.x.subarray(0, count * per), [count, ...ds.shape]);
 }
 
 /** ‖a − b‖∞ / ‖a‖∞ of two models' logits on the same batch. */
@@ -73,7 +67,7 @@ export const linearizeStage = defineStage({
       }
     }
     const model = await loadModel(source);
-    const x = batchOf(data.test, params.checkImages);
+    const x = headBatch(data.test, params.checkImages);
     try {
       const accuracyBefore = evaluate(model, data.test).accuracy;
       const snapped = snapAlphas(model, params.epsilon);

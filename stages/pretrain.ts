@@ -49,6 +49,7 @@ export const pretrainStage = defineStage({
       return {
         ...trainedValue(run, data, ctx.params.seed, backend),
         epochs,
+        width: ctx.params.width,
         snapshots: Array.from({ length: epochs + 1 }, (_, e) => snapshotDir(e)),
       };
     } finally {

@@ -1,47 +1,52 @@
 /**
  * report: gathers every variant of the sweep and writes a self-contained HTML page (figures
- * rendered to SVG in Node with Vega-Lite), results.json with every number behind it, and a short
- * Markdown summary that judges science.md's qualitative claims by rules fixed in advance.
+ * rendered to SVG in Node with Vega-Lite), results.json with every number behind it, and a
+ * Markdown summary that judges science.md's qualitative claims by rules fixed in advance. One
+ * section per analysis: the nonlinear advantage (§1), frivolous units against width (§2), the
+ * frivolous units of the linearised networks, transition to linearity (§3) and the bridge (§3.4).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineStage, gather, type Variant } from '../src/index.ts';
-import type { BaselineValue, LinearizeValue, PathLengthValue, PretrainValue, SparsifyValue } from './lib/artifacts.ts';
+import type { BaselineValue, FrivolousLinearizedValue, FrivolousValue, KernelDriftValue, LinearityValue, LinearizeValue, PathLengthValue, PretrainValue, SparsifyValue } from './lib/artifacts.ts';
 import {
   accuracyVsApl,
   baselineFigure,
   coreNetworkFigure,
+  driftFigure,
+  frivolousAgreementFigure,
+  frivolousGrowthFigure,
   gapFigure,
+  knockoutFigure,
   layerFractionsFigure,
+  ntkFigure,
   provenanceLine,
   trainingCurvesFigure,
   type CoreCell,
   type Figure,
 } from './lib/report/figures.ts';
-import { html, toSvg } from './lib/report/render.ts';
-import { gaps, groupOf, joinRows, judgeClaims, sameLabels, type Claim, type Labelled, type Row } from './lib/report/rows.ts';
+import { html, markdown, toSvg, type Section } from './lib/report/render.ts';
+import { gaps, groupOf, joinRows, judgeClaims, sameLabels, type Claim, type Labelled } from './lib/report/rows.ts';
+import {
+  bridge,
+  driftRows,
+  FRIVOLOUS_COUNTS,
+  growth,
+  judgeFrivolousClaims,
+  judgeKnockoutClaim,
+  judgeLinearityClaims,
+  knockoutRows,
+  ntkPoints,
+  ntkSlopes,
+  widthPoints,
+} from './lib/report/scaling.ts';
 
 const labelled = <T>(variants: readonly Variant<T>[]): Labelled<T>[] => variants.map((v) => ({ labels: v.labels, value: v.value }));
-const fmt = (x: number | undefined, digits = 4) => (x === undefined ? '–' : Number(x.toFixed(digits)));
-
-function markdown(title: string, provenance: string, claims: readonly Claim[], rows: readonly Row[]): string {
-  const pct = (x: number | undefined) => (x === undefined ? '–' : `${(100 * x).toFixed(2)}`);
-  return [
-    `# ${title}`,
-    '',
-    provenance,
-    '',
-    '| claim | verdict | evidence |',
-    '|---|---|---|',
-    ...claims.map((c) => `| ${c.claim} | **${c.verdict}** | ${c.evidence.replace(/\|/g, '\\|')} |`),
-    '',
-    '| sweep | start | ω | APL | nonlinear units | acc. sparsified % | acc. linearised % | baseline D | baseline acc. % |',
-    '|---|---|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.group} | ${r.start} | ${r.omega} | ${r.apl.toFixed(3)} | ${r.nonlinear}/${r.units} | ${pct(r.accuracySparse)} | ${pct(r.accuracyLinearized)} | ${r.baselineDepth ?? '–'} | ${pct(r.baselineAccuracy)} |`),
-    '',
-  ].join('\n');
-}
+const fmt = (x: number | undefined, digits = 4) => (x === undefined || Number.isNaN(x) ? '–' : Number(x.toFixed(digits)));
+const sci = (x: number) => (x === 0 ? '0' : x.toExponential(3));
+const pct = (x: number) => Number((100 * x).toFixed(2));
+const list = (xs: readonly (number | string)[]) => [...new Set(xs)].join(', ');
 
 export const reportStage = defineStage({
   name: 'report',
@@ -54,6 +59,10 @@ export const reportStage = defineStage({
     linearized: gather<LinearizeValue>('linearised networks'),
     pathLength: gather<PathLengthValue>('their path lengths'),
     baseline: gather<BaselineValue>('width-matched baselines'),
+    frivolous: gather<FrivolousValue>('frivolous units of the width sweep'),
+    frivolousLinearized: gather<FrivolousLinearizedValue>('frivolous units of the linearised networks'),
+    kernelDrift: gather<KernelDriftValue>('kernel drift across the sparsified runs'),
+    linearity: gather<LinearityValue>('the NTK width sweep'),
   },
   run: async (ctx) => {
     const { inputs } = ctx;
@@ -93,44 +102,181 @@ export const reportStage = defineStage({
     ];
     const gapPoints = gaps(rows);
     const claims = judgeClaims(rows, profiles.map((p) => ({ group: p.group, omega: p.omega, start: p.start, fractions: p.value.layers.map((l) => l.fraction) })));
-    const figures: Figure[] = [
-      accuracyVsApl(rows, provenance),
-      gapFigure(gapPoints, provenance),
-      coreNetworkFigure(cells, `${provenance}; sweep ${firstGroup}`),
-      layerFractionsFigure(fractions, `${provenance}; sweep ${firstGroup}`),
-      trainingCurvesFigure(curves, provenance),
-      baselineFigure(rows, provenance),
-    ];
-    const rendered = [];
-    await mkdir(join(ctx.outDir, 'figures'), { recursive: true });
-    for (const figure of figures) {
-      const svg = await toSvg(figure);
-      await writeFile(join(ctx.outDir, 'figures', `${figure.id}.svg`), svg);
-      rendered.push({ figure, svg });
-    }
+    const rendered = async (figures: readonly Figure[]) => {
+      const out = [];
+      for (const figure of figures) out.push({ figure, svg: await toSvg(figure) });
+      return out;
+    };
     const folds = [...new Set(inputs.linearized.flatMap((l) => l.value.folded.folds))];
     const maxLogitError = Math.max(...inputs.linearized.map((l) => l.value.folded.maxRelativeError));
     const timing = inputs.linearized.map((l) => l.value.folded.inferenceMs);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const first = inputs.linearized[0]!.value;
-    const notes = [
-      `Budget: every sparsified run trains for the dense epochs before its start plus its own, ${[...new Set(inputs.sparse.map((s) => s.value.budget))].join(' / ')} epochs in all; baselines train from scratch for the same budget.`,
-      `Penalty ω·Σ√(|1−α| + 1e-8) on every PReLU channel, α clipped to [0, 1] and snapped to 1 (then frozen) within 1e-3 after each step; linearisation sets α := 1 where |1−α| < ε_lin = ${epsilon}.`,
-      `Folding: ${folds.length ? folds.join('; ') : 'nothing folds exactly in this architecture (zero-padded 3×3 convolutions around a linear layer do not compose into one)'}. Largest relative logit difference between folded and linearised models: ${maxLogitError.toExponential(2)}. Layers ${first.folded.layers.original} → ${first.folded.layers.folded}, parameters ${first.folded.params.original} → ${first.folded.params.folded}; inference over the check batch ${mean(timing.map((t) => t.original)).toFixed(2)} ms → ${mean(timing.map((t) => t.folded)).toFixed(2)} ms (mean over networks).`,
-      `ε_lin sensitivity (accuracy at ε = ${first.sensitivity.map((s) => s.epsilon).join(', ')}) is in results.json for every network.`,
-      'APL is the normalised average path length (science.md §1.6); the unnormalised one is in the table and results.json.',
+    const sections: Section[] = [
+      {
+        id: 'nonlinear-advantage',
+        title: 'Nonlinear advantage (science.md §1)',
+        text: [`${rows.length} sparsified networks in ${new Set(rows.map((r) => r.group)).size} sweep(s).`],
+        claims,
+        figures: await rendered([
+          accuracyVsApl(rows, provenance),
+          gapFigure(gapPoints, provenance),
+          coreNetworkFigure(cells, `${provenance}; sweep ${firstGroup}`),
+          layerFractionsFigure(fractions, `${provenance}; sweep ${firstGroup}`),
+          trainingCurvesFigure(curves, provenance),
+          baselineFigure(rows, provenance),
+        ]),
+        tables: [
+          {
+            caption: 'Every sparsified network: accuracy in %, APL normalised and unnormalised, nonlinear units, the width-matched baseline.',
+            columns: ['sweep', 'start', 'ω', 'APL', 'APL (unnorm.)', 'nonlinear', 'W_eff', 'acc. sparsified', 'acc. linearised', 'baseline D', 'baseline acc.', 'params'],
+            rows: rows.map((r) => [r.group, r.start, r.omega, fmt(r.apl, 3), fmt(r.aplUnnormalized, 3), `${r.nonlinear}/${r.units}`, fmt(r.effectiveWidth, 1), pct(r.accuracySparse), pct(r.accuracyLinearized), r.baselineDepth ?? '–', r.baselineAccuracy === undefined ? '–' : pct(r.baselineAccuracy), r.params]),
+          },
+        ],
+        notes: [
+          `Budget: every sparsified run trains for the dense epochs before its start plus its own, ${[...new Set(inputs.sparse.map((s) => s.value.budget))].join(' / ')} epochs in all; baselines train from scratch for the same budget.`,
+          `Penalty ω·Σ√(|1−α| + 1e-8) on every PReLU channel, α clipped to [0, 1] and snapped to 1 (then frozen) within 1e-3 after each step; linearisation sets α := 1 where |1−α| < ε_lin = ${epsilon}.`,
+          `Folding: ${folds.length ? folds.join('; ') : 'nothing folds exactly in this architecture (zero-padded 3×3 convolutions around a linear layer do not compose into one)'}. Largest relative logit difference between folded and linearised models: ${maxLogitError.toExponential(2)}. Layers ${first.folded.layers.original} → ${first.folded.layers.folded}, parameters ${first.folded.params.original} → ${first.folded.params.folded}; inference over the check batch ${mean(timing.map((t) => t.original)).toFixed(2)} ms → ${mean(timing.map((t) => t.folded)).toFixed(2)} ms (mean over networks).`,
+          `ε_lin sensitivity (accuracy at ε = ${first.sensitivity.map((s) => s.epsilon).join(', ')}) is in results.json for every network.`,
+          'APL is the normalised average path length (science.md §1.6); the unnormalised one is in the table and results.json.',
+        ],
+      },
     ];
-    const table = {
-      columns: ['sweep', 'start', 'ω', 'APL', 'APL (unnorm.)', 'nonlinear', 'W_eff', 'acc. sparsified', 'acc. linearised', 'baseline D', 'baseline acc.', 'params'],
-      rows: rows.map((r) => [r.group, r.start, r.omega, fmt(r.apl, 3), fmt(r.aplUnnormalized, 3), `${r.nonlinear}/${r.units}`, fmt(r.effectiveWidth, 1), fmt(r.accuracySparse), fmt(r.accuracyLinearized), r.baselineDepth ?? '–', fmt(r.baselineAccuracy), r.params]),
-    };
-    await writeFile(
-      join(ctx.outDir, 'report.html'),
-      html({ title: ctx.params.title, intro: [`${rows.length} sparsified networks in ${new Set(rows.map((r) => r.group)).size} sweep(s). ${provenance}.`], claims, figures: rendered, table, notes }),
-    );
+
+    // Frivolous units over the dense width sweep (§2).
+    const widths = widthPoints(labelled(inputs.frivolous));
+    const growths = growth(widths);
+    const denseSeeds = list(inputs.dense.map((d) => d.value.seed));
+    const backends = list([...inputs.dense, ...inputs.sparse].map((v) => v.value.backend));
+    if (widths.length) {
+      const f0 = inputs.frivolous[0]!.value;
+      const frivolousProvenance = `seeds ${denseSeeds}; width factors f ∈ {${list(widths.map((w) => w.width))}}, F = ${f0.widest}; ${f0.prunability.thresholds.length} knockout orders, agreement threshold 0.8, PCA tail 5 % (science.md §2.3–2.4); test set; backend ${backends}`;
+      sections.push({
+        id: 'frivolous',
+        title: 'Frivolous units against width (science.md §2)',
+        text: [`${widths.length} dense networks trained by the pretrain stage at width factors ${list(widths.map((w) => `×${w.width}`))} of the default architecture, measured on the test set in the layers the paper records (every activation layer of a plain CNN; stem and stage outputs of a ResNet).`],
+        claims: judgeFrivolousClaims(growths),
+        figures: await rendered([
+          frivolousGrowthFigure(widths.flatMap((w) => FRIVOLOUS_COUNTS.map((count) => ({ group: w.group, width: w.width, count, value: w.counts[count] }))), frivolousProvenance),
+          frivolousAgreementFigure(
+            inputs.frivolous.flatMap(({ labels, value: v }) =>
+              v.prunability.levels.map((level, i) => ({ group: widths.find((w) => w.width === v.width)?.group ?? groupOf(labels), width: v.width, level, agreement: mean(v.prunability.agreement.map((row) => row[i]!)) })),
+            ),
+            frivolousProvenance,
+          ),
+        ]),
+        tables: [
+          {
+            caption: 'Per width: p* (mean over the knockout orders), c̄ (mean over layers), and the normalised counts.',
+            columns: ['sweep', 'f', 'params', 'test acc. %', 'p*', 'prunable', 'non-prunable', 'c̄', 'redundant', 'non-redundant'],
+            rows: widths.map((w) => [w.group, w.width, w.params, pct(w.accuracy), fmt(w.threshold, 3), fmt(w.counts.prunable), fmt(w.counts['non-prunable']), fmt(w.redundantFraction, 3), fmt(w.counts.redundant), fmt(w.counts['non-redundant'])]),
+          },
+          {
+            caption: 'Growth factor g: the mean ratio of a count per doubling of width (2 = as fast as the width).',
+            columns: ['sweep', 'count', 'g', 'widths'],
+            rows: growths.map((g) => [g.group, g.count, fmt(g.g, 3), g.widths.join(', ')]),
+          },
+        ],
+        notes: [
+          'Knockout: in every recorded layer at once, the first ⌊p·n_l⌋ units of a random order (fixed per order) are multiplied by 0 at every position, without rescaling; p ∈ {0, 1/6, …, 1}. p* is the linear interpolation of the first crossing of agreement 0.8, 1 when agreement never falls below it; averaged over the orders (plot_demo.ipynb).',
+          'Redundancy: covariance of the test-set activations (conv: every spatial position a sample, at most 5·10⁴ rows, sampled uniformly), eigenvalues ascending, the smallest k whose lowest k carry more than 5 % of the variance; c_l = k/n_l, averaged over layers.',
+          'g is taken per doubling, (Y(f_{i+1})/Y(f_i))^(1/log₂(f_{i+1}/f_i)), which is the paper\'s get_slope on a doubling grid; pairs with a zero count have no ratio and are left out.',
+        ],
+      });
+    }
+
+    // The frivolous measures of the linearised networks, and knockouts of their nonlinear units.
+    const knockouts = knockoutRows(labelled(inputs.frivolousLinearized));
+    if (knockouts.length) {
+      const point = (k: (typeof knockouts)[number], units: string, which: 'knockNonlinear' | 'knockLinear') => [
+        { group: k.group, start: k.start, omega: k.omega, units, set: 'these units', agreement: k.value[which].targeted },
+        { group: k.group, start: k.start, omega: k.omega, units, set: 'random, same sizes', agreement: k.value[which].randomMean },
+      ];
+      const pair = (x: { targeted: number; randomMean: number; units: number }) => (x.units === 0 ? '–' : `${pct(x.targeted)} / ${pct(x.randomMean)}`);
+      sections.push({
+        id: 'frivolous-linearized',
+        title: 'Frivolous units of the linearised networks',
+        text: ['Are the units that stay nonlinear the non-frivolous ones? Each linearised network\'s nonlinear units are knocked out in every layer at once and the agreement with the intact network compared with random sets of the same per-layer sizes; the same for its linear units, and for the to-stay-nonlinear units in the dense snapshot the run started from.'],
+        claims: [judgeKnockoutClaim(knockouts)],
+        figures: await rendered([knockoutFigure(knockouts.flatMap((k) => [...point(k, 'nonlinear', 'knockNonlinear'), ...point(k, 'linear', 'knockLinear')]), provenance)]),
+        tables: [
+          {
+            caption: 'Agreement % with the intact network: chosen units knocked out / random sets of the same sizes (mean of the orders). p* and c̄ as in the width sweep.',
+            columns: ['sweep', 'start', 'ω', 'nonlinear', 'p*', 'c̄', 'nonlinear out', 'linear out', 'nonlinear out, at the start epoch'],
+            rows: knockouts.map((k) => [k.group, k.start, k.omega, `${k.value.nonlinear}/${k.value.units}`, fmt(k.value.prunableThreshold, 3), fmt(k.value.redundantFraction, 3), pair(k.value.knockNonlinear), pair(k.value.knockLinear), pair(k.value.knockNonlinearAtStart)]),
+          },
+        ],
+        notes: ['Knocking out a linear unit (α = 1, the identity) removes its channel as it does for a nonlinear one. At the early start the start-epoch network is the initialisation, whose predictions are those of random weights.'],
+      });
+    }
+
+    // Transition to linearity over the NTK width sweep (§3).
+    const ntk = ntkPoints(labelled(inputs.linearity));
+    const slopes = ntkSlopes(ntk);
+    if (ntk.length) {
+      const v0 = ntk[0]!.value;
+      const ntkProvenance = `seeds ${list(ntk.map((p) => p.value.seed))}; m ∈ {${list(ntk.map((p) => p.width))}}; ${list(ntk.map((p) => p.variant))}; full-batch GD on ½·MSE, rate ${list(ntk.map((p) => p.value.lr))}; backend ${list(ntk.map((p) => p.value.backend))}`;
+      sections.push({
+        id: 'linearity',
+        title: 'Transition to linearity (science.md §3)',
+        text: [`NTK-parametrised tanh MLPs (weights N(0, 1), each layer scaled by 1/√fan-in, no biases) on points of the unit sphere with the target x₁x₂, trained by full-batch gradient descent; ${v0.depth} wide hidden layer(s), the bottleneck variant has a narrow layer between two wide ones.`],
+        claims: judgeLinearityClaims(slopes),
+        figures: await rendered([
+          ntkFigure('ntk-hessian', 'Hessian spectral norm against width', '‖H‖₂ of the output (mean over probes)', ntk.flatMap((p) => [{ group: p.group, variant: p.variant, width: p.width, value: p.value.hessian.initial, when: 'initialisation' }, { group: p.group, variant: p.variant, width: p.width, value: p.value.hessian.final, when: 'after training' }]), ntkProvenance),
+          ntkFigure('ntk-kernel', 'Tangent-kernel drift against width', 'relative change of the tangent kernel', ntk.map((p) => ({ group: p.group, variant: p.variant, width: p.width, value: p.value.kernelDrift })), ntkProvenance),
+        ]),
+        tables: [
+          {
+            caption: 'Log-log slopes against m (least squares) with R² as the quality of the fit.',
+            columns: ['sweep', 'variant', 'measure', 'slope', 'R²', 'widths'],
+            rows: slopes.map((s) => [s.group, s.variant, s.measure, fmt(s.slope, 3), fmt(s.r2, 3), s.n]),
+          },
+          {
+            caption: 'Per network.',
+            columns: ['sweep', 'variant', 'm', 'params', 'rate', 'loss 0', 'loss T', '‖H‖ at init', '‖H‖ trained', 'kernel drift', 'lin. gap', 'travel'],
+            rows: ntk.map((p) => [p.group, p.variant, p.width, p.value.params, p.value.lr, sci(p.value.loss.initial), sci(p.value.loss.final), sci(p.value.hessian.initial), sci(p.value.hessian.final), sci(p.value.kernelDrift), sci(p.value.linearizationGap), sci(p.value.travel)]),
+          },
+        ],
+        notes: [
+          'tfjs records no tape while it computes gradients, so there is no double backprop: each Hessian-vector product is a central difference of parameter gradients, (∇f(w + εv) − ∇f(w − εv))/2ε with ε = 1e-3 along v/‖v‖ (exact for a quadratic model, O(ε²) otherwise). ‖H‖₂ = |λ|max by power iteration (stopping at relative change < 1e-3), averaged over the Hessian probes.',
+          'Kernel drift is ‖K_T − K_0‖_F / ‖K_0‖_F on training points; the linearisation gap is max |f(w_T) − f_lin(w_T)| / max |f(w_T) − f(w_0)| over the same points, with f_lin the first-order expansion around w_0 taken at the trained weights; travel is ‖w_T − w_0‖ / ‖w_0‖.',
+        ],
+      });
+    }
+
+    // The bridge (§3.4): the same measurements across each sparsified run.
+    const drifts = driftRows(labelled(inputs.kernelDrift));
+    if (drifts.length) {
+      const bridgeRows = bridge(drifts, gapPoints);
+      sections.push({
+        id: 'bridge',
+        title: 'Bridge: kernel drift across the sparsified runs (science.md §3.4)',
+        text: ['Linear in the parameters is not linear in the input: a network whose PReLUs are all at α = 1 still has a Hessian with respect to its weights. Does the tangent kernel move more when the penalty starts early, and does that go with the early/late gap Δ? This is an open question in science.md; the numbers are reported without a verdict.'],
+        claims: [],
+        figures: await rendered([driftFigure(drifts.flatMap((d) => [{ group: d.group, start: d.start, omega: d.omega, measure: 'kernel drift', value: d.value.kernelDrift }, { group: d.group, start: d.start, omega: d.omega, measure: 'weight travel', value: d.value.travel }]), provenance)]),
+        tables: [
+          {
+            caption: 'Per start: mean over the ω sweep, beside the sweep\'s mean early/late gap Δ (accuracy points, over the APL overlap).',
+            columns: ['sweep', 'start', 'networks', 'kernel drift', 'travel', 'Δ'],
+            rows: bridgeRows.map((b) => [b.group, b.start, b.networks, fmt(b.kernelDrift), fmt(b.travel), b.gap === undefined ? '–' : fmt(100 * b.gap, 2)]),
+          },
+          {
+            caption: 'Per network: Hessian norm of logit 0 (mean over probe images) at the start epoch and at the end, kernel drift, linearisation gap and travel between them.',
+            columns: ['sweep', 'start', 'epoch', 'ω', '‖H‖ start', '‖H‖ end', 'kernel drift', 'lin. gap', 'travel'],
+            rows: drifts.map((d) => [d.group, d.start, d.value.startEpoch, d.omega, sci(d.value.hessian.start), sci(d.value.hessian.end), fmt(d.value.kernelDrift), fmt(d.value.linearizationGap), fmt(d.value.travel)]),
+          },
+        ],
+        notes: ['The start network is the dense snapshot with PReLUs at α = 0 (the same function and parameter layout as the run\'s start); α is a parameter, so its gradients are part of the kernel.'],
+      });
+    }
+
+    await mkdir(join(ctx.outDir, 'figures'), { recursive: true });
+    for (const section of sections) for (const { figure, svg } of section.figures) await writeFile(join(ctx.outDir, 'figures', `${figure.id}.svg`), svg);
+    const page = { title: ctx.params.title, intro: [provenance], sections };
+    await writeFile(join(ctx.outDir, 'report.html'), html(page));
     const results = {
       provenance,
-      claims,
+      claims: sections.flatMap((s) => s.claims),
       rows,
       gaps: gapPoints,
       dense: inputs.dense.map((d) => ({ labels: d.labels, ...d.value })),
@@ -138,10 +284,15 @@ export const reportStage = defineStage({
       linearized: inputs.linearized.map((l) => ({ labels: l.labels, ...l.value })),
       pathLength: inputs.pathLength.map((p) => ({ labels: p.labels, ...p.value })),
       baseline: inputs.baseline.map((b) => ({ labels: b.labels, ...b.value })),
+      frivolous: { widths, growth: growths, networks: inputs.frivolous.map((f) => ({ labels: f.labels, ...f.value })) },
+      frivolousLinearized: inputs.frivolousLinearized.map((f) => ({ labels: f.labels, ...f.value })),
+      linearity: { slopes, networks: inputs.linearity.map((l) => ({ labels: l.labels, ...l.value })) },
+      kernelDrift: { bridge: bridge(drifts, gapPoints), networks: inputs.kernelDrift.map((k) => ({ labels: k.labels, ...k.value })) },
     };
     await writeFile(join(ctx.outDir, 'results.json'), `${JSON.stringify(results, null, 1)}\n`);
-    await writeFile(join(ctx.outDir, 'summary.md'), markdown(ctx.params.title, provenance, claims, rows));
-    ctx.log(claims.map((c) => `${c.claim}: ${c.verdict}`).join('\n'));
-    return { networks: rows.length, claims: claims.map((c) => ({ claim: c.claim, verdict: c.verdict })), figures: figures.map((f) => f.id) };
+    await writeFile(join(ctx.outDir, 'summary.md'), markdown(page));
+    const allClaims: Claim[] = results.claims;
+    ctx.log(allClaims.map((c) => `${c.claim}: ${c.verdict}`).join('\n'));
+    return { networks: rows.length, claims: allClaims.map((c) => ({ claim: c.claim, verdict: c.verdict })), figures: sections.flatMap((s) => s.figures.map((f) => f.figure.id)) };
   },
 });

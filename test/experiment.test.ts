@@ -32,12 +32,18 @@ describe('the nonlinear-advantage experiment (smoke preset)', () => {
     const run = await linea(['run']);
     const byStage = new Map<string, string[]>();
     for (const s of run.stages) byStage.set(s.stage, [...(byStage.get(s.stage) ?? []), s.status]);
-    assert.deepEqual([...byStage.keys()].sort(), ['baseline', 'baseline-shape', 'linearize', 'path-length', 'prepare-data', 'pretrain', 'report', 'sparsify']);
+    assert.deepEqual([...byStage.keys()].sort(), ['baseline', 'baseline-shape', 'frivolous', 'frivolous-linearized', 'kernel-drift', 'linearity', 'linearize', 'path-length', 'prepare-data', 'pretrain', 'report', 'sparsify']);
     assert.equal(byStage.get('sparsify')!.length, 4, 'ω × start = 2 × 2 sparsified networks');
+    assert.equal(byStage.get('frivolous')!.length, 2, 'frivolous-width ×1 and ×2');
+    assert.equal(byStage.get('frivolous-linearized')!.length, 4, 'one per linearised network');
+    assert.equal(byStage.get('kernel-drift')!.length, 4, 'one per sparsified run');
+    assert.equal(byStage.get('linearity')!.length, 6, 'ntk-width × ntk-output = 2 × 3');
+    // The width sweep's ×1 network is the main dense run: the same key, trained once.
+    assert.equal(run.stages.filter((s) => s.stage === 'pretrain' && s.status === 'ran').length, 2);
     assert.ok(run.stages.every((s) => s.status !== 'failed'));
     assert.deepEqual(run.published, [{ instance: 'report', dir: join(dir, 'results') }]);
     for (const file of ['report.html', 'results.json', 'summary.md']) assert.ok(existsSync(join(dir, 'results', file)), file);
-    assert.equal(readdirSync(join(dir, 'results', 'figures')).length, 6);
+    assert.equal(readdirSync(join(dir, 'results', 'figures')).length, 12);
     const results = JSON.parse(readFileSync(join(dir, 'results', 'results.json'), 'utf8'));
     assert.equal(results.rows.length, 4);
     for (const r of results.rows) {
@@ -45,8 +51,28 @@ describe('the nonlinear-advantage experiment (smoke preset)', () => {
       assert.ok(r.accuracyLinearized > 0 && r.accuracyLinearized <= 1);
     }
     for (const l of results.linearized) assert.ok(l.folded.maxRelativeError <= 1e-4);
-    assert.equal(results.claims.length, 5);
-    assert.match(readFileSync(join(dir, 'results', 'summary.md'), 'utf8'), /\| claim \| verdict \| evidence \|/);
+    assert.equal(results.claims.length, 12);
+    const summary = readFileSync(join(dir, 'results', 'summary.md'), 'utf8');
+    assert.match(summary, /\| claim \| verdict \| evidence \|/);
+    for (const section of ['Frivolous units against width', 'Frivolous units of the linearised networks', 'Transition to linearity', 'Bridge']) assert.ok(summary.includes(`## ${section}`), section);
+
+    // Frivolous units: counts at both widths, normalised by f/F, and a growth factor per count.
+    assert.deepEqual(results.frivolous.widths.map((w: { width: number }) => w.width), [1, 2]);
+    for (const w of results.frivolous.widths) {
+      assert.ok(w.threshold >= 0 && w.threshold <= 1 && w.redundantFraction > 0 && w.redundantFraction <= 1);
+      assert.ok(Math.abs(w.counts.prunable + w.counts['non-prunable'] - w.width / 4) < 1e-12);
+    }
+    assert.deepEqual(results.frivolous.growth.map((g: { count: string }) => g.count), ['prunable', 'non-prunable', 'redundant', 'non-redundant']);
+    for (const k of results.frivolousLinearized) {
+      for (const knock of [k.knockNonlinear, k.knockLinear, k.knockNonlinearAtStart]) assert.ok(knock.targeted >= 0 && knock.targeted <= 1 && knock.random.length === 3);
+      assert.equal(k.knockNonlinear.units + k.knockLinear.units, k.units);
+    }
+    // Transition to linearity: with a linear output the Hessian norm at initialisation falls with width.
+    const hessian = (variant: string, m: number) => results.linearity.networks.find((n: { output: string; bottleneck: number; width: number }) => `${n.bottleneck ? 'bottleneck' : n.output}` === variant && n.width === m).hessian.initial;
+    assert.ok(hessian('linear', 64) < hessian('linear', 16), `‖H‖ ${hessian('linear', 16)} at m = 16, ${hessian('linear', 64)} at m = 64`);
+    assert.equal(results.linearity.slopes.filter((s: { measure: string }) => s.measure === 'Hessian norm at initialisation').length, 3);
+    for (const k of results.kernelDrift.networks) assert.ok(k.kernelDrift > 0 && Number.isFinite(k.hessian.start) && Number.isFinite(k.hessian.end));
+    assert.deepEqual(results.kernelDrift.bridge.map((b: { start: string }) => b.start), ['early', 'late']);
   });
 
   it('a second run is all cached and republishes the report', async () => {
@@ -54,6 +80,12 @@ describe('the nonlinear-advantage experiment (smoke preset)', () => {
     const run = await linea(['run']);
     assert.ok(run.stages.every((s) => s.status === 'cached'), JSON.stringify(statuses(run)));
     assert.ok(existsSync(join(dir, 'results', 'report.html')));
+  });
+
+  it('a wider NTK network reruns only its linearity instances and the report', async () => {
+    const status = statuses(await linea(['run', '--ablate', 'ntk-width=16,64,128']));
+    const ran = Object.entries(status).filter(([, s]) => s === 'ran').map(([id]) => id).sort();
+    assert.deepEqual(ran, ['linearity[ntk-width=128,ntk-output=bottleneck]', 'linearity[ntk-width=128,ntk-output=linear]', 'linearity[ntk-width=128,ntk-output=tanh]', 'report']);
   });
 
   it('--set sparsify.omega and sparsify.start rerun sparsify and what follows, never the data or the dense run', async () => {
@@ -87,12 +119,16 @@ describe('the nonlinear-advantage experiment (smoke preset)', () => {
           return { id: el.id, width: box?.width ?? 0, height: box?.height ?? 0, marks: svg ? svg.querySelectorAll('path, rect, line, circle').length : 0, caption: el.querySelector('figcaption')?.textContent ?? '' };
         }),
       );
-      assert.deepEqual(figures.map((f) => f.id), ['accuracy-vs-apl', 'gap', 'core-network', 'layer-fractions', 'training-curves', 'baseline']);
+      const mainFigures = ['accuracy-vs-apl', 'gap', 'core-network', 'layer-fractions', 'training-curves', 'baseline', 'nonlinear-knockout', 'kernel-drift'];
+      assert.deepEqual(figures.map((f) => f.id), [...mainFigures.slice(0, 6), 'frivolous-growth', 'frivolous-agreement', 'nonlinear-knockout', 'ntk-hessian', 'ntk-kernel', 'kernel-drift']);
       for (const f of figures) {
         assert.ok(f.width > 100 && f.height > 100, `${f.id} is drawn at ${f.width}×${f.height}`);
         assert.ok(f.marks > 10, `${f.id} has ${f.marks} marks`);
-        for (const fact of ['seeds', 'ω', 'ε_lin', 'APL', 'backend']) assert.ok(f.caption.includes(fact), `${f.id}'s caption states ${fact}`);
+        const facts = mainFigures.includes(f.id) ? ['seeds', 'ω', 'ε_lin', 'APL', 'backend'] : ['seeds', 'backend'];
+        for (const fact of facts) assert.ok(f.caption.includes(fact), `${f.id}'s caption states ${fact}`);
       }
+      const sections = await page.$$eval('section', (els) => els.map((el) => el.id));
+      assert.deepEqual(sections, ['nonlinear-advantage', 'frivolous', 'frivolous-linearized', 'linearity', 'bridge']);
       assert.deepEqual(problems, []);
     } finally {
       await browser.close();

@@ -256,3 +256,29 @@ export function redundancy(model: Model<ModelConfig>, ds: Dataset, options: { si
     return { site, ...compressibility(eigenvalues, options.energy ?? 0.05), eigenvalues };
   });
 }
+
+/**
+ * The layers whose units are counted (science.md §2.2): every activation site of a plain CNN or
+ * MLP; for a ResNet, as the reference code records it, the stem and the outputs after each
+ * residual addition rather than the units inside the branches.
+ */
+export function recordedSites(model: Model<ModelConfig>): string[] {
+  if (model.config.kind !== 'resnet') return model.sites.map((s) => s.id);
+  return model.sites.filter((s) => s.role === 'stem' || s.role === 'post-add').map((s) => s.id);
+}
+
+export interface FrivolousMeasures {
+  readonly sites: readonly string[];
+  readonly prunability: Prunability;
+  readonly redundancy: readonly Omit<Redundancy, 'eigenvalues'>[];
+  /** Mean c_l over the recorded layers. */
+  readonly redundantFraction: number;
+}
+
+/** Prunability and redundancy of the recorded layers on `ds` (the test set), as §2.3–2.4 define them. */
+export function frivolousMeasures(model: Model<ModelConfig>, ds: Dataset, options: { orders?: number; seed?: number; threshold?: number; energy?: number; maxSamples?: number } = {}): FrivolousMeasures {
+  const sites = recordedSites(model);
+  const pr = prunability(model, ds, { sites, ...options });
+  const red = redundancy(model, ds, { sites, ...options }).map(({ eigenvalues: _, ...r }) => r);
+  return { sites, prunability: pr, redundancy: red, redundantFraction: red.reduce((a, r) => a + r.fraction, 0) / red.length };
+}

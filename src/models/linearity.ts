@@ -11,12 +11,26 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from './architectures/index.ts';
-import type { Model } from './model.ts';
+import type { Model, ParamRole } from './model.ts';
 import { mulberry32, normalArray } from './random.ts';
 
-/** The trainable parameters as one flat vector (in `model.specs` order). */
-export function flatParams(model: Model<ModelConfig>): Float64Array {
-  const vars = model.trainableVariables();
+/**
+ * Which parameters w are: every trainable one unless some roles are excluded. The bridge leaves
+ * the PReLU α out: at α = 0 a max-pool over a window of ReLU zeros breaks its tie one way for
+ * α > 0 and the other for α < 0, so the gradient jumps there and H does not exist.
+ */
+export interface ParamSelection {
+  readonly exclude?: readonly ParamRole[];
+}
+
+function variables(model: Model<ModelConfig>, selection: ParamSelection): tf.Variable[] {
+  const exclude = new Set(selection.exclude ?? []);
+  return model.specs.filter((s) => s.trainable && !exclude.has(s.role)).map((s) => model.get(s.name));
+}
+
+/** The selected parameters as one flat vector (in `model.specs` order). */
+export function flatParams(model: Model<ModelConfig>, selection: ParamSelection = {}): Float64Array {
+  const vars = variables(model, selection);
   const out = new Float64Array(vars.reduce((a, v) => a + v.size, 0));
   let offset = 0;
   for (const v of vars) {
@@ -26,9 +40,9 @@ export function flatParams(model: Model<ModelConfig>): Float64Array {
   return out;
 }
 
-export function setFlatParams(model: Model<ModelConfig>, values: ArrayLike<number>): void {
+export function setFlatParams(model: Model<ModelConfig>, values: ArrayLike<number>, selection: ParamSelection = {}): void {
   let offset = 0;
-  for (const v of model.trainableVariables()) {
+  for (const v of variables(model, selection)) {
     const part = Float32Array.from({ length: v.size }, (_, i) => values[offset + i]!);
     tf.tidy(() => v.assign(tf.tensor(part, v.shape)));
     offset += v.size;
@@ -39,8 +53,8 @@ export function setFlatParams(model: Model<ModelConfig>, values: ArrayLike<numbe
  * ∇_w f(w; x) for each example of `x`, f the model's first output (eval mode), as rows of a
  * matrix: examples × parameters.
  */
-export function outputGradients(model: Model<ModelConfig>, x: tf.Tensor): Float64Array[] {
-  const vars = model.trainableVariables();
+export function outputGradients(model: Model<ModelConfig>, x: tf.Tensor, selection: ParamSelection = {}): Float64Array[] {
+  const vars = variables(model, selection);
   const n = x.shape[0]!;
   const rows: Float64Array[] = [];
   for (let i = 0; i < n; i++) {
@@ -68,32 +82,40 @@ const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 const norm = (a: ArrayLike<number>) => Math.sqrt(dot(a, a));
 
 /** H v for f(·; x) (x one example), by central differences of gradients with step ε along v/‖v‖. */
-export function hessianVectorProduct(model: Model<ModelConfig>, x: tf.Tensor, v: ArrayLike<number>, epsilon = 1e-3): Float64Array {
-  const w = flatParams(model);
+export function hessianVectorProduct(model: Model<ModelConfig>, x: tf.Tensor, v: ArrayLike<number>, epsilon = 1e-3, selection: ParamSelection = {}): Float64Array {
+  const w = flatParams(model, selection);
   const scale = norm(v);
   if (scale === 0) return new Float64Array(w.length);
   const shifted = (sign: number) => {
-    setFlatParams(model, Float64Array.from(w, (wi, i) => wi + (sign * epsilon * v[i]!) / scale));
-    return outputGradients(model, x)[0]!;
+    setFlatParams(model, Float64Array.from(w, (wi, i) => wi + (sign * epsilon * v[i]!) / scale), selection);
+    return outputGradients(model, x, selection)[0]!;
   };
   try {
     const plus = shifted(1);
     const minus = shifted(-1);
     return Float64Array.from(plus, (p, i) => ((p - minus[i]!) / (2 * epsilon)) * scale);
   } finally {
-    setFlatParams(model, w);
+    setFlatParams(model, w, selection);
   }
 }
 
 /** ‖H(w; x)‖₂ by power iteration on H v (|λ|max: H is symmetric). */
-export function hessianSpectralNorm(model: Model<ModelConfig>, x: tf.Tensor, options: { iterations?: number; seed?: number; epsilon?: number; tolerance?: number } = {}): { norm: number; iterations: number } {
+export interface HessianOptions extends ParamSelection {
+  readonly iterations?: number;
+  readonly seed?: number;
+  /** Central-difference step; smaller for piecewise-linear networks, so a step rarely crosses a kink. */
+  readonly epsilon?: number;
+  readonly tolerance?: number;
+}
+
+export function hessianSpectralNorm(model: Model<ModelConfig>, x: tf.Tensor, options: HessianOptions = {}): { norm: number; iterations: number } {
   const rand = mulberry32(options.seed ?? 0);
-  const n = flatParams(model).length;
+  const n = flatParams(model, options).length;
   let v: Float64Array = Float64Array.from({ length: n }, () => rand() - 0.5);
   let estimate = 0;
   const max = options.iterations ?? 50;
   for (let i = 1; i <= max; i++) {
-    const hv = hessianVectorProduct(model, x, v, options.epsilon);
+    const hv = hessianVectorProduct(model, x, v, options.epsilon, options);
     const next = norm(hv) / norm(v);
     if (next === 0) return { norm: 0, iterations: i };
     v = hv;
@@ -104,8 +126,8 @@ export function hessianSpectralNorm(model: Model<ModelConfig>, x: tf.Tensor, opt
 }
 
 /** Tangent kernel Gram matrix K_ij = ∇f(x_i)·∇f(x_j) on probe points. */
-export function tangentKernel(model: Model<ModelConfig>, probes: tf.Tensor): number[][] {
-  const g = outputGradients(model, probes);
+export function tangentKernel(model: Model<ModelConfig>, probes: tf.Tensor, selection: ParamSelection = {}): number[][] {
+  const g = outputGradients(model, probes, selection);
   return g.map((a) => g.map((b) => dot(a, b)));
 }
 
@@ -127,13 +149,13 @@ export function relativeKernelChange(k0: readonly (readonly number[])[], k1: rea
  * the trained weights rather than by training f_lin separately (science.md §3.3 M3 proposes
  * both), so it needs no second training run.
  */
-export function linearizationGap(initial: Model<ModelConfig>, trained: Model<ModelConfig>, probes: tf.Tensor): number {
+export function linearizationGap(initial: Model<ModelConfig>, trained: Model<ModelConfig>, probes: tf.Tensor, selection: ParamSelection = {}): number {
   const first = (model: Model<ModelConfig>) => Array.from(tf.tidy(() => tf.slice(model.predict(probes), [0, 0], [-1, 1]).dataSync()));
   const now = first(trained);
   const at0 = first(initial);
-  const g0 = outputGradients(initial, probes);
-  const w0 = flatParams(initial);
-  const w = flatParams(trained);
+  const g0 = outputGradients(initial, probes, selection);
+  const w0 = flatParams(initial, selection);
+  const w = flatParams(trained, selection);
   if (w.length !== w0.length) throw new Error(`linearisation gap: ${w.length} trained parameters against ${w0.length} initial ones`);
   const dw = Float64Array.from(w, (wi, i) => wi - w0[i]!);
   let gap = 0;
@@ -146,7 +168,7 @@ export function linearizationGap(initial: Model<ModelConfig>, trained: Model<Mod
 }
 
 /** Mean of ‖H(w; x)‖₂ over the rows of `probes` (one power iteration per probe). */
-export function meanHessianNorm(model: Model<ModelConfig>, probes: tf.Tensor, options: { iterations?: number; seed?: number; epsilon?: number; tolerance?: number } = {}): { norm: number; norms: number[] } {
+export function meanHessianNorm(model: Model<ModelConfig>, probes: tf.Tensor, options: HessianOptions = {}): { norm: number; norms: number[] } {
   const norms: number[] = [];
   for (let i = 0; i < probes.shape[0]!; i++) {
     const x = tf.slice(probes, [i], [1]);
@@ -160,9 +182,9 @@ export function meanHessianNorm(model: Model<ModelConfig>, probes: tf.Tensor, op
 }
 
 /** ‖w − w₀‖ / ‖w₀‖ between two models of the same architecture. */
-export function relativeTravel(initial: Model<ModelConfig>, trained: Model<ModelConfig>): number {
-  const w0 = flatParams(initial);
-  const w = flatParams(trained);
+export function relativeTravel(initial: Model<ModelConfig>, trained: Model<ModelConfig>, selection: ParamSelection = {}): number {
+  const w0 = flatParams(initial, selection);
+  const w = flatParams(trained, selection);
   return norm(Float64Array.from(w, (wi, i) => wi - w0[i]!)) / norm(w0);
 }
 

@@ -29,6 +29,8 @@ export interface TrainedValue {
 
 export interface PretrainValue extends TrainedValue {
   readonly epochs: number;
+  /** Channel multiplier over the architecture (the width axes). */
+  readonly width: number;
   /** Directory of the weights after epoch e (0 = initialisation), for e = 0 … epochs. */
   readonly snapshots: readonly string[];
 }
@@ -96,4 +98,80 @@ export interface BaselineShapeValue {
 export interface BaselineValue extends TrainedValue {
   readonly depth: number;
   readonly targetParams: number;
+}
+
+/** Prunable and redundant units of one network (science.md §2.3–2.4). */
+export interface FrivolousValue {
+  /** Width factor f of the network. */
+  readonly width: number;
+  /** The sweep's widest factor F: normalised counts are fractions × f/F (the paper's F = 4). */
+  readonly widest: number;
+  readonly params: number;
+  readonly testAccuracy: number;
+  readonly sites: readonly string[];
+  /** Units per recorded layer. */
+  readonly units: readonly number[];
+  readonly prunability: { readonly levels: readonly number[]; readonly agreement: readonly (readonly number[])[]; readonly thresholds: readonly number[]; readonly threshold: number };
+  readonly redundancy: readonly { site: string; k: number; n: number; fraction: number }[];
+  readonly redundantFraction: number;
+  /** Pr = p*·f/F, NP = f/F − Pr, R = c̄·f/F, NR = f/F − R. */
+  readonly normalized: { readonly prunable: number; readonly nonPrunable: number; readonly redundant: number; readonly nonRedundant: number };
+}
+
+/** A knockout of chosen units against random sets of the same per-layer sizes. */
+export interface KnockoutValue {
+  readonly units: number;
+  readonly targeted: number;
+  readonly random: readonly number[];
+  readonly randomMean: number;
+}
+
+/** Frivolous measures of a linearised network, and whether its nonlinear units are the ones that matter. */
+export interface FrivolousLinearizedValue {
+  readonly omega: number;
+  readonly start: string;
+  readonly startEpoch: number;
+  readonly nonlinear: number;
+  readonly units: number;
+  readonly prunableThreshold: number;
+  readonly redundantFraction: number;
+  /** In the linearised network: its nonlinear units knocked out, and its linear ones. */
+  readonly knockNonlinear: KnockoutValue;
+  readonly knockLinear: KnockoutValue;
+  /** In the dense snapshot the sparsified run started from: the units that were to stay nonlinear. */
+  readonly knockNonlinearAtStart: KnockoutValue;
+}
+
+/** Transition to linearity of one NTK-parametrised MLP (science.md §3.3). */
+export interface LinearityValue {
+  readonly width: number;
+  readonly depth: number;
+  readonly output: 'linear' | 'tanh';
+  /** Width of the narrow middle layer, 0 when there is none. */
+  readonly bottleneck: number;
+  readonly params: number;
+  readonly seed: number;
+  readonly backend: string;
+  /** The rate that trained stably (halved from `lr` until the loss stayed finite). */
+  readonly lr: number;
+  readonly loss: { readonly initial: number; readonly final: number };
+  /** Mean ‖H(w; x)‖₂ over the Hessian probes, at initialisation and after training. */
+  readonly hessian: { readonly initial: number; readonly final: number };
+  /** ‖K_T − K_0‖_F / ‖K_0‖_F on the kernel probes. */
+  readonly kernelDrift: number;
+  readonly linearizationGap: number;
+  /** ‖w_T − w_0‖ / ‖w_0‖. */
+  readonly travel: number;
+}
+
+/** The bridge (science.md §3.4): the same measurements across a sparsified run, start epoch → end. */
+export interface KernelDriftValue {
+  readonly omega: number;
+  readonly start: string;
+  readonly startEpoch: number;
+  /** Mean ‖H‖₂ of logit 0 over the probes, at the start epoch and after sparsified training. */
+  readonly hessian: { readonly start: number; readonly end: number };
+  readonly kernelDrift: number;
+  readonly linearizationGap: number;
+  readonly travel: number;
 }

@@ -3,6 +3,7 @@
  * (channels-last, one label per example). Every transformation is a pure function returning a
  * new dataset; every random choice takes a seed.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import { deriveSeed, mulberry32, permutation } from '../random.ts';
 
 /** Images as stored: uint8 pixels, channels-last. */
@@ -56,6 +57,13 @@ export function take<T extends Dataset>(ds: T, indices: ArrayLike<number>): Data
     labels[i] = ds.labels[j]!;
   }
   return { ...ds, x, labels };
+}
+
+/** The first `n` examples (or all, when fewer) as one batch tensor; the caller disposes it. */
+export function headBatch(ds: Dataset, n: number): tf.Tensor {
+  const count = Math.min(n, ds.labels.length);
+  const per = exampleSize(ds.shape);
+  return tf.tensor(ds.x.slice(0, count * per), [count, ...ds.shape]);
 }
 
 export function takeRaw(raw: RawImages, indices: ArrayLike<number>): RawImages {

@@ -192,3 +192,121 @@ export function baselineFigure(rows: readonly Row[], provenance: string): Figure
     } as unknown as TopLevelSpec,
   };
 }
+
+/** A log-log (base 2) line chart of `y` against `x`, one line per `color`, one panel per group. */
+function logLog(data: readonly Record<string, unknown>[], options: { x: string; xTitle: string; y: string; yTitle: string; color: string; colorTitle: string; dash?: string }): Record<string, unknown> {
+  return {
+    ...base,
+    data: { values: data.map((d) => ({ ...d })) },
+    ...panels('group', data.map((d) => d.group), {
+      width: WIDTH,
+      height: HEIGHT,
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: options.x, type: 'quantitative', title: options.xTitle, scale: { type: 'log', base: 2 } },
+        y: { field: options.y, type: 'quantitative', title: options.yTitle, scale: { type: 'log', base: 2 } },
+        color: { field: options.color, type: 'nominal', title: options.colorTitle, sort: null },
+        ...(options.dash ? { strokeDash: { field: options.dash, type: 'nominal', title: null } } : {}),
+        tooltip: [
+          { field: options.x, type: 'quantitative' },
+          { field: options.y, type: 'quantitative', format: '.4g' },
+          { field: options.color, type: 'nominal' },
+        ],
+      },
+    }),
+  };
+}
+
+export function frivolousGrowthFigure(points: readonly { group: string; width: number; count: string; value: number }[], provenance: string): Figure {
+  return {
+    id: 'frivolous-growth',
+    title: 'Frivolous units against width',
+    caption: `Normalised counts against the width factor f, log-log (base 2) as in the paper: prunable Pr = p*·f/F, non-prunable f/F − Pr, redundant R = c̄·f/F, non-redundant f/F − R (F the widest factor). A count growing as fast as the width has slope 1 (g = 2 per doubling). Zero counts are not drawn. ${provenance}.`,
+    spec: logLog(points.filter((p) => p.value > 0), { x: 'width', xTitle: 'width factor f', y: 'value', yTitle: 'normalised count', color: 'count', colorTitle: 'count' }) as unknown as TopLevelSpec,
+  };
+}
+
+export function frivolousAgreementFigure(points: readonly { group: string; width: number; level: number; agreement: number }[], provenance: string): Figure {
+  return {
+    id: 'frivolous-agreement',
+    title: 'Agreement under random knockout',
+    caption: `Agreement of the argmax prediction with the intact network when the first ⌊p·n_l⌋ units of a random order are knocked out in every recorded layer at once (mean over the orders), one line per width factor; p* is where a line crosses 0.8. ${provenance}.`,
+    spec: {
+      ...base,
+      data: { values: points.map((p) => ({ ...p, width: String(p.width) })) },
+      ...panels('group', points.map((p) => p.group), {
+        width: WIDTH,
+        height: HEIGHT,
+        layer: [
+          { mark: { type: 'rule', color: '#888', strokeDash: [4, 4] }, encoding: { y: { datum: 0.8 } } },
+          {
+            mark: { type: 'line', point: true },
+            encoding: {
+              x: { field: 'level', type: 'quantitative', title: 'fraction knocked out p' },
+              y: { field: 'agreement', type: 'quantitative', title: 'agreement', scale: { domain: [0, 1] } },
+              color: { field: 'width', type: 'nominal', title: 'f', sort: null },
+            },
+          },
+        ],
+      }),
+    } as unknown as TopLevelSpec,
+  };
+}
+
+export function knockoutFigure(points: readonly { group: string; start: string; omega: number; units: string; set: string; agreement: number }[], provenance: string): Figure {
+  return {
+    id: 'nonlinear-knockout',
+    title: 'Are the nonlinear units the ones that matter?',
+    caption: `Agreement with the intact linearised network when its nonlinear (or its linear) units are knocked out in every layer at once (solid), against random sets of the same per-layer sizes (dashed, mean of the orders); lower is more important. One panel per start. ${provenance}.`,
+    spec: {
+      ...base,
+      data: { values: points.map((p) => ({ ...p })) },
+      ...panels('start', points.map((p) => p.start), {
+        width: 260,
+        height: HEIGHT,
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: { field: 'omega', type: 'quantitative', title: 'ω', scale: { type: 'log' } },
+          y: { field: 'agreement', type: 'quantitative', title: 'agreement', scale: { domain: [0, 1] } },
+          color: { field: 'units', type: 'nominal', title: 'knocked out' },
+          strokeDash: { field: 'set', type: 'nominal', title: null },
+          detail: { field: 'group', type: 'nominal' },
+          tooltip: [{ field: 'omega', type: 'quantitative', title: 'ω' }, { field: 'agreement', type: 'quantitative', format: '.3f' }, { field: 'group', type: 'nominal' }],
+        },
+      }),
+    } as unknown as TopLevelSpec,
+  };
+}
+
+export function ntkFigure(id: string, title: string, what: string, points: readonly { group: string; variant: string; width: number; value: number; when?: string }[], provenance: string): Figure {
+  return {
+    id,
+    title,
+    caption: `${what} against the hidden width m of NTK-parametrised tanh MLPs, log-log (base 2), one line per variant; slope −½ is the m^−½ of a linear output, slope 0 no transition to linearity. The fitted slopes and R² are in the table below. ${provenance}.`,
+    spec: logLog(points.filter((p) => p.value > 0), { x: 'width', xTitle: 'width m', y: 'value', yTitle: what, color: 'variant', colorTitle: 'variant', ...(points.some((p) => p.when) ? { dash: 'when' } : {}) }) as unknown as TopLevelSpec,
+  };
+}
+
+export function driftFigure(points: readonly { group: string; start: string; omega: number; measure: string; value: number }[], provenance: string): Figure {
+  return {
+    id: 'kernel-drift',
+    title: 'Bridge: how far the tangent kernel moves during the sparsified run',
+    caption: `Relative change of the tangent kernel of logit 0 (32 test images) and relative travel of the weights, from the dense snapshot the penalty started at to the end of the sparsified run, against ω, one line per start. ${provenance}.`,
+    spec: {
+      ...base,
+      data: { values: points.map((p) => ({ ...p })) },
+      ...panels('measure', points.map((p) => p.measure), {
+        width: 260,
+        height: HEIGHT,
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: { field: 'omega', type: 'quantitative', title: 'ω', scale: { type: 'log' } },
+          y: { field: 'value', type: 'quantitative', title: 'relative change' },
+          color: { field: 'start', type: 'nominal', title: 'start' },
+          detail: { field: 'group', type: 'nominal' },
+          tooltip: [{ field: 'omega', type: 'quantitative', title: 'ω' }, { field: 'value', type: 'quantitative', format: '.4f' }, { field: 'group', type: 'nominal' }],
+        },
+      }),
+    } as unknown as TopLevelSpec,
+  };
+}

@@ -19,17 +19,50 @@ export async function toSvg(figure: Figure): Promise<string> {
 
 const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-export interface Page {
+export interface Table {
+  readonly caption?: string;
+  readonly columns: readonly string[];
+  readonly rows: readonly (readonly (string | number)[])[];
+}
+
+/** One analysis: its claims judged, its figures, the numbers behind them, and its notes. */
+export interface Section {
+  readonly id: string;
   readonly title: string;
-  readonly intro: readonly string[];
+  readonly text: readonly string[];
   readonly claims: readonly Claim[];
   readonly figures: readonly { figure: Figure; svg: string }[];
-  readonly table: { readonly columns: readonly string[]; readonly rows: readonly (readonly (string | number)[])[] };
+  readonly tables: readonly Table[];
   readonly notes: readonly string[];
 }
 
+export interface Page {
+  readonly title: string;
+  readonly intro: readonly string[];
+  readonly sections: readonly Section[];
+}
+
+const verdictClass = (v: string) => v.replace(/ /g, '-');
+
+function htmlTable(t: Table): string {
+  return `${t.caption ? `<p class="caption">${escape(t.caption)}</p>\n` : ''}<table>
+<tr>${t.columns.map((c) => `<th>${escape(c)}</th>`).join('')}</tr>
+${t.rows.map((r) => `<tr>${r.map((v) => `<td>${escape(String(v))}</td>`).join('')}</tr>`).join('\n')}
+</table>`;
+}
+
+function htmlSection(s: Section): string {
+  return `<section id="${escape(s.id)}">
+<h2>${escape(s.title)}</h2>
+${s.text.map((p) => `<p>${escape(p)}</p>`).join('\n')}
+${s.claims.length ? `<h3>Claims</h3>\n<ul class="claims">\n${s.claims.map((c) => `<li><b>${escape(c.claim)}</b>: <span class="${verdictClass(c.verdict)}">${escape(c.verdict)}</span>. ${escape(c.evidence)}</li>`).join('\n')}\n</ul>` : ''}
+${s.figures.map(({ figure, svg }) => `<figure id="${escape(figure.id)}" class="plot">\n<h3>${escape(figure.title)}</h3>\n${svg}\n<figcaption>${escape(figure.caption)}</figcaption>\n</figure>`).join('\n')}
+${s.tables.length ? `<h3>Numbers</h3>\n${s.tables.map(htmlTable).join('\n')}` : ''}
+${s.notes.length ? `<h3>Choices and notes</h3>\n<ul>\n${s.notes.map((n) => `<li>${escape(n)}</li>`).join('\n')}\n</ul>` : ''}
+</section>`;
+}
+
 export function html(page: Page): string {
-  const verdictClass = (v: string) => v.replace(/ /g, '-');
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -37,31 +70,40 @@ export function html(page: Page): string {
 <title>${escape(page.title)}</title>
 <style>
 body { font-family: sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }
-figure { margin: 2em 0; } figcaption { font-size: 0.9em; color: #444; max-width: 60em; }
-table { border-collapse: collapse; font-size: 0.85em; } td, th { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
+section { margin-top: 3em; } figure { margin: 2em 0; } figcaption, .caption { font-size: 0.9em; color: #444; max-width: 60em; }
+table { border-collapse: collapse; font-size: 0.85em; margin-bottom: 1em; } td, th { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
 th { background: #f3f3f3; } .reproduced { color: #16632a; } .not-reproduced { color: #9b1c1c; } .not-tested { color: #666; }
 </style>
 </head>
 <body>
 <h1>${escape(page.title)}</h1>
 ${page.intro.map((p) => `<p>${escape(p)}</p>`).join('\n')}
-<h2>Claims (science.md §1.1)</h2>
-<ul>
-${page.claims.map((c) => `<li><b>${escape(c.claim)}</b>: <span class="${verdictClass(c.verdict)}">${escape(c.verdict)}</span>. ${escape(c.evidence)}</li>`).join('\n')}
-</ul>
-${page.figures
-  .map(({ figure, svg }) => `<figure id="${escape(figure.id)}" class="plot">\n<h2>${escape(figure.title)}</h2>\n${svg}\n<figcaption>${escape(figure.caption)}</figcaption>\n</figure>`)
-  .join('\n')}
-<h2>All networks</h2>
-<table>
-<tr>${page.table.columns.map((c) => `<th>${escape(c)}</th>`).join('')}</tr>
-${page.table.rows.map((r) => `<tr>${r.map((v) => `<td>${escape(String(v))}</td>`).join('')}</tr>`).join('\n')}
-</table>
-<h2>Choices and notes</h2>
-<ul>
-${page.notes.map((n) => `<li>${escape(n)}</li>`).join('\n')}
-</ul>
+<nav><ul>
+${page.sections.map((s) => `<li><a href="#${escape(s.id)}">${escape(s.title)}</a></li>`).join('\n')}
+</ul></nav>
+${page.sections.map(htmlSection).join('\n')}
 </body>
 </html>
 `;
+}
+
+const cell = (v: string | number) => String(v).replace(/\|/g, '\\|');
+
+function markdownTable(t: Table): string[] {
+  return [...(t.caption ? [t.caption, ''] : []), `| ${t.columns.map(cell).join(' | ')} |`, `|${t.columns.map(() => '---').join('|')}|`, ...t.rows.map((r) => `| ${r.map(cell).join(' | ')} |`), ''];
+}
+
+/** The page without figures: every section's claims and tables, for summary.md. */
+export function markdown(page: Page): string {
+  return [
+    `# ${page.title}`,
+    '',
+    ...page.intro.flatMap((p) => [p, '']),
+    ...page.sections.flatMap((s) => [
+      `## ${s.title}`,
+      '',
+      ...(s.claims.length ? ['| claim | verdict | evidence |', '|---|---|---|', ...s.claims.map((c) => `| ${c.claim} | **${c.verdict}** | ${cell(c.evidence)} |`), ''] : []),
+      ...s.tables.flatMap(markdownTable),
+    ]),
+  ].join('\n');
 }

@@ -158,6 +158,14 @@ if (!built) {
     }, [tf.Relu, 'LineaReluGrad']);
   });
 
+  test('tanh and square, and their gradients, match cpu', async () => {
+    await parity('unary', () => {
+      const x = tf.mul(random([3, 5, 7], 9), 3);
+      const r = random(x.shape, 10);
+      return [tf.tanh(x), tf.square(x), ...tf.grads((xv: tf.Tensor) => tf.sum(tf.mul(tf.add(tf.tanh(xv), tf.square(xv)), r)))([x])];
+    }, [tf.Tanh, tf.Square]);
+  });
+
   test('broadcast arithmetic and sum/mean over leading, middle and trailing axes match cpu', async () => {
     const shapes: [number[], number[]][] = [[[2, 3, 4, 5], [2, 3, 4, 5]], [[2, 3, 4, 5], [5]], [[2, 3, 4, 5], [1, 3, 1, 5]], [[3, 1], [1, 4]], [[4, 5], []]];
     for (const [i, [a, b]] of shapes.entries()) {

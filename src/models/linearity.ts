@@ -43,7 +43,7 @@ export function flatParams(model: Model<ModelConfig>, selection: ParamSelection 
 export function setFlatParams(model: Model<ModelConfig>, values: ArrayLike<number>, selection: ParamSelection = {}): void {
   let offset = 0;
   for (const v of variables(model, selection)) {
-    const part = Float32Array.from({ length: v.size }, (_, i) => values[offset + i]!);
+    const part = ArrayBuffer.isView(values) ? new Float32Array((values as Float64Array).subarray(offset, offset + v.size)) : Float32Array.from({ length: v.size }, (_, i) => values[offset + i]!);
     tf.tidy(() => v.assign(tf.tensor(part, v.shape)));
     offset += v.size;
   }
@@ -57,18 +57,20 @@ export function outputGradients(model: Model<ModelConfig>, x: tf.Tensor, selecti
   const vars = variables(model, selection);
   const n = x.shape[0]!;
   const rows: Float64Array[] = [];
+  const size = vars.reduce((a, v) => a + v.size, 0);
   for (let i = 0; i < n; i++) {
-    const grads = tf.tidy(() => {
+    const row = new Float64Array(size);
+    // Copied inside the tidy and nothing returned: tf.tidy walks what it returns element by
+    // element, which for typed arrays of every gradient cost more than the gradients themselves.
+    tf.tidy(() => {
       const xi = tf.slice(x, [i], [1]);
       const { grads } = tf.variableGrads(() => tf.sum(tf.slice(model.predict(xi), [0, 0], [1, 1])) as tf.Scalar, vars);
-      return vars.map((v) => grads[v.name]!.dataSync() as Float32Array);
+      let offset = 0;
+      for (const v of vars) {
+        row.set(grads[v.name]!.dataSync(), offset);
+        offset += v.size;
+      }
     });
-    const row = new Float64Array(vars.reduce((a, v) => a + v.size, 0));
-    let offset = 0;
-    for (const g of grads) {
-      row.set(g, offset);
-      offset += g.length;
-    }
     rows.push(row);
   }
   return rows;
@@ -80,20 +82,32 @@ const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return s;
 };
 const norm = (a: ArrayLike<number>) => Math.sqrt(dot(a, a));
+const difference = (a: Float64Array, b: Float64Array) => {
+  const d = new Float64Array(a.length);
+  for (let i = 0; i < a.length; i++) d[i] = a[i]! - b[i]!;
+  return d;
+};
 
 /** H v for f(·; x) (x one example), by central differences of gradients with step ε along v/‖v‖. */
 export function hessianVectorProduct(model: Model<ModelConfig>, x: tf.Tensor, v: ArrayLike<number>, epsilon = 1e-3, selection: ParamSelection = {}): Float64Array {
   const w = flatParams(model, selection);
   const scale = norm(v);
   if (scale === 0) return new Float64Array(w.length);
+  // Plain loops: typed-array `from` with a mapping function is several times slower here.
   const shifted = (sign: number) => {
-    setFlatParams(model, Float64Array.from(w, (wi, i) => wi + (sign * epsilon * v[i]!) / scale), selection);
+    const at = new Float64Array(w.length);
+    const step = (sign * epsilon) / scale;
+    for (let i = 0; i < w.length; i++) at[i] = w[i]! + step * v[i]!;
+    setFlatParams(model, at, selection);
     return outputGradients(model, x, selection)[0]!;
   };
   try {
     const plus = shifted(1);
     const minus = shifted(-1);
-    return Float64Array.from(plus, (p, i) => ((p - minus[i]!) / (2 * epsilon)) * scale);
+    const hv = new Float64Array(w.length);
+    const factor = scale / (2 * epsilon);
+    for (let i = 0; i < hv.length; i++) hv[i] = (plus[i]! - minus[i]!) * factor;
+    return hv;
   } finally {
     setFlatParams(model, w, selection);
   }
@@ -157,7 +171,7 @@ export function linearizationGap(initial: Model<ModelConfig>, trained: Model<Mod
   const w0 = flatParams(initial, selection);
   const w = flatParams(trained, selection);
   if (w.length !== w0.length) throw new Error(`linearisation gap: ${w.length} trained parameters against ${w0.length} initial ones`);
-  const dw = Float64Array.from(w, (wi, i) => wi - w0[i]!);
+  const dw = difference(w, w0);
   let gap = 0;
   let moved = 0;
   now.forEach((f, i) => {
@@ -185,7 +199,7 @@ export function meanHessianNorm(model: Model<ModelConfig>, probes: tf.Tensor, op
 export function relativeTravel(initial: Model<ModelConfig>, trained: Model<ModelConfig>, selection: ParamSelection = {}): number {
   const w0 = flatParams(initial, selection);
   const w = flatParams(trained, selection);
-  return norm(Float64Array.from(w, (wi, i) => wi - w0[i]!)) / norm(w0);
+  return norm(difference(w, w0)) / norm(w0);
 }
 
 /**

@@ -259,6 +259,29 @@ Napi::Value MaxPoolBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// unary(op, x, y): y = f(x) elementwise; op 0 tanh, 1 square. tfjs's cpu kernels for these are
+// scalar JavaScript loops, the larger part of a step of the tanh MLPs of the linearity stage.
+Napi::Value Unary(const Napi::CallbackInfo& info) {
+  int op = info[0].As<Napi::Number>().Int32Value();
+  const float* __restrict x = f32(info[1], "x");
+  float* __restrict y = f32(info[2], "y");
+  int64_t n = f32len(info[1]);
+  if (f32len(info[2]) != n) throw Napi::Error::New(info.Env(), "unary: x and y differ in length");
+  switch (op) {
+    case 0:
+#pragma omp parallel for
+      for (int64_t i = 0; i < n; i++) y[i] = std::tanh(x[i]);
+      break;
+    case 1:
+#pragma omp parallel for
+      for (int64_t i = 0; i < n; i++) y[i] = x[i] * x[i];
+      break;
+    default:
+      throw Napi::Error::New(info.Env(), "unary: unknown op " + std::to_string(op));
+  }
+  return info.Env().Undefined();
+}
+
 // prelu(x, alpha, y, channels): y = x < 0 ? alpha[c]·x : x, alpha per last-axis channel.
 Napi::Value Prelu(const Napi::CallbackInfo& info) {
   float* x = f32(info[0], "x");
@@ -494,6 +517,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("matMul", Napi::Function::New(env, MatMul));
   exports.Set("maxPool", Napi::Function::New(env, MaxPool));
   exports.Set("maxPoolBackward", Napi::Function::New(env, MaxPoolBackward));
+  exports.Set("unary", Napi::Function::New(env, Unary));
   exports.Set("prelu", Napi::Function::New(env, Prelu));
   exports.Set("preluBackward", Napi::Function::New(env, PreluBackward));
   exports.Set("binary", Napi::Function::New(env, Binary));

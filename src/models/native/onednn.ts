@@ -25,6 +25,7 @@ export interface OnednnAddon {
   maxPoolBackward(dy: Float32Array, x: Float32Array, dx: Float32Array, ...geometry: number[]): void;
   prelu(x: Float32Array, alpha: Float32Array, y: Float32Array, channels: number): void;
   preluBackward(dy: Float32Array, x: Float32Array, alpha: Float32Array, dx: Float32Array, dalpha: Float32Array, channels: number): void;
+  unary(op: number, x: Float32Array, y: Float32Array): void;
   binary(op: number, a: Float32Array, aStrides: number[], b: Float32Array, bStrides: number[], out: Float32Array, outShape: number[]): void;
   batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, channels: number, epsilon: number): void;
   biasActivation(y: Float32Array, bias: Float32Array | null, channels: number, relu: boolean): void;
@@ -285,6 +286,18 @@ function broadcastStrides(shape: readonly number[], out: readonly number[]): num
   return strides;
 }
 
+/** Elementwise tanh (op 0) or square (op 1). */
+function unary(name: string, op: number): KernelConfig {
+  return native(name, ({ inputs, backend }, a) => {
+    const { x } = inputs as { x: TensorInfo };
+    const xv = backend.f32(x);
+    if (!xv || xv.length === 0) return undefined;
+    const y = uninitialized(xv.length);
+    a.unary(op, xv, y);
+    return backend.makeTensorInfo(x.shape, 'float32', y);
+  });
+}
+
 function binary(name: string, op: number): KernelConfig {
   return native(name, ({ inputs, backend }, a) => {
     const { a: A, b: B } = inputs as { a: TensorInfo; b: TensorInfo };
@@ -411,6 +424,7 @@ function registerOnednn(): void {
   const replacements = [
     conv2D, fusedConv2D, conv2DBackpropInput, conv2DBackpropFilter, batchMatMul, fusedMatMul, fusedBatchNorm,
     maxPool, maxPoolGrad, prelu, relu,
+    unary(tf.Tanh, 0), unary(tf.Square, 1),
     binary(tf.Add, 0), binary(tf.Sub, 1), binary(tf.Multiply, 2), binary(tf.RealDiv, 3), binary(tf.SquaredDifference, 4),
     reduction(tf.Sum, false), reduction(tf.Mean, true),
   ];

@@ -266,7 +266,11 @@ export const reportStage = defineStage({
             rows: drifts.map((d) => [d.group, d.start, d.value.startEpoch, d.omega, sci(d.value.hessian.start), sci(d.value.hessian.end), fmt(d.value.kernelDrift), fmt(d.value.linearizationGap), fmt(d.value.travel)]),
           },
         ],
-        notes: ['The start network is the dense snapshot with PReLUs at α = 0 (the same function and parameter layout as the run\'s start); α is a parameter, so its gradients are part of the kernel.'],
+        notes: [
+          'The start network is the dense snapshot with PReLUs at α = 0, the same function and parameter layout as the run\'s start. The parameters here are the weights without α, each network at its own α: at α = 0 a max-pool over a window of ReLU zeros breaks its tie one way for α > 0 and the other for α < 0, so the gradient in α jumps and H does not exist there.',
+          'These networks are piecewise linear in their input, and for a fixed pattern of active units polynomial in their weights: ‖H‖ is that piecewise Hessian. Its Hessian-vector products are central differences with a step of 1e-5, small enough that a step rarely crosses a kink (kernel-drift.ts gives the measured sensitivity); power iteration as above, over 4 test images.',
+          'A kernel drift above 1 means the kernel grew: as units turn linear, gradients flow through both sides of every unit and logit 0 grows.',
+        ],
       });
     }
 

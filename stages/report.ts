@@ -256,9 +256,9 @@ export const reportStage = defineStage({
         figures: await rendered([driftFigure(drifts.flatMap((d) => [{ group: d.group, start: d.start, omega: d.omega, measure: 'kernel drift', value: d.value.kernelDrift }, { group: d.group, start: d.start, omega: d.omega, measure: 'weight travel', value: d.value.travel }]), provenance)]),
         tables: [
           {
-            caption: 'Per start: mean over the ω sweep, beside the sweep\'s mean early/late gap Δ (accuracy points, over the APL overlap).',
-            columns: ['sweep', 'start', 'networks', 'kernel drift', 'travel', 'Δ'],
-            rows: bridgeRows.map((b) => [b.group, b.start, b.networks, fmt(b.kernelDrift), fmt(b.travel), b.gap === undefined ? '–' : fmt(100 * b.gap, 2)]),
+            caption: 'Per start, over the ω sweep: kernel drift (mean and median) and mean travel, beside the sweep\'s mean early/late gap Δ (accuracy points, over the APL overlap).',
+            columns: ['sweep', 'start', 'networks', 'kernel drift (mean)', 'kernel drift (median)', 'travel', 'Δ'],
+            rows: bridgeRows.map((b) => [b.group, b.start, b.networks, fmt(b.kernelDrift), fmt(b.kernelDriftMedian), fmt(b.travel), b.gap === undefined ? '–' : fmt(100 * b.gap, 2)]),
           },
           {
             caption: 'Per network: Hessian norm of logit 0 (mean over probe images) at the start epoch and at the end, kernel drift, linearisation gap and travel between them.',

@@ -134,8 +134,9 @@ export function driftRows(values: readonly Labelled<KernelDriftValue>[]): DriftR
 export interface BridgeRow {
   readonly group: string;
   readonly start: string;
-  /** Mean kernel drift and travel over the ω sweep of this start. */
+  /** Mean and median kernel drift, and mean travel, over the ω sweep of this start. */
   readonly kernelDrift: number;
+  readonly kernelDriftMedian: number;
   readonly travel: number;
   readonly networks: number;
   /** The group's mean early/late gap Δ over the APL overlap (accuracy, fraction), when there is one. */
@@ -149,7 +150,9 @@ export function bridge(rows: readonly DriftRow[], gaps: readonly GapPoint[]): Br
   return keys.map(({ group, start }) => {
     const rs = rows.filter((r) => r.group === group && r.start === start);
     const g = gaps.filter((p) => p.group === group).map((p) => p.gap);
-    return { group, start, kernelDrift: mean(rs.map((r) => r.value.kernelDrift)), travel: mean(rs.map((r) => r.value.travel)), networks: rs.length, ...(g.length ? { gap: mean(g) } : {}) };
+    const drifts = rs.map((r) => r.value.kernelDrift).sort((a, b) => a - b);
+    const median = drifts.length % 2 ? drifts[(drifts.length - 1) / 2]! : (drifts[drifts.length / 2 - 1]! + drifts[drifts.length / 2]!) / 2;
+    return { group, start, kernelDrift: mean(drifts), kernelDriftMedian: median, travel: mean(rs.map((r) => r.value.travel)), networks: rs.length, ...(g.length ? { gap: mean(g) } : {}) };
   });
 }
 

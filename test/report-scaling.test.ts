@@ -1,0 +1,94 @@
+// The report's frivolous-unit and transition-to-linearity numbers: growth factors, log-log slopes,
+// the knockout and bridge summaries, and the claims' verdicts, on synthetic sweeps whose answers
+// are known.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { FrivolousLinearizedValue, FrivolousValue, KernelDriftValue, LinearityValue } from '../stages/lib/artifacts.ts';
+import { bridge, driftRows, growth, judgeFrivolousClaims, judgeKnockoutClaim, judgeLinearityClaims, knockoutRows, ntkPoints, ntkSlopes, widthPoints } from '../stages/lib/report/scaling.ts';
+
+const widths = [0.25, 0.5, 1, 2, 4];
+
+/** A width-sweep network whose p* and c̄ are given; counts are normalised by f/4. */
+function frivolous(width: number, threshold: number, redundantFraction: number, seed = '0'): { labels: Record<string, string>; value: FrivolousValue } {
+  const share = width / 4;
+  return {
+    labels: { 'frivolous-width': String(width), seed },
+    value: {
+      width,
+      widest: 4,
+      params: 1000 * width,
+      testAccuracy: 0.9,
+      sites: ['a'],
+      units: [16 * width],
+      prunability: { levels: [0, 1], agreement: [[1, 0]], thresholds: [threshold], threshold },
+      redundancy: [{ site: 'a', k: 1, n: 16, fraction: redundantFraction }],
+      redundantFraction,
+      normalized: { prunable: threshold * share, nonPrunable: share - threshold * share, redundant: redundantFraction * share, nonRedundant: share - redundantFraction * share },
+    },
+  };
+}
+
+test('g over a doubling sweep: a constant fraction grows like the width (g = 2), a rising one faster; one sweep per group', () => {
+  // p* constant at 0.3: prunable ∝ f. c̄ rises ×1.5 per doubling (capped below 1): redundant grows 3× per doubling.
+  const values = [...widths.map((f, i) => frivolous(f, 0.3, 0.1 * 1.5 ** i)), ...widths.map((f) => frivolous(f, 0.3, 0.2, '1'))];
+  const g = growth(widthPoints(values));
+  const of = (group: string, count: string) => g.find((x) => x.group === group && x.count === count)!.g;
+  assert.ok(Math.abs(of('seed=0', 'prunable') - 2) < 1e-12);
+  assert.ok(Math.abs(of('seed=0', 'redundant') - 3) < 1e-12);
+  assert.ok(Math.abs(of('seed=1', 'redundant') - 2) < 1e-12);
+  const claims = judgeFrivolousClaims(g);
+  assert.deepEqual(claims.map((c) => c.verdict), ['not reproduced', 'not reproduced', 'not reproduced']);
+  // Only the rising sweep: redundant g = 3 > 2 is reproduced, prunable g = 2 is not (> 2 is the rule).
+  const rising = judgeFrivolousClaims(growth(widthPoints(widths.map((f, i) => frivolous(f, 0.3, 0.1 * 1.5 ** i)))));
+  assert.deepEqual(rising.map((c) => c.verdict), ['not reproduced', 'reproduced', 'not reproduced']);
+  assert.match(rising[1]!.evidence, /g = 3\.00 over f ∈ \{0\.25, 0\.5, 1, 2, 4\}/);
+  assert.deepEqual(judgeFrivolousClaims([]).map((c) => c.verdict), ['not tested', 'not tested', 'not tested']);
+});
+
+function ntk(width: number, output: 'linear' | 'tanh', bottleneck: number, hessian: number, drift: number): { labels: Record<string, string>; value: LinearityValue } {
+  return {
+    labels: { 'ntk-width': String(width), 'ntk-output': bottleneck ? 'bottleneck' : output },
+    value: { width, depth: 1, output, bottleneck, params: 11 * width, seed: 0, backend: 'cpu', lr: 1, loss: { initial: 1, final: 0.1 }, hessian: { initial: hessian, final: hessian }, kernelDrift: drift, linearizationGap: drift / 2, travel: 0.1 },
+  };
+}
+
+test('log-log slopes with R², and the linearity claims: −½ for a linear output, ≈ 0 for tanh or a bottleneck', () => {
+  const ms = [64, 256, 1024, 4096];
+  const values = [
+    ...ms.map((m) => ntk(m, 'linear', 0, 2 / Math.sqrt(m), 0.5 / Math.sqrt(m))),
+    ...ms.map((m) => ntk(m, 'tanh', 0, 0.3, 0.2)),
+    ...ms.map((m, i) => ntk(m, 'linear', 2, 0.4 * (i % 2 ? 1.1 : 0.9), 0.3)),
+  ];
+  const slopes = ntkSlopes(ntkPoints(values));
+  const fit = (variant: string, measure: string) => slopes.find((s) => s.variant === variant && s.measure === measure)!;
+  assert.ok(Math.abs(fit('linear output', 'Hessian norm at initialisation').slope + 0.5) < 1e-12);
+  assert.ok(Math.abs(fit('linear output', 'kernel drift').r2 - 1) < 1e-12);
+  assert.ok(Math.abs(fit('tanh output', 'Hessian norm at initialisation').slope) < 1e-12);
+  assert.equal(fit('bottleneck 2', 'Hessian norm at initialisation').n, 4);
+  assert.deepEqual(judgeLinearityClaims(slopes).map((c) => c.verdict), ['reproduced', 'reproduced', 'reproduced']);
+  // A linear output whose Hessian does not fall is not the transition to linearity.
+  const flat = ntkSlopes(ntkPoints(ms.map((m) => ntk(m, 'linear', 0, 1, 1 / m))));
+  assert.deepEqual(judgeLinearityClaims(flat).map((c) => c.verdict), ['not reproduced', 'not reproduced', 'not tested']);
+});
+
+function knockout(omega: number, nonlinear: number, targeted: number, randomMean: number): { labels: Record<string, string>; value: FrivolousLinearizedValue } {
+  const k = { units: nonlinear, targeted, random: [randomMean], randomMean };
+  return { labels: { omega: String(omega), start: 'late' }, value: { omega, start: 'late', startEpoch: 8, nonlinear, units: 10, prunableThreshold: 0.2, redundantFraction: 0.4, knockNonlinear: k, knockLinear: k, knockNonlinearAtStart: k } };
+}
+
+test('the nonlinear units are "non-frivolous" when knocking them out costs more than random sets, in most partially linearised networks', () => {
+  const rows = knockoutRows([knockout(0.1, 5, 0.3, 0.6), knockout(0.2, 3, 0.2, 0.5), knockout(0.3, 2, 0.7, 0.6), knockout(0.01, 10, 0, 0)]);
+  const claim = judgeKnockoutClaim(rows);
+  assert.equal(claim.verdict, 'reproduced');
+  assert.match(claim.evidence, /in 2 of 3 partially linearised networks/);
+  assert.equal(judgeKnockoutClaim(knockoutRows([knockout(0.01, 10, 0, 0)])).verdict, 'not tested');
+});
+
+test('the bridge: mean and median drift per start, beside the sweep\'s gap', () => {
+  const drift = (start: string, omega: number, kernelDrift: number): { labels: Record<string, string>; value: KernelDriftValue } => ({
+    labels: { omega: String(omega), start },
+    value: { omega, start, startEpoch: start === 'late' ? 8 : 0, hessian: { start: 1, end: 1 }, kernelDrift, linearizationGap: 0.1, travel: 0.2 },
+  });
+  const rows = bridge(driftRows([drift('late', 0.1, 1), drift('late', 0.2, 2), drift('late', 0.3, 30), drift('early', 0.1, 0.5), drift('early', 0.2, 0.7)]), [{ group: 'default', d: 1, gap: 0.02, late: 0.9, early: 0.88 }]);
+  assert.deepEqual(rows.map((r) => [r.start, r.kernelDrift, r.kernelDriftMedian, r.gap]), [['early', 0.6, 0.6, 0.02], ['late', 11, 2, 0.02]]);
+});

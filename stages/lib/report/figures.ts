@@ -218,11 +218,13 @@ function logLog(data: readonly Record<string, unknown>[], options: { x: string; 
 }
 
 export function frivolousGrowthFigure(points: readonly { group: string; width: number; count: string; value: number }[], provenance: string): Figure {
+  // The field is not called `count`: Vega-Lite reads that name as its count aggregate and draws no lines.
+  const data = points.filter((p) => p.value > 0).map(({ count, ...p }) => ({ ...p, units: count }));
   return {
     id: 'frivolous-growth',
     title: 'Frivolous units against width',
     caption: `Normalised counts against the width factor f, log-log (base 2) as in the paper: prunable Pr = p*·f/F, non-prunable f/F − Pr, redundant R = c̄·f/F, non-redundant f/F − R (F the widest factor). A count growing as fast as the width has slope 1 (g = 2 per doubling). Zero counts are not drawn. ${provenance}.`,
-    spec: logLog(points.filter((p) => p.value > 0), { x: 'width', xTitle: 'width factor f', y: 'value', yTitle: 'normalised count', color: 'count', colorTitle: 'count' }) as unknown as TopLevelSpec,
+    spec: logLog(data, { x: 'width', xTitle: 'width factor f', y: 'value', yTitle: 'normalised count', color: 'units', colorTitle: 'units' }) as unknown as TopLevelSpec,
   };
 }
 
@@ -291,17 +293,18 @@ export function driftFigure(points: readonly { group: string; start: string; ome
   return {
     id: 'kernel-drift',
     title: 'Bridge: how far the tangent kernel moves during the sparsified run',
-    caption: `Relative change of the tangent kernel of logit 0 (32 test images) and relative travel of the weights, from the dense snapshot the penalty started at to the end of the sparsified run, against ω, one line per start. ${provenance}.`,
+    caption: `Relative change of the tangent kernel of logit 0 (32 test images) and relative travel of the weights, from the dense snapshot the penalty started at to the end of the sparsified run, against ω, one line per start; log scales, each panel its own. ${provenance}.`,
     spec: {
       ...base,
-      data: { values: points.map((p) => ({ ...p })) },
+      data: { values: points.filter((p) => p.value > 0).map((p) => ({ ...p })) },
+      resolve: { scale: { y: 'independent' } },
       ...panels('measure', points.map((p) => p.measure), {
         width: 260,
         height: HEIGHT,
         mark: { type: 'line', point: true },
         encoding: {
           x: { field: 'omega', type: 'quantitative', title: 'ω', scale: { type: 'log' } },
-          y: { field: 'value', type: 'quantitative', title: 'relative change' },
+          y: { field: 'value', type: 'quantitative', title: 'relative change', scale: { type: 'log' } },
           color: { field: 'start', type: 'nominal', title: 'start' },
           detail: { field: 'group', type: 'nominal' },
           tooltip: [{ field: 'omega', type: 'quantitative', title: 'ω' }, { field: 'value', type: 'quantitative', format: '.4f' }, { field: 'group', type: 'nominal' }],

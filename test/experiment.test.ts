@@ -40,6 +40,8 @@ describe('the nonlinear-advantage experiment (smoke preset)', () => {
     assert.equal(byStage.get('linearity')!.length, 6, 'ntk-width × ntk-output = 2 × 3');
     // The width sweep's ×1 network is the main dense run: the same key, trained once.
     assert.equal(run.stages.filter((s) => s.stage === 'pretrain' && s.status === 'ran').length, 2);
+    // ...and its row reports none of that training time as its own.
+    assert.deepEqual(run.stages.filter((s) => s.stage === 'pretrain' && s.status === 'cached').map((s) => s.seconds), [0]);
     assert.ok(run.stages.every((s) => s.status !== 'failed'));
     assert.deepEqual(run.published, [{ instance: 'report', dir: join(dir, 'results') }]);
     for (const file of ['report.html', 'results.json', 'summary.md']) assert.ok(existsSync(join(dir, 'results', file)), file);

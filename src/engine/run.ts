@@ -22,6 +22,8 @@ export interface StageResult {
   readonly stage: string;
   readonly key: CacheKey | null;
   readonly status: RunStatus;
+  /** The stage's own run time when it ran; the store lookup when cached; 0 when it shared the
+   * computation of an instance with the same key in this run. */
   readonly seconds: number;
   /** Why it failed, or which upstream blocked it. */
   readonly error?: string;
@@ -80,7 +82,9 @@ export async function runInstances(engine: Engine, instances: readonly Instance[
       byKey.set(key, outcome);
     }
     const result = await outcome;
-    const seconds = result.ok && result.status === 'ran' && !shared && result.seconds !== undefined ? result.seconds : (Date.now() - started) / 1000;
+    // A shared outcome was computed (and timed) under another instance; timing the wait here
+    // would show a cached row that seemingly took as long as the queue ahead of it.
+    const seconds = shared ? 0 : result.ok && result.status === 'ran' && result.seconds !== undefined ? result.seconds : (Date.now() - started) / 1000;
     const status: RunStatus = !result.ok ? 'failed' : shared ? 'cached' : result.status;
     results.set(instance.id, { id: instance.id, stage: instance.stage.name, key, status, seconds, ...(!result.ok ? { error: result.error } : {}) });
     options.observer.finished(results.get(instance.id)!);

@@ -1,0 +1,52 @@
+// The docs a clone ships with: every file a tracked Markdown page links to or embeds is itself
+// tracked, so the figures and summaries the README quotes are there on a fresh clone (an ignore
+// pattern once kept docs/results/ out of git while the README pointed at it).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { dirname, join, normalize } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+function tracked(): Set<string> {
+  const out = execFileSync('git', ['ls-files', '-z'], { cwd: root, encoding: 'utf8' });
+  return new Set(out.split('\0').filter(Boolean));
+}
+
+/** Relative link targets of a Markdown page: `[text](target)` and `![alt](target)`, without
+ * anchors; external links and pure anchors are not files in the repository. */
+function localTargets(markdown: string): string[] {
+  const targets: string[] = [];
+  for (const match of markdown.matchAll(/!?\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)) {
+    const target = match[1]!.split('#')[0]!;
+    if (target === '' || /^[a-z][a-z0-9+.-]*:/i.test(target)) continue;
+    targets.push(target);
+  }
+  return targets;
+}
+
+describe('docs', () => {
+  it('finds local links and skips external ones and anchors', () => {
+    assert.deepEqual(
+      localTargets('see [a](docs/a.md#x), ![f](fig.svg "t"), [w](https://x.org/y), [h](#top)'),
+      ['docs/a.md', 'fig.svg'],
+    );
+  });
+
+  it('every file a tracked Markdown page links to is tracked', () => {
+    const files = tracked();
+    const pages = [...files].filter((f) => f.endsWith('.md') && !f.startsWith('node_modules/'));
+    assert.ok(pages.includes('README.md'), 'README.md is tracked');
+    const missing: string[] = [];
+    for (const page of pages) {
+      for (const target of localTargets(readFileSync(join(root, page), 'utf8'))) {
+        const path = normalize(join(dirname(page), decodeURIComponent(target))).replace(/\/$/, '');
+        const isDir = [...files].some((f) => f.startsWith(`${path}/`));
+        if (!files.has(path) && !isDir) missing.push(`${page} → ${target}`);
+      }
+    }
+    assert.deepEqual(missing, [], `untracked link targets (add them to git or fix the link)`);
+  });
+});

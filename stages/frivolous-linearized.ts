@@ -14,9 +14,7 @@ import { BACKEND_ENV, dataOf, useBackend } from './lib/training.ts';
 import { frivolousParams } from './frivolous.ts';
 
 function knockout(model: Model<ModelConfig>, ds: Dataset, masks: Readonly<Record<string, readonly number[]>>, pick: (nonlinear: number) => boolean, options: { orders: number; seed: number; reference: Int32Array }): KnockoutValue {
-  const chosen = new Map(Object.entries(masks).map(([site, mask]) => [site, mask.map(pick)] as const));
-  const { units, targeted, random, randomMean } = targetedKnockout(model, ds, chosen, options);
-  return { units, targeted, random, randomMean };
+  return targetedKnockout(model, ds, new Map(Object.entries(masks).map(([site, mask]) => [site, mask.map(pick)] as const)), options);
 }
 
 export const frivolousLinearizedStage = defineStage({

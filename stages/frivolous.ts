@@ -57,6 +57,7 @@ export const frivolousStage = defineStage({
         prunability: m.prunability,
         redundancy: m.redundancy,
         redundantFraction: m.redundantFraction,
+        settings: { threshold: params.threshold, energy: params.energy, maxSamples: params.maxSamples },
         normalized: { prunable, nonPrunable: share - prunable, redundant, nonRedundant: share - redundant },
       };
     } finally {

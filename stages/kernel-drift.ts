@@ -58,6 +58,8 @@ export const kernelDriftStage = defineStage({
         kernelDrift: relativeKernelChange(tangentKernel(start, kernelProbes, weights), tangentKernel(end, kernelProbes, weights)),
         linearizationGap: linearizationGap(start, end, kernelProbes, weights),
         travel: relativeTravel(start, end, weights),
+        probes: { hessian: hessianProbes.shape[0]!, kernel: kernelProbes.shape[0]! },
+        epsilon: params.epsilon,
       };
       ctx.log(`start ${sparse.start} (epoch ${sparse.startEpoch}), ω ${sparse.omega}: ‖H‖ ${value.hessian.start.toExponential(3)} → ${value.hessian.end.toExponential(3)}; kernel drift ${value.kernelDrift.toFixed(3)}; gap ${value.linearizationGap.toFixed(3)}; travel ${value.travel.toFixed(3)}`);
       return value;

@@ -29,6 +29,7 @@ import {
 import { html, markdown, toSvg, type Section } from './lib/report/render.ts';
 import { gaps, groupOf, joinRows, judgeClaims, sameLabels, type Claim, type Labelled } from './lib/report/rows.ts';
 import {
+  agreementPoints,
   bridge,
   driftRows,
   FRIVOLOUS_COUNTS,
@@ -150,20 +151,18 @@ export const reportStage = defineStage({
     const backends = list([...inputs.dense, ...inputs.sparse].map((v) => v.value.backend));
     if (widths.length) {
       const f0 = inputs.frivolous[0]!.value;
-      const frivolousProvenance = `seeds ${denseSeeds}; width factors f ∈ {${list(widths.map((w) => w.width))}}, F = ${f0.widest}; ${f0.prunability.thresholds.length} knockout orders, agreement threshold 0.8, PCA tail 5 % (science.md §2.3–2.4); test set; backend ${backends}`;
+      const setting = (pick: (v: FrivolousValue) => number) => list(inputs.frivolous.map((f) => pick(f.value)));
+      const threshold = setting((v) => v.settings.threshold);
+      const tail = list(inputs.frivolous.map((f) => `${100 * f.value.settings.energy} %`));
+      const frivolousProvenance = `seeds ${denseSeeds}; width factors f ∈ {${list(widths.map((w) => w.width))}}, F = ${f0.widest}; ${f0.prunability.thresholds.length} knockout orders, agreement threshold ${threshold}, PCA tail ${tail} (science.md §2.3–2.4); test set; backend ${backends}`;
       sections.push({
         id: 'frivolous',
         title: 'Frivolous units against width (science.md §2)',
         text: [`${widths.length} dense networks trained by the pretrain stage at width factors ${list(widths.map((w) => `×${w.width}`))} of the default architecture, measured on the test set in the layers the paper records (every activation layer of a plain CNN; stem and stage outputs of a ResNet).`],
         claims: judgeFrivolousClaims(growths),
         figures: await rendered([
-          frivolousGrowthFigure(widths.flatMap((w) => FRIVOLOUS_COUNTS.map((count) => ({ group: w.group, width: w.width, count, value: w.counts[count] }))), frivolousProvenance),
-          frivolousAgreementFigure(
-            inputs.frivolous.flatMap(({ labels, value: v }) =>
-              v.prunability.levels.map((level, i) => ({ group: widths.find((w) => w.width === v.width)?.group ?? groupOf(labels), width: v.width, level, agreement: mean(v.prunability.agreement.map((row) => row[i]!)) })),
-            ),
-            frivolousProvenance,
-          ),
+          frivolousGrowthFigure(widths.flatMap((w) => FRIVOLOUS_COUNTS.map((units) => ({ group: w.group, width: w.width, units, value: w.counts[units] }))), frivolousProvenance),
+          frivolousAgreementFigure(agreementPoints(labelled(inputs.frivolous)), inputs.frivolous[0]!.value.settings.threshold, frivolousProvenance),
         ]),
         tables: [
           {
@@ -178,8 +177,8 @@ export const reportStage = defineStage({
           },
         ],
         notes: [
-          'Knockout: in every recorded layer at once, the first ⌊p·n_l⌋ units of a random order (fixed per order) are multiplied by 0 at every position, without rescaling; p ∈ {0, 1/6, …, 1}. p* is the linear interpolation of the first crossing of agreement 0.8, 1 when agreement never falls below it; averaged over the orders (plot_demo.ipynb).',
-          'Redundancy: covariance of the test-set activations (conv: every spatial position a sample, at most 5·10⁴ rows, sampled uniformly), eigenvalues ascending, the smallest k whose lowest k carry more than 5 % of the variance; c_l = k/n_l, averaged over layers.',
+          `Knockout: in every recorded layer at once, the first ⌊p·n_l⌋ units of a random order (fixed per order) are multiplied by 0 at every position, without rescaling; p ∈ {0, 1/6, …, 1}. p* is the linear interpolation of the first crossing of agreement ${threshold}, 1 when agreement never falls below it; averaged over the orders (plot_demo.ipynb).`,
+          `Redundancy: covariance of the test-set activations (conv: every spatial position a sample, at most ${list(inputs.frivolous.map((f) => f.value.settings.maxSamples.toLocaleString('en')))} rows, sampled uniformly), eigenvalues ascending, the smallest k whose lowest k carry more than ${tail} of the variance; c_l = k/n_l, averaged over layers.`,
           'g is taken per doubling, (Y(f_{i+1})/Y(f_i))^(1/log₂(f_{i+1}/f_i)), which is the paper\'s get_slope on a doubling grid; pairs with a zero count have no ratio and are left out.',
         ],
       });
@@ -246,14 +245,15 @@ export const reportStage = defineStage({
 
     // The bridge (§3.4): the same measurements across each sparsified run.
     const drifts = driftRows(labelled(inputs.kernelDrift));
+    const bridgeRows = bridge(drifts, gapPoints);
     if (drifts.length) {
-      const bridgeRows = bridge(drifts, gapPoints);
+      const driftSetting = (pick: (v: KernelDriftValue) => number) => list(inputs.kernelDrift.map((k) => pick(k.value)));
       sections.push({
         id: 'bridge',
         title: 'Bridge: kernel drift across the sparsified runs (science.md §3.4)',
         text: ['Linear in the parameters is not linear in the input: a network whose PReLUs are all at α = 1 still has a Hessian with respect to its weights. Does the tangent kernel move more when the penalty starts early, and does that go with the early/late gap Δ? This is an open question in science.md; the numbers are reported without a verdict.'],
         claims: [],
-        figures: await rendered([driftFigure(drifts.flatMap((d) => [{ group: d.group, start: d.start, omega: d.omega, measure: 'kernel drift', value: d.value.kernelDrift }, { group: d.group, start: d.start, omega: d.omega, measure: 'weight travel', value: d.value.travel }]), provenance)]),
+        figures: await rendered([driftFigure(drifts.flatMap((d) => [{ group: d.group, start: d.start, omega: d.omega, measure: 'kernel drift', value: d.value.kernelDrift }, { group: d.group, start: d.start, omega: d.omega, measure: 'weight travel', value: d.value.travel }]), driftSetting((v) => v.probes.kernel), provenance)]),
         tables: [
           {
             caption: 'Per start, over the ω sweep: kernel drift (mean and median) and mean travel, beside the sweep\'s mean early/late gap Δ (accuracy points, over the APL overlap).',
@@ -268,7 +268,7 @@ export const reportStage = defineStage({
         ],
         notes: [
           'The start network is the dense snapshot with PReLUs at α = 0, the same function and parameter layout as the run\'s start. The parameters here are the weights without α, each network at its own α: at α = 0 a max-pool over a window of ReLU zeros breaks its tie one way for α > 0 and the other for α < 0, so the gradient in α jumps and H does not exist there.',
-          'These networks are piecewise linear in their input, and for a fixed pattern of active units polynomial in their weights: ‖H‖ is that piecewise Hessian. Its Hessian-vector products are central differences with a step of 1e-5, small enough that a step rarely crosses a kink (kernel-drift.ts gives the measured sensitivity); power iteration as above, over 4 test images.',
+          `These networks are piecewise linear in their input, and for a fixed pattern of active units polynomial in their weights: ‖H‖ is that piecewise Hessian. Its Hessian-vector products are central differences with a step of ${list(inputs.kernelDrift.map((k) => k.value.epsilon.toExponential()))}, small enough that a step rarely crosses a kink (kernel-drift.ts gives the measured sensitivity); power iteration as above, over ${driftSetting((v) => v.probes.hessian)} test images.`,
           'A kernel drift above 1 means the kernel grew: as units turn linear, gradients flow through both sides of every unit and logit 0 grows.',
         ],
       });
@@ -291,7 +291,7 @@ export const reportStage = defineStage({
       frivolous: { widths, growth: growths, networks: inputs.frivolous.map((f) => ({ labels: f.labels, ...f.value })) },
       frivolousLinearized: inputs.frivolousLinearized.map((f) => ({ labels: f.labels, ...f.value })),
       linearity: { slopes, networks: inputs.linearity.map((l) => ({ labels: l.labels, ...l.value })) },
-      kernelDrift: { bridge: bridge(drifts, gapPoints), networks: inputs.kernelDrift.map((k) => ({ labels: k.labels, ...k.value })) },
+      kernelDrift: { bridge: bridgeRows, networks: inputs.kernelDrift.map((k) => ({ labels: k.labels, ...k.value })) },
     };
     await writeFile(join(ctx.outDir, 'results.json'), `${JSON.stringify(results, null, 1)}\n`);
     await writeFile(join(ctx.outDir, 'summary.md'), markdown(page));

@@ -75,6 +75,10 @@ describe('the nonlinear-advantage experiment (smoke preset)', () => {
     assert.equal(results.linearity.slopes.filter((s: { measure: string }) => s.measure === 'Hessian norm at initialisation').length, 3);
     for (const k of results.kernelDrift.networks) assert.ok(k.kernelDrift > 0 && Number.isFinite(k.hessian.start) && Number.isFinite(k.hessian.end));
     assert.deepEqual(results.kernelDrift.bridge.map((b: { start: string }) => b.start), ['early', 'late']);
+    // The report states the settings the stages ran with (the smoke preset's probe counts), not the defaults.
+    const html = readFileSync(join(dir, 'results', 'report.html'), 'utf8');
+    assert.match(html, /power iteration as above, over 2 test images/);
+    assert.match(html, /tangent kernel of logit 0 \(8 test images\)/);
   });
 
   it('a second run is all cached and republishes the report', async () => {

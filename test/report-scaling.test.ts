@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { FrivolousLinearizedValue, FrivolousValue, KernelDriftValue, LinearityValue } from '../stages/lib/artifacts.ts';
-import { bridge, driftRows, growth, judgeFrivolousClaims, judgeKnockoutClaim, judgeLinearityClaims, knockoutRows, ntkPoints, ntkSlopes, widthPoints } from '../stages/lib/report/scaling.ts';
+import { agreementPoints, bridge, driftRows, growth, judgeFrivolousClaims, judgeKnockoutClaim, judgeLinearityClaims, knockoutRows, ntkPoints, ntkSlopes, widthPoints } from '../stages/lib/report/scaling.ts';
 
 const widths = [0.25, 0.5, 1, 2, 4];
 
@@ -23,6 +23,7 @@ function frivolous(width: number, threshold: number, redundantFraction: number, 
       prunability: { levels: [0, 1], agreement: [[1, 0]], thresholds: [threshold], threshold },
       redundancy: [{ site: 'a', k: 1, n: 16, fraction: redundantFraction }],
       redundantFraction,
+      settings: { threshold: 0.8, energy: 0.05, maxSamples: 50_000 },
       normalized: { prunable: threshold * share, nonPrunable: share - threshold * share, redundant: redundantFraction * share, nonRedundant: share - redundantFraction * share },
     },
   };
@@ -43,6 +44,15 @@ test('g over a doubling sweep: a constant fraction grows like the width (g = 2),
   assert.deepEqual(rising.map((c) => c.verdict), ['not reproduced', 'reproduced', 'not reproduced']);
   assert.match(rising[1]!.evidence, /g = 3\.00 over f ∈ \{0\.25, 0\.5, 1, 2, 4\}/);
   assert.deepEqual(judgeFrivolousClaims([]).map((c) => c.verdict), ['not tested', 'not tested', 'not tested']);
+});
+
+test('knockout curves of two seeds at the same width stay in their own sweeps', () => {
+  const points = agreementPoints([frivolous(1, 0.3, 0.2, '0'), frivolous(1, 0.3, 0.2, '1'), frivolous(2, 0.3, 0.2, '1')]);
+  assert.deepEqual(points.map((p) => [p.group, p.width, p.level, p.agreement]), [
+    ['seed=0', 1, 0, 1], ['seed=0', 1, 1, 0],
+    ['seed=1', 1, 0, 1], ['seed=1', 1, 1, 0],
+    ['seed=1', 2, 0, 1], ['seed=1', 2, 1, 0],
+  ]);
 });
 
 function ntk(width: number, output: 'linear' | 'tanh', bottleneck: number, hessian: number, drift: number): { labels: Record<string, string>; value: LinearityValue } {
@@ -87,7 +97,7 @@ test('the nonlinear units are "non-frivolous" when knocking them out costs more 
 test('the bridge: mean and median drift per start, beside the sweep\'s gap', () => {
   const drift = (start: string, omega: number, kernelDrift: number): { labels: Record<string, string>; value: KernelDriftValue } => ({
     labels: { omega: String(omega), start },
-    value: { omega, start, startEpoch: start === 'late' ? 8 : 0, hessian: { start: 1, end: 1 }, kernelDrift, linearizationGap: 0.1, travel: 0.2 },
+    value: { omega, start, startEpoch: start === 'late' ? 8 : 0, hessian: { start: 1, end: 1 }, kernelDrift, linearizationGap: 0.1, travel: 0.2, probes: { hessian: 4, kernel: 32 }, epsilon: 1e-5 },
   });
   const rows = bridge(driftRows([drift('late', 0.1, 1), drift('late', 0.2, 2), drift('late', 0.3, 30), drift('early', 0.1, 0.5), drift('early', 0.2, 0.7)]), [{ group: 'default', d: 1, gap: 0.02, late: 0.9, early: 0.88 }]);
   assert.deepEqual(rows.map((r) => [r.start, r.kernelDrift, r.kernelDriftMedian, r.gap]), [['early', 0.6, 0.6, 0.02], ['late', 11, 2, 0.02]]);

@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import type { ModelConfig } from './architectures/index.ts';
-import type { Dataset } from './data/dataset.ts';
+import { batches, type Dataset } from './data/dataset.ts';
 import type { ActivationSite, Model } from './model.ts';
 import { deriveSeed, mulberry32, permutation } from './random.ts';
 
@@ -98,15 +98,6 @@ export function growthFactor(values: readonly number[], widths?: readonly number
     return [(v / prev) ** (1 / doublings)];
   });
   return ratios.length ? ratios.reduce((a, b) => a + b, 0) / ratios.length : Number.NaN;
-}
-
-function* batches(ds: Dataset, batchSize: number): Generator<tf.Tensor> {
-  const per = ds.shape.reduce((a, b) => a * b, 1);
-  const n = ds.labels.length;
-  for (let start = 0; start < n; start += batchSize) {
-    const end = Math.min(n, start + batchSize);
-    yield tf.tensor(ds.x.subarray(start * per, end * per), [end - start, ...ds.shape]);
-  }
 }
 
 /** Argmax predictions in eval mode, with an optional hook on every activation site. */

@@ -114,6 +114,8 @@ export interface FrivolousValue {
   readonly prunability: { readonly levels: readonly number[]; readonly agreement: readonly (readonly number[])[]; readonly thresholds: readonly number[]; readonly threshold: number };
   readonly redundancy: readonly { site: string; k: number; n: number; fraction: number }[];
   readonly redundantFraction: number;
+  /** The settings the report states: agreement threshold, PCA tail share, activation rows kept. */
+  readonly settings: { readonly threshold: number; readonly energy: number; readonly maxSamples: number };
   /** Pr = p*·f/F, NP = f/F − Pr, R = c̄·f/F, NR = f/F − R. */
   readonly normalized: { readonly prunable: number; readonly nonPrunable: number; readonly redundant: number; readonly nonRedundant: number };
 }
@@ -174,4 +176,7 @@ export interface KernelDriftValue {
   readonly kernelDrift: number;
   readonly linearizationGap: number;
   readonly travel: number;
+  /** Test images used for the Hessian and for the kernel, and the central-difference step. */
+  readonly probes: { readonly hessian: number; readonly kernel: number };
+  readonly epsilon: number;
 }

@@ -59,11 +59,20 @@ export function take<T extends Dataset>(ds: T, indices: ArrayLike<number>): Data
   return { ...ds, x, labels };
 }
 
+/** Examples [start, end) as one batch tensor; the caller disposes it. */
+function batchTensor(ds: Dataset, start: number, end: number): tf.Tensor {
+  const per = exampleSize(ds.shape);
+  return tf.tensor(ds.x.subarray(start * per, end * per), [end - start, ...ds.shape]);
+}
+
 /** The first `n` examples (or all, when fewer) as one batch tensor; the caller disposes it. */
 export function headBatch(ds: Dataset, n: number): tf.Tensor {
-  const count = Math.min(n, ds.labels.length);
-  const per = exampleSize(ds.shape);
-  return tf.tensor(ds.x.slice(0, count * per), [count, ...ds.shape]);
+  return batchTensor(ds, 0, Math.min(n, ds.labels.length));
+}
+
+/** Every example in order, `size` at a time (the last batch may be smaller); the caller disposes each. */
+export function* batches(ds: Dataset, size: number): Generator<tf.Tensor> {
+  for (let start = 0; start < ds.labels.length; start += size) yield batchTensor(ds, start, Math.min(ds.labels.length, start + size));
 }
 
 export function takeRaw(raw: RawImages, indices: ArrayLike<number>): RawImages {

@@ -217,9 +217,9 @@ function logLog(data: readonly Record<string, unknown>[], options: { x: string; 
   };
 }
 
-export function frivolousGrowthFigure(points: readonly { group: string; width: number; count: string; value: number }[], provenance: string): Figure {
-  // The field is not called `count`: Vega-Lite reads that name as its count aggregate and draws no lines.
-  const data = points.filter((p) => p.value > 0).map(({ count, ...p }) => ({ ...p, units: count }));
+/** `units` names the count (prunable, …); a field called `count` would be Vega-Lite's count aggregate and draw no lines. */
+export function frivolousGrowthFigure(points: readonly { group: string; width: number; units: string; value: number }[], provenance: string): Figure {
+  const data = points.filter((p) => p.value > 0);
   return {
     id: 'frivolous-growth',
     title: 'Frivolous units against width',
@@ -228,11 +228,11 @@ export function frivolousGrowthFigure(points: readonly { group: string; width: n
   };
 }
 
-export function frivolousAgreementFigure(points: readonly { group: string; width: number; level: number; agreement: number }[], provenance: string): Figure {
+export function frivolousAgreementFigure(points: readonly { group: string; width: number; level: number; agreement: number }[], threshold: number, provenance: string): Figure {
   return {
     id: 'frivolous-agreement',
     title: 'Agreement under random knockout',
-    caption: `Agreement of the argmax prediction with the intact network when the first ⌊p·n_l⌋ units of a random order are knocked out in every recorded layer at once (mean over the orders), one line per width factor; p* is where a line crosses 0.8. ${provenance}.`,
+    caption: `Agreement of the argmax prediction with the intact network when the first ⌊p·n_l⌋ units of a random order are knocked out in every recorded layer at once (mean over the orders), one line per width factor; p* is where a line crosses ${threshold}. ${provenance}.`,
     spec: {
       ...base,
       data: { values: points.map((p) => ({ ...p, width: String(p.width) })) },
@@ -240,7 +240,7 @@ export function frivolousAgreementFigure(points: readonly { group: string; width
         width: WIDTH,
         height: HEIGHT,
         layer: [
-          { mark: { type: 'rule', color: '#888', strokeDash: [4, 4] }, encoding: { y: { datum: 0.8 } } },
+          { mark: { type: 'rule', color: '#888', strokeDash: [4, 4] }, encoding: { y: { datum: threshold } } },
           {
             mark: { type: 'line', point: true },
             encoding: {
@@ -289,11 +289,11 @@ export function ntkFigure(id: string, title: string, what: string, points: reado
   };
 }
 
-export function driftFigure(points: readonly { group: string; start: string; omega: number; measure: string; value: number }[], provenance: string): Figure {
+export function driftFigure(points: readonly { group: string; start: string; omega: number; measure: string; value: number }[], kernelImages: string | number, provenance: string): Figure {
   return {
     id: 'kernel-drift',
     title: 'Bridge: how far the tangent kernel moves during the sparsified run',
-    caption: `Relative change of the tangent kernel of logit 0 (32 test images) and relative travel of the weights, from the dense snapshot the penalty started at to the end of the sparsified run, against ω, one line per start; log scales, each panel its own. ${provenance}.`,
+    caption: `Relative change of the tangent kernel of logit 0 (${kernelImages} test images) and relative travel of the weights, from the dense snapshot the penalty started at to the end of the sparsified run, against ω, one line per start; log scales, each panel its own. ${provenance}.`,
     spec: {
       ...base,
       data: { values: points.filter((p) => p.value > 0).map((p) => ({ ...p })) },

@@ -44,6 +44,13 @@ export function widthPoints(values: readonly Labelled<FrivolousValue>[]): WidthP
     .sort((a, b) => a.group.localeCompare(b.group) || a.width - b.width);
 }
 
+/** The random-knockout curve of each network, mean over the orders, grouped as `widthPoints` groups. */
+export function agreementPoints(values: readonly Labelled<FrivolousValue>[]): { group: string; width: number; level: number; agreement: number }[] {
+  return values.flatMap(({ labels, value: v }) =>
+    v.prunability.levels.map((level, i) => ({ group: groupWithout(labels, ['frivolous-width']), width: v.width, level, agreement: mean(v.prunability.agreement.map((row) => row[i]!)) })),
+  );
+}
+
 export interface Growth {
   readonly group: string;
   readonly count: FrivolousCount;
@@ -145,7 +152,6 @@ export interface BridgeRow {
 
 /** Per sweep and start: the mean drift of the ω sweep beside the sweep's early/late gap. */
 export function bridge(rows: readonly DriftRow[], gaps: readonly GapPoint[]): BridgeRow[] {
-  const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const keys = [...new Map(rows.map((r) => [`${r.group}\u0000${r.start}`, r])).values()];
   return keys.map(({ group, start }) => {
     const rs = rows.filter((r) => r.group === group && r.start === start);

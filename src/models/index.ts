@@ -21,7 +21,7 @@ export type { DataSpec, DataSpecInput, PreparedData } from './data/prepare.ts';
 export { deriveSeed, mulberry32 } from './random.ts';
 export { averagePathLength, coreNetwork, countUnits, nonlinearUnits, siteUnits } from './path-length.ts';
 export type { PathLength, SiteUnits, CoreNetwork } from './path-length.ts';
-export { sparsityPenalty, withPrelu } from './sparsity.ts';
+export { frozenSlopes, sparsityPenalty, withPrelu } from './sparsity.ts';
 export { snapAlphas, foldLinear } from './linearize.ts';
 export type { Snapped, Folded } from './linearize.ts';
 export { widthMatchedBaseline, baselineLayout, plainCnnParams } from './baseline.ts';

@@ -39,6 +39,11 @@ export interface Regularizer {
   penalty(model: Model<ModelConfig>): tf.Scalar;
   /** After each optimiser step and α clamp: e.g. snap α to 1 and freeze it. */
   afterStep?(model: Model<ModelConfig>): void;
+  /**
+   * Multipliers for some parameters' gradients (by parameter name), applied before clipping and
+   * the optimiser: 0 takes a unit out of the step entirely (a frozen slope). Owned by the regulariser.
+   */
+  gradientMasks?(model: Model<ModelConfig>): ReadonlyMap<string, tf.Tensor>;
 }
 
 export interface EpochMetrics {
@@ -189,10 +194,20 @@ export function trainingStep(model: Model<ModelConfig>, optimizer: Optimizer, re
         penalties = regularizers.map((r) => tf.keep(r.penalty(model)));
         return penalties.reduce<tf.Scalar>((total, p) => tf.add(total, p) as tf.Scalar, taskLoss!);
       }, variables);
-      const byName = new Map<string, tf.Tensor>();
-      // Global-norm clipping: one scale for every gradient, so the step keeps its direction.
-      const scale = clipNorm > 0 ? tf.minimum(1, tf.div(clipNorm, tf.add(tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))), 1e-12))) : undefined;
-      for (const [varName, g] of Object.entries(grads)) byName.set(specByVariable.get(varName) ?? varName, scale ? tf.mul(g, scale) : g);
+      const masked = new Map<string, tf.Tensor>();
+      for (const [varName, g] of Object.entries(grads)) {
+        const name = specByVariable.get(varName) ?? varName;
+        let grad = g;
+        for (const r of regularizers) {
+          const mask = r.gradientMasks?.(model).get(name);
+          if (mask) grad = tf.mul(grad, mask);
+        }
+        masked.set(name, grad);
+      }
+      // Global-norm clipping over the masked gradients: one scale for every gradient, so the step
+      // keeps its direction, and frozen parameters do not count towards the norm.
+      const scale = clipNorm > 0 ? tf.minimum(1, tf.div(clipNorm, tf.add(tf.sqrt(tf.addN([...masked.values()].map((g) => tf.sum(tf.square(g))))), 1e-12))) : undefined;
+      const byName = new Map([...masked].map(([name, g]) => [name, scale ? tf.mul(g, scale) : g]));
       optimizer.apply(byName, lr);
       const read: StepResult = { loss: value.dataSync()[0]!, task: taskLoss!.dataSync()[0]!, hits: hits!.dataSync()[0]!, penalties: penalties.map((p) => p.dataSync()[0]!) };
       tf.dispose([taskLoss!, hits!, ...penalties]);

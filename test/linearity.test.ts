@@ -5,7 +5,7 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/models/backends.ts';
 import { buildModel, type MlpConfig } from '../src/models/architectures/index.ts';
-import { fitSquaredLoss, flatParams, hessianSpectralNorm, hessianVectorProduct, linearizationGap, logLogSlope, meanHessianNorm, relativeKernelChange, relativeTravel, setFlatParams, sphereProductTask, tangentKernel } from '../src/models/linearity.ts';
+import { fitSquaredLoss, flatParams, hessianSpectralNorm, powerIteration, hessianVectorProduct, linearizationGap, logLogSlope, meanHessianNorm, relativeKernelChange, relativeTravel, setFlatParams, sphereProductTask, tangentKernel } from '../src/models/linearity.ts';
 
 before(async () => {
   await selectBackend({ force: 'cpu' });
@@ -33,6 +33,34 @@ test('f = v·(w x)/√m (two linear layers, NTK scaling) has ‖H‖ = |x|/√m 
     const { norm } = hessianSpectralNorm(model, tf.tensor2d([[2]]));
     assert.ok(Math.abs(norm - 2 / Math.sqrt(m)) < 1e-3 * (2 / Math.sqrt(m)), `m = ${m}: ${norm} vs ${2 / Math.sqrt(m)}`);
     model.dispose();
+  }
+});
+
+test('power iteration keeps its vector normalised: ‖H‖ far below and far above 1 over hundreds of iterations', () => {
+  // f = v·(w x)/√m with |x|/√m = λ: spectrum ±λ, 0, …; a tolerance finer than the finite
+  // differences' noise makes every iteration run, where an unnormalised vector under- or overflows.
+  const m = 16;
+  for (const lambda of [0.0432, 300]) {
+    const model = buildModel(mlp({ inputShape: [1], width: m, activation: 'linear' }), 2);
+    const { norm, iterations } = hessianSpectralNorm(model, tf.tensor2d([[lambda * Math.sqrt(m)]]), { iterations: 300, tolerance: 1e-13 });
+    assert.ok(iterations > 150, `ran ${iterations} iterations`);
+    assert.ok(Math.abs(norm - lambda) < 1e-3 * lambda, `λ = ${lambda}: power iteration gave ${norm}`);
+    model.dispose();
+  }
+});
+
+test('power iteration finds |λ|max of a matrix with a known spectrum, slow convergence included', () => {
+  // Q diag(λ) Qᵀ with a Householder Q: |λ|max = 0.0432 is close to the next (−0.043), so it takes many iterations.
+  const spectrum = [0.0432, -0.043, 0.02, 0.01, -0.005, 1e-4];
+  const n = spectrum.length;
+  const u = Float64Array.from({ length: n }, (_, i) => Math.cos(i + 0.5));
+  const uu = u.reduce((a, x) => a + x * x, 0);
+  const q = (i: number, j: number) => (i === j ? 1 : 0) - (2 * u[i]! * u[j]!) / uu;
+  for (const scale of [1, 1e4]) {
+    const a = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => spectrum.reduce((s, l, k) => s + q(i, k) * l * scale * q(j, k), 0)));
+    const apply = (v: Float64Array) => Float64Array.from(a, (row) => row.reduce((s, x, j) => s + x * v[j]!, 0));
+    const { norm } = powerIteration(apply, n, { iterations: 5000, tolerance: 1e-12 });
+    assert.ok(Math.abs(norm - 0.0432 * scale) < 1e-4 * 0.0432 * scale, `scale ${scale}: ${norm} vs ${0.0432 * scale}`);
   }
 });
 

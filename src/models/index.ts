@@ -29,5 +29,5 @@ export type { Baseline } from './baseline.ts';
 export type { SparsityOptions, SparsityRegularizer } from './sparsity.ts';
 export { ABLATION_LEVELS, agreement, pruneThreshold, covarianceEigenvalues, compressibility, growthFactor, predictions, knockoutAgreement, prunability, targetedKnockout, siteActivations, redundancy, recordedSites, frivolousMeasures } from './frivolous.ts';
 export type { Prunability, Redundancy, TargetedKnockout, FrivolousMeasures } from './frivolous.ts';
-export { flatParams, setFlatParams, outputGradients, hessianVectorProduct, hessianSpectralNorm, tangentKernel, relativeKernelChange, linearizationGap, meanHessianNorm, relativeTravel, fitSquaredLoss, sphereProductTask, logLogSlope } from './linearity.ts';
+export { flatParams, setFlatParams, outputGradients, hessianVectorProduct, hessianSpectralNorm, powerIteration, tangentKernel, relativeKernelChange, linearizationGap, meanHessianNorm, relativeTravel, fitSquaredLoss, sphereProductTask, logLogSlope } from './linearity.ts';
 export type { ParamSelection, HessianOptions } from './linearity.ts';

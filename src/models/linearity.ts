@@ -123,17 +123,30 @@ export interface HessianOptions extends ParamSelection {
 }
 
 export function hessianSpectralNorm(model: Model<ModelConfig>, x: tf.Tensor, options: HessianOptions = {}): { norm: number; iterations: number } {
-  const rand = mulberry32(options.seed ?? 0);
   const n = flatParams(model, options).length;
-  let v: Float64Array = Float64Array.from({ length: n }, () => rand() - 0.5);
+  return powerIteration((v) => hessianVectorProduct(model, x, v, options.epsilon, options), n, options);
+}
+
+/**
+ * |λ|max of a symmetric linear operator by power iteration. The vector is renormalised after every
+ * product, so the estimate neither underflows (|λ| < 1) nor overflows (|λ| > 1) however many
+ * iterations it takes; it stops when two successive estimates agree to `tolerance` (relative).
+ */
+export function powerIteration(apply: (v: Float64Array) => Float64Array, size: number, options: { iterations?: number; seed?: number; tolerance?: number } = {}): { norm: number; iterations: number } {
+  const rand = mulberry32(options.seed ?? 0);
+  let v: Float64Array = Float64Array.from({ length: size }, () => rand() - 0.5);
+  const first = norm(v);
+  for (let i = 0; i < size; i++) v[i]! /= first;
   let estimate = 0;
   const max = options.iterations ?? 50;
+  const tolerance = options.tolerance ?? 1e-4;
   for (let i = 1; i <= max; i++) {
-    const hv = hessianVectorProduct(model, x, v, options.epsilon, options);
-    const next = norm(hv) / norm(v);
-    if (next === 0) return { norm: 0, iterations: i };
+    const hv = apply(v);
+    const next = norm(hv); // ‖v‖ = 1
+    if (next === 0 || !Number.isFinite(next)) return { norm: next, iterations: i };
+    for (let j = 0; j < size; j++) hv[j]! /= next;
     v = hv;
-    if (Math.abs(next - estimate) <= (options.tolerance ?? 1e-4) * next) return { norm: next, iterations: i };
+    if (Math.abs(next - estimate) <= tolerance * next) return { norm: next, iterations: i };
     estimate = next;
   }
   return { norm: estimate, iterations: max };

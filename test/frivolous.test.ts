@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/models/backends.ts';
 import { buildModel, type MlpConfig } from '../src/models/architectures/index.ts';
 import { deepTeacher, teacherTask } from '../src/models/data/teacher.ts';
-import { ABLATION_LEVELS, compressibility, covarianceEigenvalues, growthFactor, prunability, pruneThreshold, redundancy, targetedKnockout } from '../src/models/frivolous.ts';
+import { ABLATION_LEVELS, compressibility, covarianceEigenvalues, growthFactor, prunability, pruneThreshold, recordedSites, redundancy, targetedKnockout } from '../src/models/frivolous.ts';
 import { train } from '../src/models/train.ts';
 
 before(async () => {
@@ -28,6 +28,22 @@ test('compressibility: the smallest k whose lowest-variance directions carry mor
   assert.equal(growthFactor([1, 16], [1, 4]), 4);
   assert.equal(growthFactor([0, 2, 8], [1, 2, 4]), 4);
   assert.ok(Number.isNaN(growthFactor([0, 0])));
+  // The similarity notebook's get_slope (redundancy counts) skips the narrowest pair.
+  assert.equal(growthFactor([1, 3, 6, 12], [0.25, 0.5, 1, 2], { skipFirstPair: true }), 2);
+  assert.equal(growthFactor([1, 3, 6, 12], [0.25, 0.5, 1, 2]), (3 + 2 + 2) / 3);
+});
+
+test('a layer without variance counts one redundant direction (c = 1/n), as the reference code does', () => {
+  assert.deepEqual(compressibility([0, 0, 0, 0]), { k: 1, n: 4, fraction: 0.25 });
+});
+
+test('a ResNet is recorded at the stem and the three stage outputs only, as the reference code records it', () => {
+  const model = buildModel({ kind: 'resnet', inputShape: [8, 8, 1], classes: 3, depth: 20, baseWidth: 4 }, 0);
+  try {
+    assert.deepEqual(recordedSites(model), ['stem', 's0b2/out', 's1b2/out', 's2b2/out']);
+  } finally {
+    model.dispose();
+  }
 });
 
 test('an exactly duplicated unit gives a zero covariance eigenvalue', () => {

@@ -73,7 +73,9 @@ export function compressibility(eigenvaluesAscending: readonly number[], energy 
   const values = eigenvaluesAscending.map((v) => Math.max(0, v));
   const total = values.reduce((a, b) => a + b, 0);
   const n = values.length;
-  if (total === 0) return { k: n, n, fraction: 1 };
+  // No variance at all: every ratio is 0/0 and the reference code's search falls through to its
+  // first component, so one direction "carries" the tail and c = 1/n.
+  if (total === 0) return { k: 1, n, fraction: 1 / n };
   let cumulative = 0;
   for (let k = 1; k <= n; k++) {
     cumulative += values[k - 1]!;
@@ -87,11 +89,14 @@ export function compressibility(eigenvaluesAscending: readonly number[], energy 
  * each ratio is taken per doubling, (Y(f_{i+1}) / Y(f_i))^(1 / log₂(f_{i+1} / f_i)), which is the
  * same on a doubling grid and comparable on any other. Pairs where either count is not positive
  * have no ratio and are left out (as the similarity notebook does); NaN when none is left.
+ * `skipFirstPair` drops the narrowest pair, as the reference's similarity notebook does for the
+ * redundant and non-redundant counts (its ablation notebook, for prunability, keeps every pair).
  */
-export function growthFactor(values: readonly number[], widths?: readonly number[]): number {
+export function growthFactor(values: readonly number[], widths?: readonly number[], options: { skipFirstPair?: boolean } = {}): number {
   if (values.length < 2) throw new Error('growth factor: need counts at two widths at least');
   if (widths && widths.length !== values.length) throw new Error(`growth factor: ${values.length} counts for ${widths.length} widths`);
   const ratios = values.slice(1).flatMap((v, i) => {
+    if (options.skipFirstPair && i === 0) return [];
     const prev = values[i]!;
     if (!(v > 0 && prev > 0)) return [];
     const doublings = widths ? Math.log2(widths[i + 1]! / widths[i]!) : 1;
@@ -250,12 +255,18 @@ export function redundancy(model: Model<ModelConfig>, ds: Dataset, options: { si
 
 /**
  * The layers whose units are counted (science.md §2.2): every activation site of a plain CNN or
- * MLP; for a ResNet, as the reference code records it, the stem and the outputs after each
- * residual addition rather than the units inside the branches.
+ * MLP; for a ResNet, as the reference code records it (`models/resnet_cifar.py`), the stem and the
+ * output of each of the three stages (the post-addition activation of its last block), not the
+ * units inside the branches nor the intermediate blocks' outputs.
  */
 export function recordedSites(model: Model<ModelConfig>): string[] {
   if (model.config.kind !== 'resnet') return model.sites.map((s) => s.id);
-  return model.sites.filter((s) => s.role === 'stem' || s.role === 'post-add').map((s) => s.id);
+  const stageOutputs = new Map<string, string>();
+  for (const site of model.sites) {
+    const stage = /^(s\d+)b\d+\//.exec(site.id)?.[1];
+    if (site.role === 'post-add' && stage) stageOutputs.set(stage, site.id); // sites come in order: the last block wins
+  }
+  return [...model.sites.filter((s) => s.role === 'stem').map((s) => s.id), ...stageOutputs.values()];
 }
 
 export interface FrivolousMeasures {

@@ -64,7 +64,14 @@ export function growth(points: readonly WidthPoint[]): Growth[] {
     const pts = points.filter((p) => p.group === group);
     if (pts.length < 2) return [];
     const widths = pts.map((p) => p.width);
-    return FRIVOLOUS_COUNTS.map((count) => ({ group, count, widths, g: growthFactor(pts.map((p) => p.counts[count]), widths) }));
+    // The reference's similarity notebook skips the narrowest pair for the redundancy counts; its
+    // ablation notebook keeps every pair for prunability (docs/science.md, "Growth factor").
+    return FRIVOLOUS_COUNTS.map((count) => ({
+      group,
+      count,
+      widths,
+      g: growthFactor(pts.map((p) => p.counts[count]), widths, { skipFirstPair: count === 'redundant' || count === 'non-redundant' }),
+    }));
   });
 }
 

@@ -17,6 +17,7 @@ import { axis, definePipeline, namedAxis } from 'linea';
 import type { Json } from 'linea';
 import { baselineShapeStage } from './stages/baseline-shape.ts';
 import { baselineStage } from './stages/baseline.ts';
+import { controlStage } from './stages/control.ts';
 import { frivolousLinearizedStage } from './stages/frivolous-linearized.ts';
 import { frivolousStage } from './stages/frivolous.ts';
 import { kernelDriftStage } from './stages/kernel-drift.ts';
@@ -37,6 +38,13 @@ const RECIPE = { batchSize: 128, lr: 0.05, optimizer: { kind: 'sgd', momentum: 0
  * turn linear, this network (no batch norm) can blow its logits up, and large-ω runs diverged to NaN.
  */
 const SPARSE_RECIPE = { ...RECIPE, lr: 0.02, clipNorm: 5 } as const;
+
+/**
+ * The claims preset's protocol (docs/science.md, "The claims protocol"): dense E epochs; late =
+ * penalty epochs from epoch E at a fine-tuning rate, snap, fine-tune with α frozen; early = the
+ * penalty from initialisation at the dense rate for the rest of the budget, the same fine-tune.
+ */
+const CLAIMS = { dense: 20, penalty: 8, fineTune: 4, lateLr: 0.01, omegas: ['0.003', '0.01', '0.03', '0.1', '0.3'] } as const;
 
 /** Fashion-MNIST class subsets (0 T-shirt, 1 trouser, 2 pullover, 3 dress, 4 coat, 5 sandal, 6 shirt, 7 sneaker, 8 bag, 9 boot). */
 const ALL_CLASSES = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
@@ -59,22 +67,32 @@ export default definePipeline({
     const pathLength = p.add(pathLengthStage, { linearized });
     const shape = p.add(baselineShapeStage, { linearized, pathLength });
     const baseline = p.add(baselineStage, { data, shape }, { params: { recipe: { ...RECIPE, epochs: DENSE_EPOCHS + POST_EPOCHS } } });
+    const control = p.add(controlStage, { data, dense }, { params: { recipe: { ...RECIPE, epochs: DENSE_EPOCHS + POST_EPOCHS } } });
     const widths = p.add(pretrainStage, { data }, { id: 'width-sweep', params: { recipe: { ...RECIPE, epochs: DENSE_EPOCHS } } });
     const frivolous = p.add(frivolousStage, { data, dense: widths });
     const frivolousLinearized = p.add(frivolousLinearizedStage, { data, dense, linearized, pathLength });
     const kernelDrift = p.add(kernelDriftStage, { data, dense, sparse });
     const linearity = p.add(linearityStage);
-    p.add(reportStage, { dense, sparse, linearized, pathLength, baseline, frivolous, frivolousLinearized, kernelDrift, linearity });
+    p.add(reportStage, { dense, sparse, linearized, pathLength, baseline, control, frivolous, frivolousLinearized, kernelDrift, linearity });
   },
   axes: {
     omega: axis('sparsify.omega', [1e-4, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1, 3e-1, 1], {
       default: [3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1, 3e-1],
       description: 'weight ω of the sparsity penalty ω·Σ|1−α|^½: from all-nonlinear to collapse',
     }),
-    start: axis('sparsify.start', ['early', 'mid', 'late'], {
-      default: ['early', 'late'],
-      description: 'when the penalty is switched on: from initialisation, half-way, after dense training',
-    }),
+    start: namedAxis(
+      {
+        early: { 'sparsify.start': 'early' },
+        'early-short': { 'sparsify.start': 'early', 'sparsify.budgetRule': 'penalty' },
+        mid: { 'sparsify.start': 'mid' },
+        late: { 'sparsify.start': 'late' },
+      },
+      {
+        default: ['early', 'late'],
+        description:
+          'when the penalty is switched on: from initialisation with the late runs\' total epochs (early) or only their penalty epochs (early-short; the papers do not say which), half-way, after dense training',
+      },
+    ),
     arch: namedAxis(
       {
         'plain-cnn': dense({ arch: { kind: 'plain-cnn', channels: [16, 16, 32, 32], poolAfter: [1], batchNorm: false, head: 'flatten' } }),
@@ -93,7 +111,18 @@ export default definePipeline({
     ),
     width: axis('pretrain.width', [0.5, 1, 2], { description: 'channel multiplier of the dense network (core-network constancy)' }),
     depth: axis('pretrain.depth', [2, 4, 8], { description: 'conv layers of the plain CNN, or 6n+2 for the ResNet (core-network constancy)' }),
-    seed: axis(['pretrain.seed', 'width-sweep.seed', 'sparsify.seed', 'baseline.seed', 'linearity.seed'], [0, 1, 2], { description: 'initial weights and data order' }),
+    seed: axis(['pretrain.seed', 'width-sweep.seed', 'sparsify.seed', 'baseline.seed', 'control.seed', 'linearity.seed'], [0, 1, 2, 3, 4], {
+      description: 'initial weights and data order (paired: every stage of one seed shares it)',
+    }),
+    control: namedAxis(
+      {
+        linear: { 'control.network': 'linear' },
+        'plain-1': { 'control.network': 'plain', 'control.depth': 1 },
+        'plain-2': { 'control.network': 'plain', 'control.depth': 2 },
+        'plain-4': { 'control.network': 'plain', 'control.depth': 4 },
+      },
+      { default: ['linear', 'plain-1'], description: 'the task gate\'s controls: the dense shape made linear, plain networks of depth D' },
+    ),
     'frivolous-width': axis('width-sweep.width', [0.25, 0.5, 1, 2, 4], {
       default: [0.25, 0.5, 1, 2],
       description: 'width factor f of the dense networks whose frivolous units are counted (the paper: ¼ … 4)',
@@ -132,6 +161,32 @@ export default definePipeline({
         'kernel-drift.iterations': 5,
       },
       ablate: { omega: ['0.001', '0.1'], start: ['early', 'late'], 'frivolous-width': ['1', '2'], 'ntk-width': ['16', '64'], 'ntk-output': ['linear', 'tanh', 'bottleneck'] },
+    },
+    claims: {
+      description:
+        'tests the nonlinear-advantage claims with paired seeds (docs/science.md, "The claims protocol"): the 4 hard Fashion-MNIST classes at 14×14, a 6-layer CNN with batch norm, 3 seeds, early vs late at 5 ω, equal-total and equal-penalty budgets, the task gate',
+      params: {
+        'prepare-data.source': { kind: 'fashion-mnist' },
+        'prepare-data.classes': [0, 2, 4, 6],
+        'prepare-data.downsample': 2,
+        'prepare-data.limit': { train: 8000 },
+        ...dense({ arch: { kind: 'plain-cnn', channels: [16, 16, 16, 32, 32, 32], poolAfter: [0, 2], batchNorm: true, head: 'gap' }, 'recipe.epochs': CLAIMS.dense }),
+        'sparsify.postEpochs': CLAIMS.penalty + CLAIMS.fineTune,
+        'sparsify.fineTuneEpochs': CLAIMS.fineTune,
+        'sparsify.recipe': { ...RECIPE, lr: CLAIMS.lateLr, clipNorm: 5 },
+        'sparsify.scratchLr': RECIPE.lr,
+        'baseline.recipe.epochs': CLAIMS.dense + CLAIMS.penalty + CLAIMS.fineTune,
+        'control.recipe.epochs': CLAIMS.dense + CLAIMS.penalty + CLAIMS.fineTune,
+      },
+      ablate: {
+        omega: CLAIMS.omegas,
+        start: ['early', 'early-short', 'late'],
+        seed: ['0', '1', '2'],
+        control: ['linear', 'plain-1'],
+        'frivolous-width': [],
+        'ntk-width': [],
+        'ntk-output': [],
+      },
     },
     full: {
       description: 'the full 60,000-image Fashion-MNIST at 28×28, ResNet-20, 30 + 10 epochs: for a GPU or a long CPU run',

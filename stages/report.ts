@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineStage, gather, type Variant } from '../src/index.ts';
-import type { BaselineValue, FrivolousLinearizedValue, FrivolousValue, KernelDriftValue, LinearityValue, LinearizeValue, PathLengthValue, PretrainValue, SparsifyValue } from './lib/artifacts.ts';
+import type { BaselineValue, ControlValue, FrivolousLinearizedValue, FrivolousValue, KernelDriftValue, LinearityValue, LinearizeValue, PathLengthValue, PretrainValue, SparsifyValue } from './lib/artifacts.ts';
 import {
   accuracyVsApl,
   baselineFigure,
@@ -60,6 +60,7 @@ export const reportStage = defineStage({
     linearized: gather<LinearizeValue>('linearised networks'),
     pathLength: gather<PathLengthValue>('their path lengths'),
     baseline: gather<BaselineValue>('width-matched baselines'),
+    control: gather<ControlValue>('the task gate\'s control networks'),
     frivolous: gather<FrivolousValue>('frivolous units of the width sweep'),
     frivolousLinearized: gather<FrivolousLinearizedValue>('frivolous units of the linearised networks'),
     kernelDrift: gather<KernelDriftValue>('kernel drift across the sparsified runs'),

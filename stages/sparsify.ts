@@ -1,17 +1,20 @@
 /**
  * sparsify: from the dense run's weights at epoch `start` (0 = initialisation, "early"; E = after
  * training, "late"), replace ReLUs by channel-wise PReLUs at α = 0 and train with the penalty
- * ω·Σ√(|1−α| + ε_r) (science.md §1.3), α kept in [0, 1] and snapped to 1 (and frozen) within ε_snap.
- * By default the total budget (dense epochs before the start + sparsified epochs) is the same for
- * every start, so early and late runs get equal training.
+ * ω·Σ√(|1−α| + ε_r) (docs/science.md, "The sparsity penalty"), α kept in [0, 1] and snapped to 1
+ * (and frozen) within ε_snap. Optionally a fine-tune follows: every α snapped once more and frozen
+ * where it stands, ω = 0, the weights trained on (`fineTuneEpochs`).
+ * Budgets: `total` (default) gives every start the same epochs in all (dense epochs before the
+ * start + penalty + fine-tune = E + postEpochs); `penalty` gives every start the same penalty
+ * length (postEpochs − fineTuneEpochs). The papers do not say which they used.
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { defineStage, input } from '../src/index.ts';
-import { countUnits, loadModel, saveModel, siteUnits, sparsityPenalty, withPrelu, type Model, type ModelConfig } from '../src/models/index.ts';
+import { defineStage, input, type Json } from '../src/index.ts';
+import { countUnits, frozenSlopes, loadModel, saveModel, siteUnits, snapAlphas, sparsityPenalty, withPrelu, type EpochMetrics, type Model, type ModelConfig } from '../src/models/index.ts';
 import type { DataValue, PretrainValue, SparsifyValue } from './lib/artifacts.ts';
 import { recipeParams } from './lib/arch.ts';
-import { BACKEND_ENV, dataOf, trainedValue, trainResumable, useBackend } from './lib/training.ts';
+import { BACKEND_ENV, dataOf, resumedState, trainedValue, trainResumable, useBackend, type TrainedRun } from './lib/training.ts';
 
 const START_LABELS = { early: 'from initialisation', mid: 'half-way through dense training', late: 'after dense training' } as const;
 
@@ -30,9 +33,15 @@ export const sparsifyStage = defineStage({
     omega: z.number().nonnegative().default(1e-3),
     /** `early` (0), `mid` (E/2), `late` (E), or a dense epoch. */
     start: z.union([z.enum(['early', 'mid', 'late']), z.number().int().nonnegative()]).default('late'),
-    /** Epochs the late run sparsifies for; the budget is E + postEpochs unless `budget` is set. */
+    /** Epochs the late run trains for after the dense run (penalty + fine-tune); the budget is E + postEpochs unless `budget` is set. */
     postEpochs: z.number().int().positive().default(2),
     budget: z.number().int().positive().optional(),
+    /** `total`: every start gets the same epochs in all; `penalty`: every start gets the same penalty epochs. */
+    budgetRule: z.enum(['total', 'penalty']).default('total'),
+    /** Epochs after the penalty with every α snapped and frozen and ω = 0 (0: none). */
+    fineTuneEpochs: z.number().int().nonnegative().default(0),
+    /** Learning rate of the penalty phase when it starts from initialisation (training from scratch); default recipe.lr. */
+    scratchLr: z.number().positive().optional(),
     epsilonRoot: z.number().positive().default(1e-8),
     snap: z.number().nonnegative().default(1e-3),
     seed: z.number().int().default(0),
@@ -48,28 +57,66 @@ export const sparsifyStage = defineStage({
       throw new Error(`stage 'sparsify': start epoch ${start} is past the dense run's ${dense.epochs} epochs; set sparsify.start to early, mid, late or 0…${dense.epochs}`);
     }
     const budget = params.budget ?? dense.epochs + params.postEpochs;
-    const epochs = budget - start;
+    const sparsified = params.budgetRule === 'total' ? budget - start : params.postEpochs;
+    const epochs = sparsified - params.fineTuneEpochs;
     if (epochs < 1) {
-      throw new Error(`stage 'sparsify': a budget of ${budget} epochs leaves none to sparsify after starting at epoch ${start}; raise sparsify.budget or sparsify.postEpochs`);
+      throw new Error(`stage 'sparsify': ${sparsified} epochs after starting at epoch ${start} leave no penalty epoch before a ${params.fineTuneEpochs}-epoch fine-tune; raise sparsify.budget or sparsify.postEpochs, or lower sparsify.fineTuneEpochs`);
     }
     const backend = await useBackend(ctx);
     const data = await dataOf(ctx.inputs.data);
     const penalty = sparsityPenalty({ omega: params.omega, epsilonRoot: params.epsilonRoot, snap: params.snap });
-    const nonlinearPerEpoch: number[] = [];
-    const run = await trainResumable(
-      ctx,
-      async () => {
-        const relu = await loadModel(ctx.inputs.dense.file(dense.snapshots[start]!));
-        try {
-          return withPrelu(relu);
-        } finally {
-          relu.dispose();
-        }
-      },
-      data,
-      { ...params.recipe, epochs, seed: params.seed },
-      { regularizers: [penalty], onEpoch: async (_end, model) => void nonlinearPerEpoch.push(nonlinearCount(model, params.snap)) },
-    );
+    const frozen = frozenSlopes();
+    // Kept in every checkpoint, so a run resumed in its fine-tune still reports the penalty phase.
+    let kept: { nonlinearPerEpoch: number[]; penaltyHistory: EpochMetrics[] } = { nonlinearPerEpoch: [], penaltyHistory: [] };
+    const resumed = await resumedState(ctx);
+    if (resumed?.extra) kept = resumed.extra as unknown as typeof kept;
+    const recipe = { ...params.recipe, seed: params.seed };
+    const extra = () => kept as unknown as Json;
+    let run!: TrainedRun;
+    try {
+      if (resumed?.phase !== 'fine-tune') {
+        run = await trainResumable(
+          ctx,
+          async () => {
+            const relu = await loadModel(ctx.inputs.dense.file(dense.snapshots[start]!));
+            try {
+              return withPrelu(relu);
+            } finally {
+              relu.dispose();
+            }
+          },
+          data,
+          { ...recipe, epochs, ...(start === 0 && params.scratchLr !== undefined ? { lr: params.scratchLr } : {}) },
+          {
+            phase: 'penalty',
+            extra,
+            regularizers: [penalty],
+            onEpoch: async (end, model) => {
+              kept = { nonlinearPerEpoch: [...kept.nonlinearPerEpoch, nonlinearCount(model, params.snap)], penaltyHistory: [...end.history] };
+            },
+          },
+        );
+      }
+      if (params.fineTuneEpochs > 0) {
+        const afterPenalty = run!;
+        run = await trainResumable(
+          ctx,
+          () => {
+            snapAlphas(afterPenalty.model, params.snap);
+            return afterPenalty.model;
+          },
+          data,
+          { ...recipe, epochs: params.fineTuneEpochs },
+          { phase: 'fine-tune', extra, regularizers: [frozen] },
+        );
+        run = { model: run.model, history: [...kept.penaltyHistory, ...run.history.map((h) => ({ ...h, epoch: h.epoch + epochs }))] };
+      }
+    } catch (error) {
+      penalty.dispose();
+      frozen.dispose();
+      throw error;
+    }
+    const nonlinearPerEpoch = kept.nonlinearPerEpoch;
     try {
       await saveModel(run.model, join(ctx.outDir, 'model'));
       ctx.log(`ω ${params.omega}, start epoch ${start} (${typeof params.start === 'string' ? START_LABELS[params.start] : 'given'}): ${nonlinearCount(run.model, params.snap)} nonlinear units left`);
@@ -79,11 +126,14 @@ export const sparsifyStage = defineStage({
         startEpoch: start,
         start: String(params.start),
         budget,
+        budgetRule: params.budgetRule,
         epochs,
+        fineTuneEpochs: params.fineTuneEpochs,
         nonlinearPerEpoch,
       };
     } finally {
       penalty.dispose();
+      frozen.dispose();
       run.model.dispose();
     }
   },

@@ -43,7 +43,12 @@ export interface SparsifyValue extends TrainedValue {
   readonly start: string;
   /** Total epochs: dense epochs before the start plus sparsified epochs. */
   readonly budget: number;
+  /** `total`: the same epochs in all for every start; `penalty`: the same penalty epochs. */
+  readonly budgetRule: 'total' | 'penalty';
+  /** Penalty epochs. */
   readonly epochs: number;
+  /** Epochs with every α frozen and ω = 0 after the penalty. */
+  readonly fineTuneEpochs: number;
   /** Nonlinear units (|1 − α| ≥ ε_snap) after each sparsified epoch. */
   readonly nonlinearPerEpoch: readonly number[];
 }
@@ -179,4 +184,12 @@ export interface KernelDriftValue {
   /** Test images used for the Hessian and for the kernel, and the central-difference step. */
   readonly probes: { readonly hessian: number; readonly kernel: number };
   readonly epsilon: number;
+}
+
+/** A control network of the task gate (stages/control.ts). */
+export interface ControlValue extends TrainedValue {
+  /** `linear`: the dense shape with every unit linear; `plain`: a plain network of `depth` nonlinear layers. */
+  readonly network: 'linear' | 'plain';
+  /** Nonlinear layers (0 for the linear network). */
+  readonly depth: number;
 }

@@ -5,7 +5,7 @@
  */
 import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Artifact, StageContext } from '../../src/index.ts';
+import type { Artifact, Json, StageContext } from '../../src/index.ts';
 import {
   evaluate,
   loadCheckpoint,
@@ -48,45 +48,69 @@ export interface TrainedRun {
 
 type AnyContext = StageContext<unknown, never>;
 
+/** Where a resumable training run stood: its phase (for runs in several phases) and epoch, plus what the stage kept. */
+export interface TrainingState {
+  readonly epoch: number;
+  readonly phase?: string;
+  readonly extra?: Json;
+}
+
 /**
  * Train `fresh()` (or the model of the last checkpoint under this cache key) on the data. After
  * each epoch, `onEpoch` may write into the checkpoint directory things that must survive a kill
- * (e.g. per-epoch snapshots); they are copied back into `ctx.outDir` on resume.
+ * (e.g. per-epoch snapshots); they are copied back into `ctx.outDir` on resume. A stage that
+ * trains in several phases names each (`phase`): a checkpoint resumes only the phase that wrote
+ * it, and `extra()` is stored with every checkpoint (read back with `resumedState`).
  */
 export async function trainResumable(
   ctx: Pick<AnyContext, 'checkpoint' | 'resume' | 'progress' | 'signal' | 'outDir' | 'log'>,
   fresh: () => Model<ModelConfig> | Promise<Model<ModelConfig>>,
   data: PreparedData,
   config: TrainConfigInput,
-  hooks: { regularizers?: readonly Regularizer[]; keep?: string; onEpoch?: (end: EpochEnd, model: Model<ModelConfig>) => Promise<void> } = {},
+  hooks: {
+    regularizers?: readonly Regularizer[];
+    keep?: string;
+    phase?: string;
+    extra?: () => Json;
+    onEpoch?: (end: EpochEnd, model: Model<ModelConfig>) => Promise<void>;
+  } = {},
 ): Promise<TrainedRun> {
-  const resumed = await ctx.resume<{ epoch: number }>();
+  const resumed = await ctx.resume<TrainingState & Json>();
   let model: Model<ModelConfig>;
   let resume;
-  if (resumed) {
+  if (resumed && resumed.state.phase === hooks.phase) {
     ({ model, resume } = await loadCheckpoint(join(resumed.dir, 'state')));
     if (hooks.keep) await cp(join(resumed.dir, hooks.keep), join(ctx.outDir, hooks.keep), { recursive: true });
-    ctx.log(`resuming after epoch ${resumed.state.epoch}`);
+    ctx.log(`resuming after ${hooks.phase ? `${hooks.phase} ` : ''}epoch ${resumed.state.epoch}`);
   } else {
     model = await fresh();
   }
+  const phase = hooks.phase ? `${hooks.phase} ` : '';
   const result = await train(model, { train: data.train, test: data.test }, config, {
     ...(hooks.regularizers ? { regularizers: hooks.regularizers } : {}),
     ...(resume ? { resume } : {}),
     signal: ctx.signal,
     onProgress: (p) =>
-      ctx.progress({ done: (p.epoch - 1) * p.steps + p.step, total: p.epochs * p.steps, message: `epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(3)} ${p.imagesPerSecond.toFixed(0)} img/s` }),
+      ctx.progress({ done: (p.epoch - 1) * p.steps + p.step, total: p.epochs * p.steps, message: `${phase}epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(3)} ${p.imagesPerSecond.toFixed(0)} img/s` }),
     onEpoch: async (end) => {
       await hooks.onEpoch?.(end, model);
       const m = end.metrics;
-      ctx.log(`epoch ${m.epoch}: loss ${m.loss.toFixed(4)} train ${(100 * m.trainAccuracy).toFixed(2)}% test ${m.testAccuracy === undefined ? '–' : `${(100 * m.testAccuracy).toFixed(2)}%`} (${m.seconds.toFixed(1)} s)`);
-      await ctx.checkpoint({ epoch: m.epoch }, async (dir) => {
+      ctx.log(`${phase}epoch ${m.epoch}: loss ${m.loss.toFixed(4)} train ${(100 * m.trainAccuracy).toFixed(2)}% test ${m.testAccuracy === undefined ? '–' : `${(100 * m.testAccuracy).toFixed(2)}%`} (${m.seconds.toFixed(1)} s)`);
+      const state: Record<string, Json> = { epoch: m.epoch };
+      if (hooks.phase !== undefined) state.phase = hooks.phase;
+      if (hooks.extra) state.extra = hooks.extra();
+      await ctx.checkpoint(state, async (dir) => {
         await end.save(join(dir, 'state'));
         if (hooks.keep) await cp(join(ctx.outDir, hooks.keep), join(dir, hooks.keep), { recursive: true });
       });
     },
   });
   return { model, history: result.history };
+}
+
+/** The state of the checkpoint a rerun under the same key would resume from, if any. */
+export async function resumedState(ctx: Pick<AnyContext, 'resume'>): Promise<TrainingState | undefined> {
+  return (await ctx.resume<TrainingState & Json>())?.state;
 }
 
 /** What every training stage reports about its run (see TrainedValue). */

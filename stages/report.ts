@@ -27,7 +27,7 @@ import {
   type Figure,
 } from './lib/report/figures.ts';
 import { html, markdown, toSvg, type Section } from './lib/report/render.ts';
-import { gaps, groupOf, joinRows, judgeClaims, sameLabels, type Claim, type Labelled } from './lib/report/rows.ts';
+import { gaps, groupOf, joinRows, judgeClaims, sameLabels, sweepOf, taskGate, type Claim, type Labelled } from './lib/report/rows.ts';
 import {
   agreementPoints,
   bridge,
@@ -87,7 +87,7 @@ export const reportStage = defineStage({
     // Layer profiles and core-network cells, in each network's forward order.
     const profiles = inputs.pathLength.map((p) => {
       const s = inputs.sparse.find((v) => sameLabels(v.labels, p.labels))!;
-      return { group: groupOf(p.labels), omega: s.value.omega, start: s.value.start, value: p.value };
+      return { group: groupOf(p.labels), seed: s.value.seed, omega: s.value.omega, start: p.labels.start ?? s.value.start, value: p.value };
     });
     const firstGroup = rows[0]!.group;
     const shown = profiles.filter((p) => p.group === firstGroup).sort((a, b) => a.start.localeCompare(b.start) || a.omega - b.omega);
@@ -103,7 +103,15 @@ export const reportStage = defineStage({
       ...[...new Map(inputs.baseline.map((b) => [b.digest, b])).values()].flatMap((b) => b.value.history.map((h) => ({ run: `D=${b.value.depth}`, kind: 'baseline (plain ReLU)', epoch: h.epoch, accuracy: h.testAccuracy ?? 0 }))),
     ];
     const gapPoints = gaps(rows);
-    const claims = judgeClaims(rows, profiles.map((p) => ({ group: p.group, omega: p.omega, start: p.start, fractions: p.value.layers.map((l) => l.fraction) })));
+    const gate = taskGate(
+      inputs.dense.map((d) => ({ sweep: sweepOf(d.labels), seed: d.value.seed, accuracy: d.value.testAccuracy })),
+      inputs.control.map((c) => ({ sweep: sweepOf(c.labels), seed: c.value.seed, network: c.value.network, depth: c.value.depth, accuracy: c.value.testAccuracy })),
+    );
+    const claims = judgeClaims(
+      rows,
+      profiles.map((p) => ({ group: p.group, seed: p.seed, omega: p.omega, start: p.start, fractions: p.value.layers.map((l) => l.fraction) })),
+      gate,
+    );
     const rendered = async (figures: readonly Figure[]) => {
       const out = [];
       for (const figure of figures) out.push({ figure, svg: await toSvg(figure) });
@@ -118,7 +126,12 @@ export const reportStage = defineStage({
       {
         id: 'nonlinear-advantage',
         title: 'Nonlinear advantage (science.md §1)',
-        text: [`${rows.length} sparsified networks in ${new Set(rows.map((r) => r.group)).size} sweep(s).`],
+        text: [
+          `${rows.length} sparsified networks in ${new Set(rows.map((r) => r.sweep)).size} sweep(s), seeds ${list(rows.map((r) => r.seed))}.`,
+          gate.open
+            ? 'Task gate passed: the dense network beats the same shape made linear and the plain D = 1 network by more than 4 points with 95 % confidence, so the claims below are judged.'
+            : 'Task gate not passed (see its two claims and the table): the nonlinear-advantage claims are not testable on this task and are marked so. Verdicts need ≥ 3 paired seeds (the claims preset: `linea run --preset claims`).',
+        ],
         claims,
         figures: await rendered([
           accuracyVsApl(rows, provenance),
@@ -129,6 +142,11 @@ export const reportStage = defineStage({
           baselineFigure(rows, provenance),
         ]),
         tables: [
+          {
+            caption: 'The task gate: test accuracy in % per seed of the dense network, the same shape made linear, and the plain D = 1 network (docs/science.md, "The task gate").',
+            columns: ['sweep', 'seed', 'dense', 'linear', 'plain D = 1', 'dense − linear', 'dense − D1'],
+            rows: gate.seeds.map((g) => [g.sweep, g.seed, pct(g.dense), g.linear === undefined ? '–' : pct(g.linear), g.plain1 === undefined ? '–' : pct(g.plain1), g.linear === undefined ? '–' : pct(g.dense - g.linear), g.plain1 === undefined ? '–' : pct(g.dense - g.plain1)]),
+          },
           {
             caption: 'Every sparsified network: accuracy in %, APL normalised and unnormalised, nonlinear units, the width-matched baseline.',
             columns: ['sweep', 'start', 'ω', 'APL', 'APL (unnorm.)', 'nonlinear', 'W_eff', 'acc. sparsified', 'acc. linearised', 'baseline D', 'baseline acc.', 'params'],

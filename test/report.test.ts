@@ -1,13 +1,16 @@
-// The report's numbers: the early/late gap at matched APL and the claims' verdicts follow the
-// stated rules on synthetic sweeps whose answers are known.
+// The report's numbers and verdicts: the early/late gap at matched APL, the task gate, and every
+// claim's four outcomes (reproduced, refuted, inconclusive, not tested) on synthetic sweeps over
+// paired seeds whose answers are known, written before any real run.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { accuracyAt, gaps, judgeClaims, type Row } from '../stages/lib/report/rows.ts';
+import { accuracyAt, gaps, judgeClaims, taskGate, type Gate, type Row } from '../stages/lib/report/rows.ts';
 
 function row(start: string, omega: number, apl: number, accuracy: number, extra: Partial<Row> = {}): Row {
+  const seed = extra.seed ?? 0;
   return {
-    labels: { omega: String(omega), start },
-    group: 'default',
+    labels: { omega: String(omega), start, seed: String(seed) },
+    group: `seed=${seed}`,
+    sweep: 'default',
     omega,
     start,
     startEpoch: start === 'late' ? 8 : 0,
@@ -20,9 +23,25 @@ function row(start: string, omega: number, apl: number, accuracy: number, extra:
     accuracyLinearized: accuracy,
     params: 1000,
     backend: 'cpu',
-    seed: 0,
+    seed,
+    sourceLayers: 6,
+    chance: 0.25,
     ...extra,
   };
+}
+
+/** An open gate: the claims are judged. */
+const open: Gate = { open: true, claims: [], seeds: [] };
+const verdictOf = (claims: readonly { claim: string; verdict: string }[], name: string) => claims.find((c) => c.claim.includes(name))!.verdict;
+
+/** Late and early sweeps over APL 1…5 for each seed, late ahead of early by `gap(seed)`. */
+function sweeps(gap: (seed: number) => number, seeds = [0, 1, 2], extra: (seed: number) => Partial<Row> = () => ({})): Row[] {
+  return seeds.flatMap((seed) =>
+    [1, 2, 3, 4, 5].flatMap((apl, i) => [
+      row('late', i, apl, 0.7 + 0.03 * apl, { seed, ...extra(seed) }),
+      row('early', i, apl + 0.1, 0.7 + 0.03 * (apl + 0.1) - gap(seed), { seed, ...extra(seed) }),
+    ]),
+  );
 }
 
 test('accuracy at an APL is interpolated linearly between the sweep points and undefined outside them', () => {
@@ -34,38 +53,86 @@ test('accuracy at an APL is interpolated linearly between the sweep points and u
   assert.equal(accuracyAt(points, 3.5), undefined);
 });
 
-test('Δ(d) is late minus early on the overlap of the two sweeps', () => {
-  const rows = [row('late', 1, 1, 0.8), row('late', 2, 3, 0.9), row('early', 1, 2, 0.6), row('early', 2, 4, 0.7)];
-  const points = gaps(rows, 0.5);
-  assert.deepEqual(points.map((p) => p.d), [2, 2.5, 3]);
+test('Δ(d) is late minus early on the overlap of the two sweeps, per seed and per early protocol', () => {
+  const rows = [row('late', 1, 1, 0.8), row('late', 2, 3, 0.9), row('early', 1, 2, 0.6), row('early', 2, 4, 0.7), row('early-short', 1, 1, 0.7), row('early-short', 2, 3, 0.8)];
+  const early = gaps(rows, 0.5).filter((p) => p.versus === 'early');
+  assert.deepEqual(early.map((p) => p.d), [2, 2.5, 3]);
   // late at 2: 0.85; early at 2: 0.6 → 0.25; at 3: 0.9 − 0.65 = 0.25.
-  for (const p of points) assert.ok(Math.abs(p.gap - 0.25) < 1e-9, `Δ(${p.d}) = ${p.gap}`);
+  for (const p of early) assert.ok(Math.abs(p.gap - 0.25) < 1e-9, `Δ(${p.d}) = ${p.gap}`);
+  assert.ok(gaps(rows, 0.5).filter((p) => p.versus === 'early-short').every((p) => Math.abs(p.gap - 0.1) < 1e-9));
 });
 
-test('a sweep that holds its accuracy to half its depth and then collapses reproduces the decay claim; a flat one does not', () => {
-  const decaying = [row('late', 1e-3, 4, 0.9), row('late', 1e-2, 2, 0.89), row('late', 3e-2, 1, 0.85), row('late', 1e-1, 0.1, 0.4)];
-  assert.equal(judgeClaims(decaying, [])[0]!.verdict, 'reproduced');
-  const flat = decaying.map((r) => ({ ...r, accuracyLinearized: 0.9 }));
-  assert.equal(judgeClaims(flat, [])[0]!.verdict, 'not reproduced');
-  assert.equal(judgeClaims(decaying.slice(0, 2), [])[0]!.verdict, 'not tested');
+test('late beats early: reproduced, refuted, inconclusive and not tested on synthetic sweeps', () => {
+  const claim = 'late beats early at';
+  assert.equal(verdictOf(judgeClaims(sweeps(() => 0.05), [], open), claim), 'reproduced', 'a 5-point gap in every seed');
+  assert.equal(verdictOf(judgeClaims(sweeps((s) => 0.001 * (s - 1)), [], open), claim), 'refuted', 'a gap within ±1 point');
+  assert.equal(verdictOf(judgeClaims(sweeps(() => -0.05), [], open), claim), 'refuted', 'early ahead');
+  assert.equal(verdictOf(judgeClaims(sweeps((s) => [0.12, -0.04, 0.02][s]!), [], open), claim), 'inconclusive', 'seeds disagree');
+  const one = judgeClaims(sweeps(() => 0.05, [0]), [], open).find((c) => c.claim.includes(claim))!;
+  assert.equal(one.verdict, 'not tested');
+  assert.match(one.evidence, /one seed: no verdict/);
 });
 
-test('late-beats-early, baseline and middle-concentration claims follow their rules', () => {
-  const late = [row('late', 1, 1, 0.8, { baselineAccuracy: 0.7 }), row('late', 2, 3, 0.9, { baselineAccuracy: 0.95 })];
-  const early = [row('early', 1, 1, 0.7, { baselineAccuracy: 0.6 }), row('early', 2, 3, 0.8, { baselineAccuracy: 0.6 })];
-  const claims = judgeClaims([...late, ...early], [
-    { group: 'default', omega: 1, start: 'late', fractions: [0.1, 0.8, 0.9, 0.2] },
-    { group: 'default', omega: 2, start: 'late', fractions: [1, 1, 1, 1] },
-  ]);
-  const verdict = (name: string) => claims.find((c) => c.claim.includes(name))!.verdict;
-  assert.equal(verdict('late beats early'), 'reproduced');
-  assert.equal(verdict('hard task'), 'not tested');
-  assert.equal(verdict('baseline'), 'reproduced', '3 of 4 beat their baseline');
-  assert.equal(verdict('middle'), 'reproduced', 'the fully nonlinear profile does not count; the partial one peaks in the middle');
-  const reversed = judgeClaims(
-    [...late, ...early].map((r) => ({ ...r, accuracyLinearized: r.start === 'early' ? r.accuracyLinearized + 0.2 : r.accuracyLinearized })),
-    [{ group: 'default', omega: 1, start: 'late', fractions: [0.9, 0.1, 0.1, 0.8] }],
+test('late beats early is "not tested", not "not reproduced", when no late point lies in the early range', () => {
+  const rows = [0, 1, 2].flatMap((seed) => [row('late', 1, 5, 0.9, { seed }), row('late', 2, 6, 0.9, { seed }), row('early', 1, 1, 0.7, { seed }), row('early', 2, 2, 0.7, { seed })]);
+  assert.equal(verdictOf(judgeClaims(rows, [], open), 'late beats early'), 'not tested');
+});
+
+test('grid points at chance accuracy never make late beat early (10 % vs 8.5 % on 10 classes)', () => {
+  const rows = [0, 1, 2].flatMap((seed) => [0.5, 1, 1.5, 2].flatMap((apl, i) => [
+    row('late', i, apl, 0.1, { seed, chance: 0.1 }),
+    row('early', i, apl, 0.085, { seed, chance: 0.1 }),
+  ]));
+  assert.equal(gaps(rows).length, 0);
+  assert.equal(verdictOf(judgeClaims(rows, [], open), 'late beats early'), 'not tested');
+});
+
+test('a closed task gate marks the advantage claims "not testable on this task"', () => {
+  const gate = taskGate(
+    [0, 1, 2].map((seed) => ({ sweep: 'default', seed, accuracy: 0.8 })),
+    [0, 1, 2].flatMap((seed) => [
+      { sweep: 'default', seed, network: 'linear' as const, depth: 0, accuracy: 0.79 },
+      { sweep: 'default', seed, network: 'plain' as const, depth: 1, accuracy: 0.7 },
+    ]),
   );
-  assert.equal(reversed.find((c) => c.claim.includes('late beats early'))!.verdict, 'not reproduced');
-  assert.equal(reversed.find((c) => c.claim.includes('middle'))!.verdict, 'not reproduced');
+  assert.equal(gate.open, false);
+  assert.equal(verdictOf(gate.claims, 'made linear'), 'refuted');
+  assert.equal(verdictOf(gate.claims, 'D = 1'), 'reproduced');
+  const claims = judgeClaims(sweeps(() => 0.05), [], gate);
+  const late = claims.find((c) => c.claim.includes('late beats early'))!;
+  assert.equal(late.verdict, 'not tested');
+  assert.match(late.evidence, /not testable on this task/);
+  const passed = taskGate(
+    [0, 1, 2].map((seed) => ({ sweep: 'default', seed, accuracy: 0.8 + 0.01 * seed })),
+    [0, 1, 2].flatMap((seed) => [
+      { sweep: 'default', seed, network: 'linear' as const, depth: 0, accuracy: 0.6 },
+      { sweep: 'default', seed, network: 'plain' as const, depth: 1, accuracy: 0.7 },
+    ]),
+  );
+  assert.equal(passed.open, true);
+  assert.equal(taskGate([{ sweep: 'default', seed: 0, accuracy: 0.8 }], [{ sweep: 'default', seed: 0, network: 'linear', depth: 0, accuracy: 0.3 }]).open, false, 'one seed opens no gate');
+});
+
+test('the baseline claim ignores baselines as deep as the source network (the source retrained)', () => {
+  const rows = [0, 1, 2].flatMap((seed) => [
+    row('late', 1, 2, 0.8, { seed, baselineDepth: 2, baselineAccuracy: 0.7 + 0.005 * seed }),
+    row('late', 2, 6, 0.9, { seed, baselineDepth: 6, baselineAccuracy: 0.99 }),
+  ]);
+  assert.equal(verdictOf(judgeClaims(rows, [], open), 'baseline'), 'reproduced');
+  const onlySourceDepth = rows.filter((r) => r.baselineDepth === 6);
+  assert.equal(verdictOf(judgeClaims(onlySourceDepth, [], open), 'baseline'), 'not tested');
+  const worse = rows.map((r) => ({ ...r, baselineAccuracy: r.baselineDepth === 2 ? 0.9 : r.baselineAccuracy }));
+  assert.equal(verdictOf(judgeClaims(worse, [], open), 'baseline'), 'refuted');
+});
+
+test('decay then collapse, and middle concentration, over seeds', () => {
+  const decaying = [0, 1, 2].flatMap((seed) => [row('late', 1e-3, 4, 0.9, { seed }), row('late', 1e-2, 2, 0.895 - 0.002 * seed, { seed }), row('late', 3e-2, 1, 0.85, { seed }), row('late', 1e-1, 0.1, 0.4 + 0.01 * seed, { seed })]);
+  assert.equal(verdictOf(judgeClaims(decaying, [], open), 'decays slowly'), 'reproduced');
+  const flat = decaying.map((r) => ({ ...r, accuracyLinearized: 0.9 }));
+  assert.equal(verdictOf(judgeClaims(flat, [], open), 'decays slowly'), 'refuted');
+  assert.equal(verdictOf(judgeClaims(decaying.filter((r) => r.omega < 3e-2), [], open), 'decays slowly'), 'not tested', 'fewer than 3 grid points per seed');
+  const layers = (middle: number) => [0, 1, 2].map((seed) => ({ group: `seed=${seed}`, seed, omega: 1, start: 'late', fractions: [0.1, middle + 0.01 * seed, middle, 0.2] }));
+  assert.equal(verdictOf(judgeClaims(decaying, layers(0.8), open), 'middle'), 'reproduced');
+  assert.equal(verdictOf(judgeClaims(decaying, layers(0.05), open), 'middle'), 'refuted');
+  assert.equal(verdictOf(judgeClaims(decaying, layers(0.8).slice(0, 1), open), 'middle'), 'not tested');
 });

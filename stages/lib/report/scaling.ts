@@ -8,6 +8,7 @@
 import { growthFactor, logLogSlope } from '../../../src/models/index.ts';
 import type { FrivolousLinearizedValue, FrivolousValue, KernelDriftValue, LinearityValue } from '../artifacts.ts';
 import { groupOf as sweepOf, type Claim, type GapPoint, type Labelled, type Labels } from './rows.ts';
+import { judgeDifference, judgeWithin, type Judgement, type Outcome } from './stats.ts';
 
 /** The labels other than `axes`: variants with equal groups form one sweep. */
 export function groupWithout(labels: Labels, axes: readonly string[]): string {
@@ -169,66 +170,95 @@ export function bridge(rows: readonly DriftRow[], gaps: readonly GapPoint[]): Br
   });
 }
 
-const list = (xs: readonly string[]) => xs.join('; ');
 const f2 = (x: number) => (Number.isNaN(x) ? 'n/a' : x.toFixed(2));
+const f3 = (x: number) => x.toFixed(3);
 
-/** The frivolous-unit claims (science.md §2.5, §5.2), each judged by a rule stated beside it. */
-export function judgeFrivolousClaims(g: readonly Growth[]): Claim[] {
-  const claims: Claim[] = [];
-  const gOf = (count: FrivolousCount) => g.filter((x) => x.count === count);
-  const over = (count: FrivolousCount, test: (g: number) => boolean, rule: string, claim: string) => {
-    const xs = gOf(count);
-    claims.push({
-      claim,
-      verdict: xs.length === 0 || xs.some((x) => Number.isNaN(x.g)) ? 'not tested' : xs.every((x) => test(x.g)) ? 'reproduced' : 'not reproduced',
-      evidence: xs.length === 0 ? 'needs the frivolous-width axis with two widths or more' : `${list(xs.map((x) => `${x.group}: g = ${f2(x.g)} over f ∈ {${x.widths.join(', ')}}`))}. Rule: ${rule}.`,
-    });
-  };
-  over('prunable', (x) => x > 2, 'g > 2 in every sweep (the paper stores 2.1–3.9 for its CNNs)', 'prunable units grow faster than the width (g > 2)');
-  over('redundant', (x) => x > 2, 'g > 2 in every sweep', 'redundant units grow faster than the width (g > 2)');
-  const sub = [...gOf('non-prunable'), ...gOf('non-redundant')];
-  claims.push({
-    claim: 'non-prunable and non-redundant units grow more slowly than the width (g < 2)',
-    verdict: sub.length === 0 || sub.some((x) => Number.isNaN(x.g)) ? 'not tested' : sub.every((x) => x.g < 2) ? 'reproduced' : 'not reproduced',
-    evidence: sub.length === 0 ? 'needs the frivolous-width axis with two widths or more' : `${list(sub.map((x) => `${x.group}, ${x.count}: g = ${f2(x.g)}`))}. Rule: g < 2 for both counts in every sweep (inferred from the paper's framing).`,
-  });
-  return claims;
+/** A group's label without its seed: the sweep whose seeds are pooled into one interval. */
+export const withoutSeed = (group: string) => group.split(', ').filter((part) => !part.startsWith('seed=')).join(', ') || 'default';
+const seedOf = (group: string) => Number(/(?:^|, )seed=(-?\d+)/.exec(group)?.[1] ?? 0);
+
+/** Per sweep (seeds pooled): the per-seed values of `value` over `items`, in seed order. */
+function pooled<T extends { group: string }>(items: readonly T[], value: (t: T) => number): { sweep: string; values: number[] }[] {
+  const sweeps = new Map<string, T[]>();
+  for (const t of items) sweeps.set(withoutSeed(t.group), [...(sweeps.get(withoutSeed(t.group)) ?? []), t]);
+  return [...sweeps].map(([sweep, ts]) => ({ sweep, values: ts.sort((a, b) => seedOf(a.group) - seedOf(b.group)).map(value).filter((v) => !Number.isNaN(v)) }));
 }
 
-/** The transition-to-linearity claims (science.md §3.1, §5.4), each judged by a rule stated beside it. */
+/** One claim over one or more sweeps: the weakest sweep's outcome decides (every sweep must show it). */
+function overSweeps(claim: string, judged: readonly { sweep: string; j: Judgement }[], rule: string, missing: string): Claim {
+  if (judged.length === 0) return { claim, verdict: 'not tested', evidence: missing };
+  const order: Outcome[] = ['not tested', 'refuted', 'inconclusive', 'reproduced'];
+  const verdict = judged.map((x) => x.j.outcome).reduce((worst, o) => (order.indexOf(o) < order.indexOf(worst) ? o : worst), 'reproduced' as Outcome);
+  return { claim, verdict, evidence: `${judged.map((x) => `${x.sweep}: ${x.j.reason}`).join('; ')}. Rule: ${rule}`, ...(judged.length === 1 && judged[0]!.j.interval ? { interval: judged[0]!.j.interval } : {}) };
+}
+
+/** The frivolous-unit claims (docs/science.md, "Frivolous units"), judged on per-seed growth factors. */
+export function judgeFrivolousClaims(g: readonly Growth[]): Claim[] {
+  const missing = 'needs the frivolous-width axis with two widths or more';
+  const of = (count: FrivolousCount) => pooled(g.filter((x) => x.count === count), (x) => x.g);
+  const faster = (count: FrivolousCount) =>
+    overSweeps(
+      `${count} units grow faster than the width (g > 2)`,
+      of(count).map(({ sweep, values }) => ({ sweep, j: judgeDifference(values, { direction: 'greater', reference: 2, margin: 0.1 }, f2) })),
+      'per seed, g over the width sweep; reproduced if the 95 % CI lies above 2.1, refuted if below 2 or within 2 ± 0.1 (the paper stores 2.1–3.9 for its CNNs).',
+      missing,
+    );
+  const slower = (count: FrivolousCount) =>
+    overSweeps(
+      `${count} units grow more slowly than the width (g < 2)`,
+      of(count).map(({ sweep, values }) => ({ sweep, j: judgeDifference(values, { direction: 'less', reference: 2, margin: 0.1 }, f2) })),
+      'per seed, g over the width sweep; reproduced if the 95 % CI lies below 1.9, refuted if above 2 or within 2 ± 0.1 (inferred from the paper\'s framing).',
+      missing,
+    );
+  return [faster('prunable'), faster('redundant'), slower('non-prunable'), slower('non-redundant')];
+}
+
+/** The transition-to-linearity claims (docs/science.md, "Transition to linearity"), judged on per-seed log-log slopes. */
 export function judgeLinearityClaims(slopes: readonly Slope[]): Claim[] {
   const claims: Claim[] = [];
-  const slope = (variant: (v: string) => boolean, measure: NtkMeasure) => slopes.filter((s) => variant(s.variant) && s.measure === measure);
-  const fit = (s: Slope) => `${s.group}, ${s.variant}: slope ${s.slope.toFixed(3)} (R² ${s.r2.toFixed(3)}, ${s.n} widths)`;
+  const of = (variant: (v: string) => boolean, measure: NtkMeasure) => pooled(slopes.filter((s) => variant(s.variant) && s.measure === measure).map((s) => ({ ...s, group: `${s.group}, ${s.variant}` })), (s) => (s.r2 >= 0.5 || Math.abs(s.slope) < 0.1 ? s.slope : Number.NaN));
   const linear = (v: string) => v === 'linear output';
+  const missing = (what: string) => `needs the ${what} NTK MLPs at two widths or more`;
   for (const measure of ['Hessian norm at initialisation', 'kernel drift'] as const) {
-    const xs = slope(linear, measure);
-    claims.push({
-      claim: `with a linear output, the ${measure.replace(' at initialisation', '')} falls as m^−½`,
-      verdict: xs.length === 0 ? 'not tested' : xs.every((s) => Math.abs(s.slope + 0.5) <= 0.2 && s.r2 >= 0.9) ? 'reproduced' : 'not reproduced',
-      evidence: xs.length === 0 ? 'needs the linear-output NTK MLPs at two widths or more' : `${list(xs.map(fit))}. Rule: slope within 0.2 of −0.5 and R² ≥ 0.9 in every sweep.`,
-    });
+    claims.push(
+      overSweeps(
+        `with a linear output, the ${measure.replace(' at initialisation', '')} falls as m^−½`,
+        of(linear, measure).map(({ sweep, values }) => ({ sweep, j: judgeWithin(values, -0.5, 0.2, f3) })),
+        'per seed, the log-log slope over the widths (fits with R² < 0.5 left out); reproduced if the 95 % CI lies within −0.5 ± 0.2, refuted if entirely outside.',
+        missing('linear-output'),
+      ),
+    );
   }
-  const nonlinear = slope((v) => !linear(v), 'Hessian norm at initialisation');
-  claims.push({
-    claim: 'a tanh output or a bottleneck keeps the Hessian norm from vanishing',
-    verdict: nonlinear.length === 0 ? 'not tested' : nonlinear.every((s) => s.slope > -0.15) ? 'reproduced' : 'not reproduced',
-    evidence: nonlinear.length === 0 ? 'needs the tanh-output or bottleneck NTK MLPs at two widths or more' : `${list(nonlinear.map(fit))}. Rule: slope > −0.15 for every such variant (≈ 0 expected).`,
-  });
+  // At initialisation and after training: a claim about the model class must hold for trained networks too.
+  for (const measure of ['Hessian norm at initialisation', 'Hessian norm after training'] as const) {
+    claims.push(
+      overSweeps(
+        `a tanh output or a bottleneck keeps the ${measure.toLowerCase()} from vanishing`,
+        of((v) => !linear(v), measure).map(({ sweep, values }) => ({ sweep, j: judgeDifference(values, { direction: 'greater', reference: -0.15, margin: 0 }, f3) })),
+        'per seed, the log-log slope; reproduced if the 95 % CI lies above −0.15 (≈ 0 expected), refuted if below it.',
+        missing('tanh-output or bottleneck'),
+      ),
+    );
+  }
   return claims;
 }
 
 /** Whether the units that stay nonlinear are the ones whose loss costs the most agreement. */
 export function judgeKnockoutClaim(knockouts: readonly KnockoutRow[]): Claim {
   const partial = knockouts.filter((k) => k.value.nonlinear > 0 && k.value.nonlinear < k.value.units);
-  const costlier = partial.filter((k) => k.value.knockNonlinear.targeted < k.value.knockNonlinear.randomMean);
+  // Per seed: how much more agreement random same-size sets keep than the nonlinear units do.
+  const bySeed = new Map<number, number[]>();
+  for (const k of partial) bySeed.set(seedOf(k.group), [...(bySeed.get(seedOf(k.group)) ?? []), k.value.knockNonlinear.randomMean - k.value.knockNonlinear.targeted]);
+  const values = [...bySeed].sort(([a], [b]) => a - b).map(([, xs]) => mean(xs));
+  const j = judgeDifference(values, { direction: 'greater', margin: 0.01 }, (x) => `${(100 * x).toFixed(2)} pt`);
   return {
     claim: 'the units that stay nonlinear are the non-frivolous ones',
-    verdict: partial.length === 0 ? 'not tested' : costlier.length * 2 > partial.length ? 'reproduced' : 'not reproduced',
+    verdict: partial.length === 0 ? 'not tested' : j.outcome,
     evidence:
       partial.length === 0
         ? 'needs partially linearised networks (0 < nonlinear < all units)'
-        : `in ${costlier.length} of ${partial.length} partially linearised networks, knocking out the nonlinear units costs more agreement than random sets of the same per-layer sizes (mean ${f2(100 * mean(partial.map((k) => k.value.knockNonlinear.targeted)))} % vs ${f2(100 * mean(partial.map((k) => k.value.knockNonlinear.randomMean)))} %). Rule: more than half.`,
+        : `per seed, the agreement random same-size unit sets keep minus what knocking out the nonlinear units keeps, mean over ${partial.length} partially linearised networks: ${j.reason}. Rule: reproduced if the 95 % CI lies above 1 pt.`,
+    ...(j.interval ? { interval: j.interval } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * baseline-shape: the plain all-ReLU network a linearised one is compared with (science.md §1.8):
- * D = max(1, round(APL_norm)) nonlinear layers in the source's stage layout, widths scaled by
+ * D = max(minDepth, round(APL_norm)) nonlinear layers (minDepth 1 by default) in the source's stage layout, widths scaled by
  * bisection until its parameter count is within tolerance of the linearised network's. Its output
  * depends only on D and the target, so every ω and start with the same D share one baseline.
  */
@@ -12,10 +12,18 @@ import type { BaselineShapeValue, LinearizeValue, PathLengthValue } from './lib/
 export const baselineShapeStage = defineStage({
   name: 'baseline-shape',
   description: 'depth D = round(APL), widths matched to the parameter count',
-  params: z.object({ tolerance: z.number().positive().max(0.5).default(0.02) }),
+  params: z.object({
+    tolerance: z.number().positive().max(0.5).default(0.02),
+    /**
+     * The shallowest baseline built: D = max(minDepth, round(APL)). A parameter-matched single
+     * layer with a GAP head is very wide (≈ 1,900 channels for a 28k-parameter CNN) and slow to
+     * train; a deeper baseline only makes "the linearised network beats it" harder to reproduce.
+     */
+    minDepth: z.number().int().positive().default(1),
+  }),
   inputs: { linearized: input<LinearizeValue>('linearised network'), pathLength: input<PathLengthValue>('its path length') },
   run: (ctx): BaselineShapeValue => {
-    const depth = Math.max(1, Math.round(ctx.inputs.pathLength.value.normalized));
+    const depth = Math.max(ctx.params.minDepth, Math.round(ctx.inputs.pathLength.value.normalized));
     const target = ctx.inputs.linearized.value.params;
     let b;
     try {

@@ -27,7 +27,7 @@ import {
   type Figure,
 } from './lib/report/figures.ts';
 import { html, markdown, toSvg, type Section } from './lib/report/render.ts';
-import { gaps, groupOf, joinRows, judgeClaims, sameLabels, sweepOf, taskGate, type Claim, type Labelled } from './lib/report/rows.ts';
+import { gaps, groupOf, joinRows, judgeClaims, protocolOf, sameLabels, sweepOf, taskGate, type Claim, type Labelled } from './lib/report/rows.ts';
 import {
   agreementPoints,
   bridge,
@@ -87,7 +87,7 @@ export const reportStage = defineStage({
     // Layer profiles and core-network cells, in each network's forward order.
     const profiles = inputs.pathLength.map((p) => {
       const s = inputs.sparse.find((v) => sameLabels(v.labels, p.labels))!;
-      return { group: groupOf(p.labels), seed: s.value.seed, omega: s.value.omega, start: p.labels.start ?? s.value.start, value: p.value };
+      return { group: groupOf(p.labels), seed: s.value.seed, omega: s.value.omega, start: protocolOf(s.value), value: p.value };
     });
     const firstGroup = rows[0]!.group;
     const shown = profiles.filter((p) => p.group === firstGroup).sort((a, b) => a.start.localeCompare(b.start) || a.omega - b.omega);
@@ -143,8 +143,8 @@ export const reportStage = defineStage({
         ]),
         tables: [
           {
-            caption: 'The task gate: test accuracy in % per seed of the dense network, the same shape made linear, and the plain D = 1 network (docs/science.md, "The task gate").',
-            columns: ['sweep', 'seed', 'dense', 'linear', 'plain D = 1', 'dense − linear', 'dense − D1'],
+            caption: `The task gate: test accuracy in % per seed of the dense network, the same shape made linear, and the plain D = ${gate.plainDepth ?? 1} network (docs/science.md, "The task gate").`,
+            columns: ['sweep', 'seed', 'dense', 'linear', `plain D = ${gate.plainDepth ?? 1}`, 'dense − linear', `dense − D${gate.plainDepth ?? 1}`],
             rows: gate.seeds.map((g) => [g.sweep, g.seed, pct(g.dense), g.linear === undefined ? '–' : pct(g.linear), g.plain1 === undefined ? '–' : pct(g.plain1), g.linear === undefined ? '–' : pct(g.dense - g.linear), g.plain1 === undefined ? '–' : pct(g.dense - g.plain1)]),
           },
           {

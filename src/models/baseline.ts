@@ -62,7 +62,9 @@ export function baselineLayout(source: ModelConfig, depth: number, multiplier: n
   // The head follows the source too (a ResNet's is GAP + linear).
   const batchNorm = source.kind === 'plain-cnn' ? source.batchNorm : true;
   const head = source.kind === 'plain-cnn' ? source.head : 'gap';
-  return { kind: 'plain-cnn', inputShape: source.inputShape, classes: source.classes, channels, poolAfter, batchNorm, activation: 'relu', head, init: 'he' };
+  // Pooling follows the source as well; a ResNet downsamples with strided convolutions, which are linear.
+  const pool = source.kind === 'plain-cnn' ? source.pool : 'avg';
+  return { kind: 'plain-cnn', inputShape: source.inputShape, classes: source.classes, channels, poolAfter, pool, batchNorm, activation: 'relu', head, init: 'he' };
 }
 
 export interface Baseline {

@@ -19,6 +19,7 @@ export function referenceModel(name: ReferenceModelName): ModelConfig {
     classes: 10,
     channels: [32, 32, 64],
     poolAfter: [1],
+    pool: 'max',
     batchNorm: false,
     activation: 'prelu',
     head: 'gap',

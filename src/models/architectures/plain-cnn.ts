@@ -1,6 +1,9 @@
 /**
  * Plain CNN: a stack of 3×3 'same' convolutions, each followed by optional batch norm and an
- * activation site, with 2×2 max-pooling after chosen layers, then a GAP (or flatten) + dense head.
+ * activation site, with 2×2 pooling after chosen layers, then a GAP (or flatten) + dense head.
+ * Max-pooling is a nonlinearity that no PReLU controls: with `pool: 'avg'` a network whose every
+ * α is 1 is linear end to end, which the path length and the task gate assume
+ * (docs/science.md, "The task gate").
  * The PyTorch reference models of bench/ are plain CNNs with channels [32, 32, 64], pool after 1.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -14,8 +17,10 @@ export const plainCnnConfig = z.object({
   classes: positiveInt,
   /** Output channels of each conv layer; its length is the depth. */
   channels: z.array(positiveInt).min(1),
-  /** 0-based conv layers followed by a 2×2 max-pool (stride 2). */
+  /** 0-based conv layers followed by a 2×2 pool (stride 2). */
   poolAfter: z.array(z.number().int().nonnegative()).default([]),
+  /** Max-pooling (a nonlinearity of its own) or average pooling (linear). */
+  pool: z.enum(['max', 'avg']).default('max'),
   batchNorm: z.boolean().default(false),
   activation: nonlinearity.default('prelu'),
   head: z.enum(['gap', 'flatten']).default('gap'),
@@ -37,7 +42,7 @@ export const plainCnn: Architecture<PlainCnnConfig> = {
       x = L.conv2d(`conv${i}`, x, filters, { bias: !c.batchNorm, init: c.init });
       if (c.batchNorm) x = L.batchNorm(`bn${i}`, x);
       x = L.activation(`act${i}`, x, c.activation, 'plain');
-      if (c.poolAfter.includes(i)) x = tf.maxPool(x, 2, 2, 'valid');
+      if (c.poolAfter.includes(i)) x = c.pool === 'avg' ? tf.avgPool(x, 2, 2, 'valid') : tf.maxPool(x, 2, 2, 'valid');
     });
     const features = c.head === 'gap' ? tf.mean(x, [1, 2]) : tf.reshape(x, [x.shape[0], -1]);
     return L.dense('head', features as tf.Tensor2D, c.classes, { bias: true, init: 'lecun' });

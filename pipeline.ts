@@ -1,5 +1,5 @@
 /**
- * The default experiment: Nonlinear Advantage (../shared/science.md §1) on the embedded
+ * The default experiment: Nonlinear Advantage (docs/science.md, "Nonlinear advantage") on the embedded
  * Fashion-MNIST subset. Dense ReLU pretraining keeps every epoch; sparsity-regularised PReLU
  * training starts from a chosen epoch (early / mid / late) with weight ω; linearisation snaps
  * α ≈ 1 and folds; path length measures what stays nonlinear; a width-matched plain network is

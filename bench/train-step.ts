@@ -1,6 +1,6 @@
 /**
  * Training speed against PyTorch: one SGD-momentum step (batch 128) of the two models of
- * ../shared/bench/torch_reference.py, on every tfjs backend that works here, and in the same
+ * bench/torch_reference.py, on every tfjs backend that works here, and in the same
  * invocation the PyTorch reference itself when python3-torch is installed. Each backend runs in
  * its own process (as a pipeline worker would), so one backend's state cannot slow another.
  *
@@ -22,7 +22,7 @@ import { REFERENCE_MODELS, referenceModel, type ReferenceModelName } from '../sr
 import { optimizerFor, trainingStep } from '../src/models/train.ts';
 
 const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
-const TORCH_REFERENCE = join(REPO, '..', 'shared', 'bench', 'torch_reference.py');
+const TORCH_REFERENCE = join(REPO, 'bench', 'torch_reference.py');
 
 interface Row {
   backend: string;
@@ -103,7 +103,7 @@ async function findTorchPython(): Promise<string | undefined> {
 
 async function torchRows(log: (line: string) => void): Promise<Row[]> {
   if (!existsSync(TORCH_REFERENCE)) {
-    log(`torch: skipped (${TORCH_REFERENCE} not found; check out ../shared beside the repo)`);
+    log(`torch: skipped (${TORCH_REFERENCE} not found)`);
     return [];
   }
   const python = await findTorchPython();

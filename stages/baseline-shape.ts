@@ -1,5 +1,5 @@
 /**
- * baseline-shape: the plain all-ReLU network a linearised one is compared with (science.md §1.8):
+ * baseline-shape: the plain all-ReLU network a linearised one is compared with (docs/science.md, "The width-matched baseline"):
  * D = max(minDepth, round(APL_norm)) nonlinear layers (minDepth 1 by default) in the source's stage layout, widths scaled by
  * bisection until its parameter count is within tolerance of the linearised network's. Its output
  * depends only on D and the target, so every ω and start with the same D share one baseline.

@@ -1,5 +1,5 @@
 /**
- * frivolous: prunable and redundant units of a trained dense network (science.md §2.3–2.4,
+ * frivolous: prunable and redundant units of a trained dense network (docs/science.md, "Prunable units, Redundant units",
  * following the Frivolous Units paper's public code): random knockout of the first ⌊p·n_l⌋ units
  * of a random order in every recorded layer at once, agreement with the intact network's argmax
  * on the test set, p* where it crosses 0.8; PCA of the test-set activations (conv: every position

@@ -1,5 +1,5 @@
 /**
- * kernel-drift: the bridge between the papers (science.md §3.4). The transition-to-linearity
+ * kernel-drift: the bridge between the papers (docs/science.md, "The bridge"). The transition-to-linearity
  * measurements on a PReLU network of the main experiment, between the dense snapshot its
  * sparsified run started from and the end of that run: Hessian norm of logit 0 with respect to
  * the parameters at both ends, the relative change of the tangent kernel on test images, the gap

@@ -1,5 +1,5 @@
 /**
- * linearity: transition to linearity of one NTK-parametrised MLP of width m (science.md §3.3,
+ * linearity: transition to linearity of one NTK-parametrised MLP of width m (docs/science.md, "Kernel drift and the linearisation gap",
  * §5.4): n points on the unit sphere in ℝ^d with the target x₁·x₂, full-batch gradient descent on
  * the squared loss; the spectral norm of the Hessian of the output with respect to the parameters
  * (power iteration on central-difference Hessian-vector products; tfjs has no double backprop),

@@ -1,6 +1,6 @@
 /**
  * linearize: units with |1 − α| < ε_lin become exactly linear (α := 1); accuracy before and after,
- * a sensitivity table over ε_lin (science.md §1.5); then linear layers are folded where exact and
+ * a sensitivity table over ε_lin (docs/science.md, "Linearisation and folding"); then linear layers are folded where exact and
  * the folded model must give the same logits (relative error ≤ 1e-4), with its depth, size and
  * inference time beside the original's.
  */

@@ -1,5 +1,5 @@
 /**
- * path-length: the average path length of the linearised network (science.md §1.6), normalised
+ * path-length: the average path length of the linearised network (docs/science.md, "Average path length"), normalised
  * (backward walk, ½/½ at residual junctions: the effective depth) and unnormalised (every
  * input→output path equally), the per-layer nonlinear fractions k_l/n_l, the effective width and
  * the total nonlinear units (§1.7), and which channels stay nonlinear.

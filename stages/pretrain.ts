@@ -18,7 +18,7 @@ export const pretrainStage = defineStage({
   description: 'dense ReLU training, a snapshot of every epoch',
   params: z.object({
     arch: archParams.default({ kind: 'plain-cnn', channels: [16, 16, 32, 32], poolAfter: [1], batchNorm: false, head: 'flatten' }),
-    /** Channel multiplier over `arch` (science.md §1.7: core networks should not depend on it). */
+    /** Channel multiplier over `arch` (docs/science.md, "Average path length": core networks should not depend on it). */
     width: z.number().positive().default(1),
     /** Depth override: conv layers (plain CNN), 6n+2 (ResNet) or hidden layers (MLP). */
     depth: z.number().int().positive().optional(),

@@ -1,7 +1,7 @@
 /**
  * report: gathers every variant of the sweep and writes a self-contained HTML page (figures
  * rendered to SVG in Node with Vega-Lite), results.json with every number behind it, and a
- * Markdown summary that judges science.md's qualitative claims by rules fixed in advance. One
+ * Markdown summary that judges docs/science.md's qualitative claims by rules fixed in advance. One
  * section per analysis: the nonlinear advantage (§1), frivolous units against width (§2), the
  * frivolous units of the linearised networks, transition to linearity (§3) and the bridge (§3.4).
  */
@@ -125,7 +125,7 @@ export const reportStage = defineStage({
     const sections: Section[] = [
       {
         id: 'nonlinear-advantage',
-        title: 'Nonlinear advantage (science.md §1)',
+        title: 'Nonlinear advantage (docs/science.md, "Nonlinear advantage")',
         text: [
           `${rows.length} sparsified networks in ${new Set(rows.map((r) => r.sweep)).size} sweep(s), seeds ${list(rows.map((r) => r.seed))}.`,
           gate.open
@@ -158,7 +158,7 @@ export const reportStage = defineStage({
           `Penalty ω·Σ√(|1−α| + 1e-8) on every PReLU channel, α clipped to [0, 1] and snapped to 1 (then frozen) within 1e-3 after each step; linearisation sets α := 1 where |1−α| < ε_lin = ${epsilon}.`,
           `Folding: ${folds.length ? folds.join('; ') : 'nothing folds exactly in this architecture (zero-padded 3×3 convolutions around a linear layer do not compose into one)'}. Largest relative logit difference between folded and linearised models: ${maxLogitError.toExponential(2)}. Layers ${first.folded.layers.original} → ${first.folded.layers.folded}, parameters ${first.folded.params.original} → ${first.folded.params.folded}; inference over the check batch ${mean(timing.map((t) => t.original)).toFixed(2)} ms → ${mean(timing.map((t) => t.folded)).toFixed(2)} ms (mean over networks).`,
           `ε_lin sensitivity (accuracy at ε = ${first.sensitivity.map((s) => s.epsilon).join(', ')}) is in results.json for every network.`,
-          'APL is the normalised average path length (science.md §1.6); the unnormalised one is in the table and results.json.',
+          'APL is the normalised average path length (docs/science.md, "Average path length"); the unnormalised one is in the table and results.json.',
         ],
       },
     ];
@@ -173,10 +173,10 @@ export const reportStage = defineStage({
       const setting = (pick: (v: FrivolousValue) => number) => list(inputs.frivolous.map((f) => pick(f.value)));
       const threshold = setting((v) => v.settings.threshold);
       const tail = list(inputs.frivolous.map((f) => `${100 * f.value.settings.energy} %`));
-      const frivolousProvenance = `seeds ${denseSeeds}; width factors f ∈ {${list(widths.map((w) => w.width))}}, F = ${f0.widest}; ${f0.prunability.thresholds.length} knockout orders, agreement threshold ${threshold}, PCA tail ${tail} (science.md §2.3–2.4); test set; backend ${backends}`;
+      const frivolousProvenance = `seeds ${denseSeeds}; width factors f ∈ {${list(widths.map((w) => w.width))}}, F = ${f0.widest}; ${f0.prunability.thresholds.length} knockout orders, agreement threshold ${threshold}, PCA tail ${tail} (docs/science.md, "Prunable units, Redundant units"); test set; backend ${backends}`;
       sections.push({
         id: 'frivolous',
-        title: 'Frivolous units against width (science.md §2)',
+        title: 'Frivolous units against width (docs/science.md, "Frivolous units")',
         text: [`${widths.length} dense networks trained by the pretrain stage at width factors ${list(widths.map((w) => `×${w.width}`))} of the default architecture, measured on the test set in the layers the paper records (every activation layer of a plain CNN; stem and stage outputs of a ResNet).`],
         claims: judgeFrivolousClaims(growths),
         figures: await rendered([
@@ -236,7 +236,7 @@ export const reportStage = defineStage({
       const ntkProvenance = `seeds ${list(ntk.map((p) => p.value.seed))}; m ∈ {${list(ntk.map((p) => p.width))}}; ${list(ntk.map((p) => p.variant))}; full-batch GD on ½·MSE, rate ${list(ntk.map((p) => p.value.lr))}; backend ${list(ntk.map((p) => p.value.backend))}`;
       sections.push({
         id: 'linearity',
-        title: 'Transition to linearity (science.md §3)',
+        title: 'Transition to linearity (docs/science.md, "Transition to linearity")',
         text: [`NTK-parametrised tanh MLPs (weights N(0, 1), each layer scaled by 1/√fan-in, no biases) on points of the unit sphere with the target x₁x₂, trained by full-batch gradient descent; ${v0.depth} wide hidden layer(s), the bottleneck variant has a narrow layer between two wide ones.`],
         claims: judgeLinearityClaims(slopes),
         figures: await rendered([
@@ -269,8 +269,8 @@ export const reportStage = defineStage({
       const driftSetting = (pick: (v: KernelDriftValue) => number) => list(inputs.kernelDrift.map((k) => pick(k.value)));
       sections.push({
         id: 'bridge',
-        title: 'Bridge: kernel drift across the sparsified runs (science.md §3.4)',
-        text: ['Linear in the parameters is not linear in the input: a network whose PReLUs are all at α = 1 still has a Hessian with respect to its weights. Does the tangent kernel move more when the penalty starts early, and does that go with the early/late gap Δ? This is an open question in science.md; the numbers are reported without a verdict.'],
+        title: 'Bridge: kernel drift across the sparsified runs (docs/science.md, "The bridge")',
+        text: ['Linear in the parameters is not linear in the input: a network whose PReLUs are all at α = 1 still has a Hessian with respect to its weights. Does the tangent kernel move more when the penalty starts early, and does that go with the early/late gap Δ? This is an open question in docs/science.md; the numbers are reported without a verdict.'],
         claims: [],
         figures: await rendered([driftFigure(drifts.flatMap((d) => [{ group: d.group, start: d.start, omega: d.omega, measure: 'kernel drift', value: d.value.kernelDrift }, { group: d.group, start: d.start, omega: d.omega, measure: 'weight travel', value: d.value.travel }]), driftSetting((v) => v.probes.kernel), provenance)]),
         tables: [

@@ -49,4 +49,21 @@ describe('docs', () => {
     }
     assert.deepEqual(missing, [], `untracked link targets (add them to git or fix the link)`);
   });
+
+  it('nothing the product ships cites a file outside the repository (docs/science.md is its own)', () => {
+    const files = [...tracked()].filter((f) => /\.(ts|md|mjs|js|py|json|html)$/.test(f) && !f.startsWith('node_modules/') && f !== 'test/docs.test.ts');
+    const outside = files.filter((f) => /\.\.\/shared|['"]shared['"]\s*,\s*['"]bench/.test(readFileSync(join(root, f), 'utf8')));
+    assert.deepEqual(outside, [], 'these files refer to ../shared; cite docs/science.md or a file in the repository instead');
+    assert.ok(files.includes('docs/science.md'), 'docs/science.md is tracked');
+  });
+
+  it('every docs/science.md section a source file cites exists', () => {
+    const science = readFileSync(join(root, 'docs/science.md'), 'utf8');
+    const headings = new Set([...science.matchAll(/^#{2,4} (?:\d+\. )?(.+)$/gm)].map((m) => m[1]!.trim()));
+    const cited = new Set<string>();
+    for (const f of [...tracked()].filter((f) => /\.(ts|md)$/.test(f) && !f.startsWith('node_modules/'))) {
+      for (const m of readFileSync(join(root, f), 'utf8').matchAll(/docs\/science\.md, "([^"]+)"/g)) for (const name of m[1]!.split(', ')) cited.add(name);
+    }
+    assert.deepEqual([...cited].filter((c) => !headings.has(c)), [], 'cited sections missing from docs/science.md');
+  });
 });

@@ -1,4 +1,4 @@
-// Frivolous units (science.md §2): the prune threshold and compressibility follow the reference
+// Frivolous units (docs/science.md, "Frivolous units"): the prune threshold and compressibility follow the reference
 // code's rules; an intact network agrees with itself; duplicating every hidden unit keeps the
 // function and adds exactly one zero-variance direction per duplicated unit.
 import assert from 'node:assert/strict';

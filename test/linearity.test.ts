@@ -1,4 +1,4 @@
-// Transition-to-linearity measurements (science.md §3): exact answers on models whose Hessian is
+// Transition-to-linearity measurements (docs/science.md, "Transition to linearity"): exact answers on models whose Hessian is
 // known, and agreement of the Hessian-vector products with second differences of the output.
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';

@@ -141,6 +141,31 @@ if (!built) {
     }
   });
 
+  test('average pooling and its gradient match cpu (valid windows), and padded windows get the true gradient', async () => {
+    const cases = [
+      { size: 2, stride: 2, pad: 'valid' as const },
+      { size: 3, stride: 1, pad: 'valid' as const },
+    ];
+    for (const [i, c] of cases.entries()) {
+      await parity(`avgPool ${JSON.stringify(c)}`, () => {
+        const x = random([2, 7, 7, 5], i + 20) as tf.Tensor4D;
+        const y = tf.avgPool(x, c.size, c.stride, c.pad);
+        const [dx] = tf.grads((xv: tf.Tensor) => tf.sum(tf.mul(tf.avgPool(xv as tf.Tensor4D, c.size, c.stride, c.pad), random(y.shape, i + 29))))([x]);
+        return [y, dx!];
+      }, [tf.AvgPool, tf.AvgPoolGrad]);
+    }
+    // With padding, the forward pass averages over the window's positions inside the input; tfjs's
+    // cpu gradient divides by the full window instead. Each output's gradient must be spread with
+    // weights summing to 1, so Σ dx = Σ dy.
+    await selectBackend({ force: 'onednn' });
+    tf.tidy(() => {
+      const x = random([2, 7, 7, 5], 40) as tf.Tensor4D;
+      const dy = random(tf.avgPool(x, 3, 2, 'same').shape, 41);
+      const [dx] = tf.grads((xv: tf.Tensor) => tf.sum(tf.mul(tf.avgPool(xv as tf.Tensor4D, 3, 2, 'same'), dy)))([x]);
+      assert.ok(Math.abs(tf.sum(dx!).dataSync()[0]! - tf.sum(dy).dataSync()[0]!) < 1e-3);
+    });
+  });
+
   test('PReLU forward and gradients (x and channel-wise α, including x = 0 and α = 1) match cpu', async () => {
     await parity('prelu', () => {
       const x = tf.concat([tf.round(random([3, 4, 4, 6], 1)), random([3, 4, 4, 6], 2)]) as tf.Tensor4D;

@@ -1,5 +1,5 @@
 /**
- * The width-matched baseline of science.md §1.8: a plain all-ReLU CNN (conv–BN–ReLU, GAP + dense)
+ * The width-matched baseline of docs/science.md, "The width-matched baseline": a plain all-ReLU CNN (conv–BN–ReLU, GAP + dense)
  * with exactly D nonlinear layers, laid out over the source network's stages (a 2×2 max-pool
  * between stages in place of strided convolutions), and every width scaled by one multiplier s,
  * found by bisection, so that its parameter count is within a tolerance of a target (the
@@ -57,7 +57,7 @@ export function baselineLayout(source: ModelConfig, depth: number, multiplier: n
     // Downsample between stages that have layers on both sides.
     if (count > 0 && s < stages.length - 1 && perStage.slice(s + 1).some((n) => n > 0)) poolAfter.push(channels.length - 1);
   });
-  // Conv–BN–ReLU (science.md §1.8) when the source normalises; a source without batch norm gets a
+  // Conv–BN–ReLU (docs/science.md, "The width-matched baseline") when the source normalises; a source without batch norm gets a
   // baseline without it, so the comparison is about depth and width only.
   // The head follows the source too (a ResNet's is GAP + linear).
   const batchNorm = source.kind === 'plain-cnn' ? source.batchNorm : true;

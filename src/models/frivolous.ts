@@ -1,5 +1,5 @@
 /**
- * Frivolous units (science.md §2, following the public code of Casper et al. exactly):
+ * Frivolous units (docs/science.md, "Frivolous units", following the public code of Casper et al. exactly):
  * - prunable units: knock out the first ⌊p·n_l⌋ units of a random order in every recorded layer
  *   at once (no rescaling), measure the agreement of the argmax prediction with the intact
  *   network, and interpolate where it crosses 0.8;
@@ -254,7 +254,7 @@ export function redundancy(model: Model<ModelConfig>, ds: Dataset, options: { si
 }
 
 /**
- * The layers whose units are counted (science.md §2.2): every activation site of a plain CNN or
+ * The layers whose units are counted (docs/science.md, "Recorded layers"): every activation site of a plain CNN or
  * MLP; for a ResNet, as the reference code records it (`models/resnet_cifar.py`), the stem and the
  * output of each of the three stages (the post-addition activation of its last block), not the
  * units inside the branches nor the intermediate blocks' outputs.

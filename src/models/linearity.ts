@@ -1,5 +1,5 @@
 /**
- * Transition to linearity (science.md §3): the spectral norm of the Hessian of the model output
+ * Transition to linearity (docs/science.md, "Transition to linearity"): the spectral norm of the Hessian of the model output
  * with respect to the parameters, the drift of the tangent kernel between two sets of weights, and
  * the gap between a network and its linearisation.
  *
@@ -173,7 +173,7 @@ export function relativeKernelChange(k0: readonly (readonly number[])[], k1: rea
  * The gap between a trained model and its linearisation around the initial one (same
  * architecture): max over probes of |f(w; x) − f_lin(w; x)| / max |f(w; x) − f(w₀; x)|, with
  * f_lin(w; x) = f(w₀; x) + ∇f(w₀; x)·(w − w₀). 0 for a model linear in its parameters; taken at
- * the trained weights rather than by training f_lin separately (science.md §3.3 M3 proposes
+ * the trained weights rather than by training f_lin separately (docs/science.md, "Kernel drift and the linearisation gap" proposes
  * both), so it needs no second training run.
  */
 export function linearizationGap(initial: Model<ModelConfig>, trained: Model<ModelConfig>, probes: tf.Tensor, selection: ParamSelection = {}): number {
@@ -217,7 +217,7 @@ export function relativeTravel(initial: Model<ModelConfig>, trained: Model<Model
 
 /**
  * Full-batch gradient descent on the squared loss ½·mean((f(x) − y)²) of the first output, as
- * science.md §3.3 trains the width sweep. Returns the loss before each of the `record` evenly
+ * docs/science.md, "Kernel drift and the linearisation gap" trains the width sweep. Returns the loss before each of the `record` evenly
  * spaced steps and after the last; throws when the loss stops being finite (the rate is too high).
  */
 export function fitSquaredLoss(model: Model<ModelConfig>, x: tf.Tensor, y: tf.Tensor, options: { lr: number; steps: number; record?: number }): { step: number; loss: number }[] {
@@ -240,7 +240,7 @@ export function fitSquaredLoss(model: Model<ModelConfig>, x: tf.Tensor, y: tf.Te
   return trace;
 }
 
-/** n points uniform on the unit sphere in ℝ^d with the target y = x₁·x₂ (science.md §5.4). */
+/** n points uniform on the unit sphere in ℝ^d with the target y = x₁·x₂ (docs/science.md, "Kernel drift and the linearisation gap"). */
 export function sphereProductTask(n: number, d: number, seed: number): { x: Float32Array; y: Float32Array } {
   if (d < 2) throw new Error(`the product target x₁·x₂ needs at least 2 input dimensions, got ${d}`);
   const x = normalArray(mulberry32(seed), n * d);

@@ -1,5 +1,5 @@
 /**
- * Linearisation (science.md §1.5): units with |1 − α| < ε_lin become exactly linear (α := 1), and
+ * Linearisation (docs/science.md, "Linearisation and folding"): units with |1 − α| < ε_lin become exactly linear (α := 1), and
  * layers that are then linear end to end are folded into fewer layers where that is exact:
  * - an MLP hidden layer whose every unit is linear disappears: W = W_i·W_{i+1},
  *   b = b_i·W_{i+1} + b_{i+1};

@@ -1,5 +1,5 @@
 /**
- * Average path length (science.md §1.6): how many nonlinear units a path from input to output
+ * Average path length (docs/science.md, "Average path length"): how many nonlinear units a path from input to output
  * meets on average, over the unit graph of a network whose activation sites and residual
  * structure `Model.structure` describes.
  *
@@ -75,7 +75,7 @@ export function averagePathLength(structure: Structure, units: (site: string) =>
   return { normalized: end.e, unnormalized: end.r, logPaths: end.logN };
 }
 
-/** A unit is linear when |1 − α| < ε (science.md §1.5); ReLU/tanh sites are all nonlinear. */
+/** A unit is linear when |1 − α| < ε (docs/science.md, "Linearisation and folding"); ReLU/tanh sites are all nonlinear. */
 export function nonlinearUnits(site: ActivationSite, alpha: ArrayLike<number> | undefined, epsilon: number): SiteUnits {
   switch (site.nonlinearity) {
     case 'linear':
@@ -120,7 +120,7 @@ export interface CoreNetwork {
   readonly effectiveWidth: number;
 }
 
-/** Everything science.md §1.6–1.7 reports about the nonlinear units of one network. */
+/** Everything docs/science.md, "Average path length" reports about the nonlinear units of one network. */
 export function coreNetwork(structure: Structure, sites: readonly ActivationSite[], units: ReadonlyMap<string, SiteUnits>): CoreNetwork {
   const get = (id: string) => {
     const u = units.get(id);

@@ -1,5 +1,5 @@
 /**
- * The two models of ../shared/bench/torch_reference.py, as linea configs: conv32-prelu-conv32-
+ * The two models of bench/torch_reference.py, as linea configs: conv32-prelu-conv32-
  * prelu-maxpool2-conv64-prelu-GAP-dense10, all 3×3 'same' convs with bias, channel-wise PReLU.
  */
 import type { ModelConfig } from './architectures/index.ts';

@@ -1,5 +1,5 @@
 /**
- * The sparsity prior on nonlinear units (science.md §1.3): L = ω · Σ_i √(|1 − α_i| + ε_r) over
+ * The sparsity prior on nonlinear units (docs/science.md, "The sparsity penalty"): L = ω · Σ_i √(|1 − α_i| + ε_r) over
  * every PReLU channel, pushing slopes towards 1 (linear). ε_r keeps the gradient finite at α = 1.
  * After each optimiser step a unit whose |1 − α| < ε_snap is snapped to exactly α = 1 and frozen
  * there, so units the penalty linearised stay linear while training goes on.

@@ -32,7 +32,7 @@ export const trainConfig = z.object({
 export type TrainConfig = z.output<typeof trainConfig>;
 export type TrainConfigInput = z.input<typeof trainConfig>;
 
-/** An extra loss term, e.g. the sparsity penalty ω·Σ|1−α|^½ (science.md §1.3). */
+/** An extra loss term, e.g. the sparsity penalty ω·Σ|1−α|^½ (docs/science.md, "The sparsity penalty"). */
 export interface Regularizer {
   readonly name: string;
   /** A scalar added to the task loss (computed inside the gradient tape). */

@@ -12,7 +12,7 @@ export type ArchParams = z.output<typeof archParams>;
 /**
  * The architecture at another width (a multiplier of every layer's channels) and depth (plain CNN:
  * conv layers, the channel pattern stretched and pools kept at the same relative places; ResNet:
- * its 6n+2 depth; MLP: hidden layers), for the core-network constancy sweep (science.md §1.7).
+ * its 6n+2 depth; MLP: hidden layers), for the core-network constancy sweep (docs/science.md, "Average path length").
  */
 export function resize(arch: ArchParams, width: number, depth: number | undefined): ArchParams {
   const scale = (c: number) => Math.max(1, Math.round(c * width));

@@ -65,7 +65,7 @@ export interface LinearizeValue {
   readonly linearized: number;
   readonly accuracyBefore: number;
   readonly accuracyAfter: number;
-  /** Accuracy and nonlinear units for other thresholds ε_lin (science.md §1.5). */
+  /** Accuracy and nonlinear units for other thresholds ε_lin (docs/science.md, "Linearisation and folding"). */
   readonly sensitivity: readonly { epsilon: number; accuracy: number; nonlinear: number }[];
   readonly folded: {
     readonly folds: readonly string[];
@@ -105,7 +105,7 @@ export interface BaselineValue extends TrainedValue {
   readonly targetParams: number;
 }
 
-/** Prunable and redundant units of one network (science.md §2.3–2.4). */
+/** Prunable and redundant units of one network (docs/science.md, "Prunable units, Redundant units"). */
 export interface FrivolousValue {
   /** Width factor f of the network. */
   readonly width: number;
@@ -149,7 +149,7 @@ export interface FrivolousLinearizedValue {
   readonly knockNonlinearAtStart: KnockoutValue;
 }
 
-/** Transition to linearity of one NTK-parametrised MLP (science.md §3.3). */
+/** Transition to linearity of one NTK-parametrised MLP (docs/science.md, "Kernel drift and the linearisation gap"). */
 export interface LinearityValue {
   readonly width: number;
   readonly depth: number;
@@ -171,7 +171,7 @@ export interface LinearityValue {
   readonly travel: number;
 }
 
-/** The bridge (science.md §3.4): the same measurements across a sparsified run, start epoch → end. */
+/** The bridge (docs/science.md, "The bridge"): the same measurements across a sparsified run, start epoch → end. */
 export interface KernelDriftValue {
   readonly omega: number;
   readonly start: string;

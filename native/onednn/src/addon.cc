@@ -213,6 +213,81 @@ Napi::Value MaxPool(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// avgPool(x, y, …same geometry as maxPool): the mean over the window's positions inside the input
+// (padding is not counted, as in TensorFlow).
+Napi::Value AvgPool(const Napi::CallbackInfo& info) {
+  float* x = f32(info[0], "x");
+  float* y = f32(info[1], "y");
+  int64_t v[12];
+  for (int i = 0; i < 12; i++) v[i] = info[2 + i].As<Napi::Number>().Int64Value();
+  auto [n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl] = std::tuple(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
+#pragma omp parallel for collapse(2)
+  for (int64_t b = 0; b < n; b++) {
+    for (int64_t r = 0; r < oh; r++) {
+      for (int64_t q = 0; q < ow; q++) {
+        float* __restrict out = y + ((b * oh + r) * ow + q) * c;
+        for (int64_t ch = 0; ch < c; ch++) out[ch] = 0.0f;
+        int64_t count = 0;
+        for (int64_t i = 0; i < kh; i++) {
+          int64_t yy = r * sh + i - pt;
+          if (yy < 0 || yy >= h) continue;
+          for (int64_t j = 0; j < kw; j++) {
+            int64_t xx = q * sw + j - pl;
+            if (xx < 0 || xx >= w) continue;
+            const float* __restrict in = x + ((b * h + yy) * w + xx) * c;
+            for (int64_t ch = 0; ch < c; ch++) out[ch] += in[ch];
+            count++;
+          }
+        }
+        const float scale = count > 0 ? 1.0f / static_cast<float>(count) : 0.0f;
+        for (int64_t ch = 0; ch < c; ch++) out[ch] *= scale;
+      }
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// avgPoolBackward(dy, dx, …same geometry): each output's gradient, divided by its window's count,
+// added to every input position of the window. dx must be zeroed by the caller.
+Napi::Value AvgPoolBackward(const Napi::CallbackInfo& info) {
+  float* dy = f32(info[0], "dy");
+  float* dx = f32(info[1], "dx");
+  int64_t v[12];
+  for (int i = 0; i < 12; i++) v[i] = info[2 + i].As<Napi::Number>().Int64Value();
+  auto [n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl] = std::tuple(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
+  // Overlapping windows would race on dx across output rows, so parallelise over batch only.
+#pragma omp parallel for
+  for (int64_t b = 0; b < n; b++) {
+    for (int64_t r = 0; r < oh; r++) {
+      for (int64_t q = 0; q < ow; q++) {
+        int64_t count = 0;
+        for (int64_t i = 0; i < kh; i++) {
+          int64_t yy = r * sh + i - pt;
+          if (yy < 0 || yy >= h) continue;
+          for (int64_t j = 0; j < kw; j++) {
+            int64_t xx = q * sw + j - pl;
+            if (xx >= 0 && xx < w) count++;
+          }
+        }
+        if (count == 0) continue;
+        const float scale = 1.0f / static_cast<float>(count);
+        const float* __restrict g = dy + ((b * oh + r) * ow + q) * c;
+        for (int64_t i = 0; i < kh; i++) {
+          int64_t yy = r * sh + i - pt;
+          if (yy < 0 || yy >= h) continue;
+          for (int64_t j = 0; j < kw; j++) {
+            int64_t xx = q * sw + j - pl;
+            if (xx < 0 || xx >= w) continue;
+            float* __restrict d = dx + ((b * h + yy) * w + xx) * c;
+            for (int64_t ch = 0; ch < c; ch++) d[ch] += g[ch] * scale;
+          }
+        }
+      }
+    }
+  }
+  return info.Env().Undefined();
+}
+
 // maxPoolBackward(dy, x, dx, …same geometry): each output's gradient goes to the first maximum of
 // its window (row-major window order), as tfjs's cpu backend does. dx must be zeroed by the caller.
 Napi::Value MaxPoolBackward(const Napi::CallbackInfo& info) {
@@ -517,6 +592,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("matMul", Napi::Function::New(env, MatMul));
   exports.Set("maxPool", Napi::Function::New(env, MaxPool));
   exports.Set("maxPoolBackward", Napi::Function::New(env, MaxPoolBackward));
+  exports.Set("avgPool", Napi::Function::New(env, AvgPool));
+  exports.Set("avgPoolBackward", Napi::Function::New(env, AvgPoolBackward));
   exports.Set("unary", Napi::Function::New(env, Unary));
   exports.Set("prelu", Napi::Function::New(env, Prelu));
   exports.Set("preluBackward", Napi::Function::New(env, PreluBackward));

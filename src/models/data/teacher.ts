@@ -1,5 +1,5 @@
 /**
- * Synthetic teacher tasks (science.md §5.2–5.3): Gaussian inputs labelled by the argmax of a fixed,
+ * Synthetic teacher tasks (docs/science.md, "Frivolous units"): Gaussian inputs labelled by the argmax of a fixed,
  * randomly initialised network. The teacher's depth is the difficulty knob: a deeper teacher draws
  * more convoluted class boundaries, which a shallow student cannot fit.
  */
@@ -21,7 +21,7 @@ export interface TeacherTaskOptions {
   readonly balance?: boolean;
 }
 
-/** A plain ReLU CNN teacher with `depth` conv layers (science.md §5.3: depth 2 easy, 6 hard). */
+/** A plain ReLU CNN teacher with `depth` conv layers (docs/science.md, "Nonlinear advantage": depth 2 easy, 6 hard). */
 export function deepTeacher(options: { inputShape: [number, number, number]; depth: number; width?: number; classes?: number }): ModelConfigInput {
   return {
     kind: 'plain-cnn',

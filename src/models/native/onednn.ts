@@ -23,6 +23,8 @@ export interface OnednnAddon {
   matMul(a: Float32Array, b: Float32Array, out: Float32Array, batch: number, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, aStride: number, bStride: number): void;
   maxPool(x: Float32Array, y: Float32Array, ...geometry: number[]): void;
   maxPoolBackward(dy: Float32Array, x: Float32Array, dx: Float32Array, ...geometry: number[]): void;
+  avgPool(x: Float32Array, y: Float32Array, ...geometry: number[]): void;
+  avgPoolBackward(dy: Float32Array, dx: Float32Array, ...geometry: number[]): void;
   prelu(x: Float32Array, alpha: Float32Array, y: Float32Array, channels: number): void;
   preluBackward(dy: Float32Array, x: Float32Array, alpha: Float32Array, dx: Float32Array, dalpha: Float32Array, channels: number): void;
   unary(op: number, x: Float32Array, y: Float32Array): void;
@@ -275,6 +277,27 @@ const maxPoolGrad = native(tf.MaxPoolGrad, ({ inputs, backend, attrs }, a) => {
   return backend.makeTensorInfo(input.shape, 'float32', dx);
 });
 
+const avgPool = native(tf.AvgPool, ({ inputs, backend, attrs }, a) => {
+  const { x } = inputs as { x: TensorInfo };
+  const xv = backend.f32(x);
+  if (!xv || x.shape.length !== 4) return undefined;
+  const { info, geometry } = poolGeometry(x.shape as Shape4, attrs as unknown as PoolAttrs);
+  const shape: Shape4 = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
+  const y = uninitialized(shape.reduce((p, q) => p * q, 1));
+  a.avgPool(xv, y, ...geometry);
+  return backend.makeTensorInfo(shape, 'float32', y);
+});
+
+const avgPoolGrad = native(tf.AvgPoolGrad, ({ inputs, backend, attrs }, a) => {
+  const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
+  const dyv = backend.f32(dy);
+  if (!dyv || input.shape.length !== 4) return undefined;
+  const { geometry } = poolGeometry(input.shape as Shape4, attrs as unknown as PoolAttrs);
+  const dx = new Float32Array(input.shape.reduce((p, q) => p * q, 1)); // accumulated into: must start at zero
+  a.avgPoolBackward(dyv, dx, ...geometry);
+  return backend.makeTensorInfo(input.shape, 'float32', dx);
+});
+
 /** Strides of `shape` (row-major) over the dims of `out`, 0 where it broadcasts. */
 function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
   const strides = new Array<number>(out.length).fill(0);
@@ -423,7 +446,7 @@ function registerOnednn(): void {
   tf.registerBackend('onednn', () => new OnednnBackend(), 1);
   const replacements = [
     conv2D, fusedConv2D, conv2DBackpropInput, conv2DBackpropFilter, batchMatMul, fusedMatMul, fusedBatchNorm,
-    maxPool, maxPoolGrad, prelu, relu,
+    maxPool, maxPoolGrad, avgPool, avgPoolGrad, prelu, relu,
     unary(tf.Tanh, 0), unary(tf.Square, 1),
     binary(tf.Add, 0), binary(tf.Sub, 1), binary(tf.Multiply, 2), binary(tf.RealDiv, 3), binary(tf.SquaredDifference, 4),
     reduction(tf.Sum, false), reduction(tf.Mean, true),

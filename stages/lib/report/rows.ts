@@ -225,7 +225,7 @@ export function taskGate(dense: readonly { sweep: string; seed: number; accuracy
 }
 
 /**
- * The Nonlinear Advantage claims (docs/science.md, "Claims and rules"), each judged from paired
+ * The Nonlinear Advantage claims (docs/science.md, "Verdicts"), each judged from paired
  * per-seed values by the rule stated beside it. The rules are fixed here, before any run.
  * Claims about the advantage itself are judged only where the task gate is open.
  */

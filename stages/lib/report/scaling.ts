@@ -1,6 +1,6 @@
 /**
  * The other two papers' numbers as the report shows them: the frivolous-unit counts over the
- * dense width sweep with their growth factors g (science.md §2.5), the transition-to-linearity
+ * dense width sweep with their growth factors g (docs/science.md, "Growth factor"), the transition-to-linearity
  * width sweep with its log-log slopes and their fit quality (§3.3), knockouts of the nonlinear
  * units of the linearised networks, and the bridge (§3.4). Pure functions over stage values; the
  * claims' rules are fixed here, before any run.

@@ -44,7 +44,33 @@ const SPARSE_RECIPE = { ...RECIPE, lr: 0.02, clipNorm: 5 } as const;
  * penalty epochs from epoch E at a fine-tuning rate, snap, fine-tune with α frozen; early = the
  * penalty from initialisation at the dense rate for the rest of the budget, the same fine-tune.
  */
-const CLAIMS = { dense: 20, penalty: 8, fineTune: 4, lateLr: 0.01, omegas: ['0.003', '0.01', '0.03', '0.1', '0.3'] } as const;
+const CLAIMS = {
+  dense: 20,
+  penalty: 8,
+  fineTune: 4,
+  lateLr: 0.01,
+  /**
+   * ω per protocol, from a one-seed pilot (`linea run --preset claims --ablate seed=0 --ablate
+   * start=… --ablate omega=…`): the penalty moves α by ≈ ω × Σ lr over its steps, about 17× more
+   * in 28 epochs at lr 0.05 than in 8 at lr 0.01, so each protocol needs its own range to cover
+   * APL ≈ 0.5–5.
+   */
+  omegas: {
+    early: [0.002, 0.003, 0.005, 0.007, 0.01],
+    'early-short': [0.005, 0.01, 0.02, 0.05, 0.1],
+    late: [0.03, 0.1, 0.3, 1, 3],
+  },
+} as const;
+
+/** One value per (protocol, ω) of the claims sweep: `late@0.3` sets start, budget rule and ω together. */
+const claimsSweep = Object.fromEntries(
+  Object.entries(CLAIMS.omegas).flatMap(([protocol, omegas]) =>
+    omegas.map((omega) => [
+      `${protocol}@${omega}`,
+      { 'sparsify.start': protocol === 'late' ? 'late' : 'early', 'sparsify.budgetRule': protocol === 'early-short' ? 'penalty' : 'total', 'sparsify.omega': omega },
+    ]),
+  ),
+);
 
 /** Fashion-MNIST class subsets (0 T-shirt, 1 trouser, 2 pullover, 3 dress, 4 coat, 5 sandal, 6 shirt, 7 sneaker, 8 bag, 9 boot). */
 const ALL_CLASSES = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
@@ -113,6 +139,9 @@ export default definePipeline({
     depth: axis('pretrain.depth', [2, 4, 8], { description: 'conv layers of the plain CNN, or 6n+2 for the ResNet (core-network constancy)' }),
     seed: axis(['pretrain.seed', 'width-sweep.seed', 'sparsify.seed', 'baseline.seed', 'control.seed', 'linearity.seed'], [0, 1, 2, 3, 4], {
       description: 'initial weights and data order (paired: every stage of one seed shares it)',
+    }),
+    'claims-sweep': namedAxis(claimsSweep, {
+      description: 'the claims preset\'s (protocol, ω) pairs: each protocol over its own ω range (see CLAIMS.omegas)',
     }),
     control: namedAxis(
       {
@@ -184,8 +213,9 @@ export default definePipeline({
         'baseline-shape.minDepth': 2,
       },
       ablate: {
-        omega: CLAIMS.omegas,
-        start: ['early', 'early-short', 'late'],
+        'claims-sweep': Object.keys(claimsSweep),
+        omega: [],
+        start: [],
         seed: ['0', '1', '2'],
         control: ['linear', 'plain-2'],
         'frivolous-width': [],

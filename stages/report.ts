@@ -82,6 +82,11 @@ export const reportStage = defineStage({
       omegas: [...new Set(rows.map((r) => r.omega))].sort((a, b) => a - b),
       epsilon,
       backends: [...new Set([...inputs.dense, ...inputs.sparse].map((v) => v.value.backend))],
+      sparse: {
+        lr: inputs.sparse.map((s) => s.value.penaltyLr).sort((a, b) => a - b),
+        clipNorm: inputs.sparse.map((s) => s.value.clipNorm),
+        fineTune: inputs.sparse.map((s) => s.value.fineTuneEpochs),
+      },
     });
 
     // Layer profiles and core-network cells, in each network's forward order.

@@ -129,6 +129,9 @@ export const sparsifyStage = defineStage({
         budgetRule: params.budgetRule,
         epochs,
         fineTuneEpochs: params.fineTuneEpochs,
+        penaltyLr: start === 0 && params.scratchLr !== undefined ? params.scratchLr : params.recipe.lr,
+        fineTuneLr: params.recipe.lr,
+        clipNorm: params.recipe.clipNorm,
         nonlinearPerEpoch,
       };
     } finally {

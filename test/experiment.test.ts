@@ -32,12 +32,13 @@ describe('the nonlinear-advantage experiment (smoke preset)', () => {
     const run = await linea(['run']);
     const byStage = new Map<string, string[]>();
     for (const s of run.stages) byStage.set(s.stage, [...(byStage.get(s.stage) ?? []), s.status]);
-    assert.deepEqual([...byStage.keys()].sort(), ['baseline', 'baseline-shape', 'frivolous', 'frivolous-linearized', 'kernel-drift', 'linearity', 'linearize', 'path-length', 'prepare-data', 'pretrain', 'report', 'sparsify']);
+    assert.deepEqual([...byStage.keys()].sort(), ['baseline', 'baseline-shape', 'control', 'frivolous', 'frivolous-linearized', 'kernel-drift', 'linearity', 'linearize', 'path-length', 'prepare-data', 'pretrain', 'report', 'sparsify']);
     assert.equal(byStage.get('sparsify')!.length, 4, 'ω × start = 2 × 2 sparsified networks');
     assert.equal(byStage.get('frivolous')!.length, 2, 'frivolous-width ×1 and ×2');
     assert.equal(byStage.get('frivolous-linearized')!.length, 4, 'one per linearised network');
     assert.equal(byStage.get('kernel-drift')!.length, 4, 'one per sparsified run');
     assert.equal(byStage.get('linearity')!.length, 6, 'ntk-width × ntk-output = 2 × 3');
+    assert.equal(byStage.get('control')!.length, 2, "the task gate's linear and D = 1 networks");
     // The width sweep's ×1 network is the main dense run: the same key, trained once.
     assert.equal(run.stages.filter((s) => s.stage === 'pretrain' && s.status === 'ran').length, 2);
     // ...and its row reports none of that training time as its own.
@@ -53,7 +54,10 @@ describe('the nonlinear-advantage experiment (smoke preset)', () => {
       assert.ok(r.accuracyLinearized > 0 && r.accuracyLinearized <= 1);
     }
     for (const l of results.linearized) assert.ok(l.folded.maxRelativeError <= 1e-4);
-    assert.equal(results.claims.length, 12);
+    // 7 nonlinear-advantage claims (2 of them the task gate), 4 frivolous, 1 knockout, 4 linearity.
+    assert.equal(results.claims.length, 16);
+    // One seed supports no verdict, whatever the numbers say.
+    for (const c of results.claims) assert.equal(c.verdict, 'not tested', `${c.claim}: ${c.verdict}`);
     const summary = readFileSync(join(dir, 'results', 'summary.md'), 'utf8');
     assert.match(summary, /\| claim \| verdict \| evidence \|/);
     for (const section of ['Frivolous units against width', 'Frivolous units of the linearised networks', 'Transition to linearity', 'Bridge']) assert.ok(summary.includes(`## ${section}`), section);

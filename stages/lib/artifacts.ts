@@ -49,6 +49,11 @@ export interface SparsifyValue extends TrainedValue {
   readonly epochs: number;
   /** Epochs with every α frozen and ω = 0 after the penalty. */
   readonly fineTuneEpochs: number;
+  /** Initial learning rates of the penalty phase and of the fine-tune. */
+  readonly penaltyLr: number;
+  readonly fineTuneLr: number;
+  /** The gradient's global-norm clip (0: none). */
+  readonly clipNorm: number;
   /** Nonlinear units (|1 − α| ≥ ε_snap) after each sparsified epoch. */
   readonly nonlinearPerEpoch: readonly number[];
 }

@@ -18,11 +18,14 @@ export interface Provenance {
   readonly omegas: readonly number[];
   readonly epsilon: number;
   readonly backends: readonly string[];
+  /** The sparsified phase's settings, as the runs recorded them. */
+  readonly sparse?: { readonly lr: readonly number[]; readonly clipNorm: readonly number[]; readonly fineTune: readonly number[] };
 }
 
 export function provenanceLine(p: Provenance): string {
   const list = (xs: readonly (number | string)[]) => [...new Set(xs)].join(', ');
-  return `seeds ${list(p.seeds) || '–'}; ω ∈ {${list(p.omegas)}}; ε_lin = ${p.epsilon}; APL: normalised (random backward walk, ½/½ at residual junctions); backend ${list(p.backends) || '–'}`;
+  const sparse = p.sparse ? `; sparse phase lr ${list(p.sparse.lr)}, gradient norm clipped to ${list(p.sparse.clipNorm.map((c) => (c > 0 ? c : 'none')))}, fine-tune ${list(p.sparse.fineTune)} epochs` : '';
+  return `seeds ${list(p.seeds) || '–'}; ω ∈ {${list(p.omegas)}}; ε_lin = ${p.epsilon}; APL: normalised (random backward walk, ½/½ at residual junctions)${sparse}; backend ${list(p.backends) || '–'}`;
 }
 
 const WIDTH = 320;
@@ -34,24 +37,26 @@ function panels(field: string, values: readonly unknown[], inner: Record<string,
 }
 
 export function accuracyVsApl(rows: readonly Row[], provenance: string): Figure {
-  const data = rows.map((r) => ({ group: r.group, start: r.start, omega: r.omega, apl: r.apl, accuracy: r.accuracyLinearized }));
+  const data = rows.map((r) => ({ sweep: r.sweep, seed: r.seed, run: `${r.start}, seed ${r.seed}`, start: r.start, omega: r.omega, apl: r.apl, accuracy: r.accuracyLinearized }));
   return {
     id: 'accuracy-vs-apl',
     title: 'Accuracy against average path length',
-    caption: `Test accuracy of the linearised network against its APL, one point per ω, one line per start of the penalty. ${provenance}.`,
+    caption: `Test accuracy of the linearised network against its APL, one point per ω and seed (shape), one line per start of the penalty and seed. ${provenance}.`,
     spec: {
       ...base,
       data: { values: data },
-      ...panels('group', rows.map((r) => r.group), {
+      ...panels('sweep', rows.map((r) => r.sweep), {
         width: WIDTH,
         height: HEIGHT,
-        mark: { type: 'line', point: true },
+        mark: { type: 'line', point: true, strokeWidth: 1 },
         encoding: {
           x: { field: 'apl', type: 'quantitative', title: 'APL (normalised)' },
           y: { field: 'accuracy', type: 'quantitative', title: 'test accuracy', scale: { zero: false } },
           color: { field: 'start', type: 'nominal', title: 'start' },
+          shape: { field: 'seed', type: 'nominal', title: 'seed' },
+          detail: { field: 'run', type: 'nominal' },
           order: { field: 'apl', type: 'quantitative' },
-          tooltip: [{ field: 'omega', type: 'quantitative', title: 'ω' }, { field: 'apl', type: 'quantitative', format: '.3f' }, { field: 'accuracy', type: 'quantitative', format: '.4f' }],
+          tooltip: [{ field: 'seed', type: 'nominal' }, { field: 'omega', type: 'quantitative', title: 'ω' }, { field: 'apl', type: 'quantitative', format: '.3f' }, { field: 'accuracy', type: 'quantitative', format: '.4f' }],
         },
       }),
     } as unknown as TopLevelSpec,
@@ -59,23 +64,29 @@ export function accuracyVsApl(rows: readonly Row[], provenance: string): Figure 
 }
 
 export function gapFigure(points: readonly GapPoint[], provenance: string): Figure {
+  const data = points.map((p) => ({ ...p, against: `late − ${p.versus}`, run: `${p.versus}, seed ${p.seed}`, gapPoints: 100 * p.gap }));
   return {
     id: 'gap',
     title: 'Nonlinear advantage: Δ(d) = acc_late(d) − acc_early(d)',
-    caption: `The gap at matched APL d, interpolated piecewise-linearly over each ω sweep, where the early and late sweeps overlap. ${points.length ? '' : 'No overlap in this run: the figure is empty. '}${provenance}.`,
+    caption: `The gap at matched APL d per seed (thin lines), interpolated over each ω sweep where the sweeps overlap above chance, and its mean ± SD over seeds (band). ${points.length ? '' : 'No overlap in this run: the figure is empty. '}${provenance}.`,
     spec: {
       ...base,
-      data: { values: points.map((p) => ({ ...p })) },
+      data: { values: data },
       width: WIDTH,
       height: HEIGHT,
       layer: [
         { mark: { type: 'rule', color: '#888' }, encoding: { y: { datum: 0 } } },
         {
-          mark: { type: 'line', point: true },
+          mark: { type: 'errorband', extent: 'stdev', opacity: 0.25 },
+          encoding: { x: { field: 'd', type: 'quantitative' }, y: { field: 'gapPoints', type: 'quantitative' }, color: { field: 'against', type: 'nominal' } },
+        },
+        {
+          mark: { type: 'line', point: { size: 12 }, strokeWidth: 0.8, opacity: 0.7 },
           encoding: {
             x: { field: 'd', type: 'quantitative', title: 'APL d (normalised)' },
-            y: { field: 'gap', type: 'quantitative', title: 'Δ(d), accuracy points' },
-            color: { field: 'group', type: 'nominal', title: 'sweep' },
+            y: { field: 'gapPoints', type: 'quantitative', title: 'Δ(d), accuracy points' },
+            color: { field: 'against', type: 'nominal', title: 'protocols' },
+            detail: { field: 'run', type: 'nominal' },
           },
         },
       ],

@@ -7,8 +7,28 @@ import { compile } from 'vega-lite';
 import type { Figure } from './figures.ts';
 import type { Claim } from './rows.ts';
 
+/** Words of `text` in lines of at most `width` characters. */
+export function wrap(text: string, width = 110): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+/**
+ * The figure as SVG, with its title and caption (and so its settings: seeds, ω, ε_lin, APL variant,
+ * backend, the sparse phase's rate and clipping) drawn into the picture, so an exported file says
+ * how it was made.
+ */
 export async function toSvg(figure: Figure): Promise<string> {
-  const { spec } = compile(figure.spec);
+  const titled = { ...figure.spec, title: { text: figure.title, subtitle: wrap(figure.caption), anchor: 'start', subtitleFontSize: 9, subtitleColor: '#555' } };
+  const { spec } = compile(titled as typeof figure.spec);
   const view = new vega.View(vega.parse(spec), { renderer: 'none', logLevel: vega.Warn });
   try {
     return await view.toSVG();

@@ -25,10 +25,22 @@ export type Acquired = { ok: true; lease: Lease } | { ok: false; holder: LeaseHo
 export interface LeaseOptions {
   /** A remote holder whose heartbeat is older than this is presumed dead. */
   staleMs?: number;
+  /** Where warnings go (a damaged lease file); one line each. Default: stderr. */
+  warn?: (message: string) => void;
 }
+
+/** What a lease file holds: nothing, a holder, or something that is not a lease (damage). */
+type LeaseFile =
+  | { readonly state: 'missing' }
+  | { readonly state: 'held'; readonly holder: LeaseHolder; readonly heartbeatMs: number }
+  | { readonly state: 'damaged'; readonly text: string };
+
+/** A holder standing for a lease that could not be read, so callers wait and retry rather than spin. */
+const UNREADABLE: LeaseHolder = { host: 'unknown', pid: 0, nonce: 'unreadable', acquiredAt: '' };
 
 export class Leases {
   readonly staleMs: number;
+  private readonly warn: (message: string) => void;
   private readonly held = new Set<Lease>();
   private readonly me: Omit<LeaseHolder, 'nonce' | 'acquiredAt'>;
 
@@ -37,6 +49,7 @@ export class Leases {
     options: LeaseOptions = {},
   ) {
     this.staleMs = options.staleMs ?? Number(process.env.LINEA_LEASE_STALE_MS ?? 60_000);
+    this.warn = options.warn ?? ((message) => process.stderr.write(`linea: ${message}\n`));
     const startTime = processStartTime(process.pid);
     this.me = { host: hostname(), pid: process.pid, ...(startTime ? { startTime } : {}) };
   }
@@ -45,22 +58,34 @@ export class Leases {
     return join(this.dir, `${key}.lease`);
   }
 
+  /**
+   * Take the key's lease, or say who holds it. Bounded: a few attempts, then the caller is told
+   * the key is held (by an unreadable holder if need be) and waits its poll interval, where it
+   * also notices an interrupt. A lease file that is not a lease (empty or truncated JSON after a
+   * power loss: valid ones are linked into place complete) is removed at once, with a warning.
+   */
   async tryAcquire(key: CacheKey): Promise<Acquired> {
     const path = this.path(key);
-    for (let attempt = 0; attempt < 3; attempt++) {
+    let last: LeaseHolder = UNREADABLE;
+    for (let attempt = 0; attempt < 4; attempt++) {
       const holder: LeaseHolder = { ...this.me, nonce: randomBytes(8).toString('hex'), acquiredAt: new Date().toISOString() };
       if (await createExclusive(path, JSON.stringify(holder))) {
         const lease = new Lease(this, key, path, holder.nonce, Math.max(250, this.staleMs / 4));
         this.held.add(lease);
         return { ok: true, lease };
       }
-      const current = await readHolder(path);
-      if (!current) continue; // released between our attempt and the read: try again
+      const current = await readLease(path);
+      if (current.state === 'missing') continue; // released between our attempt and the read: try again
+      if (current.state === 'damaged') {
+        this.warn(`lease file ${path} is damaged (${current.text.length ? 'not a lease' : 'empty'}); treating it as stale and removing it`);
+        await this.breakLease(path, (file) => file.state === 'damaged' && file.text === current.text);
+        continue;
+      }
+      last = current.holder;
       if (!(await this.isDead(current.holder, current.heartbeatMs))) return { ok: false, holder: current.holder };
-      await this.breakLease(path, current.holder);
+      await this.breakLease(path, (file) => file.state === 'held' && file.holder.nonce === current.holder.nonce);
     }
-    const current = await readHolder(path);
-    return current ? { ok: false, holder: current.holder } : this.tryAcquire(key);
+    return { ok: false, holder: last };
   }
 
   async isDead(holder: LeaseHolder, heartbeatMs: number): Promise<boolean> {
@@ -73,21 +98,21 @@ export class Leases {
   }
 
   /**
-   * Remove a dead holder's lease. Two processes may find the same dead lease at once; a short
-   * break lock makes sure only one of them removes it, and the nonce check makes sure the one
-   * removed is the dead lease and not a fresh one taken in between.
+   * Remove a dead holder's (or a damaged) lease. Two processes may find the same dead lease at
+   * once; a short break lock makes sure only one of them removes it, and `stillDead` (the nonce,
+   * or the same damaged bytes) makes sure the one removed is not a fresh lease taken in between.
    */
-  private async breakLease(path: string, dead: LeaseHolder): Promise<void> {
+  private async breakLease(path: string, stillDead: (file: LeaseFile) => boolean): Promise<void> {
     const breakPath = `${path}.break`;
     if (!(await createExclusive(breakPath, JSON.stringify({ ...this.me, nonce: 'break', acquiredAt: new Date().toISOString() })))) {
-      const other = await readHolder(breakPath);
-      // A breaker that died mid-break (or a remote one that is too old) leaves its lock behind.
-      if (other && (await this.isDead(other.holder, other.heartbeatMs))) await unlink(breakPath).catch(() => undefined);
+      const other = await readLease(breakPath);
+      // A breaker that died mid-break (or a remote one that is too old) leaves its lock behind;
+      // a damaged break lock is removed too.
+      if (other.state === 'damaged' || (other.state === 'held' && (await this.isDead(other.holder, other.heartbeatMs)))) await unlink(breakPath).catch(() => undefined);
       return;
     }
     try {
-      const current = await readHolder(path);
-      if (current && current.holder.nonce === dead.nonce) await unlink(path).catch(() => undefined);
+      if (stillDead(await readLease(path))) await unlink(path).catch(() => undefined);
     } finally {
       await unlink(breakPath).catch(() => undefined);
     }
@@ -124,8 +149,8 @@ export class Lease {
 
   /** Whether the lease file still names us (a remote process may have broken a lease it thought dead). */
   async stillHeld(): Promise<boolean> {
-    const current = await readHolder(this.path);
-    return current?.holder.nonce === this.nonce;
+    const current = await readLease(this.path);
+    return current.state === 'held' && current.holder.nonce === this.nonce;
   }
 
   async release(): Promise<void> {
@@ -156,11 +181,20 @@ async function createExclusive(path: string, content: string): Promise<boolean> 
   }
 }
 
-async function readHolder(path: string): Promise<{ holder: LeaseHolder; heartbeatMs: number } | undefined> {
+async function readLease(path: string): Promise<LeaseFile> {
+  let text: string;
+  let heartbeatMs: number;
   try {
-    const [text, s] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
-    return { holder: JSON.parse(text) as LeaseHolder, heartbeatMs: s.mtimeMs };
-  } catch {
-    return undefined;
+    [text, heartbeatMs] = await Promise.all([readFile(path, 'utf8'), stat(path).then((s) => s.mtimeMs)]);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
+    return { state: 'damaged', text: '' };
   }
+  try {
+    const holder = JSON.parse(text) as LeaseHolder;
+    if (holder && typeof holder === 'object' && typeof holder.nonce === 'string' && typeof holder.pid === 'number' && typeof holder.host === 'string') return { state: 'held', holder, heartbeatMs };
+  } catch {
+    // not JSON: damaged
+  }
+  return { state: 'damaged', text };
 }

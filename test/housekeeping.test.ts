@@ -43,13 +43,13 @@ describe('housekeeping', () => {
   });
 
   it('gc --dry-run reports without deleting; gc keeps the current plan and evicts the rest', async () => {
-    const dry = await project.json<GcJson>(['gc', '--dry-run']);
+    const dry = await project.json<GcJson>(['gc', '--grace', '0', '--dry-run']);
     assert.equal(dry.dryRun, true);
     assert.ok(dry.evicted.length >= 2, 'the factor=3 results are not reached by the current plan');
-    const sameAgain = await project.json<GcJson>(['gc', '--dry-run']);
+    const sameAgain = await project.json<GcJson>(['gc', '--grace', '0', '--dry-run']);
     assert.equal(sameAgain.evicted.length, dry.evicted.length, 'dry run deleted nothing');
 
-    const gc = await project.json<GcJson>(['gc']);
+    const gc = await project.json<GcJson>(['gc', '--grace', '0']);
     assert.equal(gc.evicted.length, dry.evicted.length);
     assert.equal(gc.droppedIndexEntries, dry.evicted.length);
     const status = await project.json<StatusJson>(['status']);
@@ -63,21 +63,21 @@ describe('housekeeping', () => {
     await project.json<RunJson>(['run', '--set', 'double.factor=9']);
     const pin = await project.linea(['pin', 'double', '--set', 'double.factor=9']);
     assert.equal(pin.code, 0, pin.stderr);
-    await project.json<GcJson>(['gc']);
+    await project.json<GcJson>(['gc', '--grace', '0']);
     const pinned = await project.json<StatusJson>(['status', '--set', 'double.factor=9']);
     assert.equal(pinned.stages.find((s) => s.id === 'double')!.state, 'cached');
     await project.linea(['unpin', 'double', '--set', 'double.factor=9']);
-    await project.json<GcJson>(['gc']);
+    await project.json<GcJson>(['gc', '--grace', '0']);
     const gone = await project.json<StatusJson>(['status', '--set', 'double.factor=9']);
     assert.notEqual(gone.stages.find((s) => s.id === 'double')!.state, 'cached');
   });
 
   it('gc --max-size evicts least recently used first and stops within budget', async () => {
     for (const n of [10, 11, 12]) await project.json<RunJson>(['run', '--only', 'source', '--set', `source.n=${n}`]);
-    const dry = await project.json<GcJson & { evictedBytes: number; keptBytes: number }>(['gc', '--dry-run']);
+    const dry = await project.json<GcJson & { evictedBytes: number; keptBytes: number }>(['gc', '--grace', '0', '--dry-run']);
     assert.ok(dry.evicted.length >= 3);
     const budget = dry.keptBytes + dry.evictedBytes - 1; // one byte over budget: evict exactly the oldest
-    const gc = await project.json<GcJson>(['gc', '--max-size', String(budget)]);
+    const gc = await project.json<GcJson>(['gc', '--grace', '0', '--max-size', String(budget)]);
     assert.equal(gc.evicted.length, 1);
     const oldest = await project.json<StatusJson>(['status', '--only', 'source', '--set', 'source.n=10']);
     assert.notEqual(oldest.stages[0]!.state, 'cached', 'the least recently used (n=10) went first');

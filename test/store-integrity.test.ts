@@ -1,7 +1,8 @@
 // The index only points into the store: a deleted or damaged object is a miss and is
 // recomputed, never a crash; `linea verify` reports damage.
 import assert from 'node:assert/strict';
-import { chmodSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeProject, statuses, type Project, type RunJson, type StatusJson } from './helpers/project.ts';
@@ -56,6 +57,57 @@ describe('store integrity', () => {
     const run = await project.json<RunJson>(['run']);
     assert.equal(statuses(run).double, 'ran');
     assert.deepEqual(project.takeExecutions(), ['double']);
+  });
+
+  /** Overwrite a file in place with the same number of bytes and put its mtime back. */
+  const corruptInPlace = (file: string) => {
+    const before = statSync(file);
+    const text = readFileSync(file);
+    // touch -r copies timestamps to the nanosecond, as an outside tool restoring mtime would.
+    const reference = `${file}.times`;
+    execFileSync('touch', ['-r', file, reference]);
+    chmodSync(file, 0o644);
+    writeFileSync(file, Buffer.from(text.map((b) => (b === 0x30 ? 0x39 : b === 0x39 ? 0x30 : b ^ 1))));
+    execFileSync('touch', ['-r', reference, file]);
+    rmSync(reference);
+    assert.equal(statSync(file).size, before.size);
+    assert.equal(statSync(file).mtimeMs, before.mtimeMs);
+  };
+
+  it('a file corrupted in place (same size, mtime kept) is taken out by verify and recomputed by the next run', async () => {
+    const dir = await objectOf('source');
+    corruptInPlace(join(dir, 'files', 'numbers.txt'));
+    // The stamp matches, so a plain run trusts the file; verify hashes everything.
+    const verify = await project.linea(['verify']);
+    assert.equal(verify.code, 1);
+    assert.match(verify.stdout, /corrupted file numbers\.txt; moved to .*quarantine/);
+    const status = await project.json<StatusJson>(['status']);
+    assert.equal(status.stages.find((s) => s.id === 'source')!.state, 'stale');
+    const run = await project.json<RunJson>(['run']);
+    assert.equal(statuses(run).source, 'ran');
+    assert.deepEqual(project.takeExecutions(), ['source']);
+    assert.equal((await project.linea(['verify'])).code, 0);
+  });
+
+  it('run --verify-inputs hashes cached results and recomputes one corrupted in place', async () => {
+    const dir = await objectOf('source');
+    corruptInPlace(join(dir, 'files', 'numbers.txt'));
+    const trusting = await project.json<RunJson>(['run']);
+    assert.equal(statuses(trusting).source, 'cached', 'without the flag the stamp is trusted');
+    const checked = await project.json<RunJson>(['run', '--verify-inputs']);
+    assert.equal(statuses(checked).source, 'ran');
+    assert.deepEqual(project.takeExecutions(), ['source']);
+  });
+
+  it('a touched but intact file is re-hashed once, then its stamp is refreshed', async () => {
+    const digest = (await project.json<{ runs: { digest: string; stamp: Record<string, [number, number]> }[] }>(['log', 'source'])).runs[0]!;
+    const file = join(project.cacheDir, 'objects', digest.digest.slice(0, 2), digest.digest.slice(2), 'files', 'numbers.txt');
+    const later = new Date(Date.now() + 5_000);
+    utimesSync(file, later, later);
+    await project.json<RunJson>(['run']);
+    const after = (await project.json<{ runs: { stamp: Record<string, [number, number]> }[] }>(['log', 'source'])).runs[0]!;
+    assert.equal(after.stamp['numbers.txt']![1], statSync(file).mtimeMs, 'the stamp now has the new mtime');
+    assert.deepEqual(project.takeExecutions(), []);
   });
 
   it('leaves no workspace behind after runs', async () => {

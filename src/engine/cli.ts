@@ -10,7 +10,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolveCacheDir, openEngine, type Engine } from './engine.ts';
 import { errorMessage, LineaError } from './errors.ts';
 import { describeReason } from './fingerprint.ts';
-import { collectGarbage, parseSize } from './gc.ts';
+import { collectGarbage, parseDuration, parseSize } from './gc.ts';
 import { renderGraph } from './graph.ts';
 import { chosenAxisValues, expandInstances, parseAblateFlag, parseSetFlag, type Instance, type Selection } from './instances.ts';
 import { ablateSelection, ablationGrid, confirmRun, estimate, promptAblation, renderGrid } from './ablate.ts';
@@ -34,9 +34,11 @@ commands:
   status           show each stage instance: cached | stale | missing | blocked, and why
   graph            print the stage graph (--format mermaid|dot)
   log <stage>      past runs of a stage (or instance) with their records and lineage
-  gc               delete results nothing needs (--max-size 2G keeps the most recent, --dry-run)
+  gc               delete results nothing needs (--max-size 2G keeps the most recent, --dry-run;
+                   results used in the last --grace 10m, or by a run in progress, are kept)
   pin <instance>   keep an instance's current result through gc; unpin <instance|key> undoes it
-  verify           re-hash every object in the store and report damage
+  verify           re-hash every object in the store, report damage and take damaged objects out
+                   (into <cache>/quarantine/) so the next run recomputes them
 
 options:
   --pipeline <file>       pipeline file (default ./pipeline.ts)
@@ -46,6 +48,8 @@ options:
   --ablate <axis=v1,v2>   run these values of an ablation axis (repeatable)
   --only <stage>          only this stage and what it needs (repeatable)
   -j, --jobs <n>          run up to n stage instances at once in worker processes
+  --verify-inputs         hash every file of a cached result before using it (default: files whose
+                          size and mtime match the stamp taken at commit are trusted)
   --out <dir>             where stages that publish (e.g. a report) copy their files (default ./results)
   --backend <name>        tensor backend for stages that use one (sets $LINEA_BACKEND for them
                           and their workers; e.g. node-gpu, node, wasm, cpu)
@@ -66,6 +70,8 @@ const OPTIONS = {
   format: { type: 'string' },
   'max-size': { type: 'string' },
   'dry-run': { type: 'boolean' },
+  'verify-inputs': { type: 'boolean' },
+  grace: { type: 'string' },
   yes: { type: 'boolean', short: 'y' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
@@ -200,7 +206,7 @@ async function cmdRun(flags: Flags, selection?: Selection, preloaded?: Loaded): 
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     try {
-      const results = await runInstances(engine, instances, { executor, observer: printer, signal: controller.signal });
+      const results = await runInstances(engine, instances, { executor, observer: printer, signal: controller.signal, verifyInputs: Boolean(flags['verify-inputs']) });
       printer.stop();
       const published = controller.signal.aborted ? [] : await publishResults(engine, instances, results, resolve(flags.out ?? resolve(loaded.root, 'results')));
       if (flags.json) {
@@ -313,6 +319,12 @@ async function cmdGc(flags: Flags): Promise<number> {
   } catch (error) {
     throw new LineaError(`--max-size: ${errorMessage(error)}`, 'usage');
   }
+  let graceMs: number | undefined;
+  try {
+    graceMs = flags.grace === undefined ? undefined : parseDuration(flags.grace);
+  } catch (error) {
+    throw new LineaError(`--grace: ${errorMessage(error)}`, 'usage');
+  }
   return withEngine(flags, async (engine, instances) => {
     const planned = await planInstances(engine, instances);
     const report = await collectGarbage(engine, {
@@ -320,6 +332,7 @@ async function cmdGc(flags: Flags): Promise<number> {
       liveKeys: new Set(planned.flatMap((p) => (p.key ? [p.key] : []))),
       ...(maxBytes !== undefined ? { maxBytes } : {}),
       dryRun: Boolean(flags['dry-run']),
+      ...(graceMs !== undefined ? { graceMs } : {}),
     });
     if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
     else {
@@ -360,7 +373,10 @@ async function cmdVerify(flags: Flags): Promise<number> {
     const digests = await engine.store.listObjects();
     for (const digest of digests) {
       const verified = await engine.store.verify(digest);
-      if (!verified.ok) problems.push(`object ${digest.slice(0, 12)} ${verified.problem}`);
+      if (verified.ok) continue;
+      // A damaged object is never served again: out of the store, its runs are misses and rerun.
+      const moved = await engine.store.quarantine(digest);
+      problems.push(`object ${digest.slice(0, 12)} ${verified.problem}${moved ? `; moved to ${moved}, the next run recomputes it` : ''}`);
     }
     const runs = await engine.index.runs();
     const present = new Set(digests);

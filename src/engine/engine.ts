@@ -3,6 +3,7 @@
  * the code of every stage in the pipeline (computed once per command).
  */
 import { resolve } from 'node:path';
+import { ActiveRun } from './activity.ts';
 import { digestCode, type CodeDigest } from './code.ts';
 import { ENGINE_VERSION, type Fingerprint } from './fingerprint.ts';
 import type { Instance } from './instances.ts';
@@ -18,6 +19,8 @@ export interface Engine {
   readonly store: Store;
   readonly index: RunIndex;
   readonly leases: Leases;
+  /** The objects this process reads or commits, recorded so gc leaves them alone. */
+  readonly activity: ActiveRun;
   readonly code: ReadonlyMap<string, CodeDigest>;
   close(): Promise<void>;
 }
@@ -34,14 +37,17 @@ export async function openEngine(options: { root: string; cacheDir: string; pipe
   const code = await digestCode(options.root, options.pipeline.nodes.map((n) => n.stage.moduleUrl));
   const index = await RunIndex.open(store.indexPath);
   const leases = new Leases(store.leasesDir);
+  const activity = new ActiveRun(store.activeDir);
   return {
     root: options.root,
     store,
     index,
     leases,
+    activity,
     code,
     async close() {
       await leases.releaseAll();
+      await activity.close();
       await index.close();
     },
   };
@@ -70,11 +76,22 @@ export type Lookup =
   | { hit: true; record: RunRecord; manifest: Manifest }
   | { hit: false; record?: RunRecord; problem?: string };
 
-/** Is this key's result in the store, whole? A damaged or missing object is a miss, never an error. */
-export async function lookup(engine: Engine, key: CacheKey): Promise<Lookup> {
+/**
+ * Is this key's result in the store, whole? A damaged or missing object is a miss, never an error.
+ * `use` runs before the object is read (a run records it, so gc keeps it from then on).
+ */
+export async function lookup(engine: Engine, key: CacheKey, use?: (digest: ArtifactDigest) => Promise<void>, options: { rehash?: boolean } = {}): Promise<Lookup> {
   const record = await engine.index.get(key);
   if (!record) return { hit: false };
-  const verified = await engine.store.verify(record.digest, record.stamp);
+  await use?.(record.digest);
+  // Files whose size and mtime match the stamp taken at commit are trusted, as git does; `rehash`
+  // (run --verify-inputs) hashes every file.
+  const verified = await engine.store.verify(record.digest, options.rehash ? undefined : record.stamp);
   if (!verified.ok) return { hit: false, record, problem: verified.problem };
+  if (verified.rehashed && !options.rehash) {
+    // Touched but intact: refresh the stamp so the next lookup does not hash it again.
+    const stamp = await engine.store.stamp(record.digest, verified.manifest).catch(() => undefined);
+    if (stamp) await engine.index.put({ ...record, stamp }).catch(() => undefined);
+  }
   return { hit: true, record, manifest: verified.manifest };
 }

@@ -3,10 +3,17 @@
  * evicts least recently used first, down to `maxBytes` (or all of them when no budget is set).
  * Index entries whose object is gone are dropped, as are checkpoints of keys no plan reaches,
  * and workspaces of dead processes.
+ *
+ * gc runs beside `linea run`s on the same store, as Bazel's and git's collectors run beside
+ * builds: it never removes an object that a run in progress has recorded (activity.ts) or that
+ * was used or made within the grace period (its mtime, re-read just before removal), so a run
+ * never has an input or a fresh result removed under it; and an index entry is dropped only if
+ * its object is still missing when gc is about to drop it (a run may have committed since).
  */
 import { existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { digestsInUse } from './activity.ts';
 import type { Engine } from './engine.ts';
 import type { ArtifactDigest, CacheKey } from './json.ts';
 import { rmTree } from './store.ts';
@@ -18,6 +25,8 @@ export interface GcOptions {
   readonly liveKeys: ReadonlySet<CacheKey>;
   readonly maxBytes?: number;
   readonly dryRun: boolean;
+  /** Objects used or made more recently than this are never evicted (default 10 minutes). */
+  readonly graceMs?: number;
 }
 
 export interface GcReport {
@@ -27,6 +36,8 @@ export interface GcReport {
   readonly evictedBytes: number;
   readonly droppedIndexEntries: number;
   readonly droppedCheckpoints: number;
+  /** Objects that would have been evicted but are in use by a run or inside the grace period. */
+  readonly spared: number;
   readonly dryRun: boolean;
 }
 
@@ -48,19 +59,38 @@ export async function collectGarbage(engine: Engine, options: GcOptions): Promis
     })),
   );
   let total = objects.reduce((sum, o) => sum + o.bytes, 0);
+  const graceMs = options.graceMs ?? 10 * 60_000;
+  // Read after listing: a run records an object before it reads it, so anything it reads from
+  // here on is either in this set or touched after the listing (and so within the grace period).
+  const inUse = await digestsInUse(store.activeDir);
   const candidates = objects.filter((o) => !keep.has(o.digest)).sort((a, b) => a.lastUsed - b.lastUsed);
   const evicted: GcReport['evicted'] = [];
+  let spared = 0;
   for (const o of candidates) {
     if (options.maxBytes !== undefined && total <= options.maxBytes) break;
-    evicted.push({ digest: o.digest, bytes: o.bytes, lastUsed: new Date(o.lastUsed).toISOString() });
+    const lastUsed = await stat(store.objectDir(o.digest)).then((s) => s.mtimeMs, () => undefined);
+    if (lastUsed === undefined) continue; // removed by someone else meanwhile
+    if (inUse.has(o.digest) || Date.now() - lastUsed < graceMs) {
+      spared++;
+      continue;
+    }
+    evicted.push({ digest: o.digest, bytes: o.bytes, lastUsed: new Date(lastUsed).toISOString() });
     total -= o.bytes;
     if (!options.dryRun) await store.discard(store.objectDir(o.digest));
   }
 
   const gone = new Set(evicted.map((e) => e.digest));
   const present = new Set(objects.map((o) => o.digest));
-  const stale = runs.filter((r) => gone.has(r.digest) || !present.has(r.digest));
-  if (!options.dryRun) for (const r of stale) await index.delete(r.key);
+  const stale = runs.filter((r) => gone.has(r.digest) || (!present.has(r.digest) && !existsSync(store.objectDir(r.digest))));
+  if (!options.dryRun) {
+    for (const r of stale) {
+      // A run may have committed this key again since the listing: keep an entry whose object exists.
+      const current = await index.get(r.key);
+      if (current && current.digest !== r.digest && existsSync(store.objectDir(current.digest))) continue;
+      if (current && !gone.has(current.digest) && existsSync(store.objectDir(current.digest))) continue;
+      await index.delete(r.key);
+    }
+  }
 
   let droppedCheckpoints = 0;
   for (const key of await readdir(store.checkpointsDir).catch(() => [] as string[])) {
@@ -79,6 +109,7 @@ export async function collectGarbage(engine: Engine, options: GcOptions): Promis
     evictedBytes: evicted.reduce((sum, e) => sum + e.bytes, 0),
     droppedIndexEntries: stale.length,
     droppedCheckpoints,
+    spared,
     dryRun: options.dryRun,
   };
 }
@@ -89,4 +120,12 @@ export function parseSize(text: string): number {
   if (!match) throw new Error(`cannot read size '${text}'; use e.g. 500M, 10G or a number of bytes`);
   const power = ' kmgt'.indexOf((match[2] || ' ').toLowerCase());
   return Math.round(Number(match[1]) * 1024 ** power);
+}
+
+/** `0`, `90s`, `10m`, `2h`, or plain milliseconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i.exec(text.trim());
+  if (!match) throw new Error(`cannot read duration '${text}'; use e.g. 0, 90s, 10m or 2h`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(match[2] ?? 'ms').toLowerCase() as 'ms'];
+  return Math.round(Number(match[1]) * unit);
 }

@@ -52,6 +52,8 @@ export interface RunOptions {
   readonly signal: AbortSignal;
   /** How often to look again at a key another process holds (ms). */
   readonly pollMs?: number;
+  /** Hash every file of a cached result before using it (not only those whose stamp changed). */
+  readonly verifyInputs?: boolean;
 }
 
 export async function runInstances(engine: Engine, instances: readonly Instance[], options: RunOptions): Promise<StageResult[]> {
@@ -106,7 +108,7 @@ async function obtain(
   options: RunOptions,
 ): Promise<Outcome> {
   const cached = async (): Promise<Outcome | undefined> => {
-    const found = await lookup(engine, key);
+    const found = await lookup(engine, key, (digest) => engine.activity.use(digest), { rehash: Boolean(options.verifyInputs) });
     if (!found.hit) return undefined;
     await engine.store.touch(found.record.digest);
     return { ok: true, status: 'cached', produced: { key, digest: found.record.digest, value: found.manifest.value } };
@@ -179,6 +181,7 @@ async function execute(
       return { ok: false, error };
     }
     const { digest, stamp } = await engine.store.commit(workspace, outcome.value);
+    await engine.activity.use(digest);
     const record: RunRecord = {
       key,
       fingerprint,

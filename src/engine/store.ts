@@ -39,6 +39,8 @@ export class Store {
   readonly checkpointsDir: string;
   readonly leasesDir: string;
   readonly trashDir: string;
+  /** Records of the objects runs in progress use (activity.ts). */
+  readonly activeDir: string;
   readonly indexPath: string;
 
   constructor(readonly root: string) {
@@ -47,6 +49,7 @@ export class Store {
     this.checkpointsDir = join(root, 'checkpoints');
     this.leasesDir = join(root, 'leases');
     this.trashDir = join(root, 'trash');
+    this.activeDir = join(root, 'active');
     this.indexPath = join(root, 'index.sqlite');
   }
 
@@ -159,6 +162,23 @@ export class Store {
   async touch(digest: ArtifactDigest): Promise<void> {
     const now = new Date();
     await utimes(this.objectDir(digest), now, now).catch(() => undefined);
+  }
+
+  /**
+   * Take a damaged object out of the store (into `quarantine/`, for inspection): its index entries
+   * become misses and the next run recomputes it. Returns where it went.
+   */
+  async quarantine(digest: ArtifactDigest): Promise<string | undefined> {
+    const dir = join(this.root, 'quarantine');
+    await mkdir(dir, { recursive: true });
+    const target = join(dir, `${digest}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    try {
+      await rename(this.objectDir(digest), target);
+      return target;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
   }
 
   /** Move a directory out of the way atomically, then delete it. */

@@ -1,0 +1,89 @@
+/**
+ * Which objects the runs in progress are using, so `linea gc` never removes one under them.
+ * Each `linea run` that reads or commits an object records its digest, before reading it, in its
+ * own file under `<cache>/active/` (host, pid, process start time, digests), rewritten atomically
+ * and touched as a heartbeat; the file is removed when the run ends. gc keeps every digest named
+ * by a live run's file (same host: the process exists; another host: a fresh heartbeat), and
+ * removes the files of dead runs.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { ArtifactDigest } from './json.ts';
+import { processAlive, processStartTime } from './process.ts';
+
+interface ActiveFile {
+  readonly host: string;
+  readonly pid: number;
+  readonly startTime?: string;
+  readonly digests: readonly ArtifactDigest[];
+}
+
+export class ActiveRun {
+  private readonly digests = new Set<ArtifactDigest>();
+  private readonly file: string;
+  private timer: NodeJS.Timeout | undefined;
+  /** Writes are chained so the file always ends with the latest set. */
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly dir: string,
+    private readonly heartbeatMs = 15_000,
+  ) {
+    this.file = join(dir, `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}.json`);
+  }
+
+  /** Record that this run is about to read (or has just committed) `digest`; resolves once it is on disk. */
+  async use(digest: ArtifactDigest): Promise<void> {
+    if (this.digests.has(digest)) return this.writing;
+    this.digests.add(digest);
+    if (!this.timer) {
+      this.timer = setInterval(() => {
+        const now = new Date();
+        utimes(this.file, now, now).catch(() => undefined);
+      }, this.heartbeatMs);
+      this.timer.unref();
+    }
+    const content: ActiveFile = { host: hostname(), pid: process.pid, ...(processStartTime(process.pid) ? { startTime: processStartTime(process.pid)! } : {}), digests: [...this.digests] };
+    this.writing = this.writing.then(async () => {
+      await mkdir(this.dir, { recursive: true });
+      const tmp = `${this.file}.${randomBytes(4).toString('hex')}.tmp`;
+      await writeFile(tmp, JSON.stringify(content));
+      await rename(tmp, this.file);
+    });
+    return this.writing;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.writing.catch(() => undefined);
+    if (this.digests.size) await unlink(this.file).catch(() => undefined);
+  }
+}
+
+/** Every digest a live run has recorded; the files of dead runs are removed on the way. */
+export async function digestsInUse(dir: string, staleMs = 120_000): Promise<Set<ArtifactDigest>> {
+  const inUse = new Set<ArtifactDigest>();
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.endsWith('.json')) continue;
+    const path = join(dir, name);
+    let file: ActiveFile;
+    let mtimeMs: number;
+    try {
+      [file, mtimeMs] = await Promise.all([readFile(path, 'utf8').then((t) => JSON.parse(t) as ActiveFile), stat(path).then((s) => s.mtimeMs)]);
+    } catch {
+      continue; // being replaced right now, or unreadable: the next gc will see it
+    }
+    const alive =
+      file.host === hostname()
+        ? processAlive(file.pid) && (!file.startTime || processStartTime(file.pid) === undefined || processStartTime(file.pid) === file.startTime)
+        : Date.now() - mtimeMs <= staleMs;
+    if (!alive) {
+      await unlink(path).catch(() => undefined);
+      continue;
+    }
+    for (const d of file.digests ?? []) inUse.add(d);
+  }
+  return inUse;
+}

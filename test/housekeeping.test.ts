@@ -84,4 +84,21 @@ describe('housekeeping', () => {
     const newest = await project.json<StatusJson>(['status', '--only', 'source', '--set', 'source.n=12']);
     assert.equal(newest.stages[0]!.state, 'cached');
   });
+
+  it('gc drops the checkpoints of a key whose lease was left by a dead process, and keeps a live holder\'s', async () => {
+    const { hostname } = await import('node:os');
+    const { existsSync, mkdirSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const orphan = 'd'.repeat(64);
+    const held = 'e'.repeat(64);
+    for (const [key, pid] of [[orphan, 2 ** 22 + 4321], [held, process.pid]] as const) {
+      mkdirSync(join(project.cacheDir, 'checkpoints', key), { recursive: true });
+      writeFileSync(join(project.cacheDir, 'checkpoints', key, 'state.json'), '{"epoch":3}');
+      writeFileSync(join(project.cacheDir, 'leases', `${key}.lease`), JSON.stringify({ host: hostname(), pid, nonce: `n${pid}`, acquiredAt: '' }));
+    }
+    const gc = await project.json<GcJson & { droppedCheckpoints: number }>(['gc', '--grace', '0']);
+    assert.ok(gc.droppedCheckpoints >= 1);
+    assert.equal(existsSync(join(project.cacheDir, 'checkpoints', orphan)), false, 'the dead holder\'s checkpoints are collected');
+    assert.equal(existsSync(join(project.cacheDir, 'checkpoints', held)), true, 'a live holder\'s are kept');
+  });
 });

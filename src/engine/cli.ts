@@ -4,7 +4,7 @@
  * and everything for humans goes to stderr.
  */
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolveCacheDir, openEngine, type Engine } from './engine.ts';
@@ -12,6 +12,7 @@ import { errorMessage, LineaError } from './errors.ts';
 import { describeReason } from './fingerprint.ts';
 import { collectGarbage, parseDuration, parseSize } from './gc.ts';
 import { renderGraph } from './graph.ts';
+import { isDamagedIndex, rebuildIndex } from './index-repair.ts';
 import { chosenAxisValues, expandInstances, parseAblateFlag, parseSetFlag, type Instance, type Selection } from './instances.ts';
 import { ablateSelection, ablationGrid, confirmRun, estimate, promptAblation, renderGrid } from './ablate.ts';
 import { canonicalJson, type CacheKey, type Json } from './json.ts';
@@ -22,6 +23,8 @@ import { ProcessPoolExecutor } from './pool.ts';
 import { ProgressPrinter, summaryTable } from './progress.ts';
 import { publishResults } from './publish.ts';
 import { runInstances } from './run.ts';
+import { RunIndex } from './run-index.ts';
+import { Store } from './store.ts';
 
 const USAGE = `linea — run an experiment pipeline with content-addressed caching
 
@@ -38,7 +41,9 @@ commands:
                    results used in the last --grace 10m, or by a run in progress, are kept)
   pin <instance>   keep an instance's current result through gc; unpin <instance|key> undoes it
   verify           re-hash every object in the store, report damage and take damaged objects out
-                   (into <cache>/quarantine/) so the next run recomputes them
+                   (into <cache>/quarantine/) so the next run recomputes them; --repair also
+                   rebuilds a damaged run index from the store
+  index rebuild    move the run index aside and rebuild it from the records kept in the store
 
 options:
   --pipeline <file>       pipeline file (default ./pipeline.ts)
@@ -71,6 +76,7 @@ const OPTIONS = {
   'max-size': { type: 'string' },
   'dry-run': { type: 'boolean' },
   'verify-inputs': { type: 'boolean' },
+  repair: { type: 'boolean' },
   grace: { type: 'string' },
   yes: { type: 'boolean', short: 'y' },
   help: { type: 'boolean', short: 'h' },
@@ -120,6 +126,9 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdPin(flags, command, rest);
       case 'verify':
         return await cmdVerify(flags);
+      case 'index':
+        if (rest[0] !== 'rebuild') throw new LineaError(`linea index: expected 'linea index rebuild'`, 'usage');
+        return await cmdIndexRebuild(flags);
       default:
         throw new LineaError(`unknown command '${command}'\n\n${USAGE}`, 'usage');
     }
@@ -127,6 +136,13 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof LineaError) {
       process.stderr.write(`linea: ${error.message}\n`);
       return error.kind === 'usage' ? 2 : 1;
+    }
+    if (isDamagedIndex(error)) {
+      const { cacheDir } = await loadPipeline(flags).catch(() => ({ cacheDir: resolveCacheDir(process.cwd(), flags['cache-dir']) }));
+      process.stderr.write(
+        `linea: the run index ${join(cacheDir, 'index.sqlite')} is damaged (${(error as { code: string }).code}); results in the store are intact. Rebuild it from the store with \`linea index rebuild\` (or \`linea verify --repair\`).\n`,
+      );
+      return 1;
     }
     process.stderr.write(`linea: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     return 70;
@@ -367,7 +383,42 @@ async function cmdPin(flags: Flags, command: 'pin' | 'unpin', args: string[]): P
   });
 }
 
+async function cmdIndexRebuild(flags: Flags): Promise<number> {
+  const { cacheDir } = await loadPipeline(flags);
+  const store = new Store(cacheDir);
+  await store.init();
+  const report = await rebuildIndex(store);
+  if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+  else {
+    process.stdout.write(`run index rebuilt from the store: ${report.restored} runs restored${report.skipped ? `, ${report.skipped} whose objects are missing or damaged left out (they will be recomputed)` : ''}\n`);
+    for (const path of report.movedAside) process.stdout.write(`  the old index is kept at ${path}\n`);
+  }
+  return 0;
+}
+
 async function cmdVerify(flags: Flags): Promise<number> {
+  if (flags.repair) {
+    // A damaged index cannot even be opened: rebuild it first, then verify as usual.
+    const { cacheDir } = await loadPipeline(flags);
+    const store = new Store(cacheDir);
+    await store.init();
+    let damaged = false;
+    try {
+      const index = await RunIndex.open(store.indexPath);
+      try {
+        await index.runs();
+      } finally {
+        await index.close();
+      }
+    } catch (error) {
+      if (!isDamagedIndex(error)) throw error;
+      damaged = true;
+    }
+    if (damaged) {
+      const report = await rebuildIndex(store);
+      process.stderr.write(`linea: the run index was damaged; rebuilt from the store (${report.restored} runs restored; the old one is kept at ${report.movedAside[0] ?? '–'})\n`);
+    }
+  }
   return withEngine(flags, async (engine) => {
     const problems: string[] = [];
     const digests = await engine.store.listObjects();

@@ -81,8 +81,13 @@ export type Lookup =
  * `use` runs before the object is read (a run records it, so gc keeps it from then on).
  */
 export async function lookup(engine: Engine, key: CacheKey, use?: (digest: ArtifactDigest) => Promise<void>, options: { rehash?: boolean } = {}): Promise<Lookup> {
-  const record = await engine.index.get(key);
-  if (!record) return { hit: false };
+  let record = await engine.index.get(key);
+  if (!record) {
+    // Not in the index (lost or rebuilt without it): the store keeps a copy of every record.
+    record = await engine.store.loadRecord<RunRecord>(key);
+    if (!record) return { hit: false };
+    await engine.index.put(record).catch(() => undefined);
+  }
   await use?.(record.digest);
   // Files whose size and mtime match the stamp taken at commit are trusted, as git does; `rehash`
   // (run --verify-inputs) hashes every file.
@@ -91,7 +96,10 @@ export async function lookup(engine: Engine, key: CacheKey, use?: (digest: Artif
   if (verified.rehashed && !options.rehash) {
     // Touched but intact: refresh the stamp so the next lookup does not hash it again.
     const stamp = await engine.store.stamp(record.digest, verified.manifest).catch(() => undefined);
-    if (stamp) await engine.index.put({ ...record, stamp }).catch(() => undefined);
+    if (stamp) {
+      await engine.index.put({ ...record, stamp }).catch(() => undefined);
+      await engine.store.saveRecord(key, { ...record, stamp } as unknown as Json).catch(() => undefined);
+    }
   }
   return { hit: true, record, manifest: verified.manifest };
 }

@@ -89,13 +89,15 @@ export async function collectGarbage(engine: Engine, options: GcOptions): Promis
       if (current && current.digest !== r.digest && existsSync(store.objectDir(current.digest))) continue;
       if (current && !gone.has(current.digest) && existsSync(store.objectDir(current.digest))) continue;
       await index.delete(r.key);
+      await store.deleteRecord(r.key);
     }
   }
 
   let droppedCheckpoints = 0;
   for (const key of await readdir(store.checkpointsDir).catch(() => [] as string[])) {
-    // A key another run is computing right now (it holds the lease) keeps its checkpoints too.
-    if (options.liveKeys.has(key as CacheKey) || existsSync(join(store.leasesDir, `${key}.lease`))) continue;
+    // A key another run is computing right now (a live process holds its lease) keeps its
+    // checkpoints too; a lease left by a dead process protects nothing.
+    if (options.liveKeys.has(key as CacheKey) || (await engine.leases.heldByLiveProcess(key as CacheKey))) continue;
     droppedCheckpoints++;
     if (!options.dryRun) await rmTree(join(store.checkpointsDir, key));
   }

@@ -88,6 +88,12 @@ export class Leases {
     return { ok: false, holder: last };
   }
 
+  /** Whether a live process holds this key's lease now (a dead holder's or a damaged lease is no one's). */
+  async heldByLiveProcess(key: CacheKey): Promise<boolean> {
+    const current = await readLease(this.path(key));
+    return current.state === 'held' && !(await this.isDead(current.holder, current.heartbeatMs));
+  }
+
   async isDead(holder: LeaseHolder, heartbeatMs: number): Promise<boolean> {
     if (holder.host === this.me.host) {
       if (!processAlive(holder.pid)) return true;

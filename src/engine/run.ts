@@ -197,6 +197,7 @@ async function execute(
       pid: process.pid,
     };
     await engine.index.put(record);
+    await engine.store.saveRecord(key, record as unknown as Json);
     // Checkpoints exist to resume this key; once its result is committed they are dead weight.
     await engine.store.dropCheckpoints(key);
     return { ok: true, status: 'ran', seconds: record.seconds, produced: { key, digest, value: outcome.value } };

@@ -41,6 +41,11 @@ export class Store {
   readonly trashDir: string;
   /** Records of the objects runs in progress use (activity.ts). */
   readonly activeDir: string;
+  /**
+   * A copy of every run record, one file per cache key: the run index is a fast pointer that can
+   * be damaged or lost; these let it be rebuilt (and a lost entry found again) from the store.
+   */
+  readonly recordsDir: string;
   readonly indexPath: string;
 
   constructor(readonly root: string) {
@@ -50,6 +55,7 @@ export class Store {
     this.leasesDir = join(root, 'leases');
     this.trashDir = join(root, 'trash');
     this.activeDir = join(root, 'active');
+    this.recordsDir = join(root, 'records');
     this.indexPath = join(root, 'index.sqlite');
   }
 
@@ -162,6 +168,42 @@ export class Store {
   async touch(digest: ArtifactDigest): Promise<void> {
     const now = new Date();
     await utimes(this.objectDir(digest), now, now).catch(() => undefined);
+  }
+
+  /** Keep a copy of a run record beside the objects (written atomically). */
+  async saveRecord(key: CacheKey, record: Json): Promise<void> {
+    const path = join(this.recordsDir, key.slice(0, 2), `${key}.json`);
+    await mkdir(dirname(path), { recursive: true });
+    const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(tmp, JSON.stringify(record));
+    await rename(tmp, path);
+  }
+
+  /** The saved record of a cache key, if any (unreadable counts as none). */
+  async loadRecord<T>(key: CacheKey): Promise<T | undefined> {
+    try {
+      return JSON.parse(await readFile(join(this.recordsDir, key.slice(0, 2), `${key}.json`), 'utf8')) as T;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async deleteRecord(key: CacheKey): Promise<void> {
+    await rm(join(this.recordsDir, key.slice(0, 2), `${key}.json`), { force: true });
+  }
+
+  /** Every saved run record. */
+  async *records<T>(): AsyncGenerator<T> {
+    for (const prefix of await readdir(this.recordsDir).catch(() => [] as string[])) {
+      for (const name of await readdir(join(this.recordsDir, prefix)).catch(() => [] as string[])) {
+        if (!name.endsWith('.json')) continue;
+        try {
+          yield JSON.parse(await readFile(join(this.recordsDir, prefix, name), 'utf8')) as T;
+        } catch {
+          // a damaged record is skipped: its run is recomputed when needed
+        }
+      }
+    }
   }
 
   /**

@@ -22,7 +22,7 @@ describe('errors', () => {
 
   it('an invalid param fails with the stage, the param path and zod’s reason, before anything runs', async () => {
     const result = await project.linea(['run', '--set', 'source.n=-3']);
-    assert.equal(result.code, 1);
+    assert.equal(result.code, 2, 'a usage error, not a stage failure');
     assert.match(result.stderr, /stage 'source'/);
     assert.match(result.stderr, /param 'n' \(set by --set to -3\)/);
     assert.match(result.stderr, />=0|greater than or equal to 0/i);
@@ -32,13 +32,20 @@ describe('errors', () => {
 
   it('a param of the wrong type names what it expected', async () => {
     const result = await project.linea(['status', '--set', 'double.factor=abc']);
-    assert.equal(result.code, 1);
+    assert.equal(result.code, 2);
     assert.match(result.stderr, /stage 'double'.*\n.*param 'factor'.*expected number/is);
+    // A quoted number is a string, and the message shows it as one.
+    const quoted = await project.linea(['status', '--set', 'double.factor="3"']);
+    assert.equal(quoted.code, 2);
+    assert.match(quoted.stderr, /set by --set to "3"\).*expected number/);
+    const axisValue = await project.linea(['status', '--ablate', 'factor=zzz']);
+    assert.equal(axisValue.code, 2, axisValue.stderr);
+    assert.match(axisValue.stderr, /set by axis 'factor' to "zzz"/);
   });
 
   it('an unknown param, stage, preset or axis is named with the valid choices', async () => {
     const param = await project.linea(['status', '--set', 'double.facter=3']);
-    assert.equal(param.code, 1);
+    assert.equal(param.code, 2);
     assert.match(param.stderr, /stage 'double' has no param 'facter'; its params are .*factor/);
     const stage = await project.linea(['status', '--set', 'tripple.factor=3']);
     assert.match(stage.stderr, /'tripple.factor'.*one of source, double/);
@@ -69,6 +76,13 @@ describe('errors', () => {
     const source = status.stages.find((s) => s.id === 'source')!;
     assert.equal(source.reasons[0]!.message, 'last run failed: source was asked to fail');
     assert.equal(status.stages.find((s) => s.id === 'double')!.state, 'blocked');
+  });
+
+  it('a stage returning a circular value is told where the cycle is', async () => {
+    const result = await project.linea(['run', '--pipeline', 'circular.pipeline.ts']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /output\.a\.b\.back is a circular reference/);
+    assert.doesNotMatch(result.stderr, /Maximum call stack/);
   });
 
   it('an unknown command or flag is a usage error', async () => {

@@ -40,7 +40,7 @@ describe('status and run --json', () => {
     const source = status.stages.find((s) => s.id === 'source')!;
     assert.equal(source.state, 'stale');
     assert.deepEqual(source.reasons.map(({ kind, field, from, to, message }) => ({ kind, field, from, to, message })), [
-      { kind: 'param', field: 'params.label', from: 'x', to: 'y', message: 'params.label x → y' },
+      { kind: 'param', field: 'params.label', from: 'x', to: 'y', message: 'params.label "x" → "y"' },
     ]);
     const double = status.stages.find((s) => s.id === 'double')!;
     assert.equal(double.state, 'stale');

@@ -135,7 +135,9 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof LineaError) {
       process.stderr.write(`linea: ${error.message}\n`);
-      return error.kind === 'usage' ? 2 : 1;
+      // Bad input on the command line or in params (a wrong --set value, an unknown param, a bad
+      // --ablate value) is a usage error like an unknown flag: 2, as the README says; 1 is a stage.
+      return error.kind === 'usage' || error.kind === 'params' ? 2 : 1;
     }
     if (isDamagedIndex(error)) {
       const { cacheDir } = await loadPipeline(flags).catch(() => ({ cacheDir: resolveCacheDir(process.cwd(), flags['cache-dir']) }));

@@ -29,24 +29,32 @@ export function canonicalJson(value: unknown, where = 'value'): string {
   return JSON.stringify(toCanonical(value, where));
 }
 
-function toCanonical(value: unknown, where: string): Json {
+function toCanonical(value: unknown, where: string, seen: Set<object> = new Set()): Json {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new TypeError(`${where} is ${value}, which JSON cannot represent`);
     return Object.is(value, -0) ? 0 : value;
   }
-  if (Array.isArray(value)) return value.map((v, i) => toCanonical(v, `${where}[${i}]`));
+  if (typeof value === 'object' && seen.has(value)) throw new TypeError(`${where} is a circular reference (it contains itself); only tree-shaped JSON values are allowed`);
+  if (Array.isArray(value)) {
+    seen.add(value);
+    const out = value.map((v, i) => toCanonical(v, `${where}[${i}]`, seen));
+    seen.delete(value);
+    return out;
+  }
   if (typeof value === 'object') {
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) {
       throw new TypeError(`${where} is a ${proto?.constructor?.name ?? 'non-plain object'}; only plain JSON values are allowed`);
     }
     const out: { [key: string]: Json } = {};
+    seen.add(value);
     for (const key of Object.keys(value).sort()) {
       const v = (value as Record<string, unknown>)[key];
       if (v === undefined) continue;
-      out[key] = toCanonical(v, `${where}.${key}`);
+      out[key] = toCanonical(v, `${where}.${key}`, seen);
     }
+    seen.delete(value);
     return out;
   }
   throw new TypeError(`${where} is a ${typeof value}; only JSON values are allowed`);
@@ -70,8 +78,11 @@ export function parseCliValue(text: string): Json {
   }
 }
 
-/** A short human rendering of a value, for reasons and tables. */
+/**
+ * A short human rendering of a value, for reasons and messages. Strings are quoted, so a string
+ * "0.1" never reads as the number 0.1.
+ */
 export function show(value: unknown): string {
   if (value === undefined) return '(unset)';
-  return typeof value === 'string' ? value : JSON.stringify(value);
+  return JSON.stringify(value);
 }

@@ -38,7 +38,9 @@ commands:
   graph            print the stage graph (--format mermaid|dot)
   log <stage>      past runs of a stage (or instance) with their records and lineage
   gc               delete results nothing needs (--max-size 2G keeps the most recent, --dry-run;
-                   results used in the last --grace 10m, or by a run in progress, are kept)
+                   results used in the last --grace 10m, or by a run in progress, are kept;
+                   in a store shared by several projects only this one's results go, unless
+                   --all-projects)
   pin <instance>   keep an instance's current result through gc; unpin <instance|key> undoes it
   verify           re-hash every object in the store, report damage and take damaged objects out
                    (into <cache>/quarantine/) so the next run recomputes them; --repair also
@@ -77,6 +79,7 @@ const OPTIONS = {
   'dry-run': { type: 'boolean' },
   'verify-inputs': { type: 'boolean' },
   repair: { type: 'boolean' },
+  'all-projects': { type: 'boolean' },
   grace: { type: 'string' },
   yes: { type: 'boolean', short: 'y' },
   help: { type: 'boolean', short: 'h' },
@@ -307,7 +310,11 @@ async function cmdLog(flags: Flags, args: string[]): Promise<number> {
   if (!name) throw new LineaError('usage: linea log <stage|instance>', 'usage');
   return withEngine(flags, async (engine) => {
     const all = await engine.index.runs();
-    const runs = all.filter((r) => r.stage === name || r.node === name || r.instance === name).sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1));
+    // A store may be shared by several projects: show this project's runs unless --all-projects.
+    const runs = all
+      .filter((r) => flags['all-projects'] || r.project === undefined || r.project === engine.project)
+      .filter((r) => r.stage === name || r.node === name || r.instance === name)
+      .sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1));
     if (!runs.length) throw new LineaError(`no recorded runs of '${name}'`, 'usage');
     const byKey = new Map(all.map((r) => [r.key, r]));
     if (flags.json) {
@@ -350,6 +357,7 @@ async function cmdGc(flags: Flags): Promise<number> {
       liveKeys: new Set(planned.flatMap((p) => (p.key ? [p.key] : []))),
       ...(maxBytes !== undefined ? { maxBytes } : {}),
       dryRun: Boolean(flags['dry-run']),
+      allProjects: Boolean(flags['all-projects']),
       ...(graceMs !== undefined ? { graceMs } : {}),
     });
     if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -16,6 +16,12 @@ import { Store, type Manifest } from './store.ts';
 
 export interface Engine {
   readonly root: string;
+  /**
+   * The project's identity in a store several projects may share (a $LINEA_CACHE_DIR in a shell
+   * profile): its pipeline's name and its root. Runs are recorded under it; "why stale", log and
+   * gc look only at this project's runs unless told otherwise.
+   */
+  readonly project: string;
   readonly store: Store;
   readonly index: RunIndex;
   readonly leases: Leases;
@@ -40,6 +46,7 @@ export async function openEngine(options: { root: string; cacheDir: string; pipe
   const activity = new ActiveRun(store.activeDir);
   return {
     root: options.root,
+    project: `${options.pipeline.name}@${options.root}`,
     store,
     index,
     leases,

@@ -44,7 +44,7 @@ async function planOne(engine: Engine, instance: Instance, planned: ReadonlyMap<
 
   const pending = upstream.filter(([, p]) => p.state !== 'cached');
   if (pending.length) {
-    const previous = await engine.index.latest(instance.id);
+    const previous = await engine.index.latest(engine.project, instance.id);
     // The key is unknown until upstream runs. Diff what is known, using the previous input digests
     // for the pending inputs, so params and code changes are still reported.
     const inputs: Record<string, ArtifactDigest> = {};
@@ -62,7 +62,7 @@ async function planOne(engine: Engine, instance: Instance, planned: ReadonlyMap<
   const found = await lookup(engine, key);
   if (found.hit) return { ...base, key, state: 'cached', reasons: [], digest: found.record.digest, lastSeconds: found.record.seconds };
   // Only a miss needs the last run of this instance, to say what changed.
-  const previous = await engine.index.latest(instance.id);
+  const previous = await engine.index.latest(engine.project, instance.id);
   const reasons: Reason[] = [];
   if (found.problem) reasons.push({ kind: 'artifact', field: 'artifact', problem: found.problem });
   const failure = await engine.index.failure(key);

@@ -25,6 +25,8 @@ export interface RunRecord {
   readonly seconds: number;
   readonly host: string;
   readonly pid: number;
+  /** The project that made it (engine.ts: pipeline name @ root); absent in records of older versions. */
+  readonly project?: string;
 }
 
 export interface FailureRecord {
@@ -39,6 +41,7 @@ const RUN = 'run/';
 const LATEST = 'latest/';
 const FAILED = 'failed/';
 const PIN = 'pin/';
+const latestKey = (project: string | undefined, instance: string) => (project === undefined ? LATEST + instance : `${LATEST}${project}\u0000${instance}`);
 
 export class RunIndex {
   private constructor(private readonly kv: Keyv) {}
@@ -57,7 +60,8 @@ export class RunIndex {
 
   async put(record: RunRecord): Promise<void> {
     await this.kv.set(RUN + record.key, record);
-    await this.kv.set(LATEST + record.instance, record.key);
+    // "Latest run of an instance" is per project: two projects may both have a `source` stage.
+    await this.kv.set(latestKey(record.project, record.instance), record.key);
     await this.kv.delete(FAILED + record.key);
   }
 
@@ -65,10 +69,11 @@ export class RunIndex {
     await this.kv.delete(RUN + key);
   }
 
-  /** The last successful run of a stage instance, whatever its key. */
-  async latest(instance: string): Promise<RunRecord | undefined> {
-    const key = await this.kv.get<CacheKey>(LATEST + instance);
-    return key ? this.get(key) : undefined;
+  /** The last successful run of a stage instance in a project, whatever its key. */
+  async latest(project: string, instance: string): Promise<RunRecord | undefined> {
+    const key = (await this.kv.get<CacheKey>(latestKey(project, instance))) ?? (await this.kv.get<CacheKey>(LATEST + instance));
+    const record = key ? await this.get(key) : undefined;
+    return record && (record.project === undefined || record.project === project) ? record : undefined;
   }
 
   async recordFailure(failure: FailureRecord): Promise<void> {

@@ -195,6 +195,7 @@ async function execute(
       seconds: (Date.now() - startedAt.getTime()) / 1000,
       host: hostname(),
       pid: process.pid,
+      project: engine.project,
     };
     await engine.index.put(record);
     await engine.store.saveRecord(key, record as unknown as Json);

@@ -193,10 +193,10 @@ function selectionFrom(flags: Flags): Selection {
   return { ...(flags.preset ? { preset: flags.preset } : {}), set, ablate, ...(flags.only ? { only: flags.only } : {}) };
 }
 
-async function withEngine<T>(flags: Flags, use: (engine: Engine, instances: Instance[], loaded: Loaded) => Promise<T>, selection?: Selection, preloaded?: Loaded): Promise<T> {
+async function withEngine<T>(flags: Flags, use: (engine: Engine, instances: Instance[], loaded: Loaded) => Promise<T>, selection?: Selection, preloaded?: Loaded, access: 'read' | 'write' = 'write'): Promise<T> {
   const loaded = preloaded ?? (await loadPipeline(flags));
   const instances = expandInstances(loaded.pipeline, selection ?? selectionFrom(flags));
-  const engine = await openEngine({ root: loaded.root, cacheDir: loaded.cacheDir, pipeline: loaded.pipeline });
+  const engine = await openEngine({ root: loaded.root, cacheDir: loaded.cacheDir, pipeline: loaded.pipeline, access });
   try {
     return await use(engine, instances, loaded);
   } finally {
@@ -293,7 +293,7 @@ async function cmdStatus(flags: Flags): Promise<number> {
       process.stdout.write(`${describePlan(planned)}\n`);
     }
     return 0;
-  });
+  }, undefined, undefined, 'read');
 }
 
 async function cmdGraph(flags: Flags): Promise<number> {
@@ -334,7 +334,7 @@ async function cmdLog(flags: Flags, args: string[]): Promise<number> {
       process.stdout.write(`${lines.join('\n')}\n`);
     }
     return 0;
-  });
+  }, undefined, undefined, 'read');
 }
 
 async function cmdGc(flags: Flags): Promise<number> {
@@ -445,5 +445,5 @@ async function cmdVerify(flags: Flags): Promise<number> {
     if (flags.json) process.stdout.write(`${JSON.stringify({ objects: digests.length, runs: runs.length, problems })}\n`);
     else process.stdout.write(`${digests.length} objects, ${runs.length} indexed runs: ${problems.length ? `\n  ${problems.join('\n  ')}` : 'all intact'}\n`);
     return problems.some((p) => p.startsWith('object')) ? 1 : 0;
-  });
+  }, undefined, undefined, 'read');
 }

@@ -2,15 +2,17 @@
  * The engine's handles on one project: its root, store, run index, leases, and the digests of
  * the code of every stage in the pipeline (computed once per command).
  */
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { ActiveRun } from './activity.ts';
 import { digestCode, type CodeDigest } from './code.ts';
+import { LineaError } from './errors.ts';
 import { ENGINE_VERSION, type Fingerprint } from './fingerprint.ts';
 import type { Instance } from './instances.ts';
 import type { ArtifactDigest, CacheKey, Json } from './json.ts';
 import { Leases } from './lease.ts';
 import type { Pipeline } from './pipeline.ts';
-import { RunIndex, type RunRecord } from './run-index.ts';
+import { RunIndex, writable, type RunRecord } from './run-index.ts';
 import type { EnvSpec } from './stage.ts';
 import { Store, type Manifest } from './store.ts';
 
@@ -37,11 +39,22 @@ export function resolveCacheDir(root: string, flag?: string): string {
   return chosen ? resolve(chosen) : resolve(root, 'cache');
 }
 
-export async function openEngine(options: { root: string; cacheDir: string; pipeline: Pipeline }): Promise<Engine> {
+/**
+ * `access: 'read'` (status, log, verify) works on a cache this user cannot write; anything that
+ * writes (run, gc, pin) first checks that it can, and says so plainly if not.
+ */
+export async function openEngine(options: { root: string; cacheDir: string; pipeline: Pipeline; access?: 'read' | 'write' }): Promise<Engine> {
   const store = new Store(options.cacheDir);
-  await store.init();
+  const readOnly = options.access === 'read';
+  if (!readOnly) {
+    const existing = existsSync(options.cacheDir) ? options.cacheDir : dirname(options.cacheDir);
+    if (!writable(existing)) {
+      throw new LineaError(`the cache ${options.cacheDir} is not writable by this user; this command writes results there: use --cache-dir <a writable directory>, or fix its permissions`, 'usage');
+    }
+  }
+  if (!readOnly || writable(options.cacheDir)) await store.init();
   const code = await digestCode(options.root, options.pipeline.nodes.map((n) => n.stage.moduleUrl));
-  const index = await RunIndex.open(store.indexPath);
+  const index = await RunIndex.open(store.indexPath, { readOnly });
   const leases = new Leases(store.leasesDir);
   const activity = new ActiveRun(store.activeDir);
   return {

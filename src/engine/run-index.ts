@@ -5,6 +5,10 @@
  * index is only a pointer: the object store is the truth, and an entry whose object is missing
  * or corrupt is a miss.
  */
+import { accessSync, constants, existsSync } from 'node:fs';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
 import type { Fingerprint } from './fingerprint.ts';
@@ -44,14 +48,29 @@ const PIN = 'pin/';
 const latestKey = (project: string | undefined, instance: string) => (project === undefined ? LATEST + instance : `${LATEST}${project}\u0000${instance}`);
 
 export class RunIndex {
-  private constructor(private readonly kv: Keyv) {}
+  private constructor(
+    private readonly kv: Keyv,
+    private readonly scratch?: string,
+  ) {}
 
-  static async open(path: string): Promise<RunIndex> {
-    const store = new KeyvSqlite({ uri: `sqlite://${path}`, busyTimeout: 30_000, iterationLimit: 500 });
+  /**
+   * Open the index. `readOnly` (status, log, verify) also works where this user cannot write the
+   * cache (a shared or archived store): sqlite must create its WAL side files even to read, so a
+   * snapshot of the index files is opened from a private temporary directory instead.
+   */
+  static async open(path: string, options: { readOnly?: boolean } = {}): Promise<RunIndex> {
+    let scratch: string | undefined;
+    let uri = path;
+    if (options.readOnly && !writable(dirname(path))) {
+      scratch = await mkdtemp(join(tmpdir(), 'linea-index-'));
+      uri = join(scratch, 'index.sqlite');
+      for (const suffix of ['', '-wal']) if (existsSync(`${path}${suffix}`)) await copyFile(`${path}${suffix}`, `${uri}${suffix}`);
+    }
+    const store = new KeyvSqlite({ uri: `sqlite://${uri}`, busyTimeout: 30_000, iterationLimit: 500 });
     // WAL lets concurrent `linea run`s read while one writes; the setting persists in the file.
     await store.query('PRAGMA journal_mode=WAL');
     const kv = new Keyv({ store, namespace: 'linea' });
-    return new RunIndex(kv);
+    return new RunIndex(kv, scratch);
   }
 
   async get(key: CacheKey): Promise<RunRecord | undefined> {
@@ -111,5 +130,16 @@ export class RunIndex {
 
   async close(): Promise<void> {
     await this.kv.disconnect();
+    if (this.scratch) await rm(this.scratch, { recursive: true, force: true });
+  }
+}
+
+/** Can this process create files in `dir`? */
+export function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -212,13 +212,14 @@ export class Store {
    */
   async quarantine(digest: ArtifactDigest): Promise<string | undefined> {
     const dir = join(this.root, 'quarantine');
-    await mkdir(dir, { recursive: true });
     const target = join(dir, `${digest}-${process.pid}-${randomBytes(4).toString('hex')}`);
     try {
+      await mkdir(dir, { recursive: true });
       await rename(this.objectDir(digest), target);
       return target;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      // Gone already, or a cache this user may only read: report the damage without moving it.
+      if (['ENOENT', 'EACCES', 'EPERM', 'EROFS'].includes((error as NodeJS.ErrnoException).code ?? '')) return undefined;
       throw error;
     }
   }

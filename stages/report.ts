@@ -130,7 +130,7 @@ export const reportStage = defineStage({
     const sections: Section[] = [
       {
         id: 'nonlinear-advantage',
-        title: 'Nonlinear advantage (docs/science.md, "Nonlinear advantage")',
+        title: 'Nonlinear advantage',
         text: [
           `${rows.length} sparsified networks in ${new Set(rows.map((r) => r.sweep)).size} sweep(s), seeds ${list(rows.map((r) => r.seed))}.`,
           gate.open
@@ -181,7 +181,7 @@ export const reportStage = defineStage({
       const frivolousProvenance = `seeds ${denseSeeds}; width factors f ∈ {${list(widths.map((w) => w.width))}}, F = ${f0.widest}; ${f0.prunability.thresholds.length} knockout orders, agreement threshold ${threshold}, PCA tail ${tail} (docs/science.md, "Prunable units, Redundant units"); test set; backend ${backends}`;
       sections.push({
         id: 'frivolous',
-        title: 'Frivolous units against width (docs/science.md, "Frivolous units")',
+        title: 'Frivolous units against width',
         text: [`${widths.length} dense networks trained by the pretrain stage at width factors ${list(widths.map((w) => `×${w.width}`))} of the default architecture, measured on the test set in the layers the paper records (every activation layer of a plain CNN; stem and stage outputs of a ResNet).`],
         claims: judgeFrivolousClaims(growths),
         figures: await rendered([
@@ -241,7 +241,7 @@ export const reportStage = defineStage({
       const ntkProvenance = `seeds ${list(ntk.map((p) => p.value.seed))}; m ∈ {${list(ntk.map((p) => p.width))}}; ${list(ntk.map((p) => p.variant))}; full-batch GD on ½·MSE, rate ${list(ntk.map((p) => p.value.lr))}; backend ${list(ntk.map((p) => p.value.backend))}`;
       sections.push({
         id: 'linearity',
-        title: 'Transition to linearity (docs/science.md, "Transition to linearity")',
+        title: 'Transition to linearity',
         text: [`NTK-parametrised tanh MLPs (weights N(0, 1), each layer scaled by 1/√fan-in, no biases) on points of the unit sphere with the target x₁x₂, trained by full-batch gradient descent; ${v0.depth} wide hidden layer(s), the bottleneck variant has a narrow layer between two wide ones.`],
         claims: judgeLinearityClaims(slopes),
         figures: await rendered([
@@ -274,8 +274,8 @@ export const reportStage = defineStage({
       const driftSetting = (pick: (v: KernelDriftValue) => number) => list(inputs.kernelDrift.map((k) => pick(k.value)));
       sections.push({
         id: 'bridge',
-        title: 'Bridge: kernel drift across the sparsified runs (docs/science.md, "The bridge")',
-        text: ['Linear in the parameters is not linear in the input: a network whose PReLUs are all at α = 1 still has a Hessian with respect to its weights. Does the tangent kernel move more when the penalty starts early, and does that go with the early/late gap Δ? This is an open question in docs/science.md; the numbers are reported without a verdict.'],
+        title: 'Bridge: kernel drift across the sparsified runs',
+        text: ['Linear in the parameters is not linear in the input: a network whose PReLUs are all at α = 1 still has a Hessian with respect to its weights. Does the tangent kernel move more when the penalty starts early, and does that go with the early/late gap Δ? This is an open question (docs/science.md, "The bridge"); the numbers are reported without a verdict.'],
         claims: [],
         figures: await rendered([driftFigure(drifts.flatMap((d) => [{ group: d.group, start: d.start, omega: d.omega, measure: 'kernel drift', value: d.value.kernelDrift }, { group: d.group, start: d.start, omega: d.omega, measure: 'weight travel', value: d.value.travel }]), driftSetting((v) => v.probes.kernel), provenance)]),
         tables: [
@@ -300,7 +300,13 @@ export const reportStage = defineStage({
 
     await mkdir(join(ctx.outDir, 'figures'), { recursive: true });
     for (const section of sections) for (const { figure, svg } of section.figures) await writeFile(join(ctx.outDir, 'figures', `${figure.id}.svg`), svg);
-    const page = { title: ctx.params.title, intro: [provenance], sections };
+    const seedCount = new Set(rows.map((r) => r.seed)).size;
+    const intro = [
+      provenance,
+      'Definitions, protocols, defaults and the rules behind every verdict: docs/science.md (it ships with linea). A verdict rests on paired seeds and a 95 % confidence interval: reproduced, refuted, inconclusive, or not tested with the reason.',
+      ...(seedCount < 3 ? [`${seedCount === 1 ? 'One seed' : `${seedCount} seeds`}: no verdict. The numbers below describe this run only; \`linea run --preset claims\` runs the protocol that can test the claims (3 paired seeds).`] : []),
+    ];
+    const page = { title: ctx.params.title, intro, sections };
     await writeFile(join(ctx.outDir, 'report.html'), html(page));
     const results = {
       provenance,

@@ -56,11 +56,13 @@ export function chosenAxisValues(pipeline: Pipeline, selection: Selection): Map<
   for (const a of pipeline.axes) if (a.default) picks.set(a.name, a.default);
   for (const [name, labels] of Object.entries(preset?.ablate ?? {})) picks.set(name, labels);
   // A param fixed with --set wins over an axis that would sweep it (unless --ablate names the axis):
-  // `--set sparsify.omega=0.02` means one ω, not every default ω set to 0.02.
+  // `--set sparsify.omega=0.02` means one ω, not every default ω set to 0.02. An axis sweeps the
+  // params every one of its values sets (a named value may set more, e.g. a budget rule beside
+  // the start); it is dropped when all of those are fixed.
   const fixed = new Set(Object.keys(selection.set ?? {}));
   for (const a of pipeline.axes) {
-    const sets = new Set(a.values.flatMap((v) => Object.keys(v.set)));
-    if (sets.size > 0 && [...sets].every((p) => fixed.has(p))) picks.delete(a.name);
+    const swept = a.values.length ? Object.keys(a.values[0]!.set).filter((p) => a.values.every((v) => p in v.set)) : [];
+    if (swept.length > 0 && swept.every((p) => fixed.has(p))) picks.delete(a.name);
   }
   for (const [name, labels] of Object.entries(selection.ablate ?? {})) picks.set(name, labels);
   const chosen = new Map<Axis, Axis['values'][number][]>();

@@ -50,15 +50,17 @@ const CLAIMS = {
   fineTune: 4,
   lateLr: 0.01,
   /**
-   * ω per protocol, from a one-seed pilot (`linea run --preset claims --ablate seed=0 --ablate
-   * start=… --ablate omega=…`): the penalty moves α by ≈ ω × Σ lr over its steps, about 17× more
-   * in 28 epochs at lr 0.05 than in 8 at lr 0.01, so each protocol needs its own range to cover
-   * APL ≈ 0.5–5.
+   * ω per protocol, from a one-seed pilot (seed 0 over early ω ∈ {0.002 … 0.01}, early-short
+   * {0.005 … 0.1}, late {0.03 … 3}): the penalty moves α by about ω × Σ lr over its steps, so
+   * each protocol needs its own range. In the pilot the nonlinear units left (of 144) were, early:
+   * 144, 131, 57, 29, 14 at ω = 0.002 … 0.01; early-short: 144, 140, 5, 0, 0 at 0.005, 0.01,
+   * 0.02, 0.05, 0.1; late: 144, 1, 0, 0, 0 at 0.03, 0.1, 0.3, 1, 3. Eight penalty epochs switch
+   * most units over in a narrow band of ω, so the short protocols sample that band.
    */
   omegas: {
     early: [0.002, 0.003, 0.005, 0.007, 0.01],
-    'early-short': [0.005, 0.01, 0.02, 0.05, 0.1],
-    late: [0.03, 0.1, 0.3, 1, 3],
+    'early-short': [0.011, 0.012, 0.0135, 0.015, 0.0175],
+    late: [0.04, 0.05, 0.06, 0.075, 0.09],
   },
 } as const;
 

@@ -36,7 +36,7 @@ describe('fingerprint', () => {
 
   it('diffs name nested params with old and new values', () => {
     const next = { ...base, params: { omega: 0.0003, schedule: { lr: 0.1, epochs: 5 } }, env: { backend: 'cpu' } };
-    assert.deepEqual(diffFingerprints(base, next).map(describeReason), ['params.omega 0.001 → 0.0003', 'params.schedule.epochs 3 → 5', 'env.backend wasm → cpu']);
+    assert.deepEqual(diffFingerprints(base, next).map(describeReason), ['params.omega 0.001 → 0.0003', 'params.schedule.epochs 3 → 5', 'env.backend "wasm" → "cpu"']);
   });
 
   it('canonical JSON refuses values it cannot represent', () => {

@@ -29,6 +29,13 @@ import { pretrainStage } from './stages/pretrain.ts';
 import { reportStage } from './stages/report.ts';
 import { sparsifyStage } from './stages/sparsify.ts';
 
+/**
+ * The default network: four 3×3 conv layers, average pooling (max-pooling would be a
+ * nonlinearity no PReLU controls, so α = 1 everywhere would not be a linear network), no batch
+ * norm, flatten + linear head.
+ */
+const PLAIN_CNN = { kind: 'plain-cnn', channels: [16, 16, 32, 32], poolAfter: [1], pool: 'avg', batchNorm: false, head: 'flatten' } as const;
+
 /** Dense epochs E, and the sparsified epochs of a late start: every run gets E + POST epochs. */
 const DENSE_EPOCHS = 8;
 const POST_EPOCHS = 4;
@@ -89,14 +96,14 @@ export default definePipeline({
   name: 'nonlinear-advantage',
   build(p) {
     const data = p.add(prepareDataStage, {}, { params: { source: { kind: 'fashion-mnist-embedded' }, downsample: 2 } });
-    const dense = p.add(pretrainStage, { data }, { params: { recipe: { ...RECIPE, epochs: DENSE_EPOCHS } } });
+    const dense = p.add(pretrainStage, { data }, { params: { arch: PLAIN_CNN, recipe: { ...RECIPE, epochs: DENSE_EPOCHS } } });
     const sparse = p.add(sparsifyStage, { data, dense }, { params: { postEpochs: POST_EPOCHS, recipe: SPARSE_RECIPE } });
     const linearized = p.add(linearizeStage, { data, sparse });
     const pathLength = p.add(pathLengthStage, { linearized });
     const shape = p.add(baselineShapeStage, { linearized, pathLength });
     const baseline = p.add(baselineStage, { data, shape }, { params: { recipe: { ...RECIPE, epochs: DENSE_EPOCHS + POST_EPOCHS } } });
     const control = p.add(controlStage, { data, dense }, { params: { recipe: { ...RECIPE, epochs: DENSE_EPOCHS + POST_EPOCHS } } });
-    const widths = p.add(pretrainStage, { data }, { id: 'width-sweep', params: { recipe: { ...RECIPE, epochs: DENSE_EPOCHS } } });
+    const widths = p.add(pretrainStage, { data }, { id: 'width-sweep', params: { arch: PLAIN_CNN, recipe: { ...RECIPE, epochs: DENSE_EPOCHS } } });
     const frivolous = p.add(frivolousStage, { data, dense: widths });
     const frivolousLinearized = p.add(frivolousLinearizedStage, { data, dense, linearized, pathLength });
     const kernelDrift = p.add(kernelDriftStage, { data, dense, sparse });
@@ -123,7 +130,7 @@ export default definePipeline({
     ),
     arch: namedAxis(
       {
-        'plain-cnn': dense({ arch: { kind: 'plain-cnn', channels: [16, 16, 32, 32], poolAfter: [1], pool: 'avg', batchNorm: false, head: 'flatten' } }),
+        'plain-cnn': dense({ arch: { ...PLAIN_CNN, channels: [...PLAIN_CNN.channels], poolAfter: [...PLAIN_CNN.poolAfter] } }),
         resnet: dense({ arch: { kind: 'resnet', depth: 8, baseWidth: 8 } }),
       },
       { description: 'the network: a 4-layer plain CNN with batch norm, or a CIFAR-style ResNet-v1' },

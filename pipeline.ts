@@ -184,7 +184,7 @@ export default definePipeline({
       params: {
         'prepare-data.downsample': 4,
         'prepare-data.limit': { train: 600, test: 200 },
-        ...dense({ arch: { kind: 'plain-cnn', channels: [4, 8], poolAfter: [0], batchNorm: true }, 'recipe.epochs': 2 }),
+        ...dense({ arch: { kind: 'plain-cnn', channels: [4, 8], poolAfter: [0], pool: 'avg', batchNorm: true }, 'recipe.epochs': 2 }),
         'sparsify.postEpochs': 1,
         'baseline.recipe.epochs': 3,
         'control.recipe.epochs': 3,

@@ -313,6 +313,8 @@ export const reportStage = defineStage({
       claims: sections.flatMap((s) => s.claims),
       rows,
       gaps: gapPoints,
+      gate,
+      control: inputs.control.map((c) => ({ labels: c.labels, ...c.value })),
       dense: inputs.dense.map((d) => ({ labels: d.labels, ...d.value })),
       sparse: inputs.sparse.map((s) => ({ labels: s.labels, ...s.value })),
       linearized: inputs.linearized.map((l) => ({ labels: l.labels, ...l.value })),

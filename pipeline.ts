@@ -220,6 +220,13 @@ export default definePipeline({
         // A parameter-matched single layer is ≈ 1,900 channels wide here (155 img/s, 27 min a run):
         // baselines and the gate's plain control start at D = 2, which only makes them harder to beat.
         'baseline-shape.minDepth': 2,
+        // The bridge and the frivolous units of the linearised networks are not what this preset
+        // tests: fewer probes and samples keep them to seconds per network.
+        'kernel-drift.hessianProbes': 2,
+        'kernel-drift.kernelProbes': 16,
+        'kernel-drift.iterations': 10,
+        'frivolous-linearized.maxSamples': 20_000,
+        'frivolous.maxSamples': 20_000,
       },
       ablate: {
         'claims-sweep': Object.keys(claimsSweep),

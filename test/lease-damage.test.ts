@@ -54,4 +54,15 @@ describe('damaged leases', () => {
     assert.notEqual(result, 'hung', 'linea run did not exit after SIGTERM');
     if (result !== 'hung') assert.notEqual(result.exitCode, 0);
   });
+
+  it('after SIGINT, stages waiting for a slot are not started', async () => {
+    rmSync(project.cacheDir, { recursive: true, force: true });
+    project.takeExecutions();
+    const run = project.spawn(['run', '--pipeline', 'queue.pipeline.ts']);
+    for (let i = 0; i < 300 && project.executions().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    run.kill('SIGINT');
+    const result = await run;
+    assert.notEqual(result.exitCode, 0);
+    assert.equal(project.takeExecutions().length, 1, 'only the stage already running when the interrupt came');
+  });
 });

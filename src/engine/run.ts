@@ -121,9 +121,12 @@ async function obtain(
     if (options.signal.aborted) return { ok: false, error: 'interrupted' };
     const release = await slots.acquire();
     try {
+      // Queued for a slot before an interrupt: start nothing new after it.
+      if (options.signal.aborted) return { ok: false, error: 'interrupted' };
       const acquired = await engine.leases.tryAcquire(key);
       if (acquired.ok) {
         try {
+          if (options.signal.aborted) return { ok: false, error: 'interrupted' };
           // Someone may have committed this key between our lookup and our lease.
           const again = await cached();
           if (again) return again;

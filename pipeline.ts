@@ -102,7 +102,8 @@ export default definePipeline({
     const pathLength = p.add(pathLengthStage, { linearized });
     const shape = p.add(baselineShapeStage, { linearized, pathLength });
     const baseline = p.add(baselineStage, { data, shape }, { params: { recipe: { ...RECIPE, epochs: DENSE_EPOCHS + POST_EPOCHS } } });
-    const control = p.add(controlStage, { data, dense }, { params: { recipe: { ...RECIPE, epochs: DENSE_EPOCHS + POST_EPOCHS } } });
+    // The sparse recipe: a deep network made all linear, without batch norm, diverges at lr 0.05.
+    const control = p.add(controlStage, { data, dense }, { params: { recipe: { ...SPARSE_RECIPE, epochs: DENSE_EPOCHS + POST_EPOCHS } } });
     const widths = p.add(pretrainStage, { data }, { id: 'width-sweep', params: { arch: PLAIN_CNN, recipe: { ...RECIPE, epochs: DENSE_EPOCHS } } });
     const frivolous = p.add(frivolousStage, { data, dense: widths });
     const frivolousLinearized = p.add(frivolousLinearizedStage, { data, dense, linearized, pathLength });
@@ -216,7 +217,7 @@ export default definePipeline({
         'sparsify.recipe': { ...RECIPE, lr: CLAIMS.lateLr, clipNorm: 5 },
         'sparsify.scratchLr': RECIPE.lr,
         'baseline.recipe.epochs': CLAIMS.dense + CLAIMS.penalty + CLAIMS.fineTune,
-        'control.recipe.epochs': CLAIMS.dense + CLAIMS.penalty + CLAIMS.fineTune,
+        'control.recipe': { ...RECIPE, epochs: CLAIMS.dense + CLAIMS.penalty + CLAIMS.fineTune },
         // A parameter-matched single layer is ≈ 1,900 channels wide here (155 img/s, 27 min a run):
         // baselines and the gate's plain control start at D = 2, which only makes them harder to beat.
         'baseline-shape.minDepth': 2,

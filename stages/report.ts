@@ -110,7 +110,8 @@ export const reportStage = defineStage({
     const gapPoints = gaps(rows);
     const gate = taskGate(
       inputs.dense.map((d) => ({ sweep: sweepOf(d.labels), seed: d.value.seed, accuracy: d.value.testAccuracy })),
-      inputs.control.map((c) => ({ sweep: sweepOf(c.labels), seed: c.value.seed, network: c.value.network, depth: c.value.depth, accuracy: c.value.testAccuracy })),
+      // A control's own axis is not part of the sweep it controls for.
+      inputs.control.map((c) => ({ sweep: sweepOf(Object.fromEntries(Object.entries(c.labels).filter(([k]) => k !== 'control'))), seed: c.value.seed, network: c.value.network, depth: c.value.depth, accuracy: c.value.testAccuracy })),
     );
     const claims = judgeClaims(
       rows,
@@ -170,7 +171,10 @@ export const reportStage = defineStage({
 
     // Frivolous units over the dense width sweep (§2).
     const widths = widthPoints(labelled(inputs.frivolous));
-    const growths = growth(widths);
+    const firstModel = inputs.dense[0]!.value.model as { classes?: number; outputs?: number };
+    const chance = 1 / (firstModel.classes ?? firstModel.outputs ?? 2);
+    const growths = growth(widths, chance);
+    const untrained = widths.filter((w) => w.accuracy < chance + 0.05);
     const denseSeeds = list(inputs.dense.map((d) => d.value.seed));
     const backends = list([...inputs.dense, ...inputs.sparse].map((v) => v.value.backend));
     if (widths.length) {
@@ -182,7 +186,12 @@ export const reportStage = defineStage({
       sections.push({
         id: 'frivolous',
         title: 'Frivolous units against width',
-        text: [`${widths.length} dense networks trained by the pretrain stage at width factors ${list(widths.map((w) => `×${w.width}`))} of the default architecture, measured on the test set in the layers the paper records (every activation layer of a plain CNN; stem and stage outputs of a ResNet).`],
+        text: [
+          `${widths.length} dense networks trained by the pretrain stage at width factors ${list(widths.map((w) => `×${w.width}`))} of the default architecture, measured on the test set in the layers the paper records (every activation layer of a plain CNN; stem and stage outputs of a ResNet).`,
+          ...(untrained.length
+            ? [`Left out of g: ${untrained.map((w) => `×${w.width} (${w.group}, ${pct(w.accuracy)} % test accuracy, chance ${pct(chance)} %)`).join(', ')}: a network that did not train has no units worth counting.`]
+            : []),
+        ],
         claims: judgeFrivolousClaims(growths),
         figures: await rendered([
           frivolousGrowthFigure(widths.flatMap((w) => FRIVOLOUS_COUNTS.map((units) => ({ group: w.group, width: w.width, units, value: w.counts[units] }))), frivolousProvenance),

@@ -127,3 +127,10 @@ test('the bridge: mean and median drift per start, beside the sweep\'s gap', () 
   const rows = bridge(driftRows([drift('late', 0.1, 1), drift('late', 0.2, 2), drift('late', 0.3, 30), drift('early', 0.1, 0.5), drift('early', 0.2, 0.7)]), [{ group: 'default', sweep: 'default', seed: 0, versus: 'early', d: 1, gap: 0.02, late: 0.9, early: 0.88 }]);
   assert.deepEqual(rows.map((r) => [r.start, r.kernelDrift, r.kernelDriftMedian, r.gap]), [['early', 0.6, 0.6, 0.02], ['late', 11, 2, 0.02]]);
 });
+
+test('a width-sweep network at chance accuracy is left out of g', () => {
+  const points = widthPoints([frivolous(0.25, 0.3, 0.2), frivolous(0.5, 0.3, 0.2), frivolous(1, 0.3, 0.2)].map((f, i) => (i === 1 ? { ...f, value: { ...f.value, testAccuracy: 0.1 } } : f)));
+  const g = growth(points, 0.1);
+  assert.deepEqual(g.find((x) => x.count === 'prunable')!.widths, [0.25, 1]);
+  assert.deepEqual(growth(points).find((x) => x.count === 'prunable')!.widths, [0.25, 0.5, 1]);
+});

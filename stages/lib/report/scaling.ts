@@ -60,9 +60,14 @@ export interface Growth {
   readonly g: number;
 }
 
-export function growth(points: readonly WidthPoint[]): Growth[] {
-  return [...new Set(points.map((p) => p.group))].flatMap((group) => {
-    const pts = points.filter((p) => p.group === group);
+/**
+ * g per sweep and count. A network that did not train (test accuracy within `chanceMargin` of
+ * `chance`) has no meaningful units to count: it is left out of g (the report names it).
+ */
+export function growth(points: readonly WidthPoint[], chance = 0, chanceMargin = 0.05): Growth[] {
+  const trained = points.filter((p) => p.accuracy >= chance + chanceMargin);
+  return [...new Set(trained.map((p) => p.group))].flatMap((group) => {
+    const pts = trained.filter((p) => p.group === group);
     if (pts.length < 2) return [];
     const widths = pts.map((p) => p.width);
     // The reference's similarity notebook skips the narrowest pair for the redundancy counts; its

@@ -122,6 +122,7 @@ export function markdown(page: Page): string {
     ...page.sections.flatMap((s) => [
       `## ${s.title}`,
       '',
+      ...s.text.flatMap((p) => [p, '']),
       ...(s.claims.length ? ['| claim | verdict | evidence |', '|---|---|---|', ...s.claims.map((c) => `| ${c.claim} | **${c.verdict}** | ${cell(c.evidence)} |`), ''] : []),
       ...s.tables.flatMap(markdownTable),
     ]),

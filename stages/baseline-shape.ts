@@ -20,10 +20,16 @@ export const baselineShapeStage = defineStage({
      * train; a deeper baseline only makes "the linearised network beats it" harder to reproduce.
      */
     minDepth: z.number().int().positive().default(1),
+    /**
+     * The deepest baseline built: a network whose APL rounds to its own depth would be compared
+     * with itself retrained (the claim leaves those out), and whole channel counts may not match
+     * its parameter count within the tolerance.
+     */
+    maxDepth: z.number().int().positive().optional(),
   }),
   inputs: { linearized: input<LinearizeValue>('linearised network'), pathLength: input<PathLengthValue>('its path length') },
   run: (ctx): BaselineShapeValue => {
-    const depth = Math.max(ctx.params.minDepth, Math.round(ctx.inputs.pathLength.value.normalized));
+    const depth = Math.min(ctx.params.maxDepth ?? Infinity, Math.max(ctx.params.minDepth, Math.round(ctx.inputs.pathLength.value.normalized)));
     const target = ctx.inputs.linearized.value.params;
     let b;
     try {

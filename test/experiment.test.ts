@@ -68,7 +68,14 @@ describe('the nonlinear-advantage experiment (smoke preset)', () => {
       assert.ok(w.threshold >= 0 && w.threshold <= 1 && w.redundantFraction > 0 && w.redundantFraction <= 1);
       assert.ok(Math.abs(w.counts.prunable + w.counts['non-prunable'] - w.width / 4) < 1e-12);
     }
-    assert.deepEqual(results.frivolous.growth.map((g: { count: string }) => g.count), ['prunable', 'non-prunable', 'redundant', 'non-redundant']);
+    // g is computed over the width-sweep networks that trained (above chance + 5 points); a
+    // network at chance is named in the section instead.
+    const trained = results.frivolous.widths.filter((w: { accuracy: number }) => w.accuracy >= 0.1 + 0.05);
+    if (trained.length >= 2) assert.deepEqual(results.frivolous.growth.map((g: { count: string }) => g.count), ['prunable', 'non-prunable', 'redundant', 'non-redundant']);
+    else {
+      assert.deepEqual(results.frivolous.growth, []);
+      assert.match(summary, /Left out of g: ×/);
+    }
     for (const k of results.frivolousLinearized) {
       for (const knock of [k.knockNonlinear, k.knockLinear, k.knockNonlinearAtStart]) assert.ok(knock.targeted >= 0 && knock.targeted <= 1 && knock.random.length === 3);
       assert.equal(k.knockNonlinear.units + k.knockLinear.units, k.units);

@@ -3,7 +3,7 @@
 // paired seeds whose answers are known, written before any real run.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { accuracyAt, gaps, judgeClaims, taskGate, type Gate, type Row } from '../stages/lib/report/rows.ts';
+import { accuracyAt, gaps, groupOf, judgeClaims, taskGate, type Gate, type Row } from '../stages/lib/report/rows.ts';
 
 function row(start: string, omega: number, apl: number, accuracy: number, extra: Partial<Row> = {}): Row {
   const seed = extra.seed ?? 0;
@@ -135,4 +135,15 @@ test('decay then collapse, and middle concentration, over seeds', () => {
   assert.equal(verdictOf(judgeClaims(decaying, layers(0.8), open), 'middle'), 'reproduced');
   assert.equal(verdictOf(judgeClaims(decaying, layers(0.05), open), 'middle'), 'refuted');
   assert.equal(verdictOf(judgeClaims(decaying, layers(0.8).slice(0, 1), open), 'middle'), 'not tested');
+});
+
+test('rows of a (protocol, ω) sweep axis form one sweep per seed, so Δ(d) is computed across them', () => {
+  const rows = [0, 1, 2].flatMap((seed) =>
+    [1, 2, 3, 4].flatMap((apl, i) => [
+      row('late', i, apl, 0.8, { seed, labels: { 'claims-sweep': `late@${i}`, seed: String(seed) }, group: groupOf({ 'claims-sweep': `late@${i}`, seed: String(seed) }) }),
+      row('early', i, apl, 0.7, { seed, labels: { 'claims-sweep': `early@${i}`, seed: String(seed) }, group: groupOf({ 'claims-sweep': `early@${i}`, seed: String(seed) }) }),
+    ]),
+  );
+  assert.equal(new Set(rows.map((r) => r.group)).size, 3, 'one group per seed');
+  assert.ok(gaps(rows).length > 0);
 });

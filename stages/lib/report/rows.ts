@@ -46,13 +46,19 @@ export const sameLabels = (a: Labels, b: Labels) => Object.keys(a).length === Ob
 /** `sub`'s labels all agree with `labels` (an upstream variant reached by fewer axes). */
 const within = (sub: Labels, labels: Labels) => Object.entries(sub).every(([k, v]) => labels[k] === v);
 
-export function groupOf(labels: Labels, without: readonly string[] = ['omega', 'start']): string {
+/**
+ * Axes that choose a point of the ω × start sweep rather than a different experiment: `omega`,
+ * `start`, and the claims preset's `claims-sweep` (protocol and ω together).
+ */
+export const SWEEP_POINT_AXES: readonly string[] = ['omega', 'start', 'claims-sweep'];
+
+export function groupOf(labels: Labels, without: readonly string[] = SWEEP_POINT_AXES): string {
   const rest = Object.entries(labels).filter(([k]) => !without.includes(k));
   return rest.length ? rest.map(([k, v]) => `${k}=${v}`).join(', ') : 'default';
 }
 
 /** The sweep a variant belongs to across seeds: its labels without ω, start and seed. */
-export const sweepOf = (labels: Labels) => groupOf(labels, ['omega', 'start', 'seed']);
+export const sweepOf = (labels: Labels) => groupOf(labels, [...SWEEP_POINT_AXES, 'seed']);
 
 /**
  * The protocol of a sparsified run: its start, and `early-short` for a run from initialisation

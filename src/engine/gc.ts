@@ -91,9 +91,9 @@ export async function collectGarbage(engine: Engine, options: GcOptions): Promis
   const stale = runs.filter((r) => mine(r) && (gone.has(r.digest) || (!present.has(r.digest) && !existsSync(store.objectDir(r.digest)))));
   if (!options.dryRun) {
     for (const r of stale) {
-      // A run may have committed this key again since the listing: keep an entry whose object exists.
+      // A run may have committed this key again since the listing: keep an entry whose object
+      // exists and was not evicted here.
       const current = await index.get(r.key);
-      if (current && current.digest !== r.digest && existsSync(store.objectDir(current.digest))) continue;
       if (current && !gone.has(current.digest) && existsSync(store.objectDir(current.digest))) continue;
       await index.delete(r.key);
       await store.deleteRecord(r.key);

@@ -255,16 +255,21 @@ function poolGeometry(shape: Shape4, at: PoolAttrs) {
   return { info, geometry };
 }
 
-const maxPool = native(tf.MaxPool, ({ inputs, backend, attrs }, a) => {
-  const { x } = inputs as { x: TensorInfo };
-  const xv = backend.f32(x);
-  if (!xv || x.shape.length !== 4) return undefined;
-  const { info, geometry } = poolGeometry(x.shape as Shape4, attrs as unknown as PoolAttrs);
-  const shape: Shape4 = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
-  const y = uninitialized(shape.reduce((p, q) => p * q, 1));
-  a.maxPool(xv, y, ...geometry);
-  return backend.makeTensorInfo(shape, 'float32', y);
-});
+/** A pooling forward kernel: the output geometry from tfjs, the loop from the addon. */
+const poolForward = (name: string, pool: (a: OnednnAddon, x: Float32Array, y: Float32Array, geometry: number[]) => void) =>
+  native(name, ({ inputs, backend, attrs }, a) => {
+    const { x } = inputs as { x: TensorInfo };
+    const xv = backend.f32(x);
+    if (!xv || x.shape.length !== 4) return undefined;
+    const { info, geometry } = poolGeometry(x.shape as Shape4, attrs as unknown as PoolAttrs);
+    const shape: Shape4 = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
+    const y = uninitialized(shape.reduce((p, q) => p * q, 1));
+    pool(a, xv, y, geometry);
+    return backend.makeTensorInfo(shape, 'float32', y);
+  });
+
+const maxPool = poolForward(tf.MaxPool, (a, x, y, geometry) => a.maxPool(x, y, ...geometry));
+const avgPool = poolForward(tf.AvgPool, (a, x, y, geometry) => a.avgPool(x, y, ...geometry));
 
 const maxPoolGrad = native(tf.MaxPoolGrad, ({ inputs, backend, attrs }, a) => {
   const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
@@ -275,17 +280,6 @@ const maxPoolGrad = native(tf.MaxPoolGrad, ({ inputs, backend, attrs }, a) => {
   const dx = new Float32Array(xv.length); // accumulated into: must start at zero
   a.maxPoolBackward(dyv, xv, dx, ...geometry);
   return backend.makeTensorInfo(input.shape, 'float32', dx);
-});
-
-const avgPool = native(tf.AvgPool, ({ inputs, backend, attrs }, a) => {
-  const { x } = inputs as { x: TensorInfo };
-  const xv = backend.f32(x);
-  if (!xv || x.shape.length !== 4) return undefined;
-  const { info, geometry } = poolGeometry(x.shape as Shape4, attrs as unknown as PoolAttrs);
-  const shape: Shape4 = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
-  const y = uninitialized(shape.reduce((p, q) => p * q, 1));
-  a.avgPool(xv, y, ...geometry);
-  return backend.makeTensorInfo(shape, 'float32', y);
 });
 
 const avgPoolGrad = native(tf.AvgPoolGrad, ({ inputs, backend, attrs }, a) => {

@@ -22,10 +22,14 @@ interface ActiveFile {
 
 export class ActiveRun {
   private readonly digests = new Set<ArtifactDigest>();
+  /** Digests the file on disk already names. */
+  private readonly persisted = new Set<ArtifactDigest>();
   private readonly file: string;
   private timer: NodeJS.Timeout | undefined;
-  /** Writes are chained so the file always ends with the latest set. */
+  /** The last write queued; writes run one after another. */
   private writing: Promise<void> = Promise.resolve();
+  /** The queued write that has not started yet: new digests join it instead of queuing another. */
+  private pending: Promise<void> | undefined;
 
   constructor(
     private readonly dir: string,
@@ -34,9 +38,13 @@ export class ActiveRun {
     this.file = join(dir, `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}.json`);
   }
 
-  /** Record that this run is about to read (or has just committed) `digest`; resolves once it is on disk. */
-  async use(digest: ArtifactDigest): Promise<void> {
-    if (this.digests.has(digest)) return this.writing;
+  /**
+   * Record that this run is about to read (or has just committed) `digest`; resolves once the file
+   * names it. Digests recorded while a write is under way share the next write, so a run that
+   * looks up many cached results writes the file a few times, not once per result.
+   */
+  use(digest: ArtifactDigest): Promise<void> {
+    if (this.persisted.has(digest)) return Promise.resolve();
     this.digests.add(digest);
     if (!this.timer) {
       this.timer = setInterval(() => {
@@ -45,14 +53,21 @@ export class ActiveRun {
       }, this.heartbeatMs);
       this.timer.unref();
     }
-    const content: ActiveFile = { host: hostname(), pid: process.pid, ...(processStartTime(process.pid) ? { startTime: processStartTime(process.pid)! } : {}), digests: [...this.digests] };
-    this.writing = this.writing.then(async () => {
-      await mkdir(this.dir, { recursive: true });
-      const tmp = `${this.file}.${randomBytes(4).toString('hex')}.tmp`;
-      await writeFile(tmp, JSON.stringify(content));
-      await rename(tmp, this.file);
-    });
-    return this.writing;
+    if (!this.pending) {
+      this.pending = this.writing.then(async () => {
+        this.pending = undefined;
+        const digests = [...this.digests];
+        const startTime = processStartTime(process.pid);
+        const content: ActiveFile = { host: hostname(), pid: process.pid, ...(startTime ? { startTime } : {}), digests };
+        await mkdir(this.dir, { recursive: true });
+        const tmp = `${this.file}.${randomBytes(4).toString('hex')}.tmp`;
+        await writeFile(tmp, JSON.stringify(content));
+        await rename(tmp, this.file);
+        for (const d of digests) this.persisted.add(d);
+      });
+      this.writing = this.pending;
+    }
+    return this.pending;
   }
 
   async close(): Promise<void> {

@@ -34,12 +34,25 @@ import { sparsifyStage } from './stages/sparsify.ts';
  * nonlinearity no PReLU controls, so α = 1 everywhere would not be a linear network), no batch
  * norm, flatten + linear head.
  */
-const PLAIN_CNN = { kind: 'plain-cnn', channels: [16, 16, 32, 32], poolAfter: [1], pool: 'avg', batchNorm: false, head: 'flatten' } as const;
+const PLAIN_CNN = {
+  kind: 'plain-cnn',
+  channels: [16, 16, 32, 32],
+  poolAfter: [1],
+  pool: 'avg',
+  batchNorm: false,
+  head: 'flatten',
+} as const;
 
 /** Dense epochs E, and the sparsified epochs of a late start: every run gets E + POST epochs. */
 const DENSE_EPOCHS = 8;
 const POST_EPOCHS = 4;
-const RECIPE = { batchSize: 128, lr: 0.05, optimizer: { kind: 'sgd', momentum: 0.9 }, schedule: { kind: 'cosine' }, weightDecay: 5e-4 } as const;
+const RECIPE = {
+  batchSize: 128,
+  lr: 0.05,
+  optimizer: { kind: 'sgd', momentum: 0.9 },
+  schedule: { kind: 'cosine' },
+  weightDecay: 5e-4,
+} as const;
 /**
  * The sparsified phase at a lower rate and with the gradient's global norm clipped to 5: as units
  * turn linear, this network (no batch norm) can blow its logits up, and large-ω runs diverged to NaN.
@@ -76,7 +89,11 @@ const claimsSweep = Object.fromEntries(
   Object.entries(CLAIMS.omegas).flatMap(([protocol, omegas]) =>
     omegas.map((omega) => [
       `${protocol}@${omega}`,
-      { 'sparsify.start': protocol === 'late' ? 'late' : 'early', 'sparsify.budgetRule': protocol === 'early-short' ? 'penalty' : 'total', 'sparsify.omega': omega },
+      {
+        'sparsify.start': protocol === 'late' ? 'late' : 'early',
+        'sparsify.budgetRule': protocol === 'early-short' ? 'penalty' : 'total',
+        'sparsify.omega': omega,
+      },
     ]),
   ),
 );
@@ -90,26 +107,62 @@ const ALL_CLASSES = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
  * to both (at width ×1 they are the same run, computed once: the cache key has no node id).
  */
 const dense = (params: Record<string, Json>): Record<string, Json> =>
-  Object.fromEntries(Object.entries(params).flatMap(([k, v]) => [[`pretrain.${k}`, v], [`width-sweep.${k}`, v]]));
+  Object.fromEntries(
+    Object.entries(params).flatMap(([k, v]) => [
+      [`pretrain.${k}`, v],
+      [`width-sweep.${k}`, v],
+    ]),
+  );
 
 export default definePipeline({
   name: 'nonlinear-advantage',
   build(p) {
     const data = p.add(prepareDataStage, {}, { params: { source: { kind: 'fashion-mnist-embedded' }, downsample: 2 } });
-    const dense = p.add(pretrainStage, { data }, { params: { arch: PLAIN_CNN, recipe: { ...RECIPE, epochs: DENSE_EPOCHS } } });
-    const sparse = p.add(sparsifyStage, { data, dense }, { params: { postEpochs: POST_EPOCHS, recipe: SPARSE_RECIPE } });
+    const dense = p.add(
+      pretrainStage,
+      { data },
+      { params: { arch: PLAIN_CNN, recipe: { ...RECIPE, epochs: DENSE_EPOCHS } } },
+    );
+    const sparse = p.add(
+      sparsifyStage,
+      { data, dense },
+      { params: { postEpochs: POST_EPOCHS, recipe: SPARSE_RECIPE } },
+    );
     const linearized = p.add(linearizeStage, { data, sparse });
     const pathLength = p.add(pathLengthStage, { linearized });
     const shape = p.add(baselineShapeStage, { linearized, pathLength });
-    const baseline = p.add(baselineStage, { data, shape }, { params: { recipe: { ...RECIPE, epochs: DENSE_EPOCHS + POST_EPOCHS } } });
+    const baseline = p.add(
+      baselineStage,
+      { data, shape },
+      { params: { recipe: { ...RECIPE, epochs: DENSE_EPOCHS + POST_EPOCHS } } },
+    );
     // The sparse recipe: a deep network made all linear, without batch norm, diverges at lr 0.05.
-    const control = p.add(controlStage, { data, dense }, { params: { recipe: { ...SPARSE_RECIPE, epochs: DENSE_EPOCHS + POST_EPOCHS } } });
-    const widths = p.add(pretrainStage, { data }, { id: 'width-sweep', params: { arch: PLAIN_CNN, recipe: { ...RECIPE, epochs: DENSE_EPOCHS } } });
+    const control = p.add(
+      controlStage,
+      { data, dense },
+      { params: { recipe: { ...SPARSE_RECIPE, epochs: DENSE_EPOCHS + POST_EPOCHS } } },
+    );
+    const widths = p.add(
+      pretrainStage,
+      { data },
+      { id: 'width-sweep', params: { arch: PLAIN_CNN, recipe: { ...RECIPE, epochs: DENSE_EPOCHS } } },
+    );
     const frivolous = p.add(frivolousStage, { data, dense: widths });
     const frivolousLinearized = p.add(frivolousLinearizedStage, { data, dense, linearized, pathLength });
     const kernelDrift = p.add(kernelDriftStage, { data, dense, sparse });
     const linearity = p.add(linearityStage);
-    p.add(reportStage, { dense, sparse, linearized, pathLength, baseline, control, frivolous, frivolousLinearized, kernelDrift, linearity });
+    p.add(reportStage, {
+      dense,
+      sparse,
+      linearized,
+      pathLength,
+      baseline,
+      control,
+      frivolous,
+      frivolousLinearized,
+      kernelDrift,
+      linearity,
+    });
   },
   axes: {
     omega: axis('sparsify.omega', [1e-4, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 5e-2, 1e-1, 3e-1, 1], {
@@ -126,12 +179,14 @@ export default definePipeline({
       {
         default: ['early', 'late'],
         description:
-          'when the penalty is switched on: from initialisation with the late runs\' total epochs (early) or only their penalty epochs (early-short; the papers do not say which), half-way, after dense training',
+          "when the penalty is switched on: from initialisation with the late runs' total epochs (early) or only their penalty epochs (early-short; the papers do not say which), half-way, after dense training",
       },
     ),
     arch: namedAxis(
       {
-        'plain-cnn': dense({ arch: { ...PLAIN_CNN, channels: [...PLAIN_CNN.channels], poolAfter: [...PLAIN_CNN.poolAfter] } }),
+        'plain-cnn': dense({
+          arch: { ...PLAIN_CNN, channels: [...PLAIN_CNN.channels], poolAfter: [...PLAIN_CNN.poolAfter] },
+        }),
         resnet: dense({ arch: { kind: 'resnet', depth: 8, baseWidth: 8 } }),
       },
       { description: 'the network: a 4-layer plain CNN with batch norm, or a CIFAR-style ResNet-v1' },
@@ -143,15 +198,26 @@ export default definePipeline({
         all: { 'prepare-data.classes': ALL_CLASSES },
         teacher: { 'prepare-data.source': { kind: 'teacher', depth: 4, size: 14 }, 'prepare-data.downsample': 1 },
       },
-      { description: 'easy (trouser vs bag), hard (T-shirt, pullover, coat, shirt), all 10 classes, or a synthetic deep-teacher task' },
+      {
+        description:
+          'easy (trouser vs bag), hard (T-shirt, pullover, coat, shirt), all 10 classes, or a synthetic deep-teacher task',
+      },
     ),
-    width: axis('pretrain.width', [0.5, 1, 2], { description: 'channel multiplier of the dense network (core-network constancy)' }),
-    depth: axis('pretrain.depth', [2, 4, 8], { description: 'conv layers of the plain CNN, or 6n+2 for the ResNet (core-network constancy)' }),
-    seed: axis(['pretrain.seed', 'width-sweep.seed', 'sparsify.seed', 'baseline.seed', 'control.seed', 'linearity.seed'], [0, 1, 2, 3, 4], {
-      description: 'initial weights and data order (paired: every stage of one seed shares it)',
+    width: axis('pretrain.width', [0.5, 1, 2], {
+      description: 'channel multiplier of the dense network (core-network constancy)',
     }),
+    depth: axis('pretrain.depth', [2, 4, 8], {
+      description: 'conv layers of the plain CNN, or 6n+2 for the ResNet (core-network constancy)',
+    }),
+    seed: axis(
+      ['pretrain.seed', 'width-sweep.seed', 'sparsify.seed', 'baseline.seed', 'control.seed', 'linearity.seed'],
+      [0, 1, 2, 3, 4],
+      {
+        description: 'initial weights and data order (paired: every stage of one seed shares it)',
+      },
+    ),
     'claims-sweep': namedAxis(claimsSweep, {
-      description: 'the claims preset\'s (protocol, ω) pairs: each protocol over its own ω range (see CLAIMS.omegas)',
+      description: "the claims preset's (protocol, ω) pairs: each protocol over its own ω range (see CLAIMS.omegas)",
     }),
     control: namedAxis(
       {
@@ -160,7 +226,10 @@ export default definePipeline({
         'plain-2': { 'control.network': 'plain', 'control.depth': 2 },
         'plain-4': { 'control.network': 'plain', 'control.depth': 4 },
       },
-      { default: ['linear', 'plain-1'], description: 'the task gate\'s controls: the dense shape made linear, plain networks of depth D' },
+      {
+        default: ['linear', 'plain-1'],
+        description: "the task gate's controls: the dense shape made linear, plain networks of depth D",
+      },
     ),
     'frivolous-width': axis('width-sweep.width', [0.25, 0.5, 1, 2, 4], {
       default: [0.25, 0.5, 1, 2],
@@ -176,7 +245,10 @@ export default definePipeline({
         tanh: { 'linearity.output': 'tanh', 'linearity.bottleneck': 0 },
         bottleneck: { 'linearity.output': 'linear', 'linearity.bottleneck': 2 },
       },
-      { default: ['linear', 'tanh', 'bottleneck'], description: 'linear output, tanh output, or a width-2 bottleneck between two wide layers' },
+      {
+        default: ['linear', 'tanh', 'bottleneck'],
+        description: 'linear output, tanh output, or a width-2 bottleneck between two wide layers',
+      },
     ),
   },
   presets: {
@@ -185,7 +257,10 @@ export default definePipeline({
       params: {
         'prepare-data.downsample': 4,
         'prepare-data.limit': { train: 600, test: 200 },
-        ...dense({ arch: { kind: 'plain-cnn', channels: [4, 8], poolAfter: [0], pool: 'avg', batchNorm: true }, 'recipe.epochs': 2 }),
+        ...dense({
+          arch: { kind: 'plain-cnn', channels: [4, 8], poolAfter: [0], pool: 'avg', batchNorm: true },
+          'recipe.epochs': 2,
+        }),
         'sparsify.postEpochs': 1,
         'baseline.recipe.epochs': 3,
         'control.recipe.epochs': 3,
@@ -201,7 +276,13 @@ export default definePipeline({
         'kernel-drift.kernelProbes': 8,
         'kernel-drift.iterations': 5,
       },
-      ablate: { omega: ['0.001', '0.1'], start: ['early', 'late'], 'frivolous-width': ['1', '2'], 'ntk-width': ['16', '64'], 'ntk-output': ['linear', 'tanh', 'bottleneck'] },
+      ablate: {
+        omega: ['0.001', '0.1'],
+        start: ['early', 'late'],
+        'frivolous-width': ['1', '2'],
+        'ntk-width': ['16', '64'],
+        'ntk-output': ['linear', 'tanh', 'bottleneck'],
+      },
     },
     claims: {
       description:
@@ -211,7 +292,17 @@ export default definePipeline({
         'prepare-data.classes': [0, 2, 4, 6],
         'prepare-data.downsample': 2,
         'prepare-data.limit': { train: 8000 },
-        ...dense({ arch: { kind: 'plain-cnn', channels: [16, 16, 16, 32, 32, 32], poolAfter: [0, 2], pool: 'avg', batchNorm: true, head: 'gap' }, 'recipe.epochs': CLAIMS.dense }),
+        ...dense({
+          arch: {
+            kind: 'plain-cnn',
+            channels: [16, 16, 16, 32, 32, 32],
+            poolAfter: [0, 2],
+            pool: 'avg',
+            batchNorm: true,
+            head: 'gap',
+          },
+          'recipe.epochs': CLAIMS.dense,
+        }),
         'sparsify.postEpochs': CLAIMS.penalty + CLAIMS.fineTune,
         'sparsify.fineTuneEpochs': CLAIMS.fineTune,
         'sparsify.recipe': { ...RECIPE, lr: CLAIMS.lateLr, clipNorm: 5 },
@@ -244,7 +335,8 @@ export default definePipeline({
       },
     },
     full: {
-      description: 'the full 60,000-image Fashion-MNIST at 28×28, ResNet-20, 30 + 10 epochs: for a GPU or a long CPU run',
+      description:
+        'the full 60,000-image Fashion-MNIST at 28×28, ResNet-20, 30 + 10 epochs: for a GPU or a long CPU run',
       params: {
         'prepare-data.source': { kind: 'fashion-mnist' },
         'prepare-data.downsample': 1,

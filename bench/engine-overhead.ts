@@ -15,7 +15,13 @@ import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { linkNodeModules, REPO } from '../test/helpers/project.ts';
 
-const { values } = parseArgs({ options: { stages: { type: 'string', default: '1000' }, repeats: { type: 'string', default: '3' }, json: { type: 'boolean' } } });
+const { values } = parseArgs({
+  options: {
+    stages: { type: 'string', default: '1000' },
+    repeats: { type: 'string', default: '3' },
+    json: { type: 'boolean' },
+  },
+});
 const N = Number(values.stages);
 const REPEATS = Number(values.repeats);
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -85,16 +91,29 @@ try {
   log(`linea: building ${N} stages…`);
   const build = await execa(process.execPath, [bin, 'run'], { cwd: linea, reject: false, env: { CI: 'true' } });
   if (build.exitCode !== 0) throw new Error(`linea build failed:\n${build.stderr}`);
-  rows.push({ tool: 'linea', command: 'linea run (no-op)', seconds: await timed(process.execPath, [bin, 'run'], linea) });
+  rows.push({
+    tool: 'linea',
+    command: 'linea run (no-op)',
+    seconds: await timed(process.execPath, [bin, 'run'], linea),
+  });
   rows.push({ tool: 'linea', command: 'linea status', seconds: await timed(process.execPath, [bin, 'status'], linea) });
 
-  const hasSnakemake = (await execa('snakemake', ['--version'], { reject: false }).catch(() => ({ exitCode: 1 }))).exitCode === 0;
+  const hasSnakemake =
+    (await execa('snakemake', ['--version'], { reject: false }).catch(() => ({ exitCode: 1 }))).exitCode === 0;
   if (hasSnakemake) {
     snakemakeProject(snake);
     log(`snakemake: building ${N} jobs…`);
     await execa('snakemake', ['--cores', '2', '--quiet', 'all'], { cwd: snake });
-    rows.push({ tool: 'snakemake', command: 'snakemake -n (dry run)', seconds: await timed('snakemake', ['-n', '--cores', '2', '--quiet', 'all'], snake) });
-    rows.push({ tool: 'snakemake', command: 'snakemake (no-op run)', seconds: await timed('snakemake', ['--cores', '2', '--quiet', 'all'], snake) });
+    rows.push({
+      tool: 'snakemake',
+      command: 'snakemake -n (dry run)',
+      seconds: await timed('snakemake', ['-n', '--cores', '2', '--quiet', 'all'], snake),
+    });
+    rows.push({
+      tool: 'snakemake',
+      command: 'snakemake (no-op run)',
+      seconds: await timed('snakemake', ['--cores', '2', '--quiet', 'all'], snake),
+    });
   } else {
     log('snakemake not installed (apt-get install snakemake): peer rows skipped');
   }
@@ -106,9 +125,14 @@ try {
 const lineaRun = rows.find((r) => r.command.startsWith('linea run'))!.seconds;
 const snakeRun = rows.find((r) => r.command === 'snakemake (no-op run)')?.seconds;
 if (values.json) {
-  process.stdout.write(`${JSON.stringify({ stages: N, repeats: REPEATS, rows, ratio: snakeRun ? snakeRun / lineaRun : null })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ stages: N, repeats: REPEATS, rows, ratio: snakeRun ? snakeRun / lineaRun : null })}\n`,
+  );
 } else {
   process.stdout.write(`no-op rerun of a ${N}-stage DAG (median of ${REPEATS}):\n`);
   for (const r of rows) process.stdout.write(`  ${r.command.padEnd(26)} ${r.seconds.toFixed(2)} s\n`);
-  if (snakeRun) process.stdout.write(`snakemake no-op / linea no-op = ${(snakeRun / lineaRun).toFixed(2)}× (above 1: linea is faster)\n`);
+  if (snakeRun)
+    process.stdout.write(
+      `snakemake no-op / linea no-op = ${(snakeRun / lineaRun).toFixed(2)}× (above 1: linea is faster)\n`,
+    );
 }

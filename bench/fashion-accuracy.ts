@@ -45,20 +45,50 @@ const trainSet = toDataset(raw.train);
 const stats = channelStats(trainSet);
 const data = { train: normalize(trainSet, stats), test: normalize(toDataset(raw.test), stats) };
 const model = buildModel(SMALL_PRELU_CNN, seed);
-log(`model: ${model.paramCount().trainable} parameters; data: ${data.train.labels.length} train / ${data.test.labels.length} test`);
-const { history } = await train(model, data, { epochs, batchSize: 64, lr: 1e-3, optimizer: { kind: 'adam' }, seed }, {
-  onEpoch: ({ metrics: m }) => void log(`linea/${backend.name} epoch ${m.epoch}: loss ${m.loss.toFixed(4)}, train acc ${m.trainAccuracy.toFixed(4)}, test acc ${m.testAccuracy!.toFixed(4)}, ${m.imagesPerSecond.toFixed(0)} img/s`),
-});
-const rows: { framework: string; backend: string; epoch: number; test_accuracy: number; seconds: number }[] = history.map((m) => ({
-  framework: 'linea', backend: backend.name, epoch: m.epoch, test_accuracy: m.testAccuracy!, seconds: m.seconds,
-}));
+log(
+  `model: ${model.paramCount().trainable} parameters; data: ${data.train.labels.length} train / ${data.test.labels.length} test`,
+);
+const { history } = await train(
+  model,
+  data,
+  { epochs, batchSize: 64, lr: 1e-3, optimizer: { kind: 'adam' }, seed },
+  {
+    onEpoch: ({ metrics: m }) =>
+      void log(
+        `linea/${backend.name} epoch ${m.epoch}: loss ${m.loss.toFixed(4)}, train acc ${m.trainAccuracy.toFixed(4)}, test acc ${m.testAccuracy!.toFixed(4)}, ${m.imagesPerSecond.toFixed(0)} img/s`,
+      ),
+  },
+);
+const rows: { framework: string; backend: string; epoch: number; test_accuracy: number; seconds: number }[] =
+  history.map((m) => ({
+    framework: 'linea',
+    backend: backend.name,
+    epoch: m.epoch,
+    test_accuracy: m.testAccuracy!,
+    seconds: m.seconds,
+  }));
 
 for (const python of ['/usr/bin/python3', 'python3']) {
   const probe = await execa(python, ['-c', 'import torch, numpy'], { reject: false });
   if (probe.exitCode !== 0) continue;
-  const run = await execa(python, [join(REPO, 'bench', 'fashion_accuracy_torch.py'), EMBEDDED_FASHION_MNIST_DIR, '--epochs', String(epochs), '--seed', String(seed)], { stderr: 'inherit' });
+  const run = await execa(
+    python,
+    [
+      join(REPO, 'bench', 'fashion_accuracy_torch.py'),
+      EMBEDDED_FASHION_MNIST_DIR,
+      '--epochs',
+      String(epochs),
+      '--seed',
+      String(seed),
+    ],
+    { stderr: 'inherit' },
+  );
   rows.push(...(JSON.parse(run.stdout) as typeof rows));
   break;
 }
 if (flags.json) process.stdout.write(JSON.stringify(rows) + '\n');
-else for (const r of rows) process.stdout.write(`${r.framework}/${r.backend} epoch ${r.epoch}: test accuracy ${(100 * r.test_accuracy).toFixed(2)}% (${r.seconds.toFixed(1)} s)\n`);
+else
+  for (const r of rows)
+    process.stdout.write(
+      `${r.framework}/${r.backend} epoch ${r.epoch}: test accuracy ${(100 * r.test_accuracy).toFixed(2)}% (${r.seconds.toFixed(1)} s)\n`,
+    );

@@ -60,11 +60,20 @@ async function measure(backend: string): Promise<Row[]> {
   const rows: Row[] = [];
   for (const name of Object.keys(REFERENCE_MODELS) as ReferenceModelName[]) {
     const model = buildModel(referenceModel(name), 0);
-    const optimizer = optimizerFor(model, { optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false }, weightDecay: 0 });
+    const optimizer = optimizerFor(model, {
+      optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false },
+      weightDecay: 0,
+    });
     const step = trainingStep(model, optimizer);
     const rand = mulberry32(1);
-    const x = tf.tensor(normalArray(rand, batch * model.inputShape.reduce((a, b) => a * b, 1)), [batch, ...model.inputShape]);
-    const labels = tf.tensor1d(Int32Array.from({ length: batch }, () => Math.floor(rand() * 10)), 'int32');
+    const x = tf.tensor(normalArray(rand, batch * model.inputShape.reduce((a, b) => a * b, 1)), [
+      batch,
+      ...model.inputShape,
+    ]);
+    const labels = tf.tensor1d(
+      Int32Array.from({ length: batch }, () => Math.floor(rand() * 10)),
+      'int32',
+    );
     const timeStep = () => {
       const t0 = performance.now();
       tf.tidy(() => step(x, labels, 0.01));
@@ -85,7 +94,13 @@ async function measure(backend: string): Promise<Row[]> {
       }
     }
     const ms = median(times);
-    rows.push({ backend, model: name, batch, images_per_s: Math.round((batch / ms) * 1000 * 10) / 10, ms_per_step: Math.round(ms * 10) / 10 });
+    rows.push({
+      backend,
+      model: name,
+      batch,
+      images_per_s: Math.round((batch / ms) * 1000 * 10) / 10,
+      ms_per_step: Math.round(ms * 10) / 10,
+    });
     tf.dispose([x, labels]);
     optimizer.dispose();
     model.dispose();
@@ -111,10 +126,31 @@ async function torchRows(log: (line: string) => void): Promise<Row[]> {
     log('torch: skipped (no python3 with torch; apt-get install python3-torch libopenblas0-pthread)');
     return [];
   }
-  const run = await execa(python, [TORCH_REFERENCE, '--json', '--threads', '2', '--steps', String(Math.max(steps, 5)), '--batch', String(batch)]);
-  const parsed = JSON.parse(run.stdout) as { model: ReferenceModelName; batch: number; images_per_s: number; ms_per_step: number; torch: string }[];
+  const run = await execa(python, [
+    TORCH_REFERENCE,
+    '--json',
+    '--threads',
+    '2',
+    '--steps',
+    String(Math.max(steps, 5)),
+    '--batch',
+    String(batch),
+  ]);
+  const parsed = JSON.parse(run.stdout) as {
+    model: ReferenceModelName;
+    batch: number;
+    images_per_s: number;
+    ms_per_step: number;
+    torch: string;
+  }[];
   log(`torch ${parsed[0]?.torch ?? ''}: ${python}`);
-  return parsed.map((r) => ({ backend: 'torch', model: r.model, batch: r.batch, images_per_s: r.images_per_s, ms_per_step: r.ms_per_step }));
+  return parsed.map((r) => ({
+    backend: 'torch',
+    model: r.model,
+    batch: r.batch,
+    images_per_s: r.images_per_s,
+    ms_per_step: r.ms_per_step,
+  }));
 }
 
 async function main(): Promise<void> {
@@ -131,7 +167,20 @@ async function main(): Promise<void> {
   rows.push(...(await torchRows(log)));
   for (const backend of flags.backend ?? backendNames()) {
     // Workers run with the V8 flags the linea CLI uses (bin/linea.js).
-    const args = ['--single-threaded-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--worker', backend, '--steps', String(steps), '--batch', String(batch), '--budget', String(budget)];
+    const args = [
+      '--single-threaded-gc',
+      '--import',
+      'tsx',
+      fileURLToPath(import.meta.url),
+      '--worker',
+      backend,
+      '--steps',
+      String(steps),
+      '--batch',
+      String(batch),
+      '--budget',
+      String(budget),
+    ];
     // Two models, each about `budget` seconds at most unless a single step takes longer.
     const limit = 4 * budget + 60;
     const run = await execa(process.execPath, args, { reject: false, cwd: REPO, timeout: limit * 1000 });
@@ -139,7 +188,10 @@ async function main(): Promise<void> {
       log(`${backend}: skipped (no result within ${limit} s; raise --budget to measure it)`);
       continue;
     }
-    const result = run.exitCode === 0 ? (JSON.parse(run.stdout) as Row[] | { skipped: string }) : { skipped: run.stderr.trim().split('\n').at(-1) ?? `exit ${run.exitCode}` };
+    const result =
+      run.exitCode === 0
+        ? (JSON.parse(run.stdout) as Row[] | { skipped: string })
+        : { skipped: run.stderr.trim().split('\n').at(-1) ?? `exit ${run.exitCode}` };
     if (!Array.isArray(result)) {
       log(`${backend}: skipped (${result.skipped})`);
       continue;
@@ -148,14 +200,20 @@ async function main(): Promise<void> {
     log(`${backend}: measured`);
   }
   if (flags.json) {
-    process.stdout.write(JSON.stringify(rows.map(({ backend, model, batch: b, images_per_s }) => ({ backend, model, batch: b, images_per_s }))) + '\n');
+    process.stdout.write(
+      JSON.stringify(
+        rows.map(({ backend, model, batch: b, images_per_s }) => ({ backend, model, batch: b, images_per_s })),
+      ) + '\n',
+    );
     return;
   }
   const torch = new Map(rows.filter((r) => r.backend === 'torch').map((r) => [r.model, r.images_per_s]));
   const lines = ['| backend | model | batch | ms/step | images/s | ÷ PyTorch |', '|---|---|---|---|---|---|'];
   for (const r of rows) {
     const ref = torch.get(r.model);
-    lines.push(`| ${r.backend} | ${r.model} | ${r.batch} | ${r.ms_per_step ?? ''} | ${r.images_per_s} | ${ref ? (r.images_per_s / ref).toFixed(3) : 'n/a'} |`);
+    lines.push(
+      `| ${r.backend} | ${r.model} | ${r.batch} | ${r.ms_per_step ?? ''} | ${r.images_per_s} | ${ref ? (r.images_per_s / ref).toFixed(3) : 'n/a'} |`,
+    );
   }
   process.stdout.write(lines.join('\n') + '\n');
 }

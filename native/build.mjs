@@ -21,13 +21,39 @@ function finish(ok, reason) {
 const previous = existsSync(statusFile) ? JSON.parse(readFileSync(statusFile, 'utf8')) : undefined;
 if (process.env.LINEA_NATIVE === '0') {
   finish(false, 'LINEA_NATIVE=0 at install');
-} else if (previous?.ok && previous.digest === digest && existsSync(join(dir, 'build', 'Release', 'linea_onednn.node'))) {
+} else if (
+  previous?.ok &&
+  previous.digest === digest &&
+  existsSync(join(dir, 'build', 'Release', 'linea_onednn.node'))
+) {
   console.log('linea: native oneDNN backend up to date');
-} else if (!(process.env.LINEA_DNNL_HEADER ? [process.env.LINEA_DNNL_HEADER] : ['/usr/include/dnnl.hpp', '/usr/local/include/dnnl.hpp']).some((p) => existsSync(p))) {
-  finish(false, 'oneDNN headers not found; install them with `apt-get install libdnnl-dev` and run `npm run build:native`');
+} else if (
+  !(
+    process.env.LINEA_DNNL_HEADER
+      ? [process.env.LINEA_DNNL_HEADER]
+      : ['/usr/include/dnnl.hpp', '/usr/local/include/dnnl.hpp']
+  ).some((p) => existsSync(p))
+) {
+  finish(
+    false,
+    'oneDNN headers not found; install them with `apt-get install libdnnl-dev` and run `npm run build:native`',
+  );
 } else {
   // npm hands lifecycle scripts its bundled node-gyp; otherwise find npm's copy beside this node.
-  const candidates = [process.env.npm_config_node_gyp, join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')];
+  const candidates = [
+    process.env.npm_config_node_gyp,
+    join(
+      dirname(process.execPath),
+      '..',
+      'lib',
+      'node_modules',
+      'npm',
+      'node_modules',
+      'node-gyp',
+      'bin',
+      'node-gyp.js',
+    ),
+  ];
   const gyp = candidates.find((p) => p && existsSync(p));
   const nodedir = process.env.npm_config_nodedir ?? (existsSync('/usr/include/node/node_api.h') ? '/usr' : undefined);
   if (!gyp) {
@@ -38,7 +64,10 @@ if (process.env.LINEA_NATIVE === '0') {
     if (run.status === 0) finish(true, '');
     else {
       const output = `${run.stdout}\n${run.stderr}`;
-      const line = output.split('\n').find((l) => /error/i.test(l) && !/gyp ERR!/.test(l)) ?? output.split('\n').find((l) => /gyp ERR!/.test(l)) ?? `node-gyp exited ${run.status}`;
+      const line =
+        output.split('\n').find((l) => /error/i.test(l) && !/gyp ERR!/.test(l)) ??
+        output.split('\n').find((l) => /gyp ERR!/.test(l)) ??
+        `node-gyp exited ${run.status}`;
       finish(false, `compiling the addon failed: ${line.trim()}`);
     }
   }

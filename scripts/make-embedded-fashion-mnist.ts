@@ -11,7 +11,11 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stratifiedIndices, takeRaw, type RawImages } from '../src/models/data/dataset.ts';
-import { DEBIAN_FASHION_MNIST_DIR, EMBEDDED_FASHION_MNIST_DIR, readFashionMnist } from '../src/models/data/fashion-mnist.ts';
+import {
+  DEBIAN_FASHION_MNIST_DIR,
+  EMBEDDED_FASHION_MNIST_DIR,
+  readFashionMnist,
+} from '../src/models/data/fashion-mnist.ts';
 import { encodeIdx } from '../src/models/data/idx.ts';
 
 const TRAIN = 10_000;
@@ -25,7 +29,9 @@ mkdirSync(EMBEDDED_FASHION_MNIST_DIR, { recursive: true });
 const lines: string[] = [];
 function write(name: string, bytes: Uint8Array): void {
   writeFileSync(join(EMBEDDED_FASHION_MNIST_DIR, name), bytes);
-  lines.push(`| ${name} | ${bytes.length.toLocaleString('en')} | \`${createHash('sha256').update(bytes).digest('hex')}\` |`);
+  lines.push(
+    `| ${name} | ${bytes.length.toLocaleString('en')} | \`${createHash('sha256').update(bytes).digest('hex')}\` |`,
+  );
 }
 function emit(prefix: 'train' | 't10k', raw: RawImages, count: number, seed: number): void {
   const sample = takeRaw(raw, stratifiedIndices(raw.labels, raw.classes, count, seed));
@@ -36,7 +42,9 @@ function emit(prefix: 'train' | 't10k', raw: RawImages, count: number, seed: num
 emit('train', full.train, TRAIN, SEED);
 emit('t10k', full.test, TEST, SEED + 1);
 
-writeFileSync(join(EMBEDDED_FASHION_MNIST_DIR, 'README.md'), `# Fashion-MNIST subset (embedded)
+writeFileSync(
+  join(EMBEDDED_FASHION_MNIST_DIR, 'README.md'),
+  `# Fashion-MNIST subset (embedded)
 
 A stratified sample of Fashion-MNIST (Xiao, Rasul & Vollgraf 2017, MIT licence): ${TRAIN.toLocaleString('en')} of the 60,000
 training images (${TRAIN / 10} per class) and ${TEST.toLocaleString('en')} of the 10,000 test images (${TEST / 10} per class), 28×28 grey, in
@@ -47,5 +55,6 @@ these bytes.
 | file | bytes | sha256 |
 |---|---|---|
 ${lines.join('\n')}
-`);
+`,
+);
 console.log(`wrote ${EMBEDDED_FASHION_MNIST_DIR}\n${lines.join('\n')}`);

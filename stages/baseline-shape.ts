@@ -27,17 +27,34 @@ export const baselineShapeStage = defineStage({
      */
     maxDepth: z.number().int().positive().optional(),
   }),
-  inputs: { linearized: input<LinearizeValue>('linearised network'), pathLength: input<PathLengthValue>('its path length') },
+  inputs: {
+    linearized: input<LinearizeValue>('linearised network'),
+    pathLength: input<PathLengthValue>('its path length'),
+  },
   run: (ctx): BaselineShapeValue => {
-    const depth = Math.min(ctx.params.maxDepth ?? Infinity, Math.max(ctx.params.minDepth, Math.round(ctx.inputs.pathLength.value.normalized)));
+    const depth = Math.min(
+      ctx.params.maxDepth ?? Infinity,
+      Math.max(ctx.params.minDepth, Math.round(ctx.inputs.pathLength.value.normalized)),
+    );
     const target = ctx.inputs.linearized.value.params;
     let b;
     try {
       b = widthMatchedBaseline(ctx.inputs.linearized.value.model, depth, target, ctx.params.tolerance);
     } catch (error) {
-      throw new Error(`stage 'baseline-shape': ${(error as Error).message}; a small network may need a looser baseline-shape.tolerance (now ${ctx.params.tolerance})`);
+      throw new Error(
+        `stage 'baseline-shape': ${(error as Error).message}; a small network may need a looser baseline-shape.tolerance (now ${ctx.params.tolerance})`,
+      );
     }
-    ctx.log(`D = ${depth}: ${b.params} parameters for a target of ${target} (${(100 * b.relativeError).toFixed(2)} %), width ×${b.multiplier.toFixed(3)}`);
-    return { depth, model: b.config, params: b.params, targetParams: target, relativeError: b.relativeError, multiplier: b.multiplier };
+    ctx.log(
+      `D = ${depth}: ${b.params} parameters for a target of ${target} (${(100 * b.relativeError).toFixed(2)} %), width ×${b.multiplier.toFixed(3)}`,
+    );
+    return {
+      depth,
+      model: b.config,
+      params: b.params,
+      targetParams: target,
+      relativeError: b.relativeError,
+      multiplier: b.multiplier,
+    };
   },
 });

@@ -19,7 +19,10 @@ export const baselineStage = defineStage({
     const backend = await useBackend(ctx);
     const data = await dataOf(ctx.inputs.data);
     const shape = ctx.inputs.shape.value;
-    const run = await trainResumable(ctx, () => buildModel(shape.model, ctx.params.seed), data, { ...ctx.params.recipe, seed: ctx.params.seed });
+    const run = await trainResumable(ctx, () => buildModel(shape.model, ctx.params.seed), data, {
+      ...ctx.params.recipe,
+      seed: ctx.params.seed,
+    });
     try {
       return {
         ...trainedValue(run, data, ctx.params.seed, backend),

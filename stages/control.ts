@@ -10,7 +10,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { defineStage, input } from '../src/index.ts';
-import { buildModel, frozenSlopes, loadModel, widthMatchedBaseline, withPrelu, type Model, type ModelConfig } from '../src/models/index.ts';
+import {
+  buildModel,
+  frozenSlopes,
+  loadModel,
+  widthMatchedBaseline,
+  withPrelu,
+  type Model,
+  type ModelConfig,
+} from '../src/models/index.ts';
 import type { ControlValue, DataValue, PretrainValue } from './lib/artifacts.ts';
 import { recipeParams } from './lib/arch.ts';
 import { BACKEND_ENV, dataOf, trainedValue, trainResumable, useBackend } from './lib/training.ts';
@@ -59,12 +67,20 @@ export const controlStage = defineStage({
       try {
         shape = widthMatchedBaseline(dense.model, depth, dense.params, params.tolerance);
       } catch (error) {
-        throw new Error(`stage 'control': ${(error as Error).message}; a small network may need a looser control.tolerance (now ${params.tolerance})`);
+        throw new Error(
+          `stage 'control': ${(error as Error).message}; a small network may need a looser control.tolerance (now ${params.tolerance})`,
+        );
       }
       ctx.log(`plain D = ${depth}: ${shape.params} parameters for the dense network's ${dense.params}`);
       fresh = async () => buildModel(shape.config, params.seed);
     }
-    const run = await trainResumable(ctx, fresh, data, { ...params.recipe, seed: params.seed }, params.network === 'linear' ? { regularizers: [frozen] } : {});
+    const run = await trainResumable(
+      ctx,
+      fresh,
+      data,
+      { ...params.recipe, seed: params.seed },
+      params.network === 'linear' ? { regularizers: [frozen] } : {},
+    );
     try {
       return { ...trainedValue(run, data, params.seed, backend), network: params.network, depth };
     } finally {

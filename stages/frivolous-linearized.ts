@@ -8,13 +8,39 @@
  */
 import { z } from 'zod';
 import { defineStage, input } from '../src/index.ts';
-import { frivolousMeasures, loadModel, predictions, targetedKnockout, type Dataset, type Model, type ModelConfig } from '../src/models/index.ts';
-import type { DataValue, FrivolousLinearizedValue, KnockoutValue, LinearizeValue, PathLengthValue, PretrainValue } from './lib/artifacts.ts';
+import {
+  frivolousMeasures,
+  loadModel,
+  predictions,
+  targetedKnockout,
+  type Dataset,
+  type Model,
+  type ModelConfig,
+} from '../src/models/index.ts';
+import type {
+  DataValue,
+  FrivolousLinearizedValue,
+  KnockoutValue,
+  LinearizeValue,
+  PathLengthValue,
+  PretrainValue,
+} from './lib/artifacts.ts';
 import { BACKEND_ENV, dataOf, useBackend } from './lib/training.ts';
 import { frivolousParams } from './frivolous.ts';
 
-function knockout(model: Model<ModelConfig>, ds: Dataset, masks: Readonly<Record<string, readonly number[]>>, pick: (nonlinear: number) => boolean, options: { orders: number; seed: number; reference: Int32Array }): KnockoutValue {
-  return targetedKnockout(model, ds, new Map(Object.entries(masks).map(([site, mask]) => [site, mask.map(pick)] as const)), options);
+function knockout(
+  model: Model<ModelConfig>,
+  ds: Dataset,
+  masks: Readonly<Record<string, readonly number[]>>,
+  pick: (nonlinear: number) => boolean,
+  options: { orders: number; seed: number; reference: Int32Array },
+): KnockoutValue {
+  return targetedKnockout(
+    model,
+    ds,
+    new Map(Object.entries(masks).map(([site, mask]) => [site, mask.map(pick)] as const)),
+    options,
+  );
 }
 
 export const frivolousLinearizedStage = defineStage({
@@ -50,10 +76,16 @@ export const frivolousLinearizedStage = defineStage({
         redundantFraction: m.redundantFraction,
         knockNonlinear: knockout(model, data.test, masks, (k) => k === 1, { ...options, reference }),
         knockLinear: knockout(model, data.test, masks, (k) => k === 0, { ...options, reference }),
-        knockNonlinearAtStart: knockout(source, data.test, masks, (k) => k === 1, { ...options, reference: predictions(source, data.test) }),
+        knockNonlinearAtStart: knockout(source, data.test, masks, (k) => k === 1, {
+          ...options,
+          reference: predictions(source, data.test),
+        }),
       };
-      const pair = (k: KnockoutValue) => `${(100 * k.targeted).toFixed(1)}% vs random ${(100 * k.randomMean).toFixed(1)}%`;
-      ctx.log(`p* ${value.prunableThreshold.toFixed(3)}, redundant ${value.redundantFraction.toFixed(3)}; agreement with ${value.nonlinear} nonlinear units out: ${pair(value.knockNonlinear)}; linear out: ${pair(value.knockLinear)}; at the start epoch: ${pair(value.knockNonlinearAtStart)}`);
+      const pair = (k: KnockoutValue) =>
+        `${(100 * k.targeted).toFixed(1)}% vs random ${(100 * k.randomMean).toFixed(1)}%`;
+      ctx.log(
+        `p* ${value.prunableThreshold.toFixed(3)}, redundant ${value.redundantFraction.toFixed(3)}; agreement with ${value.nonlinear} nonlinear units out: ${pair(value.knockNonlinear)}; linear out: ${pair(value.knockLinear)}; at the start epoch: ${pair(value.knockNonlinearAtStart)}`,
+      );
       return value;
     } finally {
       model.dispose();

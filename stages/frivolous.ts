@@ -46,7 +46,9 @@ export const frivolousStage = defineStage({
       const share = dense.width / params.widest;
       const prunable = m.prunability.threshold * share;
       const redundant = m.redundantFraction * share;
-      ctx.log(`width ×${dense.width}: p* ${m.prunability.threshold.toFixed(3)} (orders ${m.prunability.thresholds.map((t) => t.toFixed(3)).join(', ')}), redundant fraction ${m.redundantFraction.toFixed(3)}`);
+      ctx.log(
+        `width ×${dense.width}: p* ${m.prunability.threshold.toFixed(3)} (orders ${m.prunability.thresholds.map((t) => t.toFixed(3)).join(', ')}), redundant fraction ${m.redundantFraction.toFixed(3)}`,
+      );
       return {
         width: dense.width,
         widest: params.widest,

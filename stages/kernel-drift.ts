@@ -11,7 +11,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { defineStage, input } from '../src/index.ts';
-import { headBatch, linearizationGap, loadModel, meanHessianNorm, relativeKernelChange, relativeTravel, tangentKernel, withPrelu } from '../src/models/index.ts';
+import {
+  headBatch,
+  linearizationGap,
+  loadModel,
+  meanHessianNorm,
+  relativeKernelChange,
+  relativeTravel,
+  tangentKernel,
+  withPrelu,
+} from '../src/models/index.ts';
 import type { DataValue, KernelDriftValue, PretrainValue, SparsifyValue } from './lib/artifacts.ts';
 import { BACKEND_ENV, dataOf, useBackend } from './lib/training.ts';
 
@@ -31,7 +40,11 @@ export const kernelDriftStage = defineStage({
     epsilon: z.number().positive().default(1e-5),
     seed: z.number().int().default(0),
   }),
-  inputs: { data: input<DataValue>('prepared data'), dense: input<PretrainValue>('pretrain snapshots'), sparse: input<SparsifyValue>('sparsified network') },
+  inputs: {
+    data: input<DataValue>('prepared data'),
+    dense: input<PretrainValue>('pretrain snapshots'),
+    sparse: input<SparsifyValue>('sparsified network'),
+  },
   env: BACKEND_ENV,
   run: async (ctx): Promise<KernelDriftValue> => {
     const { params } = ctx;
@@ -49,19 +62,33 @@ export const kernelDriftStage = defineStage({
       // The weights without the PReLU α (see ParamSelection): at the start every α is 0, where the
       // network is not differentiable in α.
       const weights = { exclude: ['alpha'] as const };
-      const hessianOptions = { ...weights, iterations: params.iterations, tolerance: 1e-3, seed: params.seed, epsilon: params.epsilon };
+      const hessianOptions = {
+        ...weights,
+        iterations: params.iterations,
+        tolerance: 1e-3,
+        seed: params.seed,
+        epsilon: params.epsilon,
+      };
       const value: KernelDriftValue = {
         omega: sparse.omega,
         start: sparse.start,
         startEpoch: sparse.startEpoch,
-        hessian: { start: meanHessianNorm(start, hessianProbes, hessianOptions).norm, end: meanHessianNorm(end, hessianProbes, hessianOptions).norm },
-        kernelDrift: relativeKernelChange(tangentKernel(start, kernelProbes, weights), tangentKernel(end, kernelProbes, weights)),
+        hessian: {
+          start: meanHessianNorm(start, hessianProbes, hessianOptions).norm,
+          end: meanHessianNorm(end, hessianProbes, hessianOptions).norm,
+        },
+        kernelDrift: relativeKernelChange(
+          tangentKernel(start, kernelProbes, weights),
+          tangentKernel(end, kernelProbes, weights),
+        ),
         linearizationGap: linearizationGap(start, end, kernelProbes, weights),
         travel: relativeTravel(start, end, weights),
         probes: { hessian: hessianProbes.shape[0]!, kernel: kernelProbes.shape[0]! },
         epsilon: params.epsilon,
       };
-      ctx.log(`start ${sparse.start} (epoch ${sparse.startEpoch}), ω ${sparse.omega}: ‖H‖ ${value.hessian.start.toExponential(3)} → ${value.hessian.end.toExponential(3)}; kernel drift ${value.kernelDrift.toFixed(3)}; gap ${value.linearizationGap.toFixed(3)}; travel ${value.travel.toFixed(3)}`);
+      ctx.log(
+        `start ${sparse.start} (epoch ${sparse.startEpoch}), ω ${sparse.omega}: ‖H‖ ${value.hessian.start.toExponential(3)} → ${value.hessian.end.toExponential(3)}; kernel drift ${value.kernelDrift.toFixed(3)}; gap ${value.linearizationGap.toFixed(3)}; travel ${value.travel.toFixed(3)}`,
+      );
       return value;
     } finally {
       start.dispose();

@@ -50,7 +50,10 @@ export const linearityStage = defineStage({
   run: async (ctx): Promise<LinearityValue> => {
     const { params } = ctx;
     const backend = await useBackend(ctx);
-    const widths = params.bottleneck > 0 ? [params.width, params.bottleneck, ...Array(params.depth).fill(params.width)] : Array(params.depth).fill(params.width);
+    const widths =
+      params.bottleneck > 0
+        ? [params.width, params.bottleneck, ...Array(params.depth).fill(params.width)]
+        : Array(params.depth).fill(params.width);
     const config: MlpConfig = {
       kind: 'mlp',
       inputShape: [params.inputs],
@@ -83,7 +86,10 @@ export const linearityStage = defineStage({
           trace = fitSquaredLoss(model, x, y, { lr, steps: params.steps });
           break;
         } catch (error) {
-          if (attempt === 6) throw new Error(`stage 'linearity': gradient descent diverged at every rate down to ${lr} for width ${params.width}; lower linearity.lr (${(error as Error).message})`);
+          if (attempt === 6)
+            throw new Error(
+              `stage 'linearity': gradient descent diverged at every rate down to ${lr} for width ${params.width}; lower linearity.lr (${(error as Error).message})`,
+            );
           lr /= 2;
           model.dispose();
           model = buildModel(config, params.seed);
@@ -105,7 +111,9 @@ export const linearityStage = defineStage({
         linearizationGap: linearizationGap(initial, model, kernelProbes),
         travel: relativeTravel(initial, model),
       };
-      ctx.log(`m ${params.width} (${params.output} output${params.bottleneck ? `, bottleneck ${params.bottleneck}` : ''}): loss ${value.loss.initial.toExponential(2)} → ${value.loss.final.toExponential(2)}; ‖H‖ ${h0.toExponential(3)} → ${value.hessian.final.toExponential(3)}; kernel drift ${value.kernelDrift.toExponential(3)}; gap ${value.linearizationGap.toExponential(3)}`);
+      ctx.log(
+        `m ${params.width} (${params.output} output${params.bottleneck ? `, bottleneck ${params.bottleneck}` : ''}): loss ${value.loss.initial.toExponential(2)} → ${value.loss.final.toExponential(2)}; ‖H‖ ${h0.toExponential(3)} → ${value.hessian.final.toExponential(3)}; kernel drift ${value.kernelDrift.toExponential(3)}; gap ${value.linearizationGap.toExponential(3)}`,
+      );
       return value;
     } finally {
       initial.dispose();

@@ -8,7 +8,18 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { defineStage, input } from '../src/index.ts';
-import { countUnits, evaluate, foldLinear, headBatch, loadModel, saveModel, siteUnits, snapAlphas, type Model, type ModelConfig } from '../src/models/index.ts';
+import {
+  countUnits,
+  evaluate,
+  foldLinear,
+  headBatch,
+  loadModel,
+  saveModel,
+  siteUnits,
+  snapAlphas,
+  type Model,
+  type ModelConfig,
+} from '../src/models/index.ts';
 import type { DataValue, LinearizeValue, SparsifyValue } from './lib/artifacts.ts';
 import { BACKEND_ENV, dataOf, useBackend } from './lib/training.ts';
 
@@ -61,7 +72,11 @@ export const linearizeStage = defineStage({
       const trial = await loadModel(source);
       try {
         snapAlphas(trial, epsilon);
-        sensitivity.push({ epsilon, accuracy: evaluate(trial, data.test).accuracy, nonlinear: countUnits(siteUnits(trial, epsilon)).k });
+        sensitivity.push({
+          epsilon,
+          accuracy: evaluate(trial, data.test).accuracy,
+          nonlinear: countUnits(siteUnits(trial, epsilon)).k,
+        });
       } finally {
         trial.dispose();
       }
@@ -76,12 +91,16 @@ export const linearizeStage = defineStage({
       try {
         const maxRelativeError = logitError(model, folded.model, x);
         if (!(maxRelativeError <= params.tolerance)) {
-          throw new Error(`stage 'linearize': the folded model's logits differ from the linearised model's by ${maxRelativeError.toExponential(2)} (relative), above linearize.tolerance = ${params.tolerance}; folding is wrong for ${model.config.kind}`);
+          throw new Error(
+            `stage 'linearize': the folded model's logits differ from the linearised model's by ${maxRelativeError.toExponential(2)} (relative), above linearize.tolerance = ${params.tolerance}; folding is wrong for ${model.config.kind}`,
+          );
         }
         await saveModel(model, join(ctx.outDir, 'model'));
         await saveModel(folded.model, join(ctx.outDir, 'folded'));
         const units = countUnits(siteUnits(model, params.epsilon)).n;
-        ctx.log(`ε_lin ${params.epsilon}: ${snapped.total} of ${units} units linear; accuracy ${(100 * accuracyBefore).toFixed(2)}% → ${(100 * accuracyAfter).toFixed(2)}%; folded: ${folded.folds.length} folds, logit error ${maxRelativeError.toExponential(1)}`);
+        ctx.log(
+          `ε_lin ${params.epsilon}: ${snapped.total} of ${units} units linear; accuracy ${(100 * accuracyBefore).toFixed(2)}% → ${(100 * accuracyAfter).toFixed(2)}%; folded: ${folded.folds.length} folds, logit error ${maxRelativeError.toExponential(1)}`,
+        );
         const sparse = ctx.inputs.sparse.value;
         return {
           epsilon: params.epsilon,

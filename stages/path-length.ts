@@ -28,10 +28,14 @@ export const pathLengthStage = defineStage({
       const masks: Record<string, number[]> = {};
       for (const site of model.sites) {
         const alpha = site.alpha ? model.get(site.alpha).dataSync() : undefined;
-        masks[site.id] = alpha ? Array.from(alpha, (a) => (Math.abs(1 - a) >= epsilon ? 1 : 0)) : Array(site.channels).fill(site.nonlinearity === 'linear' ? 0 : 1);
+        masks[site.id] = alpha
+          ? Array.from(alpha, (a) => (Math.abs(1 - a) >= epsilon ? 1 : 0))
+          : Array(site.channels).fill(site.nonlinearity === 'linear' ? 0 : 1);
       }
       const core = coreNetwork(model.structure, model.sites, units);
-      ctx.log(`APL normalised ${core.pathLength.normalized.toFixed(3)}, unnormalised ${core.pathLength.unnormalized.toFixed(3)}; ${core.total} nonlinear units, W_eff ${core.effectiveWidth.toFixed(1)}`);
+      ctx.log(
+        `APL normalised ${core.pathLength.normalized.toFixed(3)}, unnormalised ${core.pathLength.unnormalized.toFixed(3)}; ${core.total} nonlinear units, W_eff ${core.effectiveWidth.toFixed(1)}`,
+      );
       return {
         epsilon,
         normalized: core.pathLength.normalized,

@@ -37,7 +37,9 @@ export const prepareDataStage = defineStage({
   run: async (ctx): Promise<DataValue> => {
     const data = prepareData(ctx.params);
     await saveData(ctx.outDir, data);
-    ctx.log(`${data.train.labels.length} train / ${data.validation?.labels.length ?? 0} validation / ${data.test.labels.length} test, ${data.train.shape.join('×')}, ${data.train.classes} classes`);
+    ctx.log(
+      `${data.train.labels.length} train / ${data.validation?.labels.length ?? 0} validation / ${data.test.labels.length} test, ${data.train.shape.join('×')}, ${data.train.classes} classes`,
+    );
     return {
       source: describeSource(ctx.params),
       shape: [...data.train.shape],

@@ -17,7 +17,13 @@ export const pretrainStage = defineStage({
   name: 'pretrain',
   description: 'dense ReLU training, a snapshot of every epoch',
   params: z.object({
-    arch: archParams.default({ kind: 'plain-cnn', channels: [16, 16, 32, 32], poolAfter: [1], batchNorm: false, head: 'flatten' }),
+    arch: archParams.default({
+      kind: 'plain-cnn',
+      channels: [16, 16, 32, 32],
+      poolAfter: [1],
+      batchNorm: false,
+      head: 'flatten',
+    }),
     /** Channel multiplier over `arch` (docs/science.md, "Average path length": core networks should not depend on it). */
     width: z.number().positive().default(1),
     /** Depth override: conv layers (plain CNN), 6n+2 (ResNet) or hidden layers (MLP). */
@@ -31,8 +37,14 @@ export const pretrainStage = defineStage({
   run: async (ctx): Promise<PretrainValue> => {
     const backend = await useBackend(ctx);
     const data = await dataOf(ctx.inputs.data);
-    const config = modelFor('pretrain', resize(ctx.params.arch, ctx.params.width, ctx.params.depth), ctx.inputs.data.value, 'relu');
-    const snapshot = (model: Parameters<typeof saveModel>[0], epoch: number) => saveModel(model, join(ctx.outDir, snapshotDir(epoch)));
+    const config = modelFor(
+      'pretrain',
+      resize(ctx.params.arch, ctx.params.width, ctx.params.depth),
+      ctx.inputs.data.value,
+      'relu',
+    );
+    const snapshot = (model: Parameters<typeof saveModel>[0], epoch: number) =>
+      saveModel(model, join(ctx.outDir, snapshotDir(epoch)));
     const run = await trainResumable(
       ctx,
       async () => {

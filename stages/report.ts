@@ -9,7 +9,18 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineStage, gather, type Variant } from '../src/index.ts';
-import type { BaselineValue, ControlValue, FrivolousLinearizedValue, FrivolousValue, KernelDriftValue, LinearityValue, LinearizeValue, PathLengthValue, PretrainValue, SparsifyValue } from './lib/artifacts.ts';
+import type {
+  BaselineValue,
+  ControlValue,
+  FrivolousLinearizedValue,
+  FrivolousValue,
+  KernelDriftValue,
+  LinearityValue,
+  LinearizeValue,
+  PathLengthValue,
+  PretrainValue,
+  SparsifyValue,
+} from './lib/artifacts.ts';
 import {
   accuracyVsApl,
   baselineFigure,
@@ -27,7 +38,18 @@ import {
   type Figure,
 } from './lib/report/figures.ts';
 import { html, markdown, toSvg, type Section } from './lib/report/render.ts';
-import { gaps, groupOf, joinRows, judgeClaims, protocolOf, sameLabels, sweepOf, taskGate, type Claim, type Labelled } from './lib/report/rows.ts';
+import {
+  gaps,
+  groupOf,
+  joinRows,
+  judgeClaims,
+  protocolOf,
+  sameLabels,
+  sweepOf,
+  taskGate,
+  type Claim,
+  type Labelled,
+} from './lib/report/rows.ts';
 import {
   agreementPoints,
   bridge,
@@ -43,8 +65,10 @@ import {
   widthPoints,
 } from './lib/report/scaling.ts';
 
-const labelled = <T>(variants: readonly Variant<T>[]): Labelled<T>[] => variants.map((v) => ({ labels: v.labels, value: v.value }));
-const fmt = (x: number | undefined, digits = 4) => (x === undefined || Number.isNaN(x) ? '–' : Number(x.toFixed(digits)));
+const labelled = <T>(variants: readonly Variant<T>[]): Labelled<T>[] =>
+  variants.map((v) => ({ labels: v.labels, value: v.value }));
+const fmt = (x: number | undefined, digits = 4) =>
+  x === undefined || Number.isNaN(x) ? '–' : Number(x.toFixed(digits));
 const sci = (x: number) => (x === 0 ? '0' : x.toExponential(3));
 const pct = (x: number) => Number((100 * x).toFixed(2));
 const list = (xs: readonly (number | string)[]) => [...new Set(xs)].join(', ');
@@ -60,7 +84,7 @@ export const reportStage = defineStage({
     linearized: gather<LinearizeValue>('linearised networks'),
     pathLength: gather<PathLengthValue>('their path lengths'),
     baseline: gather<BaselineValue>('width-matched baselines'),
-    control: gather<ControlValue>('the task gate\'s control networks'),
+    control: gather<ControlValue>("the task gate's control networks"),
     frivolous: gather<FrivolousValue>('frivolous units of the width sweep'),
     frivolousLinearized: gather<FrivolousLinearizedValue>('frivolous units of the linearised networks'),
     kernelDrift: gather<KernelDriftValue>('kernel drift across the sparsified runs'),
@@ -75,7 +99,10 @@ export const reportStage = defineStage({
       pathLength: labelled(inputs.pathLength),
       baseline: labelled(inputs.baseline),
     });
-    if (rows.length === 0) throw new Error("stage 'report': no sparsified network reached the report; check that sparsify, linearize and path-length ran");
+    if (rows.length === 0)
+      throw new Error(
+        "stage 'report': no sparsified network reached the report; check that sparsify, linearize and path-length ran",
+      );
     const epsilon = inputs.linearized[0]!.value.epsilon;
     const provenance = provenanceLine({
       seeds: [...new Set(rows.map((r) => r.seed))],
@@ -92,30 +119,87 @@ export const reportStage = defineStage({
     // Layer profiles and core-network cells, in each network's forward order.
     const profiles = inputs.pathLength.map((p) => {
       const s = inputs.sparse.find((v) => sameLabels(v.labels, p.labels))!;
-      return { group: groupOf(p.labels), seed: s.value.seed, omega: s.value.omega, start: protocolOf(s.value), value: p.value };
+      return {
+        group: groupOf(p.labels),
+        seed: s.value.seed,
+        omega: s.value.omega,
+        start: protocolOf(s.value),
+        value: p.value,
+      };
     });
     const firstGroup = rows[0]!.group;
-    const shown = profiles.filter((p) => p.group === firstGroup).sort((a, b) => a.start.localeCompare(b.start) || a.omega - b.omega);
+    const shown = profiles
+      .filter((p) => p.group === firstGroup)
+      .sort((a, b) => a.start.localeCompare(b.start) || a.omega - b.omega);
     const cells: CoreCell[] = shown.flatMap((p) =>
-      p.value.layers.flatMap((layer, l) => (p.value.masks[layer.site] ?? []).map((nonlinear, channel) => ({ panel: `${p.start}, ω=${p.omega}`, layer: l, site: layer.site, channel, nonlinear }))),
+      p.value.layers.flatMap((layer, l) =>
+        (p.value.masks[layer.site] ?? []).map((nonlinear, channel) => ({
+          panel: `${p.start}, ω=${p.omega}`,
+          layer: l,
+          site: layer.site,
+          channel,
+          nonlinear,
+        })),
+      ),
     );
-    const fractions = shown.flatMap((p) => p.value.layers.map((layer, l) => ({ start: p.start, omega: p.omega, layer: l, site: layer.site, fraction: layer.fraction })));
+    const fractions = shown.flatMap((p) =>
+      p.value.layers.map((layer, l) => ({
+        start: p.start,
+        omega: p.omega,
+        layer: l,
+        site: layer.site,
+        fraction: layer.fraction,
+      })),
+    );
     const curves = [
-      ...inputs.dense.flatMap((d) => d.value.history.map((h) => ({ run: `dense ${groupOf(d.labels)}`, kind: 'dense (ReLU)', epoch: h.epoch, accuracy: h.testAccuracy ?? 0 }))),
+      ...inputs.dense.flatMap((d) =>
+        d.value.history.map((h) => ({
+          run: `dense ${groupOf(d.labels)}`,
+          kind: 'dense (ReLU)',
+          epoch: h.epoch,
+          accuracy: h.testAccuracy ?? 0,
+        })),
+      ),
       ...inputs.sparse
         .filter((s) => groupOf(s.labels) === firstGroup)
-        .flatMap((s) => s.value.history.map((h) => ({ run: `ω=${s.value.omega}`, kind: `sparsified, start ${s.value.start}`, epoch: s.value.startEpoch + h.epoch, accuracy: h.testAccuracy ?? 0 }))),
-      ...[...new Map(inputs.baseline.map((b) => [b.digest, b])).values()].flatMap((b) => b.value.history.map((h) => ({ run: `D=${b.value.depth}`, kind: 'baseline (plain ReLU)', epoch: h.epoch, accuracy: h.testAccuracy ?? 0 }))),
+        .flatMap((s) =>
+          s.value.history.map((h) => ({
+            run: `ω=${s.value.omega}`,
+            kind: `sparsified, start ${s.value.start}`,
+            epoch: s.value.startEpoch + h.epoch,
+            accuracy: h.testAccuracy ?? 0,
+          })),
+        ),
+      ...[...new Map(inputs.baseline.map((b) => [b.digest, b])).values()].flatMap((b) =>
+        b.value.history.map((h) => ({
+          run: `D=${b.value.depth}`,
+          kind: 'baseline (plain ReLU)',
+          epoch: h.epoch,
+          accuracy: h.testAccuracy ?? 0,
+        })),
+      ),
     ];
     const gapPoints = gaps(rows);
     const gate = taskGate(
       inputs.dense.map((d) => ({ sweep: sweepOf(d.labels), seed: d.value.seed, accuracy: d.value.testAccuracy })),
       // A control's own axis is not part of the sweep it controls for.
-      inputs.control.map((c) => ({ sweep: sweepOf(Object.fromEntries(Object.entries(c.labels).filter(([k]) => k !== 'control'))), seed: c.value.seed, network: c.value.network, depth: c.value.depth, accuracy: c.value.testAccuracy })),
+      inputs.control.map((c) => ({
+        sweep: sweepOf(Object.fromEntries(Object.entries(c.labels).filter(([k]) => k !== 'control'))),
+        seed: c.value.seed,
+        network: c.value.network,
+        depth: c.value.depth,
+        accuracy: c.value.testAccuracy,
+      })),
     );
     const claims = judgeClaims(
       rows,
-      profiles.map((p) => ({ group: p.group, seed: p.seed, omega: p.omega, start: p.start, fractions: p.value.layers.map((l) => l.fraction) })),
+      profiles.map((p) => ({
+        group: p.group,
+        seed: p.seed,
+        omega: p.omega,
+        start: p.start,
+        fractions: p.value.layers.map((l) => l.fraction),
+      })),
       gate,
     );
     const rendered = async (figures: readonly Figure[]) => {
@@ -150,13 +234,56 @@ export const reportStage = defineStage({
         tables: [
           {
             caption: `The task gate: test accuracy in % per seed of the dense network, the same shape made linear, and the plain D = ${gate.plainDepth ?? 1} network (docs/science.md, "The task gate").`,
-            columns: ['sweep', 'seed', 'dense', 'linear', `plain D = ${gate.plainDepth ?? 1}`, 'dense − linear', `dense − D${gate.plainDepth ?? 1}`],
-            rows: gate.seeds.map((g) => [g.sweep, g.seed, pct(g.dense), g.linear === undefined ? '–' : pct(g.linear), g.plain1 === undefined ? '–' : pct(g.plain1), g.linear === undefined ? '–' : pct(g.dense - g.linear), g.plain1 === undefined ? '–' : pct(g.dense - g.plain1)]),
+            columns: [
+              'sweep',
+              'seed',
+              'dense',
+              'linear',
+              `plain D = ${gate.plainDepth ?? 1}`,
+              'dense − linear',
+              `dense − D${gate.plainDepth ?? 1}`,
+            ],
+            rows: gate.seeds.map((g) => [
+              g.sweep,
+              g.seed,
+              pct(g.dense),
+              g.linear === undefined ? '–' : pct(g.linear),
+              g.plain1 === undefined ? '–' : pct(g.plain1),
+              g.linear === undefined ? '–' : pct(g.dense - g.linear),
+              g.plain1 === undefined ? '–' : pct(g.dense - g.plain1),
+            ]),
           },
           {
-            caption: 'Every sparsified network: accuracy in %, APL normalised and unnormalised, nonlinear units, the width-matched baseline.',
-            columns: ['sweep', 'start', 'ω', 'APL', 'APL (unnorm.)', 'nonlinear', 'W_eff', 'acc. sparsified', 'acc. linearised', 'baseline D', 'baseline acc.', 'params'],
-            rows: rows.map((r) => [r.group, r.start, r.omega, fmt(r.apl, 3), fmt(r.aplUnnormalized, 3), `${r.nonlinear}/${r.units}`, fmt(r.effectiveWidth, 1), pct(r.accuracySparse), pct(r.accuracyLinearized), r.baselineDepth ?? '–', r.baselineAccuracy === undefined ? '–' : pct(r.baselineAccuracy), r.params]),
+            caption:
+              'Every sparsified network: accuracy in %, APL normalised and unnormalised, nonlinear units, the width-matched baseline.',
+            columns: [
+              'sweep',
+              'start',
+              'ω',
+              'APL',
+              'APL (unnorm.)',
+              'nonlinear',
+              'W_eff',
+              'acc. sparsified',
+              'acc. linearised',
+              'baseline D',
+              'baseline acc.',
+              'params',
+            ],
+            rows: rows.map((r) => [
+              r.group,
+              r.start,
+              r.omega,
+              fmt(r.apl, 3),
+              fmt(r.aplUnnormalized, 3),
+              `${r.nonlinear}/${r.units}`,
+              fmt(r.effectiveWidth, 1),
+              pct(r.accuracySparse),
+              pct(r.accuracyLinearized),
+              r.baselineDepth ?? '–',
+              r.baselineAccuracy === undefined ? '–' : pct(r.baselineAccuracy),
+              r.params,
+            ]),
           },
         ],
         notes: [
@@ -189,19 +316,52 @@ export const reportStage = defineStage({
         text: [
           `${widths.length} dense networks trained by the pretrain stage at width factors ${list(widths.map((w) => `×${w.width}`))} of the default architecture, measured on the test set in the layers the paper records (every activation layer of a plain CNN; stem and stage outputs of a ResNet).`,
           ...(untrained.length
-            ? [`Left out of g: ${untrained.map((w) => `×${w.width} (${w.group}, ${pct(w.accuracy)} % test accuracy, chance ${pct(chance)} %)`).join(', ')}: a network that did not train has no units worth counting.`]
+            ? [
+                `Left out of g: ${untrained.map((w) => `×${w.width} (${w.group}, ${pct(w.accuracy)} % test accuracy, chance ${pct(chance)} %)`).join(', ')}: a network that did not train has no units worth counting.`,
+              ]
             : []),
         ],
         claims: judgeFrivolousClaims(growths),
         figures: await rendered([
-          frivolousGrowthFigure(widths.flatMap((w) => FRIVOLOUS_COUNTS.map((units) => ({ group: w.group, width: w.width, units, value: w.counts[units] }))), frivolousProvenance),
-          frivolousAgreementFigure(agreementPoints(labelled(inputs.frivolous)), inputs.frivolous[0]!.value.settings.threshold, frivolousProvenance),
+          frivolousGrowthFigure(
+            widths.flatMap((w) =>
+              FRIVOLOUS_COUNTS.map((units) => ({ group: w.group, width: w.width, units, value: w.counts[units] })),
+            ),
+            frivolousProvenance,
+          ),
+          frivolousAgreementFigure(
+            agreementPoints(labelled(inputs.frivolous)),
+            inputs.frivolous[0]!.value.settings.threshold,
+            frivolousProvenance,
+          ),
         ]),
         tables: [
           {
             caption: 'Per width: p* (mean over the knockout orders), c̄ (mean over layers), and the normalised counts.',
-            columns: ['sweep', 'f', 'params', 'test acc. %', 'p*', 'prunable', 'non-prunable', 'c̄', 'redundant', 'non-redundant'],
-            rows: widths.map((w) => [w.group, w.width, w.params, pct(w.accuracy), fmt(w.threshold, 3), fmt(w.counts.prunable), fmt(w.counts['non-prunable']), fmt(w.redundantFraction, 3), fmt(w.counts.redundant), fmt(w.counts['non-redundant'])]),
+            columns: [
+              'sweep',
+              'f',
+              'params',
+              'test acc. %',
+              'p*',
+              'prunable',
+              'non-prunable',
+              'c̄',
+              'redundant',
+              'non-redundant',
+            ],
+            rows: widths.map((w) => [
+              w.group,
+              w.width,
+              w.params,
+              pct(w.accuracy),
+              fmt(w.threshold, 3),
+              fmt(w.counts.prunable),
+              fmt(w.counts['non-prunable']),
+              fmt(w.redundantFraction, 3),
+              fmt(w.counts.redundant),
+              fmt(w.counts['non-redundant']),
+            ]),
           },
           {
             caption: 'Growth factor g: the mean ratio of a count per doubling of width (2 = as fast as the width).',
@@ -212,7 +372,7 @@ export const reportStage = defineStage({
         notes: [
           `Knockout: in every recorded layer at once, the first ⌊p·n_l⌋ units of a random order (fixed per order) are multiplied by 0 at every position, without rescaling; p ∈ {0, 1/6, …, 1}. p* is the linear interpolation of the first crossing of agreement ${threshold}, 1 when agreement never falls below it; averaged over the orders (plot_demo.ipynb).`,
           `Redundancy: covariance of the test-set activations (conv: every spatial position a sample, at most ${list(inputs.frivolous.map((f) => f.value.settings.maxSamples.toLocaleString('en')))} rows, sampled uniformly), eigenvalues ascending, the smallest k whose lowest k carry more than ${tail} of the variance; c_l = k/n_l, averaged over layers.`,
-          'g is taken per doubling, (Y(f_{i+1})/Y(f_i))^(1/log₂(f_{i+1}/f_i)), which is the paper\'s get_slope on a doubling grid; pairs with a zero count have no ratio and are left out.',
+          "g is taken per doubling, (Y(f_{i+1})/Y(f_i))^(1/log₂(f_{i+1}/f_i)), which is the paper's get_slope on a doubling grid; pairs with a zero count have no ratio and are left out.",
         ],
       });
     }
@@ -221,24 +381,72 @@ export const reportStage = defineStage({
     const knockouts = knockoutRows(labelled(inputs.frivolousLinearized));
     if (knockouts.length) {
       const point = (k: (typeof knockouts)[number], units: string, which: 'knockNonlinear' | 'knockLinear') => [
-        { group: k.group, start: k.start, omega: k.omega, units, set: 'these units', agreement: k.value[which].targeted },
-        { group: k.group, start: k.start, omega: k.omega, units, set: 'random, same sizes', agreement: k.value[which].randomMean },
+        {
+          group: k.group,
+          start: k.start,
+          omega: k.omega,
+          units,
+          set: 'these units',
+          agreement: k.value[which].targeted,
+        },
+        {
+          group: k.group,
+          start: k.start,
+          omega: k.omega,
+          units,
+          set: 'random, same sizes',
+          agreement: k.value[which].randomMean,
+        },
       ];
-      const pair = (x: { targeted: number; randomMean: number; units: number }) => (x.units === 0 ? '–' : `${pct(x.targeted)} / ${pct(x.randomMean)}`);
+      const pair = (x: { targeted: number; randomMean: number; units: number }) =>
+        x.units === 0 ? '–' : `${pct(x.targeted)} / ${pct(x.randomMean)}`;
       sections.push({
         id: 'frivolous-linearized',
         title: 'Frivolous units of the linearised networks',
-        text: ['Are the units that stay nonlinear the non-frivolous ones? Each linearised network\'s nonlinear units are knocked out in every layer at once and the agreement with the intact network compared with random sets of the same per-layer sizes; the same for its linear units, and for the to-stay-nonlinear units in the dense snapshot the run started from.'],
+        text: [
+          "Are the units that stay nonlinear the non-frivolous ones? Each linearised network's nonlinear units are knocked out in every layer at once and the agreement with the intact network compared with random sets of the same per-layer sizes; the same for its linear units, and for the to-stay-nonlinear units in the dense snapshot the run started from.",
+        ],
         claims: [judgeKnockoutClaim(knockouts)],
-        figures: await rendered([knockoutFigure(knockouts.flatMap((k) => [...point(k, 'nonlinear', 'knockNonlinear'), ...point(k, 'linear', 'knockLinear')]), provenance)]),
+        figures: await rendered([
+          knockoutFigure(
+            knockouts.flatMap((k) => [
+              ...point(k, 'nonlinear', 'knockNonlinear'),
+              ...point(k, 'linear', 'knockLinear'),
+            ]),
+            provenance,
+          ),
+        ]),
         tables: [
           {
-            caption: 'Agreement % with the intact network: chosen units knocked out / random sets of the same sizes (mean of the orders). p* and c̄ as in the width sweep.',
-            columns: ['sweep', 'start', 'ω', 'nonlinear', 'p*', 'c̄', 'nonlinear out', 'linear out', 'nonlinear out, at the start epoch'],
-            rows: knockouts.map((k) => [k.group, k.start, k.omega, `${k.value.nonlinear}/${k.value.units}`, fmt(k.value.prunableThreshold, 3), fmt(k.value.redundantFraction, 3), pair(k.value.knockNonlinear), pair(k.value.knockLinear), pair(k.value.knockNonlinearAtStart)]),
+            caption:
+              'Agreement % with the intact network: chosen units knocked out / random sets of the same sizes (mean of the orders). p* and c̄ as in the width sweep.',
+            columns: [
+              'sweep',
+              'start',
+              'ω',
+              'nonlinear',
+              'p*',
+              'c̄',
+              'nonlinear out',
+              'linear out',
+              'nonlinear out, at the start epoch',
+            ],
+            rows: knockouts.map((k) => [
+              k.group,
+              k.start,
+              k.omega,
+              `${k.value.nonlinear}/${k.value.units}`,
+              fmt(k.value.prunableThreshold, 3),
+              fmt(k.value.redundantFraction, 3),
+              pair(k.value.knockNonlinear),
+              pair(k.value.knockLinear),
+              pair(k.value.knockNonlinearAtStart),
+            ]),
           },
         ],
-        notes: ['Knocking out a linear unit (α = 1, the identity) removes its channel as it does for a nonlinear one. At the early start the start-epoch network is the initialisation, whose predictions are those of random weights.'],
+        notes: [
+          'Knocking out a linear unit (α = 1, the identity) removes its channel as it does for a nonlinear one. At the early start the start-epoch network is the initialisation, whose predictions are those of random weights.',
+        ],
       });
     }
 
@@ -251,11 +459,40 @@ export const reportStage = defineStage({
       sections.push({
         id: 'linearity',
         title: 'Transition to linearity',
-        text: [`NTK-parametrised tanh MLPs (weights N(0, 1), each layer scaled by 1/√fan-in, no biases) on points of the unit sphere with the target x₁x₂, trained by full-batch gradient descent; ${v0.depth} wide hidden layer(s), the bottleneck variant has a narrow layer between two wide ones.`],
+        text: [
+          `NTK-parametrised tanh MLPs (weights N(0, 1), each layer scaled by 1/√fan-in, no biases) on points of the unit sphere with the target x₁x₂, trained by full-batch gradient descent; ${v0.depth} wide hidden layer(s), the bottleneck variant has a narrow layer between two wide ones.`,
+        ],
         claims: judgeLinearityClaims(slopes),
         figures: await rendered([
-          ntkFigure('ntk-hessian', 'Hessian spectral norm against width', '‖H‖₂ of the output (mean over probes)', ntk.flatMap((p) => [{ group: p.group, variant: p.variant, width: p.width, value: p.value.hessian.initial, when: 'initialisation' }, { group: p.group, variant: p.variant, width: p.width, value: p.value.hessian.final, when: 'after training' }]), ntkProvenance),
-          ntkFigure('ntk-kernel', 'Tangent-kernel drift against width', 'relative change of the tangent kernel', ntk.map((p) => ({ group: p.group, variant: p.variant, width: p.width, value: p.value.kernelDrift })), ntkProvenance),
+          ntkFigure(
+            'ntk-hessian',
+            'Hessian spectral norm against width',
+            '‖H‖₂ of the output (mean over probes)',
+            ntk.flatMap((p) => [
+              {
+                group: p.group,
+                variant: p.variant,
+                width: p.width,
+                value: p.value.hessian.initial,
+                when: 'initialisation',
+              },
+              {
+                group: p.group,
+                variant: p.variant,
+                width: p.width,
+                value: p.value.hessian.final,
+                when: 'after training',
+              },
+            ]),
+            ntkProvenance,
+          ),
+          ntkFigure(
+            'ntk-kernel',
+            'Tangent-kernel drift against width',
+            'relative change of the tangent kernel',
+            ntk.map((p) => ({ group: p.group, variant: p.variant, width: p.width, value: p.value.kernelDrift })),
+            ntkProvenance,
+          ),
         ]),
         tables: [
           {
@@ -265,8 +502,34 @@ export const reportStage = defineStage({
           },
           {
             caption: 'Per network.',
-            columns: ['sweep', 'variant', 'm', 'params', 'rate', 'loss 0', 'loss T', '‖H‖ at init', '‖H‖ trained', 'kernel drift', 'lin. gap', 'travel'],
-            rows: ntk.map((p) => [p.group, p.variant, p.width, p.value.params, p.value.lr, sci(p.value.loss.initial), sci(p.value.loss.final), sci(p.value.hessian.initial), sci(p.value.hessian.final), sci(p.value.kernelDrift), sci(p.value.linearizationGap), sci(p.value.travel)]),
+            columns: [
+              'sweep',
+              'variant',
+              'm',
+              'params',
+              'rate',
+              'loss 0',
+              'loss T',
+              '‖H‖ at init',
+              '‖H‖ trained',
+              'kernel drift',
+              'lin. gap',
+              'travel',
+            ],
+            rows: ntk.map((p) => [
+              p.group,
+              p.variant,
+              p.width,
+              p.value.params,
+              p.value.lr,
+              sci(p.value.loss.initial),
+              sci(p.value.loss.final),
+              sci(p.value.hessian.initial),
+              sci(p.value.hessian.final),
+              sci(p.value.kernelDrift),
+              sci(p.value.linearizationGap),
+              sci(p.value.travel),
+            ]),
           },
         ],
         notes: [
@@ -280,27 +543,59 @@ export const reportStage = defineStage({
     const drifts = driftRows(labelled(inputs.kernelDrift));
     const bridgeRows = bridge(drifts, gapPoints);
     if (drifts.length) {
-      const driftSetting = (pick: (v: KernelDriftValue) => number) => list(inputs.kernelDrift.map((k) => pick(k.value)));
+      const driftSetting = (pick: (v: KernelDriftValue) => number) =>
+        list(inputs.kernelDrift.map((k) => pick(k.value)));
       sections.push({
         id: 'bridge',
         title: 'Bridge: kernel drift across the sparsified runs',
-        text: ['Linear in the parameters is not linear in the input: a network whose PReLUs are all at α = 1 still has a Hessian with respect to its weights. Does the tangent kernel move more when the penalty starts early, and does that go with the early/late gap Δ? This is an open question (docs/science.md, "The bridge"); the numbers are reported without a verdict.'],
+        text: [
+          'Linear in the parameters is not linear in the input: a network whose PReLUs are all at α = 1 still has a Hessian with respect to its weights. Does the tangent kernel move more when the penalty starts early, and does that go with the early/late gap Δ? This is an open question (docs/science.md, "The bridge"); the numbers are reported without a verdict.',
+        ],
         claims: [],
-        figures: await rendered([driftFigure(drifts.flatMap((d) => [{ group: d.group, start: d.start, omega: d.omega, measure: 'kernel drift', value: d.value.kernelDrift }, { group: d.group, start: d.start, omega: d.omega, measure: 'weight travel', value: d.value.travel }]), driftSetting((v) => v.probes.kernel), provenance)]),
+        figures: await rendered([
+          driftFigure(
+            drifts.flatMap((d) => [
+              { group: d.group, start: d.start, omega: d.omega, measure: 'kernel drift', value: d.value.kernelDrift },
+              { group: d.group, start: d.start, omega: d.omega, measure: 'weight travel', value: d.value.travel },
+            ]),
+            driftSetting((v) => v.probes.kernel),
+            provenance,
+          ),
+        ]),
         tables: [
           {
-            caption: 'Per start, over the ω sweep: kernel drift (mean and median) and mean travel, beside the sweep\'s mean early/late gap Δ (accuracy points, over the APL overlap).',
+            caption:
+              "Per start, over the ω sweep: kernel drift (mean and median) and mean travel, beside the sweep's mean early/late gap Δ (accuracy points, over the APL overlap).",
             columns: ['sweep', 'start', 'networks', 'kernel drift (mean)', 'kernel drift (median)', 'travel', 'Δ'],
-            rows: bridgeRows.map((b) => [b.group, b.start, b.networks, fmt(b.kernelDrift), fmt(b.kernelDriftMedian), fmt(b.travel), b.gap === undefined ? '–' : fmt(100 * b.gap, 2)]),
+            rows: bridgeRows.map((b) => [
+              b.group,
+              b.start,
+              b.networks,
+              fmt(b.kernelDrift),
+              fmt(b.kernelDriftMedian),
+              fmt(b.travel),
+              b.gap === undefined ? '–' : fmt(100 * b.gap, 2),
+            ]),
           },
           {
-            caption: 'Per network: Hessian norm of logit 0 (mean over probe images) at the start epoch and at the end, kernel drift, linearisation gap and travel between them.',
+            caption:
+              'Per network: Hessian norm of logit 0 (mean over probe images) at the start epoch and at the end, kernel drift, linearisation gap and travel between them.',
             columns: ['sweep', 'start', 'epoch', 'ω', '‖H‖ start', '‖H‖ end', 'kernel drift', 'lin. gap', 'travel'],
-            rows: drifts.map((d) => [d.group, d.start, d.value.startEpoch, d.omega, sci(d.value.hessian.start), sci(d.value.hessian.end), fmt(d.value.kernelDrift), fmt(d.value.linearizationGap), fmt(d.value.travel)]),
+            rows: drifts.map((d) => [
+              d.group,
+              d.start,
+              d.value.startEpoch,
+              d.omega,
+              sci(d.value.hessian.start),
+              sci(d.value.hessian.end),
+              fmt(d.value.kernelDrift),
+              fmt(d.value.linearizationGap),
+              fmt(d.value.travel),
+            ]),
           },
         ],
         notes: [
-          'The start network is the dense snapshot with PReLUs at α = 0, the same function and parameter layout as the run\'s start. The parameters here are the weights without α, each network at its own α: at α = 0 a max-pool over a window of ReLU zeros breaks its tie one way for α > 0 and the other for α < 0, so the gradient in α jumps and H does not exist there.',
+          "The start network is the dense snapshot with PReLUs at α = 0, the same function and parameter layout as the run's start. The parameters here are the weights without α, each network at its own α: at α = 0 a max-pool over a window of ReLU zeros breaks its tie one way for α > 0 and the other for α < 0, so the gradient in α jumps and H does not exist there.",
           `These networks are piecewise linear in their input, and for a fixed pattern of active units polynomial in their weights: ‖H‖ is that piecewise Hessian. Its Hessian-vector products are central differences with a step of ${list(inputs.kernelDrift.map((k) => k.value.epsilon.toExponential()))}, small enough that a step rarely crosses a kink (kernel-drift.ts gives the measured sensitivity); power iteration as above, over ${driftSetting((v) => v.probes.hessian)} test images.`,
           'A kernel drift above 1 means the kernel grew: as units turn linear, gradients flow through both sides of every unit and logit 0 grows.',
         ],
@@ -308,12 +603,18 @@ export const reportStage = defineStage({
     }
 
     await mkdir(join(ctx.outDir, 'figures'), { recursive: true });
-    for (const section of sections) for (const { figure, svg } of section.figures) await writeFile(join(ctx.outDir, 'figures', `${figure.id}.svg`), svg);
+    for (const section of sections)
+      for (const { figure, svg } of section.figures)
+        await writeFile(join(ctx.outDir, 'figures', `${figure.id}.svg`), svg);
     const seedCount = new Set(rows.map((r) => r.seed)).size;
     const intro = [
       provenance,
       'Definitions, protocols, defaults and the rules behind every verdict: docs/science.md (it ships with linea). A verdict rests on paired seeds and a 95 % confidence interval: reproduced, refuted, inconclusive, or not tested with the reason.',
-      ...(seedCount < 3 ? [`${seedCount === 1 ? 'One seed' : `${seedCount} seeds`}: no verdict. The numbers below describe this run only; \`linea run --preset claims\` runs the protocol that can test the claims (3 paired seeds).`] : []),
+      ...(seedCount < 3
+        ? [
+            `${seedCount === 1 ? 'One seed' : `${seedCount} seeds`}: no verdict. The numbers below describe this run only; \`linea run --preset claims\` runs the protocol that can test the claims (3 paired seeds).`,
+          ]
+        : []),
     ];
     const page = { title: ctx.params.title, intro, sections };
     await writeFile(join(ctx.outDir, 'report.html'), html(page));
@@ -338,6 +639,10 @@ export const reportStage = defineStage({
     await writeFile(join(ctx.outDir, 'summary.md'), markdown(page));
     const allClaims: Claim[] = results.claims;
     ctx.log(allClaims.map((c) => `${c.claim}: ${c.verdict}`).join('\n'));
-    return { networks: rows.length, claims: allClaims.map((c) => ({ claim: c.claim, verdict: c.verdict })), figures: sections.flatMap((s) => s.figures.map((f) => f.figure.id)) };
+    return {
+      networks: rows.length,
+      claims: allClaims.map((c) => ({ claim: c.claim, verdict: c.verdict })),
+      figures: sections.flatMap((s) => s.figures.map((f) => f.figure.id)),
+    };
   },
 });

@@ -11,12 +11,36 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineStage, input, type Json } from '../src/index.ts';
-import { countUnits, frozenSlopes, loadModel, saveModel, siteUnits, snapAlphas, sparsityPenalty, withPrelu, type EpochMetrics, type Model, type ModelConfig } from '../src/models/index.ts';
+import {
+  countUnits,
+  frozenSlopes,
+  loadModel,
+  saveModel,
+  siteUnits,
+  snapAlphas,
+  sparsityPenalty,
+  withPrelu,
+  type EpochMetrics,
+  type Model,
+  type ModelConfig,
+} from '../src/models/index.ts';
 import type { DataValue, PretrainValue, SparsifyValue } from './lib/artifacts.ts';
 import { recipeParams } from './lib/arch.ts';
-import { BACKEND_ENV, dataOf, resumedState, trainedValue, trainResumable, useBackend, type TrainedRun } from './lib/training.ts';
+import {
+  BACKEND_ENV,
+  dataOf,
+  resumedState,
+  trainedValue,
+  trainResumable,
+  useBackend,
+  type TrainedRun,
+} from './lib/training.ts';
 
-const START_LABELS = { early: 'from initialisation', mid: 'half-way through dense training', late: 'after dense training' } as const;
+const START_LABELS = {
+  early: 'from initialisation',
+  mid: 'half-way through dense training',
+  late: 'after dense training',
+} as const;
 
 /** The dense epoch a start label means, for a dense run of `epochs` epochs. */
 export function startEpoch(start: keyof typeof START_LABELS | number, epochs: number): number {
@@ -54,20 +78,27 @@ export const sparsifyStage = defineStage({
     const dense = ctx.inputs.dense.value;
     const start = startEpoch(params.start, dense.epochs);
     if (start > dense.epochs) {
-      throw new Error(`stage 'sparsify': start epoch ${start} is past the dense run's ${dense.epochs} epochs; set sparsify.start to early, mid, late or 0…${dense.epochs}`);
+      throw new Error(
+        `stage 'sparsify': start epoch ${start} is past the dense run's ${dense.epochs} epochs; set sparsify.start to early, mid, late or 0…${dense.epochs}`,
+      );
     }
     const budget = params.budget ?? dense.epochs + params.postEpochs;
     const sparsified = params.budgetRule === 'total' ? budget - start : params.postEpochs;
     const epochs = sparsified - params.fineTuneEpochs;
     if (epochs < 1) {
-      throw new Error(`stage 'sparsify': ${sparsified} epochs after starting at epoch ${start} leave no penalty epoch before a ${params.fineTuneEpochs}-epoch fine-tune; raise sparsify.budget or sparsify.postEpochs, or lower sparsify.fineTuneEpochs`);
+      throw new Error(
+        `stage 'sparsify': ${sparsified} epochs after starting at epoch ${start} leave no penalty epoch before a ${params.fineTuneEpochs}-epoch fine-tune; raise sparsify.budget or sparsify.postEpochs, or lower sparsify.fineTuneEpochs`,
+      );
     }
     const backend = await useBackend(ctx);
     const data = await dataOf(ctx.inputs.data);
     const penalty = sparsityPenalty({ omega: params.omega, epsilonRoot: params.epsilonRoot, snap: params.snap });
     const frozen = frozenSlopes();
     // Kept in every checkpoint, so a run resumed in its fine-tune still reports the penalty phase.
-    let kept: { nonlinearPerEpoch: number[]; penaltyHistory: EpochMetrics[] } = { nonlinearPerEpoch: [], penaltyHistory: [] };
+    let kept: { nonlinearPerEpoch: number[]; penaltyHistory: EpochMetrics[] } = {
+      nonlinearPerEpoch: [],
+      penaltyHistory: [],
+    };
     const resumed = await resumedState(ctx);
     if (resumed?.extra) kept = resumed.extra as unknown as typeof kept;
     const recipe = { ...params.recipe, seed: params.seed };
@@ -92,7 +123,10 @@ export const sparsifyStage = defineStage({
             extra,
             regularizers: [penalty],
             onEpoch: async (end, model) => {
-              kept = { nonlinearPerEpoch: [...kept.nonlinearPerEpoch, nonlinearCount(model, params.snap)], penaltyHistory: [...end.history] };
+              kept = {
+                nonlinearPerEpoch: [...kept.nonlinearPerEpoch, nonlinearCount(model, params.snap)],
+                penaltyHistory: [...end.history],
+              };
             },
           },
         );
@@ -109,7 +143,10 @@ export const sparsifyStage = defineStage({
           { ...recipe, epochs: params.fineTuneEpochs },
           { phase: 'fine-tune', extra, regularizers: [frozen] },
         );
-        run = { model: run.model, history: [...kept.penaltyHistory, ...run.history.map((h) => ({ ...h, epoch: h.epoch + epochs }))] };
+        run = {
+          model: run.model,
+          history: [...kept.penaltyHistory, ...run.history.map((h) => ({ ...h, epoch: h.epoch + epochs }))],
+        };
       }
     } catch (error) {
       penalty.dispose();
@@ -119,7 +156,9 @@ export const sparsifyStage = defineStage({
     const nonlinearPerEpoch = kept.nonlinearPerEpoch;
     try {
       await saveModel(run.model, join(ctx.outDir, 'model'));
-      ctx.log(`ω ${params.omega}, start epoch ${start} (${typeof params.start === 'string' ? START_LABELS[params.start] : 'given'}): ${nonlinearCount(run.model, params.snap)} nonlinear units left`);
+      ctx.log(
+        `ω ${params.omega}, start epoch ${start} (${typeof params.start === 'string' ? START_LABELS[params.start] : 'given'}): ${nonlinearCount(run.model, params.snap)} nonlinear units left`,
+      );
       return {
         ...trainedValue(run, data, params.seed, backend),
         omega: params.omega,

@@ -19,7 +19,19 @@ class Terminal {
     const exitFile = join(this.project.dir, 'exit-code');
     // CI must be unset: @clack/prompts turns prompts off under CI.
     const command = `env -u CI LINEA_TEST_LOG=${this.project.logFile} ${process.execPath} ${join(REPO, 'bin', 'linea.js')} ${args.join(' ')}; echo $? > ${exitFile}; sleep 60`;
-    const started = await tmux('new-session', '-d', '-s', this.name, '-x', '200', '-y', '60', '-c', this.project.dir, command);
+    const started = await tmux(
+      'new-session',
+      '-d',
+      '-s',
+      this.name,
+      '-x',
+      '200',
+      '-y',
+      '60',
+      '-c',
+      this.project.dir,
+      command,
+    );
     assert.equal(started.exitCode, 0, `tmux could not start: ${started.stderr}`);
   }
 

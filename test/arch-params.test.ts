@@ -16,7 +16,14 @@ test('plain CNN: width multiplies channels; depth stretches the pattern and keep
 });
 
 test('ResNet and MLP: width scales the base width, depth is passed on; a bad value names the stage and param', () => {
-  assert.deepEqual(resize({ kind: 'resnet', baseWidth: 16, depth: 20 }, 0.5, 8), { kind: 'resnet', baseWidth: 8, depth: 8 });
+  assert.deepEqual(resize({ kind: 'resnet', baseWidth: 16, depth: 20 }, 0.5, 8), {
+    kind: 'resnet',
+    baseWidth: 8,
+    depth: 8,
+  });
   assert.deepEqual(resize({ kind: 'mlp', width: 64 }, 2, 3), { kind: 'mlp', width: 128, depth: 3 });
-  assert.throws(() => modelFor('pretrain', resize({ kind: 'resnet', baseWidth: 16 }, 1, 9), data, 'relu'), /stage 'pretrain': param 'arch' is invalid: .*6n\+2.*--set pretrain\.arch/);
+  assert.throws(
+    () => modelFor('pretrain', resize({ kind: 'resnet', baseWidth: 16 }, 1, 9), data, 'relu'),
+    /stage 'pretrain': param 'arch' is invalid: .*6n\+2.*--set pretrain\.arch/,
+  );
 });

@@ -12,7 +12,16 @@ before(async () => {
 test('the parameter formula is exact against built models', () => {
   for (const input of [
     { kind: 'plain-cnn', inputShape: [28, 28, 1], classes: 10, channels: [32, 32, 64], poolAfter: [1] },
-    { kind: 'plain-cnn', inputShape: [16, 16, 3], classes: 5, channels: [4, 8], poolAfter: [0, 1], batchNorm: true, activation: 'relu', head: 'flatten' },
+    {
+      kind: 'plain-cnn',
+      inputShape: [16, 16, 3],
+      classes: 5,
+      channels: [4, 8],
+      poolAfter: [0, 1],
+      batchNorm: true,
+      activation: 'relu',
+      head: 'flatten',
+    },
   ]) {
     const config = parseModelConfig(input);
     const m = buildModel(config, 0);
@@ -38,12 +47,19 @@ test('a baseline for a linearised ResNet-20: D ReLU layers, parameter count with
     assert.ok(Math.abs(b.relativeError) <= 0.02, `D = ${depth}: ${b.params} vs ${params}`);
     const built = buildModel(b.config, 0);
     assert.equal(built.paramCount().trainable, b.params);
-    assert.equal(built.sites.filter((s) => s.nonlinearity === 'relu').length, depth, 'every layer is a ReLU layer: its APL is D');
+    assert.equal(
+      built.sites.filter((s) => s.nonlinearity === 'relu').length,
+      depth,
+      'every layer is a ReLU layer: its APL is D',
+    );
     built.dispose();
   }
   const three = widthMatchedBaseline(source, 3, params);
   assert.deepEqual(three.config.poolAfter, [0, 1], 'one layer per stage, downsampling between stages');
   assert.ok(three.config.channels[1]! / three.config.channels[0]! > 1.9, 'stage widths keep the 1 : 2 : 4 ratio');
   assert.throws(() => widthMatchedBaseline(source, 0, params), /depth must be a whole number ≥ 1/);
-  assert.throws(() => widthMatchedBaseline(parseModelConfig({ kind: 'mlp', inputShape: [4], outputs: 2 }), 2, 100), /must be a convolutional network/);
+  assert.throws(
+    () => widthMatchedBaseline(parseModelConfig({ kind: 'mlp', inputShape: [4], outputs: 2 }), 2, 100),
+    /must be a convolutional network/,
+  );
 });

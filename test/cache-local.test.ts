@@ -15,9 +15,18 @@ describe('local cache', () => {
     assert.deepEqual(statuses(first), { source: 'ran', double: 'ran', square: 'ran', sum: 'ran', slow: 'ran' });
     assert.deepEqual(project.takeExecutions(), ['double', 'slow', 'source', 'square', 'sum']);
     const second = await project.json<RunJson>(['run']);
-    assert.deepEqual(statuses(second), { source: 'cached', double: 'cached', square: 'cached', sum: 'cached', slow: 'cached' });
+    assert.deepEqual(statuses(second), {
+      source: 'cached',
+      double: 'cached',
+      square: 'cached',
+      sum: 'cached',
+      slow: 'cached',
+    });
     assert.deepEqual(project.takeExecutions(), []);
-    assert.deepEqual(second.stages.map((s) => s.key), first.stages.map((s) => s.key));
+    assert.deepEqual(
+      second.stages.map((s) => s.key),
+      first.stages.map((s) => s.key),
+    );
   });
 
   it('reruns a stage whose param changed, and only its dependents', async () => {

@@ -14,7 +14,15 @@ describe('concurrent runs on one store', () => {
   it('two processes compute every key exactly once and both finish', async () => {
     const project = makeProject();
     projects.push(project);
-    const slowly = ['--set', 'source.delayMs=400', '--set', 'double.delayMs=300', '--set', 'square.delayMs=300', '--json'];
+    const slowly = [
+      '--set',
+      'source.delayMs=400',
+      '--set',
+      'double.delayMs=300',
+      '--set',
+      'square.delayMs=300',
+      '--json',
+    ];
     const [a, b] = await Promise.all([project.spawn(['run', ...slowly]), project.spawn(['run', ...slowly])]);
     assert.equal(a.exitCode, 0, String(a.stderr));
     assert.equal(b.exitCode, 0, String(b.stderr));
@@ -26,7 +34,10 @@ describe('concurrent runs on one store', () => {
       const pair = [statuses(runA)[id], statuses(runB)[id]].sort();
       assert.deepEqual(pair, ['cached', 'ran'], `${id}: one process ran it, the other took its result`);
     }
-    assert.deepEqual(runA.stages.map((s) => s.key), runB.stages.map((s) => s.key));
+    assert.deepEqual(
+      runA.stages.map((s) => s.key),
+      runB.stages.map((s) => s.key),
+    );
     const verify = await project.linea(['verify']);
     assert.equal(verify.code, 0, verify.stdout);
   });
@@ -36,7 +47,17 @@ describe('concurrent runs on one store', () => {
     projects.push(project);
     // double and square each wait for the other to have started: they can only meet if they run in parallel.
     const meetIn = mkdtempSync(join(tmpdir(), 'linea-meet-'));
-    const run = await project.json<RunJson>(['run', '--jobs', '2', '--only', 'sum', '--set', `double.meetIn=${meetIn}`, '--set', `square.meetIn=${meetIn}`]);
+    const run = await project.json<RunJson>([
+      'run',
+      '--jobs',
+      '2',
+      '--only',
+      'sum',
+      '--set',
+      `double.meetIn=${meetIn}`,
+      '--set',
+      `square.meetIn=${meetIn}`,
+    ]);
     rmSync(meetIn, { recursive: true, force: true });
     assert.ok(run.stages.every((s) => s.status === 'ran'));
     const log = project.executions().map(parseExecution);

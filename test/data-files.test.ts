@@ -21,16 +21,29 @@ describe('data files in the key', () => {
     const copied = await run(['--set', 'read-data.path=copy.txt']);
     assert.equal(statuses(copied)['read-data'], 'ran', 'another path is another param');
     project.write('input.txt', 'second');
-    const status = await project.json<{ stages: { id: string; state: string; reasons: { field: string }[] }[] }>(['status', '--pipeline', 'data.pipeline.ts']);
+    const status = await project.json<{ stages: { id: string; state: string; reasons: { field: string }[] }[] }>([
+      'status',
+      '--pipeline',
+      'data.pipeline.ts',
+    ]);
     assert.equal(status.stages[0]!.state, 'stale');
     // The last run read copy.txt, so the path differs too; the data digest must be a reason.
-    assert.ok(status.stages[0]!.reasons.some((r) => r.field === 'env.data'), JSON.stringify(status.stages[0]!.reasons));
+    assert.ok(
+      status.stages[0]!.reasons.some((r) => r.field === 'env.data'),
+      JSON.stringify(status.stages[0]!.reasons),
+    );
     assert.equal(statuses(await run())['read-data'], 'ran');
     assert.deepEqual(project.takeExecutions(), ['read-data', 'read-data', 'read-data']);
   });
 
   it('a missing data file is an error that names it', async () => {
-    const result = await project.linea(['run', '--pipeline', 'data.pipeline.ts', '--set', 'read-data.path=missing.txt']);
+    const result = await project.linea([
+      'run',
+      '--pipeline',
+      'data.pipeline.ts',
+      '--set',
+      'read-data.path=missing.txt',
+    ]);
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /data file .*missing\.txt does not exist/);
   });

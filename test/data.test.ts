@@ -10,8 +10,21 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { selectBackend } from '../src/models/backends.ts';
 import { encodeCifar, readCifar } from '../src/models/data/cifar.ts';
-import { channelStats, classCounts, classSubset, downsample, normalize, stratifiedSplit, toDataset, type RawImages } from '../src/models/data/dataset.ts';
-import { DEBIAN_FASHION_MNIST_DIR, readEmbeddedFashionMnist, readFashionMnist } from '../src/models/data/fashion-mnist.ts';
+import {
+  channelStats,
+  classCounts,
+  classSubset,
+  downsample,
+  normalize,
+  stratifiedSplit,
+  toDataset,
+  type RawImages,
+} from '../src/models/data/dataset.ts';
+import {
+  DEBIAN_FASHION_MNIST_DIR,
+  readEmbeddedFashionMnist,
+  readFashionMnist,
+} from '../src/models/data/fashion-mnist.ts';
 import { encodeIdx, parseIdx, readIdx } from '../src/models/data/idx.ts';
 import { deepTeacher, teacherTask } from '../src/models/data/teacher.ts';
 
@@ -35,7 +48,10 @@ test('IDX: plain and gzipped files read back; int32 big-endian; malformed files 
   const int32 = parseIdx(Uint8Array.from([0, 0, 0x0c, 1, 0, 0, 0, 2, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xfe]));
   assert.deepEqual(Array.from(int32.data), [1, -2]);
   await writeFile(join(dir, 'short-idx1-ubyte'), encodeIdx([5], Uint8Array.from([1, 2, 3, 4, 5])).subarray(0, 10));
-  assert.throws(() => readIdx(join(dir, 'short-idx1-ubyte')), /short-idx1-ubyte: header says 5 uint8 values \(5 bytes\) but the file has 2/);
+  assert.throws(
+    () => readIdx(join(dir, 'short-idx1-ubyte')),
+    /short-idx1-ubyte: header says 5 uint8 values \(5 bytes\) but the file has 2/,
+  );
   await writeFile(join(dir, 'bad.gz'), 'not gzip');
   assert.throws(() => readIdx(join(dir, 'bad.gz')), /bad\.gz: not a valid gzip file/);
   assert.throws(() => parseIdx(Uint8Array.from([1, 2, 3, 4])), /not an IDX file/);
@@ -49,8 +65,14 @@ function randomImages(count: number, classes: number): RawImages {
 
 test('CIFAR-10 and CIFAR-100 binary files: planes become channels-last, labels and batches concatenate', async () => {
   const ten = randomImages(5, 10);
-  await writeFile(join(dir, 'data_batch_1.bin'), encodeCifar({ ...ten, labels: ten.labels.slice(0, 3), pixels: ten.pixels.slice(0, 3 * 3072) }, { variant: 10 }));
-  await writeFile(join(dir, 'data_batch_2.bin'), encodeCifar({ ...ten, labels: ten.labels.slice(3), pixels: ten.pixels.slice(3 * 3072) }, { variant: 10 }));
+  await writeFile(
+    join(dir, 'data_batch_1.bin'),
+    encodeCifar({ ...ten, labels: ten.labels.slice(0, 3), pixels: ten.pixels.slice(0, 3 * 3072) }, { variant: 10 }),
+  );
+  await writeFile(
+    join(dir, 'data_batch_2.bin'),
+    encodeCifar({ ...ten, labels: ten.labels.slice(3), pixels: ten.pixels.slice(3 * 3072) }, { variant: 10 }),
+  );
   const read = readCifar([join(dir, 'data_batch_1.bin'), join(dir, 'data_batch_2.bin')], { variant: 10 });
   assert.deepEqual(read.labels, ten.labels);
   assert.deepEqual(read.pixels, ten.pixels);
@@ -67,7 +89,10 @@ test('CIFAR-10 and CIFAR-100 binary files: planes become channels-last, labels a
   assert.deepEqual(c.labels, coarse);
   assert.equal(c.classes, 20);
   await writeFile(join(dir, 'torn.bin'), bytes.subarray(0, 5000));
-  assert.throws(() => readCifar([join(dir, 'torn.bin')], { variant: 10 }), /torn\.bin: 5000 bytes is not a whole number of CIFAR-10 records of 3073 bytes/);
+  assert.throws(
+    () => readCifar([join(dir, 'torn.bin')], { variant: 10 }),
+    /torn\.bin: 5000 bytes is not a whole number of CIFAR-10 records of 3073 bytes/,
+  );
   assert.throws(() => readCifar([join(dir, 'absent.bin')], { variant: 10 }), /CIFAR file not found: .*absent\.bin/);
 });
 
@@ -82,14 +107,20 @@ test('the embedded Fashion-MNIST subset: 10,000 + 2,000 real images, 1,000 / 200
 });
 
 test('full Fashion-MNIST: a missing directory says how to get it; a directory of IDX files is read', async () => {
-  assert.throws(() => readFashionMnist(join(dir, 'nowhere')), /Fashion-MNIST not found in .*nowhere: missing train-images-idx3-ubyte, .*dataset-fashion-mnist/);
+  assert.throws(
+    () => readFashionMnist(join(dir, 'nowhere')),
+    /Fashion-MNIST not found in .*nowhere: missing train-images-idx3-ubyte, .*dataset-fashion-mnist/,
+  );
   const fm = join(dir, 'fm');
   await import('node:fs/promises').then((fs) => fs.mkdir(fm));
   await writeFile(join(fm, 'train-images-idx3-ubyte'), encodeIdx([2, 28, 28], new Uint8Array(2 * 784).fill(9)));
   await writeFile(join(fm, 'train-labels-idx1-ubyte.gz'), encodeIdx([2], Uint8Array.from([4, 9]), true));
   await writeFile(join(fm, 't10k-images-idx3-ubyte.gz'), encodeIdx([1, 28, 28], new Uint8Array(784), true));
   await writeFile(join(fm, 't10k-labels-idx1-ubyte'), encodeIdx([2], Uint8Array.from([1, 2])));
-  assert.throws(() => readFashionMnist(fm), /t10k-images-idx3-ubyte\.gz has 1 images but .*t10k-labels-idx1-ubyte has 2 labels/);
+  assert.throws(
+    () => readFashionMnist(fm),
+    /t10k-images-idx3-ubyte\.gz has 1 images but .*t10k-labels-idx1-ubyte has 2 labels/,
+  );
   await writeFile(join(fm, 't10k-labels-idx1-ubyte'), encodeIdx([1], Uint8Array.from([1])));
   const read = readFashionMnist(fm);
   assert.deepEqual(Array.from(read.train.labels), [4, 9]);
@@ -128,16 +159,32 @@ test('normalise with train statistics, stratified seeded split, downsampling and
 });
 
 test('teacher task: deterministic by seed, labels from the teacher, roughly balanced', () => {
-  const options = { teacher: deepTeacher({ inputShape: [8, 8, 1], depth: 2, width: 8, classes: 4 }), train: 400, test: 100, seed: 3 };
+  const options = {
+    teacher: deepTeacher({ inputShape: [8, 8, 1], depth: 2, width: 8, classes: 4 }),
+    train: 400,
+    test: 100,
+    seed: 3,
+  };
   const a = teacherTask(options);
   const b = teacherTask(options);
   assert.deepEqual(a.train.labels, b.train.labels);
   assert.deepEqual(a.train.x, b.train.x);
   assert.deepEqual(a.train.shape, [8, 8, 1]);
   const counts = classCounts(a.train);
-  assert.ok(counts.every((n) => n > 20), `every class is represented: ${counts}`);
-  const deeper = teacherTask({ ...options, teacher: deepTeacher({ inputShape: [8, 8, 1], depth: 6, width: 8, classes: 4 }) });
+  assert.ok(
+    counts.every((n) => n > 20),
+    `every class is represented: ${counts}`,
+  );
+  const deeper = teacherTask({
+    ...options,
+    teacher: deepTeacher({ inputShape: [8, 8, 1], depth: 6, width: 8, classes: 4 }),
+  });
   assert.notDeepEqual(deeper.train.labels, a.train.labels);
-  const mlp = teacherTask({ teacher: { kind: 'mlp', inputShape: [10], outputs: 2, widths: [32], activation: 'relu' }, train: 100, test: 10, seed: 0 });
+  const mlp = teacherTask({
+    teacher: { kind: 'mlp', inputShape: [10], outputs: 2, widths: [32], activation: 'relu' },
+    train: 100,
+    test: 10,
+    seed: 0,
+  });
   assert.deepEqual(mlp.train.shape, [10]);
 });

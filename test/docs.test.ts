@@ -29,10 +29,10 @@ function localTargets(markdown: string): string[] {
 
 describe('docs', () => {
   it('finds local links and skips external ones and anchors', () => {
-    assert.deepEqual(
-      localTargets('see [a](docs/a.md#x), ![f](fig.svg "t"), [w](https://x.org/y), [h](#top)'),
-      ['docs/a.md', 'fig.svg'],
-    );
+    assert.deepEqual(localTargets('see [a](docs/a.md#x), ![f](fig.svg "t"), [w](https://x.org/y), [h](#top)'), [
+      'docs/a.md',
+      'fig.svg',
+    ]);
   });
 
   it('every file a tracked Markdown page links to is tracked', () => {
@@ -51,9 +51,17 @@ describe('docs', () => {
   });
 
   it('nothing the product ships cites a file outside the repository (docs/science.md is its own)', () => {
-    const files = [...tracked()].filter((f) => /\.(ts|md|mjs|js|py|json|html)$/.test(f) && !f.startsWith('node_modules/') && f !== 'test/docs.test.ts');
-    const outside = files.filter((f) => /\.\.\/shared|['"]shared['"]\s*,\s*['"]bench/.test(readFileSync(join(root, f), 'utf8')));
-    assert.deepEqual(outside, [], 'these files refer to ../shared; cite docs/science.md or a file in the repository instead');
+    const files = [...tracked()].filter(
+      (f) => /\.(ts|md|mjs|js|py|json|html)$/.test(f) && !f.startsWith('node_modules/') && f !== 'test/docs.test.ts',
+    );
+    const outside = files.filter((f) =>
+      /\.\.\/shared|['"]shared['"]\s*,\s*['"]bench/.test(readFileSync(join(root, f), 'utf8')),
+    );
+    assert.deepEqual(
+      outside,
+      [],
+      'these files refer to ../shared; cite docs/science.md or a file in the repository instead',
+    );
     assert.ok(files.includes('docs/science.md'), 'docs/science.md is tracked');
   });
 
@@ -62,8 +70,13 @@ describe('docs', () => {
     const headings = new Set([...science.matchAll(/^#{2,4} (?:\d+\. )?(.+)$/gm)].map((m) => m[1]!.trim()));
     const cited = new Set<string>();
     for (const f of [...tracked()].filter((f) => /\.(ts|md)$/.test(f) && !f.startsWith('node_modules/'))) {
-      for (const m of readFileSync(join(root, f), 'utf8').matchAll(/docs\/science\.md, "([^"]+)"/g)) for (const name of m[1]!.split(', ')) cited.add(name);
+      for (const m of readFileSync(join(root, f), 'utf8').matchAll(/docs\/science\.md, "([^"]+)"/g))
+        for (const name of m[1]!.split(', ')) cited.add(name);
     }
-    assert.deepEqual([...cited].filter((c) => !headings.has(c)), [], 'cited sections missing from docs/science.md');
+    assert.deepEqual(
+      [...cited].filter((c) => !headings.has(c)),
+      [],
+      'cited sections missing from docs/science.md',
+    );
   });
 });

@@ -16,7 +16,10 @@ describe('errors', () => {
   it('a cycle fails with the cycle spelled out', async () => {
     const result = await project.linea(['run', '--pipeline', 'cycle.pipeline.ts']);
     assert.notEqual(result.code, 0);
-    assert.match(result.stderr, /cycle: (double → square → sum → double|square → sum → double → square|sum → double → square → sum)/);
+    assert.match(
+      result.stderr,
+      /cycle: (double → square → sum → double|square → sum → double → square|sum → double → square → sum)/,
+    );
     assert.deepEqual(project.executions(), []);
   });
 

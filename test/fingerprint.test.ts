@@ -16,7 +16,15 @@ const base: Fingerprint = {
 
 describe('fingerprint', () => {
   it('does not depend on key order', () => {
-    const shuffled = { env: base.env, inputs: base.inputs, params: { schedule: { epochs: 3, lr: 0.1 }, omega: 0.001 }, packages: base.packages, code: base.code, stage: base.stage, engineVersion: '1' };
+    const shuffled = {
+      env: base.env,
+      inputs: base.inputs,
+      params: { schedule: { epochs: 3, lr: 0.1 }, omega: 0.001 },
+      packages: base.packages,
+      code: base.code,
+      stage: base.stage,
+      engineVersion: '1',
+    };
     assert.equal(cacheKey(shuffled as Fingerprint), cacheKey(base));
   });
 
@@ -36,7 +44,11 @@ describe('fingerprint', () => {
 
   it('diffs name nested params with old and new values', () => {
     const next = { ...base, params: { omega: 0.0003, schedule: { lr: 0.1, epochs: 5 } }, env: { backend: 'cpu' } };
-    assert.deepEqual(diffFingerprints(base, next).map(describeReason), ['params.omega 0.001 → 0.0003', 'params.schedule.epochs 3 → 5', 'env.backend "wasm" → "cpu"']);
+    assert.deepEqual(diffFingerprints(base, next).map(describeReason), [
+      'params.omega 0.001 → 0.0003',
+      'params.schedule.epochs 3 → 5',
+      'env.backend "wasm" → "cpu"',
+    ]);
   });
 
   it('canonical JSON refuses values it cannot represent', () => {

@@ -7,7 +7,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/models/backends.ts';
 import { buildModel, type MlpConfig } from '../src/models/architectures/index.ts';
 import { deepTeacher, teacherTask } from '../src/models/data/teacher.ts';
-import { ABLATION_LEVELS, compressibility, covarianceEigenvalues, growthFactor, prunability, pruneThreshold, recordedSites, redundancy, targetedKnockout } from '../src/models/frivolous.ts';
+import {
+  ABLATION_LEVELS,
+  compressibility,
+  covarianceEigenvalues,
+  growthFactor,
+  prunability,
+  pruneThreshold,
+  recordedSites,
+  redundancy,
+  targetedKnockout,
+} from '../src/models/frivolous.ts';
 import { train } from '../src/models/train.ts';
 
 before(async () => {
@@ -50,7 +60,7 @@ test('an exactly duplicated unit gives a zero covariance eigenvalue', () => {
   const rows = 200;
   const samples = new Float64Array(rows * 3);
   let s = 1;
-  const rand = () => ((s = (s * 16807) % 2147483647) / 2147483647) - 0.5;
+  const rand = () => (s = (s * 16807) % 2147483647) / 2147483647 - 0.5;
   for (let r = 0; r < rows; r++) {
     const a = rand();
     samples.set([a, rand(), a], r * 3);
@@ -61,8 +71,24 @@ test('an exactly duplicated unit gives a zero covariance eigenvalue', () => {
 });
 
 test('duplicating every hidden unit (incoming weights copied, outgoing halved) keeps the logits and adds n redundant units; 0 % ablation agrees fully', async () => {
-  const data = teacherTask({ teacher: deepTeacher({ inputShape: [4, 4, 1], depth: 2, width: 8, classes: 3 }), train: 300, test: 200, seed: 1 });
-  const config: MlpConfig = { kind: 'mlp', inputShape: [4, 4, 1], outputs: 3, depth: 1, width: 6, activation: 'relu', outputActivation: 'linear', parametrization: 'standard', bias: true, init: 'he' };
+  const data = teacherTask({
+    teacher: deepTeacher({ inputShape: [4, 4, 1], depth: 2, width: 8, classes: 3 }),
+    train: 300,
+    test: 200,
+    seed: 1,
+  });
+  const config: MlpConfig = {
+    kind: 'mlp',
+    inputShape: [4, 4, 1],
+    outputs: 3,
+    depth: 1,
+    width: 6,
+    activation: 'relu',
+    outputActivation: 'linear',
+    parametrization: 'standard',
+    bias: true,
+    init: 'he',
+  };
   const small = buildModel(config, 2);
   await train(small, data, { epochs: 3, lr: 0.05, batchSize: 50 });
   const wide = buildModel({ ...config, width: 12 }, 2);
@@ -82,7 +108,11 @@ test('duplicating every hidden unit (incoming weights copied, outgoing halved) k
   const [r1] = redundancy(small, data.test);
   const [r2] = redundancy(wide, data.test);
   assert.equal(r2!.n, 12);
-  assert.equal(r2!.k, 6 + r1!.k, `the wide copy's redundant count ${r2!.k} is the 6 duplicates plus the original's ${r1!.k}`);
+  assert.equal(
+    r2!.k,
+    6 + r1!.k,
+    `the wide copy's redundant count ${r2!.k} is the 6 duplicates plus the original's ${r1!.k}`,
+  );
   assert.ok(r2!.eigenvalues.slice(0, 6).every((v) => Math.abs(v) < 1e-6 * r2!.eigenvalues.at(-1)!));
 
   const pr = prunability(small, data.test, { orders: 2 });
@@ -94,8 +124,24 @@ test('duplicating every hidden unit (incoming weights copied, outgoing halved) k
 });
 
 test('knocking out units the output never reads keeps every prediction; random sets of the same size and the units it reads do not', async () => {
-  const data = teacherTask({ teacher: deepTeacher({ inputShape: [4, 4, 1], depth: 2, width: 8, classes: 3 }), train: 300, test: 200, seed: 4 });
-  const config: MlpConfig = { kind: 'mlp', inputShape: [4, 4, 1], outputs: 3, depth: 1, width: 12, activation: 'relu', outputActivation: 'linear', parametrization: 'standard', bias: true, init: 'he' };
+  const data = teacherTask({
+    teacher: deepTeacher({ inputShape: [4, 4, 1], depth: 2, width: 8, classes: 3 }),
+    train: 300,
+    test: 200,
+    seed: 4,
+  });
+  const config: MlpConfig = {
+    kind: 'mlp',
+    inputShape: [4, 4, 1],
+    outputs: 3,
+    depth: 1,
+    width: 12,
+    activation: 'relu',
+    outputActivation: 'linear',
+    parametrization: 'standard',
+    bias: true,
+    init: 'he',
+  };
   const model = buildModel(config, 3);
   await train(model, data, { epochs: 3, lr: 0.05, batchSize: 50 });
   // Units 6…11 keep their incoming weights but nothing reads them.
@@ -108,7 +154,10 @@ test('knocking out units the output never reads keeps every prediction; random s
   assert.equal(ignored.targeted, 1);
   assert.ok(ignored.randomMean < 1, `random sets of 6 should hit units the output reads (agreement ${ignored.random})`);
   const used = targetedKnockout(model, data.test, read, { orders: 3 });
-  assert.ok(used.targeted < used.randomMean, `knocking out the read units (${used.targeted}) should cost more than random ones (${used.randomMean})`);
+  assert.ok(
+    used.targeted < used.randomMean,
+    `knocking out the read units (${used.targeted}) should cost more than random ones (${used.randomMean})`,
+  );
   mask.dispose();
   model.dispose();
 });

@@ -24,7 +24,8 @@ describe('gc beside a run in progress', () => {
     const args = ['run', '--only', 'slow', '--set', 'source.n=7', '--set', 'slow.steps=10', '--set', 'slow.stepMs=300'];
     const run = project.spawn(args);
     // Wait until slow has started: source[n=7] is committed and slow is reading it.
-    for (let i = 0; i < 300 && !project.executions().some((l) => parseExecution(l).instance === 'slow'); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 300 && !project.executions().some((l) => parseExecution(l).instance === 'slow'); i++)
+      await new Promise((r) => setTimeout(r, 100));
     const gc = await project.json<GcJson>(['gc', '--grace', '0']);
     assert.ok(gc.spared >= 1, `gc spared ${gc.spared} objects`);
     const result = await run;
@@ -67,7 +68,10 @@ describe('concurrent publishing', () => {
         assert.equal(r.code, 0, r.stderr);
         const json = JSON.parse(r.stdout) as { stages: { status: string }[]; published: { dir: string }[] };
         assert.ok(json.stages.every((s) => s.status === 'cached'));
-        assert.deepEqual(json.published.map((p) => p.dir), [out]);
+        assert.deepEqual(
+          json.published.map((p) => p.dir),
+          [out],
+        );
       }
       assert.deepEqual(readdirSync(dirname(out)), [basename(out)], 'no temporary directories left');
       const files = readdirSync(out).sort();

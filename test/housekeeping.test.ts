@@ -53,7 +53,10 @@ describe('housekeeping', () => {
     assert.equal(gc.evicted.length, dry.evicted.length);
     assert.equal(gc.droppedIndexEntries, dry.evicted.length);
     const status = await project.json<StatusJson>(['status']);
-    assert.ok(status.stages.every((s) => s.state === 'cached'), 'the current plan survives gc');
+    assert.ok(
+      status.stages.every((s) => s.state === 'cached'),
+      'the current plan survives gc',
+    );
     const old = await project.json<StatusJson>(['status', '--set', 'double.factor=3']);
     assert.notEqual(old.stages.find((s) => s.id === 'double')!.state, 'cached', 'evicted');
     assert.equal((await project.linea(['verify'])).code, 0);
@@ -74,7 +77,12 @@ describe('housekeeping', () => {
 
   it('gc --max-size evicts least recently used first and stops within budget', async () => {
     for (const n of [10, 11, 12]) await project.json<RunJson>(['run', '--only', 'source', '--set', `source.n=${n}`]);
-    const dry = await project.json<GcJson & { evictedBytes: number; keptBytes: number }>(['gc', '--grace', '0', '--dry-run']);
+    const dry = await project.json<GcJson & { evictedBytes: number; keptBytes: number }>([
+      'gc',
+      '--grace',
+      '0',
+      '--dry-run',
+    ]);
     assert.ok(dry.evicted.length >= 3);
     const budget = dry.keptBytes + dry.evictedBytes - 1; // one byte over budget: evict exactly the oldest
     const gc = await project.json<GcJson>(['gc', '--grace', '0', '--max-size', String(budget)]);
@@ -85,20 +93,30 @@ describe('housekeeping', () => {
     assert.equal(newest.stages[0]!.state, 'cached');
   });
 
-  it('gc drops the checkpoints of a key whose lease was left by a dead process, and keeps a live holder\'s', async () => {
+  it("gc drops the checkpoints of a key whose lease was left by a dead process, and keeps a live holder's", async () => {
     const { hostname } = await import('node:os');
     const { existsSync, mkdirSync, writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
     const orphan = 'd'.repeat(64);
     const held = 'e'.repeat(64);
-    for (const [key, pid] of [[orphan, 2 ** 22 + 4321], [held, process.pid]] as const) {
+    for (const [key, pid] of [
+      [orphan, 2 ** 22 + 4321],
+      [held, process.pid],
+    ] as const) {
       mkdirSync(join(project.cacheDir, 'checkpoints', key), { recursive: true });
       writeFileSync(join(project.cacheDir, 'checkpoints', key, 'state.json'), '{"epoch":3}');
-      writeFileSync(join(project.cacheDir, 'leases', `${key}.lease`), JSON.stringify({ host: hostname(), pid, nonce: `n${pid}`, acquiredAt: '' }));
+      writeFileSync(
+        join(project.cacheDir, 'leases', `${key}.lease`),
+        JSON.stringify({ host: hostname(), pid, nonce: `n${pid}`, acquiredAt: '' }),
+      );
     }
     const gc = await project.json<GcJson & { droppedCheckpoints: number }>(['gc', '--grace', '0']);
     assert.ok(gc.droppedCheckpoints >= 1);
-    assert.equal(existsSync(join(project.cacheDir, 'checkpoints', orphan)), false, 'the dead holder\'s checkpoints are collected');
-    assert.equal(existsSync(join(project.cacheDir, 'checkpoints', held)), true, 'a live holder\'s are kept');
+    assert.equal(
+      existsSync(join(project.cacheDir, 'checkpoints', orphan)),
+      false,
+      "the dead holder's checkpoints are collected",
+    );
+    assert.equal(existsSync(join(project.cacheDir, 'checkpoints', held)), true, "a live holder's are kept");
   });
 });

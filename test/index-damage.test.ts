@@ -39,7 +39,10 @@ describe('a damaged run index', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /runs restored/);
     const run = await project.json<RunJson>(['run']);
-    assert.ok(Object.values(statuses(run)).every((s) => s === 'cached'), JSON.stringify(statuses(run)));
+    assert.ok(
+      Object.values(statuses(run)).every((s) => s === 'cached'),
+      JSON.stringify(statuses(run)),
+    );
     assert.deepEqual(project.takeExecutions(), []);
   });
 
@@ -50,14 +53,20 @@ describe('a damaged run index', () => {
     const verify = await project.linea(['verify', '--repair']);
     assert.equal(verify.code, 0, verify.stderr + verify.stdout);
     const run = await project.json<RunJson>(['run']);
-    assert.ok(Object.values(statuses(run)).every((s) => s === 'cached'), JSON.stringify(statuses(run)));
+    assert.ok(
+      Object.values(statuses(run)).every((s) => s === 'cached'),
+      JSON.stringify(statuses(run)),
+    );
     assert.deepEqual(project.takeExecutions(), []);
   });
 
   it('an index truncated to 0 bytes (or deleted) recomputes nothing: lost entries are found in the store', async () => {
     damage(Buffer.alloc(0));
     const run = await project.json<RunJson>(['run']);
-    assert.ok(Object.values(statuses(run)).every((s) => s === 'cached'), JSON.stringify(statuses(run)));
+    assert.ok(
+      Object.values(statuses(run)).every((s) => s === 'cached'),
+      JSON.stringify(statuses(run)),
+    );
     rmSync(index());
     for (const suffix of ['-wal', '-shm']) rmSync(`${index()}${suffix}`, { force: true });
     assert.ok(!existsSync(index()));

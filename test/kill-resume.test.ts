@@ -24,7 +24,11 @@ describe('kill -9 and resume', () => {
       projects.push(project);
       const args = ['run', '--jobs', jobs, '--set', 'slow.steps=6', '--set', 'slow.stepMs=150'];
       const child = project.spawn(args);
-      const steps = () => project.executions().map(parseExecution).filter((e) => e.instance === 'slow' && e.note?.startsWith('step='));
+      const steps = () =>
+        project
+          .executions()
+          .map(parseExecution)
+          .filter((e) => e.instance === 'slow' && e.note?.startsWith('step='));
       await waitFor(() => steps().length >= 2, 'slow to checkpoint twice');
       child.kill('SIGKILL');
       await child;
@@ -40,15 +44,26 @@ describe('kill -9 and resume', () => {
       const rerun = await project.json<RunJson>(args);
       assert.equal(statuses(rerun).slow, 'ran');
       assert.equal(statuses(rerun).source, 'cached', 'what was committed before the kill is not redone');
-      const start = project.executions().map(parseExecution).find((e) => e.instance === 'slow' && e.note?.startsWith('start='))!;
+      const start = project
+        .executions()
+        .map(parseExecution)
+        .find((e) => e.instance === 'slow' && e.note?.startsWith('start='))!;
       const resumedFrom = Number(start.note!.slice('start='.length));
       assert.ok(resumedFrom >= reached, `resumed from step ${resumedFrom}, the kill came after step ${reached}`);
       assert.ok(resumedFrom > 0);
       const log = await project.json<{ runs: { fingerprint: unknown; digest: string }[] }>(['log', 'slow']);
       assert.equal(log.runs.length, 1);
-      assert.deepEqual(readdirSync(join(project.cacheDir, 'checkpoints')), [], 'checkpoints are dropped once the result commits');
+      assert.deepEqual(
+        readdirSync(join(project.cacheDir, 'checkpoints')),
+        [],
+        'checkpoints are dropped once the result commits',
+      );
       assert.deepEqual(readdirSync(join(project.cacheDir, 'tmp')), [], 'the killed run’s workspace was swept');
-      assert.deepEqual(readdirSync(join(project.cacheDir, 'leases')).filter((f) => f.endsWith('.lease')), [], 'no lease left behind');
+      assert.deepEqual(
+        readdirSync(join(project.cacheDir, 'leases')).filter((f) => f.endsWith('.lease')),
+        [],
+        'no lease left behind',
+      );
     });
   }
 });

@@ -20,7 +20,11 @@ describe('damaged leases', () => {
     return status.stages.find((s) => s.id === 'source')!.key!;
   };
 
-  for (const [what, content] of [['empty', ''], ['truncated', '{"host":"x","pid":12'], ['not a lease', '[1,2,3]']] as const) {
+  for (const [what, content] of [
+    ['empty', ''],
+    ['truncated', '{"host":"x","pid":12'],
+    ['not a lease', '[1,2,3]'],
+  ] as const) {
     it(`an ${what} lease file is taken over with one warning, and the run finishes`, async () => {
       rmSync(project.cacheDir, { recursive: true, force: true });
       const key = await sourceKey();
@@ -28,11 +32,16 @@ describe('damaged leases', () => {
       writeFileSync(join(project.cacheDir, 'leases', `${key}.lease`), content);
       const run = await project.spawn(['run', '--only', 'source']);
       assert.equal(run.exitCode, 0, String(run.stderr));
-      const warnings = String(run.stderr).split('\n').filter((l) => l.includes('is damaged'));
+      const warnings = String(run.stderr)
+        .split('\n')
+        .filter((l) => l.includes('is damaged'));
       assert.equal(warnings.length, 1, String(run.stderr));
       assert.match(warnings[0]!, new RegExp(`${key}\\.lease`));
       // And it was computed, not skipped.
-      assert.equal((await project.json<StatusJson>(['status', '--only', 'source'])).stages.find((s) => s.id === 'source')!.state, 'cached');
+      assert.equal(
+        (await project.json<StatusJson>(['status', '--only', 'source'])).stages.find((s) => s.id === 'source')!.state,
+        'cached',
+      );
     });
   }
 
@@ -41,7 +50,10 @@ describe('damaged leases', () => {
     const key = await sourceKey();
     mkdirSync(join(project.cacheDir, 'leases'), { recursive: true });
     // This test process is alive on this host: its lease is respected, so the run must wait.
-    writeFileSync(join(project.cacheDir, 'leases', `${key}.lease`), JSON.stringify({ host: hostname(), pid: process.pid, nonce: 'live', acquiredAt: new Date().toISOString() }));
+    writeFileSync(
+      join(project.cacheDir, 'leases', `${key}.lease`),
+      JSON.stringify({ host: hostname(), pid: process.pid, nonce: 'live', acquiredAt: new Date().toISOString() }),
+    );
     const run = project.spawn(['run', '--only', 'source']);
     // Wait until it says it is waiting, then interrupt it.
     await new Promise<void>((resolve) => {
@@ -50,7 +62,10 @@ describe('damaged leases', () => {
       });
     });
     run.kill('SIGTERM');
-    const result = await Promise.race([run, new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 30_000).unref())]);
+    const result = await Promise.race([
+      run,
+      new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 30_000).unref()),
+    ]);
     assert.notEqual(result, 'hung', 'linea run did not exit after SIGTERM');
     if (result !== 'hung') assert.notEqual(result.exitCode, 0);
   });

@@ -30,7 +30,10 @@ describe('leases', () => {
 
   it('the lease of a dead process on this host is taken over at once', async () => {
     const { hostname } = await import('node:os');
-    writeFileSync(join(dir, `${key('b')}.lease`), JSON.stringify({ host: hostname(), pid: 2 ** 22 + 12345, nonce: 'dead', acquiredAt: '' }));
+    writeFileSync(
+      join(dir, `${key('b')}.lease`),
+      JSON.stringify({ host: hostname(), pid: 2 ** 22 + 12345, nonce: 'dead', acquiredAt: '' }),
+    );
     const taken = await new Leases(dir).tryAcquire(key('b'));
     assert.ok(taken.ok, 'pid is not alive: lease broken');
     if (taken.ok) await taken.lease.release();

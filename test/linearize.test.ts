@@ -45,7 +45,10 @@ test('MLP: fully linear hidden layers fold into the next layer, with the same lo
   m.get('hidden2/alpha').assign(tf.ones([5]));
   const x = tf.tensor2d(uniformArray(mulberry32(3), 10 * 6, -2, 2), [10, 6]);
   const { model: folded, folds } = foldLinear(m);
-  assert.deepEqual(folded.sites.map((s) => s.channels), [8, 4]);
+  assert.deepEqual(
+    folded.sites.map((s) => s.channels),
+    [8, 4],
+  );
   assert.equal(folds.length, 2);
   assert.ok(folded.paramCount().trainable < m.paramCount().trainable);
   const err = relativeError(folded.predict(x), m.predict(x));
@@ -59,7 +62,10 @@ test('MLP: fully linear hidden layers fold into the next layer, with the same lo
 });
 
 test('plain CNN: batch norm folds into its convolution, with the same logits', () => {
-  const m = buildModel({ kind: 'plain-cnn', inputShape: [8, 8, 2], classes: 4, channels: [5, 6], poolAfter: [0], batchNorm: true }, 4);
+  const m = buildModel(
+    { kind: 'plain-cnn', inputShape: [8, 8, 2], classes: 4, channels: [5, 6], poolAfter: [0], batchNorm: true },
+    4,
+  );
   randomize(m, 5);
   const x = tf.tensor4d(uniformArray(mulberry32(6), 3 * 8 * 8 * 2, -1, 1), [3, 8, 8, 2]);
   const { model: folded, folds } = foldLinear(m);
@@ -72,7 +78,10 @@ test('plain CNN: batch norm folds into its convolution, with the same logits', (
 });
 
 test('ResNet: nothing folds exactly; the copy computes the same function', () => {
-  const m = buildModel({ kind: 'resnet', inputShape: [8, 8, 1], classes: 2, depth: 8, baseWidth: 4 } as ModelConfigInput, 7);
+  const m = buildModel(
+    { kind: 'resnet', inputShape: [8, 8, 1], classes: 2, depth: 8, baseWidth: 4 } as ModelConfigInput,
+    7,
+  );
   randomize(m, 8);
   const x = tf.tensor4d(uniformArray(mulberry32(9), 2 * 64, -1, 1), [2, 8, 8, 1]);
   const { model: copy, folds } = foldLinear(m);

@@ -40,7 +40,14 @@ async function parity(label: string, f: () => tf.Tensor | tf.Tensor[], kernels: 
   for (const k of kernels) assert.ok((nativeCalls.get(k) ?? 0) > 0, `${label}: ${k} ran natively`);
 }
 
-const random = (shape: number[], seed: number) => tf.tensor(normalArray(mulberry32(seed), shape.reduce((a, b) => a * b, 1)), shape);
+const random = (shape: number[], seed: number) =>
+  tf.tensor(
+    normalArray(
+      mulberry32(seed),
+      shape.reduce((a, b) => a * b, 1),
+    ),
+    shape,
+  );
 
 test('npm ci without oneDNN still succeeds: the build step records why the backend is unavailable', async () => {
   const { cp, mkdtemp, readFile, rm } = await import('node:fs/promises');
@@ -50,10 +57,18 @@ test('npm ci without oneDNN still succeeds: the build step records why the backe
     await cp(join(REPO, 'native', 'build.mjs'), join(dir, 'native', 'build.mjs'));
     await cp(join(REPO, 'native', 'onednn', 'binding.gyp'), join(dir, 'native', 'onednn', 'binding.gyp'));
     await cp(join(REPO, 'native', 'onednn', 'src'), join(dir, 'native', 'onednn', 'src'), { recursive: true });
-    const run = await execa(process.execPath, [join(dir, 'native', 'build.mjs')], { env: { LINEA_DNNL_HEADER: join(dir, 'no-such-dnnl.hpp') } });
+    const run = await execa(process.execPath, [join(dir, 'native', 'build.mjs')], {
+      env: { LINEA_DNNL_HEADER: join(dir, 'no-such-dnnl.hpp') },
+    });
     assert.equal(run.exitCode, 0);
-    assert.match(run.stdout, /native oneDNN backend not built \(oneDNN headers not found; install them with `apt-get install libdnnl-dev`/);
-    const status = JSON.parse(await readFile(join(dir, 'native', 'onednn', 'build', 'status.json'), 'utf8')) as { ok: boolean; reason: string };
+    assert.match(
+      run.stdout,
+      /native oneDNN backend not built \(oneDNN headers not found; install them with `apt-get install libdnnl-dev`/,
+    );
+    const status = JSON.parse(await readFile(join(dir, 'native', 'onednn', 'build', 'status.json'), 'utf8')) as {
+      ok: boolean;
+      reason: string;
+    };
     assert.equal(status.ok, false);
     assert.match(status.reason, /libdnnl-dev/);
   } finally {
@@ -63,8 +78,20 @@ test('npm ci without oneDNN still succeeds: the build step records why the backe
 
 if (!built) {
   test('without the addon, onednn is unavailable and the reason says how to build it', async () => {
-    const run = await execa(process.execPath, ['--import', 'tsx', '-e', "import('./src/models/backends.ts').then((b) => b.selectBackend({ force: 'onednn' })).catch((e) => console.log(e.message))"], { cwd: REPO, env: { LINEA_BACKEND: '' } });
-    assert.match(run.stdout, /backend 'onednn' was asked for but cannot be used: .*(libdnnl-dev|build:native|compiling)/);
+    const run = await execa(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        "import('./src/models/backends.ts').then((b) => b.selectBackend({ force: 'onednn' })).catch((e) => console.log(e.message))",
+      ],
+      { cwd: REPO, env: { LINEA_BACKEND: '' } },
+    );
+    assert.match(
+      run.stdout,
+      /backend 'onednn' was asked for but cannot be used: .*(libdnnl-dev|build:native|compiling)/,
+    );
   });
 } else {
   test('convolutions (forward with and without bias, both gradients) match cpu across strides, paddings and kernel sizes', async () => {
@@ -83,7 +110,20 @@ if (!built) {
         const plain = tf.conv2d(x, w, c.stride, c.pad);
         const fused = tf.fused.conv2d({ x, filter: w, bias: b, strides: c.stride, pad: c.pad });
         const r = random(plain.shape, i + 300);
-        const grads = tf.grads((xv: tf.Tensor, wv: tf.Tensor, bv: tf.Tensor) => tf.sum(tf.mul(tf.fused.conv2d({ x: xv as tf.Tensor4D, filter: wv as tf.Tensor4D, bias: bv, strides: c.stride, pad: c.pad }), r)))([x, w, b]);
+        const grads = tf.grads((xv: tf.Tensor, wv: tf.Tensor, bv: tf.Tensor) =>
+          tf.sum(
+            tf.mul(
+              tf.fused.conv2d({
+                x: xv as tf.Tensor4D,
+                filter: wv as tf.Tensor4D,
+                bias: bv,
+                strides: c.stride,
+                pad: c.pad,
+              }),
+              r,
+            ),
+          ),
+        )([x, w, b]);
         return [plain, fused, ...grads];
       }, [tf.Conv2D, tf.FusedConv2D, tf.Conv2DBackpropInput, tf.Conv2DBackpropFilter, tf.Sum]);
     }
@@ -108,8 +148,13 @@ if (!built) {
       const b = random([5, 4], 2);
       const bias = random([4], 3);
       const r = random([6, 4], 4);
-      const f = (av: tf.Tensor, bv: tf.Tensor, cv: tf.Tensor) => tf.fused.matMul({ a: av as tf.Tensor2D, b: bv as tf.Tensor2D, bias: cv, activation: 'relu' });
-      return [f(a, b, bias), tf.fused.matMul({ a, b: tf.transpose(b) as tf.Tensor2D, transposeB: true, bias }), ...tf.grads((av: tf.Tensor, bv: tf.Tensor, cv: tf.Tensor) => tf.sum(tf.mul(f(av, bv, cv), r)))([a, b, bias])];
+      const f = (av: tf.Tensor, bv: tf.Tensor, cv: tf.Tensor) =>
+        tf.fused.matMul({ a: av as tf.Tensor2D, b: bv as tf.Tensor2D, bias: cv, activation: 'relu' });
+      return [
+        f(a, b, bias),
+        tf.fused.matMul({ a, b: tf.transpose(b) as tf.Tensor2D, transposeB: true, bias }),
+        ...tf.grads((av: tf.Tensor, bv: tf.Tensor, cv: tf.Tensor) => tf.sum(tf.mul(f(av, bv, cv), r)))([a, b, bias]),
+      ];
     }, [tf._FusedMatMul]);
     await parity('batch norm', () => {
       const x = random([4, 3, 3, 5], 5);
@@ -120,7 +165,10 @@ if (!built) {
         const { mean, variance } = tf.moments(xv, [0, 1, 2]);
         return tf.batchNorm(xv as tf.Tensor4D, mean, variance, b, g, 1e-5);
       };
-      return [f(x, gamma, beta), ...tf.grads((xv: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(xv, g, b), r)))([x, gamma, beta])];
+      return [
+        f(x, gamma, beta),
+        ...tf.grads((xv: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(xv, g, b), r)))([x, gamma, beta]),
+      ];
     }, [tf.FusedBatchNorm]);
   });
 
@@ -135,7 +183,9 @@ if (!built) {
         // Rounded values make ties, which must go to the same (first) position as on cpu.
         const x = tf.round(tf.mul(random([2, 7, 7, 5], i), 2)) as tf.Tensor4D;
         const y = tf.maxPool(x, c.size, c.stride, c.pad);
-        const [dx] = tf.grads((xv: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(xv as tf.Tensor4D, c.size, c.stride, c.pad), random(y.shape, i + 9))))([x]);
+        const [dx] = tf.grads((xv: tf.Tensor) =>
+          tf.sum(tf.mul(tf.maxPool(xv as tf.Tensor4D, c.size, c.stride, c.pad), random(y.shape, i + 9))),
+        )([x]);
         return [y, dx!];
       }, [tf.MaxPool, tf.MaxPoolGrad]);
     }
@@ -150,7 +200,9 @@ if (!built) {
       await parity(`avgPool ${JSON.stringify(c)}`, () => {
         const x = random([2, 7, 7, 5], i + 20) as tf.Tensor4D;
         const y = tf.avgPool(x, c.size, c.stride, c.pad);
-        const [dx] = tf.grads((xv: tf.Tensor) => tf.sum(tf.mul(tf.avgPool(xv as tf.Tensor4D, c.size, c.stride, c.pad), random(y.shape, i + 29))))([x]);
+        const [dx] = tf.grads((xv: tf.Tensor) =>
+          tf.sum(tf.mul(tf.avgPool(xv as tf.Tensor4D, c.size, c.stride, c.pad), random(y.shape, i + 29))),
+        )([x]);
         return [y, dx!];
       }, [tf.AvgPool, tf.AvgPoolGrad]);
     }
@@ -171,7 +223,10 @@ if (!built) {
       const x = tf.concat([tf.round(random([3, 4, 4, 6], 1)), random([3, 4, 4, 6], 2)]) as tf.Tensor4D;
       const alpha = tf.tensor1d([0, 0.25, 0.5, 1, 0.1, 0.9]);
       const r = random(x.shape, 3);
-      return [tf.prelu(x, alpha as unknown as tf.Tensor4D), ...tf.grads((xv: tf.Tensor, av: tf.Tensor) => tf.sum(tf.mul(tf.prelu(xv, av), r)))([x, alpha])];
+      return [
+        tf.prelu(x, alpha as unknown as tf.Tensor4D),
+        ...tf.grads((xv: tf.Tensor, av: tf.Tensor) => tf.sum(tf.mul(tf.prelu(xv, av), r)))([x, alpha]),
+      ];
     }, [tf.Prelu, 'LineaPreluGrad']);
   });
 
@@ -187,12 +242,31 @@ if (!built) {
     await parity('unary', () => {
       const x = tf.mul(random([3, 5, 7], 9), 3);
       const r = random(x.shape, 10);
-      return [tf.tanh(x), tf.square(x), ...tf.grads((xv: tf.Tensor) => tf.sum(tf.mul(tf.add(tf.tanh(xv), tf.square(xv)), r)))([x])];
+      return [
+        tf.tanh(x),
+        tf.square(x),
+        ...tf.grads((xv: tf.Tensor) => tf.sum(tf.mul(tf.add(tf.tanh(xv), tf.square(xv)), r)))([x]),
+      ];
     }, [tf.Tanh, tf.Square]);
   });
 
   test('broadcast arithmetic and sum/mean over leading, middle and trailing axes match cpu', async () => {
-    const shapes: [number[], number[]][] = [[[2, 3, 4, 5], [2, 3, 4, 5]], [[2, 3, 4, 5], [5]], [[2, 3, 4, 5], [1, 3, 1, 5]], [[3, 1], [1, 4]], [[4, 5], []]];
+    const shapes: [number[], number[]][] = [
+      [
+        [2, 3, 4, 5],
+        [2, 3, 4, 5],
+      ],
+      [[2, 3, 4, 5], [5]],
+      [
+        [2, 3, 4, 5],
+        [1, 3, 1, 5],
+      ],
+      [
+        [3, 1],
+        [1, 4],
+      ],
+      [[4, 5], []],
+    ];
     for (const [i, [a, b]] of shapes.entries()) {
       await parity(`binary ${a} ⊕ ${b}`, () => {
         const x = random(a, i);
@@ -215,10 +289,20 @@ if (!built) {
         for (const s of model.sites) model.get(s.alpha!).assign(tf.fill([s.channels], 0.2));
         const x = random([4, ...model.inputShape], 5);
         const labels = tf.tensor1d([1, 7, 3, 1], 'int32');
-        const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(tf.oneHot(labels, 10), model.predict(x)) as tf.Scalar);
-        const out = { loss: value.dataSync()[0]!, grads: Object.fromEntries(model.specs.map((s) => [s.name, Array.from(grads[model.get(s.name).name]!.dataSync())])) };
+        const { value, grads } = tf.variableGrads(
+          () => tf.losses.softmaxCrossEntropy(tf.oneHot(labels, 10), model.predict(x)) as tf.Scalar,
+        );
+        const out = {
+          loss: value.dataSync()[0]!,
+          grads: Object.fromEntries(
+            model.specs.map((s) => [s.name, Array.from(grads[model.get(s.name).name]!.dataSync())]),
+          ),
+        };
         // And the optimiser step itself runs natively too.
-        const step = trainingStep(model, optimizerFor(model, { optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false }, weightDecay: 1e-4 }));
+        const step = trainingStep(
+          model,
+          optimizerFor(model, { optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false }, weightDecay: 1e-4 }),
+        );
         tf.tidy(() => step(x, labels, 0.01));
         const after = Array.from(model.get('conv1/kernel').dataSync());
         tf.dispose([x, labels, value, ...Object.values(grads)]);
@@ -238,10 +322,19 @@ if (!built) {
 
   test('1,000 training steps leave tf.memory() and the process RSS flat', async () => {
     await selectBackend({ force: 'onednn' });
-    const model = buildModel({ kind: 'plain-cnn', inputShape: [12, 12, 2], classes: 4, channels: [8, 8], poolAfter: [0], batchNorm: true }, 1);
-    const step = trainingStep(model, optimizerFor(model, { optimizer: { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8 }, weightDecay: 1e-4 }));
+    const model = buildModel(
+      { kind: 'plain-cnn', inputShape: [12, 12, 2], classes: 4, channels: [8, 8], poolAfter: [0], batchNorm: true },
+      1,
+    );
+    const step = trainingStep(
+      model,
+      optimizerFor(model, { optimizer: { kind: 'adam', beta1: 0.9, beta2: 0.999, epsilon: 1e-8 }, weightDecay: 1e-4 }),
+    );
     const x = random([16, 12, 12, 2], 1);
-    const labels = tf.tensor1d(Int32Array.from({ length: 16 }, (_, i) => i % 4), 'int32');
+    const labels = tf.tensor1d(
+      Int32Array.from({ length: 16 }, (_, i) => i % 4),
+      'int32',
+    );
     // RSS is read after a full GC: dead TypedArrays otherwise linger until V8 gets round to them.
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as () => void;
@@ -257,14 +350,35 @@ if (!built) {
     assert.equal(late.bytes, early.bytes);
     // Leaking one 16×12×12×8 activation (74 KB) per step would add 59 MB over these 800 steps;
     // without a leak RSS drifts by a few MB (JIT code, allocator) and then stays put.
-    assert.ok(late.rss - early.rss < 24 * 2 ** 20, `RSS grew by ${((late.rss - early.rss) / 2 ** 20).toFixed(1)} MB over 800 steps`);
+    assert.ok(
+      late.rss - early.rss < 24 * 2 ** 20,
+      `RSS grew by ${((late.rss - early.rss) / 2 ** 20).toFixed(1)} MB over 800 steps`,
+    );
     model.dispose();
   });
 
   test('LINEA_THREADS sets the native thread count', async () => {
-    const run = await execa(process.execPath, ['--import', 'tsx', '-e', "import('./src/models/native/onednn.ts').then((m) => console.log(m.loadOnednnAddon().threads()))"], { cwd: REPO, env: { LINEA_THREADS: '1' } });
+    const run = await execa(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        "import('./src/models/native/onednn.ts').then((m) => console.log(m.loadOnednnAddon().threads()))",
+      ],
+      { cwd: REPO, env: { LINEA_THREADS: '1' } },
+    );
     assert.equal(run.stdout.trim(), '1');
-    const bad = await execa(process.execPath, ['--import', 'tsx', '-e', "import('./src/models/native/onednn.ts').then((m) => m.loadOnednnAddon()).catch((e) => console.log(e.message))"], { cwd: REPO, env: { LINEA_THREADS: 'many' } });
+    const bad = await execa(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        "import('./src/models/native/onednn.ts').then((m) => m.loadOnednnAddon()).catch((e) => console.log(e.message))",
+      ],
+      { cwd: REPO, env: { LINEA_THREADS: 'many' } },
+    );
     assert.match(bad.stdout, /LINEA_THREADS=many: expected a whole number ≥ 1/);
   });
 }

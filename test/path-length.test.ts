@@ -15,7 +15,12 @@ const site = (id: string): Structure => ({ kind: 'site', site: id });
 const seq = (...items: Structure[]): Structure => ({ kind: 'seq', items });
 
 test('Figure 1: four layers of four units skipped by one residual: normalised 2, unnormalised 256·4/257', () => {
-  const structure: Structure = { kind: 'residual', branch: seq(site('a'), site('b'), site('c'), site('d')), shortcut: seq(), projection: false };
+  const structure: Structure = {
+    kind: 'residual',
+    branch: seq(site('a'), site('b'), site('c'), site('d')),
+    shortcut: seq(),
+    projection: false,
+  };
   const all = averagePathLength(structure, () => ({ n: 4, k: 4 }));
   assert.equal(all.normalized, 2);
   assert.ok(Math.abs(all.unnormalized - (256 * 4) / 257) < 1e-12);
@@ -32,7 +37,10 @@ test('a plain 3-layer net with nonlinear fractions (½, 1, 0) has APL 1.5 under 
 });
 
 /** The explicit unit graph of a structure: nodes with a nonlinearity flag and predecessor groups. */
-interface Node { nonlinear: boolean; groups: number[][] }
+interface Node {
+  nonlinear: boolean;
+  groups: number[][];
+}
 
 function unitGraph(structure: Structure, masks: Map<string, boolean[]>): { nodes: Node[]; output: number } {
   const nodes: Node[] = [{ nonlinear: false, groups: [] }];
@@ -92,7 +100,12 @@ function randomStructure(rand: Rng, depth: number, ids: { next: number }): Struc
   for (let i = 0; i < length; i++) {
     if (depth > 0 && rand() < 0.5) {
       const shortcut = rand() < 0.3 ? site(`s${ids.next++}`) : seq();
-      items.push({ kind: 'residual', branch: randomStructure(rand, depth - 1, ids), shortcut, projection: shortcut.kind === 'site' });
+      items.push({
+        kind: 'residual',
+        branch: randomStructure(rand, depth - 1, ids),
+        shortcut,
+        projection: shortcut.kind === 'site',
+      });
     } else items.push(site(`s${ids.next++}`));
   }
   return seq(...items);
@@ -104,38 +117,70 @@ test('on random small residual graphs the DP matches brute-force enumeration and
     const ids = { next: 0 };
     const structure = randomStructure(rand, 2, ids);
     const masks = new Map<string, boolean[]>();
-    for (let i = 0; i < ids.next; i++) masks.set(`s${i}`, Array.from({ length: 1 + Math.floor(rand() * 3) }, () => rand() < 0.6));
+    for (let i = 0; i < ids.next; i++)
+      masks.set(
+        `s${i}`,
+        Array.from({ length: 1 + Math.floor(rand() * 3) }, () => rand() < 0.6),
+      );
     const units = (id: string) => ({ n: masks.get(id)!.length, k: masks.get(id)!.filter(Boolean).length });
     const apl = averagePathLength(structure, units);
     const { nodes, output } = unitGraph(structure, masks);
     const brute = enumerate(nodes, output);
     assert.ok(Math.abs(Math.exp(apl.logPaths) - brute.paths) < 1e-6 * brute.paths, `trial ${trial}: path count`);
-    assert.ok(Math.abs(apl.unnormalized - brute.mean) < 1e-9, `trial ${trial}: unnormalised ${apl.unnormalized} vs enumerated ${brute.mean}`);
+    assert.ok(
+      Math.abs(apl.unnormalized - brute.mean) < 1e-9,
+      `trial ${trial}: unnormalised ${apl.unnormalized} vs enumerated ${brute.mean}`,
+    );
     const mc = monteCarlo(nodes, output, 100_000, rand);
     const tolerance = Math.max(0.01 * apl.normalized, 0.01);
-    assert.ok(Math.abs(mc - apl.normalized) <= tolerance, `trial ${trial}: normalised ${apl.normalized} vs Monte-Carlo ${mc}`);
+    assert.ok(
+      Math.abs(mc - apl.normalized) <= tolerance,
+      `trial ${trial}: normalised ${apl.normalized} vs Monte-Carlo ${mc}`,
+    );
   }
 });
 
 test('on a real ResNet-20: ReLU gives 1 + 9·(½ + 1) = 14.5, α = 1 everywhere gives 0; core-network summary', async () => {
   await selectBackend({ force: 'cpu' });
   const m = buildModel({ kind: 'resnet', inputShape: [8, 8, 1], classes: 2, depth: 20, baseWidth: 4 }, 0);
-  const count = (alphaOf: (id: string) => number[]) => new Map(m.sites.map((s) => [s.id, nonlinearUnits(s, alphaOf(s.id), 1e-3)]));
-  const relu = coreNetwork(m.structure, m.sites, count((id) => Array.from(m.get(`${id}/alpha`).dataSync())));
+  const count = (alphaOf: (id: string) => number[]) =>
+    new Map(m.sites.map((s) => [s.id, nonlinearUnits(s, alphaOf(s.id), 1e-3)]));
+  const relu = coreNetwork(
+    m.structure,
+    m.sites,
+    count((id) => Array.from(m.get(`${id}/alpha`).dataSync())),
+  );
   assert.equal(relu.pathLength.normalized, 14.5);
-  assert.equal(relu.total, m.sites.reduce((a, s) => a + s.channels, 0));
-  const linear = coreNetwork(m.structure, m.sites, count((id) => new Array(m.site(id).channels).fill(1)));
-  assert.deepEqual([linear.pathLength.normalized, linear.pathLength.unnormalized, linear.total, linear.effectiveWidth], [0, 0, 0, 0]);
+  assert.equal(
+    relu.total,
+    m.sites.reduce((a, s) => a + s.channels, 0),
+  );
+  const linear = coreNetwork(
+    m.structure,
+    m.sites,
+    count((id) => new Array(m.site(id).channels).fill(1)),
+  );
+  assert.deepEqual(
+    [linear.pathLength.normalized, linear.pathLength.unnormalized, linear.total, linear.effectiveWidth],
+    [0, 0, 0, 0],
+  );
   // Keep two channels of the stem and one of the first block's middle layer nonlinear.
-  const sparse = coreNetwork(m.structure, m.sites, count((id) => {
-    const n = m.site(id).channels;
-    if (id === 'stem') return [0, 0.5, ...new Array(n - 2).fill(1)];
-    if (id === 's0b0/mid') return [0.2, ...new Array(n - 1).fill(1)];
-    return new Array(n).fill(1);
-  }));
+  const sparse = coreNetwork(
+    m.structure,
+    m.sites,
+    count((id) => {
+      const n = m.site(id).channels;
+      if (id === 'stem') return [0, 0.5, ...new Array(n - 2).fill(1)];
+      if (id === 's0b0/mid') return [0.2, ...new Array(n - 1).fill(1)];
+      return new Array(n).fill(1);
+    }),
+  );
   assert.equal(sparse.pathLength.normalized, 2 / 4 + 0.5 * (1 / 4));
   assert.deepEqual([sparse.total, sparse.effectiveWidth], [3, 1.5]);
-  assert.deepEqual(sparse.fractions.slice(0, 2).map((f) => f.fraction), [0.5, 0.25]);
+  assert.deepEqual(
+    sparse.fractions.slice(0, 2).map((f) => f.fraction),
+    [0.5, 0.25],
+  );
   assert.throws(() => nonlinearUnits(m.site('stem'), [1, 1], 1e-3), /expected 4 α values/);
   m.dispose();
 });

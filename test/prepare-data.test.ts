@@ -16,7 +16,13 @@ before(async () => {
 after(() => rm(dir, { recursive: true, force: true }));
 
 test('embedded Fashion-MNIST, an easy class subset at 14×14 with a stratified validation split, normalised by train statistics', () => {
-  const data = prepareData({ source: { kind: 'fashion-mnist-embedded' }, classes: [1, 8], downsample: 2, validation: 0.1, seed: 3 });
+  const data = prepareData({
+    source: { kind: 'fashion-mnist-embedded' },
+    classes: [1, 8],
+    downsample: 2,
+    validation: 0.1,
+    seed: 3,
+  });
   assert.deepEqual(data.train.shape, [14, 14, 1]);
   assert.deepEqual(data.train.classNames, ['Trouser', 'Bag']);
   assert.deepEqual(classCounts(data.validation!), [100, 100]);
@@ -28,11 +34,17 @@ test('embedded Fashion-MNIST, an easy class subset at 14×14 with a stratified v
 });
 
 test('a teacher task by spec; bad specs name the field', () => {
-  const data = prepareData({ source: { kind: 'teacher', depth: 2, size: 6, classes: 3, width: 4, train: 120, test: 30 }, seed: 1 });
+  const data = prepareData({
+    source: { kind: 'teacher', depth: 2, size: 6, classes: 3, width: 4, train: 120, test: 30 },
+    seed: 1,
+  });
   assert.deepEqual([data.train.labels.length, data.test.labels.length, data.train.classes], [120, 30, 3]);
   assert.throws(() => prepareData({ source: { kind: 'teacher', depth: 0 } }), /depth/);
   assert.throws(() => prepareData({ source: { kind: 'mnist' } as never }), /kind/);
-  assert.throws(() => prepareData({ source: { kind: 'fashion-mnist', dir: join(dir, 'none') } }), /Fashion-MNIST not found/);
+  assert.throws(
+    () => prepareData({ source: { kind: 'fashion-mnist', dir: join(dir, 'none') } }),
+    /Fashion-MNIST not found/,
+  );
 });
 
 test('prepared data round-trips through a directory exactly; a truncated file is an error naming it', async () => {
@@ -50,7 +62,11 @@ test('prepared data round-trips through a directory exactly; a truncated file is
 });
 
 test('limit keeps the first N training and test examples after the class subset', () => {
-  const data = prepareData({ source: { kind: 'fashion-mnist-embedded' }, classes: [1, 8], limit: { train: 50, test: 20 } });
+  const data = prepareData({
+    source: { kind: 'fashion-mnist-embedded' },
+    classes: [1, 8],
+    limit: { train: 50, test: 20 },
+  });
   assert.equal(data.train.labels.length, 50);
   assert.equal(data.test.labels.length, 20);
   const full = prepareData({ source: { kind: 'fashion-mnist-embedded' }, classes: [1, 8] });

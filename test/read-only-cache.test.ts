@@ -19,7 +19,9 @@ const nobody = (() => {
   }
 })();
 
-describe('a read-only cache', { skip: nobody ? false : 'needs root and setpriv to run the CLI as another user' }, () => {
+describe('a read-only cache', {
+  skip: nobody ? false : 'needs root and setpriv to run the CLI as another user',
+}, () => {
   let project: Project;
   before(async () => {
     project = makeProject();
@@ -31,17 +33,33 @@ describe('a read-only cache', { skip: nobody ? false : 'needs root and setpriv t
   after(() => project.remove());
 
   const asNobody = (args: string[]) =>
-    spawnSync('setpriv', ['--reuid', String(nobody!.uid), '--regid', String(nobody!.gid), '--clear-groups', process.execPath, join(REPO, 'bin', 'linea.js'), ...args], {
-      cwd: project.dir,
-      encoding: 'utf8',
-      env: { ...process.env, CI: 'true', HOME: '/tmp' },
-    });
+    spawnSync(
+      'setpriv',
+      [
+        '--reuid',
+        String(nobody!.uid),
+        '--regid',
+        String(nobody!.gid),
+        '--clear-groups',
+        process.execPath,
+        join(REPO, 'bin', 'linea.js'),
+        ...args,
+      ],
+      {
+        cwd: project.dir,
+        encoding: 'utf8',
+        env: { ...process.env, CI: 'true', HOME: '/tmp' },
+      },
+    );
 
   it('status, log and verify work', () => {
     const status = asNobody(['status', '--json']);
     assert.equal(status.status, 0, status.stderr);
     const stages = (JSON.parse(status.stdout) as { stages: { state: string }[] }).stages;
-    assert.ok(stages.every((s) => s.state === 'cached'), status.stdout);
+    assert.ok(
+      stages.every((s) => s.state === 'cached'),
+      status.stdout,
+    );
     const log = asNobody(['log', 'source']);
     assert.equal(log.status, 0, log.stderr);
     const verify = asNobody(['verify']);

@@ -31,29 +31,38 @@ describe('a cache shared by two projects', () => {
     rmSync(cache, { recursive: true, force: true });
   });
 
-  it('status in one project does not compare with the other project\'s runs', async () => {
+  it("status in one project does not compare with the other project's runs", async () => {
     const status = await a.json<StatusJson>(['status'], env);
-    assert.ok(status.stages.every((s) => s.state === 'cached'), JSON.stringify(status.stages.map((s) => [s.id, s.state, s.reasons])));
+    assert.ok(
+      status.stages.every((s) => s.state === 'cached'),
+      JSON.stringify(status.stages.map((s) => [s.id, s.state, s.reasons])),
+    );
     await a.json<RunJson>(['run', '--set', 'source.n=4'], env);
     const after = await b.json<StatusJson>(['status', '--set', 'source.n=4'], env);
     const source = after.stages.find((s) => s.id === 'source')!;
     assert.equal(source.state, 'stale');
-    assert.ok(source.reasons.every((r) => !/stages\/source\.ts changed/.test(r.message)), JSON.stringify(source.reasons));
+    assert.ok(
+      source.reasons.every((r) => !/stages\/source\.ts changed/.test(r.message)),
+      JSON.stringify(source.reasons),
+    );
   });
 
-  it('log lists only the project\'s own runs', async () => {
+  it("log lists only the project's own runs", async () => {
     const log = await a.json<{ runs: { project?: string }[] }>(['log', 'source'], env);
     assert.ok(log.runs.length >= 1);
-    assert.ok(log.runs.every((r) => r.project?.endsWith(`@${a.dir}`)), JSON.stringify(log.runs.map((r) => r.project)));
+    assert.ok(
+      log.runs.every((r) => r.project?.endsWith(`@${a.dir}`)),
+      JSON.stringify(log.runs.map((r) => r.project)),
+    );
   });
 
-  it('gc in one project keeps the other\'s results; --all-projects does not', async () => {
+  it("gc in one project keeps the other's results; --all-projects does not", async () => {
     await a.json(['gc', '--grace', '0'], env);
     b.takeExecutions();
     await b.json<RunJson>(['run'], env);
     assert.deepEqual(b.takeExecutions(), [], 'B computes nothing again');
     await a.json(['gc', '--grace', '0', '--all-projects'], env);
     await b.json<RunJson>(['run'], env);
-    assert.ok(b.takeExecutions().includes('source'), 'with --all-projects, B\'s results were collected');
+    assert.ok(b.takeExecutions().includes('source'), "with --all-projects, B's results were collected");
   });
 });

@@ -28,13 +28,23 @@ test('the penalty is ω·Σ√(|1−α| + ε) over every PReLU channel', () => {
 });
 
 test('snapping: |1−α| < ε_snap becomes exactly 1 and stays 1 through further training', async () => {
-  const task = teacherTask({ teacher: deepTeacher({ inputShape: [6, 6, 1], depth: 2, width: 4, classes: 3 }), train: 96, test: 32, seed: 1 });
+  const task = teacherTask({
+    teacher: deepTeacher({ inputShape: [6, 6, 1], depth: 2, width: 4, classes: 3 }),
+    train: 96,
+    test: 32,
+    seed: 1,
+  });
   const m = buildModel({ kind: 'mlp', inputShape: [6, 6, 1], outputs: 3, widths: [8] }, 1);
   m.get('hidden0/alpha').assign(tf.tensor1d([0.9995, 0.5, 0, 0, 0, 0, 0, 0]));
   const reg = sparsityPenalty({ omega: 0 });
   reg.afterStep!(m); // as the training loop does after each optimiser step
   assert.equal(m.get('hidden0/alpha').dataSync()[0], 1);
-  await train(m, task, { epochs: 2, batchSize: 32, lr: 0.5, optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false } }, { regularizers: [reg] });
+  await train(
+    m,
+    task,
+    { epochs: 2, batchSize: 32, lr: 0.5, optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false } },
+    { regularizers: [reg] },
+  );
   const alpha = m.get('hidden0/alpha').dataSync();
   assert.equal(alpha[0], 1, 'snapped to exactly 1 and kept there');
   assert.equal(reg.frozen().get('hidden0/alpha')![0], 1);
@@ -44,7 +54,12 @@ test('snapping: |1−α| < ε_snap becomes exactly 1 and stays 1 through further
 });
 
 test('a larger ω leaves fewer nonlinear units and a shorter average path length', async () => {
-  const task = teacherTask({ teacher: deepTeacher({ inputShape: [6, 6, 1], depth: 2, width: 4, classes: 3 }), train: 192, test: 64, seed: 2 });
+  const task = teacherTask({
+    teacher: deepTeacher({ inputShape: [6, 6, 1], depth: 2, width: 4, classes: 3 }),
+    train: 192,
+    test: 64,
+    seed: 2,
+  });
   const results: number[] = [];
   for (const omega of [0, 0.1]) {
     const m = buildModel({ kind: 'mlp', inputShape: [6, 6, 1], outputs: 3, widths: [16, 16] }, 3);
@@ -60,12 +75,27 @@ test('a larger ω leaves fewer nonlinear units and a shorter average path length
 });
 
 test('withPrelu: the ReLU network as PReLUs at α = 0 computes the same logits and copies every weight', () => {
-  const relu = buildModel({ kind: 'plain-cnn', inputShape: [8, 8, 1], classes: 3, channels: [4, 6], poolAfter: [0], batchNorm: true, activation: 'relu' }, 5);
+  const relu = buildModel(
+    {
+      kind: 'plain-cnn',
+      inputShape: [8, 8, 1],
+      classes: 3,
+      channels: [4, 6],
+      poolAfter: [0],
+      batchNorm: true,
+      activation: 'relu',
+    },
+    5,
+  );
   const prelu = withPrelu(relu);
   try {
     assert.equal(prelu.config.kind === 'plain-cnn' && prelu.config.activation, 'prelu');
-    assert.deepEqual(prelu.sites.map((s) => s.alpha), ['act0/alpha', 'act1/alpha']);
-    for (const s of prelu.sites) assert.deepEqual(Array.from(prelu.get(s.alpha!).dataSync()), Array(s.channels).fill(0));
+    assert.deepEqual(
+      prelu.sites.map((s) => s.alpha),
+      ['act0/alpha', 'act1/alpha'],
+    );
+    for (const s of prelu.sites)
+      assert.deepEqual(Array.from(prelu.get(s.alpha!).dataSync()), Array(s.channels).fill(0));
     const x = tf.randomNormal([2, 8, 8, 1], 0, 1, 'float32', 3);
     assert.deepEqual(Array.from(prelu.predict(x).dataSync()), Array.from(relu.predict(x).dataSync()));
   } finally {
@@ -89,10 +119,26 @@ function frozenStep(frozen: number, omega: number, clipNorm: number): Map<string
   const optimizer = optimizerFor(m, { optimizer: { kind: 'sgd', momentum: 0, nesterov: false }, weightDecay: 0 });
   const step = trainingStep(m, optimizer, [reg], clipNorm);
   tf.tidy(() => {
-    step(tf.randomNormal([16, 6], 0, 1, 'float32', 7), tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0], 'int32'), 0.1);
+    step(
+      tf.randomNormal([16, 6], 0, 1, 'float32', 7),
+      tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0], 'int32'),
+      0.1,
+    );
   });
-  const delta = new Map(m.specs.map((s) => [s.name, m.get(s.name).dataSync().map((v, i) => v - before.get(s.name)![i]!) as Float32Array]));
-  assert.deepEqual(Array.from(m.get('hidden0/alpha').dataSync().slice(0, frozen)), Array(frozen).fill(1), 'frozen slopes stay exactly 1');
+  const delta = new Map(
+    m.specs.map((s) => [
+      s.name,
+      m
+        .get(s.name)
+        .dataSync()
+        .map((v, i) => v - before.get(s.name)![i]!) as Float32Array,
+    ]),
+  );
+  assert.deepEqual(
+    Array.from(m.get('hidden0/alpha').dataSync().slice(0, frozen)),
+    Array(frozen).fill(1),
+    'frozen slopes stay exactly 1',
+  );
   optimizer.dispose();
   reg.dispose();
   m.dispose();
@@ -116,13 +162,23 @@ for (const frozen of [1, 8]) {
 }
 
 test('frozenSlopes: a fine-tune leaves every α where it is and still trains the weights', async () => {
-  const task = teacherTask({ teacher: deepTeacher({ inputShape: [6, 6, 1], depth: 2, width: 4, classes: 3 }), train: 96, test: 32, seed: 1 });
+  const task = teacherTask({
+    teacher: deepTeacher({ inputShape: [6, 6, 1], depth: 2, width: 4, classes: 3 }),
+    train: 96,
+    test: 32,
+    seed: 1,
+  });
   const m = buildModel({ kind: 'mlp', inputShape: [6, 6, 1], outputs: 3, widths: [8] }, 1);
   m.get('hidden0/alpha').assign(tf.tensor1d([1, 0.5, 0, 0.25, 1, 0, 0, 0.75]));
   const alpha = m.get('hidden0/alpha').dataSync().slice();
   const kernel = m.get('dense0/kernel').dataSync().slice();
   const reg = frozenSlopes();
-  await train(m, task, { epochs: 2, batchSize: 32, lr: 0.1, clipNorm: 5, optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false } }, { regularizers: [reg] });
+  await train(
+    m,
+    task,
+    { epochs: 2, batchSize: 32, lr: 0.1, clipNorm: 5, optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false } },
+    { regularizers: [reg] },
+  );
   assert.deepEqual(Array.from(m.get('hidden0/alpha').dataSync()), Array.from(alpha));
   assert.notDeepEqual(Array.from(m.get('dense0/kernel').dataSync()), Array.from(kernel));
   reg.dispose();

@@ -30,10 +30,20 @@ test('a claimed difference: each of the four outcomes', () => {
 });
 
 test('a claimed difference from a reference, in either direction (g > 2, g < 2)', () => {
-  assert.equal(judgeDifference([2.5, 2.6, 2.55], { direction: 'greater', reference: 2, margin: 0.1 }).outcome, 'reproduced');
+  assert.equal(
+    judgeDifference([2.5, 2.6, 2.55], { direction: 'greater', reference: 2, margin: 0.1 }).outcome,
+    'reproduced',
+  );
   assert.equal(judgeDifference([2.5, 2.6, 2.55], { direction: 'less', reference: 2, margin: 0.1 }).outcome, 'refuted');
-  assert.equal(judgeDifference([1.5, 1.6, 1.55], { direction: 'less', reference: 2, margin: 0.1 }).outcome, 'reproduced');
-  assert.equal(judgeDifference([2.02, 1.98, 2.0], { direction: 'greater', reference: 2, margin: 0.1 }).outcome, 'refuted', 'as fast as the width');
+  assert.equal(
+    judgeDifference([1.5, 1.6, 1.55], { direction: 'less', reference: 2, margin: 0.1 }).outcome,
+    'reproduced',
+  );
+  assert.equal(
+    judgeDifference([2.02, 1.98, 2.0], { direction: 'greater', reference: 2, margin: 0.1 }).outcome,
+    'refuted',
+    'as fast as the width',
+  );
 });
 
 test('a claimed value within a band (slope −½ ± 0.2): each of the four outcomes', () => {

@@ -12,7 +12,10 @@ describe('status and run --json', () => {
 
   it('before any run, every instance is missing; downstream keys are null until upstream runs', async () => {
     const status = await project.json<StatusJson>(['status']);
-    assert.deepEqual(status.stages.map((s) => s.id), ['source', 'double', 'square', 'sum', 'slow']);
+    assert.deepEqual(
+      status.stages.map((s) => s.id),
+      ['source', 'double', 'square', 'sum', 'slow'],
+    );
     for (const s of status.stages) {
       assert.deepEqual(Object.keys(s).sort(), ['id', 'key', 'reasons', 'stage', 'state']);
       assert.equal(s.state, 'missing');
@@ -39,9 +42,10 @@ describe('status and run --json', () => {
     const status = await project.json<StatusJson>(['status', '--set', 'double.factor=0.5', '--set', 'source.label=y']);
     const source = status.stages.find((s) => s.id === 'source')!;
     assert.equal(source.state, 'stale');
-    assert.deepEqual(source.reasons.map(({ kind, field, from, to, message }) => ({ kind, field, from, to, message })), [
-      { kind: 'param', field: 'params.label', from: 'x', to: 'y', message: 'params.label "x" → "y"' },
-    ]);
+    assert.deepEqual(
+      source.reasons.map(({ kind, field, from, to, message }) => ({ kind, field, from, to, message })),
+      [{ kind: 'param', field: 'params.label', from: 'x', to: 'y', message: 'params.label "x" → "y"' }],
+    );
     const double = status.stages.find((s) => s.id === 'double')!;
     assert.equal(double.state, 'stale');
     assert.equal(double.key, null);
@@ -62,7 +66,10 @@ describe('status and run --json', () => {
     const square = after.stages.find((s) => s.id === 'square')!;
     assert.equal(square.state, 'stale');
     assert.match(square.key!, /^[0-9a-f]{64}$/, 'upstream is cached, so the key is known');
-    assert.deepEqual(square.reasons.map((r) => [r.field, r.message]), [['inputs.source', 'input source: new digest']]);
+    assert.deepEqual(
+      square.reasons.map((r) => [r.field, r.message]),
+      [['inputs.source', 'input source: new digest']],
+    );
   });
 
   it('status prints a readable plan', async () => {

@@ -100,12 +100,22 @@ describe('store integrity', () => {
   });
 
   it('a touched but intact file is re-hashed once, then its stamp is refreshed', async () => {
-    const digest = (await project.json<{ runs: { digest: string; stamp: Record<string, [number, number]> }[] }>(['log', 'source'])).runs[0]!;
-    const file = join(project.cacheDir, 'objects', digest.digest.slice(0, 2), digest.digest.slice(2), 'files', 'numbers.txt');
+    const digest = (
+      await project.json<{ runs: { digest: string; stamp: Record<string, [number, number]> }[] }>(['log', 'source'])
+    ).runs[0]!;
+    const file = join(
+      project.cacheDir,
+      'objects',
+      digest.digest.slice(0, 2),
+      digest.digest.slice(2),
+      'files',
+      'numbers.txt',
+    );
     const later = new Date(Date.now() + 5_000);
     utimesSync(file, later, later);
     await project.json<RunJson>(['run']);
-    const after = (await project.json<{ runs: { stamp: Record<string, [number, number]> }[] }>(['log', 'source'])).runs[0]!;
+    const after = (await project.json<{ runs: { stamp: Record<string, [number, number]> }[] }>(['log', 'source']))
+      .runs[0]!;
     assert.equal(after.stamp['numbers.txt']![1], statSync(file).mtimeMs, 'the stamp now has the new mtime');
     assert.deepEqual(project.takeExecutions(), []);
   });

@@ -20,7 +20,10 @@ describe('typed wiring', () => {
     try {
       const source = readFileSync(join(FIXTURE, 'wiring.ts'), 'utf8').replace(/\/\/ @ts-expect-error.*\n/g, '');
       writeFileSync(join(dir, 'wiring.ts'), source);
-      writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ extends: '../../../../tsconfig.json', include: ['*.ts'], exclude: [] }));
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({ extends: '../../../../tsconfig.json', include: ['*.ts'], exclude: [] }),
+      );
       const result = await execa(process.execPath, [TSC, '-p', dir], { reject: false });
       assert.notEqual(result.exitCode, 0);
       const errors = result.stdout.split('\n').filter((l) => l.includes('error TS'));

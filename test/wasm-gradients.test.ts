@@ -9,7 +9,13 @@ import { selectBackend } from '../src/models/backends.ts';
 import { mulberry32, normalArray } from '../src/models/random.ts';
 import { relativeError } from './helpers/numeric.ts';
 
-interface Case { stride: number; pad: 'same' | 'valid'; depthwise: boolean; size: number; kernel: number }
+interface Case {
+  stride: number;
+  pad: 'same' | 'valid';
+  depthwise: boolean;
+  size: number;
+  kernel: number;
+}
 
 /** Gradients of a small two-layer conv model (conv → PReLU → conv → weighted sum) w.r.t. x and both filters. */
 function gradients(c: Case, seed: number): Float32Array[] {
@@ -17,10 +23,13 @@ function gradients(c: Case, seed: number): Float32Array[] {
   const inC = 3;
   const mid = c.depthwise ? inC * 2 : 5;
   const x = tf.tensor4d(normalArray(rand, 2 * c.size * c.size * inC), [2, c.size, c.size, inC]);
-  const w1 = tf.tensor4d(normalArray(rand, c.kernel * c.kernel * inC * (mid / (c.depthwise ? inC : 1))), c.depthwise ? [c.kernel, c.kernel, inC, mid / inC] : [c.kernel, c.kernel, inC, mid]);
+  const w1 = tf.tensor4d(
+    normalArray(rand, c.kernel * c.kernel * inC * (mid / (c.depthwise ? inC : 1))),
+    c.depthwise ? [c.kernel, c.kernel, inC, mid / inC] : [c.kernel, c.kernel, inC, mid],
+  );
   const w2 = tf.tensor4d(normalArray(rand, 9 * mid * 4), [3, 3, mid, 4]);
   const alpha = tf.tensor1d(normalArray(rand, mid).map((v) => Math.abs(v) % 1));
-  
+
   const f = (xv: tf.Tensor, a: tf.Tensor, b: tf.Tensor): tf.Scalar => {
     const h = c.depthwise
       ? tf.depthwiseConv2d(xv as tf.Tensor4D, a as tf.Tensor4D, c.stride, c.pad, 'NHWC')
@@ -59,10 +68,11 @@ test('wasm training of a conv layer does not leak tensors', async () => {
   await selectBackend({ force: 'wasm' });
   const x = tf.randomNormal([2, 8, 8, 3]) as tf.Tensor4D;
   const w = tf.variable(tf.randomNormal([3, 3, 3, 4]));
-  const step = () => tf.tidy(() => {
-    const { grads } = tf.variableGrads(() => tf.sum(tf.conv2d(x, w as tf.Variable<tf.Rank.R4>, 2, 'same')));
-    w.assign(tf.sub(w, tf.mul(0.01, grads[w.name]!)));
-  });
+  const step = () =>
+    tf.tidy(() => {
+      const { grads } = tf.variableGrads(() => tf.sum(tf.conv2d(x, w as tf.Variable<tf.Rank.R4>, 2, 'same')));
+      w.assign(tf.sub(w, tf.mul(0.01, grads[w.name]!)));
+    });
   step();
   const before = tf.memory().numTensors;
   for (let i = 0; i < 5; i++) step();

@@ -33,20 +33,34 @@ export interface Estimate {
  * (or fewer: an upstream instance serves every cell whose labels include its own). A cell is
  * cached when all its instances are, new when one has never run, stale otherwise.
  */
-export function ablationGrid(chosen: ReadonlyMap<string, readonly string[]>, instances: readonly Instance[], planned: readonly PlannedInstance[]): GridCell[] {
+export function ablationGrid(
+  chosen: ReadonlyMap<string, readonly string[]>,
+  instances: readonly Instance[],
+  planned: readonly PlannedInstance[],
+): GridCell[] {
   const state = new Map(planned.map((p) => [p.id, p.state]));
   const axes = [...chosen.keys()];
-  const combos = axes.reduce<Record<string, string>[]>((acc, a) => acc.flatMap((c) => chosen.get(a)!.map((v) => ({ ...c, [a]: v }))), [{}]);
+  const combos = axes.reduce<Record<string, string>[]>(
+    (acc, a) => acc.flatMap((c) => chosen.get(a)!.map((v) => ({ ...c, [a]: v }))),
+    [{}],
+  );
   return combos.map((labels) => {
     const mine = instances.filter((i) => Object.entries(i.labels).every(([a, v]) => labels[a] === v));
     const states = mine.map((i) => state.get(i.id) ?? 'missing');
-    const cell: CellState = states.every((s) => s === 'cached') ? 'cached' : states.some((s) => s === 'missing') ? 'new' : 'stale';
+    const cell: CellState = states.every((s) => s === 'cached')
+      ? 'cached'
+      : states.some((s) => s === 'missing')
+        ? 'new'
+        : 'stale';
     return { labels, state: cell, toRun: states.filter((s) => s !== 'cached').length, instances: mine.length };
   });
 }
 
 /** Time for the instances that are not cached: their last duration, else the mean of their stage's past runs. */
-export function estimate(planned: readonly PlannedInstance[], runs: readonly Pick<RunRecord, 'stage' | 'seconds'>[]): Estimate {
+export function estimate(
+  planned: readonly PlannedInstance[],
+  runs: readonly Pick<RunRecord, 'stage' | 'seconds'>[],
+): Estimate {
   const byStage = new Map<string, number[]>();
   for (const r of runs) byStage.set(r.stage, [...(byStage.get(r.stage) ?? []), r.seconds]);
   let seconds = 0;
@@ -72,18 +86,31 @@ export function renderGrid(cells: readonly GridCell[], axes: readonly string[], 
   const rows = cells.map((c) => [...axes.map((a) => c.labels[a] ?? ''), c.state, `${c.toRun}/${c.instances}`]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: readonly string[]) => r.map((v, i) => v.padEnd(widths[i]!)).join('  ');
-  const counts = (['cached', 'stale', 'new'] as const).map((s) => `${cells.filter((c) => c.state === s).length} ${s}`).join(', ');
+  const counts = (['cached', 'stale', 'new'] as const)
+    .map((s) => `${cells.filter((c) => c.state === s).length} ${s}`)
+    .join(', ');
   const time = `estimated ${formatDuration(total.seconds)}${total.unknown ? ` + ${total.unknown} stage run(s) with no past duration` : ''}`;
   return [line(header), ...rows.map(line), '', `${cells.length} cells: ${counts}; ${time}`].join('\n');
 }
 
 /** Ask for axes and values, starting from what flags, the preset or the axes' defaults chose. */
-export async function promptAblation(pipeline: Pipeline, initial: ReadonlyMap<string, readonly string[]>): Promise<Map<string, string[]> | undefined> {
-  if (pipeline.axes.length === 0) throw new LineaError('this pipeline declares no ablation axes; add `axes` to definePipeline in pipeline.ts', 'usage');
+export async function promptAblation(
+  pipeline: Pipeline,
+  initial: ReadonlyMap<string, readonly string[]>,
+): Promise<Map<string, string[]> | undefined> {
+  if (pipeline.axes.length === 0)
+    throw new LineaError(
+      'this pipeline declares no ablation axes; add `axes` to definePipeline in pipeline.ts',
+      'usage',
+    );
   intro(`linea ablate — ${pipeline.name}`);
   const axes = await multiselect({
     message: 'Which axes to vary? (space toggles, enter confirms)',
-    options: pipeline.axes.map((a) => ({ value: a.name, label: a.name, ...(a.description ? { hint: a.description } : {}) })),
+    options: pipeline.axes.map((a) => ({
+      value: a.name,
+      label: a.name,
+      ...(a.description ? { hint: a.description } : {}),
+    })),
     initialValues: pipeline.axes.filter((a) => initial.has(a.name)).map((a) => a.name),
     required: false,
   });
@@ -119,6 +146,9 @@ function cancelled(): undefined {
 }
 
 /** The chosen axes as the selection's `ablate`, naming every declared axis so defaults do not sneak in. */
-export function ablateSelection(pipeline: Pipeline, chosen: ReadonlyMap<string, readonly string[]>): Record<string, string[]> {
+export function ablateSelection(
+  pipeline: Pipeline,
+  chosen: ReadonlyMap<string, readonly string[]>,
+): Record<string, string[]> {
   return Object.fromEntries(pipeline.axes.map((a: Axis) => [a.name, [...(chosen.get(a.name) ?? [])]]));
 }

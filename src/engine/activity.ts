@@ -58,7 +58,12 @@ export class ActiveRun {
         this.pending = undefined;
         const digests = [...this.digests];
         const startTime = processStartTime(process.pid);
-        const content: ActiveFile = { host: hostname(), pid: process.pid, ...(startTime ? { startTime } : {}), digests };
+        const content: ActiveFile = {
+          host: hostname(),
+          pid: process.pid,
+          ...(startTime ? { startTime } : {}),
+          digests,
+        };
         await mkdir(this.dir, { recursive: true });
         const tmp = `${this.file}.${randomBytes(4).toString('hex')}.tmp`;
         await writeFile(tmp, JSON.stringify(content));
@@ -86,13 +91,17 @@ export async function digestsInUse(dir: string, staleMs = 120_000): Promise<Set<
     let file: ActiveFile;
     let mtimeMs: number;
     try {
-      [file, mtimeMs] = await Promise.all([readFile(path, 'utf8').then((t) => JSON.parse(t) as ActiveFile), stat(path).then((s) => s.mtimeMs)]);
+      [file, mtimeMs] = await Promise.all([
+        readFile(path, 'utf8').then((t) => JSON.parse(t) as ActiveFile),
+        stat(path).then((s) => s.mtimeMs),
+      ]);
     } catch {
       continue; // being replaced right now, or unreadable: the next gc will see it
     }
     const alive =
       file.host === hostname()
-        ? processAlive(file.pid) && (!file.startTime || processStartTime(file.pid) === undefined || processStartTime(file.pid) === file.startTime)
+        ? processAlive(file.pid) &&
+          (!file.startTime || processStartTime(file.pid) === undefined || processStartTime(file.pid) === file.startTime)
         : Date.now() - mtimeMs <= staleMs;
     if (!alive) {
       await unlink(path).catch(() => undefined);

@@ -23,7 +23,17 @@ export interface CodeDigest {
 /** Packages whose code is covered by the engine version rather than by their npm version. */
 const SELF_PACKAGES = new Set(['linea']);
 
-const LOADERS: Record<string, Loader> = { '.ts': 'ts', '.mts': 'ts', '.cts': 'ts', '.tsx': 'tsx', '.js': 'js', '.mjs': 'js', '.cjs': 'js', '.jsx': 'jsx', '.json': 'json' };
+const LOADERS: Record<string, Loader> = {
+  '.ts': 'ts',
+  '.mts': 'ts',
+  '.cts': 'ts',
+  '.tsx': 'tsx',
+  '.js': 'js',
+  '.mjs': 'js',
+  '.cjs': 'js',
+  '.jsx': 'jsx',
+  '.json': 'json',
+};
 
 /**
  * Digest the code of several stage modules at once (one esbuild pass over all of them).
@@ -98,7 +108,8 @@ function normalisedDigest(path: string): FileDigest {
 
 /** `@scope/pkg/sub` → `@scope/pkg`; `pkg/sub` → `pkg`; builtins and relative paths → undefined. */
 export function packageName(specifier: string): string | undefined {
-  if (specifier.startsWith('.') || specifier.startsWith('/') || isBuiltin(specifier) || specifier.startsWith('node:')) return undefined;
+  if (specifier.startsWith('.') || specifier.startsWith('/') || isBuiltin(specifier) || specifier.startsWith('node:'))
+    return undefined;
   const parts = specifier.split('/');
   return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
 }
@@ -117,7 +128,9 @@ function resolveVersion(root: string, name: string, lock: Lockfile): string {
   const locked = lock?.packages?.[`node_modules/${name}`]?.version;
   if (locked) return locked;
   try {
-    const pkg = JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as {
+      version?: string;
+    };
     return pkg.version ?? 'unknown';
   } catch {
     return 'not installed';

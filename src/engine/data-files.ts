@@ -31,7 +31,10 @@ export function fileDigest(path: string): FileDigest {
  * Digests of the files in a directory (not recursive) whose names `include` accepts, by file name
  * only, so the same data in another place gives the same key. A missing directory gives no files.
  */
-export function directoryDigests(dir: string, include: (name: string) => boolean = () => true): Record<string, FileDigest> {
+export function directoryDigests(
+  dir: string,
+  include: (name: string) => boolean = () => true,
+): Record<string, FileDigest> {
   let names: string[];
   try {
     names = readdirSync(dir).filter(include).sort();

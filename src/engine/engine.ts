@@ -43,17 +43,28 @@ export function resolveCacheDir(root: string, flag?: string): string {
  * `access: 'read'` (status, log, verify) works on a cache this user cannot write; anything that
  * writes (run, gc, pin) first checks that it can, and says so plainly if not.
  */
-export async function openEngine(options: { root: string; cacheDir: string; pipeline: Pipeline; access?: 'read' | 'write' }): Promise<Engine> {
+export async function openEngine(options: {
+  root: string;
+  cacheDir: string;
+  pipeline: Pipeline;
+  access?: 'read' | 'write';
+}): Promise<Engine> {
   const store = new Store(options.cacheDir);
   const readOnly = options.access === 'read';
   if (!readOnly) {
     const existing = existsSync(options.cacheDir) ? options.cacheDir : dirname(options.cacheDir);
     if (!writable(existing)) {
-      throw new LineaError(`the cache ${options.cacheDir} is not writable by this user; this command writes results there: use --cache-dir <a writable directory>, or fix its permissions`, 'usage');
+      throw new LineaError(
+        `the cache ${options.cacheDir} is not writable by this user; this command writes results there: use --cache-dir <a writable directory>, or fix its permissions`,
+        'usage',
+      );
     }
   }
   if (!readOnly || writable(options.cacheDir)) await store.init();
-  const code = await digestCode(options.root, options.pipeline.nodes.map((n) => n.stage.moduleUrl));
+  const code = await digestCode(
+    options.root,
+    options.pipeline.nodes.map((n) => n.stage.moduleUrl),
+  );
   const index = await RunIndex.open(store.indexPath, { readOnly });
   const leases = new Leases(store.leasesDir);
   const activity = new ActiveRun(store.activeDir);
@@ -73,7 +84,11 @@ export async function openEngine(options: { root: string; cacheDir: string; pipe
   };
 }
 
-export function fingerprintOf(engine: Engine, instance: Instance, inputs: Readonly<Record<string, ArtifactDigest>>): Fingerprint {
+export function fingerprintOf(
+  engine: Engine,
+  instance: Instance,
+  inputs: Readonly<Record<string, ArtifactDigest>>,
+): Fingerprint {
   const code = engine.code.get(instance.stage.moduleUrl)!;
   return {
     engineVersion: ENGINE_VERSION,
@@ -100,7 +115,12 @@ export type Lookup =
  * Is this key's result in the store, whole? A damaged or missing object is a miss, never an error.
  * `use` runs before the object is read (a run records it, so gc keeps it from then on).
  */
-export async function lookup(engine: Engine, key: CacheKey, use?: (digest: ArtifactDigest) => Promise<void>, options: { rehash?: boolean } = {}): Promise<Lookup> {
+export async function lookup(
+  engine: Engine,
+  key: CacheKey,
+  use?: (digest: ArtifactDigest) => Promise<void>,
+  options: { rehash?: boolean } = {},
+): Promise<Lookup> {
   let record = await engine.index.get(key);
   if (!record) {
     // Not in the index (lost or rebuilt without it): the store keeps a copy of every record.

@@ -6,7 +6,14 @@
 import { join } from 'node:path';
 import { errorMessage } from './errors.ts';
 import { canonicalJson, type ArtifactDigest, type CacheKey, type Json } from './json.ts';
-import { registeredStage, type Artifact, type InputSpecs, type Progress, type StageContext, type Variant } from './stage.ts';
+import {
+  registeredStage,
+  type Artifact,
+  type InputSpecs,
+  type Progress,
+  type StageContext,
+  type Variant,
+} from './stage.ts';
 import { gatheredInputName } from './instances.ts';
 import { Store } from './store.ts';
 
@@ -53,7 +60,11 @@ export class InProcessExecutor implements Executor {
 }
 
 /** Load the stage a task names and run it with a context built from the task. */
-export async function runTask(task: StageTask, onEvent: (event: TaskEvent) => void, signal: AbortSignal): Promise<TaskOutcome> {
+export async function runTask(
+  task: StageTask,
+  onEvent: (event: TaskEvent) => void,
+  signal: AbortSignal,
+): Promise<TaskOutcome> {
   try {
     let stage = registeredStage(task.stage);
     if (!stage) {
@@ -65,7 +76,7 @@ export async function runTask(task: StageTask, onEvent: (event: TaskEvent) => vo
     const inputs = stageInputs(stage.inputs, task.inputs);
     const ctx: StageContext<unknown, InputSpecs> = {
       params: task.params,
-      inputs: inputs as StageContext<unknown, InputSpecs>["inputs"],
+      inputs: inputs as StageContext<unknown, InputSpecs>['inputs'],
       outDir: task.outDir,
       instance: task.instance,
       key: task.key,
@@ -80,16 +91,26 @@ export async function runTask(task: StageTask, onEvent: (event: TaskEvent) => vo
     try {
       json = JSON.parse(canonicalJson(value === undefined ? null : value, 'output')) as Json;
     } catch (error) {
-      return { ok: false, error: `stage '${task.stage}' returned a value that is not plain JSON (${errorMessage(error)}); return JSON and write anything else into ctx.outDir` };
+      return {
+        ok: false,
+        error: `stage '${task.stage}' returned a value that is not plain JSON (${errorMessage(error)}); return JSON and write anything else into ctx.outDir`,
+      };
     }
     return { ok: true, value: json };
   } catch (error) {
-    return { ok: false, error: errorMessage(error), ...(error instanceof Error && error.stack ? { stack: error.stack } : {}) };
+    return {
+      ok: false,
+      error: errorMessage(error),
+      ...(error instanceof Error && error.stack ? { stack: error.stack } : {}),
+    };
   }
 }
 
 /** ctx.inputs from the task: plain inputs as artifacts, each gather input as its list of variants. */
-function stageInputs(specs: InputSpecs, given: StageTask['inputs']): Record<string, Artifact<unknown> | Variant<unknown>[]> {
+function stageInputs(
+  specs: InputSpecs,
+  given: StageTask['inputs'],
+): Record<string, Artifact<unknown> | Variant<unknown>[]> {
   const artifact = (a: TaskInput): Variant<unknown> => ({
     value: a.value,
     dir: a.dir,

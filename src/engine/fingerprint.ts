@@ -4,7 +4,15 @@
  * time, a host) would give spurious misses across machines. The key is sha256 of the canonical
  * record, and the record is stored with each run so that "why will this rerun?" is a diff.
  */
-import { canonicalJson, digestOf, show, type ArtifactDigest, type CacheKey, type FileDigest, type Json } from './json.ts';
+import {
+  canonicalJson,
+  digestOf,
+  show,
+  type ArtifactDigest,
+  type CacheKey,
+  type FileDigest,
+  type Json,
+} from './json.ts';
 
 /**
  * Bumped when the engine changes what a key means or how stages are run (record layout, code
@@ -39,7 +47,14 @@ export type Reason =
   | { kind: 'code'; field: `code.${string}`; file: string; change: 'changed' | 'added' | 'removed' }
   | { kind: 'package'; field: `packages.${string}`; from: string | null; to: string | null }
   | { kind: 'param'; field: `params${string}`; from: Json | null; to: Json | null }
-  | { kind: 'input'; field: `inputs.${string}`; input: string; from: string | null; to: string | null; pending?: string }
+  | {
+      kind: 'input';
+      field: `inputs.${string}`;
+      input: string;
+      from: string | null;
+      to: string | null;
+      pending?: string;
+    }
   | { kind: 'env'; field: `env.${string}`; from: Json | null; to: Json | null }
   | { kind: 'stage'; field: 'stage'; from: string; to: string }
   | { kind: 'artifact'; field: 'artifact'; problem: string }
@@ -52,11 +67,17 @@ export function diffFingerprints(previous: Fingerprint, current: Fingerprint): R
   if (previous.engineVersion !== current.engineVersion) {
     reasons.push({ kind: 'engine', field: 'engineVersion', from: previous.engineVersion, to: current.engineVersion });
   }
-  if (previous.stage !== current.stage) reasons.push({ kind: 'stage', field: 'stage', from: previous.stage, to: current.stage });
+  if (previous.stage !== current.stage)
+    reasons.push({ kind: 'stage', field: 'stage', from: previous.stage, to: current.stage });
   for (const file of union(previous.code, current.code)) {
     const [a, b] = [previous.code[file], current.code[file]];
     if (a === b) continue;
-    reasons.push({ kind: 'code', field: `code.${file}`, file, change: a === undefined ? 'added' : b === undefined ? 'removed' : 'changed' });
+    reasons.push({
+      kind: 'code',
+      field: `code.${file}`,
+      file,
+      change: a === undefined ? 'added' : b === undefined ? 'removed' : 'changed',
+    });
   }
   for (const name of union(previous.packages, current.packages)) {
     const [a, b] = [previous.packages[name], current.packages[name]];
@@ -71,14 +92,20 @@ export function diffFingerprints(previous: Fingerprint, current: Fingerprint): R
   }
   for (const name of union(previous.env, current.env)) {
     const [a, b] = [previous.env[name], current.env[name]];
-    if (canonicalJson(a ?? null) !== canonicalJson(b ?? null)) reasons.push({ kind: 'env', field: `env.${name}`, from: a ?? null, to: b ?? null });
+    if (canonicalJson(a ?? null) !== canonicalJson(b ?? null))
+      reasons.push({ kind: 'env', field: `env.${name}`, from: a ?? null, to: b ?? null });
   }
   return reasons;
 }
 
 /** Leaf-level differences between two JSON values, as `.a.b` paths. */
-function diffJson(a: Json | undefined, b: Json | undefined, path: string): { path: string; from: Json | null; to: Json | null }[] {
-  const isObject = (v: Json | undefined): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
+function diffJson(
+  a: Json | undefined,
+  b: Json | undefined,
+  path: string,
+): { path: string; from: Json | null; to: Json | null }[] {
+  const isObject = (v: Json | undefined): v is Record<string, Json> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
   if (isObject(a) && isObject(b)) {
     return [...union(a, b)].flatMap((key) => diffJson(a[key], b[key], `${path}.${key}`));
   }

@@ -68,14 +68,20 @@ export async function collectGarbage(engine: Engine, options: GcOptions): Promis
   // Read after listing: a run records an object before it reads it, so anything it reads from
   // here on is either in this set or touched after the listing (and so within the grace period).
   const inUse = await digestsInUse(store.activeDir);
-  const mine = (r: { project?: string }) => options.allProjects || r.project === undefined || r.project === engine.project;
+  const mine = (r: { project?: string }) =>
+    options.allProjects || r.project === undefined || r.project === engine.project;
   const othersUse = new Set(runs.filter((r) => !mine(r)).map((r) => r.digest));
-  const candidates = objects.filter((o) => !keep.has(o.digest) && !othersUse.has(o.digest)).sort((a, b) => a.lastUsed - b.lastUsed);
+  const candidates = objects
+    .filter((o) => !keep.has(o.digest) && !othersUse.has(o.digest))
+    .sort((a, b) => a.lastUsed - b.lastUsed);
   const evicted: GcReport['evicted'] = [];
   let spared = 0;
   for (const o of candidates) {
     if (options.maxBytes !== undefined && total <= options.maxBytes) break;
-    const lastUsed = await stat(store.objectDir(o.digest)).then((s) => s.mtimeMs, () => undefined);
+    const lastUsed = await stat(store.objectDir(o.digest)).then(
+      (s) => s.mtimeMs,
+      () => undefined,
+    );
     if (lastUsed === undefined) continue; // removed by someone else meanwhile
     if (inUse.has(o.digest) || Date.now() - lastUsed < graceMs) {
       spared++;
@@ -88,7 +94,9 @@ export async function collectGarbage(engine: Engine, options: GcOptions): Promis
 
   const gone = new Set(evicted.map((e) => e.digest));
   const present = new Set(objects.map((o) => o.digest));
-  const stale = runs.filter((r) => mine(r) && (gone.has(r.digest) || (!present.has(r.digest) && !existsSync(store.objectDir(r.digest)))));
+  const stale = runs.filter(
+    (r) => mine(r) && (gone.has(r.digest) || (!present.has(r.digest) && !existsSync(store.objectDir(r.digest)))),
+  );
   if (!options.dryRun) {
     for (const r of stale) {
       // A run may have committed this key again since the listing: keep an entry whose object

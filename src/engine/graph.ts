@@ -3,10 +3,16 @@ import type { Instance } from './instances.ts';
 
 export type GraphFormat = 'mermaid' | 'dot';
 
-export function renderGraph(instances: readonly Instance[], format: GraphFormat, states?: ReadonlyMap<string, string>): string {
+export function renderGraph(
+  instances: readonly Instance[],
+  format: GraphFormat,
+  states?: ReadonlyMap<string, string>,
+): string {
   const ids = new Map(instances.map((inst, i) => [inst.id, `n${i}`]));
   const label = (inst: Instance) => (states?.get(inst.id) ? `${inst.id} (${states.get(inst.id)})` : inst.id);
-  const edges = instances.flatMap((inst) => Object.entries(inst.inputs).map(([name, from]) => ({ from: ids.get(from.id)!, to: ids.get(inst.id)!, name })));
+  const edges = instances.flatMap((inst) =>
+    Object.entries(inst.inputs).map(([name, from]) => ({ from: ids.get(from.id)!, to: ids.get(inst.id)!, name })),
+  );
   if (format === 'dot') {
     return [
       'digraph linea {',

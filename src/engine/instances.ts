@@ -35,9 +35,19 @@ export interface Instance {
 export function parseAblateFlag(flag: string): [string, string[]] {
   const eq = flag.indexOf('=');
   if (eq <= 0) {
-    throw new LineaError(`--ablate ${flag}: expected <axis>=<value>[,<value>…], e.g. --ablate omega=1e-4,1e-3`, 'usage');
+    throw new LineaError(
+      `--ablate ${flag}: expected <axis>=<value>[,<value>…], e.g. --ablate omega=1e-4,1e-3`,
+      'usage',
+    );
   }
-  return [flag.slice(0, eq), flag.slice(eq + 1).split(',').map((v) => v.trim()).filter(Boolean)];
+  return [
+    flag.slice(0, eq),
+    flag
+      .slice(eq + 1)
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean),
+  ];
 }
 
 /** Parse `sparsify.omega=0.001` (the --set flag). */
@@ -75,7 +85,10 @@ export function chosenAxisValues(pipeline: Pipeline, selection: Selection): Map<
       );
     }
     if (labels.length === 0) continue;
-    chosen.set(a, labels.map((label) => axisValue(a, label)));
+    chosen.set(
+      a,
+      labels.map((label) => axisValue(a, label)),
+    );
   }
   return chosen;
 }
@@ -87,7 +100,10 @@ function axisValue(a: Axis, label: string): Axis['values'][number] {
   const equal = a.values.find((v) => a.params && jsonEqual(v.set[a.params[0]!], parsed));
   if (equal) return equal;
   if (a.params) return { label, set: Object.fromEntries(a.params.map((p) => [p, parsed])) };
-  throw new LineaError(`axis '${a.name}' has no value '${label}'; its values are ${a.values.map((v) => v.label).join(', ')}`, 'usage');
+  throw new LineaError(
+    `axis '${a.name}' has no value '${label}'; its values are ${a.values.map((v) => v.label).join(', ')}`,
+    'usage',
+  );
 }
 
 function resolvePreset(pipeline: Pipeline, name: string | undefined) {
@@ -110,7 +126,9 @@ export function expandInstances(pipeline: Pipeline, selection: Selection = {}): 
   // Which nodes each override path names: a node id, or every node of that stage.
   const targets = (path: string, source: string): { nodes: NodeSpec[]; paramPath: string[] } => {
     const [head, ...rest] = path.split('.');
-    const nodes = nodeIds.has(head!) ? pipeline.nodes.filter((n) => n.id === head) : pipeline.nodes.filter((n) => n.stage.name === head);
+    const nodes = nodeIds.has(head!)
+      ? pipeline.nodes.filter((n) => n.id === head)
+      : pipeline.nodes.filter((n) => n.stage.name === head);
     if (!nodes.length || !rest.length) {
       throw new LineaError(
         `${source} '${path}': expected <stage>.<param> with <stage> one of ${[...nodeIds].join(', ')}`,
@@ -137,7 +155,8 @@ export function expandInstances(pipeline: Pipeline, selection: Selection = {}): 
     for (const { axis: a, values } of axisLayers) {
       if (values.some((v) => v.overrides.some((o) => o.nodes.includes(node)))) axes.add(a.name);
     }
-    for (const [name, from] of Object.entries(node.inputs)) if (!isGather(node, name)) for (const a of reach.get(from) ?? []) axes.add(a);
+    for (const [name, from] of Object.entries(node.inputs))
+      if (!isGather(node, name)) for (const a of reach.get(from) ?? []) axes.add(a);
     reach.set(node.id, axes);
   }
 
@@ -156,7 +175,9 @@ export function expandInstances(pipeline: Pipeline, selection: Selection = {}): 
       const id = instanceId(node.id, labels);
       let inst = instances.get(id);
       if (!inst) {
-        const layers = [...presetLayer, ...combo.flatMap((c) => c.overrides), ...setLayer].filter((o) => o.nodes.includes(node));
+        const layers = [...presetLayer, ...combo.flatMap((c) => c.overrides), ...setLayer].filter((o) =>
+          o.nodes.includes(node),
+        );
         const inputs: Record<string, Instance> = {};
         for (const [name, from] of Object.entries(node.inputs)) {
           if (!isGather(node, name)) {
@@ -199,7 +220,10 @@ function ancestorsOf(pipeline: Pipeline, only: readonly string[]): Set<string> {
   for (const name of only) {
     const matches = pipeline.nodes.filter((n) => n.id === name || n.stage.name === name);
     if (!matches.length) {
-      throw new LineaError(`--only ${name}: no such stage; stages are ${pipeline.nodes.map((n) => n.id).join(', ')}`, 'usage');
+      throw new LineaError(
+        `--only ${name}: no such stage; stages are ${pipeline.nodes.map((n) => n.id).join(', ')}`,
+        'usage',
+      );
     }
     for (const n of matches) visit(n.id);
   }
@@ -248,7 +272,10 @@ function resolveParams(node: NodeSpec, id: string, layers: readonly Override[]):
   for (const o of layers) {
     if (getPath(params, o.paramPath) === undefined) {
       const known = params && typeof params === 'object' ? Object.keys(params).join(', ') : '(none)';
-      throw new LineaError(`${o.source} '${o.path}': stage '${node.stage.name}' has no param '${o.paramPath.join('.')}'; its params are ${known}`, 'params');
+      throw new LineaError(
+        `${o.source} '${o.path}': stage '${node.stage.name}' has no param '${o.paramPath.join('.')}'; its params are ${known}`,
+        'params',
+      );
     }
   }
   try {

@@ -35,7 +35,10 @@ function toCanonical(value: unknown, where: string, seen: Set<object> = new Set(
     if (!Number.isFinite(value)) throw new TypeError(`${where} is ${value}, which JSON cannot represent`);
     return Object.is(value, -0) ? 0 : value;
   }
-  if (typeof value === 'object' && seen.has(value)) throw new TypeError(`${where} is a circular reference (it contains itself); only tree-shaped JSON values are allowed`);
+  if (typeof value === 'object' && seen.has(value))
+    throw new TypeError(
+      `${where} is a circular reference (it contains itself); only tree-shaped JSON values are allowed`,
+    );
   if (Array.isArray(value)) {
     seen.add(value);
     const out = value.map((v, i) => toCanonical(v, `${where}[${i}]`, seen));
@@ -45,7 +48,9 @@ function toCanonical(value: unknown, where: string, seen: Set<object> = new Set(
   if (typeof value === 'object') {
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) {
-      throw new TypeError(`${where} is a ${proto?.constructor?.name ?? 'non-plain object'}; only plain JSON values are allowed`);
+      throw new TypeError(
+        `${where} is a ${proto?.constructor?.name ?? 'non-plain object'}; only plain JSON values are allowed`,
+      );
     }
     const out: { [key: string]: Json } = {};
     seen.add(value);

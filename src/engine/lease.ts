@@ -68,7 +68,11 @@ export class Leases {
     const path = this.path(key);
     let last: LeaseHolder = UNREADABLE;
     for (let attempt = 0; attempt < 4; attempt++) {
-      const holder: LeaseHolder = { ...this.me, nonce: randomBytes(8).toString('hex'), acquiredAt: new Date().toISOString() };
+      const holder: LeaseHolder = {
+        ...this.me,
+        nonce: randomBytes(8).toString('hex'),
+        acquiredAt: new Date().toISOString(),
+      };
       if (await createExclusive(path, JSON.stringify(holder))) {
         const lease = new Lease(this, key, path, holder.nonce, Math.max(250, this.staleMs / 4));
         this.held.add(lease);
@@ -77,7 +81,9 @@ export class Leases {
       const current = await readLease(path);
       if (current.state === 'missing') continue; // released between our attempt and the read: try again
       if (current.state === 'damaged') {
-        this.warn(`lease file ${path} is damaged (${current.text.length ? 'not a lease' : 'empty'}); treating it as stale and removing it`);
+        this.warn(
+          `lease file ${path} is damaged (${current.text.length ? 'not a lease' : 'empty'}); treating it as stale and removing it`,
+        );
         await this.breakLease(path, (file) => file.state === 'damaged' && file.text === current.text);
         continue;
       }
@@ -110,11 +116,17 @@ export class Leases {
    */
   private async breakLease(path: string, stillDead: (file: LeaseFile) => boolean): Promise<void> {
     const breakPath = `${path}.break`;
-    if (!(await createExclusive(breakPath, JSON.stringify({ ...this.me, nonce: 'break', acquiredAt: new Date().toISOString() })))) {
+    if (
+      !(await createExclusive(
+        breakPath,
+        JSON.stringify({ ...this.me, nonce: 'break', acquiredAt: new Date().toISOString() }),
+      ))
+    ) {
       const other = await readLease(breakPath);
       // A breaker that died mid-break (or a remote one that is too old) leaves its lock behind;
       // a damaged break lock is removed too.
-      if (other.state === 'damaged' || (other.state === 'held' && (await this.isDead(other.holder, other.heartbeatMs)))) await unlink(breakPath).catch(() => undefined);
+      if (other.state === 'damaged' || (other.state === 'held' && (await this.isDead(other.holder, other.heartbeatMs))))
+        await unlink(breakPath).catch(() => undefined);
       return;
     }
     try {
@@ -198,7 +210,14 @@ async function readLease(path: string): Promise<LeaseFile> {
   }
   try {
     const holder = JSON.parse(text) as LeaseHolder;
-    if (holder && typeof holder === 'object' && typeof holder.nonce === 'string' && typeof holder.pid === 'number' && typeof holder.host === 'string') return { state: 'held', holder, heartbeatMs };
+    if (
+      holder &&
+      typeof holder === 'object' &&
+      typeof holder.nonce === 'string' &&
+      typeof holder.pid === 'number' &&
+      typeof holder.host === 'string'
+    )
+      return { state: 'held', holder, heartbeatMs };
   } catch {
     // not JSON: damaged
   }

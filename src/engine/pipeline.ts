@@ -135,7 +135,10 @@ export function definePipeline(config: PipelineConfig): Pipeline {
       if (missing.length || extra.length) {
         throw new LineaError(
           `node '${id}' (stage ${stage.name}): ` +
-            [missing.length ? `inputs not wired: ${missing.join(', ')}` : '', extra.length ? `unknown inputs: ${extra.join(', ')}` : '']
+            [
+              missing.length ? `inputs not wired: ${missing.join(', ')}` : '',
+              extra.length ? `unknown inputs: ${extra.join(', ')}` : '',
+            ]
               .filter(Boolean)
               .join('; ') +
             `; the stage declares ${declared.length ? declared.join(', ') : 'no inputs'}`,
@@ -155,7 +158,10 @@ export function definePipeline(config: PipelineConfig): Pipeline {
   for (const node of nodes.values()) {
     for (const [name, from] of Object.entries(node.inputs)) {
       if (!nodes.has(from)) {
-        throw new LineaError(`node '${node.id}' input '${name}' refers to '${from}', which is never added to the pipeline`, 'config');
+        throw new LineaError(
+          `node '${node.id}' input '${name}' refers to '${from}', which is never added to the pipeline`,
+          'config',
+        );
       }
     }
   }
@@ -164,7 +170,10 @@ export function definePipeline(config: PipelineConfig): Pipeline {
   for (const a of axes) {
     for (const label of a.default ?? []) {
       if (!a.values.some((v) => v.label === label)) {
-        throw new LineaError(`axis '${a.name}': default value '${label}' is not one of its values (${a.values.map((v) => v.label).join(', ')})`, 'config');
+        throw new LineaError(
+          `axis '${a.name}': default value '${label}' is not one of its values (${a.values.map((v) => v.label).join(', ')})`,
+          'config',
+        );
       }
     }
   }
@@ -186,7 +195,10 @@ function topologicalOrder(nodes: ReadonlyMap<string, NodeSpec>): string[] {
     return alg.topsort(graph);
   } catch {
     const cycle = findCycle(nodes);
-    throw new LineaError(`the pipeline has a cycle: ${cycle.join(' → ')}; a stage cannot depend on its own output`, 'cycle');
+    throw new LineaError(
+      `the pipeline has a cycle: ${cycle.join(' → ')}; a stage cannot depend on its own output`,
+      'cycle',
+    );
   }
 }
 

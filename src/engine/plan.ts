@@ -29,7 +29,11 @@ export async function planInstances(engine: Engine, instances: readonly Instance
   return [...planned.values()];
 }
 
-async function planOne(engine: Engine, instance: Instance, planned: ReadonlyMap<string, PlannedInstance>): Promise<PlannedInstance> {
+async function planOne(
+  engine: Engine,
+  instance: Instance,
+  planned: ReadonlyMap<string, PlannedInstance>,
+): Promise<PlannedInstance> {
   const base = { id: instance.id, stage: instance.stage.name };
   const upstream = Object.entries(instance.inputs).map(([name, inst]) => [name, planned.get(inst.id)!] as const);
   const blockedBy = upstream.filter(([, p]) => p.state === 'blocked' || p.reasons.some((r) => r.kind === 'failed'));
@@ -38,7 +42,14 @@ async function planOne(engine: Engine, instance: Instance, planned: ReadonlyMap<
       ...base,
       key: null,
       state: 'blocked',
-      reasons: blockedBy.map(([name, p]) => ({ kind: 'input', field: `inputs.${name}`, input: name, from: null, to: null, pending: `upstream ${p.id} failed or is blocked` })),
+      reasons: blockedBy.map(([name, p]) => ({
+        kind: 'input',
+        field: `inputs.${name}`,
+        input: name,
+        from: null,
+        to: null,
+        pending: `upstream ${p.id} failed or is blocked`,
+      })),
     };
   }
 
@@ -48,19 +59,43 @@ async function planOne(engine: Engine, instance: Instance, planned: ReadonlyMap<
     // The key is unknown until upstream runs. Diff what is known, using the previous input digests
     // for the pending inputs, so params and code changes are still reported.
     const inputs: Record<string, ArtifactDigest> = {};
-    for (const [name, p] of upstream) inputs[name] = p.digest ?? previous?.fingerprint.inputs[name] ?? ('' as ArtifactDigest);
-    const reasons: Reason[] = previous ? diffFingerprints(previous.fingerprint, fingerprintOf(engine, instance, inputs)) : [{ kind: 'new', field: 'record' }];
+    for (const [name, p] of upstream)
+      inputs[name] = p.digest ?? previous?.fingerprint.inputs[name] ?? ('' as ArtifactDigest);
+    const reasons: Reason[] = previous
+      ? diffFingerprints(previous.fingerprint, fingerprintOf(engine, instance, inputs))
+      : [{ kind: 'new', field: 'record' }];
     for (const [name, p] of pending) {
-      reasons.push({ kind: 'input', field: `inputs.${name}`, input: name, from: previous?.fingerprint.inputs[name] ?? null, to: null, pending: `upstream ${p.id} will run first (this may still be a cache hit if its output is unchanged)` });
+      reasons.push({
+        kind: 'input',
+        field: `inputs.${name}`,
+        input: name,
+        from: previous?.fingerprint.inputs[name] ?? null,
+        to: null,
+        pending: `upstream ${p.id} will run first (this may still be a cache hit if its output is unchanged)`,
+      });
     }
-    return { ...base, key: null, state: previous ? 'stale' : 'missing', reasons, ...(previous ? { lastSeconds: previous.seconds } : {}) };
+    return {
+      ...base,
+      key: null,
+      state: previous ? 'stale' : 'missing',
+      reasons,
+      ...(previous ? { lastSeconds: previous.seconds } : {}),
+    };
   }
 
   const inputs = Object.fromEntries(upstream.map(([name, p]) => [name, p.digest!]));
   const fingerprint = fingerprintOf(engine, instance, inputs);
   const key = cacheKey(fingerprint);
   const found = await lookup(engine, key);
-  if (found.hit) return { ...base, key, state: 'cached', reasons: [], digest: found.record.digest, lastSeconds: found.record.seconds };
+  if (found.hit)
+    return {
+      ...base,
+      key,
+      state: 'cached',
+      reasons: [],
+      digest: found.record.digest,
+      lastSeconds: found.record.seconds,
+    };
   // Only a miss needs the last run of this instance, to say what changed.
   const previous = await engine.index.latest(engine.project, instance.id);
   const reasons: Reason[] = [];
@@ -70,7 +105,13 @@ async function planOne(engine: Engine, instance: Instance, planned: ReadonlyMap<
   if (previous && previous.key !== key) reasons.push(...diffFingerprints(previous.fingerprint, fingerprint));
   const known = found.record ?? previous;
   if (!known && !failure) return { ...base, key, state: 'missing', reasons: [{ kind: 'new', field: 'record' }] };
-  return { ...base, key, state: known ? 'stale' : 'missing', reasons, ...(known ? { lastSeconds: known.seconds } : {}) };
+  return {
+    ...base,
+    key,
+    state: known ? 'stale' : 'missing',
+    reasons,
+    ...(known ? { lastSeconds: known.seconds } : {}),
+  };
 }
 
 export function describePlan(planned: readonly PlannedInstance[]): string {
@@ -78,9 +119,12 @@ export function describePlan(planned: readonly PlannedInstance[]): string {
   const lines: string[] = [];
   for (const p of planned) {
     lines.push(`${p.state.padEnd(8)} ${p.id.padEnd(width)}${p.key ? `  ${p.key.slice(0, 12)}` : ''}`);
-    for (const reason of p.reasons) if (reason.kind !== 'new') lines.push(`${' '.repeat(9)}  · ${describeReason(reason)}`);
+    for (const reason of p.reasons)
+      if (reason.kind !== 'new') lines.push(`${' '.repeat(9)}  · ${describeReason(reason)}`);
   }
-  const counts = (['cached', 'stale', 'missing', 'blocked'] as const).map((s) => `${planned.filter((p) => p.state === s).length} ${s}`);
+  const counts = (['cached', 'stale', 'missing', 'blocked'] as const).map(
+    (s) => `${planned.filter((p) => p.state === s).length} ${s}`,
+  );
   lines.push('', counts.join(', '));
   return lines.join('\n');
 }

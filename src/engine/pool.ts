@@ -26,7 +26,9 @@ export class ProcessPoolExecutor implements Executor {
 
   private spawn(): Worker {
     // Workers run with the parent's V8 tuning (e.g. --single-threaded-gc from bin/linea.js).
-    const v8Flags = process.execArgv.filter((a) => a === '--single-threaded-gc' || a.startsWith('--max-old-space-size'));
+    const v8Flags = process.execArgv.filter(
+      (a) => a === '--single-threaded-gc' || a.startsWith('--max-old-space-size'),
+    );
     const child = execa(process.execPath, [...v8Flags, '--import', TSX, WORKER], {
       ipc: true,
       serialization: 'advanced',

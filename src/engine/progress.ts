@@ -53,7 +53,8 @@ export class ProgressPrinter implements RunObserver {
       if (!this.interactive) return;
     }
     const mark = result.status === 'failed' ? '✗' : result.status === 'ran' ? '✓' : '·';
-    const detail = result.status === 'failed' ? `failed: ${result.error}` : `${result.status} in ${result.seconds.toFixed(1)}s`;
+    const detail =
+      result.status === 'failed' ? `failed: ${result.error}` : `${result.status} in ${result.seconds.toFixed(1)}s`;
     this.line(`${mark} ${result.id} ${detail}`);
   }
 
@@ -99,5 +100,11 @@ export function summaryTable(results: readonly StageResult[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const fmt = (r: string[]) => r.map((c, i) => (i === 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
   const count = (s: string) => results.filter((r) => r.status === s).length;
-  return [fmt(header), fmt(widths.map((w) => '─'.repeat(w))), ...rows.map(fmt), '', `${count('ran')} ran, ${count('cached')} cached, ${count('failed')} failed`].join('\n');
+  return [
+    fmt(header),
+    fmt(widths.map((w) => '─'.repeat(w))),
+    ...rows.map(fmt),
+    '',
+    `${count('ran')} ran, ${count('cached')} cached, ${count('failed')} failed`,
+  ].join('\n');
 }

@@ -18,7 +18,12 @@ export interface Published {
 }
 
 /** Copy the results of publishing stages to `outDir` (one instance) or `outDir/<instance>` (several). */
-export async function publishResults(engine: Engine, instances: readonly Instance[], results: readonly StageResult[], outDir: string): Promise<Published[]> {
+export async function publishResults(
+  engine: Engine,
+  instances: readonly Instance[],
+  results: readonly StageResult[],
+  outDir: string,
+): Promise<Published[]> {
   const publishing = instances.filter((i) => i.stage.publish);
   const published: Published[] = [];
   for (const instance of publishing) {

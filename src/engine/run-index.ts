@@ -45,7 +45,8 @@ const RUN = 'run/';
 const LATEST = 'latest/';
 const FAILED = 'failed/';
 const PIN = 'pin/';
-const latestKey = (project: string | undefined, instance: string) => (project === undefined ? LATEST + instance : `${LATEST}${project}\u0000${instance}`);
+const latestKey = (project: string | undefined, instance: string) =>
+  project === undefined ? LATEST + instance : `${LATEST}${project}\u0000${instance}`;
 
 export class RunIndex {
   private constructor(
@@ -64,7 +65,8 @@ export class RunIndex {
     if (options.readOnly && !writable(dirname(path))) {
       scratch = await mkdtemp(join(tmpdir(), 'linea-index-'));
       uri = join(scratch, 'index.sqlite');
-      for (const suffix of ['', '-wal']) if (existsSync(`${path}${suffix}`)) await copyFile(`${path}${suffix}`, `${uri}${suffix}`);
+      for (const suffix of ['', '-wal'])
+        if (existsSync(`${path}${suffix}`)) await copyFile(`${path}${suffix}`, `${uri}${suffix}`);
     }
     const store = new KeyvSqlite({ uri: `sqlite://${uri}`, busyTimeout: 30_000, iterationLimit: 500 });
     // WAL lets concurrent `linea run`s read while one writes; the setting persists in the file.
@@ -90,7 +92,8 @@ export class RunIndex {
 
   /** The last successful run of a stage instance in a project, whatever its key. */
   async latest(project: string, instance: string): Promise<RunRecord | undefined> {
-    const key = (await this.kv.get<CacheKey>(latestKey(project, instance))) ?? (await this.kv.get<CacheKey>(LATEST + instance));
+    const key =
+      (await this.kv.get<CacheKey>(latestKey(project, instance))) ?? (await this.kv.get<CacheKey>(LATEST + instance));
     const record = key ? await this.get(key) : undefined;
     return record && (record.project === undefined || record.project === project) ? record : undefined;
   }

@@ -44,7 +44,9 @@ interface Produced {
 }
 
 /** `seconds`: how long the stage itself ran (not the wait for a slot or a lease), when it ran. */
-type Outcome = { ok: true; produced: Produced; status: 'ran' | 'cached'; seconds?: number } | { ok: false; error: string };
+type Outcome =
+  | { ok: true; produced: Produced; status: 'ran' | 'cached'; seconds?: number }
+  | { ok: false; error: string };
 
 export interface RunOptions {
   readonly executor: Executor;
@@ -56,24 +58,41 @@ export interface RunOptions {
   readonly verifyInputs?: boolean;
 }
 
-export async function runInstances(engine: Engine, instances: readonly Instance[], options: RunOptions): Promise<StageResult[]> {
+export async function runInstances(
+  engine: Engine,
+  instances: readonly Instance[],
+  options: RunOptions,
+): Promise<StageResult[]> {
   const slots = new Semaphore(options.executor.slots);
   const byKey = new Map<CacheKey, Promise<Outcome>>();
   const outcomes = new Map<string, Promise<Outcome>>();
   const results = new Map<string, StageResult>();
 
   const runOne = async (instance: Instance): Promise<Outcome> => {
-    const upstream = await Promise.all(Object.entries(instance.inputs).map(async ([name, inst]) => [name, inst, await outcomes.get(inst.id)!] as const));
+    const upstream = await Promise.all(
+      Object.entries(instance.inputs).map(async ([name, inst]) => [name, inst, await outcomes.get(inst.id)!] as const),
+    );
     const failed = upstream.filter(([, , o]) => !o.ok);
     const started = Date.now();
     if (failed.length) {
       const error = `blocked: upstream ${failed.map(([, inst]) => inst.id).join(', ')} failed`;
-      results.set(instance.id, { id: instance.id, stage: instance.stage.name, key: null, status: 'failed', seconds: 0, error });
+      results.set(instance.id, {
+        id: instance.id,
+        stage: instance.stage.name,
+        key: null,
+        status: 'failed',
+        seconds: 0,
+        error,
+      });
       options.observer.finished(results.get(instance.id)!);
       return { ok: false, error };
     }
     const produced = Object.fromEntries(upstream.map(([name, , o]) => [name, (o as { produced: Produced }).produced]));
-    const fingerprint = fingerprintOf(engine, instance, Object.fromEntries(Object.entries(produced).map(([n, p]) => [n, p.digest])));
+    const fingerprint = fingerprintOf(
+      engine,
+      instance,
+      Object.fromEntries(Object.entries(produced).map(([n, p]) => [n, p.digest])),
+    );
     const key = cacheKey(fingerprint);
 
     // Equal keys within this run (e.g. variants that coincide) share one computation.
@@ -86,9 +105,20 @@ export async function runInstances(engine: Engine, instances: readonly Instance[
     const result = await outcome;
     // A shared outcome was computed (and timed) under another instance; timing the wait here
     // would show a cached row that seemingly took as long as the queue ahead of it.
-    const seconds = shared ? 0 : result.ok && result.status === 'ran' && result.seconds !== undefined ? result.seconds : (Date.now() - started) / 1000;
+    const seconds = shared
+      ? 0
+      : result.ok && result.status === 'ran' && result.seconds !== undefined
+        ? result.seconds
+        : (Date.now() - started) / 1000;
     const status: RunStatus = !result.ok ? 'failed' : shared ? 'cached' : result.status;
-    results.set(instance.id, { id: instance.id, stage: instance.stage.name, key, status, seconds, ...(!result.ok ? { error: result.error } : {}) });
+    results.set(instance.id, {
+      id: instance.id,
+      stage: instance.stage.name,
+      key,
+      status,
+      seconds,
+      ...(!result.ok ? { error: result.error } : {}),
+    });
     options.observer.finished(results.get(instance.id)!);
     return result;
   };
@@ -108,7 +138,9 @@ async function obtain(
   options: RunOptions,
 ): Promise<Outcome> {
   const cached = async (): Promise<Outcome | undefined> => {
-    const found = await lookup(engine, key, (digest) => engine.activity.use(digest), { rehash: Boolean(options.verifyInputs) });
+    const found = await lookup(engine, key, (digest) => engine.activity.use(digest), {
+      rehash: Boolean(options.verifyInputs),
+    });
     if (!found.hit) return undefined;
     await engine.store.touch(found.record.digest);
     return { ok: true, status: 'cached', produced: { key, digest: found.record.digest, value: found.manifest.value } };
@@ -167,20 +199,40 @@ async function execute(
     inputs: Object.fromEntries(
       Object.entries(inputs).map(([name, p]) => {
         const producer = instance.inputs[name]!;
-        return [name, { value: p.value, dir: engine.store.filesDir(p.digest), digest: p.digest, instance: producer.id, labels: producer.labels }];
+        return [
+          name,
+          {
+            value: p.value,
+            dir: engine.store.filesDir(p.digest),
+            digest: p.digest,
+            instance: producer.id,
+            labels: producer.labels,
+          },
+        ];
       }),
     ),
     outDir: workspace.outDir,
     cacheDir: engine.store.root,
   };
   try {
-    const outcome = await options.executor.run(task, (event) => options.observer.event(instance.id, event), options.signal);
+    const outcome = await options.executor.run(
+      task,
+      (event) => options.observer.event(instance.id, event),
+      options.signal,
+    );
     if (!outcome.ok) {
       const error = options.signal.aborted ? 'interrupted' : outcome.error;
       if (!options.signal.aborted) {
-        await engine.index.recordFailure({ key, instance: instance.id, stage: instance.stage.name, error, at: new Date().toISOString() });
+        await engine.index.recordFailure({
+          key,
+          instance: instance.id,
+          stage: instance.stage.name,
+          error,
+          at: new Date().toISOString(),
+        });
       }
-      if (outcome.stack && process.env.LINEA_DEBUG) options.observer.event(instance.id, { type: 'log', message: outcome.stack });
+      if (outcome.stack && process.env.LINEA_DEBUG)
+        options.observer.event(instance.id, { type: 'log', message: outcome.stack });
       return { ok: false, error };
     }
     const { digest, stamp } = await engine.store.commit(workspace, outcome.value);

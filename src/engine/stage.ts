@@ -67,7 +67,11 @@ export interface Variant<T> extends Artifact<T> {
 
 /** What `ctx.inputs` holds: one artifact per plain input, every variant for a gather input. */
 export type StageInputs<I extends InputSpecs> = {
-  readonly [K in keyof I]: I[K] extends GatherSpec<infer T> ? readonly Variant<T>[] : I[K] extends InputSpec<infer T> ? Artifact<T> : never;
+  readonly [K in keyof I]: I[K] extends GatherSpec<infer T>
+    ? readonly Variant<T>[]
+    : I[K] extends InputSpec<infer T>
+      ? Artifact<T>
+      : never;
 };
 
 export interface Progress {
@@ -166,7 +170,11 @@ function callerModuleUrl(): string {
     const holder: { stack?: NodeJS.CallSite[] } = {};
     Error.captureStackTrace(holder, defineStage);
     const file = holder.stack?.[0]?.getFileName();
-    if (!file) throw new LineaError('defineStage could not tell which module called it; pass moduleUrl: import.meta.url', 'config');
+    if (!file)
+      throw new LineaError(
+        'defineStage could not tell which module called it; pass moduleUrl: import.meta.url',
+        'config',
+      );
     return file.startsWith('file:') ? file : pathToFileURL(file).href;
   } finally {
     Error.prepareStackTrace = original;

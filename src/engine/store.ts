@@ -22,9 +22,7 @@ export interface Manifest {
 /** size and mtime of each file at commit: lets a later check skip rehashing untouched files. */
 export type StatStamp = Readonly<Record<string, readonly [size: number, mtimeMs: number]>>;
 
-export type Verified =
-  | { ok: true; manifest: Manifest; rehashed: boolean }
-  | { ok: false; problem: string };
+export type Verified = { ok: true; manifest: Manifest; rehashed: boolean } | { ok: false; problem: string };
 
 export interface Workspace {
   /** tmp directory that becomes the object. */
@@ -61,9 +59,13 @@ export class Store {
 
   async init(): Promise<void> {
     try {
-      for (const dir of [this.objectsDir, this.tmpDir, this.checkpointsDir, this.leasesDir, this.trashDir]) await mkdir(dir, { recursive: true });
+      for (const dir of [this.objectsDir, this.tmpDir, this.checkpointsDir, this.leasesDir, this.trashDir])
+        await mkdir(dir, { recursive: true });
     } catch (error) {
-      throw new LineaError(`cannot use cache directory ${this.root}: ${(error as Error).message}; pick another with --cache-dir or LINEA_CACHE_DIR`, 'store');
+      throw new LineaError(
+        `cannot use cache directory ${this.root}: ${(error as Error).message}; pick another with --cache-dir or LINEA_CACHE_DIR`,
+        'store',
+      );
     }
   }
 
@@ -87,7 +89,10 @@ export class Store {
    * and rename into place. An existing object with the same digest is kept if it verifies, or
    * replaced if it does not (a corrupted object must not shadow a good recomputation).
    */
-  async commit(workspace: Workspace, value: Json): Promise<{ digest: ArtifactDigest; stamp: StatStamp; manifest: Manifest }> {
+  async commit(
+    workspace: Workspace,
+    value: Json,
+  ): Promise<{ digest: ArtifactDigest; stamp: StatStamp; manifest: Manifest }> {
     const files: Record<string, { sha256: FileDigest; size: number }> = {};
     for (const path of await listFiles(workspace.outDir)) {
       const abs = join(workspace.outDir, path);
@@ -159,7 +164,8 @@ export class Store {
       const stamped = stamp?.[path];
       if (stamped && stamped[0] === s.size && stamped[1] === s.mtimeMs) continue;
       rehashed = true;
-      if (s.size !== expected.size || (await hashFile(abs)) !== expected.sha256) return { ok: false, problem: `has a corrupted file ${path}` };
+      if (s.size !== expected.size || (await hashFile(abs)) !== expected.sha256)
+        return { ok: false, problem: `has a corrupted file ${path}` };
     }
     return { ok: true, manifest, rehashed };
   }
@@ -219,7 +225,8 @@ export class Store {
       return target;
     } catch (error) {
       // Gone already, or a cache this user may only read: report the damage without moving it.
-      if (['ENOENT', 'EACCES', 'EPERM', 'EROFS'].includes((error as NodeJS.ErrnoException).code ?? '')) return undefined;
+      if (['ENOENT', 'EACCES', 'EPERM', 'EROFS'].includes((error as NodeJS.ErrnoException).code ?? ''))
+        return undefined;
       throw error;
     }
   }
@@ -322,7 +329,11 @@ export async function listFiles(dir: string): Promise<string[]> {
       const abs = join(current, entry.name);
       if (entry.isDirectory()) await walk(abs);
       else if (entry.isFile()) out.push(relative(dir, abs).split(sep).join('/'));
-      else throw new LineaError(`${abs} is not a regular file (symlink or special file); stages must write plain files into outDir`, 'stage');
+      else
+        throw new LineaError(
+          `${abs} is not a regular file (symlink or special file); stages must write plain files into outDir`,
+          'stage',
+        );
     }
   };
   await walk(dir);

@@ -20,7 +20,11 @@ for await (const message of getEachMessage()) {
   }
   const controller = new AbortController();
   running.set(msg.id, controller);
-  void runTask(msg.task, (event) => void sendMessage({ type: 'event', id: msg.id, event } as never), controller.signal).then(async (outcome) => {
+  void runTask(
+    msg.task,
+    (event) => void sendMessage({ type: 'event', id: msg.id, event } as never),
+    controller.signal,
+  ).then(async (outcome) => {
     running.delete(msg.id);
     await sendMessage({ type: 'done', id: msg.id, outcome } as never);
   });

@@ -106,7 +106,17 @@ export function backendNames(): string[] {
 
 /** A tiny computation whose answer we know: a backend that loads but computes garbage is skipped. */
 function smokeTest(): void {
-  const value = tf.tidy(() => tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[1], [1]])).dataSync());
+  const value = tf.tidy(() =>
+    tf
+      .matMul(
+        tf.tensor2d([
+          [1, 2],
+          [3, 4],
+        ]),
+        tf.tensor2d([[1], [1]]),
+      )
+      .dataSync(),
+  );
   if (value[0] !== 3 || value[1] !== 7) throw new BackendError(`a 2×2 matmul gave [${Array.from(value)}], not [3, 7]`);
 }
 
@@ -131,7 +141,9 @@ let current: BackendSelection | undefined;
  * Pick and activate a backend. `force` (from `--backend`, else `LINEA_BACKEND`) names one; a forced
  * backend that cannot load is an error that says why, never a silent fallback.
  */
-export async function selectBackend(options: { force?: string; log?: (line: string) => void } = {}): Promise<BackendSelection> {
+export async function selectBackend(
+  options: { force?: string; log?: (line: string) => void } = {},
+): Promise<BackendSelection> {
   const force = options.force ?? (process.env.LINEA_BACKEND || undefined);
   if (current && (force === undefined || force === current.name)) return current;
   const candidates = backendCandidates();
@@ -139,7 +151,9 @@ export async function selectBackend(options: { force?: string; log?: (line: stri
   if (force !== undefined) {
     const candidate = candidates.find((c) => c.name === force);
     if (!candidate) {
-      throw new BackendError(`unknown backend '${force}' (from ${options.force ? '--backend' : 'LINEA_BACKEND'}); choose one of: ${candidates.map((c) => c.name).join(', ')}`);
+      throw new BackendError(
+        `unknown backend '${force}' (from ${options.force ? '--backend' : 'LINEA_BACKEND'}); choose one of: ${candidates.map((c) => c.name).join(', ')}`,
+      );
     }
     try {
       await activate(candidate);
@@ -158,7 +172,8 @@ export async function selectBackend(options: { force?: string; log?: (line: stri
         skipped.push({ name: candidate.name, reason: reasonOf(error) });
       }
     }
-    if (!selection) throw new BackendError(`no tensor backend works: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+    if (!selection)
+      throw new BackendError(`no tensor backend works: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
   }
   current = selection;
   options.log?.(describeSelection(selection));

@@ -46,8 +46,10 @@ export function distribute(depth: number, stages: number): number[] {
 }
 
 export function baselineLayout(source: ModelConfig, depth: number, multiplier: number): PlainCnnConfig {
-  if (source.kind === 'mlp') throw new Error('width-matched baseline: the source must be a convolutional network (plain CNN or ResNet)');
-  if (!Number.isInteger(depth) || depth < 1) throw new Error(`width-matched baseline: depth must be a whole number ≥ 1, got ${depth}`);
+  if (source.kind === 'mlp')
+    throw new Error('width-matched baseline: the source must be a convolutional network (plain CNN or ResNet)');
+  if (!Number.isInteger(depth) || depth < 1)
+    throw new Error(`width-matched baseline: depth must be a whole number ≥ 1, got ${depth}`);
   const stages = stagesOf(source);
   const perStage = distribute(depth, stages.length);
   const channels: number[] = [];
@@ -55,7 +57,8 @@ export function baselineLayout(source: ModelConfig, depth: number, multiplier: n
   perStage.forEach((count, s) => {
     for (let i = 0; i < count; i++) channels.push(Math.max(1, Math.round(stages[s]! * multiplier)));
     // Downsample between stages that have layers on both sides.
-    if (count > 0 && s < stages.length - 1 && perStage.slice(s + 1).some((n) => n > 0)) poolAfter.push(channels.length - 1);
+    if (count > 0 && s < stages.length - 1 && perStage.slice(s + 1).some((n) => n > 0))
+      poolAfter.push(channels.length - 1);
   });
   // Conv–BN–ReLU (docs/science.md, "The width-matched baseline") when the source normalises; a source without batch norm gets a
   // baseline without it, so the comparison is about depth and width only.
@@ -64,7 +67,18 @@ export function baselineLayout(source: ModelConfig, depth: number, multiplier: n
   const head = source.kind === 'plain-cnn' ? source.head : 'gap';
   // Pooling follows the source as well; a ResNet downsamples with strided convolutions, which are linear.
   const pool = source.kind === 'plain-cnn' ? source.pool : 'avg';
-  return { kind: 'plain-cnn', inputShape: source.inputShape, classes: source.classes, channels, poolAfter, pool, batchNorm, activation: 'relu', head, init: 'he' };
+  return {
+    kind: 'plain-cnn',
+    inputShape: source.inputShape,
+    classes: source.classes,
+    channels,
+    poolAfter,
+    pool,
+    batchNorm,
+    activation: 'relu',
+    head,
+    init: 'he',
+  };
 }
 
 export interface Baseline {
@@ -76,7 +90,12 @@ export interface Baseline {
 }
 
 /** Bisect the width multiplier until the baseline's parameter count is within `tolerance` of `targetParams`. */
-export function widthMatchedBaseline(source: ModelConfig, depth: number, targetParams: number, tolerance = 0.02): Baseline {
+export function widthMatchedBaseline(
+  source: ModelConfig,
+  depth: number,
+  targetParams: number,
+  tolerance = 0.02,
+): Baseline {
   const at = (s: number) => {
     const config = baselineLayout(source, depth, s);
     const params = plainCnnParams(config);
@@ -98,7 +117,9 @@ export function widthMatchedBaseline(source: ModelConfig, depth: number, targetP
     if (hi - lo < 1e-9) break;
   }
   if (Math.abs(best.relativeError) > tolerance) {
-    throw new Error(`width-matched baseline: closest is ${best.params} parameters for a target of ${targetParams} (${(100 * best.relativeError).toFixed(1)} %); widths are whole numbers`);
+    throw new Error(
+      `width-matched baseline: closest is ${best.params} parameters for a target of ${targetParams} (${(100 * best.relativeError).toFixed(1)} %); widths are whole numbers`,
+    );
   }
   return best;
 }

@@ -69,7 +69,10 @@ export function covarianceEigenvalues(samples: Float64Array | Float32Array, rows
  * The smallest k whose k lowest-variance directions carry more than `energy` of the variance
  * (`compressability_95`), and c = k/n. Eigenvalues that rounding made slightly negative count as 0.
  */
-export function compressibility(eigenvaluesAscending: readonly number[], energy = 0.05): { k: number; n: number; fraction: number } {
+export function compressibility(
+  eigenvaluesAscending: readonly number[],
+  energy = 0.05,
+): { k: number; n: number; fraction: number } {
   const values = eigenvaluesAscending.map((v) => Math.max(0, v));
   const total = values.reduce((a, b) => a + b, 0);
   const n = values.length;
@@ -92,9 +95,14 @@ export function compressibility(eigenvaluesAscending: readonly number[], energy 
  * `skipFirstPair` drops the narrowest pair, as the reference's similarity notebook does for the
  * redundant and non-redundant counts (its ablation notebook, for prunability, keeps every pair).
  */
-export function growthFactor(values: readonly number[], widths?: readonly number[], options: { skipFirstPair?: boolean } = {}): number {
+export function growthFactor(
+  values: readonly number[],
+  widths?: readonly number[],
+  options: { skipFirstPair?: boolean } = {},
+): number {
   if (values.length < 2) throw new Error('growth factor: need counts at two widths at least');
-  if (widths && widths.length !== values.length) throw new Error(`growth factor: ${values.length} counts for ${widths.length} widths`);
+  if (widths && widths.length !== values.length)
+    throw new Error(`growth factor: ${values.length} counts for ${widths.length} widths`);
   const ratios = values.slice(1).flatMap((v, i) => {
     if (options.skipFirstPair && i === 0) return [];
     const prev = values[i]!;
@@ -106,11 +114,18 @@ export function growthFactor(values: readonly number[], widths?: readonly number
 }
 
 /** Argmax predictions in eval mode, with an optional hook on every activation site. */
-export function predictions(model: Model<ModelConfig>, ds: Dataset, onSite?: (site: ActivationSite, y: tf.Tensor) => tf.Tensor | void, batchSize = 500): Int32Array {
+export function predictions(
+  model: Model<ModelConfig>,
+  ds: Dataset,
+  onSite?: (site: ActivationSite, y: tf.Tensor) => tf.Tensor | void,
+  batchSize = 500,
+): Int32Array {
   const out = new Int32Array(ds.labels.length);
   let offset = 0;
   for (const x of batches(ds, batchSize)) {
-    const p = tf.tidy(() => tf.argMax(model.forward(x, { training: false, ...(onSite ? { onSite } : {}) }).output, 1).dataSync());
+    const p = tf.tidy(() =>
+      tf.argMax(model.forward(x, { training: false, ...(onSite ? { onSite } : {}) }).output, 1).dataSync(),
+    );
     out.set(p, offset);
     offset += p.length;
     x.dispose();
@@ -132,10 +147,23 @@ export interface Prunability {
  * Agreement of the argmax prediction with `reference` when, in every site named in `knocked`, the
  * units flagged there are multiplied by 0 at every position (no rescaling of the survivors).
  */
-export function knockoutAgreement(model: Model<ModelConfig>, ds: Dataset, knocked: ReadonlyMap<string, ArrayLike<boolean>>, reference: Int32Array = predictions(model, ds)): number {
-  const masks = new Map([...knocked].map(([id, off]) => [id, tf.tensor1d(Float32Array.from({ length: model.site(id).channels }, (_, i) => (off[i] ? 0 : 1)))] as const));
+export function knockoutAgreement(
+  model: Model<ModelConfig>,
+  ds: Dataset,
+  knocked: ReadonlyMap<string, ArrayLike<boolean>>,
+  reference: Int32Array = predictions(model, ds),
+): number {
+  const masks = new Map(
+    [...knocked].map(
+      ([id, off]) =>
+        [id, tf.tensor1d(Float32Array.from({ length: model.site(id).channels }, (_, i) => (off[i] ? 0 : 1)))] as const,
+    ),
+  );
   try {
-    return agreement(reference, predictions(model, ds, (site, y) => (masks.has(site.id) ? tf.mul(y, masks.get(site.id)!) : undefined)));
+    return agreement(
+      reference,
+      predictions(model, ds, (site, y) => (masks.has(site.id) ? tf.mul(y, masks.get(site.id)!) : undefined)),
+    );
   } finally {
     for (const m of masks.values()) m.dispose();
   }
@@ -152,17 +180,46 @@ const firstOf = (order: ArrayLike<number>, count: number, n: number): boolean[] 
  * Random knockout of the first ⌊p·n_l⌋ units of a random order (fixed per order) in every one of
  * `sites` at once, at every level; the intact network's predictions are the reference.
  */
-export function prunability(model: Model<ModelConfig>, ds: Dataset, options: { sites?: readonly string[]; levels?: readonly number[]; orders?: number; seed?: number; threshold?: number } = {}): Prunability {
+export function prunability(
+  model: Model<ModelConfig>,
+  ds: Dataset,
+  options: {
+    sites?: readonly string[];
+    levels?: readonly number[];
+    orders?: number;
+    seed?: number;
+    threshold?: number;
+  } = {},
+): Prunability {
   const levels = options.levels ?? ABLATION_LEVELS;
   const sites = (options.sites ?? model.sites.map((s) => s.id)).map((id) => model.site(id));
   const base = predictions(model, ds);
   const agreementByOrder: number[][] = [];
   for (let order = 0; order < (options.orders ?? 3); order++) {
-    const orders = new Map(sites.map((s) => [s.id, permutation(mulberry32(deriveSeed(options.seed ?? 0, 'knockout', order, s.id)), s.channels)]));
-    agreementByOrder.push(levels.map((p) => knockoutAgreement(model, ds, new Map(sites.map((s) => [s.id, firstOf(orders.get(s.id)!, Math.floor(p * s.channels), s.channels)])), base)));
+    const orders = new Map(
+      sites.map((s) => [
+        s.id,
+        permutation(mulberry32(deriveSeed(options.seed ?? 0, 'knockout', order, s.id)), s.channels),
+      ]),
+    );
+    agreementByOrder.push(
+      levels.map((p) =>
+        knockoutAgreement(
+          model,
+          ds,
+          new Map(sites.map((s) => [s.id, firstOf(orders.get(s.id)!, Math.floor(p * s.channels), s.channels)])),
+          base,
+        ),
+      ),
+    );
   }
   const thresholds = agreementByOrder.map((row) => pruneThreshold(levels, row, options.threshold ?? 0.8));
-  return { levels, agreement: agreementByOrder, thresholds, threshold: thresholds.reduce((a, b) => a + b, 0) / thresholds.length };
+  return {
+    levels,
+    agreement: agreementByOrder,
+    thresholds,
+    threshold: thresholds.reduce((a, b) => a + b, 0) / thresholds.length,
+  };
 }
 
 export interface TargetedKnockout {
@@ -181,17 +238,27 @@ export interface TargetedKnockout {
  * random sets of the same per-site sizes for comparison: a set that matters more than chance
  * costs more agreement than the random sets do.
  */
-export function targetedKnockout(model: Model<ModelConfig>, ds: Dataset, chosen: ReadonlyMap<string, ArrayLike<boolean>>, options: { orders?: number; seed?: number; reference?: Int32Array } = {}): TargetedKnockout {
+export function targetedKnockout(
+  model: Model<ModelConfig>,
+  ds: Dataset,
+  chosen: ReadonlyMap<string, ArrayLike<boolean>>,
+  options: { orders?: number; seed?: number; reference?: Int32Array } = {},
+): TargetedKnockout {
   const base = options.reference ?? predictions(model, ds);
   const counts = new Map([...chosen].map(([id, off]) => [id, Array.from(off).filter(Boolean).length]));
   const random = Array.from({ length: options.orders ?? 3 }, (_, order) =>
     knockoutAgreement(
       model,
       ds,
-      new Map([...counts].map(([id, count]) => {
-        const n = model.site(id).channels;
-        return [id, firstOf(permutation(mulberry32(deriveSeed(options.seed ?? 0, 'targeted', order, id)), n), count, n)];
-      })),
+      new Map(
+        [...counts].map(([id, count]) => {
+          const n = model.site(id).channels;
+          return [
+            id,
+            firstOf(permutation(mulberry32(deriveSeed(options.seed ?? 0, 'targeted', order, id)), n), count, n),
+          ];
+        }),
+      ),
       base,
     ),
   );
@@ -207,11 +274,19 @@ export function targetedKnockout(model: Model<ModelConfig>, ds: Dataset, chosen:
  * Activations of each site as a samples × channels matrix: every spatial position of every image
  * is a sample; at most `maxSamples` rows, kept uniformly at random (seeded).
  */
-export function siteActivations(model: Model<ModelConfig>, ds: Dataset, options: { sites?: readonly string[]; maxSamples?: number; seed?: number } = {}): Map<string, { samples: Float32Array; rows: number; cols: number }> {
+export function siteActivations(
+  model: Model<ModelConfig>,
+  ds: Dataset,
+  options: { sites?: readonly string[]; maxSamples?: number; seed?: number } = {},
+): Map<string, { samples: Float32Array; rows: number; cols: number }> {
   const wanted = new Set(options.sites ?? model.sites.map((s) => s.id));
   const chunks = new Map<string, Float32Array[]>();
   predictions(model, ds, (site, y) => {
-    if (wanted.has(site.id)) chunks.set(site.id, [...(chunks.get(site.id) ?? []), tf.reshape(y, [-1, site.channels]).dataSync() as Float32Array]);
+    if (wanted.has(site.id))
+      chunks.set(site.id, [
+        ...(chunks.get(site.id) ?? []),
+        tf.reshape(y, [-1, site.channels]).dataSync() as Float32Array,
+      ]);
   });
   const max = options.maxSamples ?? 50_000;
   const out = new Map<string, { samples: Float32Array; rows: number; cols: number }>();
@@ -228,7 +303,9 @@ export function siteActivations(model: Model<ModelConfig>, ds: Dataset, options:
       out.set(id, { samples: all, rows, cols });
       continue;
     }
-    const keep = permutation(mulberry32(deriveSeed(options.seed ?? 0, 'samples', id)), rows).slice(0, max).sort();
+    const keep = permutation(mulberry32(deriveSeed(options.seed ?? 0, 'samples', id)), rows)
+      .slice(0, max)
+      .sort();
     const samples = new Float32Array(max * cols);
     keep.forEach((r, i) => samples.set(all.subarray(r * cols, (r + 1) * cols), i * cols));
     out.set(id, { samples, rows: max, cols });
@@ -246,7 +323,11 @@ export interface Redundancy {
 }
 
 /** PCA compressibility of each site's activations on `ds`. */
-export function redundancy(model: Model<ModelConfig>, ds: Dataset, options: { sites?: readonly string[]; maxSamples?: number; seed?: number; energy?: number } = {}): Redundancy[] {
+export function redundancy(
+  model: Model<ModelConfig>,
+  ds: Dataset,
+  options: { sites?: readonly string[]; maxSamples?: number; seed?: number; energy?: number } = {},
+): Redundancy[] {
   return [...siteActivations(model, ds, options)].map(([site, a]) => {
     const eigenvalues = covarianceEigenvalues(a.samples, a.rows, a.cols);
     return { site, ...compressibility(eigenvalues, options.energy ?? 0.05), eigenvalues };
@@ -278,9 +359,18 @@ export interface FrivolousMeasures {
 }
 
 /** Prunability and redundancy of the recorded layers on `ds` (the test set), as §2.3–2.4 define them. */
-export function frivolousMeasures(model: Model<ModelConfig>, ds: Dataset, options: { orders?: number; seed?: number; threshold?: number; energy?: number; maxSamples?: number } = {}): FrivolousMeasures {
+export function frivolousMeasures(
+  model: Model<ModelConfig>,
+  ds: Dataset,
+  options: { orders?: number; seed?: number; threshold?: number; energy?: number; maxSamples?: number } = {},
+): FrivolousMeasures {
   const sites = recordedSites(model);
   const pr = prunability(model, ds, { sites, ...options });
   const red = redundancy(model, ds, { sites, ...options }).map(({ eigenvalues: _, ...r }) => r);
-  return { sites, prunability: pr, redundancy: red, redundantFraction: red.reduce((a, r) => a + r.fraction, 0) / red.length };
+  return {
+    sites,
+    prunability: pr,
+    redundancy: red,
+    redundantFraction: red.reduce((a, r) => a + r.fraction, 0) / red.length,
+  };
 }

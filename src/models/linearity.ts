@@ -40,10 +40,16 @@ export function flatParams(model: Model<ModelConfig>, selection: ParamSelection 
   return out;
 }
 
-export function setFlatParams(model: Model<ModelConfig>, values: ArrayLike<number>, selection: ParamSelection = {}): void {
+export function setFlatParams(
+  model: Model<ModelConfig>,
+  values: ArrayLike<number>,
+  selection: ParamSelection = {},
+): void {
   let offset = 0;
   for (const v of variables(model, selection)) {
-    const part = ArrayBuffer.isView(values) ? new Float32Array((values as Float64Array).subarray(offset, offset + v.size)) : Float32Array.from({ length: v.size }, (_, i) => values[offset + i]!);
+    const part = ArrayBuffer.isView(values)
+      ? new Float32Array((values as Float64Array).subarray(offset, offset + v.size))
+      : Float32Array.from({ length: v.size }, (_, i) => values[offset + i]!);
     tf.tidy(() => v.assign(tf.tensor(part, v.shape)));
     offset += v.size;
   }
@@ -53,7 +59,11 @@ export function setFlatParams(model: Model<ModelConfig>, values: ArrayLike<numbe
  * ∇_w f(w; x) for each example of `x`, f the model's first output (eval mode), as rows of a
  * matrix: examples × parameters.
  */
-export function outputGradients(model: Model<ModelConfig>, x: tf.Tensor, selection: ParamSelection = {}): Float64Array[] {
+export function outputGradients(
+  model: Model<ModelConfig>,
+  x: tf.Tensor,
+  selection: ParamSelection = {},
+): Float64Array[] {
   const vars = variables(model, selection);
   const n = x.shape[0]!;
   const rows: Float64Array[] = [];
@@ -89,7 +99,13 @@ const difference = (a: Float64Array, b: Float64Array) => {
 };
 
 /** H v for f(·; x) (x one example), by central differences of gradients with step ε along v/‖v‖. */
-export function hessianVectorProduct(model: Model<ModelConfig>, x: tf.Tensor, v: ArrayLike<number>, epsilon = 1e-3, selection: ParamSelection = {}): Float64Array {
+export function hessianVectorProduct(
+  model: Model<ModelConfig>,
+  x: tf.Tensor,
+  v: ArrayLike<number>,
+  epsilon = 1e-3,
+  selection: ParamSelection = {},
+): Float64Array {
   const w = flatParams(model, selection);
   const scale = norm(v);
   if (scale === 0) return new Float64Array(w.length);
@@ -122,7 +138,11 @@ export interface HessianOptions extends ParamSelection {
   readonly tolerance?: number;
 }
 
-export function hessianSpectralNorm(model: Model<ModelConfig>, x: tf.Tensor, options: HessianOptions = {}): { norm: number; iterations: number } {
+export function hessianSpectralNorm(
+  model: Model<ModelConfig>,
+  x: tf.Tensor,
+  options: HessianOptions = {},
+): { norm: number; iterations: number } {
   const n = flatParams(model, options).length;
   return powerIteration((v) => hessianVectorProduct(model, x, v, options.epsilon, options), n, options);
 }
@@ -132,7 +152,11 @@ export function hessianSpectralNorm(model: Model<ModelConfig>, x: tf.Tensor, opt
  * product, so the estimate neither underflows (|λ| < 1) nor overflows (|λ| > 1) however many
  * iterations it takes; it stops when two successive estimates agree to `tolerance` (relative).
  */
-export function powerIteration(apply: (v: Float64Array) => Float64Array, size: number, options: { iterations?: number; seed?: number; tolerance?: number } = {}): { norm: number; iterations: number } {
+export function powerIteration(
+  apply: (v: Float64Array) => Float64Array,
+  size: number,
+  options: { iterations?: number; seed?: number; tolerance?: number } = {},
+): { norm: number; iterations: number } {
   const rand = mulberry32(options.seed ?? 0);
   let v: Float64Array = Float64Array.from({ length: size }, () => rand() - 0.5);
   const first = norm(v);
@@ -153,7 +177,11 @@ export function powerIteration(apply: (v: Float64Array) => Float64Array, size: n
 }
 
 /** Tangent kernel Gram matrix K_ij = ∇f(x_i)·∇f(x_j) on probe points. */
-export function tangentKernel(model: Model<ModelConfig>, probes: tf.Tensor, selection: ParamSelection = {}): number[][] {
+export function tangentKernel(
+  model: Model<ModelConfig>,
+  probes: tf.Tensor,
+  selection: ParamSelection = {},
+): number[][] {
   const g = outputGradients(model, probes, selection);
   return g.map((a) => g.map((b) => dot(a, b)));
 }
@@ -162,10 +190,12 @@ export function tangentKernel(model: Model<ModelConfig>, probes: tf.Tensor, sele
 export function relativeKernelChange(k0: readonly (readonly number[])[], k1: readonly (readonly number[])[]): number {
   let diff = 0;
   let base = 0;
-  k0.forEach((row, i) => row.forEach((v, j) => {
-    diff += (k1[i]![j]! - v) ** 2;
-    base += v * v;
-  }));
+  k0.forEach((row, i) =>
+    row.forEach((v, j) => {
+      diff += (k1[i]![j]! - v) ** 2;
+      base += v * v;
+    }),
+  );
   return Math.sqrt(diff / base);
 }
 
@@ -176,14 +206,21 @@ export function relativeKernelChange(k0: readonly (readonly number[])[], k1: rea
  * the trained weights rather than by training f_lin separately (docs/science.md, "Kernel drift and the linearisation gap" proposes
  * both), so it needs no second training run.
  */
-export function linearizationGap(initial: Model<ModelConfig>, trained: Model<ModelConfig>, probes: tf.Tensor, selection: ParamSelection = {}): number {
-  const first = (model: Model<ModelConfig>) => Array.from(tf.tidy(() => tf.slice(model.predict(probes), [0, 0], [-1, 1]).dataSync()));
+export function linearizationGap(
+  initial: Model<ModelConfig>,
+  trained: Model<ModelConfig>,
+  probes: tf.Tensor,
+  selection: ParamSelection = {},
+): number {
+  const first = (model: Model<ModelConfig>) =>
+    Array.from(tf.tidy(() => tf.slice(model.predict(probes), [0, 0], [-1, 1]).dataSync()));
   const now = first(trained);
   const at0 = first(initial);
   const g0 = outputGradients(initial, probes, selection);
   const w0 = flatParams(initial, selection);
   const w = flatParams(trained, selection);
-  if (w.length !== w0.length) throw new Error(`linearisation gap: ${w.length} trained parameters against ${w0.length} initial ones`);
+  if (w.length !== w0.length)
+    throw new Error(`linearisation gap: ${w.length} trained parameters against ${w0.length} initial ones`);
   const dw = difference(w, w0);
   let gap = 0;
   let moved = 0;
@@ -195,7 +232,11 @@ export function linearizationGap(initial: Model<ModelConfig>, trained: Model<Mod
 }
 
 /** Mean of ‖H(w; x)‖₂ over the rows of `probes` (one power iteration per probe). */
-export function meanHessianNorm(model: Model<ModelConfig>, probes: tf.Tensor, options: HessianOptions = {}): { norm: number; norms: number[] } {
+export function meanHessianNorm(
+  model: Model<ModelConfig>,
+  probes: tf.Tensor,
+  options: HessianOptions = {},
+): { norm: number; norms: number[] } {
   const norms: number[] = [];
   for (let i = 0; i < probes.shape[0]!; i++) {
     const x = tf.slice(probes, [i], [1]);
@@ -209,7 +250,11 @@ export function meanHessianNorm(model: Model<ModelConfig>, probes: tf.Tensor, op
 }
 
 /** ‖w − w₀‖ / ‖w₀‖ between two models of the same architecture. */
-export function relativeTravel(initial: Model<ModelConfig>, trained: Model<ModelConfig>, selection: ParamSelection = {}): number {
+export function relativeTravel(
+  initial: Model<ModelConfig>,
+  trained: Model<ModelConfig>,
+  selection: ParamSelection = {},
+): number {
   const w0 = flatParams(initial, selection);
   const w = flatParams(trained, selection);
   return norm(difference(w, w0)) / norm(w0);
@@ -220,15 +265,25 @@ export function relativeTravel(initial: Model<ModelConfig>, trained: Model<Model
  * docs/science.md, "Kernel drift and the linearisation gap" trains the width sweep. Returns the loss before each of the `record` evenly
  * spaced steps and after the last; throws when the loss stops being finite (the rate is too high).
  */
-export function fitSquaredLoss(model: Model<ModelConfig>, x: tf.Tensor, y: tf.Tensor, options: { lr: number; steps: number; record?: number }): { step: number; loss: number }[] {
+export function fitSquaredLoss(
+  model: Model<ModelConfig>,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  options: { lr: number; steps: number; record?: number },
+): { step: number; loss: number }[] {
   const vars = model.trainableVariables();
   const every = Math.max(1, Math.floor(options.steps / (options.record ?? 20)));
   const trace: { step: number; loss: number }[] = [];
-  const lossOf = () => tf.mul(0.5, tf.mean(tf.square(tf.sub(tf.reshape(tf.slice(model.predict(x), [0, 0], [-1, 1]), [-1]), tf.reshape(y, [-1]))))) as tf.Scalar;
+  const lossOf = () =>
+    tf.mul(
+      0.5,
+      tf.mean(tf.square(tf.sub(tf.reshape(tf.slice(model.predict(x), [0, 0], [-1, 1]), [-1]), tf.reshape(y, [-1])))),
+    ) as tf.Scalar;
   for (let step = 0; step <= options.steps; step++) {
     if (step % every === 0 || step === options.steps) {
       const loss = tf.tidy(() => lossOf().dataSync()[0]!);
-      if (!Number.isFinite(loss)) throw new Error(`squared-loss fit diverged at step ${step} (loss ${loss}); lower the learning rate`);
+      if (!Number.isFinite(loss))
+        throw new Error(`squared-loss fit diverged at step ${step} (loss ${loss}); lower the learning rate`);
       trace.push({ step, loss });
     }
     if (step === options.steps) break;
@@ -255,7 +310,10 @@ export function sphereProductTask(n: number, d: number, seed: number): { x: Floa
 }
 
 /** Least-squares line through (log x, log y): the slope, and R² as the fit's quality. */
-export function logLogSlope(xs: readonly number[], ys: readonly number[]): { slope: number; intercept: number; r2: number } {
+export function logLogSlope(
+  xs: readonly number[],
+  ys: readonly number[],
+): { slope: number; intercept: number; r2: number } {
   const lx = xs.map(Math.log);
   const ly = ys.map(Math.log);
   const mean = (a: number[]) => a.reduce((p, q) => p + q, 0) / a.length;

@@ -8,7 +8,13 @@
  * middle layer's zero padding differs from a wider kernel's), so they are kept.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { buildModel, hiddenWidths, type MlpConfig, type ModelConfig, type PlainCnnConfig } from './architectures/index.ts';
+import {
+  buildModel,
+  hiddenWidths,
+  type MlpConfig,
+  type ModelConfig,
+  type PlainCnnConfig,
+} from './architectures/index.ts';
 import type { Model } from './model.ts';
 
 export interface Snapped {
@@ -73,13 +79,18 @@ function foldMlp(model: Model<ModelConfig>, c: MlpConfig): Plan {
     ...(c.activation === 'prelu' ? { alpha: model.get(`hidden${i}/alpha`) as unknown as tf.Tensor1D } : {}),
     site: `hidden${i}`,
   }));
-  layers.push({ w: model.get('output/kernel') as unknown as tf.Tensor2D, b: model.get('output/bias') as unknown as tf.Tensor1D });
+  layers.push({
+    w: model.get('output/kernel') as unknown as tf.Tensor2D,
+    b: model.get('output/bias') as unknown as tf.Tensor1D,
+  });
   const folds: string[] = [];
   const kept: Dense[] = [];
   let pending: { w: tf.Tensor2D; b: tf.Tensor1D } | undefined;
   for (const layer of layers) {
     const w: tf.Tensor2D = pending ? tf.matMul(pending.w, layer.w) : layer.w;
-    const b = pending ? (tf.add(tf.reshape(tf.matMul(tf.expandDims(pending.b, 0), layer.w), [-1]), layer.b) as tf.Tensor1D) : layer.b;
+    const b = pending
+      ? (tf.add(tf.reshape(tf.matMul(tf.expandDims(pending.b, 0), layer.w), [-1]), layer.b) as tf.Tensor1D)
+      : layer.b;
     if (layer.site && isLinearSite(model, layer.site)) {
       pending = { w, b };
       folds.push(`${layer.site}: every unit linear, folded into the next layer`);
@@ -105,7 +116,9 @@ function foldBatchNorm(model: Model<ModelConfig>, c: PlainCnnConfig): Plan {
   const weights: tf.NamedTensorMap = {};
   const folds: string[] = [];
   c.channels.forEach((_, i) => {
-    const [gamma, beta, mean, variance] = ['gamma', 'beta', 'moving_mean', 'moving_variance'].map((p) => model.get(`bn${i}/${p}`));
+    const [gamma, beta, mean, variance] = ['gamma', 'beta', 'moving_mean', 'moving_variance'].map((p) =>
+      model.get(`bn${i}/${p}`),
+    );
     // y = γ (conv(x) − μ)/√(σ² + ε) + β = conv'(x) + b' with conv' = conv·s, b' = β − μ·s, s = γ/√(σ² + ε)
     const scale = tf.div(gamma!, tf.sqrt(tf.add(variance!, 1e-5)));
     weights[`conv${i}/kernel`] = tf.mul(model.get(`conv${i}/kernel`), scale);
@@ -124,7 +137,8 @@ export function foldLinear(model: Model<ModelConfig>): Folded {
   let config: ModelConfig = model.config;
   const weights = tf.tidy(() => {
     const c = model.config;
-    const plan = c.kind === 'mlp' ? foldMlp(model, c) : c.kind === 'plain-cnn' ? foldBatchNorm(model, c) : sameWeights(model);
+    const plan =
+      c.kind === 'mlp' ? foldMlp(model, c) : c.kind === 'plain-cnn' ? foldBatchNorm(model, c) : sameWeights(model);
     folds.push(...plan.folds);
     config = plan.config;
     return plan.weights;

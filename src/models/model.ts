@@ -50,7 +50,12 @@ export interface ActivationSite {
 export type Structure =
   | { readonly kind: 'site'; readonly site: string }
   | { readonly kind: 'seq'; readonly items: readonly Structure[] }
-  | { readonly kind: 'residual'; readonly branch: Structure; readonly shortcut: Structure; readonly projection: boolean };
+  | {
+      readonly kind: 'residual';
+      readonly branch: Structure;
+      readonly shortcut: Structure;
+      readonly projection: boolean;
+    };
 
 export interface ForwardOptions {
   /** Batch-norm uses batch statistics and queues moving-average updates when training. */
@@ -72,7 +77,13 @@ export interface ForwardOptions {
  * instead of tfjs's gradients of moments and batchNorm chained op by op: the same values in about
  * a dozen elementwise and reduction kernels (all native on onednn) rather than several dozen.
  */
-export function trainingBatchNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, axes: number[], onMoments: (mean: tf.Tensor, variance: tf.Tensor) => void): tf.Tensor {
+export function trainingBatchNorm(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  axes: number[],
+  onMoments: (mean: tf.Tensor, variance: tf.Tensor) => void,
+): tf.Tensor {
   const n = x.size / x.shape[x.rank - 1]!;
   const op = tf.customGrad(((xv: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
     const { mean, variance } = tf.moments(xv, axes);
@@ -109,7 +120,10 @@ export class Layers {
   private readonly structureStack: Structure[][] = [[]];
 
   constructor(
-    private readonly model: { variable(spec: ParamSpec): tf.Variable; declareSite(site: Omit<ActivationSite, 'index'>): ActivationSite },
+    private readonly model: {
+      variable(spec: ParamSpec): tf.Variable;
+      declareSite(site: Omit<ActivationSite, 'index'>): ActivationSite;
+    },
     readonly options: ForwardOptions,
     private readonly recording: boolean,
   ) {}
@@ -118,21 +132,47 @@ export class Layers {
     return this.model.variable(spec);
   }
 
-  conv2d(name: string, x: tf.Tensor4D, filters: number, o: { kernel?: number; stride?: number; bias: boolean; init: InitScheme }): tf.Tensor4D {
+  conv2d(
+    name: string,
+    x: tf.Tensor4D,
+    filters: number,
+    o: { kernel?: number; stride?: number; bias: boolean; init: InitScheme },
+  ): tf.Tensor4D {
     const k = o.kernel ?? 3;
     const inC = x.shape[3];
-    const w = this.param({ name: `${name}/kernel`, shape: [k, k, inC, filters], role: 'kernel', trainable: true, init: fanInit(o.init, k * k * inC, k * k * filters) });
-    const bias = o.bias ? this.param({ name: `${name}/bias`, shape: [filters], role: 'bias', trainable: true, init: { kind: 'zeros' } }) : undefined;
+    const w = this.param({
+      name: `${name}/kernel`,
+      shape: [k, k, inC, filters],
+      role: 'kernel',
+      trainable: true,
+      init: fanInit(o.init, k * k * inC, k * k * filters),
+    });
+    const bias = o.bias
+      ? this.param({ name: `${name}/bias`, shape: [filters], role: 'bias', trainable: true, init: { kind: 'zeros' } })
+      : undefined;
     if (x === this.input && !this.options.inputGradient) return convOnData(x, w as tf.Tensor4D, bias, o.stride ?? 1);
     // One fused kernel where the backend has one: the bias is added inside the convolution.
-    return tf.fused.conv2d({ x, filter: w as tf.Tensor4D, strides: o.stride ?? 1, pad: 'same', ...(bias ? { bias } : {}) });
+    return tf.fused.conv2d({
+      x,
+      filter: w as tf.Tensor4D,
+      strides: o.stride ?? 1,
+      pad: 'same',
+      ...(bias ? { bias } : {}),
+    });
   }
 
-  dense(name: string, x: tf.Tensor2D, units: number, o: { bias: boolean; init: InitScheme; ntk?: boolean }): tf.Tensor2D {
+  dense(
+    name: string,
+    x: tf.Tensor2D,
+    units: number,
+    o: { bias: boolean; init: InitScheme; ntk?: boolean },
+  ): tf.Tensor2D {
     const inF = x.shape[1];
     const init: Init = o.ntk ? { kind: 'normal', std: 1 } : fanInit(o.init, inF, units);
     const w = this.param({ name: `${name}/kernel`, shape: [inF, units], role: 'kernel', trainable: true, init });
-    const bias = o.bias ? this.param({ name: `${name}/bias`, shape: [units], role: 'bias', trainable: true, init: { kind: 'zeros' } }) : undefined;
+    const bias = o.bias
+      ? this.param({ name: `${name}/bias`, shape: [units], role: 'bias', trainable: true, init: { kind: 'zeros' } })
+      : undefined;
     // NTK parametrisation: weights stay O(1) and the layer scales by 1/√fan_in instead.
     const input = o.ntk ? tf.mul(x, 1 / Math.sqrt(inF)) : x;
     return tf.fused.matMul({ a: input as tf.Tensor2D, b: w as tf.Tensor2D, ...(bias ? { bias } : {}) }) as tf.Tensor2D;
@@ -141,10 +181,34 @@ export class Layers {
   /** Batch norm over all axes but the last. Moving averages follow PyTorch (momentum 0.1, ε 1e-5). */
   batchNorm<T extends tf.Tensor>(name: string, x: T): T {
     const c = x.shape[x.rank - 1]!;
-    const gamma = this.param({ name: `${name}/gamma`, shape: [c], role: 'gamma', trainable: true, init: { kind: 'ones' } });
-    const beta = this.param({ name: `${name}/beta`, shape: [c], role: 'beta', trainable: true, init: { kind: 'zeros' } });
-    const movingMean = this.param({ name: `${name}/moving_mean`, shape: [c], role: 'moving-mean', trainable: false, init: { kind: 'zeros' } });
-    const movingVar = this.param({ name: `${name}/moving_variance`, shape: [c], role: 'moving-variance', trainable: false, init: { kind: 'ones' } });
+    const gamma = this.param({
+      name: `${name}/gamma`,
+      shape: [c],
+      role: 'gamma',
+      trainable: true,
+      init: { kind: 'ones' },
+    });
+    const beta = this.param({
+      name: `${name}/beta`,
+      shape: [c],
+      role: 'beta',
+      trainable: true,
+      init: { kind: 'zeros' },
+    });
+    const movingMean = this.param({
+      name: `${name}/moving_mean`,
+      shape: [c],
+      role: 'moving-mean',
+      trainable: false,
+      init: { kind: 'zeros' },
+    });
+    const movingVar = this.param({
+      name: `${name}/moving_variance`,
+      shape: [c],
+      role: 'moving-variance',
+      trainable: false,
+      init: { kind: 'ones' },
+    });
     const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
     if (!this.options.training || this.recording) {
       return tf.batchNorm(x, movingMean, movingVar, beta, gamma, BN_EPSILON) as unknown as T;
@@ -153,9 +217,17 @@ export class Layers {
     const momentum = 0.1;
     const queue = (mean: tf.Tensor, variance: tf.Tensor) =>
       this.updates.push(
-        { name: `${name}/moving_mean`, value: tf.keep(tf.add(tf.mul(movingMean, 1 - momentum), tf.mul(mean, momentum))) },
+        {
+          name: `${name}/moving_mean`,
+          value: tf.keep(tf.add(tf.mul(movingMean, 1 - momentum), tf.mul(mean, momentum))),
+        },
         // PyTorch keeps the unbiased batch variance in the running estimate.
-        { name: `${name}/moving_variance`, value: tf.keep(tf.add(tf.mul(movingVar, 1 - momentum), tf.mul(variance, (momentum * n) / Math.max(n - 1, 1)))) },
+        {
+          name: `${name}/moving_variance`,
+          value: tf.keep(
+            tf.add(tf.mul(movingVar, 1 - momentum), tf.mul(variance, (momentum * n) / Math.max(n - 1, 1))),
+          ),
+        },
       );
     return trainingBatchNorm(x, gamma, beta, axes, queue) as T;
   }
@@ -164,21 +236,39 @@ export class Layers {
   activation<T extends tf.Tensor>(id: string, x: T, nonlinearity: Nonlinearity, role: ActivationSite['role']): T {
     const channels = x.shape[x.rank - 1]!;
     const alphaName = nonlinearity === 'prelu' ? `${id}/alpha` : undefined;
-    const site = this.model.declareSite({ id, channels, nonlinearity, role, ...(alphaName ? { alpha: alphaName } : {}) });
+    const site = this.model.declareSite({
+      id,
+      channels,
+      nonlinearity,
+      role,
+      ...(alphaName ? { alpha: alphaName } : {}),
+    });
     if (this.recording) this.structureStack.at(-1)!.push({ kind: 'site', site: id });
     let y: tf.Tensor;
     switch (nonlinearity) {
       case 'prelu': {
-        const declared = this.param({ name: alphaName!, shape: [channels], role: 'alpha', trainable: true, init: { kind: 'zeros' } });
+        const declared = this.param({
+          name: alphaName!,
+          shape: [channels],
+          role: 'alpha',
+          trainable: true,
+          init: { kind: 'zeros' },
+        });
         const alpha = this.options.alphas?.get(alphaName!) ?? declared;
         // f(x) = max(0, x) + α·min(0, x), with one α per channel shared over batch and positions.
         // tfjs's fused Prelu kernel computes x < 0 ? α·x : x, so α = 1 is exactly the identity.
         y = tf.prelu(x, alpha as tf.Tensor as T);
         break;
       }
-      case 'relu': y = tf.relu(x); break;
-      case 'tanh': y = tf.tanh(x); break;
-      case 'linear': y = x; break;
+      case 'relu':
+        y = tf.relu(x);
+        break;
+      case 'tanh':
+        y = tf.tanh(x);
+        break;
+      case 'linear':
+        y = x;
+        break;
     }
     return (this.options.onSite?.(site, y) ?? y) as T;
   }
@@ -191,7 +281,10 @@ export class Layers {
     this.structureStack.push([]);
     const s = shortcut(x);
     const shortcutItems = this.structureStack.pop()!;
-    if (this.recording) this.structureStack.at(-1)!.push({ kind: 'residual', branch: seq(branchItems), shortcut: seq(shortcutItems), projection });
+    if (this.recording)
+      this.structureStack
+        .at(-1)!
+        .push({ kind: 'residual', branch: seq(branchItems), shortcut: seq(shortcutItems), projection });
     return tf.add(b, s) as T;
   }
 
@@ -206,15 +299,26 @@ export class Layers {
  * returns zeros for it and skips the backward-data convolution (a few % of a step).
  */
 function convOnData(x: tf.Tensor4D, w: tf.Tensor4D, bias: tf.Tensor | undefined, stride: number): tf.Tensor4D {
-  const forward = (xv: tf.Tensor4D, wv: tf.Tensor4D, bv?: tf.Tensor) => tf.fused.conv2d({ x: xv, filter: wv, strides: stride, pad: 'same', ...(bv ? { bias: bv } : {}) });
+  const forward = (xv: tf.Tensor4D, wv: tf.Tensor4D, bv?: tf.Tensor) =>
+    tf.fused.conv2d({ x: xv, filter: wv, strides: stride, pad: 'same', ...(bv ? { bias: bv } : {}) });
   const filterGradient = (xv: tf.Tensor4D, dy: tf.Tensor4D) =>
-    tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: xv, dy }, { strides: stride, pad: 'same', dataFormat: 'NHWC', filterShape: w.shape }) as tf.Tensor4D;
+    tf
+      .engine()
+      .runKernel(
+        tf.Conv2DBackpropFilter,
+        { x: xv, dy },
+        { strides: stride, pad: 'same', dataFormat: 'NHWC', filterShape: w.shape },
+      ) as tf.Tensor4D;
   if (bias) {
     return tf.customGrad((xv, wv, bv, save) => {
       (save as tf.GradSaveFunc)([xv as tf.Tensor4D]);
       return {
         value: forward(xv as tf.Tensor4D, wv as tf.Tensor4D, bv as tf.Tensor),
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.zerosLike(saved[0]!), filterGradient(saved[0] as tf.Tensor4D, dy as tf.Tensor4D), tf.sum(dy, [0, 1, 2])],
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+          tf.zerosLike(saved[0]!),
+          filterGradient(saved[0] as tf.Tensor4D, dy as tf.Tensor4D),
+          tf.sum(dy, [0, 1, 2]),
+        ],
       };
     })(x, w, bias) as tf.Tensor4D;
   }
@@ -222,7 +326,10 @@ function convOnData(x: tf.Tensor4D, w: tf.Tensor4D, bias: tf.Tensor | undefined,
     (save as tf.GradSaveFunc)([xv as tf.Tensor4D]);
     return {
       value: forward(xv as tf.Tensor4D, wv as tf.Tensor4D),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.zerosLike(saved[0]!), filterGradient(saved[0] as tf.Tensor4D, dy as tf.Tensor4D)],
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+        tf.zerosLike(saved[0]!),
+        filterGradient(saved[0] as tf.Tensor4D, dy as tf.Tensor4D),
+      ],
     };
   })(x, w) as tf.Tensor4D;
 }
@@ -237,19 +344,26 @@ export type InitScheme = 'he' | 'lecun' | 'glorot';
 
 export function fanInit(scheme: InitScheme, fanIn: number, fanOut: number): Init {
   switch (scheme) {
-    case 'he': return { kind: 'normal', std: Math.sqrt(2 / fanIn) };
-    case 'lecun': return { kind: 'normal', std: Math.sqrt(1 / fanIn) };
-    case 'glorot': return { kind: 'normal', std: Math.sqrt(2 / (fanIn + fanOut)) };
+    case 'he':
+      return { kind: 'normal', std: Math.sqrt(2 / fanIn) };
+    case 'lecun':
+      return { kind: 'normal', std: Math.sqrt(1 / fanIn) };
+    case 'glorot':
+      return { kind: 'normal', std: Math.sqrt(2 / (fanIn + fanOut)) };
   }
 }
 
 export function initialValues(spec: ParamSpec, seed: number): Float32Array {
   const size = spec.shape.reduce((a, b) => a * b, 1);
   switch (spec.init.kind) {
-    case 'zeros': return new Float32Array(size);
-    case 'ones': return new Float32Array(size).fill(1);
-    case 'constant': return new Float32Array(size).fill(spec.init.value);
-    case 'normal': return normalArray(mulberry32(deriveSeed(seed, spec.name)), size, spec.init.std);
+    case 'zeros':
+      return new Float32Array(size);
+    case 'ones':
+      return new Float32Array(size).fill(1);
+    case 'constant':
+      return new Float32Array(size).fill(spec.init.value);
+    case 'normal':
+      return normalArray(mulberry32(deriveSeed(seed, spec.name)), size, spec.init.std);
   }
 }
 
@@ -311,10 +425,15 @@ export class Model<C = unknown> {
   private variable(spec: ParamSpec): tf.Variable {
     const existing = this.vars.get(spec.name);
     if (existing) return existing;
-    if (!this.building) throw new Error(`model bug: parameter '${spec.name}' was not declared when the model was built`);
+    if (!this.building)
+      throw new Error(`model bug: parameter '${spec.name}' was not declared when the model was built`);
     this.specs.push(spec);
     // tfjs variable names are global to the engine, so each model gets its own prefix.
-    const v = tf.variable(tf.tensor(initialValues(spec, this.seed), [...spec.shape]), spec.trainable, `${this.prefix}${spec.name}`);
+    const v = tf.variable(
+      tf.tensor(initialValues(spec, this.seed), [...spec.shape]),
+      spec.trainable,
+      `${this.prefix}${spec.name}`,
+    );
     this.vars.set(spec.name, v);
     return v;
   }
@@ -322,7 +441,8 @@ export class Model<C = unknown> {
   private declareSite(site: Omit<ActivationSite, 'index'>): ActivationSite {
     const existing = this.siteById.get(site.id);
     if (existing) return existing;
-    if (!this.building) throw new Error(`model bug: activation site '${site.id}' was not declared when the model was built`);
+    if (!this.building)
+      throw new Error(`model bug: activation site '${site.id}' was not declared when the model was built`);
     const declared: ActivationSite = { ...site, index: this.sites.length };
     this.sites.push(declared);
     this.siteById.set(site.id, declared);
@@ -334,7 +454,11 @@ export class Model<C = unknown> {
    * as kept tensors for `commitUpdates` (only after the step succeeds), else there are none.
    */
   forward(x: tf.Tensor, options: ForwardOptions = {}): { output: tf.Tensor; updates: StateUpdate[] } {
-    const layers = new Layers({ variable: (s) => this.variable(s), declareSite: (s) => this.declareSite(s) }, options, false);
+    const layers = new Layers(
+      { variable: (s) => this.variable(s), declareSite: (s) => this.declareSite(s) },
+      options,
+      false,
+    );
     layers.input = x;
     const output = this.architecture.forward(this.config, layers, x);
     return { output, updates: layers.updates };

@@ -53,7 +53,8 @@ function walk(structure: Structure, from: Frontier, units: (site: string) => Sit
   switch (structure.kind) {
     case 'site': {
       const { n, k } = units(structure.site);
-      if (n <= 0 || k < 0 || k > n) throw new Error(`site '${structure.site}': ${k} nonlinear of ${n} units is impossible`);
+      if (n <= 0 || k < 0 || k > n)
+        throw new Error(`site '${structure.site}': ${k} nonlinear of ${n} units is impossible`);
       return { logN: from.logN + Math.log(n), r: from.r + k / n, e: from.e + k / n };
     }
     case 'seq':
@@ -64,7 +65,11 @@ function walk(structure: Structure, from: Frontier, units: (site: string) => Sit
       const logN = logAddExp(branch.logN, shortcut.logN);
       const wb = Math.exp(branch.logN - logN);
       const ws = Math.exp(shortcut.logN - logN);
-      return { logN, r: wb * branch.r + ws * shortcut.r, e: from.e + 0.5 * (branch.e - from.e) + 0.5 * (shortcut.e - from.e) };
+      return {
+        logN,
+        r: wb * branch.r + ws * shortcut.r,
+        e: from.e + 0.5 * (branch.e - from.e) + 0.5 * (shortcut.e - from.e),
+      };
     }
   }
 }
@@ -84,7 +89,8 @@ export function nonlinearUnits(site: ActivationSite, alpha: ArrayLike<number> | 
     case 'tanh':
       return { n: site.channels, k: site.channels };
     case 'prelu': {
-      if (!alpha || alpha.length !== site.channels) throw new Error(`site '${site.id}': expected ${site.channels} α values`);
+      if (!alpha || alpha.length !== site.channels)
+        throw new Error(`site '${site.id}': expected ${site.channels} α values`);
       let k = 0;
       for (let i = 0; i < alpha.length; i++) if (Math.abs(1 - alpha[i]!) >= epsilon) k += 1;
       return { n: site.channels, k };
@@ -94,7 +100,12 @@ export function nonlinearUnits(site: ActivationSite, alpha: ArrayLike<number> | 
 
 /** Units and nonlinear units of every activation site of a model, with ε as the linearity threshold. */
 export function siteUnits(model: Model<ModelConfig>, epsilon: number): Map<string, SiteUnits> {
-  return new Map(model.sites.map((site) => [site.id, nonlinearUnits(site, site.alpha ? model.get(site.alpha).dataSync() : undefined, epsilon)]));
+  return new Map(
+    model.sites.map((site) => [
+      site.id,
+      nonlinearUnits(site, site.alpha ? model.get(site.alpha).dataSync() : undefined, epsilon),
+    ]),
+  );
 }
 
 /** Σ over sites of nonlinear units, and of all units. */
@@ -121,7 +132,11 @@ export interface CoreNetwork {
 }
 
 /** Everything docs/science.md, "Average path length" reports about the nonlinear units of one network. */
-export function coreNetwork(structure: Structure, sites: readonly ActivationSite[], units: ReadonlyMap<string, SiteUnits>): CoreNetwork {
+export function coreNetwork(
+  structure: Structure,
+  sites: readonly ActivationSite[],
+  units: ReadonlyMap<string, SiteUnits>,
+): CoreNetwork {
   const get = (id: string) => {
     const u = units.get(id);
     if (!u) throw new Error(`no unit counts for activation site '${id}'`);
@@ -131,5 +146,11 @@ export function coreNetwork(structure: Structure, sites: readonly ActivationSite
   const fractions = sites.map((s) => ({ site: s.id, ...get(s.id), fraction: get(s.id).k / get(s.id).n }));
   const total = fractions.reduce((a, f) => a + f.k, 0);
   const active = fractions.filter((f) => f.k > 0).length;
-  return { pathLength, fractions, total, effectiveDepth: pathLength.normalized, effectiveWidth: active ? total / active : 0 };
+  return {
+    pathLength,
+    fractions,
+    total,
+    effectiveDepth: pathLength.normalized,
+    effectiveWidth: active ? total / active : 0,
+  };
 }

@@ -95,7 +95,8 @@ export function frozenSlopes(): Regularizer & { dispose(): void } {
     penalty: () => tf.scalar(0),
     gradientMasks(model) {
       for (const site of model.sites) {
-        if (site.alpha !== undefined && !zeros.has(site.alpha)) zeros.set(site.alpha, tf.keep(tf.zeros([site.channels])));
+        if (site.alpha !== undefined && !zeros.has(site.alpha))
+          zeros.set(site.alpha, tf.keep(tf.zeros([site.channels])));
       }
       return zeros;
     },

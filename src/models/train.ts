@@ -15,20 +15,22 @@ import { deriveSeed, mulberry32, permutation } from './random.ts';
 import { readTensors, saveModel, writeTensors, loadModel } from './weights-io.ts';
 import type { ModelConfig } from './architectures/index.ts';
 
-export const trainConfig = z.object({
-  epochs: z.number().int().nonnegative(),
-  batchSize: z.number().int().positive().default(128),
-  lr: z.number().positive().default(0.05),
-  optimizer: optimizerConfig.default({ kind: 'sgd', momentum: 0.9, nesterov: false }),
-  schedule: scheduleConfig.default({ kind: 'constant' }),
-  /** L2 on every trainable parameter except PReLU α. */
-  weightDecay: z.number().nonnegative().default(0),
-  /** Rescale the gradient to at most this global L2 norm (0: never). */
-  clipNorm: z.number().nonnegative().default(0),
-  /** Seeds the data order (the model's own seed fixes its initial weights). */
-  seed: z.number().int().default(0),
-  evalBatchSize: z.number().int().positive().default(500),
-}).strict();
+export const trainConfig = z
+  .object({
+    epochs: z.number().int().nonnegative(),
+    batchSize: z.number().int().positive().default(128),
+    lr: z.number().positive().default(0.05),
+    optimizer: optimizerConfig.default({ kind: 'sgd', momentum: 0.9, nesterov: false }),
+    schedule: scheduleConfig.default({ kind: 'constant' }),
+    /** L2 on every trainable parameter except PReLU α. */
+    weightDecay: z.number().nonnegative().default(0),
+    /** Rescale the gradient to at most this global L2 norm (0: never). */
+    clipNorm: z.number().nonnegative().default(0),
+    /** Seeds the data order (the model's own seed fixes its initial weights). */
+    seed: z.number().int().default(0),
+    evalBatchSize: z.number().int().positive().default(500),
+  })
+  .strict();
 export type TrainConfig = z.output<typeof trainConfig>;
 export type TrainConfigInput = z.input<typeof trainConfig>;
 
@@ -104,12 +106,20 @@ export class TrainingError extends Error {
 
 function checkShapes(model: Model<ModelConfig>, ds: Dataset, what: string): void {
   if (ds.shape.join('×') !== model.inputShape.join('×')) {
-    throw new TrainingError(`${what} examples are ${ds.shape.join('×')} but the model takes ${model.inputShape.join('×')}`);
+    throw new TrainingError(
+      `${what} examples are ${ds.shape.join('×')} but the model takes ${model.inputShape.join('×')}`,
+    );
   }
-  if (ds.classes > model.outputs) throw new TrainingError(`${what} has ${ds.classes} classes but the model has ${model.outputs} outputs`);
+  if (ds.classes > model.outputs)
+    throw new TrainingError(`${what} has ${ds.classes} classes but the model has ${model.outputs} outputs`);
 }
 
-function batchTensors(ds: Dataset, order: ArrayLike<number>, start: number, end: number): { x: tf.Tensor; labels: tf.Tensor1D } {
+function batchTensors(
+  ds: Dataset,
+  order: ArrayLike<number>,
+  start: number,
+  end: number,
+): { x: tf.Tensor; labels: tf.Tensor1D } {
   const per = exampleSize(ds.shape);
   const n = end - start;
   const x = new Float32Array(n * per);
@@ -150,7 +160,10 @@ export function evaluate(model: Model<ModelConfig>, ds: Dataset, batchSize = 500
 }
 
 /** The optimiser a training config asks for, over the model's trainable parameters (no decay on α). */
-export function optimizerFor(model: Model<ModelConfig>, config: Pick<TrainConfig, 'optimizer' | 'weightDecay'>): Optimizer {
+export function optimizerFor(
+  model: Model<ModelConfig>,
+  config: Pick<TrainConfig, 'optimizer' | 'weightDecay'>,
+): Optimizer {
   const trainable = model.specs.filter((s) => s.trainable);
   return new Optimizer(
     config.optimizer,
@@ -175,7 +188,12 @@ export type StepResult = {
  * penalties, optimiser update, batch-norm statistics, α clamp, regulariser after-step hooks.
  * The benchmark times exactly this function.
  */
-export function trainingStep(model: Model<ModelConfig>, optimizer: Optimizer, regularizers: readonly Regularizer[] = [], clipNorm = 0): (x: tf.Tensor, labels: tf.Tensor1D, lr: number) => StepResult {
+export function trainingStep(
+  model: Model<ModelConfig>,
+  optimizer: Optimizer,
+  regularizers: readonly Regularizer[] = [],
+  clipNorm = 0,
+): (x: tf.Tensor, labels: tf.Tensor1D, lr: number) => StepResult {
   const trainable = model.specs.filter((s) => s.trainable);
   const specByVariable = new Map(trainable.map((s) => [model.get(s.name).name, s.name]));
   const variables = trainable.map((s) => model.get(s.name));
@@ -206,10 +224,21 @@ export function trainingStep(model: Model<ModelConfig>, optimizer: Optimizer, re
       }
       // Global-norm clipping over the masked gradients: one scale for every gradient, so the step
       // keeps its direction, and frozen parameters do not count towards the norm.
-      const scale = clipNorm > 0 ? tf.minimum(1, tf.div(clipNorm, tf.add(tf.sqrt(tf.addN([...masked.values()].map((g) => tf.sum(tf.square(g))))), 1e-12))) : undefined;
+      const scale =
+        clipNorm > 0
+          ? tf.minimum(
+              1,
+              tf.div(clipNorm, tf.add(tf.sqrt(tf.addN([...masked.values()].map((g) => tf.sum(tf.square(g))))), 1e-12)),
+            )
+          : undefined;
       const byName = new Map([...masked].map(([name, g]) => [name, scale ? tf.mul(g, scale) : g]));
       optimizer.apply(byName, lr);
-      const read: StepResult = { loss: value.dataSync()[0]!, task: taskLoss!.dataSync()[0]!, hits: hits!.dataSync()[0]!, penalties: penalties.map((p) => p.dataSync()[0]!) };
+      const read: StepResult = {
+        loss: value.dataSync()[0]!,
+        task: taskLoss!.dataSync()[0]!,
+        hits: hits!.dataSync()[0]!,
+        penalties: penalties.map((p) => p.dataSync()[0]!),
+      };
       tf.dispose([taskLoss!, hits!, ...penalties]);
       return read;
     });
@@ -220,7 +249,12 @@ export function trainingStep(model: Model<ModelConfig>, optimizer: Optimizer, re
   };
 }
 
-export async function train(model: Model<ModelConfig>, data: { train: Dataset; test?: Dataset }, configInput: TrainConfigInput, hooks: TrainHooks = {}): Promise<TrainResult> {
+export async function train(
+  model: Model<ModelConfig>,
+  data: { train: Dataset; test?: Dataset },
+  configInput: TrainConfigInput,
+  hooks: TrainHooks = {},
+): Promise<TrainResult> {
   const config = trainConfig.parse(configInput);
   checkShapes(model, data.train, 'training data');
   if (data.test) checkShapes(model, data.test, 'test data');
@@ -251,13 +285,22 @@ export async function train(model: Model<ModelConfig>, data: { train: Dataset; t
           return step(x, labels, lr);
         });
         if (!Number.isFinite(stepResult.loss)) {
-          throw new TrainingError(`training diverged at epoch ${epoch + 1}, step ${i + 1}: the loss is ${stepResult.loss}; lower the learning rate (lr = ${lr})`);
+          throw new TrainingError(
+            `training diverged at epoch ${epoch + 1}, step ${i + 1}: the loss is ${stepResult.loss}; lower the learning rate (lr = ${lr})`,
+          );
         }
         lossSum += stepResult.task * (end - start);
         correct += stepResult.hits;
         regularizers.forEach((r, i) => penaltySums.set(r.name, penaltySums.get(r.name)! + stepResult.penalties[i]!));
         const elapsed = (performance.now() - t0) / 1000;
-        hooks.onProgress?.({ epoch: epoch + 1, epochs: config.epochs, step: i + 1, steps, loss: stepResult.task, imagesPerSecond: end / elapsed });
+        hooks.onProgress?.({
+          epoch: epoch + 1,
+          epochs: config.epochs,
+          step: i + 1,
+          steps,
+          loss: stepResult.task,
+          imagesPerSecond: end / elapsed,
+        });
         // Yield so that signals, progress output and leases' heartbeats get a turn.
         if (i % 8 === 7) await new Promise((resolve) => setImmediate(resolve));
       }
@@ -286,7 +329,12 @@ export async function train(model: Model<ModelConfig>, data: { train: Dataset; t
   }
 }
 
-async function saveCheckpoint(dir: string, model: Model<ModelConfig>, optimizer: Optimizer, history: readonly EpochMetrics[]): Promise<void> {
+async function saveCheckpoint(
+  dir: string,
+  model: Model<ModelConfig>,
+  optimizer: Optimizer,
+  history: readonly EpochMetrics[],
+): Promise<void> {
   await mkdir(dir, { recursive: true });
   await saveModel(model, dir, 'model');
   const state = optimizer.state();
@@ -303,8 +351,14 @@ export async function loadCheckpoint(dir: string): Promise<{ model: Model<ModelC
   const model = await loadModel(dir, 'model');
   try {
     const { tensors, topology } = await readTensors(dir, 'optimizer');
-    const { epoch, history } = JSON.parse(await readFile(join(dir, 'history.json'), 'utf8')) as { epoch: number; history: EpochMetrics[] };
-    return { model, resume: { epoch, history, optimizer: { step: (topology as { step: number }).step, slots: tensors } } };
+    const { epoch, history } = JSON.parse(await readFile(join(dir, 'history.json'), 'utf8')) as {
+      epoch: number;
+      history: EpochMetrics[];
+    };
+    return {
+      model,
+      resume: { epoch, history, optimizer: { step: (topology as { step: number }).step, slots: tensors } },
+    };
   } catch (error) {
     model.dispose();
     throw error;

@@ -36,7 +36,12 @@ function requireNHWC(kernel: string, attrs: ConvAttrs): void {
 function padLikeForward(x: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
   const { top, bottom, left, right } = info.padInfo;
   if (top === 0 && bottom === 0 && left === 0 && right === 0) return x;
-  return tf.pad(x, [[0, 0], [top, Math.max(bottom, 0)], [left, Math.max(right, 0)], [0, 0]]);
+  return tf.pad(x, [
+    [0, 0],
+    [top, Math.max(bottom, 0)],
+    [left, Math.max(right, 0)],
+    [0, 0],
+  ]);
 }
 
 /** The [N, outH, outW, C] window of xp that filter tap (kh, kw) meets across all output positions. */
@@ -45,7 +50,12 @@ function tapPatch(xp: tf.Tensor4D, info: tf.backend_util.Conv2DInfo, kh: number,
   const channels = xp.shape[3];
   const begin = [0, kh * dilationHeight, kw * dilationWidth, 0];
   if (strideHeight === 1 && strideWidth === 1) return tf.slice(xp, begin, [batchSize, outHeight, outWidth, channels]);
-  const end = [batchSize, begin[1]! + (outHeight - 1) * strideHeight + 1, begin[2]! + (outWidth - 1) * strideWidth + 1, channels];
+  const end = [
+    batchSize,
+    begin[1]! + (outHeight - 1) * strideHeight + 1,
+    begin[2]! + (outWidth - 1) * strideWidth + 1,
+    channels,
+  ];
   return tf.stridedSlice(xp, begin, end, [1, strideHeight, strideWidth, 1]) as tf.Tensor4D;
 }
 
@@ -54,8 +64,18 @@ function conv2dBackpropFilter({ inputs, attrs }: { inputs: NamedTensorInfoMap; a
   requireNHWC('Conv2DBackpropFilter', a);
   const x = tensor(inputs.x, 'x');
   const dy = tensor(inputs.dy, 'dy');
-  const info = tf.backend_util.computeConv2DInfo(x.shape, a.filterShape, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
-  if (info.dilationHeight !== 1 || info.dilationWidth !== 1) throw new Error('Conv2DBackpropFilter on wasm: dilated filters are not supported');
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape,
+    a.filterShape,
+    a.strides,
+    a.dilations ?? 1,
+    a.pad,
+    a.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1)
+    throw new Error('Conv2DBackpropFilter on wasm: dilated filters are not supported');
   return filterGradientAsConv(x, dy, info);
 }
 
@@ -66,7 +86,16 @@ function conv2dBackpropFilter({ inputs, attrs }: { inputs: NamedTensorInfoMap; a
  *   dW[kh, kw, ci, co] = Σ_{oh, ow, n} x[ci, kh + oh·s, kw + ow·s, n] · dy[oh, ow, n, co].
  */
 function filterGradientAsConv(x: tf.Tensor4D, dy: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
-  const { batchSize, outHeight, outWidth, strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw, inChannels } = info;
+  const {
+    batchSize,
+    outHeight,
+    outWidth,
+    strideHeight: sh,
+    strideWidth: sw,
+    filterHeight: fh,
+    filterWidth: fw,
+    inChannels,
+  } = info;
   return tf.tidy(() => {
     const needH = fh + (outHeight - 1) * sh;
     const needW = fw + (outWidth - 1) * sw;
@@ -82,8 +111,19 @@ function filterGradientAsConv(x: tf.Tensor4D, dy: tf.Tensor4D, info: tf.backend_
 function dilateByStride(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
   if (sh === 1 && sw === 1) return dy;
   const [n, oh, ow, c] = dy.shape;
-  const spread = tf.pad(tf.reshape(dy, [n, oh, 1, ow, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
-  return tf.slice(tf.reshape(spread, [n, oh * sh, ow * sw, c]) as tf.Tensor4D, [0, 0, 0, 0], [n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, c]);
+  const spread = tf.pad(tf.reshape(dy, [n, oh, 1, ow, 1, c]), [
+    [0, 0],
+    [0, 0],
+    [0, sh - 1],
+    [0, 0],
+    [0, sw - 1],
+    [0, 0],
+  ]);
+  return tf.slice(
+    tf.reshape(spread, [n, oh * sh, ow * sw, c]) as tf.Tensor4D,
+    [0, 0, 0, 0],
+    [n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, c],
+  );
 }
 
 /**
@@ -96,8 +136,26 @@ function conv2dBackpropInput({ inputs, attrs }: { inputs: NamedTensorInfoMap; at
   requireNHWC('Conv2DBackpropInput', a);
   const dy = tensor(inputs.dy, 'dy');
   const filter = tensor(inputs.filter, 'filter');
-  const info = tf.backend_util.computeConv2DInfo(a.inputShape, filter.shape, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
-  const { batchSize, inHeight, inWidth, inChannels, filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
+  const info = tf.backend_util.computeConv2DInfo(
+    a.inputShape,
+    filter.shape,
+    a.strides,
+    a.dilations ?? 1,
+    a.pad,
+    a.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+  const {
+    batchSize,
+    inHeight,
+    inWidth,
+    inChannels,
+    filterHeight: fh,
+    filterWidth: fw,
+    strideHeight: sh,
+    strideWidth: sw,
+  } = info;
   const { top, left } = info.padInfo;
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1 || top > fh - 1 || left > fw - 1) {
     throw new Error('Conv2DBackpropInput on wasm: dilated filters and padding wider than the filter are not supported');
@@ -112,7 +170,9 @@ function conv2dBackpropInput({ inputs, attrs }: { inputs: NamedTensorInfoMap; at
     ]);
     const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]);
     const dx = tf.conv2d(padded, flipped as tf.Tensor4D, 1, 'valid');
-    return dx.shape[1] === inHeight && dx.shape[2] === inWidth ? dx : tf.slice(dx, [0, 0, 0, 0], [batchSize, inHeight, inWidth, inChannels]);
+    return dx.shape[1] === inHeight && dx.shape[2] === inWidth
+      ? dx
+      : tf.slice(dx, [0, 0, 0, 0], [batchSize, inHeight, inWidth, inChannels]);
   });
 }
 
@@ -121,7 +181,16 @@ function depthwiseBackpropFilter({ inputs, attrs }: { inputs: NamedTensorInfoMap
   requireNHWC('DepthwiseConv2dNativeBackpropFilter', a);
   const x = tensor(inputs.x, 'x');
   const dy = tensor(inputs.dy, 'dy');
-  const info = tf.backend_util.computeConv2DInfo(x.shape, a.filterShape, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, true, 'channelsLast');
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape,
+    a.filterShape,
+    a.strides,
+    a.dilations ?? 1,
+    a.pad,
+    a.dimRoundingMode,
+    true,
+    'channelsLast',
+  );
   const [, , channels, multiplier] = a.filterShape;
   return tf.tidy(() => {
     const xp = padLikeForward(x, info);
@@ -148,8 +217,25 @@ function depthwiseBackpropInput({ inputs, attrs }: { inputs: NamedTensorInfoMap;
   requireNHWC('DepthwiseConv2dNativeBackpropInput', a);
   const dy = tensor(inputs.dy, 'dy');
   const filter = tensor(inputs.filter, 'filter');
-  const info = tf.backend_util.computeConv2DInfo(a.inputShape, filter.shape, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, true, 'channelsLast');
-  const { batchSize, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, inHeight, inWidth } = info;
+  const info = tf.backend_util.computeConv2DInfo(
+    a.inputShape,
+    filter.shape,
+    a.strides,
+    a.dilations ?? 1,
+    a.pad,
+    a.dimRoundingMode,
+    true,
+    'channelsLast',
+  );
+  const {
+    batchSize,
+    strideHeight: sh,
+    strideWidth: sw,
+    dilationHeight: dh,
+    dilationWidth: dw,
+    inHeight,
+    inWidth,
+  } = info;
   const [fh, fw, channels, multiplier] = filter.shape;
   return tf.tidy(() => {
     const outC = channels * multiplier;
@@ -167,9 +253,19 @@ function depthwiseBackpropInput({ inputs, attrs }: { inputs: NamedTensorInfoMap;
     let dx: tf.Tensor | undefined;
     for (let kh = 0; kh < fh; kh++) {
       for (let kw = 0; kw < fw; kw++) {
-        const window = tf.slice(full, [0, top - kh * dh + padTop, left - kw * dw + padLeft, 0], [batchSize, inHeight, inWidth, outC]);
-        const weights = tf.reshape(tf.slice(filter, [kh, kw, 0, 0], [1, 1, channels, multiplier]), [channels, multiplier]);
-        const term = tf.sum(tf.mul(tf.reshape(window, [batchSize, inHeight, inWidth, channels, multiplier]), weights), 4);
+        const window = tf.slice(
+          full,
+          [0, top - kh * dh + padTop, left - kw * dw + padLeft, 0],
+          [batchSize, inHeight, inWidth, outC],
+        );
+        const weights = tf.reshape(tf.slice(filter, [kh, kw, 0, 0], [1, 1, channels, multiplier]), [
+          channels,
+          multiplier,
+        ]);
+        const term = tf.sum(
+          tf.mul(tf.reshape(window, [batchSize, inHeight, inWidth, channels, multiplier]), weights),
+          4,
+        );
         dx = dx ? tf.add(dx, term) : term;
       }
     }
@@ -179,13 +275,29 @@ function depthwiseBackpropInput({ inputs, attrs }: { inputs: NamedTensorInfoMap;
 
 /** Kernels wasm has, but so slowly that training is bound by them: replaced, not added. */
 const replacements: KernelConfig[] = [
-  { kernelName: tf.Conv2DBackpropInput, backendName: 'wasm', kernelFunc: conv2dBackpropInput as KernelConfig['kernelFunc'] },
+  {
+    kernelName: tf.Conv2DBackpropInput,
+    backendName: 'wasm',
+    kernelFunc: conv2dBackpropInput as KernelConfig['kernelFunc'],
+  },
 ];
 
 const kernels: KernelConfig[] = [
-  { kernelName: tf.Conv2DBackpropFilter, backendName: 'wasm', kernelFunc: conv2dBackpropFilter as KernelConfig['kernelFunc'] },
-  { kernelName: tf.DepthwiseConv2dNativeBackpropFilter, backendName: 'wasm', kernelFunc: depthwiseBackpropFilter as KernelConfig['kernelFunc'] },
-  { kernelName: tf.DepthwiseConv2dNativeBackpropInput, backendName: 'wasm', kernelFunc: depthwiseBackpropInput as KernelConfig['kernelFunc'] },
+  {
+    kernelName: tf.Conv2DBackpropFilter,
+    backendName: 'wasm',
+    kernelFunc: conv2dBackpropFilter as KernelConfig['kernelFunc'],
+  },
+  {
+    kernelName: tf.DepthwiseConv2dNativeBackpropFilter,
+    backendName: 'wasm',
+    kernelFunc: depthwiseBackpropFilter as KernelConfig['kernelFunc'],
+  },
+  {
+    kernelName: tf.DepthwiseConv2dNativeBackpropInput,
+    backendName: 'wasm',
+    kernelFunc: depthwiseBackpropInput as KernelConfig['kernelFunc'],
+  },
 ];
 
 /** Idempotent: adds the kernels wasm lacks and swaps in the faster replacements. */

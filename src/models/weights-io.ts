@@ -25,7 +25,8 @@ export function directoryHandler(dir: string, stem = 'model'): Required<Pick<tf.
   const binName = `${stem}.bin`;
   return {
     async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
-      const data = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+      const data =
+        artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
       const json: ModelJson = {
         format: FORMAT,
         generatedBy: `linea on tfjs ${tf.version_core}`,
@@ -52,7 +53,9 @@ export function directoryHandler(dir: string, stem = 'model'): Required<Pick<tf.
       const weightData = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
       const expected = group.weights.reduce((n, w) => n + w.shape.reduce((a, b) => a * b, 1) * 4, 0);
       if (weightData.byteLength !== expected) {
-        throw new Error(`${join(dir, group.paths[0]!)} has ${weightData.byteLength} bytes; its manifest describes ${expected}`);
+        throw new Error(
+          `${join(dir, group.paths[0]!)} has ${weightData.byteLength} bytes; its manifest describes ${expected}`,
+        );
       }
       return {
         modelTopology: json.modelTopology as tf.io.ModelArtifacts['modelTopology'],
@@ -65,7 +68,13 @@ export function directoryHandler(dir: string, stem = 'model'): Required<Pick<tf.
 }
 
 /** Write named tensors (any float32 map: weights, optimizer state) with a JSON topology. */
-export async function writeTensors(dir: string, stem: string, tensors: tf.NamedTensorMap, topology: unknown, metadata?: Record<string, unknown>): Promise<void> {
+export async function writeTensors(
+  dir: string,
+  stem: string,
+  tensors: tf.NamedTensorMap,
+  topology: unknown,
+  metadata?: Record<string, unknown>,
+): Promise<void> {
   const { data, specs } = await tf.io.encodeWeights(tensors);
   await directoryHandler(dir, stem).save({
     modelTopology: topology as tf.io.ModelArtifacts['modelTopology'],
@@ -75,10 +84,17 @@ export async function writeTensors(dir: string, stem: string, tensors: tf.NamedT
   });
 }
 
-export async function readTensors(dir: string, stem: string): Promise<{ tensors: tf.NamedTensorMap; topology: unknown; metadata?: Record<string, unknown> }> {
+export async function readTensors(
+  dir: string,
+  stem: string,
+): Promise<{ tensors: tf.NamedTensorMap; topology: unknown; metadata?: Record<string, unknown> }> {
   const artifacts = await directoryHandler(dir, stem).load();
   const tensors = tf.io.decodeWeights(artifacts.weightData!, artifacts.weightSpecs!);
-  return { tensors, topology: artifacts.modelTopology, ...(artifacts.userDefinedMetadata ? { metadata: artifacts.userDefinedMetadata } : {}) };
+  return {
+    tensors,
+    topology: artifacts.modelTopology,
+    ...(artifacts.userDefinedMetadata ? { metadata: artifacts.userDefinedMetadata } : {}),
+  };
 }
 
 /** The weight file stores the model's config as its topology, and the seed it was built with. */

@@ -27,19 +27,30 @@ export function resize(arch: ArchParams, width: number, depth: number | undefine
       return { ...arch, channels: stretched.map(scale), poolAfter };
     }
     case 'resnet':
-      return { ...arch, baseWidth: scale((a.baseWidth as number | undefined) ?? 16), ...(depth !== undefined ? { depth } : {}) };
+      return {
+        ...arch,
+        baseWidth: scale((a.baseWidth as number | undefined) ?? 16),
+        ...(depth !== undefined ? { depth } : {}),
+      };
     case 'mlp':
-      return { ...arch, width: scale((a.width as number | undefined) ?? 64), ...(depth !== undefined ? { depth } : {}) };
+      return {
+        ...arch,
+        width: scale((a.width as number | undefined) ?? 64),
+        ...(depth !== undefined ? { depth } : {}),
+      };
   }
 }
 
 /** The model config for this data, with every site's nonlinearity set to `activation`. */
 export function modelFor(stage: string, arch: ArchParams, data: DataValue, activation: Nonlinearity): ModelConfig {
   try {
-    if (arch.kind === 'mlp') return parseModelConfig({ ...arch, inputShape: data.shape, outputs: data.classes, activation });
+    if (arch.kind === 'mlp')
+      return parseModelConfig({ ...arch, inputShape: data.shape, outputs: data.classes, activation });
     return parseModelConfig({ ...arch, inputShape: data.shape, classes: data.classes, activation });
   } catch (error) {
-    throw new Error(`stage '${stage}': param 'arch' ${(error as Error).message.replace(/^invalid model config: /, 'is invalid: ')}; fix it in pipeline.ts or with --set ${stage}.arch.<field>=<value>`);
+    throw new Error(
+      `stage '${stage}': param 'arch' ${(error as Error).message.replace(/^invalid model config: /, 'is invalid: ')}; fix it in pipeline.ts or with --set ${stage}.arch.<field>=<value>`,
+    );
   }
 }
 

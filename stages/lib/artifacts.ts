@@ -121,13 +121,23 @@ export interface FrivolousValue {
   readonly sites: readonly string[];
   /** Units per recorded layer. */
   readonly units: readonly number[];
-  readonly prunability: { readonly levels: readonly number[]; readonly agreement: readonly (readonly number[])[]; readonly thresholds: readonly number[]; readonly threshold: number };
+  readonly prunability: {
+    readonly levels: readonly number[];
+    readonly agreement: readonly (readonly number[])[];
+    readonly thresholds: readonly number[];
+    readonly threshold: number;
+  };
   readonly redundancy: readonly { site: string; k: number; n: number; fraction: number }[];
   readonly redundantFraction: number;
   /** The settings the report states: agreement threshold, PCA tail share, activation rows kept. */
   readonly settings: { readonly threshold: number; readonly energy: number; readonly maxSamples: number };
   /** Pr = p*·f/F, NP = f/F − Pr, R = c̄·f/F, NR = f/F − R. */
-  readonly normalized: { readonly prunable: number; readonly nonPrunable: number; readonly redundant: number; readonly nonRedundant: number };
+  readonly normalized: {
+    readonly prunable: number;
+    readonly nonPrunable: number;
+    readonly redundant: number;
+    readonly nonRedundant: number;
+  };
 }
 
 /** A knockout of chosen units against random sets of the same per-layer sizes. */

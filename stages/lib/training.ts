@@ -91,11 +91,17 @@ export async function trainResumable(
     ...(resume ? { resume } : {}),
     signal: ctx.signal,
     onProgress: (p) =>
-      ctx.progress({ done: (p.epoch - 1) * p.steps + p.step, total: p.epochs * p.steps, message: `${phase}epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(3)} ${p.imagesPerSecond.toFixed(0)} img/s` }),
+      ctx.progress({
+        done: (p.epoch - 1) * p.steps + p.step,
+        total: p.epochs * p.steps,
+        message: `${phase}epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(3)} ${p.imagesPerSecond.toFixed(0)} img/s`,
+      }),
     onEpoch: async (end) => {
       await hooks.onEpoch?.(end, model);
       const m = end.metrics;
-      ctx.log(`${phase}epoch ${m.epoch}: loss ${m.loss.toFixed(4)} train ${(100 * m.trainAccuracy).toFixed(2)}% test ${m.testAccuracy === undefined ? '–' : `${(100 * m.testAccuracy).toFixed(2)}%`} (${m.seconds.toFixed(1)} s)`);
+      ctx.log(
+        `${phase}epoch ${m.epoch}: loss ${m.loss.toFixed(4)} train ${(100 * m.trainAccuracy).toFixed(2)}% test ${m.testAccuracy === undefined ? '–' : `${(100 * m.testAccuracy).toFixed(2)}%`} (${m.seconds.toFixed(1)} s)`,
+      );
       const state: Record<string, Json> = { epoch: m.epoch };
       if (hooks.phase !== undefined) state.phase = hooks.phase;
       if (hooks.extra) state.extra = hooks.extra();

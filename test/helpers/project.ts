@@ -3,7 +3,17 @@
  * run against it. node_modules is a folder of links into the repo's, plus `linea` → the repo, so
  * the fixture imports 'linea' and 'zod' exactly as a user's project does.
  */
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  existsSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -99,7 +109,8 @@ export function linkNodeModules(dir: string): void {
   for (const name of readdirSync(join(REPO, 'node_modules'))) {
     if (name.startsWith('@')) {
       mkdirSync(join(modules, name));
-      for (const sub of readdirSync(join(REPO, 'node_modules', name))) symlinkSync(join(REPO, 'node_modules', name, sub), join(modules, name, sub));
+      for (const sub of readdirSync(join(REPO, 'node_modules', name)))
+        symlinkSync(join(REPO, 'node_modules', name, sub), join(modules, name, sub));
     } else if (name !== 'linea') {
       symlinkSync(join(REPO, 'node_modules', name), join(modules, name));
     }
@@ -124,7 +135,13 @@ export interface RunJson {
 }
 
 export interface StatusJson {
-  stages: { id: string; stage: string; key: string | null; state: 'cached' | 'stale' | 'missing' | 'blocked'; reasons: { kind: string; field: string; from?: unknown; to?: unknown; message: string }[] }[];
+  stages: {
+    id: string;
+    stage: string;
+    key: string | null;
+    state: 'cached' | 'stale' | 'missing' | 'blocked';
+    reasons: { kind: string; field: string; from?: unknown; to?: unknown; message: string }[];
+  }[];
 }
 
 export function statuses(run: RunJson): Record<string, string> {

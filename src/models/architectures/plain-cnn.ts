@@ -11,25 +11,33 @@ import { z } from 'zod';
 import type { Architecture, Layers } from '../model.ts';
 import { imageShape, initScheme, nonlinearity, positiveInt } from './common.ts';
 
-export const plainCnnConfig = z.object({
-  kind: z.literal('plain-cnn'),
-  inputShape: imageShape,
-  classes: positiveInt,
-  /** Output channels of each conv layer; its length is the depth. */
-  channels: z.array(positiveInt).min(1),
-  /** 0-based conv layers followed by a 2×2 pool (stride 2). */
-  poolAfter: z.array(z.number().int().nonnegative()).default([]),
-  /** Max-pooling (a nonlinearity of its own) or average pooling (linear). */
-  pool: z.enum(['max', 'avg']).default('max'),
-  batchNorm: z.boolean().default(false),
-  activation: nonlinearity.default('prelu'),
-  head: z.enum(['gap', 'flatten']).default('gap'),
-  init: initScheme.default('he'),
-}).strict().superRefine((c, ctx) => {
-  for (const i of c.poolAfter) {
-    if (i >= c.channels.length) ctx.addIssue({ code: 'custom', path: ['poolAfter'], message: `pool after layer ${i}, but there are only ${c.channels.length} conv layers (0-based)` });
-  }
-});
+export const plainCnnConfig = z
+  .object({
+    kind: z.literal('plain-cnn'),
+    inputShape: imageShape,
+    classes: positiveInt,
+    /** Output channels of each conv layer; its length is the depth. */
+    channels: z.array(positiveInt).min(1),
+    /** 0-based conv layers followed by a 2×2 pool (stride 2). */
+    poolAfter: z.array(z.number().int().nonnegative()).default([]),
+    /** Max-pooling (a nonlinearity of its own) or average pooling (linear). */
+    pool: z.enum(['max', 'avg']).default('max'),
+    batchNorm: z.boolean().default(false),
+    activation: nonlinearity.default('prelu'),
+    head: z.enum(['gap', 'flatten']).default('gap'),
+    init: initScheme.default('he'),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    for (const i of c.poolAfter) {
+      if (i >= c.channels.length)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['poolAfter'],
+          message: `pool after layer ${i}, but there are only ${c.channels.length} conv layers (0-based)`,
+        });
+    }
+  });
 
 export type PlainCnnConfig = z.output<typeof plainCnnConfig>;
 

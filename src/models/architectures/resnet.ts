@@ -8,22 +8,29 @@ import { z } from 'zod';
 import type { Architecture, Layers } from '../model.ts';
 import { imageShape, initScheme, nonlinearity, positiveInt } from './common.ts';
 
-export const resnetConfig = z.object({
-  kind: z.literal('resnet'),
-  inputShape: imageShape,
-  classes: positiveInt,
-  depth: z.number().int().refine((d) => d >= 8 && (d - 2) % 6 === 0, { message: 'ResNet-v1 depth must be 6n+2 with n ≥ 1 (8, 14, 20, 32, 44, 56, 110, …)' }),
-  baseWidth: positiveInt.default(16),
-  /**
-   * How a block's shortcut meets a change of shape: 'identity-pad' is He et al.'s option A
-   * (subsample, zero-pad channels; no parameters), 'projection' option B (1×1 conv + BN where the
-   * shape changes), 'projection-every-stage' a projection on the first block of every stage, as in
-   * TensorFlow's official ResNet (the model whose 856,058 parameters Frivolous Units reports).
-   */
-  shortcut: z.enum(['identity-pad', 'projection', 'projection-every-stage']).default('projection'),
-  activation: nonlinearity.default('prelu'),
-  init: initScheme.default('he'),
-}).strict();
+export const resnetConfig = z
+  .object({
+    kind: z.literal('resnet'),
+    inputShape: imageShape,
+    classes: positiveInt,
+    depth: z
+      .number()
+      .int()
+      .refine((d) => d >= 8 && (d - 2) % 6 === 0, {
+        message: 'ResNet-v1 depth must be 6n+2 with n ≥ 1 (8, 14, 20, 32, 44, 56, 110, …)',
+      }),
+    baseWidth: positiveInt.default(16),
+    /**
+     * How a block's shortcut meets a change of shape: 'identity-pad' is He et al.'s option A
+     * (subsample, zero-pad channels; no parameters), 'projection' option B (1×1 conv + BN where the
+     * shape changes), 'projection-every-stage' a projection on the first block of every stage, as in
+     * TensorFlow's official ResNet (the model whose 856,058 parameters Frivolous Units reports).
+     */
+    shortcut: z.enum(['identity-pad', 'projection', 'projection-every-stage']).default('projection'),
+    activation: nonlinearity.default('prelu'),
+    init: initScheme.default('he'),
+  })
+  .strict();
 
 export type ResnetConfig = z.output<typeof resnetConfig>;
 
@@ -44,14 +51,25 @@ export const resnet: Architecture<ResnetConfig> = {
         const project = c.shortcut === 'projection-every-stage' ? b === 0 : c.shortcut === 'projection' && reshapes;
         const sum = L.residual(
           x,
-          (h) => conv(`${id}/conv2`, L.activation(`${id}/mid`, conv(`${id}/conv1`, h, width, stride), c.activation, 'branch'), width),
+          (h) =>
+            conv(
+              `${id}/conv2`,
+              L.activation(`${id}/mid`, conv(`${id}/conv1`, h, width, stride), c.activation, 'branch'),
+              width,
+            ),
           (h) => {
             if (project) return conv(`${id}/shortcut`, h, width, stride, 1);
             if (!reshapes) return h;
             // Option A: take every stride-th position and zero-pad the new channels.
-            const sub = stride > 1 ? tf.stridedSlice(h, [0, 0, 0, 0], h.shape, [1, stride, stride, 1]) as tf.Tensor4D : h;
+            const sub =
+              stride > 1 ? (tf.stridedSlice(h, [0, 0, 0, 0], h.shape, [1, stride, stride, 1]) as tf.Tensor4D) : h;
             const extra = width - sub.shape[3];
-            return tf.pad(sub, [[0, 0], [0, 0], [0, 0], [Math.floor(extra / 2), Math.ceil(extra / 2)]]);
+            return tf.pad(sub, [
+              [0, 0],
+              [0, 0],
+              [0, 0],
+              [Math.floor(extra / 2), Math.ceil(extra / 2)],
+            ]);
           },
           project,
         );

@@ -18,7 +18,9 @@ export function parseCifar(bytes: Uint8Array, options: CifarOptions, source = 'C
   const labelBytes = options.variant === 100 ? 2 : 1;
   const record = labelBytes + 3 * PIXELS;
   if (bytes.length === 0 || bytes.length % record !== 0) {
-    throw new Error(`${source}: ${bytes.length} bytes is not a whole number of CIFAR-${options.variant} records of ${record} bytes`);
+    throw new Error(
+      `${source}: ${bytes.length} bytes is not a whole number of CIFAR-${options.variant} records of ${record} bytes`,
+    );
   }
   const count = bytes.length / record;
   const pixels = new Uint8Array(count * 3 * PIXELS);
@@ -36,7 +38,8 @@ export function parseCifar(bytes: Uint8Array, options: CifarOptions, source = 'C
     }
   }
   const classes = options.variant === 10 ? 10 : options.label === 'coarse' ? 20 : 100;
-  for (const l of labels) if (l >= classes) throw new Error(`${source}: label ${l} is out of range for ${classes} classes`);
+  for (const l of labels)
+    if (l >= classes) throw new Error(`${source}: label ${l} is out of range for ${classes} classes`);
   return { pixels, labels, shape: [32, 32, 3], classes };
 }
 

@@ -43,7 +43,13 @@ export function sizeOf(ds: Pick<Dataset, 'labels'>): number {
 export function toDataset(raw: RawImages): Dataset {
   const x = new Float32Array(raw.pixels.length);
   for (let i = 0; i < x.length; i++) x[i] = raw.pixels[i]! / 255;
-  return { x, labels: raw.labels, shape: raw.shape, classes: raw.classes, ...(raw.classNames ? { classNames: raw.classNames } : {}) };
+  return {
+    x,
+    labels: raw.labels,
+    shape: raw.shape,
+    classes: raw.classes,
+    ...(raw.classNames ? { classNames: raw.classNames } : {}),
+  };
 }
 
 /** The examples at `indices`, in that order. */
@@ -72,7 +78,8 @@ export function headBatch(ds: Dataset, n: number): tf.Tensor {
 
 /** Every example in order, `size` at a time (the last batch may be smaller); the caller disposes each. */
 export function* batches(ds: Dataset, size: number): Generator<tf.Tensor> {
-  for (let start = 0; start < ds.labels.length; start += size) yield batchTensor(ds, start, Math.min(ds.labels.length, start + size));
+  for (let start = 0; start < ds.labels.length; start += size)
+    yield batchTensor(ds, start, Math.min(ds.labels.length, start + size));
 }
 
 export function takeRaw(raw: RawImages, indices: ArrayLike<number>): RawImages {
@@ -94,7 +101,8 @@ export function takeRaw(raw: RawImages, indices: ArrayLike<number>): RawImages {
 export function classSubset(ds: Dataset, classes: readonly number[]): Dataset {
   const seen = new Set<number>();
   for (const c of classes) {
-    if (!Number.isInteger(c) || c < 0 || c >= ds.classes) throw new Error(`class subset: class ${c} is not one of 0…${ds.classes - 1}`);
+    if (!Number.isInteger(c) || c < 0 || c >= ds.classes)
+      throw new Error(`class subset: class ${c} is not one of 0…${ds.classes - 1}`);
     if (seen.has(c)) throw new Error(`class subset: class ${c} is listed twice`);
     seen.add(c);
   }
@@ -189,10 +197,15 @@ export function stratifiedIndices(labels: Int32Array, classes: number, count: nu
 }
 
 /** A seeded stratified train/validation split: `validation` is a fraction (< 1) or a count. */
-export function stratifiedSplit(ds: Dataset, validation: number, seed: number): { train: Dataset; validation: Dataset } {
+export function stratifiedSplit(
+  ds: Dataset,
+  validation: number,
+  seed: number,
+): { train: Dataset; validation: Dataset } {
   const n = ds.labels.length;
   const count = validation < 1 ? Math.round(validation * n) : validation;
-  if (!Number.isInteger(count) || count <= 0 || count >= n) throw new Error(`validation split of ${validation} leaves no train or no validation examples out of ${n}`);
+  if (!Number.isInteger(count) || count <= 0 || count >= n)
+    throw new Error(`validation split of ${validation} leaves no train or no validation examples out of ${n}`);
   const val = stratifiedIndices(ds.labels, ds.classes, count, seed);
   const inVal = new Uint8Array(n);
   for (const i of val) inVal[i] = 1;

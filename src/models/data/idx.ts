@@ -21,7 +21,8 @@ export interface IdxArray {
 }
 
 export function parseIdx(bytes: Uint8Array, source = 'IDX data'): IdxArray {
-  if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) throw new Error(`${source} is not an IDX file (bad magic number)`);
+  if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0)
+    throw new Error(`${source} is not an IDX file (bad magic number)`);
   const type = TYPES[bytes[2] as keyof typeof TYPES];
   if (!type) throw new Error(`${source}: unknown IDX type code 0x${bytes[2]!.toString(16)}`);
   const rank = bytes[3]!;
@@ -31,15 +32,28 @@ export function parseIdx(bytes: Uint8Array, source = 'IDX data'): IdxArray {
   const count = dims.reduce((a, b) => a * b, 1);
   const offset = 4 + 4 * rank;
   if (bytes.length - offset !== count * type.bytes) {
-    throw new Error(`${source}: header says ${dims.join('×')} ${type.name} values (${count * type.bytes} bytes) but the file has ${bytes.length - offset}`);
+    throw new Error(
+      `${source}: header says ${dims.join('×')} ${type.name} values (${count * type.bytes} bytes) but the file has ${bytes.length - offset}`,
+    );
   }
   const body = bytes.subarray(offset);
   switch (type.name) {
-    case 'uint8': return { dims, data: new Uint8Array(body) };
-    case 'int8': return { dims, data: new Int8Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength)) };
+    case 'uint8':
+      return { dims, data: new Uint8Array(body) };
+    case 'int8':
+      return { dims, data: new Int8Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength)) };
     default: {
-      const out = type.name === 'int16' ? new Int16Array(count) : type.name === 'int32' ? new Int32Array(count) : type.name === 'float32' ? new Float32Array(count) : new Float64Array(count);
-      const read = { int16: view.getInt16, int32: view.getInt32, float32: view.getFloat32, float64: view.getFloat64 }[type.name];
+      const out =
+        type.name === 'int16'
+          ? new Int16Array(count)
+          : type.name === 'int32'
+            ? new Int32Array(count)
+            : type.name === 'float32'
+              ? new Float32Array(count)
+              : new Float64Array(count);
+      const read = { int16: view.getInt16, int32: view.getInt32, float32: view.getFloat32, float64: view.getFloat64 }[
+        type.name
+      ];
       for (let i = 0; i < count; i++) out[i] = read.call(view, offset + i * type.bytes, false);
       return { dims, data: out };
     }

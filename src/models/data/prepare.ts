@@ -8,30 +8,60 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { readCifar } from './cifar.ts';
-import { channelStats, classSubset, downsample, normalize, stratifiedSplit, take, toDataset, type ChannelStats, type Dataset } from './dataset.ts';
+import {
+  channelStats,
+  classSubset,
+  downsample,
+  normalize,
+  stratifiedSplit,
+  take,
+  toDataset,
+  type ChannelStats,
+  type Dataset,
+} from './dataset.ts';
 import { DEBIAN_FASHION_MNIST_DIR, readEmbeddedFashionMnist, readFashionMnist } from './fashion-mnist.ts';
 import { deepTeacher, teacherTask } from './teacher.ts';
 
 const positive = z.number().int().positive();
 
-export const dataSpec = z.object({
-  source: z.discriminatedUnion('kind', [
-    z.object({ kind: z.literal('fashion-mnist-embedded') }).strict(),
-    z.object({ kind: z.literal('fashion-mnist'), dir: z.string().default(DEBIAN_FASHION_MNIST_DIR) }).strict(),
-    z.object({ kind: z.literal('cifar'), variant: z.union([z.literal(10), z.literal(100)]), train: z.array(z.string()).min(1), test: z.array(z.string()).min(1), label: z.enum(['fine', 'coarse']).default('fine') }).strict(),
-    /** Gaussian inputs labelled by a random plain ReLU CNN of `depth` conv layers (the difficulty knob). */
-    z.object({ kind: z.literal('teacher'), depth: positive, size: positive.default(8), classes: positive.default(10), width: positive.default(16), train: positive.default(2000), test: positive.default(500) }).strict(),
-  ]),
-  /** Keep only these classes (relabelled 0…k−1, in this order). */
-  classes: z.array(z.number().int().nonnegative()).optional(),
-  /** Average-pool images by this factor (2: 28×28 → 14×14). */
-  downsample: positive.default(1),
-  /** Fraction (< 1) or count of training examples held out, stratified. 0: none. */
-  validation: z.number().nonnegative().default(0),
-  /** Keep only the first N training / test examples (after the class subset): quick runs and tests. */
-  limit: z.object({ train: positive.optional(), test: positive.optional() }).strict().default({}),
-  seed: z.number().int().default(0),
-}).strict();
+export const dataSpec = z
+  .object({
+    source: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('fashion-mnist-embedded') }).strict(),
+      z.object({ kind: z.literal('fashion-mnist'), dir: z.string().default(DEBIAN_FASHION_MNIST_DIR) }).strict(),
+      z
+        .object({
+          kind: z.literal('cifar'),
+          variant: z.union([z.literal(10), z.literal(100)]),
+          train: z.array(z.string()).min(1),
+          test: z.array(z.string()).min(1),
+          label: z.enum(['fine', 'coarse']).default('fine'),
+        })
+        .strict(),
+      /** Gaussian inputs labelled by a random plain ReLU CNN of `depth` conv layers (the difficulty knob). */
+      z
+        .object({
+          kind: z.literal('teacher'),
+          depth: positive,
+          size: positive.default(8),
+          classes: positive.default(10),
+          width: positive.default(16),
+          train: positive.default(2000),
+          test: positive.default(500),
+        })
+        .strict(),
+    ]),
+    /** Keep only these classes (relabelled 0…k−1, in this order). */
+    classes: z.array(z.number().int().nonnegative()).optional(),
+    /** Average-pool images by this factor (2: 28×28 → 14×14). */
+    downsample: positive.default(1),
+    /** Fraction (< 1) or count of training examples held out, stratified. 0: none. */
+    validation: z.number().nonnegative().default(0),
+    /** Keep only the first N training / test examples (after the class subset): quick runs and tests. */
+    limit: z.object({ train: positive.optional(), test: positive.optional() }).strict().default({}),
+    seed: z.number().int().default(0),
+  })
+  .strict();
 
 export type DataSpec = z.output<typeof dataSpec>;
 export type DataSpecInput = z.input<typeof dataSpec>;
@@ -57,14 +87,28 @@ export function prepareData(input: DataSpecInput): PreparedData {
       break;
     }
     case 'cifar':
-      [train, test] = [toDataset(readCifar(s.train, { variant: s.variant, label: s.label })), toDataset(readCifar(s.test, { variant: s.variant, label: s.label }))];
+      [train, test] = [
+        toDataset(readCifar(s.train, { variant: s.variant, label: s.label })),
+        toDataset(readCifar(s.test, { variant: s.variant, label: s.label })),
+      ];
       break;
     case 'teacher':
-      ({ train, test } = teacherTask({ teacher: deepTeacher({ inputShape: [s.size, s.size, 1], depth: s.depth, width: s.width, classes: s.classes }), train: s.train, test: s.test, seed: spec.seed }));
+      ({ train, test } = teacherTask({
+        teacher: deepTeacher({ inputShape: [s.size, s.size, 1], depth: s.depth, width: s.width, classes: s.classes }),
+        train: s.train,
+        test: s.test,
+        seed: spec.seed,
+      }));
       break;
   }
   if (spec.classes) [train, test] = [classSubset(train, spec.classes), classSubset(test, spec.classes)];
-  const first = (ds: Dataset, n: number | undefined) => (n === undefined || n >= ds.labels.length ? ds : take(ds, Int32Array.from({ length: n }, (_, i) => i)));
+  const first = (ds: Dataset, n: number | undefined) =>
+    n === undefined || n >= ds.labels.length
+      ? ds
+      : take(
+          ds,
+          Int32Array.from({ length: n }, (_, i) => i),
+        );
   [train, test] = [first(train, spec.limit.train), first(test, spec.limit.test)];
   if (spec.downsample > 1) [train, test] = [downsample(train, spec.downsample), downsample(test, spec.downsample)];
   let validation: Dataset | undefined;
@@ -92,10 +136,21 @@ export async function saveData(dir: string, data: PreparedData): Promise<void> {
   for (const [name, ds] of Object.entries({ train: data.train, validation: data.validation, test: data.test })) {
     if (!ds) continue;
     await writeFile(join(dir, `${name}.x.f32`), new Uint8Array(ds.x.buffer, ds.x.byteOffset, ds.x.byteLength));
-    await writeFile(join(dir, `${name}.labels.i32`), new Uint8Array(ds.labels.buffer, ds.labels.byteOffset, ds.labels.byteLength));
-    splits[name] = { count: ds.labels.length, shape: [...ds.shape], classes: ds.classes, ...(ds.classNames ? { classNames: [...ds.classNames] } : {}) };
+    await writeFile(
+      join(dir, `${name}.labels.i32`),
+      new Uint8Array(ds.labels.buffer, ds.labels.byteOffset, ds.labels.byteLength),
+    );
+    splits[name] = {
+      count: ds.labels.length,
+      shape: [...ds.shape],
+      classes: ds.classes,
+      ...(ds.classNames ? { classNames: [...ds.classNames] } : {}),
+    };
   }
-  await writeFile(join(dir, 'data.json'), JSON.stringify({ format: 'linea-data', version: 1, stats: data.stats, splits }, null, 1) + '\n');
+  await writeFile(
+    join(dir, 'data.json'),
+    JSON.stringify({ format: 'linea-data', version: 1, stats: data.stats, splits }, null, 1) + '\n',
+  );
 }
 
 export async function loadData(dir: string): Promise<PreparedData> {
@@ -113,7 +168,9 @@ export async function loadData(dir: string): Promise<PreparedData> {
     const xBytes = await readFile(join(dir, `${name}.x.f32`));
     const yBytes = await readFile(join(dir, `${name}.labels.i32`));
     if (xBytes.byteLength !== h.count * per * 4 || yBytes.byteLength !== h.count * 4) {
-      throw new Error(`${join(dir, name)}.*: sizes do not match the ${h.count} examples of shape [${h.shape}] in data.json`);
+      throw new Error(
+        `${join(dir, name)}.*: sizes do not match the ${h.count} examples of shape [${h.shape}] in data.json`,
+      );
     }
     // Copy into fresh, aligned arrays (a Buffer may start at any offset of a shared pool).
     const x = new Float32Array(h.count * per);

@@ -22,7 +22,12 @@ export interface TeacherTaskOptions {
 }
 
 /** A plain ReLU CNN teacher with `depth` conv layers (docs/science.md, "Nonlinear advantage": depth 2 easy, 6 hard). */
-export function deepTeacher(options: { inputShape: [number, number, number]; depth: number; width?: number; classes?: number }): ModelConfigInput {
+export function deepTeacher(options: {
+  inputShape: [number, number, number];
+  depth: number;
+  width?: number;
+  classes?: number;
+}): ModelConfigInput {
   return {
     kind: 'plain-cnn',
     inputShape: options.inputShape,
@@ -44,7 +49,9 @@ export function teacherTask(options: TeacherTaskOptions): { train: Dataset; test
     const batch = 512;
     for (let start = 0; start < total; start += batch) {
       const n = Math.min(batch, total - start);
-      const out = tf.tidy(() => teacher.predict(tf.tensor(x.subarray(start * per, (start + n) * per), [n, ...shape])).dataSync());
+      const out = tf.tidy(() =>
+        teacher.predict(tf.tensor(x.subarray(start * per, (start + n) * per), [n, ...shape])).dataSync(),
+      );
       logits.set(out, start * teacher.outputs);
     }
     const k = teacher.outputs;
@@ -58,7 +65,12 @@ export function teacherTask(options: TeacherTaskOptions): { train: Dataset; test
       for (let c = 1; c < k; c++) if (logits[i * k + c]! - offset[c]! > logits[i * k + best]! - offset[best]!) best = c;
       labels[i] = best;
     }
-    const split = (from: number, to: number): Dataset => ({ x: x.slice(from * per, to * per), labels: labels.slice(from, to), shape, classes: k });
+    const split = (from: number, to: number): Dataset => ({
+      x: x.slice(from * per, to * per),
+      labels: labels.slice(from, to),
+      shape,
+      classes: k,
+    });
     return { train: split(0, options.train), test: split(options.train, total) };
   } finally {
     teacher.dispose();

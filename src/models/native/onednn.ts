@@ -17,19 +17,86 @@ import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 type Shape4 = [number, number, number, number];
 
 export interface OnednnAddon {
-  conv2dForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, out: Float32Array, xShape: Shape4, wShape: Shape4, outShape: Shape4, strides: number[], pads: number[], dilations: number[]): void;
-  conv2dBackwardData(dy: Float32Array, w: Float32Array, dx: Float32Array, dxShape: Shape4, wShape: Shape4, dyShape: Shape4, strides: number[], pads: number[], dilations: number[]): void;
-  conv2dBackwardWeights(x: Float32Array, dy: Float32Array, dw: Float32Array, xShape: Shape4, wShape: Shape4, dyShape: Shape4, strides: number[], pads: number[], dilations: number[]): void;
-  matMul(a: Float32Array, b: Float32Array, out: Float32Array, batch: number, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, aStride: number, bStride: number): void;
+  conv2dForward(
+    x: Float32Array,
+    w: Float32Array,
+    bias: Float32Array | null,
+    out: Float32Array,
+    xShape: Shape4,
+    wShape: Shape4,
+    outShape: Shape4,
+    strides: number[],
+    pads: number[],
+    dilations: number[],
+  ): void;
+  conv2dBackwardData(
+    dy: Float32Array,
+    w: Float32Array,
+    dx: Float32Array,
+    dxShape: Shape4,
+    wShape: Shape4,
+    dyShape: Shape4,
+    strides: number[],
+    pads: number[],
+    dilations: number[],
+  ): void;
+  conv2dBackwardWeights(
+    x: Float32Array,
+    dy: Float32Array,
+    dw: Float32Array,
+    xShape: Shape4,
+    wShape: Shape4,
+    dyShape: Shape4,
+    strides: number[],
+    pads: number[],
+    dilations: number[],
+  ): void;
+  matMul(
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+    batch: number,
+    m: number,
+    k: number,
+    n: number,
+    transposeA: boolean,
+    transposeB: boolean,
+    aStride: number,
+    bStride: number,
+  ): void;
   maxPool(x: Float32Array, y: Float32Array, ...geometry: number[]): void;
   maxPoolBackward(dy: Float32Array, x: Float32Array, dx: Float32Array, ...geometry: number[]): void;
   avgPool(x: Float32Array, y: Float32Array, ...geometry: number[]): void;
   avgPoolBackward(dy: Float32Array, dx: Float32Array, ...geometry: number[]): void;
   prelu(x: Float32Array, alpha: Float32Array, y: Float32Array, channels: number): void;
-  preluBackward(dy: Float32Array, x: Float32Array, alpha: Float32Array, dx: Float32Array, dalpha: Float32Array, channels: number): void;
+  preluBackward(
+    dy: Float32Array,
+    x: Float32Array,
+    alpha: Float32Array,
+    dx: Float32Array,
+    dalpha: Float32Array,
+    channels: number,
+  ): void;
   unary(op: number, x: Float32Array, y: Float32Array): void;
-  binary(op: number, a: Float32Array, aStrides: number[], b: Float32Array, bStrides: number[], out: Float32Array, outShape: number[]): void;
-  batchNorm(x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null, scale: Float32Array | null, out: Float32Array, channels: number, epsilon: number): void;
+  binary(
+    op: number,
+    a: Float32Array,
+    aStrides: number[],
+    b: Float32Array,
+    bStrides: number[],
+    out: Float32Array,
+    outShape: number[],
+  ): void;
+  batchNorm(
+    x: Float32Array,
+    mean: Float32Array,
+    variance: Float32Array,
+    offset: Float32Array | null,
+    scale: Float32Array | null,
+    out: Float32Array,
+    channels: number,
+    epsilon: number,
+  ): void;
   biasActivation(y: Float32Array, bias: Float32Array | null, channels: number, relu: boolean): void;
   reduceSum(x: Float32Array, out: Float32Array, outer: number, r: number, inner: number, scale: number): void;
   setThreads(n: number): void;
@@ -49,12 +116,15 @@ export function loadOnednnAddon(): OnednnAddon {
   const binary = `${BUILD}Release/linea_onednn.node`;
   if (!existsSync(binary)) {
     const status = `${BUILD}status.json`;
-    const reason = existsSync(status) ? (JSON.parse(readFileSync(status, 'utf8')) as { reason: string }).reason : 'the native addon was never built (run `npm run build:native`)';
+    const reason = existsSync(status)
+      ? (JSON.parse(readFileSync(status, 'utf8')) as { reason: string }).reason
+      : 'the native addon was never built (run `npm run build:native`)';
     throw new Error(reason);
   }
   addon = require(binary) as OnednnAddon;
   const threads = Number(process.env.LINEA_THREADS ?? availableParallelism());
-  if (!Number.isInteger(threads) || threads < 1) throw new Error(`LINEA_THREADS=${process.env.LINEA_THREADS}: expected a whole number ≥ 1`);
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new Error(`LINEA_THREADS=${process.env.LINEA_THREADS}: expected a whole number ≥ 1`);
   addon.setThreads(threads);
   return addon;
 }
@@ -93,7 +163,10 @@ function cpuKernel(name: string): KernelFunc {
 }
 
 /** A native kernel that hands anything it does not handle (dtype, layout) to the cpu kernel. */
-function native(name: string, impl: (args: Args, a: OnednnAddon) => TensorInfo | TensorInfo[] | undefined): KernelConfig {
+function native(
+  name: string,
+  impl: (args: Args, a: OnednnAddon) => TensorInfo | TensorInfo[] | undefined,
+): KernelConfig {
   const fallback = cpuKernel(name);
   return {
     kernelName: name,
@@ -129,11 +202,29 @@ function convGeometry(info: tf.backend_util.Conv2DInfo) {
 }
 
 function conv2DInfo(xShape: Shape4, filterShape: Shape4, at: ConvAttrs) {
-  return convGeometry(tf.backend_util.computeConv2DInfo(xShape, filterShape, at.strides, at.dilations ?? 1, at.pad, at.dimRoundingMode, false, 'channelsLast'));
+  return convGeometry(
+    tf.backend_util.computeConv2DInfo(
+      xShape,
+      filterShape,
+      at.strides,
+      at.dilations ?? 1,
+      at.pad,
+      at.dimRoundingMode,
+      false,
+      'channelsLast',
+    ),
+  );
 }
 
 /** Forward convolution, optionally adding a per-channel bias inside oneDNN. */
-function convForward(backend: OnednnBackend, a: OnednnAddon, x: TensorInfo, filter: TensorInfo, at: ConvAttrs, bias: Float32Array | null): TensorInfo | undefined {
+function convForward(
+  backend: OnednnBackend,
+  a: OnednnAddon,
+  x: TensorInfo,
+  filter: TensorInfo,
+  at: ConvAttrs,
+  bias: Float32Array | null,
+): TensorInfo | undefined {
   const xv = backend.f32(x);
   const wv = backend.f32(filter);
   if (!xv || !wv || at.dataFormat === 'NCHW') return undefined;
@@ -150,7 +241,12 @@ const conv2D = native(tf.Conv2D, ({ inputs, backend, attrs }, a) => {
 
 /** Convolution with its bias added by oneDNN (tf.fused.conv2d without an activation). */
 const fusedConv2D = native(tf.FusedConv2D, ({ inputs, backend, attrs }, a) => {
-  const { x, filter, bias, preluActivationWeights } = inputs as { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
+  const { x, filter, bias, preluActivationWeights } = inputs as {
+    x: TensorInfo;
+    filter: TensorInfo;
+    bias?: TensorInfo;
+    preluActivationWeights?: TensorInfo;
+  };
   const at = attrs as unknown as ConvAttrs & { activation: string };
   const bv = bias ? backend.f32(bias) : null;
   if (bv === undefined || at.activation !== 'linear' || preluActivationWeights) return undefined;
@@ -183,7 +279,14 @@ const conv2DBackpropFilter = native(tf.Conv2DBackpropFilter, ({ inputs, backend,
 });
 
 /** op(A)·op(B) over matching or broadcast (batch of one) leading dims, or undefined if unsupported. */
-function matMulNative(backend: OnednnBackend, a: OnednnAddon, A: TensorInfo, B: TensorInfo, transposeA: boolean, transposeB: boolean): { out: Float32Array; shape: number[] } | undefined {
+function matMulNative(
+  backend: OnednnBackend,
+  a: OnednnAddon,
+  A: TensorInfo,
+  B: TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+): { out: Float32Array; shape: number[] } | undefined {
   const av = backend.f32(A);
   const bv = backend.f32(B);
   if (!av || !bv || A.shape.length < 2 || B.shape.length < 2) return undefined;
@@ -215,8 +318,17 @@ const batchMatMul = native(tf.BatchMatMul, ({ inputs, backend, attrs }, a) => {
 
 /** Matmul with bias and ReLU (or no activation) applied in one extra pass (tf.fused.matMul). */
 const fusedMatMul = native(tf._FusedMatMul, ({ inputs, backend, attrs }, a) => {
-  const { a: A, b: B, bias, preluActivationWeights } = inputs as { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
-  const { transposeA, transposeB, activation } = attrs as unknown as { transposeA: boolean; transposeB: boolean; activation: string };
+  const {
+    a: A,
+    b: B,
+    bias,
+    preluActivationWeights,
+  } = inputs as { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
+  const { transposeA, transposeB, activation } = attrs as unknown as {
+    transposeA: boolean;
+    transposeB: boolean;
+    activation: string;
+  };
   if (preluActivationWeights || (activation !== 'linear' && activation !== 'relu')) return undefined;
   const bv = bias ? backend.f32(bias) : null;
   if (bv === undefined) return undefined;
@@ -230,7 +342,13 @@ const fusedMatMul = native(tf._FusedMatMul, ({ inputs, backend, attrs }, a) => {
 
 /** Batch normalisation with given statistics (tf.batchNorm), per last-axis channel. */
 const fusedBatchNorm = native(tf.FusedBatchNorm, ({ inputs, backend, attrs }, a) => {
-  const { x, mean, variance, offset, scale } = inputs as { x: TensorInfo; mean: TensorInfo; variance: TensorInfo; offset?: TensorInfo; scale?: TensorInfo };
+  const { x, mean, variance, offset, scale } = inputs as {
+    x: TensorInfo;
+    mean: TensorInfo;
+    variance: TensorInfo;
+    offset?: TensorInfo;
+    scale?: TensorInfo;
+  };
   const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
   const c = x.shape.at(-1)!;
   const vec = (t: TensorInfo | undefined) => (t ? backend.f32(t) : null);
@@ -251,12 +369,28 @@ interface PoolAttrs {
 
 function poolGeometry(shape: Shape4, at: PoolAttrs) {
   const info = tf.backend_util.computePool2DInfo(shape, at.filterSize, at.strides, 1, at.pad, at.dimRoundingMode);
-  const geometry = [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left];
+  const geometry = [
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+  ];
   return { info, geometry };
 }
 
 /** A pooling forward kernel: the output geometry from tfjs, the loop from the addon. */
-const poolForward = (name: string, pool: (a: OnednnAddon, x: Float32Array, y: Float32Array, geometry: number[]) => void) =>
+const poolForward = (
+  name: string,
+  pool: (a: OnednnAddon, x: Float32Array, y: Float32Array, geometry: number[]) => void,
+) =>
   native(name, ({ inputs, backend, attrs }, a) => {
     const { x } = inputs as { x: TensorInfo };
     const xv = backend.f32(x);
@@ -348,7 +482,9 @@ function reduction(name: string, mean: boolean): KernelConfig {
     if (r === 0) return undefined;
     const out = uninitialized(outer * inner);
     a.reduceSum(xv, out, outer, r, inner, mean ? 1 / r : 1);
-    const shape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+    const shape = keepDims
+      ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d))
+      : x.shape.filter((_, i) => !axes.includes(i));
     return backend.makeTensorInfo(shape, 'float32', out);
   });
 }
@@ -439,11 +575,28 @@ function registerOnednn(): void {
   if (registered) return;
   tf.registerBackend('onednn', () => new OnednnBackend(), 1);
   const replacements = [
-    conv2D, fusedConv2D, conv2DBackpropInput, conv2DBackpropFilter, batchMatMul, fusedMatMul, fusedBatchNorm,
-    maxPool, maxPoolGrad, avgPool, avgPoolGrad, prelu, relu,
-    unary(tf.Tanh, 0), unary(tf.Square, 1),
-    binary(tf.Add, 0), binary(tf.Sub, 1), binary(tf.Multiply, 2), binary(tf.RealDiv, 3), binary(tf.SquaredDifference, 4),
-    reduction(tf.Sum, false), reduction(tf.Mean, true),
+    conv2D,
+    fusedConv2D,
+    conv2DBackpropInput,
+    conv2DBackpropFilter,
+    batchMatMul,
+    fusedMatMul,
+    fusedBatchNorm,
+    maxPool,
+    maxPoolGrad,
+    avgPool,
+    avgPoolGrad,
+    prelu,
+    relu,
+    unary(tf.Tanh, 0),
+    unary(tf.Square, 1),
+    binary(tf.Add, 0),
+    binary(tf.Sub, 1),
+    binary(tf.Multiply, 2),
+    binary(tf.RealDiv, 3),
+    binary(tf.SquaredDifference, 4),
+    reduction(tf.Sum, false),
+    reduction(tf.Mean, true),
   ];
   const replaced = new Set(replacements.map((k) => k.kernelName));
   for (const k of tf.getKernelsForBackend('cpu')) {

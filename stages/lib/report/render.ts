@@ -27,7 +27,16 @@ export function wrap(text: string, width = 110): string[] {
  * how it was made.
  */
 export async function toSvg(figure: Figure): Promise<string> {
-  const titled = { ...figure.spec, title: { text: figure.title, subtitle: wrap(figure.caption), anchor: 'start', subtitleFontSize: 9, subtitleColor: '#555' } };
+  const titled = {
+    ...figure.spec,
+    title: {
+      text: figure.title,
+      subtitle: wrap(figure.caption),
+      anchor: 'start',
+      subtitleFontSize: 9,
+      subtitleColor: '#555',
+    },
+  };
   const { spec } = compile(titled as typeof figure.spec);
   const view = new vega.View(vega.parse(spec), { renderer: 'none', logLevel: vega.Warn });
   try {
@@ -37,7 +46,8 @@ export async function toSvg(figure: Figure): Promise<string> {
   }
 }
 
-const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const escape = (text: string) =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 export interface Table {
   readonly caption?: string;
@@ -110,7 +120,13 @@ ${page.sections.map(htmlSection).join('\n')}
 const cell = (v: string | number) => String(v).replace(/\|/g, '\\|');
 
 function markdownTable(t: Table): string[] {
-  return [...(t.caption ? [t.caption, ''] : []), `| ${t.columns.map(cell).join(' | ')} |`, `|${t.columns.map(() => '---').join('|')}|`, ...t.rows.map((r) => `| ${r.map(cell).join(' | ')} |`), ''];
+  return [
+    ...(t.caption ? [t.caption, ''] : []),
+    `| ${t.columns.map(cell).join(' | ')} |`,
+    `|${t.columns.map(() => '---').join('|')}|`,
+    ...t.rows.map((r) => `| ${r.map(cell).join(' | ')} |`),
+    '',
+  ];
 }
 
 /** The page without figures: every section's claims and tables, for summary.md. */
@@ -123,7 +139,14 @@ export function markdown(page: Page): string {
       `## ${s.title}`,
       '',
       ...s.text.flatMap((p) => [p, '']),
-      ...(s.claims.length ? ['| claim | verdict | evidence |', '|---|---|---|', ...s.claims.map((c) => `| ${c.claim} | **${c.verdict}** | ${cell(c.evidence)} |`), ''] : []),
+      ...(s.claims.length
+        ? [
+            '| claim | verdict | evidence |',
+            '|---|---|---|',
+            ...s.claims.map((c) => `| ${c.claim} | **${c.verdict}** | ${cell(c.evidence)} |`),
+            '',
+          ]
+        : []),
       ...s.tables.flatMap(markdownTable),
     ]),
   ].join('\n');

@@ -40,15 +40,27 @@ export function widthPoints(values: readonly Labelled<FrivolousValue>[]): WidthP
       accuracy: v.testAccuracy,
       threshold: v.prunability.threshold,
       redundantFraction: v.redundantFraction,
-      counts: { prunable: v.normalized.prunable, 'non-prunable': v.normalized.nonPrunable, redundant: v.normalized.redundant, 'non-redundant': v.normalized.nonRedundant },
+      counts: {
+        prunable: v.normalized.prunable,
+        'non-prunable': v.normalized.nonPrunable,
+        redundant: v.normalized.redundant,
+        'non-redundant': v.normalized.nonRedundant,
+      },
     }))
     .sort((a, b) => a.group.localeCompare(b.group) || a.width - b.width);
 }
 
 /** The random-knockout curve of each network, mean over the orders, grouped as `widthPoints` groups. */
-export function agreementPoints(values: readonly Labelled<FrivolousValue>[]): { group: string; width: number; level: number; agreement: number }[] {
+export function agreementPoints(
+  values: readonly Labelled<FrivolousValue>[],
+): { group: string; width: number; level: number; agreement: number }[] {
   return values.flatMap(({ labels, value: v }) =>
-    v.prunability.levels.map((level, i) => ({ group: groupWithout(labels, ['frivolous-width']), width: v.width, level, agreement: mean(v.prunability.agreement.map((row) => row[i]!)) })),
+    v.prunability.levels.map((level, i) => ({
+      group: groupWithout(labels, ['frivolous-width']),
+      width: v.width,
+      level,
+      agreement: mean(v.prunability.agreement.map((row) => row[i]!)),
+    })),
   );
 }
 
@@ -76,7 +88,11 @@ export function growth(points: readonly WidthPoint[], chance = 0, chanceMargin =
       group,
       count,
       widths,
-      g: growthFactor(pts.map((p) => p.counts[count]), widths, { skipFirstPair: count === 'redundant' || count === 'non-redundant' }),
+      g: growthFactor(
+        pts.map((p) => p.counts[count]),
+        widths,
+        { skipFirstPair: count === 'redundant' || count === 'non-redundant' },
+      ),
     }));
   });
 }
@@ -89,11 +105,17 @@ export interface NtkPoint {
   readonly value: LinearityValue;
 }
 
-export const variantOf = (v: Pick<LinearityValue, 'output' | 'bottleneck'>) => (v.bottleneck > 0 ? `bottleneck ${v.bottleneck}` : `${v.output} output`);
+export const variantOf = (v: Pick<LinearityValue, 'output' | 'bottleneck'>) =>
+  v.bottleneck > 0 ? `bottleneck ${v.bottleneck}` : `${v.output} output`;
 
 export function ntkPoints(values: readonly Labelled<LinearityValue>[]): NtkPoint[] {
   return values
-    .map(({ labels, value }) => ({ group: groupWithout(labels, ['ntk-width', 'ntk-output']), variant: variantOf(value), width: value.width, value }))
+    .map(({ labels, value }) => ({
+      group: groupWithout(labels, ['ntk-width', 'ntk-output']),
+      variant: variantOf(value),
+      width: value.width,
+      value,
+    }))
     .sort((a, b) => a.group.localeCompare(b.group) || a.variant.localeCompare(b.variant) || a.width - b.width);
 }
 
@@ -123,7 +145,10 @@ export function ntkSlopes(points: readonly NtkPoint[]): Slope[] {
     return (Object.keys(NTK_MEASURES) as NtkMeasure[]).flatMap((measure) => {
       const usable = pts.filter((p) => NTK_MEASURES[measure](p.value) > 0);
       if (usable.length < 2) return [];
-      const fit = logLogSlope(usable.map((p) => p.width), usable.map((p) => NTK_MEASURES[measure](p.value)));
+      const fit = logLogSlope(
+        usable.map((p) => p.width),
+        usable.map((p) => NTK_MEASURES[measure](p.value)),
+      );
       return [{ group, variant, measure, slope: fit.slope, r2: fit.r2, n: usable.length }];
     });
   });
@@ -137,7 +162,9 @@ export interface KnockoutRow {
 }
 
 export function knockoutRows(values: readonly Labelled<FrivolousLinearizedValue>[]): KnockoutRow[] {
-  return values.map(({ labels, value }) => ({ group: sweepOf(labels), start: value.start, omega: value.omega, value })).sort((a, b) => a.group.localeCompare(b.group) || a.start.localeCompare(b.start) || a.omega - b.omega);
+  return values
+    .map(({ labels, value }) => ({ group: sweepOf(labels), start: value.start, omega: value.omega, value }))
+    .sort((a, b) => a.group.localeCompare(b.group) || a.start.localeCompare(b.start) || a.omega - b.omega);
 }
 
 export interface DriftRow {
@@ -148,7 +175,9 @@ export interface DriftRow {
 }
 
 export function driftRows(values: readonly Labelled<KernelDriftValue>[]): DriftRow[] {
-  return values.map(({ labels, value }) => ({ group: sweepOf(labels), start: value.start, omega: value.omega, value })).sort((a, b) => a.group.localeCompare(b.group) || a.start.localeCompare(b.start) || a.omega - b.omega);
+  return values
+    .map(({ labels, value }) => ({ group: sweepOf(labels), start: value.start, omega: value.omega, value }))
+    .sort((a, b) => a.group.localeCompare(b.group) || a.start.localeCompare(b.start) || a.omega - b.omega);
 }
 
 export interface BridgeRow {
@@ -170,8 +199,19 @@ export function bridge(rows: readonly DriftRow[], gaps: readonly GapPoint[]): Br
     const rs = rows.filter((r) => r.group === group && r.start === start);
     const g = gaps.filter((p) => p.group === group).map((p) => p.gap);
     const drifts = rs.map((r) => r.value.kernelDrift).sort((a, b) => a - b);
-    const median = drifts.length % 2 ? drifts[(drifts.length - 1) / 2]! : (drifts[drifts.length / 2 - 1]! + drifts[drifts.length / 2]!) / 2;
-    return { group, start, kernelDrift: mean(drifts), kernelDriftMedian: median, travel: mean(rs.map((r) => r.value.travel)), networks: rs.length, ...(g.length ? { gap: mean(g) } : {}) };
+    const median =
+      drifts.length % 2
+        ? drifts[(drifts.length - 1) / 2]!
+        : (drifts[drifts.length / 2 - 1]! + drifts[drifts.length / 2]!) / 2;
+    return {
+      group,
+      start,
+      kernelDrift: mean(drifts),
+      kernelDriftMedian: median,
+      travel: mean(rs.map((r) => r.value.travel)),
+      networks: rs.length,
+      ...(g.length ? { gap: mean(g) } : {}),
+    };
   });
 }
 
@@ -179,40 +219,75 @@ const f2 = (x: number) => (Number.isNaN(x) ? 'n/a' : x.toFixed(2));
 const f3 = (x: number) => x.toFixed(3);
 
 /** A group's label without its seed: the sweep whose seeds are pooled into one interval. */
-export const withoutSeed = (group: string) => group.split(', ').filter((part) => !part.startsWith('seed=')).join(', ') || 'default';
+export const withoutSeed = (group: string) =>
+  group
+    .split(', ')
+    .filter((part) => !part.startsWith('seed='))
+    .join(', ') || 'default';
 const seedOf = (group: string) => Number(/(?:^|, )seed=(-?\d+)/.exec(group)?.[1] ?? 0);
 
 /** Per sweep (seeds pooled): the per-seed values of `value` over `items`, in seed order. */
-function pooled<T extends { group: string }>(items: readonly T[], value: (t: T) => number): { sweep: string; values: number[] }[] {
+function pooled<T extends { group: string }>(
+  items: readonly T[],
+  value: (t: T) => number,
+): { sweep: string; values: number[] }[] {
   const sweeps = new Map<string, T[]>();
   for (const t of items) sweeps.set(withoutSeed(t.group), [...(sweeps.get(withoutSeed(t.group)) ?? []), t]);
-  return [...sweeps].map(([sweep, ts]) => ({ sweep, values: ts.sort((a, b) => seedOf(a.group) - seedOf(b.group)).map(value).filter((v) => !Number.isNaN(v)) }));
+  return [...sweeps].map(([sweep, ts]) => ({
+    sweep,
+    values: ts
+      .sort((a, b) => seedOf(a.group) - seedOf(b.group))
+      .map(value)
+      .filter((v) => !Number.isNaN(v)),
+  }));
 }
 
 /** One claim over one or more sweeps: the weakest sweep's outcome decides (every sweep must show it). */
-function overSweeps(claim: string, judged: readonly { sweep: string; j: Judgement }[], rule: string, missing: string): Claim {
+function overSweeps(
+  claim: string,
+  judged: readonly { sweep: string; j: Judgement }[],
+  rule: string,
+  missing: string,
+): Claim {
   if (judged.length === 0) return { claim, verdict: 'not tested', evidence: missing };
   const order: Outcome[] = ['not tested', 'refuted', 'inconclusive', 'reproduced'];
-  const verdict = judged.map((x) => x.j.outcome).reduce((worst, o) => (order.indexOf(o) < order.indexOf(worst) ? o : worst), 'reproduced' as Outcome);
-  return { claim, verdict, evidence: `${judged.map((x) => `${x.sweep}: ${x.j.reason}`).join('; ')}. Rule: ${rule}`, ...(judged.length === 1 && judged[0]!.j.interval ? { interval: judged[0]!.j.interval } : {}) };
+  const verdict = judged
+    .map((x) => x.j.outcome)
+    .reduce((worst, o) => (order.indexOf(o) < order.indexOf(worst) ? o : worst), 'reproduced' as Outcome);
+  return {
+    claim,
+    verdict,
+    evidence: `${judged.map((x) => `${x.sweep}: ${x.j.reason}`).join('; ')}. Rule: ${rule}`,
+    ...(judged.length === 1 && judged[0]!.j.interval ? { interval: judged[0]!.j.interval } : {}),
+  };
 }
 
 /** The frivolous-unit claims (docs/science.md, "Frivolous units"), judged on per-seed growth factors. */
 export function judgeFrivolousClaims(g: readonly Growth[]): Claim[] {
   const missing = 'needs the frivolous-width axis with two widths or more';
-  const of = (count: FrivolousCount) => pooled(g.filter((x) => x.count === count), (x) => x.g);
+  const of = (count: FrivolousCount) =>
+    pooled(
+      g.filter((x) => x.count === count),
+      (x) => x.g,
+    );
   const faster = (count: FrivolousCount) =>
     overSweeps(
       `${count} units grow faster than the width (g > 2)`,
-      of(count).map(({ sweep, values }) => ({ sweep, j: judgeDifference(values, { direction: 'greater', reference: 2, margin: 0.1 }, f2) })),
+      of(count).map(({ sweep, values }) => ({
+        sweep,
+        j: judgeDifference(values, { direction: 'greater', reference: 2, margin: 0.1 }, f2),
+      })),
       'per seed, g over the width sweep; reproduced if the 95 % CI lies above 2.1, refuted if below 2 or within 2 ± 0.1 (the paper stores 2.1–3.9 for its CNNs).',
       missing,
     );
   const slower = (count: FrivolousCount) =>
     overSweeps(
       `${count} units grow more slowly than the width (g < 2)`,
-      of(count).map(({ sweep, values }) => ({ sweep, j: judgeDifference(values, { direction: 'less', reference: 2, margin: 0.1 }, f2) })),
-      'per seed, g over the width sweep; reproduced if the 95 % CI lies below 1.9, refuted if above 2 or within 2 ± 0.1 (inferred from the paper\'s framing).',
+      of(count).map(({ sweep, values }) => ({
+        sweep,
+        j: judgeDifference(values, { direction: 'less', reference: 2, margin: 0.1 }, f2),
+      })),
+      "per seed, g over the width sweep; reproduced if the 95 % CI lies below 1.9, refuted if above 2 or within 2 ± 0.1 (inferred from the paper's framing).",
       missing,
     );
   return [faster('prunable'), faster('redundant'), slower('non-prunable'), slower('non-redundant')];
@@ -221,7 +296,13 @@ export function judgeFrivolousClaims(g: readonly Growth[]): Claim[] {
 /** The transition-to-linearity claims (docs/science.md, "Transition to linearity"), judged on per-seed log-log slopes. */
 export function judgeLinearityClaims(slopes: readonly Slope[]): Claim[] {
   const claims: Claim[] = [];
-  const of = (variant: (v: string) => boolean, measure: NtkMeasure) => pooled(slopes.filter((s) => variant(s.variant) && s.measure === measure).map((s) => ({ ...s, group: `${s.group}, ${s.variant}` })), (s) => (s.r2 >= 0.5 || Math.abs(s.slope) < 0.1 ? s.slope : Number.NaN));
+  const of = (variant: (v: string) => boolean, measure: NtkMeasure) =>
+    pooled(
+      slopes
+        .filter((s) => variant(s.variant) && s.measure === measure)
+        .map((s) => ({ ...s, group: `${s.group}, ${s.variant}` })),
+      (s) => (s.r2 >= 0.5 || Math.abs(s.slope) < 0.1 ? s.slope : Number.NaN),
+    );
   const linear = (v: string) => v === 'linear output';
   const missing = (what: string) => `needs the ${what} NTK MLPs at two widths or more`;
   for (const measure of ['Hessian norm at initialisation', 'kernel drift'] as const) {
@@ -239,7 +320,10 @@ export function judgeLinearityClaims(slopes: readonly Slope[]): Claim[] {
     claims.push(
       overSweeps(
         `a tanh output or a bottleneck keeps the ${measure.toLowerCase()} from vanishing`,
-        of((v) => !linear(v), measure).map(({ sweep, values }) => ({ sweep, j: judgeDifference(values, { direction: 'greater', reference: -0.15, margin: 0 }, f3) })),
+        of((v) => !linear(v), measure).map(({ sweep, values }) => ({
+          sweep,
+          j: judgeDifference(values, { direction: 'greater', reference: -0.15, margin: 0 }, f3),
+        })),
         'per seed, the log-log slope; reproduced if the 95 % CI lies above −0.15 (≈ 0 expected), refuted if below it.',
         missing('tanh-output or bottleneck'),
       ),
@@ -253,7 +337,11 @@ export function judgeKnockoutClaim(knockouts: readonly KnockoutRow[]): Claim {
   const partial = knockouts.filter((k) => k.value.nonlinear > 0 && k.value.nonlinear < k.value.units);
   // Per seed: how much more agreement random same-size sets keep than the nonlinear units do.
   const bySeed = new Map<number, number[]>();
-  for (const k of partial) bySeed.set(seedOf(k.group), [...(bySeed.get(seedOf(k.group)) ?? []), k.value.knockNonlinear.randomMean - k.value.knockNonlinear.targeted]);
+  for (const k of partial)
+    bySeed.set(seedOf(k.group), [
+      ...(bySeed.get(seedOf(k.group)) ?? []),
+      k.value.knockNonlinear.randomMean - k.value.knockNonlinear.targeted,
+    ]);
   const values = [...bySeed].sort(([a], [b]) => a - b).map(([, xs]) => mean(xs));
   const j = judgeDifference(values, { direction: 'greater', margin: 0.01 }, (x) => `${(100 * x).toFixed(2)} pt`);
   return {

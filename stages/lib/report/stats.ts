@@ -67,12 +67,21 @@ export const MIN_SEEDS = 3;
  * What every rule does first: the interval of the per-seed values and its description, or "not
  * tested" when there are too few seeds. `judge` decides with the interval and the description.
  */
-function withInterval(values: readonly number[], minSeeds: number, format: (x: number) => string, judge: (interval: Interval, ci: string) => Judgement): Judgement {
+function withInterval(
+  values: readonly number[],
+  minSeeds: number,
+  format: (x: number) => string,
+  judge: (interval: Interval, ci: string) => Judgement,
+): Judgement {
   if (values.length === 0) return { outcome: 'not tested', reason: 'no seed gave a value' };
   const interval = tInterval(values);
   const ci = `mean ${format(interval.mean)}, 95 % CI [${format(interval.lo)}, ${format(interval.hi)}] over ${interval.n} seed${interval.n === 1 ? '' : 's'} (${values.map(format).join(', ')})`;
   if (values.length < minSeeds) {
-    return { outcome: 'not tested', reason: `${values.length === 1 ? 'one seed: no verdict' : `${values.length} seeds: no verdict`} (needs ${minSeeds}; run the claims preset); ${ci}`, interval };
+    return {
+      outcome: 'not tested',
+      reason: `${values.length === 1 ? 'one seed: no verdict' : `${values.length} seeds: no verdict`} (needs ${minSeeds}; run the claims preset); ${ci}`,
+      interval,
+    };
   }
   return judge(interval, ci);
 }
@@ -83,17 +92,32 @@ const fixed3 = (x: number) => x.toFixed(3);
  * Judge a claimed difference from paired per-seed values (see the file comment). `format` writes
  * a value in the claim's unit (e.g. accuracy points).
  */
-export function judgeDifference(values: readonly number[], rule: DifferenceRule, format: (x: number) => string = fixed3): Judgement {
+export function judgeDifference(
+  values: readonly number[],
+  rule: DifferenceRule,
+  format: (x: number) => string = fixed3,
+): Judgement {
   return withInterval(values, rule.minSeeds ?? MIN_SEEDS, format, (interval, ci) => {
     const r = rule.reference ?? 0;
     // In the claim's orientation, measured from the reference: the claim is "effect > margin".
-    const [lo, hi] = rule.direction === 'greater' ? [interval.lo - r, interval.hi - r] : [r - interval.hi, r - interval.lo];
+    const [lo, hi] =
+      rule.direction === 'greater' ? [interval.lo - r, interval.hi - r] : [r - interval.hi, r - interval.lo];
     const m = rule.margin;
     const side = rule.direction === 'greater' ? `above ${format(r + m)}` : `below ${format(r - m)}`;
     if (lo > m) return { outcome: 'reproduced', reason: `${ci}; the interval lies ${side}`, interval };
-    if (hi < 0) return { outcome: 'refuted', reason: `${ci}; the interval lies on the wrong side of ${format(r)}`, interval };
-    if (m > 0 && lo > -m && hi < m) return { outcome: 'refuted', reason: `${ci}; the interval lies within ${format(r)} ± ${format(m)}, too small to be the claimed effect`, interval };
-    return { outcome: 'inconclusive', reason: `${ci}; the interval neither lies ${side} nor excludes the claim`, interval };
+    if (hi < 0)
+      return { outcome: 'refuted', reason: `${ci}; the interval lies on the wrong side of ${format(r)}`, interval };
+    if (m > 0 && lo > -m && hi < m)
+      return {
+        outcome: 'refuted',
+        reason: `${ci}; the interval lies within ${format(r)} ± ${format(m)}, too small to be the claimed effect`,
+        interval,
+      };
+    return {
+      outcome: 'inconclusive',
+      reason: `${ci}; the interval neither lies ${side} nor excludes the claim`,
+      interval,
+    };
   });
 }
 
@@ -101,11 +125,18 @@ export function judgeDifference(values: readonly number[], rule: DifferenceRule,
  * Judge a claim that a per-seed quantity stays within `reference ± band` (e.g. a slope of −½ ± 0.2):
  * reproduced if the whole interval lies inside the band, refuted if it lies entirely outside it.
  */
-export function judgeWithin(values: readonly number[], reference: number, band: number, format: (x: number) => string = fixed3): Judgement {
+export function judgeWithin(
+  values: readonly number[],
+  reference: number,
+  band: number,
+  format: (x: number) => string = fixed3,
+): Judgement {
   return withInterval(values, MIN_SEEDS, format, (interval, ci) => {
     const edge = `${format(reference)} ± ${format(band)}`;
-    if (interval.lo > reference - band && interval.hi < reference + band) return { outcome: 'reproduced', reason: `${ci}; the interval lies within ${edge}`, interval };
-    if (interval.lo > reference + band || interval.hi < reference - band) return { outcome: 'refuted', reason: `${ci}; the interval lies outside ${edge}`, interval };
+    if (interval.lo > reference - band && interval.hi < reference + band)
+      return { outcome: 'reproduced', reason: `${ci}; the interval lies within ${edge}`, interval };
+    if (interval.lo > reference + band || interval.hi < reference - band)
+      return { outcome: 'refuted', reason: `${ci}; the interval lies outside ${edge}`, interval };
     return { outcome: 'inconclusive', reason: `${ci}; the interval overlaps the edge of ${edge}`, interval };
   });
 }

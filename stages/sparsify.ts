@@ -50,46 +50,58 @@ export function startEpoch(start: keyof typeof START_LABELS | number, epochs: nu
 
 const nonlinearCount = (model: Model<ModelConfig>, snap: number) => countUnits(siteUnits(model, snap)).k;
 
+const sparsifyParams = z.object({
+  omega: z.number().nonnegative().default(1e-3),
+  /** `early` (0), `mid` (E/2), `late` (E), or a dense epoch. */
+  start: z.union([z.enum(['early', 'mid', 'late']), z.number().int().nonnegative()]).default('late'),
+  /** Epochs the late run trains for after the dense run (penalty + fine-tune); the budget is E + postEpochs unless `budget` is set. */
+  postEpochs: z.number().int().positive().default(2),
+  budget: z.number().int().positive().optional(),
+  /** `total`: every start gets the same epochs in all; `penalty`: every start gets the same penalty epochs. */
+  budgetRule: z.enum(['total', 'penalty']).default('total'),
+  /** Epochs after the penalty with every α snapped and frozen and ω = 0 (0: none). */
+  fineTuneEpochs: z.number().int().nonnegative().default(0),
+  /** Learning rate of the penalty phase when it starts from initialisation (training from scratch); default recipe.lr. */
+  scratchLr: z.number().positive().optional(),
+  epsilonRoot: z.number().positive().default(1e-8),
+  snap: z.number().nonnegative().default(1e-3),
+  seed: z.number().int().default(0),
+  recipe: recipeParams.omit({ epochs: true }).prefault({}),
+});
+type SparsifyParams = z.output<typeof sparsifyParams>;
+
+/**
+ * When the penalty starts, how many epochs it runs, and the budget: the dense epochs before the
+ * start plus the sparse phase (its penalty epochs and the fine-tune after them).
+ */
+function epochPlan(params: SparsifyParams, denseEpochs: number): { start: number; budget: number; epochs: number } {
+  const start = startEpoch(params.start, denseEpochs);
+  if (start > denseEpochs) {
+    throw new Error(
+      `stage 'sparsify': start epoch ${start} is past the dense run's ${denseEpochs} epochs; set sparsify.start to early, mid, late or 0…${denseEpochs}`,
+    );
+  }
+  const budget = params.budget ?? denseEpochs + params.postEpochs;
+  const sparsified = params.budgetRule === 'total' ? budget - start : params.postEpochs;
+  const epochs = sparsified - params.fineTuneEpochs;
+  if (epochs < 1) {
+    throw new Error(
+      `stage 'sparsify': ${sparsified} epochs after starting at epoch ${start} leave no penalty epoch before a ${params.fineTuneEpochs}-epoch fine-tune; raise sparsify.budget or sparsify.postEpochs, or lower sparsify.fineTuneEpochs`,
+    );
+  }
+  return { start, budget, epochs };
+}
+
 export const sparsifyStage = defineStage({
   name: 'sparsify',
   description: 'PReLU slopes pushed to 1 by ω·Σ|1−α|^½, started at a chosen epoch of the dense run',
-  params: z.object({
-    omega: z.number().nonnegative().default(1e-3),
-    /** `early` (0), `mid` (E/2), `late` (E), or a dense epoch. */
-    start: z.union([z.enum(['early', 'mid', 'late']), z.number().int().nonnegative()]).default('late'),
-    /** Epochs the late run trains for after the dense run (penalty + fine-tune); the budget is E + postEpochs unless `budget` is set. */
-    postEpochs: z.number().int().positive().default(2),
-    budget: z.number().int().positive().optional(),
-    /** `total`: every start gets the same epochs in all; `penalty`: every start gets the same penalty epochs. */
-    budgetRule: z.enum(['total', 'penalty']).default('total'),
-    /** Epochs after the penalty with every α snapped and frozen and ω = 0 (0: none). */
-    fineTuneEpochs: z.number().int().nonnegative().default(0),
-    /** Learning rate of the penalty phase when it starts from initialisation (training from scratch); default recipe.lr. */
-    scratchLr: z.number().positive().optional(),
-    epsilonRoot: z.number().positive().default(1e-8),
-    snap: z.number().nonnegative().default(1e-3),
-    seed: z.number().int().default(0),
-    recipe: recipeParams.omit({ epochs: true }).prefault({}),
-  }),
+  params: sparsifyParams,
   inputs: { data: input<DataValue>('prepared data'), dense: input<PretrainValue>('pretrain snapshots') },
   env: BACKEND_ENV,
   run: async (ctx): Promise<SparsifyValue> => {
     const { params } = ctx;
     const dense = ctx.inputs.dense.value;
-    const start = startEpoch(params.start, dense.epochs);
-    if (start > dense.epochs) {
-      throw new Error(
-        `stage 'sparsify': start epoch ${start} is past the dense run's ${dense.epochs} epochs; set sparsify.start to early, mid, late or 0…${dense.epochs}`,
-      );
-    }
-    const budget = params.budget ?? dense.epochs + params.postEpochs;
-    const sparsified = params.budgetRule === 'total' ? budget - start : params.postEpochs;
-    const epochs = sparsified - params.fineTuneEpochs;
-    if (epochs < 1) {
-      throw new Error(
-        `stage 'sparsify': ${sparsified} epochs after starting at epoch ${start} leave no penalty epoch before a ${params.fineTuneEpochs}-epoch fine-tune; raise sparsify.budget or sparsify.postEpochs, or lower sparsify.fineTuneEpochs`,
-      );
-    }
+    const { start, budget, epochs } = epochPlan(params, dense.epochs);
     const backend = await useBackend(ctx);
     const data = await dataOf(ctx.inputs.data);
     const penalty = sparsityPenalty({ omega: params.omega, epsilonRoot: params.epsilonRoot, snap: params.snap });
@@ -100,8 +112,10 @@ export const sparsifyStage = defineStage({
       penaltyHistory: [],
     };
     const resumed = await resumedState(ctx);
+    // biome-ignore lint/plugin: written by `extra` below into this cache key's own checkpoint
     if (resumed?.extra) kept = resumed.extra as unknown as typeof kept;
     const recipe = { ...params.recipe, seed: params.seed };
+    // biome-ignore lint/plugin: plain numbers and arrays, but interfaces have no index signature for Json
     const extra = () => kept as unknown as Json;
     let run!: TrainedRun;
     try {

@@ -9,7 +9,9 @@ import { makeProject, parseExecution, statuses, type Project, type RunJson } fro
 
 describe('concurrent runs on one store', () => {
   const projects: Project[] = [];
-  after(() => projects.forEach((p) => p.remove()));
+  after(() => {
+    for (const p of projects) p.remove();
+  });
 
   it('two processes compute every key exactly once and both finish', async () => {
     const project = makeProject();

@@ -2,15 +2,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { cacheKey, describeReason, diffFingerprints, type Fingerprint } from '../src/engine/fingerprint.ts';
-import { canonicalJson } from '../src/engine/json.ts';
+import { canonicalJson, type ArtifactDigest, type FileDigest } from '../src/engine/json.ts';
 
 const base: Fingerprint = {
   engineVersion: '1',
   stage: 'sparsify',
-  code: { 'stages/sparsify.ts': 'a'.repeat(64) as never },
+  code: { 'stages/sparsify.ts': 'a'.repeat(64) as FileDigest },
   packages: { zod: '4.0.0' },
   params: { omega: 0.001, schedule: { lr: 0.1, epochs: 3 } },
-  inputs: { dense: 'b'.repeat(64) as never },
+  inputs: { dense: 'b'.repeat(64) as ArtifactDigest },
   env: { backend: 'wasm' },
 };
 
@@ -32,10 +32,10 @@ describe('fingerprint', () => {
     const variants: Fingerprint[] = [
       { ...base, engineVersion: '2' },
       { ...base, stage: 'other' },
-      { ...base, code: { 'stages/sparsify.ts': 'c'.repeat(64) as never } },
+      { ...base, code: { 'stages/sparsify.ts': 'c'.repeat(64) as FileDigest } },
       { ...base, packages: { zod: '4.0.1' } },
       { ...base, params: { ...(base.params as object), omega: 0.0003 } },
-      { ...base, inputs: { dense: 'd'.repeat(64) as never } },
+      { ...base, inputs: { dense: 'd'.repeat(64) as ArtifactDigest } },
       { ...base, env: { backend: 'cpu' } },
     ];
     const keys = new Set([cacheKey(base), ...variants.map(cacheKey)]);

@@ -60,7 +60,10 @@ test('an exactly duplicated unit gives a zero covariance eigenvalue', () => {
   const rows = 200;
   const samples = new Float64Array(rows * 3);
   let s = 1;
-  const rand = () => (s = (s * 16807) % 2147483647) / 2147483647 - 0.5;
+  const rand = () => {
+    s = (s * 16807) % 2147483647;
+    return s / 2147483647 - 0.5;
+  };
   for (let r = 0; r < rows; r++) {
     const a = rand();
     samples.set([a, rand(), a], r * 3);

@@ -16,7 +16,9 @@ async function waitFor(condition: () => boolean, what: string): Promise<void> {
 
 describe('kill -9 and resume', () => {
   const projects: Project[] = [];
-  after(() => projects.forEach((p) => p.remove()));
+  after(() => {
+    for (const p of projects) p.remove();
+  });
 
   for (const jobs of ['1', '2']) {
     it(`a killed run (--jobs ${jobs}) leaves a valid store and the rerun resumes from the checkpoint`, async () => {

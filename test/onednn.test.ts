@@ -224,7 +224,7 @@ if (!built) {
       const alpha = tf.tensor1d([0, 0.25, 0.5, 1, 0.1, 0.9]);
       const r = random(x.shape, 3);
       return [
-        tf.prelu(x, alpha as unknown as tf.Tensor4D),
+        tf.prelu<tf.Tensor>(x, alpha),
         ...tf.grads((xv: tf.Tensor, av: tf.Tensor) => tf.sum(tf.mul(tf.prelu(xv, av), r)))([x, alpha]),
       ];
     }, [tf.Prelu, 'LineaPreluGrad']);

@@ -40,6 +40,7 @@ test('a teacher task by spec; bad specs name the field', () => {
   });
   assert.deepEqual([data.train.labels.length, data.test.labels.length, data.train.classes], [120, 30, 3]);
   assert.throws(() => prepareData({ source: { kind: 'teacher', depth: 0 } }), /depth/);
+  // biome-ignore lint/plugin: bad input on purpose, past the types, as from a JSON file
   assert.throws(() => prepareData({ source: { kind: 'mnist' } as never }), /kind/);
   assert.throws(
     () => prepareData({ source: { kind: 'fashion-mnist', dir: join(dir, 'none') } }),

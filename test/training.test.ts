@@ -223,9 +223,9 @@ test('clipNorm rescales the whole gradient to that global norm, keeping its dire
     const before = copy.weights();
     const opt = optimizerFor(copy, { optimizer: { kind: 'sgd', momentum: 0, nesterov: false }, weightDecay: 0 });
     tf.tidy(() => trainingStep(copy, opt, [], clip)(x, y, 1));
-    const delta = copy.specs
-      .map((s) => tf.tidy(() => Array.from(tf.sub(copy.get(s.name), before[s.name]!).dataSync())))
-      .flat();
+    const delta = copy.specs.flatMap((s) =>
+      tf.tidy(() => Array.from(tf.sub(copy.get(s.name), before[s.name]!).dataSync())),
+    );
     tf.dispose(before);
     opt.dispose();
     copy.dispose();
@@ -240,7 +240,7 @@ test('clipNorm rescales the whole gradient to that global norm, keeping its dire
   );
   assert.ok(Math.abs(norm(clipped) - 0.5) < 1e-4, `clipped step norm ${norm(clipped)}`);
   const scale = norm(clipped) / norm(free);
-  free.forEach((d, i) => assert.ok(Math.abs(d * scale - clipped[i]!) < 1e-5));
+  for (const [i, d] of free.entries()) assert.ok(Math.abs(d * scale - clipped[i]!) < 1e-5);
   model.dispose();
   tf.dispose([x, y]);
 });

@@ -34,7 +34,7 @@ function gradients(c: Case, seed: number): Float32Array[] {
     const h = c.depthwise
       ? tf.depthwiseConv2d(xv as tf.Tensor4D, a as tf.Tensor4D, c.stride, c.pad, 'NHWC')
       : tf.conv2d(xv as tf.Tensor4D, a as tf.Tensor4D, c.stride, c.pad, 'NHWC');
-    const y = tf.conv2d(tf.prelu(h, alpha as unknown as tf.Tensor4D), b as tf.Tensor4D, c.stride, c.pad);
+    const y = tf.conv2d(tf.prelu<tf.Tensor>(h, alpha) as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad);
     const r = tf.tensor(normalArray(mulberry32(seed + 1), y.size), y.shape);
     return tf.sum(tf.mul(y, r));
   };

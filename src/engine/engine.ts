@@ -138,7 +138,7 @@ export async function lookup(
     const stamp = await engine.store.stamp(record.digest, verified.manifest).catch(() => undefined);
     if (stamp) {
       await engine.index.put({ ...record, stamp }).catch(() => undefined);
-      await engine.store.saveRecord(key, { ...record, stamp } as unknown as Json).catch(() => undefined);
+      await engine.store.saveRecord(key, { ...record, stamp }).catch(() => undefined);
     }
   }
   return { hit: true, record, manifest: verified.manifest };

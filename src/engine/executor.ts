@@ -86,7 +86,7 @@ export async function runTask(
       checkpoint: (state, write) => store.saveCheckpoint(task.key, state, write),
       resume: <S extends Json>() => store.loadCheckpoint<S>(task.key),
     };
-    const value = await stage.run(ctx as never);
+    const value = await stage.run(ctx);
     let json: Json;
     try {
       json = JSON.parse(canonicalJson(value === undefined ? null : value, 'output')) as Json;

@@ -23,10 +23,10 @@ export function renderGraph(
       '}',
     ].join('\n');
   }
-  const escape = (text: string) => text.replace(/"/g, '#quot;');
+  const quoteLabel = (text: string) => text.replace(/"/g, '#quot;');
   return [
     'flowchart LR',
-    ...instances.map((inst) => `  ${ids.get(inst.id)}["${escape(label(inst))}"]`),
-    ...edges.map((e) => `  ${e.from} -->|${escape(e.name)}| ${e.to}`),
+    ...instances.map((inst) => `  ${ids.get(inst.id)}["${quoteLabel(label(inst))}"]`),
+    ...edges.map((e) => `  ${e.from} -->|${quoteLabel(e.name)}| ${e.to}`),
   ].join('\n');
 }

@@ -6,8 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import type { Executor, StageTask, TaskEvent, TaskOutcome } from './executor.ts';
-
-type FromWorker = { type: 'event'; id: number; event: TaskEvent } | { type: 'done'; id: number; outcome: TaskOutcome };
+import { asFromWorker, type ToWorker } from './worker-protocol.ts';
 
 interface Worker {
   process: ResultPromise<{ ipc: true }>;
@@ -44,8 +43,8 @@ export class ProcessPoolExecutor implements Executor {
     const worker: Worker = { process: child, busy: false };
     void (async () => {
       for await (const message of child.getEachMessage()) {
-        const msg = message as unknown as FromWorker;
-        if (!worker.current || worker.current.id !== msg.id) continue;
+        const msg = asFromWorker(message);
+        if (!msg || !worker.current || worker.current.id !== msg.id) continue;
         if (msg.type === 'event') worker.current.onEvent(msg.event);
         else {
           const { resolve } = worker.current;
@@ -74,9 +73,10 @@ export class ProcessPoolExecutor implements Executor {
     const id = this.nextId++;
     return new Promise<TaskOutcome>((resolve) => {
       worker.current = { id, onEvent, resolve };
-      const abort = () => void worker.process.sendMessage({ type: 'abort', id } as never).catch(() => undefined);
+      const abort = () =>
+        void worker.process.sendMessage({ type: 'abort', id } satisfies ToWorker).catch(() => undefined);
       signal.addEventListener('abort', abort, { once: true });
-      worker.process.sendMessage({ type: 'run', id, task } as never).catch((error: unknown) => {
+      worker.process.sendMessage({ type: 'run', id, task } satisfies ToWorker).catch((error: unknown) => {
         worker.current = undefined;
         resolve({ ok: false, error: `could not send the task to a worker: ${String(error)}` });
       });

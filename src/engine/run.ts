@@ -253,7 +253,7 @@ async function execute(
       project: engine.project,
     };
     await engine.index.put(record);
-    await engine.store.saveRecord(key, record as unknown as Json);
+    await engine.store.saveRecord(key, record);
     // Checkpoints exist to resume this key; once its result is committed they are dead weight.
     await engine.store.dropCheckpoints(key);
     return { ok: true, status: 'ran', seconds: record.seconds, produced: { key, digest, value: outcome.value } };

@@ -154,7 +154,7 @@ export function defineStage<P extends z.ZodType, I extends InputSpecs = {}, O = 
       'config',
     );
   }
-  registry.set(config.name, stage as unknown as AnyStage);
+  registry.set(config.name, stage);
   return stage;
 }
 

@@ -31,6 +31,13 @@ export interface Workspace {
   readonly outDir: string;
 }
 
+/** An object `verifyAll` found damaged, and where it was moved (absent if it could not be). */
+export interface DamagedObject {
+  readonly digest: ArtifactDigest;
+  readonly problem: string;
+  readonly movedTo?: string;
+}
+
 export class Store {
   readonly objectsDir: string;
   readonly tmpDir: string;
@@ -177,7 +184,7 @@ export class Store {
   }
 
   /** Keep a copy of a run record beside the objects (written atomically). */
-  async saveRecord(key: CacheKey, record: Json): Promise<void> {
+  async saveRecord(key: CacheKey, record: object): Promise<void> {
     const path = join(this.recordsDir, key.slice(0, 2), `${key}.json`);
     await mkdir(dirname(path), { recursive: true });
     const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
@@ -244,6 +251,22 @@ export class Store {
   }
 
   /** Every object digest in the store. */
+  /**
+   * Re-hash every object; a damaged one is moved to quarantine at once, so it is never served
+   * again (its runs become misses and rerun). Returns every object found and what was wrong.
+   */
+  async verifyAll(): Promise<{ objects: ArtifactDigest[]; damaged: DamagedObject[] }> {
+    const objects = await this.listObjects();
+    const damaged: DamagedObject[] = [];
+    for (const digest of objects) {
+      const verified = await this.verify(digest);
+      if (verified.ok) continue;
+      const movedTo = await this.quarantine(digest);
+      damaged.push({ digest, problem: verified.problem, ...(movedTo ? { movedTo } : {}) });
+    }
+    return { objects, damaged };
+  }
+
   async listObjects(): Promise<ArtifactDigest[]> {
     const digests: ArtifactDigest[] = [];
     for (const prefix of await readdir(this.objectsDir).catch(() => [] as string[])) {

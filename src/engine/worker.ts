@@ -4,16 +4,16 @@
  * outcomes back. It exits when its parent goes away, so a killed `linea run` leaves no workers.
  */
 import { getEachMessage, sendMessage } from 'execa';
-import { runTask, type StageTask } from './executor.ts';
-
-type ToWorker = { type: 'run'; id: number; task: StageTask } | { type: 'abort'; id: number };
+import { runTask } from './executor.ts';
+import { asToWorker, type FromWorker } from './worker-protocol.ts';
 
 const running = new Map<number, AbortController>();
 
 process.on('disconnect', () => process.exit(0));
 
 for await (const message of getEachMessage()) {
-  const msg = message as unknown as ToWorker;
+  const msg = asToWorker(message);
+  if (!msg) continue;
   if (msg.type === 'abort') {
     running.get(msg.id)?.abort();
     continue;
@@ -22,10 +22,10 @@ for await (const message of getEachMessage()) {
   running.set(msg.id, controller);
   void runTask(
     msg.task,
-    (event) => void sendMessage({ type: 'event', id: msg.id, event } as never),
+    (event) => void sendMessage({ type: 'event', id: msg.id, event } satisfies FromWorker),
     controller.signal,
   ).then(async (outcome) => {
     running.delete(msg.id);
-    await sendMessage({ type: 'done', id: msg.id, outcome } as never);
+    await sendMessage({ type: 'done', id: msg.id, outcome } satisfies FromWorker);
   });
 }

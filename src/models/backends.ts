@@ -71,8 +71,9 @@ const nodeGpu: BackendCandidate = {
   load: () => importOptional('@tensorflow/tfjs-node-gpu'),
   async check() {
     // tfjs-node-gpu falls back to the CPU build of libtensorflow silently when CUDA is absent.
-    const backend = tf.backend() as unknown as { isUsingGpuDevice?: boolean };
-    if (backend.isUsingGpuDevice === false) throw new BackendError('no CUDA device is visible to libtensorflow');
+    const backend: object = tf.backend();
+    if ('isUsingGpuDevice' in backend && backend.isUsingGpuDevice === false)
+      throw new BackendError('no CUDA device is visible to libtensorflow');
   },
 };
 

@@ -307,7 +307,7 @@ export function siteActivations(
       .slice(0, max)
       .sort();
     const samples = new Float32Array(max * cols);
-    keep.forEach((r, i) => samples.set(all.subarray(r * cols, (r + 1) * cols), i * cols));
+    for (const [i, r] of keep.entries()) samples.set(all.subarray(r * cols, (r + 1) * cols), i * cols);
     out.set(id, { samples, rows: max, cols });
   }
   return out;

@@ -190,12 +190,12 @@ export function tangentKernel(
 export function relativeKernelChange(k0: readonly (readonly number[])[], k1: readonly (readonly number[])[]): number {
   let diff = 0;
   let base = 0;
-  k0.forEach((row, i) =>
-    row.forEach((v, j) => {
+  for (const [i, row] of k0.entries()) {
+    for (const [j, v] of row.entries()) {
       diff += (k1[i]![j]! - v) ** 2;
       base += v * v;
-    }),
-  );
+    }
+  }
   return Math.sqrt(diff / base);
 }
 

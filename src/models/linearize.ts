@@ -74,14 +74,14 @@ function foldMlp(model: Model<ModelConfig>, c: MlpConfig): Plan {
   // Layers as (W, b) in row-major [in, out], then fold each fully linear hidden site into the next.
   type Dense = { w: tf.Tensor2D; b: tf.Tensor1D; alpha?: tf.Tensor1D; site?: string };
   const layers: Dense[] = widths.map((_, i) => ({
-    w: model.get(`dense${i}/kernel`) as tf.Tensor as tf.Tensor2D,
-    b: model.get(`dense${i}/bias`) as unknown as tf.Tensor1D,
-    ...(c.activation === 'prelu' ? { alpha: model.get(`hidden${i}/alpha`) as unknown as tf.Tensor1D } : {}),
+    w: model.getRank(`dense${i}/kernel`, 2),
+    b: model.getRank(`dense${i}/bias`, 1),
+    ...(c.activation === 'prelu' ? { alpha: model.getRank(`hidden${i}/alpha`, 1) } : {}),
     site: `hidden${i}`,
   }));
   layers.push({
-    w: model.get('output/kernel') as unknown as tf.Tensor2D,
-    b: model.get('output/bias') as unknown as tf.Tensor1D,
+    w: model.getRank('output/kernel', 2),
+    b: model.getRank('output/bias', 1),
   });
   const folds: string[] = [];
   const kept: Dense[] = [];

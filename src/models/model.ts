@@ -85,6 +85,7 @@ export function trainingBatchNorm(
   onMoments: (mean: tf.Tensor, variance: tf.Tensor) => void,
 ): tf.Tensor {
   const n = x.size / x.shape[x.rank - 1]!;
+  // biome-ignore lint/plugin: tfjs types a custom gradient's inputs as a rest list; ours are exactly (x, γ, β)
   const op = tf.customGrad(((xv: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
     const { mean, variance } = tf.moments(xv, axes);
     onMoments(mean, variance);
@@ -211,6 +212,7 @@ export class Layers {
     });
     const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
     if (!this.options.training || this.recording) {
+      // biome-ignore lint/plugin: batchNorm keeps x's rank, which tfjs's typing loses (Tensor<R> → Tensor<Rank>)
       return tf.batchNorm(x, movingMean, movingVar, beta, gamma, BN_EPSILON) as unknown as T;
     }
     const n = x.size / c;
@@ -474,6 +476,16 @@ export class Model<C = unknown> {
       this.get(u.name).assign(u.value);
       u.value.dispose();
     }
+  }
+
+  /** A parameter checked to have the given rank (e.g. `getRank(name, 2)` for a dense kernel). */
+  getRank<R extends 1 | 2 | 4>(
+    name: string,
+    rank: R,
+  ): R extends 1 ? tf.Tensor1D : R extends 2 ? tf.Tensor2D : tf.Tensor4D {
+    const v = this.get(name);
+    if (v.rank !== rank) throw new Error(`parameter '${name}' has rank ${v.rank}, expected ${rank}`);
+    return v as tf.Tensor as R extends 1 ? tf.Tensor1D : R extends 2 ? tf.Tensor2D : tf.Tensor4D;
   }
 
   get(name: string): tf.Variable {

@@ -291,7 +291,8 @@ export async function train(
         }
         lossSum += stepResult.task * (end - start);
         correct += stepResult.hits;
-        regularizers.forEach((r, i) => penaltySums.set(r.name, penaltySums.get(r.name)! + stepResult.penalties[i]!));
+        for (const [i, r] of regularizers.entries())
+          penaltySums.set(r.name, penaltySums.get(r.name)! + stepResult.penalties[i]!);
         const elapsed = (performance.now() - t0) / 1000;
         hooks.onProgress?.({
           epoch: epoch + 1,

@@ -11,6 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { attrsAs } from './kernel-attrs.ts';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 
@@ -60,7 +61,7 @@ function tapPatch(xp: tf.Tensor4D, info: tf.backend_util.Conv2DInfo, kh: number,
 }
 
 function conv2dBackpropFilter({ inputs, attrs }: { inputs: NamedTensorInfoMap; attrs?: NamedAttrMap }): TensorInfo {
-  const a = attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
+  const a = attrsAs<ConvAttrs & { filterShape: [number, number, number, number] }>(attrs);
   requireNHWC('Conv2DBackpropFilter', a);
   const x = tensor(inputs.x, 'x');
   const dy = tensor(inputs.dy, 'dy');
@@ -132,7 +133,7 @@ function dilateByStride(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
  * Conv2DBackpropInput is a scalar loop, ~10× slower than XNNPACK's convolution.
  */
 function conv2dBackpropInput({ inputs, attrs }: { inputs: NamedTensorInfoMap; attrs?: NamedAttrMap }): TensorInfo {
-  const a = attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
+  const a = attrsAs<ConvAttrs & { inputShape: [number, number, number, number] }>(attrs);
   requireNHWC('Conv2DBackpropInput', a);
   const dy = tensor(inputs.dy, 'dy');
   const filter = tensor(inputs.filter, 'filter');
@@ -177,7 +178,7 @@ function conv2dBackpropInput({ inputs, attrs }: { inputs: NamedTensorInfoMap; at
 }
 
 function depthwiseBackpropFilter({ inputs, attrs }: { inputs: NamedTensorInfoMap; attrs?: NamedAttrMap }): TensorInfo {
-  const a = attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
+  const a = attrsAs<ConvAttrs & { filterShape: [number, number, number, number] }>(attrs);
   requireNHWC('DepthwiseConv2dNativeBackpropFilter', a);
   const x = tensor(inputs.x, 'x');
   const dy = tensor(inputs.dy, 'dy');
@@ -213,7 +214,7 @@ function depthwiseBackpropFilter({ inputs, attrs }: { inputs: NamedTensorInfoMap
  * dx = Σ_taps window(dy_dilated_padded) · W[flipped tap], summed over the channel multiplier.
  */
 function depthwiseBackpropInput({ inputs, attrs }: { inputs: NamedTensorInfoMap; attrs?: NamedAttrMap }): TensorInfo {
-  const a = attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
+  const a = attrsAs<ConvAttrs & { inputShape: [number, number, number, number] }>(attrs);
   requireNHWC('DepthwiseConv2dNativeBackpropInput', a);
   const dy = tensor(inputs.dy, 'dy');
   const filter = tensor(inputs.filter, 'filter');

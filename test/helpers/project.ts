@@ -132,6 +132,8 @@ export function parseExecution(line: string): Execution {
 
 export interface RunJson {
   stages: { id: string; stage: string; key: string | null; status: 'ran' | 'cached' | 'failed'; seconds: number }[];
+  /** Where stages that publish copied their files. */
+  published: { instance: string; dir: string }[];
 }
 
 export interface StatusJson {

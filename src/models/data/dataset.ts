@@ -182,7 +182,7 @@ export function normalize(ds: Dataset, stats: ChannelStats): Dataset {
 export function stratifiedIndices(labels: Int32Array, classes: number, count: number, seed: number): Int32Array {
   if (count > labels.length) throw new Error(`cannot sample ${count} examples from ${labels.length}`);
   const byClass: number[][] = Array.from({ length: classes }, () => []);
-  labels.forEach((l, i) => byClass[l]!.push(i));
+  for (const [i, l] of labels.entries()) byClass[l]!.push(i);
   // Largest-remainder apportionment, so the counts add up to exactly `count`.
   const quotas = byClass.map((ix) => (ix.length * count) / labels.length);
   const counts = quotas.map(Math.floor);

@@ -7,12 +7,12 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 
 const TYPES = {
-  0x08: { name: 'uint8', bytes: 1 },
-  0x09: { name: 'int8', bytes: 1 },
-  0x0b: { name: 'int16', bytes: 2 },
-  0x0c: { name: 'int32', bytes: 4 },
-  0x0d: { name: 'float32', bytes: 4 },
-  0x0e: { name: 'float64', bytes: 8 },
+  8: { name: 'uint8', bytes: 1 },
+  9: { name: 'int8', bytes: 1 },
+  11: { name: 'int16', bytes: 2 },
+  12: { name: 'int32', bytes: 4 },
+  13: { name: 'float32', bytes: 4 },
+  14: { name: 'float64', bytes: 8 },
 } as const;
 
 export interface IdxArray {
@@ -78,7 +78,7 @@ export function encodeIdx(dims: readonly number[], data: Uint8Array, gzip = fals
   const view = new DataView(header.buffer);
   header[2] = 0x08;
   header[3] = dims.length;
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
+  for (const [i, d] of dims.entries()) view.setUint32(4 + 4 * i, d, false);
   const bytes = new Uint8Array(header.length + data.length);
   bytes.set(header);
   bytes.set(data, header.length);

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { attrsAs } from '../kernel-attrs.ts';
 
 type Shape4 = [number, number, number, number];
 
@@ -133,7 +134,7 @@ export class OnednnBackend extends MathBackendCPU {
   constructor() {
     super();
     // MathBackendCPU greets Node users with advice to install tfjs-node on first use; not wanted here.
-    (this as unknown as { firstUse: boolean }).firstUse = false;
+    Object.assign(this, { firstUse: false });
   }
 
   /** The backing Float32Array of a float32 tensor (no copy). */
@@ -156,6 +157,16 @@ function uninitialized(n: number): Float32Array {
 
 type Args = { inputs: NamedTensorInfoMap; backend: OnednnBackend; attrs?: NamedAttrMap };
 
+/**
+ * tfjs types a kernel's arguments for any backend; these kernels are registered for the onednn
+ * backend only, so tfjs calls them with an OnednnBackend, and each kernel's attrs are those of its
+ * op (read with attrsAs). This is the one place the native kernels' functions are cast.
+ */
+function kernelFunc(f: (args: Args) => TensorInfo | TensorInfo[]): KernelFunc {
+  // biome-ignore lint/plugin: tfjs passes an OnednnBackend to kernels registered for 'onednn' (see above)
+  return f as unknown as KernelFunc;
+}
+
 function cpuKernel(name: string): KernelFunc {
   const k = tf.getKernel(name, 'cpu');
   if (!k) throw new Error(`tfjs cpu backend has no ${name} kernel`);
@@ -171,12 +182,12 @@ function native(
   return {
     kernelName: name,
     backendName: 'onednn',
-    kernelFunc: ((args: Args) => {
+    kernelFunc: kernelFunc((args) => {
       const out = impl(args, loadOnednnAddon());
-      if (out === undefined) return fallback(args as never);
+      if (out === undefined) return fallback(args);
       nativeCalls.set(name, (nativeCalls.get(name) ?? 0) + 1);
       return out;
-    }) as unknown as KernelFunc,
+    }),
   };
 }
 
@@ -236,7 +247,7 @@ function convForward(
 
 const conv2D = native(tf.Conv2D, ({ inputs, backend, attrs }, a) => {
   const { x, filter } = inputs as { x: TensorInfo; filter: TensorInfo };
-  return convForward(backend, a, x, filter, attrs as unknown as ConvAttrs, null);
+  return convForward(backend, a, x, filter, attrsAs<ConvAttrs>(attrs), null);
 });
 
 /** Convolution with its bias added by oneDNN (tf.fused.conv2d without an activation). */
@@ -247,7 +258,7 @@ const fusedConv2D = native(tf.FusedConv2D, ({ inputs, backend, attrs }, a) => {
     bias?: TensorInfo;
     preluActivationWeights?: TensorInfo;
   };
-  const at = attrs as unknown as ConvAttrs & { activation: string };
+  const at = attrsAs<ConvAttrs & { activation: string }>(attrs);
   const bv = bias ? backend.f32(bias) : null;
   if (bv === undefined || at.activation !== 'linear' || preluActivationWeights) return undefined;
   if (bias && (bias.shape.length !== 1 || bias.shape[0] !== filter.shape[3])) return undefined;
@@ -256,7 +267,7 @@ const fusedConv2D = native(tf.FusedConv2D, ({ inputs, backend, attrs }, a) => {
 
 const conv2DBackpropInput = native(tf.Conv2DBackpropInput, ({ inputs, backend, attrs }, a) => {
   const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
-  const at = attrs as unknown as ConvAttrs & { inputShape: Shape4 };
+  const at = attrsAs<ConvAttrs & { inputShape: Shape4 }>(attrs);
   const dyv = backend.f32(dy);
   const wv = backend.f32(filter);
   if (!dyv || !wv || at.dataFormat === 'NCHW') return undefined;
@@ -268,7 +279,7 @@ const conv2DBackpropInput = native(tf.Conv2DBackpropInput, ({ inputs, backend, a
 
 const conv2DBackpropFilter = native(tf.Conv2DBackpropFilter, ({ inputs, backend, attrs }, a) => {
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
-  const at = attrs as unknown as ConvAttrs & { filterShape: Shape4 };
+  const at = attrsAs<ConvAttrs & { filterShape: Shape4 }>(attrs);
   const xv = backend.f32(x);
   const dyv = backend.f32(dy);
   if (!xv || !dyv || at.dataFormat === 'NCHW') return undefined;
@@ -311,7 +322,7 @@ function matMulNative(
 
 const batchMatMul = native(tf.BatchMatMul, ({ inputs, backend, attrs }, a) => {
   const { a: A, b: B } = inputs as { a: TensorInfo; b: TensorInfo };
-  const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
+  const { transposeA, transposeB } = attrsAs<{ transposeA: boolean; transposeB: boolean }>(attrs);
   const r = matMulNative(backend, a, A, B, transposeA, transposeB);
   return r && backend.makeTensorInfo(r.shape, 'float32', r.out);
 });
@@ -324,11 +335,11 @@ const fusedMatMul = native(tf._FusedMatMul, ({ inputs, backend, attrs }, a) => {
     bias,
     preluActivationWeights,
   } = inputs as { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
-  const { transposeA, transposeB, activation } = attrs as unknown as {
+  const { transposeA, transposeB, activation } = attrsAs<{
     transposeA: boolean;
     transposeB: boolean;
     activation: string;
-  };
+  }>(attrs);
   if (preluActivationWeights || (activation !== 'linear' && activation !== 'relu')) return undefined;
   const bv = bias ? backend.f32(bias) : null;
   if (bv === undefined) return undefined;
@@ -349,7 +360,7 @@ const fusedBatchNorm = native(tf.FusedBatchNorm, ({ inputs, backend, attrs }, a)
     offset?: TensorInfo;
     scale?: TensorInfo;
   };
-  const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
+  const { varianceEpsilon } = attrsAs<{ varianceEpsilon: number }>(attrs);
   const c = x.shape.at(-1)!;
   const vec = (t: TensorInfo | undefined) => (t ? backend.f32(t) : null);
   const [xv, mv, vv, ov, sv] = [backend.f32(x), vec(mean), vec(variance), vec(offset), vec(scale)];
@@ -395,7 +406,7 @@ const poolForward = (
     const { x } = inputs as { x: TensorInfo };
     const xv = backend.f32(x);
     if (!xv || x.shape.length !== 4) return undefined;
-    const { info, geometry } = poolGeometry(x.shape as Shape4, attrs as unknown as PoolAttrs);
+    const { info, geometry } = poolGeometry(x.shape as Shape4, attrsAs<PoolAttrs>(attrs));
     const shape: Shape4 = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
     const y = uninitialized(shape.reduce((p, q) => p * q, 1));
     pool(a, xv, y, geometry);
@@ -410,7 +421,7 @@ const maxPoolGrad = native(tf.MaxPoolGrad, ({ inputs, backend, attrs }, a) => {
   const dyv = backend.f32(dy);
   const xv = backend.f32(input);
   if (!dyv || !xv) return undefined;
-  const { geometry } = poolGeometry(input.shape as Shape4, attrs as unknown as PoolAttrs);
+  const { geometry } = poolGeometry(input.shape as Shape4, attrsAs<PoolAttrs>(attrs));
   const dx = new Float32Array(xv.length); // accumulated into: must start at zero
   a.maxPoolBackward(dyv, xv, dx, ...geometry);
   return backend.makeTensorInfo(input.shape, 'float32', dx);
@@ -420,7 +431,7 @@ const avgPoolGrad = native(tf.AvgPoolGrad, ({ inputs, backend, attrs }, a) => {
   const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
   const dyv = backend.f32(dy);
   if (!dyv || input.shape.length !== 4) return undefined;
-  const { geometry } = poolGeometry(input.shape as Shape4, attrs as unknown as PoolAttrs);
+  const { geometry } = poolGeometry(input.shape as Shape4, attrsAs<PoolAttrs>(attrs));
   const dx = new Float32Array(input.shape.reduce((p, q) => p * q, 1)); // accumulated into: must start at zero
   a.avgPoolBackward(dyv, dx, ...geometry);
   return backend.makeTensorInfo(input.shape, 'float32', dx);
@@ -468,7 +479,7 @@ function binary(name: string, op: number): KernelConfig {
 function reduction(name: string, mean: boolean): KernelConfig {
   return native(name, ({ inputs, backend, attrs }, a) => {
     const { x } = inputs as { x: TensorInfo };
-    const { axis, keepDims } = attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    const { axis, keepDims } = attrsAs<{ axis: number | number[]; keepDims: boolean }>(attrs);
     const xv = backend.f32(x);
     if (!xv || x.shape.length === 0) return undefined;
     const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
@@ -512,7 +523,10 @@ const prelu = native(tf.Prelu, ({ inputs, backend }, a) => {
 const zeroSlopes = new Map<number, Float32Array>();
 function zerosFor(channels: number): Float32Array {
   let z = zeroSlopes.get(channels);
-  if (!z) zeroSlopes.set(channels, (z = new Float32Array(channels)));
+  if (!z) {
+    z = new Float32Array(channels);
+    zeroSlopes.set(channels, z);
+  }
   return z;
 }
 
@@ -532,7 +546,7 @@ export const RELU_GRAD = 'LineaReluGrad';
 const reluGrad = {
   kernelName: RELU_GRAD,
   backendName: 'onednn',
-  kernelFunc: (({ inputs, backend }: Args) => {
+  kernelFunc: kernelFunc(({ inputs, backend }) => {
     const { dy, x } = inputs as { dy: TensorInfo; x: TensorInfo };
     const a = loadOnednnAddon();
     const c = x.shape.at(-1)!;
@@ -542,7 +556,7 @@ const reluGrad = {
     a.preluBackward(dyv, xv, zerosFor(c), dx, new Float32Array(c), c);
     nativeCalls.set(RELU_GRAD, (nativeCalls.get(RELU_GRAD) ?? 0) + 1);
     return backend.makeTensorInfo(x.shape, 'float32', dx);
-  }) as unknown as KernelFunc,
+  }),
 } satisfies KernelConfig;
 
 /** dx and dα of PReLU in one pass (kernel used by the Prelu gradient below on this backend). */
@@ -551,7 +565,7 @@ export const PRELU_GRAD = 'LineaPreluGrad';
 const preluGrad = {
   kernelName: PRELU_GRAD,
   backendName: 'onednn',
-  kernelFunc: (({ inputs, backend }: Args) => {
+  kernelFunc: kernelFunc(({ inputs, backend }) => {
     const { dy, x, alpha } = inputs as { dy: TensorInfo; x: TensorInfo; alpha: TensorInfo };
     const a = loadOnednnAddon();
     const dyv = backend.f32(dy)!;
@@ -562,7 +576,7 @@ const preluGrad = {
     a.preluBackward(dyv, xv, av, dx, da, x.shape.at(-1)!);
     nativeCalls.set(PRELU_GRAD, (nativeCalls.get(PRELU_GRAD) ?? 0) + 1);
     return [backend.makeTensorInfo(x.shape, 'float32', dx), backend.makeTensorInfo(alpha.shape, 'float32', da)];
-  }) as unknown as KernelFunc,
+  }),
 } satisfies KernelConfig;
 
 let registered = false;

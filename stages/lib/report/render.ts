@@ -3,7 +3,7 @@
  * renderer: no browser, no canvas) and the self-contained HTML page around them.
  */
 import * as vega from 'vega';
-import { compile } from 'vega-lite';
+import { compile, type TopLevelSpec } from 'vega-lite';
 import type { Figure } from './figures.ts';
 import type { Claim } from './rows.ts';
 
@@ -37,7 +37,8 @@ export async function toSvg(figure: Figure): Promise<string> {
       subtitleColor: '#555',
     },
   };
-  const { spec } = compile(titled as typeof figure.spec);
+  // The one place a spec meets vega-lite's types: compile validates it at run time (figures.ts).
+  const { spec } = compile(titled as TopLevelSpec);
   const view = new vega.View(vega.parse(spec), { renderer: 'none', logLevel: vega.Warn });
   try {
     return await view.toSVG();
@@ -46,7 +47,7 @@ export async function toSvg(figure: Figure): Promise<string> {
   }
 }
 
-const escape = (text: string) =>
+const escapeHtml = (text: string) =>
   text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 export interface Table {
@@ -75,20 +76,20 @@ export interface Page {
 const verdictClass = (v: string) => v.replace(/ /g, '-');
 
 function htmlTable(t: Table): string {
-  return `${t.caption ? `<p class="caption">${escape(t.caption)}</p>\n` : ''}<table>
-<tr>${t.columns.map((c) => `<th>${escape(c)}</th>`).join('')}</tr>
-${t.rows.map((r) => `<tr>${r.map((v) => `<td>${escape(String(v))}</td>`).join('')}</tr>`).join('\n')}
+  return `${t.caption ? `<p class="caption">${escapeHtml(t.caption)}</p>\n` : ''}<table>
+<tr>${t.columns.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr>
+${t.rows.map((r) => `<tr>${r.map((v) => `<td>${escapeHtml(String(v))}</td>`).join('')}</tr>`).join('\n')}
 </table>`;
 }
 
 function htmlSection(s: Section): string {
-  return `<section id="${escape(s.id)}">
-<h2>${escape(s.title)}</h2>
-${s.text.map((p) => `<p>${escape(p)}</p>`).join('\n')}
-${s.claims.length ? `<h3>Claims</h3>\n<ul class="claims">\n${s.claims.map((c) => `<li><b>${escape(c.claim)}</b>: <span class="${verdictClass(c.verdict)}">${escape(c.verdict)}</span>. ${escape(c.evidence)}</li>`).join('\n')}\n</ul>` : ''}
-${s.figures.map(({ figure, svg }) => `<figure id="${escape(figure.id)}" class="plot">\n<h3>${escape(figure.title)}</h3>\n${svg}\n<figcaption>${escape(figure.caption)}</figcaption>\n</figure>`).join('\n')}
+  return `<section id="${escapeHtml(s.id)}">
+<h2>${escapeHtml(s.title)}</h2>
+${s.text.map((p) => `<p>${escapeHtml(p)}</p>`).join('\n')}
+${s.claims.length ? `<h3>Claims</h3>\n<ul class="claims">\n${s.claims.map((c) => `<li><b>${escapeHtml(c.claim)}</b>: <span class="${verdictClass(c.verdict)}">${escapeHtml(c.verdict)}</span>. ${escapeHtml(c.evidence)}</li>`).join('\n')}\n</ul>` : ''}
+${s.figures.map(({ figure, svg }) => `<figure id="${escapeHtml(figure.id)}" class="plot">\n<h3>${escapeHtml(figure.title)}</h3>\n${svg}\n<figcaption>${escapeHtml(figure.caption)}</figcaption>\n</figure>`).join('\n')}
 ${s.tables.length ? `<h3>Numbers</h3>\n${s.tables.map(htmlTable).join('\n')}` : ''}
-${s.notes.length ? `<h3>Choices and notes</h3>\n<ul>\n${s.notes.map((n) => `<li>${escape(n)}</li>`).join('\n')}\n</ul>` : ''}
+${s.notes.length ? `<h3>Choices and notes</h3>\n<ul>\n${s.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('\n')}\n</ul>` : ''}
 </section>`;
 }
 
@@ -97,7 +98,7 @@ export function html(page: Page): string {
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>${escape(page.title)}</title>
+<title>${escapeHtml(page.title)}</title>
 <style>
 body { font-family: sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }
 section { margin-top: 3em; } figure { margin: 2em 0; } figcaption, .caption { font-size: 0.9em; color: #444; max-width: 60em; }
@@ -106,10 +107,10 @@ th { background: #f3f3f3; } .reproduced { color: #16632a; } .not-reproduced { co
 </style>
 </head>
 <body>
-<h1>${escape(page.title)}</h1>
-${page.intro.map((p) => `<p>${escape(p)}</p>`).join('\n')}
+<h1>${escapeHtml(page.title)}</h1>
+${page.intro.map((p) => `<p>${escapeHtml(p)}</p>`).join('\n')}
 <nav><ul>
-${page.sections.map((s) => `<li><a href="#${escape(s.id)}">${escape(s.title)}</a></li>`).join('\n')}
+${page.sections.map((s) => `<li><a href="#${escapeHtml(s.id)}">${escapeHtml(s.title)}</a></li>`).join('\n')}
 </ul></nav>
 ${page.sections.map(htmlSection).join('\n')}
 </body>

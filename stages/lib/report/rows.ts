@@ -301,6 +301,19 @@ export function taskGate(
   };
 }
 
+/** What every claim's judge reads: the rows, the seeds, and the task gate. */
+interface Judging {
+  readonly rows: readonly Row[];
+  readonly seeds: readonly number[];
+  /** Per seed, f(seed) where it is defined. */
+  bySeed<T>(f: (seed: number) => T | undefined): T[];
+  /** The "not testable on this task" verdict while the gate is closed. */
+  closed(claim: string): Claim | undefined;
+  readonly gaps: readonly GapPoint[];
+  /** The early protocols (every start but late). */
+  readonly protocols: readonly string[];
+}
+
 /**
  * The Nonlinear Advantage claims (docs/science.md, "Verdicts"), each judged from paired
  * per-seed values by the rule stated beside it. The rules are fixed here, before any run.
@@ -311,86 +324,191 @@ export function judgeClaims(
   layers: readonly { group: string; seed: number; omega: number; start: string; fractions: readonly number[] }[],
   gate: Gate,
 ): Claim[] {
-  const claims: Claim[] = [...gate.claims];
-  const closed = (claim: string): Claim | undefined =>
-    gate.open
-      ? undefined
-      : {
+  const seeds = [...new Set(rows.map((r) => r.seed))].sort((a, b) => a - b);
+  const j: Judging = {
+    rows,
+    seeds,
+    bySeed: (f) =>
+      seeds.flatMap((seed) => {
+        const v = f(seed);
+        return v === undefined ? [] : [v];
+      }),
+    closed: (claim) =>
+      gate.open
+        ? undefined
+        : {
+            claim,
+            verdict: 'not tested',
+            evidence: `not testable on this task: the task gate is not passed (${gate.claims.map((c) => `${c.claim}: ${c.verdict}`).join('; ')}).`,
+          },
+    gaps: gaps(rows),
+    protocols: [...new Set(rows.map((r) => r.start))].filter((s) => s !== 'late').sort(),
+  };
+  return [
+    ...gate.claims,
+    judgeDecay(j),
+    ...judgeLateBeatsEarly(j),
+    judgeHardVersusEasy(j),
+    judgeBaseline(j),
+    judgeMiddleLayers(j, layers),
+  ];
+}
+
+/**
+ * 1. Slow decay, then collapse, as APL falls (late protocol): per seed, the drop from the top-APL
+ * network to the best one at ≤ half its APL (slow), and to the lowest-APL one (collapse).
+ */
+function judgeDecay(j: Judging): Claim {
+  const claim = 'accuracy decays slowly, then collapses, as APL falls (late start)';
+  const per = j.bySeed((seed) => {
+    const pts = j.rows.filter((r) => r.seed === seed && r.start === 'late').sort((a, b) => b.apl - a.apl);
+    if (pts.length < MIN_GRID_POINTS) return undefined;
+    const top = pts[0]!;
+    const half = pts.filter((p) => p.apl <= top.apl / 2);
+    if (half.length === 0) return undefined;
+    return {
+      slow: top.accuracyLinearized - Math.max(...half.map((p) => p.accuracyLinearized)),
+      collapse: top.accuracyLinearized - pts.at(-1)!.accuracyLinearized,
+    };
+  });
+  const slow = judgeDifference(
+    per.map((p) => p.slow),
+    { direction: 'less', reference: 0.02, margin: 0 },
+    points,
+  );
+  const collapse = judgeDifference(
+    per.map((p) => p.collapse),
+    { direction: 'greater', reference: 0.1, margin: 0 },
+    points,
+  );
+  const outcome: Outcome =
+    per.length === 0
+      ? 'not tested'
+      : slow.outcome === 'not tested' || collapse.outcome === 'not tested'
+        ? 'not tested'
+        : slow.outcome === 'reproduced' && collapse.outcome === 'reproduced'
+          ? 'reproduced'
+          : slow.outcome === 'refuted' || collapse.outcome === 'refuted'
+            ? 'refuted'
+            : 'inconclusive';
+  return {
+    claim,
+    verdict: outcome,
+    evidence:
+      per.length === 0
+        ? `needs ≥ ${MIN_GRID_POINTS} late-start networks per seed, one at ≤ half the top APL`
+        : `slow: drop to the best network at ≤ half the top APL, ${slow.reason}; collapse: drop to the lowest-APL network, ${collapse.reason}. Rule: the slow drop's CI lies below 2 pt and the collapse's above 10 pt.`,
+  };
+}
+
+/** 3. A larger gap on the hard task than on the easy one. */
+function judgeHardVersusEasy(j: Judging): Claim {
+  const claim = 'the gap is larger on the hard task than on the easy one';
+  const task = (name: string) => (sweep: string) => new RegExp(`(^|, )task=${name}(,|$)`).test(sweep);
+  const versus = j.protocols.includes('early') ? 'early' : j.protocols[0];
+  const hardEasy = versus
+    ? j.seeds.flatMap((seed) => {
+        const at = (name: string) => {
+          const pts = j.gaps.filter((p) => p.seed === seed && p.versus === versus && task(name)(p.sweep));
+          return pts.length >= MIN_GRID_POINTS ? mean(pts.map((p) => p.gap)) : undefined;
+        };
+        const [h, e] = [at('hard'), at('easy')];
+        return h === undefined || e === undefined ? [] : [h - e];
+      })
+    : [];
+  return (
+    j.closed(claim) ??
+    (hardEasy.length === 0
+      ? {
           claim,
           verdict: 'not tested',
-          evidence: `not testable on this task: the task gate is not passed (${gate.claims.map((c) => `${c.claim}: ${c.verdict}`).join('; ')}).`,
-        };
-  const seeds = [...new Set(rows.map((r) => r.seed))].sort((a, b) => a - b);
-  const bySeed = <T>(f: (seed: number) => T | undefined) =>
-    seeds.flatMap((seed) => {
-      const v = f(seed);
-      return v === undefined ? [] : [v];
-    });
+          evidence: 'needs the task axis with easy and hard sweeps (linea run --ablate task=easy,hard), early and late',
+        }
+      : claimFrom(
+          claim,
+          hardEasy,
+          { direction: 'greater', margin: 0.01 },
+          'per seed, Δ(hard) − Δ(easy); reproduced if the 95 % CI lies above 1 pt.',
+        ))
+  );
+}
 
-  // 1. Slow decay, then collapse, as APL falls (late protocol): per seed, the drop from the
-  //    top-APL network to the best one at ≤ half its APL (slow), and to the lowest-APL one (collapse).
-  {
-    const claim = 'accuracy decays slowly, then collapses, as APL falls (late start)';
-    const per = bySeed((seed) => {
-      const pts = rows.filter((r) => r.seed === seed && r.start === 'late').sort((a, b) => b.apl - a.apl);
-      if (pts.length < MIN_GRID_POINTS) return undefined;
-      const top = pts[0]!;
-      const half = pts.filter((p) => p.apl <= top.apl / 2);
-      if (half.length === 0) return undefined;
-      return {
-        slow: top.accuracyLinearized - Math.max(...half.map((p) => p.accuracyLinearized)),
-        collapse: top.accuracyLinearized - pts.at(-1)!.accuracyLinearized,
-      };
-    });
-    const slow = judgeDifference(
-      per.map((p) => p.slow),
-      { direction: 'less', reference: 0.02, margin: 0 },
-      points,
+/**
+ * 4. Linearised beats its width-matched baseline of depth D = round(APL) < the source's depth (a
+ * baseline as deep as the source is the source retrained, which says nothing).
+ */
+function judgeBaseline(j: Judging): Claim {
+  const claim = 'the linearised network beats its width-matched baseline of the same depth';
+  const values = j.bySeed((seed) => {
+    const paired = j.rows.filter(
+      (r) =>
+        r.seed === seed &&
+        r.start === 'late' &&
+        r.baselineAccuracy !== undefined &&
+        r.baselineDepth! < r.sourceLayers &&
+        r.accuracyLinearized > r.chance + 0.05,
     );
-    const collapse = judgeDifference(
-      per.map((p) => p.collapse),
-      { direction: 'greater', reference: 0.1, margin: 0 },
-      points,
-    );
-    const outcome: Outcome =
-      per.length === 0
-        ? 'not tested'
-        : slow.outcome === 'not tested' || collapse.outcome === 'not tested'
-          ? 'not tested'
-          : slow.outcome === 'reproduced' && collapse.outcome === 'reproduced'
-            ? 'reproduced'
-            : slow.outcome === 'refuted' || collapse.outcome === 'refuted'
-              ? 'refuted'
-              : 'inconclusive';
-    claims.push({
-      claim,
-      verdict: outcome,
-      evidence:
-        per.length === 0
-          ? `needs ≥ ${MIN_GRID_POINTS} late-start networks per seed, one at ≤ half the top APL`
-          : `slow: drop to the best network at ≤ half the top APL, ${slow.reason}; collapse: drop to the lowest-APL network, ${collapse.reason}. Rule: the slow drop's CI lies below 2 pt and the collapse's above 10 pt.`,
-    });
-  }
+    return paired.length ? mean(paired.map((r) => r.accuracyLinearized - r.baselineAccuracy!)) : undefined;
+  });
+  return (
+    j.closed(claim) ??
+    (values.length === 0
+      ? {
+          claim,
+          verdict: 'not tested',
+          evidence: 'no late-start network above chance has a baseline shallower than its source',
+        }
+      : claimFrom(
+          claim,
+          values,
+          { direction: 'greater', margin: 0.01 },
+          'per seed, the mean difference over late-start networks whose baseline is shallower than the source; reproduced if the 95 % CI lies above 1 pt.',
+        ))
+  );
+}
 
-  // 2. Late beats early at matched APL, for each early protocol.
-  const g = gaps(rows);
-  const protocols = [...new Set(rows.map((r) => r.start))].filter((s) => s !== 'late').sort();
-  if (protocols.length === 0)
+/** 5. Nonlinear units concentrate in the middle of the network. */
+function judgeMiddleLayers(j: Judging, layers: Parameters<typeof judgeClaims>[1]): Claim {
+  const claim = 'nonlinear units concentrate in the middle of the network';
+  const values = j.bySeed((seed) => {
+    const partial = layers.filter(
+      (l) =>
+        l.seed === seed && l.fractions.length >= 3 && l.fractions.some((f) => f > 0) && l.fractions.some((f) => f < 1),
+    );
+    return partial.length
+      ? mean(partial.map((l) => mean(l.fractions.slice(1, -1)) - mean([l.fractions[0]!, l.fractions.at(-1)!])))
+      : undefined;
+  });
+  return values.length === 0
+    ? { claim, verdict: 'not tested', evidence: 'needs partially sparsified networks with ≥ 3 activation layers' }
+    : claimFrom(
+        claim,
+        values,
+        { direction: 'greater', margin: 0.05 },
+        "per seed, the middle layers' mean k/n minus the first and last layers' over partially sparsified networks; reproduced if the 95 % CI lies above 0.05.",
+        (x) => x.toFixed(3),
+      );
+}
+
+/** 2. Late beats early at matched APL, for each early protocol. */
+function judgeLateBeatsEarly(j: Judging): Claim[] {
+  const claims: Claim[] = [];
+  if (j.protocols.length === 0)
     claims.push({
       claim: 'late beats early at matched APL (Δ(d) > 0)',
       verdict: 'not tested',
       evidence: 'needs both an early and a late sweep',
     });
   const deltaOf = (versus: string, sweep?: (s: string) => boolean) =>
-    bySeed((seed) => {
-      const pts = g.filter((p) => p.seed === seed && p.versus === versus && (!sweep || sweep(p.sweep)));
+    j.bySeed((seed) => {
+      const pts = j.gaps.filter((p) => p.seed === seed && p.versus === versus && (!sweep || sweep(p.sweep)));
       return pts.length >= MIN_GRID_POINTS ? mean(pts.map((p) => p.gap)) : undefined;
     });
-  for (const versus of protocols) {
+  for (const versus of j.protocols) {
     const claim = `late beats ${versus} at matched APL (Δ(d) > 0)`;
     const values = deltaOf(versus);
     claims.push(
-      closed(claim) ??
+      j.closed(claim) ??
         (values.length === 0
           ? {
               claim,
@@ -403,99 +521,6 @@ export function judgeClaims(
               { direction: 'greater', margin: 0.01 },
               `per seed, the mean Δ over ≥ ${MIN_GRID_POINTS} APL grid points above chance; reproduced if the 95 % CI lies above 1 pt, refuted if below 0 or within ±1 pt.`,
             )),
-    );
-  }
-
-  // 3. A larger gap on the hard task than on the easy one.
-  {
-    const claim = 'the gap is larger on the hard task than on the easy one';
-    const task = (name: string) => (sweep: string) => new RegExp(`(^|, )task=${name}(,|$)`).test(sweep);
-    const versus = protocols.includes('early') ? 'early' : protocols[0];
-    const hardEasy = versus
-      ? seeds.flatMap((seed) => {
-          const at = (name: string) => {
-            const pts = g.filter((p) => p.seed === seed && p.versus === versus && task(name)(p.sweep));
-            return pts.length >= MIN_GRID_POINTS ? mean(pts.map((p) => p.gap)) : undefined;
-          };
-          const [h, e] = [at('hard'), at('easy')];
-          return h === undefined || e === undefined ? [] : [h - e];
-        })
-      : [];
-    claims.push(
-      closed(claim) ??
-        (hardEasy.length === 0
-          ? {
-              claim,
-              verdict: 'not tested',
-              evidence:
-                'needs the task axis with easy and hard sweeps (linea run --ablate task=easy,hard), early and late',
-            }
-          : claimFrom(
-              claim,
-              hardEasy,
-              { direction: 'greater', margin: 0.01 },
-              'per seed, Δ(hard) − Δ(easy); reproduced if the 95 % CI lies above 1 pt.',
-            )),
-    );
-  }
-
-  // 4. Linearised beats its width-matched baseline of depth D = round(APL) < the source's depth
-  //    (a baseline as deep as the source is the source retrained, which says nothing).
-  {
-    const claim = 'the linearised network beats its width-matched baseline of the same depth';
-    const values = bySeed((seed) => {
-      const paired = rows.filter(
-        (r) =>
-          r.seed === seed &&
-          r.start === 'late' &&
-          r.baselineAccuracy !== undefined &&
-          r.baselineDepth! < r.sourceLayers &&
-          r.accuracyLinearized > r.chance + 0.05,
-      );
-      return paired.length ? mean(paired.map((r) => r.accuracyLinearized - r.baselineAccuracy!)) : undefined;
-    });
-    claims.push(
-      closed(claim) ??
-        (values.length === 0
-          ? {
-              claim,
-              verdict: 'not tested',
-              evidence: 'no late-start network above chance has a baseline shallower than its source',
-            }
-          : claimFrom(
-              claim,
-              values,
-              { direction: 'greater', margin: 0.01 },
-              'per seed, the mean difference over late-start networks whose baseline is shallower than the source; reproduced if the 95 % CI lies above 1 pt.',
-            )),
-    );
-  }
-
-  // 5. Nonlinear units concentrate in the middle of the network.
-  {
-    const claim = 'nonlinear units concentrate in the middle of the network';
-    const values = bySeed((seed) => {
-      const partial = layers.filter(
-        (l) =>
-          l.seed === seed &&
-          l.fractions.length >= 3 &&
-          l.fractions.some((f) => f > 0) &&
-          l.fractions.some((f) => f < 1),
-      );
-      return partial.length
-        ? mean(partial.map((l) => mean(l.fractions.slice(1, -1)) - mean([l.fractions[0]!, l.fractions.at(-1)!])))
-        : undefined;
-    });
-    claims.push(
-      values.length === 0
-        ? { claim, verdict: 'not tested', evidence: 'needs partially sparsified networks with ≥ 3 activation layers' }
-        : claimFrom(
-            claim,
-            values,
-            { direction: 'greater', margin: 0.05 },
-            "per seed, the middle layers' mean k/n minus the first and last layers' over partially sparsified networks; reproduced if the 95 % CI lies above 0.05.",
-            (x) => x.toFixed(3),
-          ),
     );
   }
   return claims;

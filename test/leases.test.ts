@@ -1,7 +1,7 @@
 // Per-key leases: one holder at a time; a dead holder's lease is taken over at once on the same
 // host; a remote holder's lease only once its heartbeat is older than the stale timeout.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -62,5 +62,41 @@ describe('leases', () => {
     }
     const again = await new Leases(dir).tryAcquire(key('d'));
     assert.equal(again.ok, false, 'their lease is still there');
+  });
+});
+
+// The heartbeat runs in its own thread: a stage busy in a long synchronous step keeps its lease
+// alive for other hosts, and a process hung for longer than LINEA_HANG_MS lets it go stale.
+describe('lease heartbeats', () => {
+  const hdir = mkdtempSync(join(tmpdir(), 'linea-heartbeat-'));
+  after(() => rmSync(hdir, { recursive: true, force: true }));
+  const block = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+  it('keep beating while the main thread is blocked', async () => {
+    const taken = await new Leases(hdir, { staleMs: 1000 }).tryAcquire(key('h'));
+    assert.ok(taken.ok);
+    const path = join(hdir, `${key('h')}.lease`);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // let the heartbeat thread start
+    const before = statSync(path).mtimeMs;
+    block(1200); // no event loop turn at all: a timer on this thread could not fire
+    const during = statSync(path).mtimeMs;
+    await taken.lease.release();
+    assert.ok(during - before >= 250, `the lease file was touched while the main thread was blocked (${during - before} ms)`);
+  });
+
+  it('stop beating once the main thread has been hung for LINEA_HANG_MS', async () => {
+    process.env.LINEA_HANG_MS = '200';
+    try {
+      const taken = await new Leases(hdir, { staleMs: 1000 }).tryAcquire(key('i'));
+      assert.ok(taken.ok);
+      const path = join(hdir, `${key('i')}.lease`);
+      const start = Date.now();
+      block(1500);
+      const last = statSync(path).mtimeMs;
+      await taken.lease.release();
+      assert.ok(last < start + 900, `no heartbeat later than the hang bound (last ${last - start} ms after the block began)`);
+    } finally {
+      delete process.env.LINEA_HANG_MS;
+    }
   });
 });

@@ -7,9 +7,10 @@
  * removes the files of dead runs.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { startHeartbeat } from './heartbeat.ts';
 import type { ArtifactDigest } from './json.ts';
 import { processAlive, processStartTime } from './process.ts';
 
@@ -25,7 +26,7 @@ export class ActiveRun {
   /** Digests the file on disk already names. */
   private readonly persisted = new Set<ArtifactDigest>();
   private readonly file: string;
-  private timer: NodeJS.Timeout | undefined;
+  private stopHeartbeat: (() => void) | undefined;
   /** The last write queued; writes run one after another. */
   private writing: Promise<void> = Promise.resolve();
   /** The queued write that has not started yet: new digests join it instead of queuing another. */
@@ -46,13 +47,8 @@ export class ActiveRun {
   use(digest: ArtifactDigest): Promise<void> {
     if (this.persisted.has(digest)) return Promise.resolve();
     this.digests.add(digest);
-    if (!this.timer) {
-      this.timer = setInterval(() => {
-        const now = new Date();
-        utimes(this.file, now, now).catch(() => undefined);
-      }, this.heartbeatMs);
-      this.timer.unref();
-    }
+    // From its own thread (heartbeat.ts): a run busy in a long stage still shows it is alive.
+    this.stopHeartbeat ??= startHeartbeat(this.file, this.heartbeatMs);
     if (!this.pending) {
       this.pending = this.writing.then(async () => {
         this.pending = undefined;
@@ -75,8 +71,13 @@ export class ActiveRun {
     return this.pending;
   }
 
+  /** Every digest a live run (this one included) has recorded in this directory. */
+  inUseByAnyRun(staleMs?: number): Promise<Set<ArtifactDigest>> {
+    return digestsInUse(this.dir, staleMs);
+  }
+
   async close(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    this.stopHeartbeat?.();
     await this.writing.catch(() => undefined);
     if (this.digests.size) await unlink(this.file).catch(() => undefined);
   }

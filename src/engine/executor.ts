@@ -59,6 +59,15 @@ export class InProcessExecutor implements Executor {
   async close(): Promise<void> {}
 }
 
+let lastTurn = performance.now();
+/** A turn of the event loop if the last one was over 50 ms ago (see StageContext.progress). */
+function turn(): Promise<void> {
+  const now = performance.now();
+  if (now - lastTurn < 50) return Promise.resolve();
+  lastTurn = now;
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Load the stage a task names and run it with a context built from the task. */
 export async function runTask(
   task: StageTask,
@@ -81,7 +90,10 @@ export async function runTask(
       instance: task.instance,
       key: task.key,
       signal,
-      progress: (progress) => onEvent({ type: 'progress', progress }),
+      progress: (progress) => {
+        onEvent({ type: 'progress', progress });
+        return turn();
+      },
       log: (message) => onEvent({ type: 'log', message }),
       checkpoint: (state, write) => store.saveCheckpoint(task.key, state, write),
       resume: <S extends Json>() => store.loadCheckpoint<S>(task.key),

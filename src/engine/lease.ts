@@ -6,9 +6,10 @@
  * another host (a shared store) when the heartbeat is older than the stale timeout.
  */
 import { randomBytes } from 'node:crypto';
-import { link, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { startHeartbeat } from './heartbeat.ts';
 import type { CacheKey } from './json.ts';
 import { processAlive, processStartTime } from './process.ts';
 
@@ -42,6 +43,7 @@ export class Leases {
   readonly staleMs: number;
   private readonly warn: (message: string) => void;
   private readonly held = new Set<Lease>();
+  private ready: Promise<void> | undefined;
   private readonly me: Omit<LeaseHolder, 'nonce' | 'acquiredAt'>;
 
   constructor(
@@ -65,6 +67,8 @@ export class Leases {
    * power loss: valid ones are linked into place complete) is removed at once, with a warning.
    */
   async tryAcquire(key: CacheKey): Promise<Acquired> {
+    this.ready ??= mkdir(this.dir, { recursive: true }).then(() => undefined);
+    await this.ready;
     const path = this.path(key);
     let last: LeaseHolder = UNREADABLE;
     for (let attempt = 0; attempt < 4; attempt++) {
@@ -148,7 +152,7 @@ export class Leases {
 }
 
 export class Lease {
-  private readonly timer: NodeJS.Timeout;
+  private readonly stopHeartbeat: () => void;
   private released = false;
 
   constructor(
@@ -158,11 +162,8 @@ export class Lease {
     private readonly nonce: string,
     heartbeatMs: number,
   ) {
-    this.timer = setInterval(() => {
-      const now = new Date();
-      utimes(this.path, now, now).catch(() => undefined);
-    }, heartbeatMs);
-    this.timer.unref();
+    // Beats from its own thread, so a stage busy in a long synchronous step keeps its lease.
+    this.stopHeartbeat = startHeartbeat(this.path, heartbeatMs);
   }
 
   /** Whether the lease file still names us (a remote process may have broken a lease it thought dead). */
@@ -174,7 +175,7 @@ export class Lease {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    clearInterval(this.timer);
+    this.stopHeartbeat();
     this.owner.forget(this);
     if (await this.stillHeld()) await unlink(this.path).catch(() => undefined);
   }

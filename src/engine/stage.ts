@@ -89,8 +89,13 @@ export interface StageContext<P, I extends InputSpecs> {
   /** Instance id, e.g. `sparsify[omega=0.001]`. */
   readonly instance: string;
   readonly key: CacheKey;
-  /** Report progress within a long stage; shown live by the CLI. */
-  progress(progress: Progress): void;
+  /**
+   * Report progress within a long stage; shown live by the CLI. The promise resolves once the
+   * engine's event loop has had a turn (at most every 50 ms, else at once): a stage whose loop is
+   * otherwise synchronous can await it so that Ctrl-C and the progress display stay responsive.
+   * Leases do not depend on it (their heartbeat runs in its own thread).
+   */
+  progress(progress: Progress): Promise<void>;
   log(message: string): void;
   /**
    * Save resumable state for this exact cache key. `write` may put files into `dir`. The latest

@@ -89,7 +89,7 @@ export interface EpochEnd {
 
 export interface TrainHooks {
   readonly regularizers?: readonly Regularizer[];
-  readonly onProgress?: (progress: TrainProgress) => void;
+  readonly onProgress?: (progress: TrainProgress) => void | Promise<void>;
   readonly onEpoch?: (end: EpochEnd) => Promise<void> | void;
   /** Continue a run (weights already in the model) from this state. */
   readonly resume?: ResumeState;
@@ -294,7 +294,8 @@ export async function train(
         for (const [i, r] of regularizers.entries())
           penaltySums.set(r.name, penaltySums.get(r.name)! + stepResult.penalties[i]!);
         const elapsed = (performance.now() - t0) / 1000;
-        hooks.onProgress?.({
+        // The caller may take this moment to let its event loop run (awaiting is cheap when it does not).
+        await hooks.onProgress?.({
           epoch: epoch + 1,
           epochs: config.epochs,
           step: i + 1,
@@ -302,8 +303,6 @@ export async function train(
           loss: stepResult.task,
           imagesPerSecond: end / elapsed,
         });
-        // Yield so that signals, progress output and leases' heartbeats get a turn.
-        if (i % 8 === 7) await new Promise((resolve) => setImmediate(resolve));
       }
       const seconds = (performance.now() - t0) / 1000;
       const test = data.test ? evaluate(model, data.test, config.evalBatchSize) : undefined;

@@ -1,37 +1,22 @@
 /**
- * The `linea` command. Each subcommand is a thin edge around the pure parts: load the pipeline,
- * expand instances, plan or run, print. With --json, stdout carries exactly one JSON document
- * and everything for humans goes to stderr.
+ * The `linea` command: parses the arguments and dispatches to the command's module in commands/.
+ * Each command is a thin edge around the pure parts: load the pipeline, expand instances, plan
+ * or run, print. With --json, stdout carries exactly one JSON document and everything for humans
+ * goes to stderr.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { resolveCacheDir, openEngine, type Engine } from './engine.ts';
+import { resolveCacheDir } from './project.ts';
 import { errorMessage, LineaError } from './errors.ts';
-import { describeReason } from './fingerprint.ts';
-import { collectGarbage, parseDuration, parseSize } from './gc.ts';
-import { renderGraph } from './graph.ts';
-import { isDamagedIndex, rebuildIndex } from './index-repair.ts';
-import {
-  chosenAxisValues,
-  expandInstances,
-  parseAblateFlag,
-  parseSetFlag,
-  type Instance,
-  type Selection,
-} from './instances.ts';
-import { ablateSelection, ablationGrid, confirmRun, estimate, promptAblation, renderGrid } from './ablate.ts';
-import { canonicalJson, type CacheKey, type Json } from './json.ts';
-import { isPipeline, type Pipeline } from './pipeline.ts';
-import { describePlan, planInstances } from './plan.ts';
-import { InProcessExecutor, type Executor } from './executor.ts';
-import { ProcessPoolExecutor } from './pool.ts';
-import { ProgressPrinter, summaryTable } from './progress.ts';
-import { publishResults } from './publish.ts';
-import { runInstances } from './run.ts';
-import { RunIndex } from './run-index.ts';
-import { Store } from './store.ts';
+import { indexUri, isDamagedIndex, redact } from './index-backends.ts';
+import { cmdAblate } from './commands/ablate.ts';
+import { type Flags, loadPipeline, parseFlags } from './commands/context.ts';
+import { cmdGc } from './commands/gc.ts';
+import { cmdGraph } from './commands/graph.ts';
+import { cmdIndexRebuild } from './commands/index-rebuild.ts';
+import { cmdLog } from './commands/log.ts';
+import { cmdPin } from './commands/pin.ts';
+import { cmdRun } from './commands/run.ts';
+import { cmdStatus } from './commands/status.ts';
+import { cmdVerify } from './commands/verify.ts';
 
 const USAGE = `linea — run an experiment pipeline with content-addressed caching
 
@@ -70,33 +55,22 @@ options:
   --json                  machine-readable output on stdout
 `;
 
-const OPTIONS = {
-  pipeline: { type: 'string' },
-  'cache-dir': { type: 'string' },
-  preset: { type: 'string' },
-  set: { type: 'string', multiple: true },
-  ablate: { type: 'string', multiple: true },
-  only: { type: 'string', multiple: true },
-  jobs: { type: 'string', short: 'j' },
-  backend: { type: 'string' },
-  out: { type: 'string' },
-  json: { type: 'boolean' },
-  format: { type: 'string' },
-  'max-size': { type: 'string' },
-  'dry-run': { type: 'boolean' },
-  'verify-inputs': { type: 'boolean' },
-  repair: { type: 'boolean' },
-  'all-projects': { type: 'boolean' },
-  grace: { type: 'string' },
-  yes: { type: 'boolean', short: 'y' },
-  help: { type: 'boolean', short: 'h' },
-} satisfies ParseArgsConfig['options'];
-
-type Flags = ReturnType<typeof parseFlags>['values'];
-
-function parseFlags(argv: string[]) {
-  return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-}
+/** Each command's module; `rest` is the positionals after the command's name. */
+const COMMANDS: Readonly<Record<string, (flags: Flags, rest: string[]) => Promise<number>>> = {
+  run: (flags) => cmdRun(flags),
+  ablate: cmdAblate,
+  status: cmdStatus,
+  graph: cmdGraph,
+  log: cmdLog,
+  gc: cmdGc,
+  pin: (flags, rest) => cmdPin(flags, 'pin', rest),
+  unpin: (flags, rest) => cmdPin(flags, 'unpin', rest),
+  verify: cmdVerify,
+  index: (flags, rest) => {
+    if (rest[0] !== 'rebuild') throw new LineaError(`linea index: expected 'linea index rebuild'`, 'usage');
+    return cmdIndexRebuild(flags);
+  },
+};
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -118,30 +92,9 @@ export async function main(argv: string[]): Promise<number> {
   // environment, to pool workers). Stages that declare env ['LINEA_BACKEND'] key on it.
   if (flags.backend !== undefined) process.env.LINEA_BACKEND = flags.backend;
   try {
-    switch (command) {
-      case 'run':
-        return await cmdRun(flags);
-      case 'ablate':
-        return await cmdAblate(flags);
-      case 'status':
-        return await cmdStatus(flags);
-      case 'graph':
-        return await cmdGraph(flags);
-      case 'log':
-        return await cmdLog(flags, rest);
-      case 'gc':
-        return await cmdGc(flags);
-      case 'pin':
-      case 'unpin':
-        return await cmdPin(flags, command, rest);
-      case 'verify':
-        return await cmdVerify(flags);
-      case 'index':
-        if (rest[0] !== 'rebuild') throw new LineaError(`linea index: expected 'linea index rebuild'`, 'usage');
-        return await cmdIndexRebuild(flags);
-      default:
-        throw new LineaError(`unknown command '${command}'\n\n${USAGE}`, 'usage');
-    }
+    const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+    if (!run) throw new LineaError(`unknown command '${command}'\n\n${USAGE}`, 'usage');
+    return await run(flags, rest);
   } catch (error) {
     if (error instanceof LineaError) {
       process.stderr.write(`linea: ${error.message}\n`);
@@ -150,11 +103,11 @@ export async function main(argv: string[]): Promise<number> {
       return error.kind === 'usage' || error.kind === 'params' ? 2 : 1;
     }
     if (isDamagedIndex(error)) {
-      const { cacheDir } = await loadPipeline(flags).catch(() => ({
-        cacheDir: resolveCacheDir(process.cwd(), flags['cache-dir']),
-      }));
+      const uri = await loadPipeline(flags)
+        .then((loaded) => loaded.indexUri)
+        .catch(() => indexUri(resolveCacheDir(process.cwd(), flags['cache-dir']), flags.index));
       process.stderr.write(
-        `linea: the run index ${join(cacheDir, 'index.sqlite')} is damaged (${(error as { code: string }).code}); results in the store are intact. Rebuild it from the store with \`linea index rebuild\` (or \`linea verify --repair\`).\n`,
+        `linea: the run index ${uri.protocol === 'sqlite:' ? uri.pathname : redact(uri)} is damaged (${(error as { code: string }).code}); results in the store are intact. Rebuild it from the store with \`linea index rebuild\` (or \`linea verify --repair\`).\n`,
       );
       return 1;
     }
@@ -163,380 +116,4 @@ export async function main(argv: string[]): Promise<number> {
     );
     return 70;
   }
-}
-
-interface Loaded {
-  pipeline: Pipeline;
-  root: string;
-  cacheDir: string;
-}
-
-export async function loadPipeline(flags: Pick<Flags, 'pipeline' | 'cache-dir'>): Promise<Loaded> {
-  const file = resolve(flags.pipeline ?? 'pipeline.ts');
-  if (!existsSync(file)) {
-    throw new LineaError(
-      `no pipeline file at ${file}; run linea in a project with a pipeline.ts or pass --pipeline <file>`,
-      'config',
-    );
-  }
-  let module: { default?: unknown };
-  try {
-    module = (await import(pathToFileURL(file).href)) as { default?: unknown };
-  } catch (error) {
-    if (error instanceof LineaError) throw error;
-    throw new LineaError(`cannot load ${file}: ${errorMessage(error)}`, 'config');
-  }
-  if (!isPipeline(module.default)) {
-    throw new LineaError(`${file} must \`export default definePipeline({...})\``, 'config');
-  }
-  const root = dirname(file);
-  return { pipeline: module.default, root, cacheDir: resolveCacheDir(root, flags['cache-dir']) };
-}
-
-function selectionFrom(flags: Flags): Selection {
-  const ablate: Record<string, string[]> = {};
-  for (const flag of flags.ablate ?? []) {
-    const [axis, values] = parseAblateFlag(flag);
-    ablate[axis] = [...(ablate[axis] ?? []), ...values];
-  }
-  const set: Record<string, Json> = {};
-  for (const flag of flags.set ?? []) {
-    const [path, value] = parseSetFlag(flag);
-    set[path] = value;
-  }
-  return {
-    ...(flags.preset ? { preset: flags.preset } : {}),
-    set,
-    ablate,
-    ...(flags.only ? { only: flags.only } : {}),
-  };
-}
-
-async function withEngine<T>(
-  flags: Flags,
-  use: (engine: Engine, instances: Instance[], loaded: Loaded) => Promise<T>,
-  selection?: Selection,
-  preloaded?: Loaded,
-  access: 'read' | 'write' = 'write',
-): Promise<T> {
-  const loaded = preloaded ?? (await loadPipeline(flags));
-  const instances = expandInstances(loaded.pipeline, selection ?? selectionFrom(flags));
-  const engine = await openEngine({ root: loaded.root, cacheDir: loaded.cacheDir, pipeline: loaded.pipeline, access });
-  try {
-    return await use(engine, instances, loaded);
-  } finally {
-    await engine.close();
-  }
-}
-
-function jobsFrom(flags: Flags): number {
-  const jobs = flags.jobs === undefined ? 1 : Number(flags.jobs);
-  if (!Number.isInteger(jobs) || jobs < 1)
-    throw new LineaError(`--jobs ${flags.jobs}: expected a whole number ≥ 1`, 'usage');
-  return jobs;
-}
-
-async function cmdRun(flags: Flags, selection?: Selection, preloaded?: Loaded): Promise<number> {
-  const jobs = jobsFrom(flags);
-  return withEngine(
-    flags,
-    async (engine, instances, loaded) => {
-      await engine.store.sweepTmp();
-      const executor: Executor = jobs > 1 ? new ProcessPoolExecutor(jobs) : new InProcessExecutor();
-      const printer = new ProgressPrinter();
-      const controller = new AbortController();
-      let interrupts = 0;
-      const onSignal = () => {
-        interrupts++;
-        controller.abort();
-        process.stderr.write(
-          '\nlinea: interrupted; finishing up (nothing partial is committed). Press Ctrl-C again to exit now.\n',
-        );
-        if (interrupts > 1) process.exit(130);
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      try {
-        const results = await runInstances(engine, instances, {
-          executor,
-          observer: printer,
-          signal: controller.signal,
-          verifyInputs: Boolean(flags['verify-inputs']),
-        });
-        printer.stop();
-        const published = controller.signal.aborted
-          ? []
-          : await publishResults(engine, instances, results, resolve(flags.out ?? resolve(loaded.root, 'results')));
-        if (flags.json) {
-          process.stdout.write(
-            `${JSON.stringify({ stages: results.map(({ id, stage, key, status, seconds }) => ({ id, stage, key, status, seconds })), published })}\n`,
-          );
-        } else {
-          process.stdout.write(`${summaryTable(results)}\n`);
-          for (const p of published) process.stdout.write(`${p.instance} → ${p.dir}\n`);
-        }
-        for (const r of results) if (r.status === 'failed') process.stderr.write(`linea: ${r.id} failed: ${r.error}\n`);
-        if (controller.signal.aborted) return 130;
-        return results.every((r) => r.status !== 'failed') ? 0 : 1;
-      } finally {
-        printer.stop();
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        await executor.close();
-      }
-    },
-    selection,
-    preloaded,
-  );
-}
-
-/**
- * Interactive ablation: prompts (or the --ablate flags with --yes), the grid of variants marked
- * cached / stale / new with an estimate from past durations, a confirmation, then a normal run.
- */
-async function cmdAblate(flags: Flags): Promise<number> {
-  const loaded = await loadPipeline(flags);
-  const base = selectionFrom(flags);
-  const initial = new Map(
-    [...chosenAxisValues(loaded.pipeline, base)].map(([a, values]) => [a.name, values.map((v) => v.label)]),
-  );
-  const interactive = !flags.yes;
-  if (interactive && !process.stdin.isTTY) {
-    throw new LineaError(
-      'linea ablate needs a terminal for its prompts; give the choice as flags instead: linea ablate --ablate <axis>=<v1>,<v2> … --yes (or linea run --ablate …)',
-      'usage',
-    );
-  }
-  const chosen = interactive ? await promptAblation(loaded.pipeline, initial) : initial;
-  if (!chosen) return 130;
-  const selection: Selection = { ...base, ablate: ablateSelection(loaded.pipeline, chosen) };
-  const grid = await withEngine(
-    flags,
-    async (engine, instances) => {
-      const planned = await planInstances(engine, instances);
-      const cells = ablationGrid(chosen, instances, planned);
-      return { cells, text: renderGrid(cells, [...chosen.keys()], estimate(planned, await engine.index.runs())) };
-    },
-    selection,
-    loaded,
-  );
-  if (flags.json && !interactive) {
-    process.stderr.write(`${grid.text}\n`);
-  } else if (!interactive) {
-    process.stdout.write(`${grid.text}\n`);
-  }
-  if (interactive && !(await confirmRun(grid.text))) return 130;
-  return cmdRun(flags, selection, loaded);
-}
-
-async function cmdStatus(flags: Flags): Promise<number> {
-  return withEngine(
-    flags,
-    async (engine, instances) => {
-      const planned = await planInstances(engine, instances);
-      if (flags.json) {
-        const stages = planned.map((p) => ({
-          id: p.id,
-          stage: p.stage,
-          key: p.key,
-          state: p.state,
-          reasons: p.reasons.map((r) => ({ ...r, message: describeReason(r) })),
-        }));
-        process.stdout.write(`${JSON.stringify({ stages })}\n`);
-      } else {
-        process.stdout.write(`${describePlan(planned)}\n`);
-      }
-      return 0;
-    },
-    undefined,
-    undefined,
-    'read',
-  );
-}
-
-async function cmdGraph(flags: Flags): Promise<number> {
-  const format = flags.format ?? 'mermaid';
-  if (format !== 'mermaid' && format !== 'dot') throw new LineaError(`--format ${format}: use mermaid or dot`, 'usage');
-  const loaded = await loadPipeline(flags);
-  const instances = expandInstances(loaded.pipeline, selectionFrom(flags));
-  process.stdout.write(`${renderGraph(instances, format)}\n`);
-  return 0;
-}
-
-async function cmdLog(flags: Flags, args: string[]): Promise<number> {
-  const [name] = args;
-  if (!name) throw new LineaError('usage: linea log <stage|instance>', 'usage');
-  return withEngine(
-    flags,
-    async (engine) => {
-      const all = await engine.index.runs();
-      // A store may be shared by several projects: show this project's runs unless --all-projects.
-      const runs = all
-        .filter((r) => flags['all-projects'] || r.project === undefined || r.project === engine.project)
-        .filter((r) => r.stage === name || r.node === name || r.instance === name)
-        .sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1));
-      if (!runs.length) throw new LineaError(`no recorded runs of '${name}'`, 'usage');
-      const byKey = new Map(all.map((r) => [r.key, r]));
-      if (flags.json) {
-        process.stdout.write(`${JSON.stringify({ runs })}\n`);
-        return 0;
-      }
-      for (const r of runs) {
-        const lines = [
-          `${r.startedAt}  ${r.instance}  key ${r.key.slice(0, 12)}  ${r.seconds.toFixed(2)}s  on ${r.host}`,
-          `  params  ${canonicalJson(r.fingerprint.params)}`,
-          ...Object.entries(r.upstream).map(
-            ([input, key]) => `  input   ${input} ← ${byKey.get(key)?.instance ?? '(gone)'} ${key.slice(0, 12)}`,
-          ),
-          `  code    ${Object.keys(r.fingerprint.code).join(', ')}`,
-          ...(Object.keys(r.fingerprint.packages).length
-            ? [
-                `  npm     ${Object.entries(r.fingerprint.packages)
-                  .map(([n, v]) => `${n}@${v}`)
-                  .join(', ')}`,
-              ]
-            : []),
-          ...(Object.keys(r.fingerprint.env).length ? [`  env     ${canonicalJson(r.fingerprint.env)}`] : []),
-          `  output  ${r.digest.slice(0, 12)}`,
-        ];
-        process.stdout.write(`${lines.join('\n')}\n`);
-      }
-      return 0;
-    },
-    undefined,
-    undefined,
-    'read',
-  );
-}
-
-async function cmdGc(flags: Flags): Promise<number> {
-  let maxBytes: number | undefined;
-  try {
-    maxBytes = flags['max-size'] === undefined ? undefined : parseSize(flags['max-size']);
-  } catch (error) {
-    throw new LineaError(`--max-size: ${errorMessage(error)}`, 'usage');
-  }
-  let graceMs: number | undefined;
-  try {
-    graceMs = flags.grace === undefined ? undefined : parseDuration(flags.grace);
-  } catch (error) {
-    throw new LineaError(`--grace: ${errorMessage(error)}`, 'usage');
-  }
-  return withEngine(flags, async (engine, instances) => {
-    const planned = await planInstances(engine, instances);
-    const report = await collectGarbage(engine, {
-      keep: new Set(planned.flatMap((p) => (p.digest ? [p.digest] : []))),
-      liveKeys: new Set(planned.flatMap((p) => (p.key ? [p.key] : []))),
-      ...(maxBytes !== undefined ? { maxBytes } : {}),
-      dryRun: Boolean(flags['dry-run']),
-      allProjects: Boolean(flags['all-projects']),
-      ...(graceMs !== undefined ? { graceMs } : {}),
-    });
-    if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-    else {
-      const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
-      const verb = report.dryRun ? 'would evict' : 'evicted';
-      process.stdout.write(
-        `${verb} ${report.evicted.length} objects (${mb(report.evictedBytes)}); kept ${report.kept} (${mb(report.keptBytes)}); ` +
-          `${report.droppedIndexEntries} index entries and ${report.droppedCheckpoints} checkpoints ${report.dryRun ? 'would be ' : ''}dropped\n`,
-      );
-    }
-    return 0;
-  });
-}
-
-async function cmdPin(flags: Flags, command: 'pin' | 'unpin', args: string[]): Promise<number> {
-  const [target] = args;
-  if (!target) throw new LineaError(`usage: linea ${command} <instance|key>`, 'usage');
-  return withEngine(flags, async (engine, instances) => {
-    const planned = await planInstances(engine, instances);
-    const match = planned.find((p) => p.id === target);
-    if (command === 'unpin') {
-      const key = (match?.key ?? target) as CacheKey;
-      const removed = await engine.index.unpin(key);
-      process.stdout.write(removed ? `unpinned ${target}\n` : `${target} was not pinned\n`);
-      return 0;
-    }
-    if (!match) throw new LineaError(`no stage instance '${target}'; see linea status for the ids`, 'usage');
-    if (match.state !== 'cached' || !match.key)
-      throw new LineaError(`${target} has no cached result to pin (it is ${match.state}); run it first`, 'usage');
-    await engine.index.pin(match.key, target);
-    process.stdout.write(`pinned ${target} (${match.key.slice(0, 12)})\n`);
-    return 0;
-  });
-}
-
-async function cmdIndexRebuild(flags: Flags): Promise<number> {
-  const { cacheDir } = await loadPipeline(flags);
-  const store = new Store(cacheDir);
-  await store.init();
-  const report = await rebuildIndex(store);
-  if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-  else {
-    process.stdout.write(
-      `run index rebuilt from the store: ${report.restored} runs restored${report.skipped ? `, ${report.skipped} whose objects are missing or damaged left out (they will be recomputed)` : ''}\n`,
-    );
-    for (const path of report.movedAside) process.stdout.write(`  the old index is kept at ${path}\n`);
-  }
-  return 0;
-}
-
-async function cmdVerify(flags: Flags): Promise<number> {
-  if (flags.repair) {
-    // A damaged index cannot even be opened: rebuild it first, then verify as usual.
-    const { cacheDir } = await loadPipeline(flags);
-    const store = new Store(cacheDir);
-    await store.init();
-    let damaged = false;
-    try {
-      const index = await RunIndex.open(store.indexPath);
-      try {
-        await index.runs();
-      } finally {
-        await index.close();
-      }
-    } catch (error) {
-      if (!isDamagedIndex(error)) throw error;
-      damaged = true;
-    }
-    if (damaged) {
-      const report = await rebuildIndex(store);
-      process.stderr.write(
-        `linea: the run index was damaged; rebuilt from the store (${report.restored} runs restored; the old one is kept at ${report.movedAside[0] ?? '–'})\n`,
-      );
-    }
-  }
-  return withEngine(
-    flags,
-    async (engine) => {
-      const problems: string[] = [];
-      const digests = await engine.store.listObjects();
-      for (const digest of digests) {
-        const verified = await engine.store.verify(digest);
-        if (verified.ok) continue;
-        // A damaged object is never served again: out of the store, its runs are misses and rerun.
-        const moved = await engine.store.quarantine(digest);
-        problems.push(
-          `object ${digest.slice(0, 12)} ${verified.problem}${moved ? `; moved to ${moved}, the next run recomputes it` : ''}`,
-        );
-      }
-      const runs = await engine.index.runs();
-      const present = new Set(digests);
-      for (const r of runs)
-        if (!present.has(r.digest))
-          problems.push(
-            `index entry ${r.instance} (${r.key.slice(0, 12)}) points to a missing object (a miss; gc drops it)`,
-          );
-      if (flags.json)
-        process.stdout.write(`${JSON.stringify({ objects: digests.length, runs: runs.length, problems })}\n`);
-      else
-        process.stdout.write(
-          `${digests.length} objects, ${runs.length} indexed runs: ${problems.length ? `\n  ${problems.join('\n  ')}` : 'all intact'}\n`,
-        );
-      return problems.some((p) => p.startsWith('object')) ? 1 : 0;
-    },
-    undefined,
-    undefined,
-    'read',
-  );
 }

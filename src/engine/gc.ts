@@ -11,12 +11,9 @@
  * its object is still missing when gc is about to drop it (a run may have committed since).
  */
 import { existsSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { digestsInUse } from './activity.ts';
-import type { Engine } from './engine.ts';
+import { stat } from 'node:fs/promises';
+import type { Project } from './project.ts';
 import type { ArtifactDigest, CacheKey } from './json.ts';
-import { rmTree } from './store.ts';
 
 export interface GcOptions {
   /** Digests to keep whatever the budget (the current plan's cached results). */
@@ -46,8 +43,8 @@ export interface GcReport {
   readonly dryRun: boolean;
 }
 
-export async function collectGarbage(engine: Engine, options: GcOptions): Promise<GcReport> {
-  const { store, index } = engine;
+export async function collectGarbage(project: Project, options: GcOptions): Promise<GcReport> {
+  const { store, index } = project;
   const keep = new Set(options.keep);
   const runs = await index.runs();
   const byKey = new Map(runs.map((r) => [r.key, r]));
@@ -67,9 +64,8 @@ export async function collectGarbage(engine: Engine, options: GcOptions): Promis
   const graceMs = options.graceMs ?? 10 * 60_000;
   // Read after listing: a run records an object before it reads it, so anything it reads from
   // here on is either in this set or touched after the listing (and so within the grace period).
-  const inUse = await digestsInUse(store.activeDir);
-  const mine = (r: { project?: string }) =>
-    options.allProjects || r.project === undefined || r.project === engine.project;
+  const inUse = await project.activity.inUseByAnyRun();
+  const mine = (r: { project?: string }) => options.allProjects || r.project === undefined || r.project === project.id;
   const othersUse = new Set(runs.filter((r) => !mine(r)).map((r) => r.digest));
   const candidates = objects
     .filter((o) => !keep.has(o.digest) && !othersUse.has(o.digest))
@@ -109,12 +105,12 @@ export async function collectGarbage(engine: Engine, options: GcOptions): Promis
   }
 
   let droppedCheckpoints = 0;
-  for (const key of await readdir(store.checkpointsDir).catch(() => [] as string[])) {
+  for (const key of await store.checkpointKeys()) {
     // A key another run is computing right now (a live process holds its lease) keeps its
     // checkpoints too; a lease left by a dead process protects nothing.
-    if (options.liveKeys.has(key as CacheKey) || (await engine.leases.heldByLiveProcess(key as CacheKey))) continue;
+    if (options.liveKeys.has(key) || (await project.leases.heldByLiveProcess(key))) continue;
     droppedCheckpoints++;
-    if (!options.dryRun) await rmTree(join(store.checkpointsDir, key));
+    if (!options.dryRun) await store.dropCheckpoints(key);
   }
   if (!options.dryRun) await store.sweepTmp();
 

@@ -1,11 +1,10 @@
 /**
- * Rebuilding the run index from the store. The index (sqlite by default) is only a pointer; the
+ * Rebuilding the run index from the store. The index (any backend) is only a pointer; the
  * store keeps a copy of every run record (records/) beside the objects. A damaged or lost index is
  * moved aside and a new one is filled from the records whose objects are intact, so no intact
  * result is lost because an index was damaged.
  */
-import { existsSync } from 'node:fs';
-import { rename } from 'node:fs/promises';
+import { backendFor, isDamagedIndex } from './index-backends.ts';
 import type { CacheKey } from './json.ts';
 import { RunIndex, type RunRecord } from './run-index.ts';
 import type { Store } from './store.ts';
@@ -18,23 +17,9 @@ export interface RebuildReport {
   readonly skipped: number;
 }
 
-/** Is this error sqlite saying the index file is not a (whole) database? */
-export function isDamagedIndex(error: unknown): boolean {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB)/.test(code);
-}
-
-export async function rebuildIndex(store: Store): Promise<RebuildReport> {
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const movedAside: string[] = [];
-  for (const suffix of ['', '-wal', '-shm']) {
-    const path = `${store.indexPath}${suffix}`;
-    if (!existsSync(path)) continue;
-    const aside = `${path}.damaged-${stamp}`;
-    await rename(path, aside);
-    movedAside.push(aside);
-  }
-  const index = await RunIndex.open(store.indexPath);
+export async function rebuildIndex(store: Store, uri: URL): Promise<RebuildReport> {
+  const movedAside = await backendFor(uri).moveAside(uri);
+  const index = await RunIndex.open(uri);
   try {
     const intact: RunRecord[] = [];
     let skipped = 0;
@@ -52,5 +37,24 @@ export async function rebuildIndex(store: Store): Promise<RebuildReport> {
     return { movedAside, restored: seen.size, skipped };
   } finally {
     await index.close();
+  }
+}
+
+/**
+ * Rebuild the index only if it is damaged (cannot be opened or read); a damaged index cannot even
+ * be opened, so `verify --repair` calls this before anything else. Undefined when it was intact.
+ */
+export async function repairIndexIfDamaged(store: Store, uri: URL): Promise<RebuildReport | undefined> {
+  try {
+    const index = await RunIndex.open(uri);
+    try {
+      await index.runs();
+    } finally {
+      await index.close();
+    }
+    return undefined;
+  } catch (error) {
+    if (!isDamagedIndex(error)) throw error;
+    return rebuildIndex(store, uri);
   }
 }

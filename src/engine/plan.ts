@@ -4,7 +4,8 @@
  * the record of its last run, field by field.
  */
 import { cacheKey, describeReason, diffFingerprints, type Reason } from './fingerprint.ts';
-import { fingerprintOf, lookup, type Engine } from './engine.ts';
+import { fingerprintOf, lookup } from './lookup.ts';
+import type { Project } from './project.ts';
 import type { Instance } from './instances.ts';
 import type { ArtifactDigest, CacheKey } from './json.ts';
 
@@ -23,14 +24,14 @@ export interface PlannedInstance {
   readonly lastSeconds?: number;
 }
 
-export async function planInstances(engine: Engine, instances: readonly Instance[]): Promise<PlannedInstance[]> {
+export async function planInstances(project: Project, instances: readonly Instance[]): Promise<PlannedInstance[]> {
   const planned = new Map<string, PlannedInstance>();
-  for (const instance of instances) planned.set(instance.id, await planOne(engine, instance, planned));
+  for (const instance of instances) planned.set(instance.id, await planOne(project, instance, planned));
   return [...planned.values()];
 }
 
 async function planOne(
-  engine: Engine,
+  project: Project,
   instance: Instance,
   planned: ReadonlyMap<string, PlannedInstance>,
 ): Promise<PlannedInstance> {
@@ -55,14 +56,14 @@ async function planOne(
 
   const pending = upstream.filter(([, p]) => p.state !== 'cached');
   if (pending.length) {
-    const previous = await engine.index.latest(engine.project, instance.id);
+    const previous = await project.index.latest(project.id, instance.id);
     // The key is unknown until upstream runs. Diff what is known, using the previous input digests
     // for the pending inputs, so params and code changes are still reported.
     const inputs: Record<string, ArtifactDigest> = {};
     for (const [name, p] of upstream)
       inputs[name] = p.digest ?? previous?.fingerprint.inputs[name] ?? ('' as ArtifactDigest);
     const reasons: Reason[] = previous
-      ? diffFingerprints(previous.fingerprint, fingerprintOf(engine, instance, inputs))
+      ? diffFingerprints(previous.fingerprint, fingerprintOf(project, instance, inputs))
       : [{ kind: 'new', field: 'record' }];
     for (const [name, p] of pending) {
       reasons.push({
@@ -84,9 +85,9 @@ async function planOne(
   }
 
   const inputs = Object.fromEntries(upstream.map(([name, p]) => [name, p.digest!]));
-  const fingerprint = fingerprintOf(engine, instance, inputs);
+  const fingerprint = fingerprintOf(project, instance, inputs);
   const key = cacheKey(fingerprint);
-  const found = await lookup(engine, key);
+  const found = await lookup(project, key);
   if (found.hit)
     return {
       ...base,
@@ -97,10 +98,10 @@ async function planOne(
       lastSeconds: found.record.seconds,
     };
   // Only a miss needs the last run of this instance, to say what changed.
-  const previous = await engine.index.latest(engine.project, instance.id);
+  const previous = await project.index.latest(project.id, instance.id);
   const reasons: Reason[] = [];
   if (found.problem) reasons.push({ kind: 'artifact', field: 'artifact', problem: found.problem });
-  const failure = await engine.index.failure(key);
+  const failure = await project.index.failure(key);
   if (failure) reasons.push({ kind: 'failed', field: 'lastRun', error: failure.error });
   if (previous && previous.key !== key) reasons.push(...diffFingerprints(previous.fingerprint, fingerprint));
   const known = found.record ?? previous;

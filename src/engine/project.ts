@@ -1,29 +1,28 @@
 /**
- * The engine's handles on one project: its root, store, run index, leases, and the digests of
- * the code of every stage in the pipeline (computed once per command).
+ * A project opened for one command: its root and identity, its store, run index and leases, and
+ * the digests of the code of every stage in the pipeline (computed once per command). Commands
+ * open one, pass it to the scheduler, planner and gc, and close it.
  */
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ActiveRun } from './activity.ts';
 import { digestCode, type CodeDigest } from './code.ts';
 import { LineaError } from './errors.ts';
-import { ENGINE_VERSION, type Fingerprint } from './fingerprint.ts';
-import type { Instance } from './instances.ts';
-import type { ArtifactDigest, CacheKey, Json } from './json.ts';
 import { Leases } from './lease.ts';
 import type { Pipeline } from './pipeline.ts';
-import { RunIndex, writable, type RunRecord } from './run-index.ts';
-import type { EnvSpec } from './stage.ts';
-import { Store, type Manifest } from './store.ts';
+import { RunIndex } from './run-index.ts';
+import { writable } from './access.ts';
+import { indexUri } from './index-backends.ts';
+import { Store } from './store.ts';
 
-export interface Engine {
+export interface Project {
   readonly root: string;
   /**
    * The project's identity in a store several projects may share (a $LINEA_CACHE_DIR in a shell
    * profile): its pipeline's name and its root. Runs are recorded under it; "why stale", log and
    * gc look only at this project's runs unless told otherwise.
    */
-  readonly project: string;
+  readonly id: string;
   readonly store: Store;
   readonly index: RunIndex;
   readonly leases: Leases;
@@ -43,12 +42,14 @@ export function resolveCacheDir(root: string, flag?: string): string {
  * `access: 'read'` (status, log, verify) works on a cache this user cannot write; anything that
  * writes (run, gc, pin) first checks that it can, and says so plainly if not.
  */
-export async function openEngine(options: {
+export async function openProject(options: {
   root: string;
   cacheDir: string;
   pipeline: Pipeline;
+  /** The run index (index-backends.ts); default the sqlite file in the cache. */
+  indexUri?: URL;
   access?: 'read' | 'write';
-}): Promise<Engine> {
+}): Promise<Project> {
   const store = new Store(options.cacheDir);
   const readOnly = options.access === 'read';
   if (!readOnly) {
@@ -65,12 +66,15 @@ export async function openEngine(options: {
     options.root,
     options.pipeline.nodes.map((n) => n.stage.moduleUrl),
   );
-  const index = await RunIndex.open(store.indexPath, { readOnly });
-  const leases = new Leases(store.leasesDir);
-  const activity = new ActiveRun(store.activeDir);
+  // The layout of the cache directory is decided here, where the layers are put together: the
+  // store owns objects/, records/, checkpoints/; the leases and the in-use records their own
+  // directories; the index wherever its URI says.
+  const index = await RunIndex.open(options.indexUri ?? indexUri(options.cacheDir), { readOnly });
+  const leases = new Leases(join(options.cacheDir, 'leases'));
+  const activity = new ActiveRun(join(options.cacheDir, 'active'));
   return {
     root: options.root,
-    project: `${options.pipeline.name}@${options.root}`,
+    id: `${options.pipeline.name}@${options.root}`,
     store,
     index,
     leases,
@@ -82,64 +86,4 @@ export async function openEngine(options: {
       await index.close();
     },
   };
-}
-
-export function fingerprintOf(
-  engine: Engine,
-  instance: Instance,
-  inputs: Readonly<Record<string, ArtifactDigest>>,
-): Fingerprint {
-  const code = engine.code.get(instance.stage.moduleUrl)!;
-  return {
-    engineVersion: ENGINE_VERSION,
-    stage: instance.stage.name,
-    code: code.files,
-    packages: code.packages,
-    params: instance.params,
-    inputs,
-    env: declaredEnv(instance.stage.env as EnvSpec<Json> | undefined, instance.params),
-  };
-}
-
-function declaredEnv(spec: EnvSpec<Json> | undefined, params: Json): Record<string, Json> {
-  if (!spec) return {};
-  if (typeof spec === 'function') return spec(params);
-  return Object.fromEntries(spec.map((name) => [name, process.env[name] ?? null]));
-}
-
-export type Lookup =
-  | { hit: true; record: RunRecord; manifest: Manifest }
-  | { hit: false; record?: RunRecord; problem?: string };
-
-/**
- * Is this key's result in the store, whole? A damaged or missing object is a miss, never an error.
- * `use` runs before the object is read (a run records it, so gc keeps it from then on).
- */
-export async function lookup(
-  engine: Engine,
-  key: CacheKey,
-  use?: (digest: ArtifactDigest) => Promise<void>,
-  options: { rehash?: boolean } = {},
-): Promise<Lookup> {
-  let record = await engine.index.get(key);
-  if (!record) {
-    // Not in the index (lost or rebuilt without it): the store keeps a copy of every record.
-    record = await engine.store.loadRecord<RunRecord>(key);
-    if (!record) return { hit: false };
-    await engine.index.put(record).catch(() => undefined);
-  }
-  await use?.(record.digest);
-  // Files whose size and mtime match the stamp taken at commit are trusted, as git does; `rehash`
-  // (run --verify-inputs) hashes every file.
-  const verified = await engine.store.verify(record.digest, options.rehash ? undefined : record.stamp);
-  if (!verified.ok) return { hit: false, record, problem: verified.problem };
-  if (verified.rehashed && !options.rehash) {
-    // Touched but intact: refresh the stamp so the next lookup does not hash it again.
-    const stamp = await engine.store.stamp(record.digest, verified.manifest).catch(() => undefined);
-    if (stamp) {
-      await engine.index.put({ ...record, stamp }).catch(() => undefined);
-      await engine.store.saveRecord(key, { ...record, stamp }).catch(() => undefined);
-    }
-  }
-  return { hit: true, record, manifest: verified.manifest };
 }

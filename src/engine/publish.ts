@@ -7,8 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { cp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Engine } from './engine.ts';
-import { lookup } from './engine.ts';
+import type { Project } from './project.ts';
+import { lookup } from './lookup.ts';
 import type { Instance } from './instances.ts';
 import type { StageResult } from './run.ts';
 
@@ -19,7 +19,7 @@ export interface Published {
 
 /** Copy the results of publishing stages to `outDir` (one instance) or `outDir/<instance>` (several). */
 export async function publishResults(
-  engine: Engine,
+  project: Project,
   instances: readonly Instance[],
   results: readonly StageResult[],
   outDir: string,
@@ -29,12 +29,12 @@ export async function publishResults(
   for (const instance of publishing) {
     const result = results.find((r) => r.id === instance.id);
     if (!result?.key || result.status === 'failed') continue;
-    const found = await lookup(engine, result.key, (digest) => engine.activity.use(digest));
+    const found = await lookup(project, result.key, (digest) => project.activity.use(digest));
     if (!found.hit) continue;
     const target = publishing.length === 1 ? outDir : join(outDir, instance.id);
     const staging = `${target}.linea-tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
     try {
-      await cp(engine.store.filesDir(found.record.digest), staging, { recursive: true });
+      await cp(project.store.filesDir(found.record.digest), staging, { recursive: true });
       await swapIn(staging, target);
     } finally {
       await rm(staging, { recursive: true, force: true });

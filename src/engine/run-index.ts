@@ -1,16 +1,14 @@
 /**
  * The run index: which artifact each cache key produced, with the fingerprint record and timing
  * of that run; the latest key of each stage instance (for "why is this stale?"); failures; pins.
- * It lives in keyv (sqlite by default) so a shared store can swap in redis or postgres. The
+ * It lives in keyv, on the backend its URI names (index-backends.ts): sqlite by default. The
  * index is only a pointer: the object store is the truth, and an entry whose object is missing
  * or corrupt is a miss.
  */
-import { accessSync, constants, existsSync } from 'node:fs';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import KeyvSqlite from '@keyv/sqlite';
+import { rm } from 'node:fs/promises';
 import Keyv from 'keyv';
+import { LineaError } from './errors.ts';
+import { backendFor } from './index-backends.ts';
 import type { Fingerprint } from './fingerprint.ts';
 import type { ArtifactDigest, CacheKey } from './json.ts';
 import type { StatStamp } from './store.ts';
@@ -55,24 +53,13 @@ export class RunIndex {
   ) {}
 
   /**
-   * Open the index. `readOnly` (status, log, verify) also works where this user cannot write the
-   * cache (a shared or archived store): sqlite must create its WAL side files even to read, so a
-   * snapshot of the index files is opened from a private temporary directory instead.
+   * Open the index at `uri` (index-backends.ts: sqlite by default, or a shared server). `readOnly`
+   * (status, log, verify) also works on a cache this user cannot write.
    */
-  static async open(path: string, options: { readOnly?: boolean } = {}): Promise<RunIndex> {
-    let scratch: string | undefined;
-    let uri = path;
-    if (options.readOnly && !writable(dirname(path))) {
-      scratch = await mkdtemp(join(tmpdir(), 'linea-index-'));
-      uri = join(scratch, 'index.sqlite');
-      for (const suffix of ['', '-wal'])
-        if (existsSync(`${path}${suffix}`)) await copyFile(`${path}${suffix}`, `${uri}${suffix}`);
-    }
-    const store = new KeyvSqlite({ uri: `sqlite://${uri}`, busyTimeout: 30_000, iterationLimit: 500 });
-    // WAL lets concurrent `linea run`s read while one writes; the setting persists in the file.
-    await store.query('PRAGMA journal_mode=WAL');
-    const kv = new Keyv({ store, namespace: 'linea' });
-    return new RunIndex(kv, scratch);
+  static async open(uri: URL, options: { readOnly?: boolean } = {}): Promise<RunIndex> {
+    const opened = await backendFor(uri).open(uri, { readOnly: Boolean(options.readOnly) });
+    const kv = new Keyv({ store: opened.adapter, namespace: 'linea' });
+    return new RunIndex(kv, opened.scratch);
   }
 
   async get(key: CacheKey): Promise<RunRecord | undefined> {
@@ -124,7 +111,13 @@ export class RunIndex {
 
   private async entries(prefix: string): Promise<unknown[]> {
     const out: unknown[] = [];
-    if (!this.kv.iterator) return out;
+    // gc keeps what pins and runs name: an index that cannot list them must not pass for empty.
+    if (!this.kv.iterator) {
+      throw new LineaError(
+        'this run index backend cannot list its entries, which gc, log and verify need; use one that can (sqlite, postgres, redis)',
+        'config',
+      );
+    }
     for await (const [key, value] of this.kv.iterator(undefined)) {
       if (typeof key === 'string' && key.startsWith(prefix)) out.push(value);
     }
@@ -134,15 +127,5 @@ export class RunIndex {
   async close(): Promise<void> {
     await this.kv.disconnect();
     if (this.scratch) await rm(this.scratch, { recursive: true, force: true });
-  }
-}
-
-/** Can this process create files in `dir`? */
-export function writable(dir: string): boolean {
-  try {
-    accessSync(dir, constants.W_OK);
-    return true;
-  } catch {
-    return false;
   }
 }

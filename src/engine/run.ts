@@ -6,10 +6,11 @@
  * processes sharing the store.
  */
 import { hostname } from 'node:os';
-import { fingerprintOf, lookup, type Engine } from './engine.ts';
+import { fingerprintOf, lookup } from './lookup.ts';
+import type { Project } from './project.ts';
 import { errorMessage } from './errors.ts';
 import type { Executor, StageTask, TaskEvent } from './executor.ts';
-import { cacheKey } from './fingerprint.ts';
+import { cacheKey, type Fingerprint } from './fingerprint.ts';
 import type { Instance } from './instances.ts';
 import type { ArtifactDigest, CacheKey, Json } from './json.ts';
 import type { LeaseHolder } from './lease.ts';
@@ -59,7 +60,7 @@ export interface RunOptions {
 }
 
 export async function runInstances(
-  engine: Engine,
+  project: Project,
   instances: readonly Instance[],
   options: RunOptions,
 ): Promise<StageResult[]> {
@@ -89,7 +90,7 @@ export async function runInstances(
     }
     const produced = Object.fromEntries(upstream.map(([name, , o]) => [name, (o as { produced: Produced }).produced]));
     const fingerprint = fingerprintOf(
-      engine,
+      project,
       instance,
       Object.fromEntries(Object.entries(produced).map(([n, p]) => [n, p.digest])),
     );
@@ -99,7 +100,7 @@ export async function runInstances(
     let outcome = byKey.get(key);
     const shared = outcome !== undefined;
     if (!outcome) {
-      outcome = obtain(engine, instance, key, fingerprint, produced, slots, options);
+      outcome = obtain({ project, instance, key, fingerprint, inputs: produced, options }, slots);
       byKey.set(key, outcome);
     }
     const result = await outcome;
@@ -128,21 +129,25 @@ export async function runInstances(
   return instances.map((i) => results.get(i.id)!);
 }
 
-async function obtain(
-  engine: Engine,
-  instance: Instance,
-  key: CacheKey,
-  fingerprint: ReturnType<typeof fingerprintOf>,
-  inputs: Readonly<Record<string, Produced>>,
-  slots: Semaphore,
-  options: RunOptions,
-): Promise<Outcome> {
+/** One instance to obtain: from the cache, from whoever computes it, or by running it. */
+interface Job {
+  readonly project: Project;
+  readonly instance: Instance;
+  readonly key: CacheKey;
+  readonly fingerprint: Fingerprint;
+  /** Each input's producing key, artifact digest and value. */
+  readonly inputs: Readonly<Record<string, Produced>>;
+  readonly options: RunOptions;
+}
+
+async function obtain(job: Job, slots: Semaphore): Promise<Outcome> {
+  const { project, key, options } = job;
   const cached = async (): Promise<Outcome | undefined> => {
-    const found = await lookup(engine, key, (digest) => engine.activity.use(digest), {
+    const found = await lookup(project, key, (digest) => project.activity.use(digest), {
       rehash: Boolean(options.verifyInputs),
     });
     if (!found.hit) return undefined;
-    await engine.store.touch(found.record.digest);
+    await project.store.touch(found.record.digest);
     return { ok: true, status: 'cached', produced: { key, digest: found.record.digest, value: found.manifest.value } };
   };
   const hit = await cached();
@@ -155,19 +160,19 @@ async function obtain(
     try {
       // Queued for a slot before an interrupt: start nothing new after it.
       if (options.signal.aborted) return { ok: false, error: 'interrupted' };
-      const acquired = await engine.leases.tryAcquire(key);
+      const acquired = await project.leases.tryAcquire(key);
       if (acquired.ok) {
         try {
           if (options.signal.aborted) return { ok: false, error: 'interrupted' };
           // Someone may have committed this key between our lookup and our lease.
           const again = await cached();
           if (again) return again;
-          return await execute(engine, instance, key, fingerprint, inputs, options);
+          return await execute(job);
         } finally {
           await acquired.lease.release();
         }
       }
-      if (!announcedWait) options.observer.waiting(instance.id, acquired.holder);
+      if (!announcedWait) options.observer.waiting(job.instance.id, acquired.holder);
       announcedWait = true;
     } finally {
       release();
@@ -179,17 +184,11 @@ async function obtain(
   }
 }
 
-async function execute(
-  engine: Engine,
-  instance: Instance,
-  key: CacheKey,
-  fingerprint: ReturnType<typeof fingerprintOf>,
-  inputs: Readonly<Record<string, Produced>>,
-  options: RunOptions,
-): Promise<Outcome> {
+async function execute(job: Job): Promise<Outcome> {
+  const { project, instance, key, fingerprint, inputs, options } = job;
   const startedAt = new Date();
   options.observer.started(instance.id);
-  const workspace = await engine.store.newWorkspace();
+  const workspace = await project.store.newWorkspace();
   const task: StageTask = {
     instance: instance.id,
     stage: instance.stage.name,
@@ -203,7 +202,7 @@ async function execute(
           name,
           {
             value: p.value,
-            dir: engine.store.filesDir(p.digest),
+            dir: project.store.filesDir(p.digest),
             digest: p.digest,
             instance: producer.id,
             labels: producer.labels,
@@ -212,7 +211,7 @@ async function execute(
       }),
     ),
     outDir: workspace.outDir,
-    cacheDir: engine.store.root,
+    cacheDir: project.store.root,
   };
   try {
     const outcome = await options.executor.run(
@@ -223,7 +222,7 @@ async function execute(
     if (!outcome.ok) {
       const error = options.signal.aborted ? 'interrupted' : outcome.error;
       if (!options.signal.aborted) {
-        await engine.index.recordFailure({
+        await project.index.recordFailure({
           key,
           instance: instance.id,
           stage: instance.stage.name,
@@ -235,8 +234,8 @@ async function execute(
         options.observer.event(instance.id, { type: 'log', message: outcome.stack });
       return { ok: false, error };
     }
-    const { digest, stamp } = await engine.store.commit(workspace, outcome.value);
-    await engine.activity.use(digest);
+    const { digest, stamp } = await project.store.commit(workspace, outcome.value);
+    await project.activity.use(digest);
     const record: RunRecord = {
       key,
       fingerprint,
@@ -250,17 +249,17 @@ async function execute(
       seconds: (Date.now() - startedAt.getTime()) / 1000,
       host: hostname(),
       pid: process.pid,
-      project: engine.project,
+      project: project.id,
     };
-    await engine.index.put(record);
-    await engine.store.saveRecord(key, record);
+    await project.index.put(record);
+    await project.store.saveRecord(key, record);
     // Checkpoints exist to resume this key; once its result is committed they are dead weight.
-    await engine.store.dropCheckpoints(key);
+    await project.store.dropCheckpoints(key);
     return { ok: true, status: 'ran', seconds: record.seconds, produced: { key, digest, value: outcome.value } };
   } catch (error) {
     return { ok: false, error: errorMessage(error) };
   } finally {
-    await engine.store.discard(workspace.dir);
+    await project.store.discard(workspace.dir);
   }
 }
 

@@ -42,31 +42,24 @@ export class Store {
   readonly objectsDir: string;
   readonly tmpDir: string;
   readonly checkpointsDir: string;
-  readonly leasesDir: string;
   readonly trashDir: string;
-  /** Records of the objects runs in progress use (activity.ts). */
-  readonly activeDir: string;
   /**
    * A copy of every run record, one file per cache key: the run index is a fast pointer that can
    * be damaged or lost; these let it be rebuilt (and a lost entry found again) from the store.
    */
   readonly recordsDir: string;
-  readonly indexPath: string;
 
   constructor(readonly root: string) {
     this.objectsDir = join(root, 'objects');
     this.tmpDir = join(root, 'tmp');
     this.checkpointsDir = join(root, 'checkpoints');
-    this.leasesDir = join(root, 'leases');
     this.trashDir = join(root, 'trash');
-    this.activeDir = join(root, 'active');
     this.recordsDir = join(root, 'records');
-    this.indexPath = join(root, 'index.sqlite');
   }
 
   async init(): Promise<void> {
     try {
-      for (const dir of [this.objectsDir, this.tmpDir, this.checkpointsDir, this.leasesDir, this.trashDir])
+      for (const dir of [this.objectsDir, this.tmpDir, this.checkpointsDir, this.trashDir])
         await mkdir(dir, { recursive: true });
     } catch (error) {
       throw new LineaError(
@@ -341,6 +334,12 @@ export class Store {
 
   async dropCheckpoints(key: CacheKey): Promise<void> {
     await rmTree(this.checkpointDir(key));
+  }
+
+  /** The cache keys that have checkpoints (runs that did not finish, or finished elsewhere). */
+  async checkpointKeys(): Promise<CacheKey[]> {
+    const names = await readdir(this.checkpointsDir).catch(() => [] as string[]);
+    return names.filter((name): name is CacheKey => /^[0-9a-f]{64}$/.test(name));
   }
 }
 

@@ -1,0 +1,46 @@
+/**
+ * `linea ablate`: choose axes and values, see the grid of variants (cached / stale / new, estimated time), confirm, run.
+ */
+import { ablateSelection, ablationGrid, confirmRun, estimate, promptAblation, renderGrid } from '../ablate.ts';
+import { LineaError } from '../errors.ts';
+import { chosenAxisValues, type Selection } from '../instances.ts';
+import { planInstances } from '../plan.ts';
+import { type Flags, loadPipeline, selectionFrom, withProject } from './context.ts';
+import { cmdRun } from './run.ts';
+
+/** Interactive ablation: prompts (or the --ablate flags with --yes), the grid of variants marked
+ * cached / stale / new with an estimate from past durations, a confirmation, then a normal run.
+ */
+export async function cmdAblate(flags: Flags): Promise<number> {
+  const loaded = await loadPipeline(flags);
+  const base = selectionFrom(flags);
+  const initial = new Map(
+    [...chosenAxisValues(loaded.pipeline, base)].map(([a, values]) => [a.name, values.map((v) => v.label)]),
+  );
+  const interactive = !flags.yes;
+  if (interactive && !process.stdin.isTTY) {
+    throw new LineaError(
+      'linea ablate needs a terminal for its prompts; give the choice as flags instead: linea ablate --ablate <axis>=<v1>,<v2> … --yes (or linea run --ablate …)',
+      'usage',
+    );
+  }
+  const chosen = interactive ? await promptAblation(loaded.pipeline, initial) : initial;
+  if (!chosen) return 130;
+  const selection: Selection = { ...base, ablate: ablateSelection(loaded.pipeline, chosen) };
+  const grid = await withProject(
+    flags,
+    async (project, instances) => {
+      const planned = await planInstances(project, instances);
+      const cells = ablationGrid(chosen, instances, planned);
+      return { cells, text: renderGrid(cells, [...chosen.keys()], estimate(planned, await project.index.runs())) };
+    },
+    { selection, loaded },
+  );
+  if (flags.json && !interactive) {
+    process.stderr.write(`${grid.text}\n`);
+  } else if (!interactive) {
+    process.stdout.write(`${grid.text}\n`);
+  }
+  if (interactive && !(await confirmRun(grid.text))) return 130;
+  return cmdRun(flags, selection, loaded);
+}

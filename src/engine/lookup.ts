@@ -1,0 +1,72 @@
+/**
+ * Cache lookup: the fingerprint of an instance given its inputs, and whether the store holds its
+ * key's result whole. The index is a pointer; the store is the truth (a missing or damaged object
+ * is a miss, never an error, and an index that lost an entry is refilled from the store's records).
+ */
+import { ENGINE_VERSION, type Fingerprint } from './fingerprint.ts';
+import type { Instance } from './instances.ts';
+import type { ArtifactDigest, CacheKey, Json } from './json.ts';
+import type { Project } from './project.ts';
+import type { RunRecord } from './run-index.ts';
+import type { EnvSpec } from './stage.ts';
+import type { Manifest } from './store.ts';
+
+export function fingerprintOf(
+  project: Project,
+  instance: Instance,
+  inputs: Readonly<Record<string, ArtifactDigest>>,
+): Fingerprint {
+  const code = project.code.get(instance.stage.moduleUrl)!;
+  return {
+    engineVersion: ENGINE_VERSION,
+    stage: instance.stage.name,
+    code: code.files,
+    packages: code.packages,
+    params: instance.params,
+    inputs,
+    env: declaredEnv(instance.stage.env as EnvSpec<Json> | undefined, instance.params),
+  };
+}
+
+function declaredEnv(spec: EnvSpec<Json> | undefined, params: Json): Record<string, Json> {
+  if (!spec) return {};
+  if (typeof spec === 'function') return spec(params);
+  return Object.fromEntries(spec.map((name) => [name, process.env[name] ?? null]));
+}
+
+export type Lookup =
+  | { hit: true; record: RunRecord; manifest: Manifest }
+  | { hit: false; record?: RunRecord; problem?: string };
+
+/**
+ * Is this key's result in the store, whole? A damaged or missing object is a miss, never an error.
+ * `use` runs before the object is read (a run records it, so gc keeps it from then on).
+ */
+export async function lookup(
+  project: Project,
+  key: CacheKey,
+  use?: (digest: ArtifactDigest) => Promise<void>,
+  options: { rehash?: boolean } = {},
+): Promise<Lookup> {
+  let record = await project.index.get(key);
+  if (!record) {
+    // Not in the index (lost or rebuilt without it): the store keeps a copy of every record.
+    record = await project.store.loadRecord<RunRecord>(key);
+    if (!record) return { hit: false };
+    await project.index.put(record).catch(() => undefined);
+  }
+  await use?.(record.digest);
+  // Files whose size and mtime match the stamp taken at commit are trusted, as git does; `rehash`
+  // (run --verify-inputs) hashes every file.
+  const verified = await project.store.verify(record.digest, options.rehash ? undefined : record.stamp);
+  if (!verified.ok) return { hit: false, record, problem: verified.problem };
+  if (verified.rehashed && !options.rehash) {
+    // Touched but intact: refresh the stamp so the next lookup does not hash it again.
+    const stamp = await project.store.stamp(record.digest, verified.manifest).catch(() => undefined);
+    if (stamp) {
+      await project.index.put({ ...record, stamp }).catch(() => undefined);
+      await project.store.saveRecord(key, { ...record, stamp }).catch(() => undefined);
+    }
+  }
+  return { hit: true, record, manifest: verified.manifest };
+}

@@ -1,0 +1,165 @@
+// The scheduler (run.ts) driven through a fake executor, no stage code and no CLI: what runs,
+// how often, in what order, and what happens around failures, interrupts and slots.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { z } from 'zod';
+import type { Executor, StageTask, TaskOutcome } from '../src/engine/executor.ts';
+import { expandInstances } from '../src/engine/instances.ts';
+import { definePipeline } from '../src/engine/pipeline.ts';
+import { openProject } from '../src/engine/project.ts';
+import { type RunObserver, runInstances, type StageResult } from '../src/engine/run.ts';
+import { defineStage, input } from '../src/engine/stage.ts';
+
+// Stage bodies never run here: the fake executor answers for them.
+const never = () => {
+  throw new Error('the fake executor runs no stage code');
+};
+const source = defineStage({ name: 'sched-source', params: z.object({ n: z.number().default(1) }), run: never });
+const step = defineStage({
+  name: 'sched-step',
+  params: z.object({ k: z.number().default(1) }),
+  inputs: { from: input<unknown>() },
+  run: never,
+});
+
+/** Runs tasks by a script: a value or a failure per stage name, optionally after a delay. */
+class FakeExecutor implements Executor {
+  readonly ran: StageTask[] = [];
+  running = 0;
+  maxRunning = 0;
+  constructor(
+    readonly slots: number,
+    private readonly script: (task: StageTask) => { outcome: TaskOutcome; ms?: number } = () => ({
+      outcome: { ok: true, value: 1 },
+    }),
+  ) {}
+  async run(task: StageTask): Promise<TaskOutcome> {
+    this.ran.push(task);
+    this.running++;
+    this.maxRunning = Math.max(this.maxRunning, this.running);
+    const { outcome, ms = 0 } = this.script(task);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    this.running--;
+    return outcome;
+  }
+  async close(): Promise<void> {}
+}
+
+const quiet: RunObserver = { started() {}, waiting() {}, event() {}, finished() {} };
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function run(
+  build: Parameters<typeof definePipeline>[0]['build'],
+  executor: Executor,
+  signal = new AbortController().signal,
+  observer: RunObserver = quiet,
+): Promise<StageResult[]> {
+  const cacheDir = mkdtempSync(join(tmpdir(), 'linea-sched-'));
+  dirs.push(cacheDir);
+  const pipeline = definePipeline({ name: 'sched', build });
+  const project = await openProject({ root: import.meta.dirname, cacheDir, pipeline });
+  try {
+    return await runInstances(project, expandInstances(pipeline, { set: {}, ablate: {} }), { executor, observer, signal });
+  } finally {
+    await project.close();
+  }
+}
+
+describe('scheduler', () => {
+  it('runs instances with equal keys once and reports the others as cached', async () => {
+    const executor = new FakeExecutor(2);
+    const results = await run((p) => {
+      const a = p.add(source, {}, { id: 'a' });
+      const b = p.add(source, {}, { id: 'b' }); // same stage, params and inputs: the same key
+      p.add(step, { from: a }, { id: 'from-a' });
+      p.add(step, { from: b }, { id: 'from-b' });
+    }, executor);
+    assert.deepEqual(
+      executor.ran.map((t) => t.stage),
+      ['sched-source', 'sched-step'],
+      'one execution per distinct key',
+    );
+    assert.equal(results.find((r) => r.id === 'a')!.key, results.find((r) => r.id === 'b')!.key);
+    assert.deepEqual(results.map((r) => r.status).sort(), ['cached', 'cached', 'ran', 'ran']);
+  });
+
+  it('blocks the dependents of a failed instance without running them', async () => {
+    const executor = new FakeExecutor(1, (task) => ({
+      outcome: task.instance === 'bad' ? { ok: false, error: 'boom' } : { ok: true, value: 1 },
+    }));
+    const results = await run((p) => {
+      const bad = p.add(source, {}, { id: 'bad', params: { n: 2 } });
+      const good = p.add(source, {}, { id: 'good', params: { n: 3 } });
+      const child = p.add(step, { from: bad }, { id: 'child' });
+      p.add(step, { from: child }, { id: 'grandchild' });
+      p.add(step, { from: good }, { id: 'sibling' });
+    }, executor);
+    const by = new Map(results.map((r) => [r.id, r]));
+    assert.equal(by.get('bad')!.status, 'failed');
+    assert.equal(by.get('bad')!.error, 'boom');
+    assert.match(by.get('child')!.error!, /blocked: upstream bad failed/);
+    assert.match(by.get('grandchild')!.error!, /blocked: upstream child failed/);
+    assert.equal(by.get('sibling')!.status, 'ran', 'an independent branch still runs');
+    assert.deepEqual(executor.ran.map((t) => t.instance).sort(), ['bad', 'good', 'sibling']);
+  });
+
+  it('starts nothing after an interrupt; what was queued reports interrupted', async () => {
+    const controller = new AbortController();
+    const executor = new FakeExecutor(1, () => ({ outcome: { ok: true, value: 1 }, ms: 50 }));
+    const observer: RunObserver = { ...quiet, started: () => controller.abort() };
+    const results = await run(
+      (p) => {
+        for (let i = 0; i < 4; i++) p.add(source, {}, { id: `s${i}`, params: { n: i } });
+      },
+      executor,
+      controller.signal,
+      observer,
+    );
+    assert.equal(executor.ran.length, 1, 'only the instance that had started ran');
+    assert.equal(results.filter((r) => r.status === 'failed' && r.error === 'interrupted').length, 3);
+  });
+
+  it('never runs more tasks at once than the executor has slots', async () => {
+    const executor = new FakeExecutor(2, () => ({ outcome: { ok: true, value: 1 }, ms: 30 }));
+    await run((p) => {
+      for (let i = 0; i < 6; i++) p.add(source, {}, { id: `s${i}`, params: { n: i } });
+    }, executor);
+    assert.equal(executor.ran.length, 6);
+    assert.equal(executor.maxRunning, 2);
+  });
+
+  it('commits each result so a second run finds every key cached', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'linea-sched-'));
+    dirs.push(cacheDir);
+    const pipeline = definePipeline({
+      name: 'sched',
+      build: (p) => {
+        const s = p.add(source);
+        p.add(step, { from: s });
+      },
+    });
+    const once = async (executor: FakeExecutor) => {
+      const project = await openProject({ root: import.meta.dirname, cacheDir, pipeline });
+      try {
+        return await runInstances(project, expandInstances(pipeline, { set: {}, ablate: {} }), {
+          executor,
+          observer: quiet,
+          signal: new AbortController().signal,
+        });
+      } finally {
+        await project.close();
+      }
+    };
+    const first = new FakeExecutor(1);
+    assert.deepEqual((await once(first)).map((r) => r.status), ['ran', 'ran']);
+    const second = new FakeExecutor(1);
+    assert.deepEqual((await once(second)).map((r) => r.status), ['cached', 'cached']);
+    assert.equal(second.ran.length, 0);
+  });
+});

@@ -81,7 +81,10 @@ describe('lease heartbeats', () => {
     block(1200); // no event loop turn at all: a timer on this thread could not fire
     const during = statSync(path).mtimeMs;
     await taken.lease.release();
-    assert.ok(during - before >= 250, `the lease file was touched while the main thread was blocked (${during - before} ms)`);
+    assert.ok(
+      during - before >= 250,
+      `the lease file was touched while the main thread was blocked (${during - before} ms)`,
+    );
   });
 
   it('stop beating once the main thread has been hung for LINEA_HANG_MS', async () => {
@@ -94,7 +97,10 @@ describe('lease heartbeats', () => {
       block(1500);
       const last = statSync(path).mtimeMs;
       await taken.lease.release();
-      assert.ok(last < start + 900, `no heartbeat later than the hang bound (last ${last - start} ms after the block began)`);
+      assert.ok(
+        last < start + 900,
+        `no heartbeat later than the hang bound (last ${last - start} ms after the block began)`,
+      );
     } finally {
       delete process.env.LINEA_HANG_MS;
     }

@@ -65,7 +65,11 @@ async function run(
   const pipeline = definePipeline({ name: 'sched', build });
   const project = await openProject({ root: import.meta.dirname, cacheDir, pipeline });
   try {
-    return await runInstances(project, expandInstances(pipeline, { set: {}, ablate: {} }), { executor, observer, signal });
+    return await runInstances(project, expandInstances(pipeline, { set: {}, ablate: {} }), {
+      executor,
+      observer,
+      signal,
+    });
   } finally {
     await project.close();
   }
@@ -157,9 +161,15 @@ describe('scheduler', () => {
       }
     };
     const first = new FakeExecutor(1);
-    assert.deepEqual((await once(first)).map((r) => r.status), ['ran', 'ran']);
+    assert.deepEqual(
+      (await once(first)).map((r) => r.status),
+      ['ran', 'ran'],
+    );
     const second = new FakeExecutor(1);
-    assert.deepEqual((await once(second)).map((r) => r.status), ['cached', 'cached']);
+    assert.deepEqual(
+      (await once(second)).map((r) => r.status),
+      ['cached', 'cached'],
+    );
     assert.equal(second.ran.length, 0);
   });
 });

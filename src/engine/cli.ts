@@ -46,7 +46,11 @@ options:
   --set <stage.param=v>   override a param (repeatable)
   --ablate <axis=v1,v2>   run these values of an ablation axis (repeatable)
   --only <stage>          only this stage and what it needs (repeatable)
-  -j, --jobs <n>          run up to n stage instances at once in worker processes
+  -j, --jobs <n>          run up to n stage instances at once (in worker processes, or n jobs queued
+                          on a cluster)
+  --executor <name>       where stage instances run: local (default), pool (default with --jobs),
+                          or $LINEA_EXECUTOR, or the pipeline's executor
+  --index <uri>           the run index: sqlite (default, a file in the cache) or $LINEA_INDEX
   --verify-inputs         hash every file of a cached result before using it (default: files whose
                           size and mtime match the stamp taken at commit are trusted)
   --out <dir>             where stages that publish (e.g. a report) copy their files (default ./results)

@@ -102,6 +102,8 @@ export interface PipelineConfig {
   readonly build: (p: PipelineBuilder) => void;
   readonly presets?: Readonly<Record<string, Preset>>;
   readonly axes?: Readonly<Record<string, AxisSpec>>;
+  /** The executor `linea run` uses unless --executor or $LINEA_EXECUTOR says otherwise (executors.ts). */
+  readonly executor?: string;
 }
 
 export interface Pipeline {
@@ -111,6 +113,7 @@ export interface Pipeline {
   readonly nodes: readonly NodeSpec[];
   readonly presets: Readonly<Record<string, Preset>>;
   readonly axes: readonly Axis[];
+  readonly executor?: string;
 }
 
 export function definePipeline(config: PipelineConfig): Pipeline {
@@ -183,6 +186,7 @@ export function definePipeline(config: PipelineConfig): Pipeline {
     nodes: order.map((id) => nodes.get(id)!),
     presets: config.presets ?? {},
     axes,
+    ...(config.executor ? { executor: config.executor } : {}),
   };
 }
 

@@ -23,6 +23,7 @@ export const OPTIONS = {
   ablate: { type: 'string', multiple: true },
   only: { type: 'string', multiple: true },
   jobs: { type: 'string', short: 'j' },
+  executor: { type: 'string' },
   backend: { type: 'string' },
   out: { type: 'string' },
   json: { type: 'boolean' },

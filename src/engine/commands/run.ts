@@ -2,9 +2,8 @@
  * `linea run`: run what is not cached; Ctrl-C stops starting stages and commits nothing partial, a second Ctrl-C exits at once.
  */
 import { resolve } from 'node:path';
-import { InProcessExecutor, type Executor } from '../executor.ts';
+import { chooseExecutor, createExecutor } from '../executors.ts';
 import type { Selection } from '../instances.ts';
-import { ProcessPoolExecutor } from '../pool.ts';
 import { ProgressPrinter, summaryTable } from '../progress.ts';
 import { publishResults } from '../publish.ts';
 import { runInstances } from '../run.ts';
@@ -16,7 +15,8 @@ export async function cmdRun(flags: Flags, selection?: Selection, preloaded?: Lo
     flags,
     async (project, instances, loaded) => {
       await project.store.sweepTmp();
-      const executor: Executor = jobs > 1 ? new ProcessPoolExecutor(jobs) : new InProcessExecutor();
+      const name = chooseExecutor({ flag: flags.executor, pipeline: loaded.pipeline.executor }, jobs);
+      const executor = await createExecutor(name, { jobs, root: loaded.root, cacheDir: loaded.cacheDir });
       const printer = new ProgressPrinter();
       const controller = new AbortController();
       let interrupts = 0;

@@ -8,11 +8,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { startHeartbeat } from './heartbeat.ts';
 import type { ArtifactDigest } from './json.ts';
-import { processAlive, processStartTime } from './process.ts';
+import { hostName, processAlive, processStartTime } from './process.ts';
 
 interface ActiveFile {
   readonly host: string;
@@ -36,7 +35,7 @@ export class ActiveRun {
     private readonly dir: string,
     private readonly heartbeatMs = 15_000,
   ) {
-    this.file = join(dir, `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}.json`);
+    this.file = join(dir, `${hostName()}-${process.pid}-${randomBytes(4).toString('hex')}.json`);
   }
 
   /**
@@ -55,7 +54,7 @@ export class ActiveRun {
         const digests = [...this.digests];
         const startTime = processStartTime(process.pid);
         const content: ActiveFile = {
-          host: hostname(),
+          host: hostName(),
           pid: process.pid,
           ...(startTime ? { startTime } : {}),
           digests,
@@ -100,7 +99,7 @@ export async function digestsInUse(dir: string, staleMs = 120_000): Promise<Set<
       continue; // being replaced right now, or unreadable: the next gc will see it
     }
     const alive =
-      file.host === hostname()
+      file.host === hostName()
         ? processAlive(file.pid) &&
           (!file.startTime || processStartTime(file.pid) === undefined || processStartTime(file.pid) === file.startTime)
         : Date.now() - mtimeMs <= staleMs;

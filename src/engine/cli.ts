@@ -17,6 +17,7 @@ import { cmdPin } from './commands/pin.ts';
 import { cmdRun } from './commands/run.ts';
 import { cmdStatus } from './commands/status.ts';
 import { cmdVerify } from './commands/verify.ts';
+import { cmdWorker } from './commands/worker.ts';
 
 const USAGE = `linea — run an experiment pipeline with content-addressed caching
 
@@ -38,6 +39,7 @@ commands:
                    (into <cache>/quarantine/) so the next run recomputes them; --repair also
                    rebuilds a damaged run index from the store
   index rebuild    move the run index aside and rebuild it from the records kept in the store
+  worker --task <dir>  run one stage task from a job directory (what a cluster job runs)
 
 options:
   --pipeline <file>       pipeline file (default ./pipeline.ts)
@@ -50,6 +52,7 @@ options:
                           on a cluster)
   --executor <name>       where stage instances run: local (default), pool (default with --jobs),
                           or $LINEA_EXECUTOR, or the pipeline's executor
+  --resources <stage.field=v>  cpus, memory, gpus or time for a stage's cluster jobs (repeatable)
   --index <uri>           the run index: sqlite (default, a file in the cache) or $LINEA_INDEX
   --verify-inputs         hash every file of a cached result before using it (default: files whose
                           size and mtime match the stamp taken at commit are trusted)
@@ -70,6 +73,7 @@ const COMMANDS: Readonly<Record<string, (flags: Flags, rest: string[]) => Promis
   pin: (flags, rest) => cmdPin(flags, 'pin', rest),
   unpin: (flags, rest) => cmdPin(flags, 'unpin', rest),
   verify: cmdVerify,
+  worker: cmdWorker,
   index: (flags, rest) => {
     if (rest[0] !== 'rebuild') throw new LineaError(`linea index: expected 'linea index rebuild'`, 'usage');
     return cmdIndexRebuild(flags);

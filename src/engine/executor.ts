@@ -11,11 +11,12 @@ import {
   type Artifact,
   type InputSpecs,
   type Progress,
+  type Resources,
   type StageContext,
   type Variant,
 } from './stage.ts';
 import { gatheredInputName } from './instances.ts';
-import { Store } from './store.ts';
+import { Store, type Workspace } from './store.ts';
 
 export interface TaskInput {
   readonly value: Json;
@@ -38,9 +39,23 @@ export interface StageTask {
   readonly outDir: string;
   /** Cache directory, for checkpoints. */
   readonly cacheDir: string;
+  /** What the stage asks of the machine that runs it (cluster executors map it to their flags). */
+  readonly resources?: Resources;
 }
 
-export type TaskEvent = { type: 'progress'; progress: Progress } | { type: 'log'; message: string };
+/** A job a cluster executor submitted: enough for a later driver to follow it (adoption). */
+export interface JobRef {
+  readonly executor: string;
+  readonly id: string;
+  /** Its job directory (task-file.ts). */
+  readonly dir: string;
+}
+
+export type TaskEvent =
+  | { type: 'progress'; progress: Progress }
+  | { type: 'log'; message: string }
+  /** A cluster job was submitted for the task: the scheduler records it with the key's lease. */
+  | { type: 'submitted'; job: JobRef };
 
 export type TaskOutcome = { ok: true; value: Json } | { ok: false; error: string; stack?: string };
 
@@ -49,6 +64,17 @@ export interface Executor {
   readonly slots: number;
   run(task: StageTask, onEvent: (event: TaskEvent) => void, signal: AbortSignal): Promise<TaskOutcome>;
   close(): Promise<void>;
+  /**
+   * Where a task's files go, when the executor needs them somewhere other than the store's tmp/
+   * (a cluster job outlives the driver that submitted it; tmp/ is swept of dead drivers' files).
+   */
+  newWorkspace?(store: Store): Promise<Workspace>;
+  /** Cluster executors: follow a job a previous driver submitted, instead of submitting it again. */
+  adopt?(job: JobRef, onEvent: (event: TaskEvent) => void, signal: AbortSignal): Promise<TaskOutcome>;
+  /** Whether an adoptable job may still produce an outcome. */
+  alive?(job: JobRef): Promise<boolean>;
+  /** The workspace an adopted job writes into. */
+  workspaceOf?(job: JobRef): Workspace;
 }
 
 export class InProcessExecutor implements Executor {

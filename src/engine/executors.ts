@@ -32,6 +32,21 @@ const EXECUTORS: Readonly<Record<string, ExecutorEntry>> = {
       return new InProcessExecutor();
     },
   },
+  slurm: {
+    description: 'each stage instance a Slurm batch job (--jobs N queued at once; see README, "Run on a cluster")',
+    async create({ jobs, root, cacheDir }) {
+      const { SlurmExecutor } = await import('./slurm.ts');
+      const extra = process.env.LINEA_SLURM_ARGS?.trim();
+      return new SlurmExecutor({
+        maxQueued: jobs,
+        root,
+        cacheDir,
+        ...(process.env.LINEA_SLURM_PARTITION ? { partition: process.env.LINEA_SLURM_PARTITION } : {}),
+        ...(process.env.LINEA_SLURM_ACCOUNT ? { account: process.env.LINEA_SLURM_ACCOUNT } : {}),
+        ...(extra ? { extraArgs: extra.split(/\s+/) } : {}),
+      });
+    },
+  },
   pool: {
     description: '--jobs N worker processes on this machine (the default with --jobs > 1)',
     async create({ jobs }) {

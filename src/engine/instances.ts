@@ -6,7 +6,7 @@
 import { LineaError } from './errors.ts';
 import { canonicalJson, jsonEqual, parseCliValue, show, type Json } from './json.ts';
 import type { Axis, NodeSpec, Pipeline } from './pipeline.ts';
-import type { AnyStage } from './stage.ts';
+import type { AnyStage, Resources } from './stage.ts';
 
 export interface Selection {
   preset?: string;
@@ -16,6 +16,8 @@ export interface Selection {
   ablate?: Readonly<Record<string, readonly string[]>>;
   /** Keep only these nodes (by id or stage name) and what they need. */
   only?: readonly string[];
+  /** node id or stage name → resource overrides, from --resources (over the preset's, over the stage's). */
+  resources?: Readonly<Record<string, Resources>>;
 }
 
 export interface Instance {
@@ -29,6 +31,25 @@ export interface Instance {
   readonly inputs: Readonly<Record<string, Instance>>;
   /** The axis values that reach this instance. */
   readonly labels: Readonly<Record<string, string>>;
+  /** What it asks of the machine (the stage's, then the preset's and --resources overrides); not in the key. */
+  readonly resources?: Resources;
+}
+
+/** Parse `train.cpus=4` (the --resources flag) into node → field → value. */
+export function parseResourcesFlag(flag: string): [string, keyof Resources, number | string] {
+  const match = /^([A-Za-z][\w-]*)\.(cpus|memory|gpus|time)=(.+)$/.exec(flag);
+  if (!match) {
+    throw new LineaError(
+      `--resources ${flag}: expected <stage>.<cpus|memory|gpus|time>=<value>, e.g. --resources pretrain.gpus=1`,
+      'usage',
+    );
+  }
+  const [, node = '', name = '', value = ''] = match;
+  const field = name as 'cpus' | 'memory' | 'gpus' | 'time';
+  if ((field === 'cpus' || field === 'gpus') && !/^\d+$/.test(value)) {
+    throw new LineaError(`--resources ${flag}: ${field} must be a whole number`, 'usage');
+  }
+  return [node, field, field === 'cpus' || field === 'gpus' ? Number(value) : value];
 }
 
 /** Parse `omega=1e-4,1e-3` (the --ablate flag); `omega=` turns an axis with defaults off. */
@@ -195,7 +216,16 @@ export function expandInstances(pipeline: Pipeline, selection: Selection = {}): 
           });
           for (const vid of [...variants.keys()].sort()) inputs[gatheredInputName(name, vid)] = variants.get(vid)!;
         }
-        inst = { id, node, stage: node.stage, params: resolveParams(node, id, layers), inputs, labels };
+        const resources = resourcesOf(node, [preset?.resources, selection.resources]);
+        inst = {
+          id,
+          node,
+          stage: node.stage,
+          params: resolveParams(node, id, layers),
+          inputs,
+          labels,
+          ...(resources ? { resources } : {}),
+        };
         instances.set(id, inst);
       }
       perCombo[i]!.set(node.id, inst);
@@ -302,4 +332,17 @@ function getPath(value: unknown, path: readonly string[]): unknown {
     cursor = (cursor as Record<string, unknown>)[key];
   }
   return cursor;
+}
+
+/** The stage's resources with the overrides for its node (by id, or by stage name) laid over them. */
+function resourcesOf(
+  node: NodeSpec,
+  overrides: readonly (Readonly<Record<string, Resources>> | undefined)[],
+): Resources | undefined {
+  let merged: Resources | undefined = node.stage.resources;
+  for (const layer of overrides) {
+    const own = layer?.[node.id] ?? layer?.[node.stage.name];
+    if (own) merged = { ...merged, ...own };
+  }
+  return merged;
 }

@@ -6,12 +6,11 @@
  * another host (a shared store) when the heartbeat is older than the stale timeout.
  */
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startHeartbeat } from './heartbeat.ts';
 import type { CacheKey } from './json.ts';
-import { processAlive, processStartTime } from './process.ts';
+import { hostName, processAlive, processStartTime } from './process.ts';
 
 export interface LeaseHolder {
   readonly host: string;
@@ -19,9 +18,61 @@ export interface LeaseHolder {
   readonly startTime?: string;
   readonly nonce: string;
   readonly acquiredAt: string;
+  /** A cluster job computing the key for this holder: a later driver may adopt it if the holder dies. */
+  readonly job?: { readonly executor: string; readonly id: string; readonly dir: string };
 }
 
-export type Acquired = { ok: true; lease: Lease } | { ok: false; holder: LeaseHolder };
+/**
+ * `inherited`: the dead holder whose lease was broken to take this one (its job, if it recorded
+ * one, may still be running and can be adopted).
+ */
+export type Acquired = { ok: true; lease: HeldLease; inherited?: LeaseHolder } | { ok: false; holder: LeaseHolder };
+
+/**
+ * Per-key leases, whatever holds them (files in the cache today; a shared server across hosts).
+ * The scheduler only sees this.
+ */
+export interface LeaseStore {
+  tryAcquire(key: CacheKey): Promise<Acquired>;
+  /** Whether a live process holds this key's lease now. */
+  heldByLiveProcess(key: CacheKey): Promise<boolean>;
+  /** The live holder of a key's lease, if any (for status: "running (slurm job 123)"). */
+  holder(key: CacheKey): Promise<LeaseHolder | undefined>;
+  /** Release every lease this process holds (on exit or interrupt). */
+  releaseAll(): Promise<void>;
+  /** Release everything and close any connection. */
+  close(): Promise<void>;
+}
+
+/** This process as a lease holder (without the per-lease nonce and time). */
+export function thisHolder(): Omit<LeaseHolder, 'nonce' | 'acquiredAt'> {
+  const startTime = processStartTime(process.pid);
+  return { host: hostName(), pid: process.pid, ...(startTime ? { startTime } : {}) };
+}
+
+/**
+ * A holder on this host whose process is gone (or whose pid was reused by another process): its
+ * lease is free at once, without waiting for it to go stale. Holders on other hosts are judged by
+ * their heartbeat or expiry only.
+ */
+export function deadOnThisHost(holder: LeaseHolder): boolean {
+  if (holder.host !== hostName()) return false;
+  if (!processAlive(holder.pid)) return true;
+  const start = processStartTime(holder.pid);
+  return Boolean(start && holder.startTime && start !== holder.startTime);
+}
+
+export const newNonce = () => randomBytes(8).toString('hex');
+
+/** A lease this process holds. */
+export interface HeldLease {
+  readonly key: CacheKey;
+  /** Whether the lease still names us (a lease thought dead may have been broken and retaken). */
+  stillHeld(): Promise<boolean>;
+  /** Record the job computing the key, so that a later driver can adopt it. */
+  recordJob(job: NonNullable<LeaseHolder['job']>): Promise<void>;
+  release(): Promise<void>;
+}
 
 export interface LeaseOptions {
   /** A remote holder whose heartbeat is older than this is presumed dead. */
@@ -39,7 +90,7 @@ type LeaseFile =
 /** A holder standing for a lease that could not be read, so callers wait and retry rather than spin. */
 const UNREADABLE: LeaseHolder = { host: 'unknown', pid: 0, nonce: 'unreadable', acquiredAt: '' };
 
-export class Leases {
+export class Leases implements LeaseStore {
   readonly staleMs: number;
   private readonly warn: (message: string) => void;
   private readonly held = new Set<Lease>();
@@ -53,7 +104,7 @@ export class Leases {
     this.staleMs = options.staleMs ?? Number(process.env.LINEA_LEASE_STALE_MS ?? 60_000);
     this.warn = options.warn ?? ((message) => process.stderr.write(`linea: ${message}\n`));
     const startTime = processStartTime(process.pid);
-    this.me = { host: hostname(), pid: process.pid, ...(startTime ? { startTime } : {}) };
+    this.me = { host: hostName(), pid: process.pid, ...(startTime ? { startTime } : {}) };
   }
 
   private path(key: CacheKey): string {
@@ -71,6 +122,7 @@ export class Leases {
     await this.ready;
     const path = this.path(key);
     let last: LeaseHolder = UNREADABLE;
+    let inherited: LeaseHolder | undefined;
     for (let attempt = 0; attempt < 4; attempt++) {
       const holder: LeaseHolder = {
         ...this.me,
@@ -78,9 +130,9 @@ export class Leases {
         acquiredAt: new Date().toISOString(),
       };
       if (await createExclusive(path, JSON.stringify(holder))) {
-        const lease = new Lease(this, key, path, holder.nonce, Math.max(250, this.staleMs / 4));
+        const lease = new Lease(this, key, path, holder, Math.max(250, this.staleMs / 4));
         this.held.add(lease);
-        return { ok: true, lease };
+        return { ok: true, lease, ...(inherited ? { inherited } : {}) };
       }
       const current = await readLease(path);
       if (current.state === 'missing') continue; // released between our attempt and the read: try again
@@ -93,6 +145,7 @@ export class Leases {
       }
       last = current.holder;
       if (!(await this.isDead(current.holder, current.heartbeatMs))) return { ok: false, holder: current.holder };
+      inherited = current.holder;
       await this.breakLease(path, (file) => file.state === 'held' && file.holder.nonce === current.holder.nonce);
     }
     return { ok: false, holder: last };
@@ -100,16 +153,18 @@ export class Leases {
 
   /** Whether a live process holds this key's lease now (a dead holder's or a damaged lease is no one's). */
   async heldByLiveProcess(key: CacheKey): Promise<boolean> {
+    return (await this.holder(key)) !== undefined;
+  }
+
+  async holder(key: CacheKey): Promise<LeaseHolder | undefined> {
     const current = await readLease(this.path(key));
-    return current.state === 'held' && !(await this.isDead(current.holder, current.heartbeatMs));
+    return current.state === 'held' && !(await this.isDead(current.holder, current.heartbeatMs))
+      ? current.holder
+      : undefined;
   }
 
   async isDead(holder: LeaseHolder, heartbeatMs: number): Promise<boolean> {
-    if (holder.host === this.me.host) {
-      if (!processAlive(holder.pid)) return true;
-      const start = processStartTime(holder.pid);
-      return Boolean(start && holder.startTime && start !== holder.startTime);
-    }
+    if (holder.host === this.me.host) return deadOnThisHost(holder);
     return Date.now() - heartbeatMs > this.staleMs;
   }
 
@@ -145,13 +200,17 @@ export class Leases {
     await Promise.all([...this.held].map((lease) => lease.release()));
   }
 
+  close(): Promise<void> {
+    return this.releaseAll();
+  }
+
   /** @internal */
   forget(lease: Lease): void {
     this.held.delete(lease);
   }
 }
 
-export class Lease {
+export class Lease implements HeldLease {
   private readonly stopHeartbeat: () => void;
   private released = false;
 
@@ -159,7 +218,7 @@ export class Lease {
     private readonly owner: Leases,
     readonly key: CacheKey,
     private readonly path: string,
-    private readonly nonce: string,
+    private holding: LeaseHolder,
     heartbeatMs: number,
   ) {
     // Beats from its own thread, so a stage busy in a long synchronous step keeps its lease.
@@ -169,7 +228,16 @@ export class Lease {
   /** Whether the lease file still names us (a remote process may have broken a lease it thought dead). */
   async stillHeld(): Promise<boolean> {
     const current = await readLease(this.path);
-    return current.state === 'held' && current.holder.nonce === this.nonce;
+    return current.state === 'held' && current.holder.nonce === this.holding.nonce;
+  }
+
+  async recordJob(job: NonNullable<LeaseHolder['job']>): Promise<void> {
+    if (!(await this.stillHeld())) return;
+    this.holding = { ...this.holding, job };
+    // Written whole beside the lease and renamed over it: a reader sees the old or the new holder.
+    const tmp = `${this.path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(tmp, JSON.stringify(this.holding));
+    await rename(tmp, this.path);
   }
 
   async release(): Promise<void> {

@@ -6,7 +6,7 @@ import { Graph, alg } from '@dagrejs/graphlib';
 import type { z } from 'zod';
 import { LineaError } from './errors.ts';
 import { canonicalJson, type Json } from './json.ts';
-import type { AnyStage, InputSpecs, InputValues, Stage } from './stage.ts';
+import type { AnyStage, InputSpecs, InputValues, Resources, Stage } from './stage.ts';
 
 /** A node of the pipeline, as returned by `p.add`; `T` is its output type. */
 export interface Node<out T> {
@@ -95,6 +95,8 @@ export interface Preset {
   readonly description?: string;
   readonly params?: Readonly<Record<string, Json>>;
   readonly ablate?: Readonly<Record<string, readonly string[]>>;
+  /** node id or stage name → resources for this preset (e.g. `{ pretrain: { gpus: 1, time: '2:00:00' } }`). */
+  readonly resources?: Readonly<Record<string, Resources>>;
 }
 
 export interface PipelineConfig {

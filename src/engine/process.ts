@@ -1,4 +1,5 @@
 /** Facts about processes on this host, used to tell a live lease or workspace from a dead one. */
+import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 
 export function processAlive(pid: number): boolean {
@@ -25,4 +26,12 @@ export function processStartTime(pid: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * This machine's name as leases and in-use records give it: $LINEA_HOST when set (a test, or a
+ * container whose hostname is not unique across the cluster), else the OS host name.
+ */
+export function hostName(): string {
+  return process.env.LINEA_HOST || hostname();
 }

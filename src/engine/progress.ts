@@ -38,6 +38,10 @@ export class ProgressPrinter implements RunObserver {
       this.line(`  ${id}: ${event.message}`);
       return;
     }
+    if (event.type === 'submitted') {
+      this.line(`  ${id}: ${event.job.executor} job ${event.job.id}`);
+      return;
+    }
     const state = this.live.get(id);
     if (!state) return;
     state.progress = event.progress;

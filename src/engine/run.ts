@@ -5,16 +5,18 @@
  * artifact and index the run. Instances with equal keys run once, in this process or across
  * processes sharing the store.
  */
-import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import { fingerprintOf, lookup } from './lookup.ts';
 import type { Project } from './project.ts';
 import { errorMessage } from './errors.ts';
-import type { Executor, StageTask, TaskEvent } from './executor.ts';
+import type { Executor, StageTask, TaskEvent, TaskOutcome } from './executor.ts';
 import { cacheKey, type Fingerprint } from './fingerprint.ts';
 import type { Instance } from './instances.ts';
 import type { ArtifactDigest, CacheKey, Json } from './json.ts';
-import type { LeaseHolder } from './lease.ts';
+import type { HeldLease, LeaseHolder } from './lease.ts';
 import type { RunRecord } from './run-index.ts';
+import type { Workspace } from './store.ts';
+import { hostName } from './process.ts';
 
 export type RunStatus = 'ran' | 'cached' | 'failed';
 
@@ -100,7 +102,10 @@ export async function runInstances(
     let outcome = byKey.get(key);
     const shared = outcome !== undefined;
     if (!outcome) {
-      outcome = obtain({ project, instance, key, fingerprint, inputs: produced, options }, slots);
+      // An index or lease server that fails mid-run fails this instance (and its dependents), never the process.
+      outcome = obtain({ project, instance, key, fingerprint, inputs: produced, options }, slots).catch(
+        (error: unknown): Outcome => ({ ok: false, error: errorMessage(error) }),
+      );
       byKey.set(key, outcome);
     }
     const result = await outcome;
@@ -160,14 +165,20 @@ async function obtain(job: Job, slots: Semaphore): Promise<Outcome> {
     try {
       // Queued for a slot before an interrupt: start nothing new after it.
       if (options.signal.aborted) return { ok: false, error: 'interrupted' };
-      const acquired = await project.leases.tryAcquire(key);
+      let acquired: Awaited<ReturnType<typeof project.leases.tryAcquire>>;
+      try {
+        acquired = await project.leases.tryAcquire(key);
+      } catch (error) {
+        // The lease server is unreachable: this instance fails, the run goes on with what it can.
+        return { ok: false, error: errorMessage(error) };
+      }
       if (acquired.ok) {
         try {
           if (options.signal.aborted) return { ok: false, error: 'interrupted' };
           // Someone may have committed this key between our lookup and our lease.
           const again = await cached();
           if (again) return again;
-          return await execute(job);
+          return await execute(job, acquired.lease, acquired.inherited);
         } finally {
           await acquired.lease.release();
         }
@@ -184,12 +195,55 @@ async function obtain(job: Job, slots: Semaphore): Promise<Outcome> {
   }
 }
 
-async function execute(job: Job): Promise<Outcome> {
-  const { project, instance, key, fingerprint, inputs, options } = job;
+/**
+ * Run the instance under its lease: build the task, hand it to the executor (or follow the job a
+ * dead driver left running, when the executor can adopt it), then commit and index the result.
+ */
+async function execute(job: Job, lease: HeldLease, inherited?: LeaseHolder): Promise<Outcome> {
+  const { project, instance, options } = job;
+  const { executor, signal } = options;
   const startedAt = new Date();
   options.observer.started(instance.id);
-  const workspace = await project.store.newWorkspace();
-  const task: StageTask = {
+  const onEvent = (event: TaskEvent) => {
+    // A submitted job goes into the lease: if this driver dies, the next one adopts the job.
+    if (event.type === 'submitted') void lease.recordJob(event.job).catch(() => undefined);
+    options.observer.event(instance.id, event);
+  };
+  const adoptable = inherited?.job && executor.adopt && executor.workspaceOf && (await executor.alive?.(inherited.job));
+  let workspace: Workspace;
+  let outcome: TaskOutcome;
+  if (adoptable && inherited?.job) {
+    const previous = inherited.job;
+    await lease.recordJob(previous);
+    onEvent({
+      type: 'log',
+      message: `adopting ${previous.executor} job ${previous.id}, left running by pid ${inherited.pid} on ${inherited.host}`,
+    });
+    workspace = executor.workspaceOf!(previous);
+    outcome = await executor.adopt!(previous, onEvent, signal).catch((error: unknown) => failed(error));
+  } else {
+    workspace = executor.newWorkspace ? await executor.newWorkspace(project.store) : await project.store.newWorkspace();
+    outcome = await executor.run(taskFor(job, workspace), onEvent, signal).catch((error: unknown) => failed(error));
+  }
+  try {
+    if (!outcome.ok) return await failedRun(job, outcome);
+    // A holder whose lease was broken (thought dead) must not commit: the new holder computes it.
+    if (!(await lease.stillHeld()))
+      return { ok: false, error: 'lost its lease while running; another run took the key over' };
+    return await commitRun(job, workspace, outcome.value, startedAt);
+  } catch (error) {
+    return { ok: false, error: errorMessage(error) };
+  } finally {
+    await project.store.discard(workspace.dir);
+    // A cluster job's directory (its task, events, logs) goes once its result is committed.
+    if (outcome.ok && executor.newWorkspace) await project.store.discard(dirname(workspace.dir));
+  }
+}
+
+const failed = (error: unknown): TaskOutcome => ({ ok: false, error: errorMessage(error) });
+
+function taskFor({ project, instance, key, inputs }: Job, workspace: Workspace): StageTask {
+  return {
     instance: instance.id,
     stage: instance.stage.name,
     moduleUrl: instance.stage.moduleUrl,
@@ -198,69 +252,56 @@ async function execute(job: Job): Promise<Outcome> {
     inputs: Object.fromEntries(
       Object.entries(inputs).map(([name, p]) => {
         const producer = instance.inputs[name]!;
-        return [
-          name,
-          {
-            value: p.value,
-            dir: project.store.filesDir(p.digest),
-            digest: p.digest,
-            instance: producer.id,
-            labels: producer.labels,
-          },
-        ];
+        const dir = project.store.filesDir(p.digest);
+        return [name, { value: p.value, dir, digest: p.digest, instance: producer.id, labels: producer.labels }];
       }),
     ),
     outDir: workspace.outDir,
     cacheDir: project.store.root,
+    ...(instance.resources ? { resources: instance.resources } : {}),
   };
-  try {
-    const outcome = await options.executor.run(
-      task,
-      (event) => options.observer.event(instance.id, event),
-      options.signal,
-    );
-    if (!outcome.ok) {
-      const error = options.signal.aborted ? 'interrupted' : outcome.error;
-      if (!options.signal.aborted) {
-        await project.index.recordFailure({
-          key,
-          instance: instance.id,
-          stage: instance.stage.name,
-          error,
-          at: new Date().toISOString(),
-        });
-      }
-      if (outcome.stack && process.env.LINEA_DEBUG)
-        options.observer.event(instance.id, { type: 'log', message: outcome.stack });
-      return { ok: false, error };
-    }
-    const { digest, stamp } = await project.store.commit(workspace, outcome.value);
-    await project.activity.use(digest);
-    const record: RunRecord = {
-      key,
-      fingerprint,
-      digest,
-      stamp,
-      stage: instance.stage.name,
-      node: instance.node.id,
-      instance: instance.id,
-      upstream: Object.fromEntries(Object.entries(inputs).map(([name, p]) => [name, p.key])),
-      startedAt: startedAt.toISOString(),
-      seconds: (Date.now() - startedAt.getTime()) / 1000,
-      host: hostname(),
-      pid: process.pid,
-      project: project.id,
-    };
-    await project.index.put(record);
-    await project.store.saveRecord(key, record);
-    // Checkpoints exist to resume this key; once its result is committed they are dead weight.
-    await project.store.dropCheckpoints(key);
-    return { ok: true, status: 'ran', seconds: record.seconds, produced: { key, digest, value: outcome.value } };
-  } catch (error) {
-    return { ok: false, error: errorMessage(error) };
-  } finally {
-    await project.store.discard(workspace.dir);
+}
+
+async function failedRun(
+  { project, instance, key, options }: Job,
+  outcome: TaskOutcome & { ok: false },
+): Promise<Outcome> {
+  const error = options.signal.aborted ? 'interrupted' : outcome.error;
+  if (!options.signal.aborted) {
+    const at = new Date().toISOString();
+    await project.index.recordFailure({ key, instance: instance.id, stage: instance.stage.name, error, at });
   }
+  if (outcome.stack && process.env.LINEA_DEBUG)
+    options.observer.event(instance.id, { type: 'log', message: outcome.stack });
+  return { ok: false, error };
+}
+
+/** Seal the workspace into the store and record the run; the index write is the commit point. */
+async function commitRun(job: Job, workspace: Workspace, value: Json, startedAt: Date): Promise<Outcome> {
+  const { project, instance, key, fingerprint, inputs } = job;
+  const { digest, stamp } = await project.store.commit(workspace, value);
+  await project.activity.use(digest);
+  const record: RunRecord = {
+    key,
+    fingerprint,
+    digest,
+    stamp,
+    stage: instance.stage.name,
+    node: instance.node.id,
+    instance: instance.id,
+    upstream: Object.fromEntries(Object.entries(inputs).map(([name, p]) => [name, p.key])),
+    startedAt: startedAt.toISOString(),
+    seconds: (Date.now() - startedAt.getTime()) / 1000,
+    host: hostName(),
+    pid: process.pid,
+    project: project.id,
+  };
+  // The store's copy first: if the index is unreachable now, a rerun still finds the result.
+  await project.store.saveRecord(key, record);
+  await project.index.put(record);
+  // Checkpoints exist to resume this key; once its result is committed they are dead weight.
+  await project.store.dropCheckpoints(key);
+  return { ok: true, status: 'ran', seconds: record.seconds, produced: { key, digest, value } };
 }
 
 class Semaphore {

@@ -115,6 +115,22 @@ export interface StageContext<P, I extends InputSpecs> {
  */
 export type EnvSpec<P = never> = readonly string[] | ((params: P) => Record<string, Json>);
 
+/**
+ * What a stage asks of the machine that runs it. Not part of the cache key (it does not change
+ * the result); cluster executors map it to their flags (slurm: --cpus-per-task, --mem,
+ * --gres=gpu:N, --time). Presets and `--resources <stage>.<field>=<value>` override it.
+ */
+export interface Resources {
+  readonly cpus?: number;
+  /** As Slurm writes it: `4G`, `500M`. */
+  readonly memory?: string;
+  readonly gpus?: number;
+  /** As Slurm writes it: `30` (minutes), `2:00:00`, `1-00:00:00`. */
+  readonly time?: string;
+  /** Resubmit a job that ended in one of these states (e.g. NODE_FAIL, PREEMPTED), at most `times` times. */
+  readonly retry?: { readonly on: readonly string[]; readonly times: number };
+}
+
 export interface StageConfig<P extends z.ZodType, I extends InputSpecs, O> {
   /** Unique across the pipeline; names the stage in keys, logs and the CLI. */
   readonly name: string;
@@ -124,6 +140,7 @@ export interface StageConfig<P extends z.ZodType, I extends InputSpecs, O> {
   readonly env?: EnvSpec<z.output<P>>;
   /** Copy this stage's files to the run's output directory (`results/`, or `--out`) after each run. */
   readonly publish?: boolean;
+  readonly resources?: Resources;
   run(ctx: StageContext<z.output<P>, I>): O | Promise<O>;
 }
 

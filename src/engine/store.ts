@@ -7,11 +7,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { LineaError } from './errors.ts';
 import { canonicalJson, digestOf, type ArtifactDigest, type CacheKey, type FileDigest, type Json } from './json.ts';
-import { processAlive } from './process.ts';
+import { hostName, processAlive } from './process.ts';
 
 export interface Manifest {
   readonly value: Json;
@@ -78,7 +77,7 @@ export class Store {
   }
 
   async newWorkspace(): Promise<Workspace> {
-    const dir = join(this.tmpDir, `${hostname()}-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const dir = join(this.tmpDir, `${hostName()}-${process.pid}-${randomBytes(6).toString('hex')}`);
     const outDir = join(dir, 'files');
     await mkdir(outDir, { recursive: true });
     return { dir, outDir };
@@ -285,7 +284,7 @@ export class Store {
         const match = /^(?:(.*)-)?(\d+)-[0-9a-f]+$/.exec(name);
         if (!match) continue;
         const [, host, pid] = match;
-        if ((host === undefined || host === hostname()) && !processAlive(Number(pid))) {
+        if ((host === undefined || host === hostName()) && !processAlive(Number(pid))) {
           await rmTree(join(dir, name));
           removed++;
         }

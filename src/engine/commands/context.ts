@@ -10,7 +10,14 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { type Project, openProject, resolveCacheDir } from '../project.ts';
 import { errorMessage, LineaError } from '../errors.ts';
 import { indexUri } from '../index-backends.ts';
-import { expandInstances, type Instance, parseAblateFlag, parseSetFlag, type Selection } from '../instances.ts';
+import {
+  expandInstances,
+  type Instance,
+  parseAblateFlag,
+  parseResourcesFlag,
+  parseSetFlag,
+  type Selection,
+} from '../instances.ts';
 import type { Json } from '../json.ts';
 import { isPipeline, type Pipeline } from '../pipeline.ts';
 
@@ -22,8 +29,10 @@ export const OPTIONS = {
   set: { type: 'string', multiple: true },
   ablate: { type: 'string', multiple: true },
   only: { type: 'string', multiple: true },
+  resources: { type: 'string', multiple: true },
   jobs: { type: 'string', short: 'j' },
   executor: { type: 'string' },
+  task: { type: 'string' },
   backend: { type: 'string' },
   out: { type: 'string' },
   json: { type: 'boolean' },
@@ -86,11 +95,17 @@ export function selectionFrom(flags: Flags): Selection {
     const [path, value] = parseSetFlag(flag);
     set[path] = value;
   }
+  const resources: Record<string, Record<string, number | string>> = {};
+  for (const flag of flags.resources ?? []) {
+    const [node, field, value] = parseResourcesFlag(flag);
+    resources[node] = { ...resources[node], [field]: value };
+  }
   return {
     ...(flags.preset ? { preset: flags.preset } : {}),
     set,
     ablate,
     ...(flags.only ? { only: flags.only } : {}),
+    ...(Object.keys(resources).length ? { resources } : {}),
   };
 }
 

@@ -17,6 +17,7 @@ export async function cmdStatus(flags: Flags): Promise<number> {
           key: p.key,
           state: p.state,
           reasons: p.reasons.map((r) => ({ ...r, message: describeReason(r) })),
+          ...(p.running ? { running: p.running } : {}),
         }));
         process.stdout.write(`${JSON.stringify({ stages })}\n`);
       } else {

@@ -15,6 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { KeyvStoreAdapter } from 'keyv';
 import { writable } from './access.ts';
+import { type HeldLease, Leases, type LeaseStore } from './lease.ts';
 import { errorMessage, LineaError } from './errors.ts';
 
 export interface OpenedStore {
@@ -31,7 +32,13 @@ export interface IndexBackend {
   moveAside(uri: URL): Promise<string[]>;
   /** Whether an error from this backend means the index's data is damaged (rebuild it) rather than unreachable. */
   isDamaged(error: unknown): boolean;
+  /** The leases that go with this index: in the same server for a shared one, else files in the cache. */
+  leases(uri: URL, cacheDir: string, staleMs: number): Promise<LeaseStore>;
 }
+
+/** Leases as files in the cache directory: enough on one host, or hosts sharing one filesystem. */
+const fileLeases = async (_uri: URL, cacheDir: string, staleMs: number): Promise<LeaseStore> =>
+  new Leases(join(cacheDir, 'leases'), { staleMs });
 
 const sqlite: IndexBackend = {
   schemes: ['sqlite'],
@@ -72,9 +79,141 @@ const sqlite: IndexBackend = {
     const code = (error as { code?: unknown } | undefined)?.code;
     return typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB)/.test(code);
   },
+  leases: fileLeases,
 };
 
-const BACKENDS: readonly IndexBackend[] = [sqlite];
+/** Fail fast rather than wait: a server that is down must stop the run with a clear message, not hang it. */
+const CONNECT_TIMEOUT_MS = 5000;
+const QUERY_TIMEOUT_MS = 30_000;
+
+const postgres: IndexBackend = {
+  schemes: ['postgres', 'postgresql'],
+  async open(uri) {
+    const { default: KeyvPostgres } = await importDriver<typeof import('@keyv/postgres')>('@keyv/postgres', 'postgres');
+    const adapter = new KeyvPostgres({
+      uri: uri.href,
+      table: 'linea_index',
+      // Keys hold a project's identity (its name and root path): longer than keyv's default 255.
+      keySize: 2048,
+      iterationLimit: 500,
+      max: 4,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      query_timeout: QUERY_TIMEOUT_MS,
+    });
+    await reachable(uri, () => adapter.query('SELECT 1'));
+    return { adapter };
+  },
+  async moveAside(uri) {
+    // A server's index is not a file to move: rename its table, keeping it for inspection.
+    const pg = await importDriver<typeof import('pg')>('pg', 'postgres');
+    const client = new pg.default.Client({ connectionString: uri.href, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    await reachable(uri, () => client.connect());
+    try {
+      const aside = `linea_index_damaged_${Date.now()}`;
+      const { rowCount } = await client.query(`SELECT 1 FROM pg_tables WHERE tablename = 'linea_index'`);
+      if (!rowCount) return [];
+      await client.query(`ALTER TABLE linea_index RENAME TO ${aside}`);
+      return [`table ${aside} in ${redact(uri)}`];
+    } finally {
+      await client.end();
+    }
+  },
+  isDamaged: () => false,
+  async leases(uri, _cacheDir, staleMs) {
+    const pg = await importDriver<typeof import('pg')>('pg', 'postgres');
+    const { PostgresLeases } = await import('./lease-postgres.ts');
+    const pool = new pg.default.Pool({
+      connectionString: uri.href,
+      max: 4,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      query_timeout: QUERY_TIMEOUT_MS,
+    });
+    // An idle connection the server dropped must not crash the process: the next query reconnects.
+    pool.on('error', () => undefined);
+    return namingLeases(new PostgresLeases(pool, staleMs), uri);
+  },
+};
+
+const redis: IndexBackend = {
+  schemes: ['redis', 'rediss'],
+  async open(uri) {
+    const { default: KeyvRedis } = await importDriver<typeof import('@keyv/redis')>('@keyv/redis', 'redis');
+    const adapter = new KeyvRedis(redisClientOptions(uri), {
+      throwOnConnectError: true,
+      // An index that cannot answer must fail the run, not pass for empty.
+      throwOnErrors: true,
+      connectionTimeout: CONNECT_TIMEOUT_MS,
+    });
+    await reachable(uri, async () => {
+      await adapter.getClient();
+    });
+    return { adapter };
+  },
+  async moveAside(uri) {
+    // Keys are the index; a rebuild overwrites every entry it restores and leaves the rest.
+    void uri;
+    return [];
+  },
+  isDamaged: () => false,
+  async leases(uri, _cacheDir, staleMs) {
+    const { createClient } = await importDriver<typeof import('@redis/client')>('@redis/client', 'redis');
+    const { RedisLeases } = await import('./lease-redis.ts');
+    const client = createClient(redisClientOptions(uri));
+    client.on('error', () => undefined);
+    await reachable(uri, () => client.connect());
+    // biome-ignore lint/plugin: createClient's generic client type is wider than the plain one the leases use
+    return namingLeases(new RedisLeases(client as unknown as import('@redis/client').RedisClientType, staleMs), uri);
+  },
+};
+
+/** Lease errors that name the server, as the index's do (run-index.ts). */
+function namingLeases(leases: LeaseStore, uri: URL): LeaseStore {
+  const rethrow = (error: unknown): never => {
+    throw new LineaError(`the leases at ${redact(uri)} failed: ${errorMessage(error)}`, 'store');
+  };
+  const held = (lease: HeldLease): HeldLease => ({
+    key: lease.key,
+    stillHeld: () => lease.stillHeld().catch(rethrow),
+    recordJob: (job) => lease.recordJob(job).catch(rethrow),
+    release: () => lease.release(),
+  });
+  return {
+    tryAcquire: async (key) => {
+      const acquired = await leases.tryAcquire(key).catch(rethrow);
+      return acquired.ok ? { ...acquired, lease: held(acquired.lease) } : acquired;
+    },
+    heldByLiveProcess: (key) => leases.heldByLiveProcess(key).catch(rethrow),
+    holder: (key) => leases.holder(key).catch(rethrow),
+    releaseAll: () => leases.releaseAll(),
+    close: () => leases.close(),
+  };
+}
+
+/** node-redis options that fail commands at once while disconnected instead of queueing them forever. */
+function redisClientOptions(uri: URL) {
+  return {
+    url: uri.href,
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      reconnectStrategy: (retries: number) => (retries > 5 ? new Error(`lost the connection to ${redact(uri)}`) : 200),
+    },
+  };
+}
+
+/** Run a first request, turning a refused or timed-out connection into an error that names the index. */
+async function reachable(uri: URL, probe: () => Promise<unknown>): Promise<void> {
+  try {
+    await probe();
+  } catch (error) {
+    throw new LineaError(
+      `cannot reach the run index at ${redact(uri)} (${errorMessage(error)}); start the server or choose another --index (or $LINEA_INDEX)`,
+      'config',
+    );
+  }
+}
+
+const BACKENDS: readonly IndexBackend[] = [sqlite, postgres, redis];
 
 /**
  * The index URI for a cache directory: `--index` (or $LINEA_INDEX) when given, else the sqlite

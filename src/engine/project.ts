@@ -8,11 +8,11 @@ import { dirname, join, resolve } from 'node:path';
 import { ActiveRun } from './activity.ts';
 import { digestCode, type CodeDigest } from './code.ts';
 import { LineaError } from './errors.ts';
-import { Leases } from './lease.ts';
+import type { LeaseStore } from './lease.ts';
 import type { Pipeline } from './pipeline.ts';
 import { RunIndex } from './run-index.ts';
 import { writable } from './access.ts';
-import { indexUri } from './index-backends.ts';
+import { backendFor, indexUri } from './index-backends.ts';
 import { Store } from './store.ts';
 
 export interface Project {
@@ -25,7 +25,7 @@ export interface Project {
   readonly id: string;
   readonly store: Store;
   readonly index: RunIndex;
-  readonly leases: Leases;
+  readonly leases: LeaseStore;
   /** The objects this process reads or commits, recorded so gc leaves them alone. */
   readonly activity: ActiveRun;
   readonly code: ReadonlyMap<string, CodeDigest>;
@@ -69,8 +69,16 @@ export async function openProject(options: {
   // The layout of the cache directory is decided here, where the layers are put together: the
   // store owns objects/, records/, checkpoints/; the leases and the in-use records their own
   // directories; the index wherever its URI says.
-  const index = await RunIndex.open(options.indexUri ?? indexUri(options.cacheDir), { readOnly });
-  const leases = new Leases(join(options.cacheDir, 'leases'));
+  const uri = options.indexUri ?? indexUri(options.cacheDir);
+  const index = await RunIndex.open(uri, { readOnly });
+  // Leases live with the index: files beside a sqlite index, rows or keys in a shared server.
+  const staleMs = Number(process.env.LINEA_LEASE_STALE_MS ?? 60_000);
+  const leases = await backendFor(uri)
+    .leases(uri, options.cacheDir, staleMs)
+    .catch(async (error: unknown) => {
+      await index.close();
+      throw error;
+    });
   const activity = new ActiveRun(join(options.cacheDir, 'active'));
   return {
     root: options.root,
@@ -81,7 +89,7 @@ export async function openProject(options: {
     activity,
     code,
     async close() {
-      await leases.releaseAll();
+      await leases.close();
       await activity.close();
       await index.close();
     },

@@ -7,8 +7,8 @@
  */
 import { rm } from 'node:fs/promises';
 import Keyv from 'keyv';
-import { LineaError } from './errors.ts';
-import { backendFor } from './index-backends.ts';
+import { errorMessage, LineaError } from './errors.ts';
+import { backendFor, redact } from './index-backends.ts';
 import type { Fingerprint } from './fingerprint.ts';
 import type { ArtifactDigest, CacheKey } from './json.ts';
 import type { StatStamp } from './store.ts';
@@ -43,8 +43,15 @@ const RUN = 'run/';
 const LATEST = 'latest/';
 const FAILED = 'failed/';
 const PIN = 'pin/';
+// The project and the instance are separated by U+001F (unit separator): Postgres text cannot hold
+// the NUL that older indexes used, which are still read (latestKeys).
 const latestKey = (project: string | undefined, instance: string) =>
-  project === undefined ? LATEST + instance : `${LATEST}${project}\u0000${instance}`;
+  project === undefined ? LATEST + instance : `${LATEST}${project}\u001f${instance}`;
+const latestKeys = (project: string, instance: string) => [
+  latestKey(project, instance),
+  `${LATEST}${project}\u0000${instance}`,
+  LATEST + instance,
+];
 
 export class RunIndex {
   private constructor(
@@ -57,9 +64,12 @@ export class RunIndex {
    * (status, log, verify) also works on a cache this user cannot write.
    */
   static async open(uri: URL, options: { readOnly?: boolean } = {}): Promise<RunIndex> {
-    const opened = await backendFor(uri).open(uri, { readOnly: Boolean(options.readOnly) });
-    const kv = new Keyv({ store: opened.adapter, namespace: 'linea' });
-    return new RunIndex(kv, opened.scratch);
+    const backend = backendFor(uri);
+    const opened = await backend.open(uri, { readOnly: Boolean(options.readOnly) });
+    // Errors must reach the caller: an index that cannot answer is not an empty one.
+    const kv = new Keyv({ store: opened.adapter, namespace: 'linea', throwOnErrors: true });
+    kv.on('error', () => undefined);
+    return new RunIndex(uri.protocol === 'sqlite:' ? kv : naming(kv, uri, backend.isDamaged), opened.scratch);
   }
 
   async get(key: CacheKey): Promise<RunRecord | undefined> {
@@ -79,8 +89,12 @@ export class RunIndex {
 
   /** The last successful run of a stage instance in a project, whatever its key. */
   async latest(project: string, instance: string): Promise<RunRecord | undefined> {
-    const key =
-      (await this.kv.get<CacheKey>(latestKey(project, instance))) ?? (await this.kv.get<CacheKey>(LATEST + instance));
+    let key: CacheKey | undefined;
+    for (const name of latestKeys(project, instance)) {
+      // An older NUL key may be unreadable to a server backend: skip it there.
+      key = (await this.kv.get<CacheKey>(name).catch(() => undefined)) ?? undefined;
+      if (key) break;
+    }
     const record = key ? await this.get(key) : undefined;
     return record && (record.project === undefined || record.project === project) ? record : undefined;
   }
@@ -128,4 +142,25 @@ export class RunIndex {
     await this.kv.disconnect();
     if (this.scratch) await rm(this.scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * The index with its server's errors rewritten to name it ("the run index at redis://… failed:
+ * the client is offline"), so a run that fails because its index died says which one. A sqlite
+ * index keeps its errors as they are: their codes tell a damaged file (index-repair.ts).
+ */
+function naming(kv: Keyv, uri: URL, isDamaged: (error: unknown) => boolean): Keyv {
+  const where = redact(uri);
+  const rethrow = (error: unknown): never => {
+    if (isDamaged(error)) throw error;
+    throw new LineaError(`the run index at ${where} failed: ${errorMessage(error)}`, 'store');
+  };
+  return new Proxy(kv, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      if (property !== 'get' && property !== 'set' && property !== 'delete') return value.bind(target);
+      return (...args: unknown[]) => Promise.resolve(value.apply(target, args)).catch(rethrow);
+    },
+  });
 }

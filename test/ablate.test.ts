@@ -122,4 +122,53 @@ describe('linea ablate', () => {
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /needs a terminal.*--ablate <axis>=<v1>,<v2> … --yes/);
   });
+
+  it('axes that only meet at a gathering stage get a grid each, with the total at the end', async () => {
+    const groups = makeProject();
+    try {
+      const term = new Terminal(groups);
+      try {
+        await term.start(['ablate', '--pipeline', 'groups.pipeline.ts']);
+        await term.waitFor('Which axes to vary?');
+        await term.keys('Space', 'Down', 'Space', 'Enter'); // factor and pause
+        await term.waitFor('Values of factor');
+        await term.keys('Space', 'Down', 'Space', 'Enter'); // 2 and 3
+        await term.waitFor('Values of pause');
+        await term.keys('Space', 'Down', 'Space', 'Down', 'Space', 'Enter'); // 0, 1 and 2
+        const screen = await term.waitFor('Run what is not cached?');
+        assert.match(screen, /factor\s+\(reach double\)/);
+        assert.match(screen, /pause\s+\(reach square\)/);
+        assert.match(screen, /2 cells: 0 cached, 0 stale, 2 new/, 'factor: 2 rows, not 2 × 3');
+        assert.match(screen, /3 cells: 0 cached, 0 stale, 3 new/, 'pause: 3 rows');
+        assert.doesNotMatch(screen, /6 cells/);
+        assert.match(screen, /shared by every cell: 1 of 1 instances to run/);
+        assert.match(screen, /gathering: tally will run \(missing\)/);
+        assert.match(screen, /total: 7 of 7 instances to run/);
+        await term.keys('Enter');
+        assert.equal(await term.exitCode(), 0, await term.screen());
+      } finally {
+        await term.close();
+      }
+      assert.equal(groups.takeExecutions().length, 7);
+    } finally {
+      groups.remove();
+    }
+  });
+
+  it('axes that meet at a stage share one grid of their product; a later run shows cached rows', async () => {
+    const groups = makeProject();
+    try {
+      const args = ['ablate', '--pipeline', 'groups.pipeline.ts', '--ablate', 'size=2,3', '--ablate', 'factor=2,3'];
+      const first = await groups.linea([...args, '--yes']);
+      assert.equal(first.code, 0, first.stderr);
+      // size reaches source and so double: size and factor meet there, one grid of 2 × 2.
+      assert.match(first.stdout, /size × factor\s+\(reach source, double(, square)?\)/);
+      assert.match(first.stdout, /4 cells: 0 cached, 0 stale, 4 new/);
+      const again = await groups.linea([...args, '--ablate', 'factor=4', '--yes']);
+      assert.match(again.stdout, /6 cells: 4 cached, 0 stale, 2 new/);
+      assert.match(again.stdout, /gathering: tally\[size=2\]|gathering: tally will run/);
+    } finally {
+      groups.remove();
+    }
+  });
 });

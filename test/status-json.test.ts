@@ -78,4 +78,44 @@ describe('status and run --json', () => {
     assert.match(result.stdout, /stale\s+double\s+\w{12}\n\s+· params\.factor 2 → 7/);
     assert.match(result.stdout, /cached\s+square/);
   });
+
+  it('an instance that never ran is explained against the nearest previous run of its stage', async () => {
+    const fresh = makeProject();
+    try {
+      await fresh.json<RunJson>(['run', '--ablate', 'factor=2,3']);
+      // Fixing the swept param drops the axis: `double` has never run under that id.
+      const status = await fresh.json<StatusJson>(['status', '--set', 'double.factor=5']);
+      const double = status.stages.find((s) => s.id === 'double')!;
+      assert.equal(double.state, 'missing');
+      const [nearest, ...diff] = double.reasons;
+      assert.equal(nearest!.kind, 'nearest');
+      assert.match(nearest!.instance!, /^double\[factor=[23]\]$/);
+      assert.match(nearest!.message, /nearest previous run, double\[factor=[23]\] \(1 field differs\)/);
+      assert.deepEqual(
+        diff.map((r) => [r.field, r.to]),
+        [['params.factor', 5]],
+      );
+      const text = await fresh.linea(['status', '--set', 'double.factor=5']);
+      assert.match(
+        text.stdout,
+        /never ran as this instance; compared with the nearest previous run, double\[factor=[23]\]/,
+      );
+      assert.match(text.stdout, /params\.factor [23] → 5/);
+    } finally {
+      fresh.remove();
+    }
+  });
+
+  it('says once per upstream that it will run first, not once per waiting input', async () => {
+    const fresh = makeProject();
+    try {
+      await fresh.json<RunJson>(['run']);
+      const text = await fresh.linea(['status', '--set', 'source.n=7']);
+      assert.equal(text.stdout.match(/will run first/g)?.length, 1, text.stdout);
+      assert.match(text.stdout, /  source: 3 instances wait on it/);
+      assert.equal(text.stdout.match(/· after source/g)?.length, 3);
+    } finally {
+      fresh.remove();
+    }
+  });
 });

@@ -20,6 +20,8 @@ export interface GridCell {
   /** Instances of this cell that will run (shared instances count in every cell they serve). */
   readonly toRun: number;
   readonly instances: number;
+  /** Time for what this cell runs. */
+  readonly estimate?: Estimate;
 }
 
 export interface Estimate {
@@ -29,30 +31,114 @@ export interface Estimate {
 }
 
 /**
- * The grid: one cell per combination of chosen values, over the instances that carry those labels
- * (or fewer: an upstream instance serves every cell whose labels include its own). A cell is
- * cached when all its instances are, new when one has never run, stale otherwise.
+ * One grid per group of axes that meet: axes are in one group when some instance of a stage that
+ * does not gather carries both (ω and start both reach sparsify); axes that only ever meet at a
+ * gathering stage (a report over everything) get grids of their own, so nobody reads the product
+ * of axes that never interact. What a gathering stage will rerun, and what every cell shares, are
+ * one line each.
+ */
+export interface GridGroup {
+  readonly axes: readonly string[];
+  readonly cells: readonly GridCell[];
+  /** The stages the group's axes reach. */
+  readonly stages: readonly string[];
+}
+
+export interface Grids {
+  readonly groups: readonly GridGroup[];
+  /** Instances of gathering stages that no group's cells hold (e.g. the report), with their plan state. */
+  readonly gathering: readonly { readonly id: string; readonly state: PlannedInstance['state'] }[];
+  /** Instances no chosen axis reaches (prepared data, a shared pretraining): run once for every cell. */
+  readonly shared: { readonly toRun: number; readonly instances: number };
+  /** Over every instance, each counted once. */
+  readonly total: Estimate & { readonly toRun: number; readonly instances: number };
+}
+
+const gathers = (instance: Instance) => Object.values(instance.stage.inputs).some((spec) => spec.kind === 'gather');
+
+/** Groups of the chosen axes: connected by stages (not gathering ones) whose instances carry both. */
+export function axisGroups(chosen: readonly string[], instances: readonly Instance[]): string[][] {
+  const parent = new Map(chosen.map((a) => [a, a]));
+  const find = (a: string): string => (parent.get(a) === a ? a : find(parent.get(a)!));
+  for (const instance of instances) {
+    if (gathers(instance)) continue;
+    const mine = Object.keys(instance.labels).filter((a) => parent.has(a));
+    for (const a of mine.slice(1)) parent.set(find(a), find(mine[0]!));
+  }
+  const groups = new Map<string, string[]>();
+  for (const a of chosen) groups.set(find(a), [...(groups.get(find(a)) ?? []), a]);
+  return [...groups.values()];
+}
+
+export function ablationGrids(
+  chosen: ReadonlyMap<string, readonly string[]>,
+  instances: readonly Instance[],
+  planned: readonly PlannedInstance[],
+  runs: readonly Pick<RunRecord, 'stage' | 'seconds'>[],
+): Grids {
+  const plan = new Map(planned.map((p) => [p.id, p]));
+  const groups = axisGroups([...chosen.keys()], instances);
+  const held = new Set<string>();
+  const grids = groups.map((axes) => {
+    const members = instances.filter((i) => axes.some((a) => a in i.labels));
+    for (const m of members) held.add(m.id);
+    const sub = new Map(axes.map((a) => [a, chosen.get(a)!]));
+    return {
+      axes,
+      cells: ablationGrid(sub, members, planned, runs),
+      stages: [...new Set(members.map((m) => m.stage.name))],
+    };
+  });
+  const rest = instances.filter((i) => !held.has(i.id));
+  const gathering = rest.filter(gathers).map((i) => ({ id: i.id, state: plan.get(i.id)?.state ?? 'missing' }));
+  const shared = rest.filter((i) => !gathers(i));
+  const notCached = (xs: readonly Instance[]) => xs.filter((i) => plan.get(i.id)?.state !== 'cached').length;
+  return {
+    groups: grids,
+    gathering,
+    shared: { toRun: notCached(shared), instances: shared.length },
+    total: { ...estimate(planned, runs), toRun: notCached(instances), instances: instances.length },
+  };
+}
+
+/**
+ * The cells of one group: one per combination of its values, over the instances that carry those
+ * labels. A cell is cached when all its instances are, new when one has never run, stale otherwise;
+ * its estimate counts what it will run (an instance two cells share is in both).
  */
 export function ablationGrid(
   chosen: ReadonlyMap<string, readonly string[]>,
   instances: readonly Instance[],
   planned: readonly PlannedInstance[],
+  runs: readonly Pick<RunRecord, 'stage' | 'seconds'>[] = [],
 ): GridCell[] {
-  const state = new Map(planned.map((p) => [p.id, p.state]));
+  const plan = new Map(planned.map((p) => [p.id, p]));
   const axes = [...chosen.keys()];
   const combos = axes.reduce<Record<string, string>[]>(
     (acc, a) => acc.flatMap((c) => chosen.get(a)!.map((v) => ({ ...c, [a]: v }))),
     [{}],
   );
   return combos.map((labels) => {
-    const mine = instances.filter((i) => Object.entries(i.labels).every(([a, v]) => labels[a] === v));
-    const states = mine.map((i) => state.get(i.id) ?? 'missing');
+    const mine = instances.filter((i) =>
+      Object.entries(i.labels).every(([a, v]) => !axes.includes(a) || labels[a] === v),
+    );
+    const states = mine.map((i) => plan.get(i.id)?.state ?? 'missing');
     const cell: CellState = states.every((s) => s === 'cached')
       ? 'cached'
       : states.some((s) => s === 'missing')
         ? 'new'
         : 'stale';
-    return { labels, state: cell, toRun: states.filter((s) => s !== 'cached').length, instances: mine.length };
+    const cost = estimate(
+      mine.flatMap((i) => (plan.has(i.id) ? [plan.get(i.id)!] : [])),
+      runs,
+    );
+    return {
+      labels,
+      state: cell,
+      toRun: states.filter((s) => s !== 'cached').length,
+      instances: mine.length,
+      estimate: cost,
+    };
   });
 }
 
@@ -81,16 +167,45 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
 }
 
-export function renderGrid(cells: readonly GridCell[], axes: readonly string[], total: Estimate): string {
-  const header = [...axes, 'state', 'to run'];
-  const rows = cells.map((c) => [...axes.map((a) => c.labels[a] ?? ''), c.state, `${c.toRun}/${c.instances}`]);
+function renderCells(cells: readonly GridCell[], axes: readonly string[]): string[] {
+  const header = [...axes, 'state', 'to run', 'estimate'];
+  const time = (e?: Estimate) =>
+    !e ? '' : `${formatDuration(e.seconds)}${e.unknown ? ` + ${e.unknown} never run` : ''}`;
+  const rows = cells.map((c) => [
+    ...axes.map((a) => c.labels[a] ?? ''),
+    c.state,
+    `${c.toRun}/${c.instances}`,
+    c.toRun ? time(c.estimate) : '–',
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: readonly string[]) => r.map((v, i) => v.padEnd(widths[i]!)).join('  ');
+  const line = (r: readonly string[]) =>
+    r
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   const counts = (['cached', 'stale', 'new'] as const)
     .map((s) => `${cells.filter((c) => c.state === s).length} ${s}`)
     .join(', ');
-  const time = `estimated ${formatDuration(total.seconds)}${total.unknown ? ` + ${total.unknown} stage run(s) with no past duration` : ''}`;
-  return [line(header), ...rows.map(line), '', `${cells.length} cells: ${counts}; ${time}`].join('\n');
+  return [line(header), ...rows.map(line), `${cells.length} cells: ${counts}`];
+}
+
+/** The grids, one per group of axes, then the shared and gathering instances, then the total. */
+export function renderGrids(grids: Grids): string {
+  const blocks = grids.groups.map((g) =>
+    [`${g.axes.join(' × ')}  (reach ${g.stages.join(', ')})`, ...renderCells(g.cells, g.axes)].join('\n'),
+  );
+  const lines: string[] = [];
+  if (grids.shared.instances) {
+    lines.push(`shared by every cell: ${grids.shared.toRun} of ${grids.shared.instances} instances to run`);
+  }
+  for (const g of grids.gathering) {
+    lines.push(`gathering: ${g.id} ${g.state === 'cached' ? 'is cached' : `will run (${g.state})`}`);
+  }
+  const t = grids.total;
+  lines.push(
+    `total: ${t.toRun} of ${t.instances} instances to run; estimated ${formatDuration(t.seconds)}${t.unknown ? ` + ${t.unknown} stage run(s) with no past duration` : ''}`,
+  );
+  return [...blocks, lines.join('\n')].join('\n\n');
 }
 
 /** Ask for axes and values, starting from what flags, the preset or the axes' defaults chose. */

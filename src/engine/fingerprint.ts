@@ -59,7 +59,13 @@ export type Reason =
   | { kind: 'stage'; field: 'stage'; from: string; to: string }
   | { kind: 'artifact'; field: 'artifact'; problem: string }
   | { kind: 'failed'; field: 'lastRun'; error: string }
-  | { kind: 'new'; field: 'record' };
+  | { kind: 'new'; field: 'record' }
+  /**
+   * The instance never ran under this id (a new axis value, or a `--set` that fixed a swept param
+   * and so renamed it): the reasons after this one compare with the nearest previous run of the
+   * same stage in this project, the one with the fewest differing fields.
+   */
+  | { kind: 'nearest'; field: 'record'; instance: string; key: string; differences: number };
 
 /** Field-by-field differences between the record of the last run and the current one. */
 export function diffFingerprints(previous: Fingerprint, current: Fingerprint): Reason[] {
@@ -140,5 +146,9 @@ export function describeReason(reason: Reason): string {
       return `last run failed: ${reason.error}`;
     case 'new':
       return 'never run';
+    case 'nearest':
+      return reason.differences === 0
+        ? `never ran as this instance; the nearest previous run, ${reason.instance}, differs only in inputs still to be computed`
+        : `never ran as this instance; compared with the nearest previous run, ${reason.instance} (${reason.differences} field${reason.differences === 1 ? '' : 's'} differ${reason.differences === 1 ? 's' : ''}):`;
   }
 }

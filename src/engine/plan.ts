@@ -3,11 +3,12 @@
  * the typed reasons why. Reasons come from diffing the fingerprint it would have now against
  * the record of its last run, field by field.
  */
-import { cacheKey, describeReason, diffFingerprints, type Reason } from './fingerprint.ts';
+import { cacheKey, describeReason, diffFingerprints, type Fingerprint, type Reason } from './fingerprint.ts';
 import { fingerprintOf, lookup } from './lookup.ts';
 import type { Project } from './project.ts';
 import type { Instance } from './instances.ts';
 import type { ArtifactDigest, CacheKey } from './json.ts';
+import type { RunRecord } from './run-index.ts';
 
 export type PlanState = 'cached' | 'stale' | 'missing' | 'blocked';
 
@@ -22,18 +23,62 @@ export interface PlannedInstance {
   readonly digest?: ArtifactDigest;
   /** Duration of the last run of this instance, for estimates. */
   readonly lastSeconds?: number;
+  /** Who is computing it right now, when someone is: `slurm job 123`, `pid 42 on node1`. */
+  readonly running?: string;
 }
 
 export async function planInstances(project: Project, instances: readonly Instance[]): Promise<PlannedInstance[]> {
   const planned = new Map<string, PlannedInstance>();
-  for (const instance of instances) planned.set(instance.id, await planOne(project, instance, planned));
+  const history = new PastRuns(project);
+  for (const instance of instances) planned.set(instance.id, await planOne(project, instance, planned, history));
   return [...planned.values()];
+}
+
+/** This project's past runs by stage, read once per plan and only if an instance needs them. */
+class PastRuns {
+  private byStage: Promise<Map<string, RunRecord[]>> | undefined;
+  constructor(private readonly project: Project) {}
+
+  /** The run of `stage` whose fingerprint differs from `current` in the fewest fields, and those differences. */
+  async nearest(stage: string, current: Fingerprint): Promise<{ run: RunRecord; reasons: Reason[] } | undefined> {
+    this.byStage ??= this.project.index.runs().then((runs) => {
+      const map = new Map<string, RunRecord[]>();
+      for (const r of runs) {
+        if (r.project !== undefined && r.project !== this.project.id) continue;
+        map.set(r.stage, [...(map.get(r.stage) ?? []), r]);
+      }
+      return map;
+    });
+    let best: { run: RunRecord; reasons: Reason[] } | undefined;
+    for (const run of (await this.byStage).get(stage) ?? []) {
+      const reasons = diffFingerprints(run.fingerprint, current);
+      const better =
+        !best ||
+        reasons.length < best.reasons.length ||
+        (reasons.length === best.reasons.length && run.startedAt > best.run.startedAt);
+      if (better) best = { run, reasons };
+    }
+    return best;
+  }
+}
+
+/** Reasons for an instance that never ran under its id: the diff against the nearest run of its stage. */
+async function neverRan(history: PastRuns, instance: Instance, current: Fingerprint): Promise<Reason[]> {
+  const near = await history.nearest(instance.stage.name, current);
+  if (!near) return [{ kind: 'new', field: 'record' }];
+  // An input whose upstream has yet to run has no digest to compare ('' here): it is reported as pending.
+  const known = near.reasons.filter((r) => !(r.kind === 'input' && r.to === ''));
+  return [
+    { kind: 'nearest', field: 'record', instance: near.run.instance, key: near.run.key, differences: known.length },
+    ...known,
+  ];
 }
 
 async function planOne(
   project: Project,
   instance: Instance,
   planned: ReadonlyMap<string, PlannedInstance>,
+  history: PastRuns,
 ): Promise<PlannedInstance> {
   const base = { id: instance.id, stage: instance.stage.name };
   const upstream = Object.entries(instance.inputs).map(([name, inst]) => [name, planned.get(inst.id)!] as const);
@@ -62,9 +107,10 @@ async function planOne(
     const inputs: Record<string, ArtifactDigest> = {};
     for (const [name, p] of upstream)
       inputs[name] = p.digest ?? previous?.fingerprint.inputs[name] ?? ('' as ArtifactDigest);
+    const current = fingerprintOf(project, instance, inputs);
     const reasons: Reason[] = previous
-      ? diffFingerprints(previous.fingerprint, fingerprintOf(project, instance, inputs))
-      : [{ kind: 'new', field: 'record' }];
+      ? diffFingerprints(previous.fingerprint, current)
+      : await neverRan(history, instance, current);
     for (const [name, p] of pending) {
       reasons.push({
         kind: 'input',
@@ -97,6 +143,12 @@ async function planOne(
       digest: found.record.digest,
       lastSeconds: found.record.seconds,
     };
+  const holder = await project.leases.holder(key);
+  const running = holder
+    ? holder.job
+      ? `${holder.job.executor} job ${holder.job.id}`
+      : `pid ${holder.pid} on ${holder.host}`
+    : undefined;
   // Only a miss needs the last run of this instance, to say what changed.
   const previous = await project.index.latest(project.id, instance.id);
   const reasons: Reason[] = [];
@@ -105,27 +157,54 @@ async function planOne(
   if (failure) reasons.push({ kind: 'failed', field: 'lastRun', error: failure.error });
   if (previous && previous.key !== key) reasons.push(...diffFingerprints(previous.fingerprint, fingerprint));
   const known = found.record ?? previous;
-  if (!known && !failure) return { ...base, key, state: 'missing', reasons: [{ kind: 'new', field: 'record' }] };
+  const now = running ? { running } : {};
+  if (!known && !failure) {
+    return { ...base, key, state: 'missing', reasons: await neverRan(history, instance, fingerprint), ...now };
+  }
   return {
     ...base,
     key,
     state: known ? 'stale' : 'missing',
     reasons,
     ...(known ? { lastSeconds: known.seconds } : {}),
+    ...now,
   };
 }
 
 export function describePlan(planned: readonly PlannedInstance[]): string {
   const width = Math.max(...planned.map((p) => p.id.length), 5);
   const lines: string[] = [];
+  // "upstream X will run first" is said once per upstream at the end, not once per waiting input.
+  const waitingOn = new Map<string, number>();
   for (const p of planned) {
-    lines.push(`${p.state.padEnd(8)} ${p.id.padEnd(width)}${p.key ? `  ${p.key.slice(0, 12)}` : ''}`);
-    for (const reason of p.reasons)
-      if (reason.kind !== 'new') lines.push(`${' '.repeat(9)}  · ${describeReason(reason)}`);
+    const running = p.running ? `  running (${p.running})` : '';
+    lines.push(`${p.state.padEnd(8)} ${p.id.padEnd(width)}${p.key ? `  ${p.key.slice(0, 12)}` : ''}${running}`);
+    const upstream: string[] = [];
+    for (const reason of p.reasons) {
+      if (reason.kind === 'new') continue;
+      const waits = reason.kind === 'input' && reason.pending?.match(/^upstream (\S+) will run first/);
+      if (waits) {
+        upstream.push(waits[1]!);
+        continue;
+      }
+      const indent = reason.kind === 'nearest' || !p.reasons.some((r) => r.kind === 'nearest') ? '  · ' : '      ';
+      lines.push(`${' '.repeat(9)}${indent}${describeReason(reason)}`);
+    }
+    if (upstream.length) {
+      lines.push(`${' '.repeat(9)}  · after ${[...new Set(upstream)].join(', ')}`);
+      for (const u of new Set(upstream)) waitingOn.set(u, (waitingOn.get(u) ?? 0) + 1);
+    }
   }
   const counts = (['cached', 'stale', 'missing', 'blocked'] as const).map(
     (s) => `${planned.filter((p) => p.state === s).length} ${s}`,
   );
+  if (waitingOn.size) {
+    lines.push(
+      '',
+      'will run first (what waits on them is decided after; it may still be a cache hit if their output is unchanged):',
+      ...[...waitingOn].map(([u, n]) => `  ${u}: ${n} instance${n === 1 ? '' : 's'} wait${n === 1 ? 's' : ''} on it`),
+    );
+  }
   lines.push('', counts.join(', '));
   return lines.join('\n');
 }

@@ -142,7 +142,9 @@ export interface StatusJson {
     stage: string;
     key: string | null;
     state: 'cached' | 'stale' | 'missing' | 'blocked';
-    reasons: { kind: string; field: string; from?: unknown; to?: unknown; message: string }[];
+    reasons: { kind: string; field: string; from?: unknown; to?: unknown; instance?: string; message: string }[];
+    /** Who computes it right now: `slurm job 123`, `pid 42 on node1`. */
+    running?: string;
   }[];
 }
 

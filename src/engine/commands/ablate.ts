@@ -1,7 +1,7 @@
 /**
  * `linea ablate`: choose axes and values, see the grid of variants (cached / stale / new, estimated time), confirm, run.
  */
-import { ablateSelection, ablationGrid, confirmRun, estimate, promptAblation, renderGrid } from '../ablate.ts';
+import { ablateSelection, ablationGrids, confirmRun, promptAblation, renderGrids } from '../ablate.ts';
 import { LineaError } from '../errors.ts';
 import { chosenAxisValues, type Selection } from '../instances.ts';
 import { planInstances } from '../plan.ts';
@@ -31,8 +31,8 @@ export async function cmdAblate(flags: Flags): Promise<number> {
     flags,
     async (project, instances) => {
       const planned = await planInstances(project, instances);
-      const cells = ablationGrid(chosen, instances, planned);
-      return { cells, text: renderGrid(cells, [...chosen.keys()], estimate(planned, await project.index.runs())) };
+      const grids = ablationGrids(chosen, instances, planned, await project.index.runs());
+      return { grids, text: renderGrids(grids) };
     },
     { selection, loaded },
   );

@@ -1,0 +1,222 @@
+// linea on a real single-node Slurm with a shared run index on a real Postgres or Redis, all on
+// loopback, started by scripts/services.sh (root; .ci/run does it). Each stage instance is a batch
+// job running `linea worker`; the driver follows it through its job directory and Slurm's state.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { execa } from 'execa';
+import { makeProject, parseExecution, type Project, REPO, type RunJson, statuses } from './helpers/project.ts';
+
+const SERVICES = join(REPO, 'scripts', 'services.sh');
+const env: Record<string, string> = {};
+
+async function waitFor(condition: () => boolean | Promise<boolean>, what: string, seconds = 60): Promise<void> {
+  for (let i = 0; i < seconds * 10; i++) {
+    if (await condition()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const slurmState = async (id: string) =>
+  (await execa('squeue', ['-h', '-j', id, '-o', '%T'], { env, reject: false })).stdout.trim();
+
+before(async () => {
+  const up = await execa('bash', [SERVICES, 'up', 'slurm', 'postgres', 'redis'], { reject: false });
+  assert.equal(up.exitCode, 0, `scripts/services.sh up failed (it needs root and Debian packages):\n${up.stderr}`);
+  const text = readFileSync(join(process.env.LINEA_SERVICES_DIR ?? '/tmp/linea-services', 'env.sh'), 'utf8');
+  for (const [, name, value] of text.matchAll(/^export (\w+)=(.*)$/gm)) env[name!] = value!;
+});
+
+const INDEXES = { postgres: () => env.LINEA_TEST_POSTGRES!, redis: () => env.LINEA_TEST_REDIS! };
+
+describe('slurm executor', () => {
+  const projects: Project[] = [];
+  after(() => {
+    for (const p of projects) p.remove();
+  });
+  const fresh = () => {
+    const project = makeProject();
+    projects.push(project);
+    return project;
+  };
+  const slurm = (index: string, ...more: string[]) => ['--executor', 'slurm', '--jobs', '4', '--index', index, ...more];
+  /** Jobs get a unique index namespace per project: one server serves every test. */
+  const run = (project: Project, args: string[], extra: Record<string, string> = {}) =>
+    project.linea(args, { ...env, ...extra });
+
+  for (const [name, uri] of Object.entries(INDEXES)) {
+    it(`runs the toy pipeline as jobs with a ${name} index; a second run is all cached`, async () => {
+      const project = fresh();
+      const first = await run(project, ['run', ...slurm(uri()), '--json']);
+      assert.equal(first.code, 0, first.stderr);
+      assert.ok((JSON.parse(first.stdout) as RunJson).stages.every((s) => s.status === 'ran'));
+      const ran = project.takeExecutions();
+      assert.deepEqual(ran, ['double', 'slow', 'source', 'square', 'sum'], 'one execution per key');
+      assert.match(first.stderr, /slurm job \d+/, 'progress names the jobs');
+      const second = await run(project, ['run', ...slurm(uri()), '--json']);
+      assert.ok((JSON.parse(second.stdout) as RunJson).stages.every((s) => s.status === 'cached'));
+      const status = await run(project, ['status', '--index', uri(), '--json']);
+      assert.ok(
+        (JSON.parse(status.stdout) as { stages: { state: string }[] }).stages.every((s) => s.state === 'cached'),
+      );
+    });
+  }
+
+  it('two drivers on different hosts, one store and one index: each key runs once', async () => {
+    const project = fresh();
+    const args = ['run', ...slurm(INDEXES.postgres()), '--set', 'source.delayMs=1500', '--json'];
+    const [a, b] = await Promise.all([
+      project.spawn(args, { ...env, LINEA_HOST: 'node-a' }),
+      project.spawn(args, { ...env, LINEA_HOST: 'node-b' }),
+    ]);
+    assert.equal(a.exitCode, 0, String(a.stderr));
+    assert.equal(b.exitCode, 0, String(b.stderr));
+    assert.deepEqual(project.takeExecutions(), ['double', 'slow', 'source', 'square', 'sum']);
+    for (const id of ['source', 'double', 'square', 'sum', 'slow']) {
+      const pair = [statuses(JSON.parse(String(a.stdout)))[id], statuses(JSON.parse(String(b.stdout)))[id]].sort();
+      assert.deepEqual(pair, ['cached', 'ran'], id);
+    }
+  });
+
+  it('a driver killed mid-run leaves its jobs running; the rerun adopts them', async () => {
+    const project = fresh();
+    const args = [
+      'run',
+      ...slurm(INDEXES.redis()),
+      '--only',
+      'slow',
+      '--set',
+      'slow.steps=30',
+      '--set',
+      'slow.stepMs=500',
+    ];
+    const driver = project.spawn(args, env);
+    let job = '';
+    await waitFor(async () => {
+      const status = await run(project, ['status', ...args.slice(1), '--json']);
+      const slow = (
+        JSON.parse(status.stdout || '{"stages":[]}') as { stages: { id: string; running?: string }[] }
+      ).stages.find((s) => s.id === 'slow');
+      job = slow?.running?.match(/^slurm job (\d+)$/)?.[1] ?? '';
+      return job !== '' && project.executions().some((l) => l.startsWith('slow ') && l.includes('step='));
+    }, 'the slow job to run, shown by status as running (slurm job N)');
+    driver.kill('SIGKILL');
+    await driver;
+    assert.equal(await slurmState(job), 'RUNNING', 'the job outlives its driver');
+    const rerun = await run(project, [...args, '--json']);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.match(rerun.stderr, new RegExp(`adopting slurm job ${job}`));
+    const starts = project
+      .executions()
+      .map(parseExecution)
+      .filter((e) => e.instance === 'slow' && e.note?.startsWith('start='));
+    assert.equal(starts.length, 1, 'the stage ran once, in the adopted job');
+  });
+
+  it('a job cancelled with scancel is reported with its state, and the rerun recomputes it', async () => {
+    const project = fresh();
+    const args = [
+      'run',
+      ...slurm(INDEXES.postgres()),
+      '--only',
+      'slow',
+      '--set',
+      'slow.steps=20',
+      '--set',
+      'slow.stepMs=500',
+    ];
+    const driver = project.spawn(args, env);
+    let job = '';
+    await waitFor(async () => {
+      const out = (await execa('squeue', ['-h', '-o', '%i %j'], { env, reject: false })).stdout;
+      job =
+        out
+          .split('\n')
+          .find((l) => l.includes('linea:slow') && project.executions().some((e) => e.startsWith('slow ')))
+          ?.split(' ')[0] ?? '';
+      return job !== '';
+    }, 'the slow job to start');
+    await execa('scancel', [job], { env });
+    const result = await driver;
+    assert.equal(result.exitCode, 1);
+    assert.match(String(result.stderr), new RegExp(`slow failed: slurm job ${job} ended CANCELLED`));
+    const rerun = await run(project, [...args, '--set', 'slow.stepMs=10', '--json']);
+    assert.equal(rerun.code, 0, rerun.stderr);
+  });
+
+  it('a job past its time limit is reported as TIMEOUT', async () => {
+    const project = fresh();
+    const result = await run(project, [
+      'run',
+      ...slurm(INDEXES.redis()),
+      '--only',
+      'slow',
+      '--set',
+      'slow.steps=400',
+      '--set',
+      'slow.stepMs=1000',
+      '--resources',
+      'slow.time=1',
+    ]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /slow failed: slurm job \d+ ended TIMEOUT/);
+  });
+
+  it('the index server dying mid-run fails the run cleanly; the rerun finishes the work', async () => {
+    const project = fresh();
+    const redisPort = new URL(INDEXES.redis()).port;
+    const args = ['run', ...slurm(INDEXES.redis()), '--set', 'slow.steps=6', '--set', 'slow.stepMs=500'];
+    const driver = project.spawn(args, env);
+    await waitFor(() => project.executions().some((l) => l.startsWith('slow ') && l.includes('step=')), 'slow to run');
+    await execa('redis-cli', ['-p', redisPort, 'shutdown', 'nosave'], { reject: false });
+    const result = await driver;
+    assert.equal(result.exitCode, 1, 'the run fails');
+    assert.match(String(result.stderr), /redis|index|connect/i, 'the failure names the index');
+    await execa('bash', [SERVICES, 'up', 'redis']);
+    const verify = await run(project, ['verify', '--index', INDEXES.redis()]);
+    assert.equal(verify.code, 0, verify.stdout);
+    const rerun = await run(project, [...args, '--json']);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.ok((JSON.parse(rerun.stdout) as RunJson).stages.every((s) => s.status !== 'failed'));
+  });
+});
+
+describe('the experiment through slurm', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'linea-cluster-smoke-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs the smoke preset as jobs with a postgres index, as it runs locally', async () => {
+    const result = await execa(
+      process.execPath,
+      [
+        join(REPO, 'bin', 'linea.js'),
+        'run',
+        '--preset',
+        'smoke',
+        '--executor',
+        'slurm',
+        '--jobs',
+        '4',
+        '--index',
+        INDEXES.postgres(),
+        '--cache-dir',
+        join(dir, 'cache'),
+        '--out',
+        join(dir, 'results'),
+        '--json',
+      ],
+      { cwd: REPO, reject: false, env: { ...env, CI: 'true', OMP_WAIT_POLICY: 'PASSIVE' } },
+    );
+    assert.equal(result.exitCode, 0, result.stderr);
+    const run = JSON.parse(result.stdout) as RunJson & { published: { instance: string }[] };
+    assert.ok(run.stages.every((s) => s.status === 'ran' || s.status === 'cached'));
+    assert.ok(run.stages.some((s) => s.stage === 'report'));
+    assert.equal(run.published.length, 1, 'the report is published');
+  });
+});

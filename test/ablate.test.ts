@@ -159,6 +159,10 @@ describe('linea ablate', () => {
     const groups = makeProject();
     try {
       const args = ['ablate', '--pipeline', 'groups.pipeline.ts', '--ablate', 'size=2,3', '--ablate', 'factor=2,3'];
+      const dry = await groups.linea([...args, '--dry-run']);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stdout, /4 cells: 0 cached, 0 stale, 4 new/);
+      assert.deepEqual(groups.takeExecutions(), [], '--dry-run runs nothing');
       const first = await groups.linea([...args, '--yes']);
       assert.equal(first.code, 0, first.stderr);
       // size reaches source and so double: size and factor meet there, one grid of 2 × 2.

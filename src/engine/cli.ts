@@ -16,6 +16,7 @@ import { cmdLog } from './commands/log.ts';
 import { cmdPin } from './commands/pin.ts';
 import { cmdRun } from './commands/run.ts';
 import { cmdStatus } from './commands/status.ts';
+import { cmdInit } from './commands/init.ts';
 import { cmdVerify } from './commands/verify.ts';
 import { cmdWorker } from './commands/worker.ts';
 
@@ -24,9 +25,11 @@ const USAGE = `linea — run an experiment pipeline with content-addressed cachi
 usage: linea <command> [options]
 
 commands:
+  init [dir]       write a starter project (package.json, tsconfig, pipeline.ts, two stages, a test)
   run              run what is not cached (default)
-  ablate           pick ablation axes and values, see the grid (cached / stale / new, estimated
-                   time), confirm, run; --ablate flags preselect values, --yes skips the prompts
+  ablate           pick ablation axes and values, see the grids (one per group of axes that meet:
+                   cached / stale / new, estimated time), confirm, run; --ablate flags preselect
+                   values, --yes skips the prompts, --dry-run only prints the grids
   status           show each stage instance: cached | stale | missing | blocked, and why
   graph            print the stage graph (--format mermaid|dot)
   log <stage>      past runs of a stage (or instance) with their records and lineage
@@ -74,6 +77,7 @@ const COMMANDS: Readonly<Record<string, (flags: Flags, rest: string[]) => Promis
   unpin: (flags, rest) => cmdPin(flags, 'unpin', rest),
   verify: cmdVerify,
   worker: cmdWorker,
+  init: cmdInit,
   index: (flags, rest) => {
     if (rest[0] !== 'rebuild') throw new LineaError(`linea index: expected 'linea index rebuild'`, 'usage');
     return cmdIndexRebuild(flags);

@@ -17,7 +17,9 @@ export async function cmdAblate(flags: Flags): Promise<number> {
   const initial = new Map(
     [...chosenAxisValues(loaded.pipeline, base)].map(([a, values]) => [a.name, values.map((v) => v.label)]),
   );
-  const interactive = !flags.yes;
+  // --dry-run: the grid for the flags' choice, then stop (nothing runs, no terminal needed).
+  const dryRun = Boolean(flags['dry-run']);
+  const interactive = !flags.yes && !dryRun;
   if (interactive && !process.stdin.isTTY) {
     throw new LineaError(
       'linea ablate needs a terminal for its prompts; give the choice as flags instead: linea ablate --ablate <axis>=<v1>,<v2> … --yes (or linea run --ablate …)',
@@ -41,6 +43,7 @@ export async function cmdAblate(flags: Flags): Promise<number> {
   } else if (!interactive) {
     process.stdout.write(`${grid.text}\n`);
   }
+  if (dryRun) return 0;
   if (interactive && !(await confirmRun(grid.text))) return 130;
   return cmdRun(flags, selection, loaded);
 }

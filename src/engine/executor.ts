@@ -17,6 +17,7 @@ import {
 } from './stage.ts';
 import { gatheredInputName } from './instances.ts';
 import { Store, type Workspace } from './store.ts';
+import { loadsTypeScript } from './typescript.ts';
 
 export interface TaskInput {
   readonly value: Json;
@@ -103,6 +104,7 @@ export async function runTask(
   try {
     let stage = registeredStage(task.stage);
     if (!stage) {
+      await loadsTypeScript(task.moduleUrl);
       await import(task.moduleUrl);
       stage = registeredStage(task.stage);
     }

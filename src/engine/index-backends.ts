@@ -270,7 +270,7 @@ async function importDriver<T>(name: string, backend: string): Promise<T> {
     return (await import(name)) as T;
   } catch (error) {
     throw new LineaError(
-      `the ${backend} run index needs the package ${name}, which cannot be loaded (${errorMessage(error)}); install it (npm install ${name}) or choose another --index`,
+      `the ${backend} run index needs the package ${name}, which cannot be loaded (${errorMessage(error)}); install it (npm install ${name})${backend === 'sqlite' ? ', or build its native binding if it was installed with --ignore-scripts (npm rebuild sqlite3)' : ''}, or choose another --index`,
       'config',
     );
   }

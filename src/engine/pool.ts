@@ -14,7 +14,8 @@ interface Worker {
   current?: { id: number; onEvent: (e: TaskEvent) => void; resolve: (o: TaskOutcome) => void };
 }
 
-const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
+// worker.ts here, worker.js in the compiled package: the worker runs as whatever this module is.
+const WORKER = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url));
 const TSX = import.meta.resolve('tsx');
 
 export class ProcessPoolExecutor implements Executor {

@@ -20,6 +20,7 @@ import {
 } from '../instances.ts';
 import type { Json } from '../json.ts';
 import { isPipeline, type Pipeline } from '../pipeline.ts';
+import { loadsTypeScript } from '../typescript.ts';
 
 export const OPTIONS = {
   pipeline: { type: 'string' },
@@ -71,6 +72,7 @@ export async function loadPipeline(flags: Pick<Flags, 'pipeline' | 'cache-dir' |
   }
   let module: { default?: unknown };
   try {
+    await loadsTypeScript(file);
     module = (await import(pathToFileURL(file).href)) as { default?: unknown };
   } catch (error) {
     if (error instanceof LineaError) throw error;

@@ -2,19 +2,24 @@
 // fix, `linea index rebuild` (or `verify --repair`) restores it from the records the store keeps,
 // and an index truncated to nothing is healed on the fly.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeProject, statuses, type Project, type RunJson } from './helpers/project.ts';
 
-describe('a damaged run index', () => {
+describe('a damaged run index (sqlite)', () => {
   let project: Project;
   before(async () => {
     project = makeProject();
+    // The sqlite backend is the one whose file can be damaged as a whole: every command here uses it.
+    process.env.LINEA_INDEX = 'sqlite';
     await project.json<RunJson>(['run']);
     project.takeExecutions();
   });
-  after(() => project.remove());
+  after(() => {
+    delete process.env.LINEA_INDEX;
+    project.remove();
+  });
 
   const index = () => join(project.cacheDir, 'index.sqlite');
   /** Replace the index file (and drop its WAL, as a crash or a bad copy would). */
@@ -73,5 +78,34 @@ describe('a damaged run index', () => {
     const again = await project.json<RunJson>(['run']);
     assert.ok(Object.values(statuses(again)).every((s) => s === 'cached'));
     assert.deepEqual(project.takeExecutions(), []);
+  });
+});
+
+describe('a damaged run index (files, the default)', () => {
+  it('garbage, truncated or deleted entries are misses refilled from the store: nothing is recomputed', async () => {
+    const project = makeProject();
+    try {
+      await project.json<RunJson>(['run']);
+      project.takeExecutions();
+      const runs = join(project.cacheDir, 'index', 'run');
+      const entries = readdirSync(runs);
+      assert.ok(entries.length >= 5);
+      writeFileSync(join(runs, entries[0]!), 'not json');
+      truncateSync(join(runs, entries[1]!), 3);
+      rmSync(join(runs, entries[2]!));
+      const status = await project.json<{ stages: { state: string }[] }>(['status']);
+      assert.ok(
+        status.stages.every((s) => s.state === 'cached'),
+        JSON.stringify(status.stages),
+      );
+      const run = await project.json<RunJson>(['run']);
+      assert.ok(run.stages.every((s) => s.status === 'cached'));
+      assert.deepEqual(project.takeExecutions(), []);
+      rmSync(join(project.cacheDir, 'index'), { recursive: true });
+      assert.ok((await project.json<RunJson>(['run'])).stages.every((s) => s.status === 'cached'));
+      assert.deepEqual(project.takeExecutions(), []);
+    } finally {
+      project.remove();
+    }
   });
 });

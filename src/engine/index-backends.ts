@@ -1,6 +1,6 @@
 /**
- * Where the run index lives, by URI: `sqlite:///abs/cache/index.sqlite` (the default, a file in
- * the cache directory) or a server shared by several machines. Each backend turns its URI into a
+ * Where the run index lives, by URI: `file:///abs/cache/index` (the default, a directory of files
+ * in the cache), `sqlite:///abs/cache/index.sqlite`, or a server shared by several machines. Each backend turns its URI into a
  * keyv store adapter and knows its own failure modes (what "damaged" means, how to move a damaged
  * index aside). RunIndex (run-index.ts) sees only keyv; nothing else in the engine sees a backend.
  *
@@ -13,21 +13,17 @@ import { copyFile, mkdtemp, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type Keyv from 'keyv';
 import type { KeyvStoreAdapter } from 'keyv';
+import { DirectoryIndexStore, type IndexStore, keyvIndexStore } from './index-store.ts';
 import { writable } from './access.ts';
 import { type HeldLease, Leases, type LeaseStore } from './lease.ts';
 import { errorMessage, LineaError } from './errors.ts';
 
-export interface OpenedStore {
-  readonly adapter: KeyvStoreAdapter;
-  /** Scratch files to remove on close (the sqlite read-only snapshot). */
-  readonly scratch?: string;
-}
-
 export interface IndexBackend {
   /** URI schemes it serves, without the colon. */
   readonly schemes: readonly string[];
-  open(uri: URL, options: { readOnly: boolean }): Promise<OpenedStore>;
+  open(uri: URL, options: { readOnly: boolean }): Promise<IndexStore>;
   /** Move a damaged index out of the way before a rebuild; where it went (nothing if there was none). */
   moveAside(uri: URL): Promise<string[]>;
   /** Whether an error from this backend means the index's data is damaged (rebuild it) rather than unreachable. */
@@ -61,7 +57,7 @@ const sqlite: IndexBackend = {
     const adapter = new KeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: 30_000, iterationLimit: 500 });
     // WAL lets concurrent `linea run`s read while one writes; the setting persists in the file.
     await adapter.query('PRAGMA journal_mode=WAL');
-    return { adapter, ...(scratch ? { scratch } : {}) };
+    return keyvIndexStore(await keyvOver(adapter), scratch);
   },
   async moveAside(uri) {
     const path = fileURLToPath(uri.href.replace(/^sqlite:/, 'file:'));
@@ -101,7 +97,7 @@ const postgres: IndexBackend = {
       query_timeout: QUERY_TIMEOUT_MS,
     });
     await reachable(uri, () => adapter.query('SELECT 1'));
-    return { adapter };
+    return keyvIndexStore(await keyvOver(adapter));
   },
   async moveAside(uri) {
     // A server's index is not a file to move: rename its table, keeping it for inspection.
@@ -147,7 +143,7 @@ const redis: IndexBackend = {
     await reachable(uri, async () => {
       await adapter.getClient();
     });
-    return { adapter };
+    return keyvIndexStore(await keyvOver(adapter));
   },
   async moveAside(uri) {
     // Keys are the index; a rebuild overwrites every entry it restores and leaves the rest.
@@ -213,21 +209,47 @@ async function reachable(uri: URL, probe: () => Promise<unknown>): Promise<void>
   }
 }
 
-const BACKENDS: readonly IndexBackend[] = [sqlite, postgres, redis];
+/**
+ * The default: a directory of files in the cache (index-store.ts). Pure JavaScript (nothing to
+ * build at install), as safe as the store under concurrent runs, and quick: a lookup reads one
+ * small file.
+ */
+const files: IndexBackend = {
+  schemes: ['file'],
+  async open(uri) {
+    return new DirectoryIndexStore(fileURLToPath(uri));
+  },
+  async moveAside(uri) {
+    return new DirectoryIndexStore(fileURLToPath(uri)).moveAside();
+  },
+  // An unreadable entry is a miss, never an error: there is nothing to call damaged.
+  isDamaged: () => false,
+  leases: fileLeases,
+};
+
+/** keyv over a store adapter, its errors thrown to the caller (an index that cannot answer is not an empty one). */
+async function keyvOver(adapter: KeyvStoreAdapter): Promise<Keyv> {
+  const { default: KeyvClass } = await importDriver<typeof import('keyv')>('keyv', 'keyv-based');
+  const kv = new KeyvClass({ store: adapter, namespace: 'linea', throwOnErrors: true });
+  kv.on('error', () => undefined);
+  return kv;
+}
+
+const BACKENDS: readonly IndexBackend[] = [files, sqlite, postgres, redis];
 
 /**
- * The index URI for a cache directory: `--index` (or $LINEA_INDEX) when given, else the sqlite
- * file in the cache. `sqlite` alone means that default file.
+ * The index URI for a cache directory: `--index` (or $LINEA_INDEX) when given, else a directory of
+ * files in the cache (`files`); `sqlite` alone means the sqlite file in the cache.
  */
 export function indexUri(cacheDir: string, chosen?: string): URL {
   const given = chosen ?? process.env.LINEA_INDEX;
-  if (!given || given === 'sqlite')
-    return new URL(`sqlite://${pathToFileURL(resolve(cacheDir, 'index.sqlite')).pathname}`);
+  if (!given || given === 'files') return pathToFileURL(resolve(cacheDir, 'index'));
+  if (given === 'sqlite') return new URL(`sqlite://${pathToFileURL(resolve(cacheDir, 'index.sqlite')).pathname}`);
   let uri: URL;
   try {
     uri = new URL(given);
   } catch {
-    throw new LineaError(`--index ${given}: not a URI; use sqlite, ${exampleUris()}`, 'usage');
+    throw new LineaError(`--index ${given}: not a URI; use files, sqlite, ${exampleUris()}`, 'usage');
   }
   backendFor(uri);
   return uri;
@@ -238,7 +260,7 @@ export function backendFor(uri: URL): IndexBackend {
   const backend = BACKENDS.find((b) => b.schemes.includes(scheme));
   if (!backend)
     throw new LineaError(
-      `--index ${redact(uri)}: no index backend for '${scheme}:'; use sqlite, ${exampleUris()}`,
+      `--index ${redact(uri)}: no index backend for '${scheme}:'; use files, sqlite, ${exampleUris()}`,
       'usage',
     );
   return backend;

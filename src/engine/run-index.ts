@@ -1,14 +1,13 @@
 /**
  * The run index: which artifact each cache key produced, with the fingerprint record and timing
  * of that run; the latest key of each stage instance (for "why is this stale?"); failures; pins.
- * It lives in keyv, on the backend its URI names (index-backends.ts): sqlite by default. The
+ * It lives where its URI says (index-backends.ts): a directory in the cache by default. The
  * index is only a pointer: the object store is the truth, and an entry whose object is missing
  * or corrupt is a miss.
  */
-import { rm } from 'node:fs/promises';
-import Keyv from 'keyv';
 import { errorMessage, LineaError } from './errors.ts';
 import { backendFor, redact } from './index-backends.ts';
+import type { IndexStore } from './index-store.ts';
 import type { Fingerprint } from './fingerprint.ts';
 import type { ArtifactDigest, CacheKey } from './json.ts';
 import type { StatStamp } from './store.ts';
@@ -54,26 +53,21 @@ const latestKeys = (project: string, instance: string) => [
 ];
 
 export class RunIndex {
-  private constructor(
-    private readonly kv: Keyv,
-    private readonly scratch?: string,
-  ) {}
+  private constructor(private readonly kv: IndexStore) {}
 
   /**
-   * Open the index at `uri` (index-backends.ts: sqlite by default, or a shared server). `readOnly`
-   * (status, log, verify) also works on a cache this user cannot write.
+   * Open the index at `uri` (index-backends.ts: a directory in the cache by default, sqlite, or a
+   * shared server). `readOnly` (status, log, verify) also works on a cache this user cannot write.
    */
   static async open(uri: URL, options: { readOnly?: boolean } = {}): Promise<RunIndex> {
     const backend = backendFor(uri);
-    const opened = await backend.open(uri, { readOnly: Boolean(options.readOnly) });
-    // Errors must reach the caller: an index that cannot answer is not an empty one.
-    const kv = new Keyv({ store: opened.adapter, namespace: 'linea', throwOnErrors: true });
-    kv.on('error', () => undefined);
-    return new RunIndex(uri.protocol === 'sqlite:' ? kv : naming(kv, uri, backend.isDamaged), opened.scratch);
+    const store = await backend.open(uri, { readOnly: Boolean(options.readOnly) });
+    const local = uri.protocol === 'sqlite:' || uri.protocol === 'file:';
+    return new RunIndex(local ? store : naming(store, uri, backend.isDamaged));
   }
 
   async get(key: CacheKey): Promise<RunRecord | undefined> {
-    return (await this.kv.get<RunRecord>(RUN + key)) ?? undefined;
+    return this.kv.get<RunRecord>(RUN + key);
   }
 
   async put(record: RunRecord): Promise<void> {
@@ -92,7 +86,7 @@ export class RunIndex {
     let key: CacheKey | undefined;
     for (const name of latestKeys(project, instance)) {
       // An older NUL key may be unreadable to a server backend: skip it there.
-      key = (await this.kv.get<CacheKey>(name).catch(() => undefined)) ?? undefined;
+      key = await this.kv.get<CacheKey>(name).catch(() => undefined);
       if (key) break;
     }
     const record = key ? await this.get(key) : undefined;
@@ -104,7 +98,7 @@ export class RunIndex {
   }
 
   async failure(key: CacheKey): Promise<FailureRecord | undefined> {
-    return (await this.kv.get<FailureRecord>(FAILED + key)) ?? undefined;
+    return this.kv.get<FailureRecord>(FAILED + key);
   }
 
   async pin(key: CacheKey, note: string): Promise<void> {
@@ -123,24 +117,15 @@ export class RunIndex {
     return (await this.entries(RUN)) as RunRecord[];
   }
 
+  /** gc keeps what pins and runs name: a store that cannot list them fails here, never passes for empty. */
   private async entries(prefix: string): Promise<unknown[]> {
     const out: unknown[] = [];
-    // gc keeps what pins and runs name: an index that cannot list them must not pass for empty.
-    if (!this.kv.iterator) {
-      throw new LineaError(
-        'this run index backend cannot list its entries, which gc, log and verify need; use one that can (sqlite, postgres, redis)',
-        'config',
-      );
-    }
-    for await (const [key, value] of this.kv.iterator(undefined)) {
-      if (typeof key === 'string' && key.startsWith(prefix)) out.push(value);
-    }
+    for await (const value of this.kv.values(prefix)) out.push(value);
     return out;
   }
 
   async close(): Promise<void> {
-    await this.kv.disconnect();
-    if (this.scratch) await rm(this.scratch, { recursive: true, force: true });
+    await this.kv.close();
   }
 }
 
@@ -149,18 +134,17 @@ export class RunIndex {
  * the client is offline"), so a run that fails because its index died says which one. A sqlite
  * index keeps its errors as they are: their codes tell a damaged file (index-repair.ts).
  */
-function naming(kv: Keyv, uri: URL, isDamaged: (error: unknown) => boolean): Keyv {
+function naming(store: IndexStore, uri: URL, isDamaged: (error: unknown) => boolean): IndexStore {
   const where = redact(uri);
   const rethrow = (error: unknown): never => {
     if (isDamaged(error)) throw error;
     throw new LineaError(`the run index at ${where} failed: ${errorMessage(error)}`, 'store');
   };
-  return new Proxy(kv, {
-    get(target, property, receiver) {
-      const value: unknown = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function') return value;
-      if (property !== 'get' && property !== 'set' && property !== 'delete') return value.bind(target);
-      return (...args: unknown[]) => Promise.resolve(value.apply(target, args)).catch(rethrow);
-    },
-  });
+  return {
+    get: <T>(key: string) => store.get<T>(key).catch(rethrow),
+    set: (key, value) => store.set(key, value).catch(rethrow),
+    delete: (key) => store.delete(key).catch(rethrow),
+    values: (prefix) => store.values(prefix),
+    close: () => store.close(),
+  };
 }

@@ -58,7 +58,7 @@ export interface Loaded {
   pipeline: Pipeline;
   root: string;
   cacheDir: string;
-  /** --index / $LINEA_INDEX, else the sqlite file in the cache. */
+  /** --index / $LINEA_INDEX, else a directory of files in the cache. */
   indexUri: URL;
 }
 

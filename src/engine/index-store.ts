@@ -1,0 +1,116 @@
+/**
+ * What the run index needs from where it is kept: get, set and delete a JSON value by key, and
+ * list the entries under a prefix. Two kinds: a directory of files in the cache (the default: no
+ * native build, no server, safe for concurrent runs on one filesystem), and keyv over sqlite,
+ * Postgres or Redis (index-backends.ts).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type Keyv from 'keyv';
+
+export interface IndexStore {
+  get<T>(key: string): Promise<T | undefined>;
+  set(key: string, value: unknown): Promise<void>;
+  delete(key: string): Promise<boolean>;
+  /** Every value whose key starts with `prefix` (a prefix ends with '/': `run/`, `pin/`). */
+  values(prefix: string): AsyncIterable<unknown>;
+  close(): Promise<void>;
+}
+
+/**
+ * One file per key, `<dir>/<prefix>/<sha256 of the key>.json` holding `{ key, value }`, written
+ * whole and renamed into place, so a reader sees the old value or the new one and never half of
+ * one. A file that cannot be read or parsed (a crash of the disk, a hand edit) is no entry: the
+ * index is a pointer, and a miss is refilled from the records the store keeps.
+ */
+export class DirectoryIndexStore implements IndexStore {
+  constructor(readonly dir: string) {}
+
+  private path(key: string): string {
+    const slash = key.indexOf('/');
+    const prefix = slash > 0 ? key.slice(0, slash) : '_';
+    return join(this.dir, prefix, `${createHash('sha256').update(key).digest('hex')}.json`);
+  }
+
+  async get<T>(key: string): Promise<T | undefined> {
+    const entry = await readEntry(this.path(key));
+    return entry && entry.key === key ? (entry.value as T) : undefined;
+  }
+
+  async set(key: string, value: unknown): Promise<void> {
+    const path = this.path(key);
+    const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+    const content = JSON.stringify({ key, value });
+    try {
+      await writeFile(tmp, content);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await mkdir(join(path, '..'), { recursive: true });
+      await writeFile(tmp, content);
+    }
+    await rename(tmp, path);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    try {
+      await unlink(this.path(key));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async *values(prefix: string): AsyncIterable<unknown> {
+    const sub = prefix.replace(/\/$/, '');
+    const dir = join(this.dir, sub || '_');
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      if (!name.endsWith('.json')) continue;
+      const entry = await readEntry(join(dir, name));
+      if (entry?.key.startsWith(prefix)) yield entry.value;
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  /** Move the whole index aside (a rebuild starts from nothing). */
+  async moveAside(): Promise<string[]> {
+    const aside = `${this.dir}.old-${Date.now()}`;
+    try {
+      await rename(this.dir, aside);
+    } catch {
+      return [];
+    }
+    return [aside];
+  }
+}
+
+async function readEntry(path: string): Promise<{ key: string; value: unknown } | undefined> {
+  try {
+    const entry = JSON.parse(await readFile(path, 'utf8')) as { key?: unknown; value?: unknown };
+    return typeof entry?.key === 'string' ? { key: entry.key, value: entry.value } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A keyv instance (sqlite, Postgres, Redis) as an index store. */
+export function keyvIndexStore(kv: Keyv, scratch?: string): IndexStore {
+  return {
+    get: async <T>(key: string) => (await kv.get<T>(key)) ?? undefined,
+    set: async (key, value) => {
+      await kv.set(key, value);
+    },
+    delete: (key) => kv.delete(key),
+    async *values(prefix) {
+      if (!kv.iterator) throw new Error('this keyv store cannot list its entries');
+      for await (const [key, value] of kv.iterator(undefined)) {
+        if (typeof key === 'string' && key.startsWith(prefix)) yield value;
+      }
+    },
+    close: async () => {
+      await kv.disconnect();
+      if (scratch) await rm(scratch, { recursive: true, force: true });
+    },
+  };
+}

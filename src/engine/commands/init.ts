@@ -84,7 +84,7 @@ export default definePipeline({
   },
   axes: {
     // linea run --ablate scale=1,2,10   (or linea ablate, to pick interactively)
-    scale: axis('summary.scale', [1, 2, 10], { default: [1] }),
+    scale: axis('summary.scale', [1, 2, 10]),
   },
 });
 `,

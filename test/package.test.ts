@@ -1,0 +1,119 @@
+// The engine as people install it: `npm pack` of packages/engine, installed with zod into a new
+// project outside the repository, then `linea init`, two runs (the second all cached), an import
+// from plain node, and a type-check of a user file against the package's .d.ts. Needs the npm
+// registry (for the engine's own dependencies), as any install does.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { execa } from 'execa';
+import { REPO, type RunJson } from './helpers/project.ts';
+
+describe('the linea-engine package', () => {
+  let dir: string;
+  let project: string;
+  const npx = (args: string[]) =>
+    execa('npx', ['--no-install', ...args], { cwd: project, reject: false, env: { CI: 'true' } });
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'linea-package-'));
+    const build = await execa('npm', ['run', 'build:engine'], { cwd: REPO, reject: false });
+    assert.equal(build.exitCode, 0, build.stderr);
+    const pack = await execa('npm', ['pack', join(REPO, 'packages', 'engine'), '--pack-destination', dir], {
+      cwd: dir,
+      reject: false,
+    });
+    assert.equal(pack.exitCode, 0, pack.stderr);
+    const tarball = readdirSync(dir).find((f) => f.endsWith('.tgz'))!;
+    project = join(dir, 'project');
+    await execa('mkdir', [project]);
+    writeFileSync(join(project, 'package.json'), '{ "name": "user-project", "private": true }\n');
+    const install = await execa('npm', ['install', '--no-audit', '--no-fund', join(dir, tarball), 'zod'], {
+      cwd: project,
+      reject: false,
+    });
+    assert.equal(install.exitCode, 0, install.stderr);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('installs without tfjs, vega, a native addon or sqlite among its dependencies', () => {
+    const modules = readdirSync(join(project, 'node_modules'));
+    for (const heavy of ['@tensorflow', 'vega', 'vega-lite', 'sqlite3', 'node-addon-api']) {
+      assert.ok(!modules.includes(heavy), `${heavy} is not installed with the engine`);
+    }
+  });
+
+  it('linea init writes a starter that runs, and runs again all cached', async () => {
+    const init = await npx(['linea', 'init']);
+    assert.equal(init.exitCode, 0, init.stderr);
+    assert.match(init.stdout, /wrote .*pipeline\.ts/);
+    const first = await npx(['linea', 'run', '--json']);
+    assert.equal(first.exitCode, 0, first.stderr);
+    assert.deepEqual(
+      (JSON.parse(first.stdout) as RunJson).stages.map((s) => [s.id, s.status]),
+      [
+        ['numbers', 'ran'],
+        ['summary', 'ran'],
+      ],
+    );
+    const second = await npx(['linea', 'run', '--json']);
+    assert.ok((JSON.parse(second.stdout) as RunJson).stages.every((s) => s.status === 'cached'));
+    const help = await npx(['linea', '--help']);
+    assert.match(help.stdout, /linea — run an experiment pipeline/);
+  });
+
+  it('imports from plain node, without a TypeScript loader', async () => {
+    const result = await execa(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "const m = await import('linea-engine'); console.log(typeof m.defineStage, typeof m.definePipeline)",
+      ],
+      { cwd: project, reject: false },
+    );
+    assert.equal(result.exitCode, 0, result.stderr);
+    assert.equal(result.stdout.trim(), 'function function');
+  });
+
+  it("type-checks a user's stage against the package's declarations", async () => {
+    writeFileSync(
+      join(project, 'check.ts'),
+      `import { z } from 'zod';
+import { defineStage, definePipeline, input } from 'linea-engine';
+const a = defineStage({ name: 'a', params: z.object({ n: z.number() }), run: (ctx) => ({ n: ctx.params.n }) });
+const b = defineStage({
+  name: 'b', params: z.object({}), inputs: { a: input<{ n: number }>() },
+  run: (ctx) => ctx.inputs.a.value.n + 1,
+});
+export default definePipeline({ build(p) { p.add(b, { a: p.add(a) }); } });
+// @ts-expect-error: params are typed by the schema
+defineStage({ name: 'c', params: z.object({ n: z.number() }), run: (ctx) => ctx.params.missing });
+`,
+    );
+    writeFileSync(
+      join(project, 'tsconfig.check.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          noEmit: true,
+          types: [],
+        },
+        files: ['check.ts'],
+      }),
+    );
+    const tsc = await execa(
+      process.execPath,
+      [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.check.json'],
+      {
+        cwd: project,
+        reject: false,
+      },
+    );
+    assert.equal(tsc.exitCode, 0, tsc.stdout + tsc.stderr);
+  });
+});

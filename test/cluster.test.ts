@@ -7,18 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
-import { makeProject, parseExecution, type Project, REPO, type RunJson, statuses } from './helpers/project.ts';
+import { makeProject, parseExecution, type Project, REPO, type RunJson, statuses, waitFor } from './helpers/project.ts';
 
 const SERVICES = join(REPO, 'scripts', 'services.sh');
 const env: Record<string, string> = {};
-
-async function waitFor(condition: () => boolean | Promise<boolean>, what: string, seconds = 60): Promise<void> {
-  for (let i = 0; i < seconds * 10; i++) {
-    if (await condition()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const slurmState = async (id: string) =>
   (await execa('squeue', ['-h', '-j', id, '-o', '%T'], { env, reject: false })).stdout.trim();

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { makeProject, parseExecution, statuses, type Project, type RunJson } from './helpers/project.ts';
+import { makeProject, parseExecution, type Project, type RunJson, statuses, waitFor } from './helpers/project.ts';
 
 const EXECUTORS: Record<string, string[]> = {
   local: ['--executor', 'local'],
@@ -19,14 +19,6 @@ const EXECUTORS: Record<string, string[]> = {
       .map((name) => [name, ['--executor', name, '--jobs', '4']]),
   ),
 };
-
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (condition()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 for (const [name, flags] of Object.entries(EXECUTORS)) {
   describe(`executor ${name}`, () => {

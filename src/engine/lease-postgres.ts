@@ -15,13 +15,15 @@ import {
   type LeaseHolder,
   type LeaseStore,
   newNonce,
+  releaseEach,
+  ServerLease,
   thisHolder,
 } from './lease.ts';
 
 const TABLE = 'linea_leases';
 
 export class PostgresLeases implements LeaseStore {
-  private readonly held = new Set<PostgresLease>();
+  private readonly held = new Set<HeldLease>();
   private ready: Promise<void> | undefined;
 
   constructor(
@@ -68,8 +70,7 @@ export class PostgresLeases implements LeaseStore {
         [key, JSON.stringify(holder), holder.nonce, String(this.ttlMs)],
       );
       await client.query('COMMIT');
-      const lease = new PostgresLease(this, this.pool, key, holder, this.ttlMs);
-      this.held.add(lease);
+      const lease = new PostgresLease(this.held, this.pool, key, holder, this.ttlMs);
       const inherited = current.holder.nonce ? current.holder : undefined;
       return { ok: true, lease, ...(inherited ? { inherited } : {}) };
     } catch (error) {
@@ -94,8 +95,8 @@ export class PostgresLeases implements LeaseStore {
     return holder && !deadOnThisHost(holder) ? holder : undefined;
   }
 
-  async releaseAll(): Promise<void> {
-    await Promise.all([...this.held].map((lease) => lease.release()));
+  releaseAll(): Promise<void> {
+    return releaseEach(this.held);
   }
 
   /** Release every lease, then end the pool (this store owns it). */
@@ -103,37 +104,28 @@ export class PostgresLeases implements LeaseStore {
     await this.releaseAll().catch(() => undefined);
     await this.pool.end().catch(() => undefined);
   }
-
-  /** @internal */
-  forget(lease: PostgresLease): void {
-    this.held.delete(lease);
-  }
 }
 
-class PostgresLease implements HeldLease {
-  private readonly timer: NodeJS.Timeout;
-  private released = false;
-
+class PostgresLease extends ServerLease {
   constructor(
-    private readonly owner: PostgresLeases,
+    held: Set<HeldLease>,
     private readonly pool: pg.Pool,
-    readonly key: CacheKey,
-    private holding: LeaseHolder,
+    key: CacheKey,
+    holding: LeaseHolder,
     ttlMs: number,
   ) {
-    // Renewed on this thread (see lease-redis.ts for why that is enough).
-    this.timer = setInterval(
-      () => {
-        void this.pool
-          .query(
-            `UPDATE ${TABLE} SET expires_at = now() + ($3 || ' milliseconds')::interval WHERE key = $1 AND nonce = $2`,
-            [key, holding.nonce, String(ttlMs)],
-          )
-          .catch(() => undefined);
-      },
-      Math.max(250, ttlMs / 4),
+    super(held, key, holding, ttlMs);
+  }
+
+  protected async renew(ttlMs: number): Promise<void> {
+    await this.pool.query(
+      `UPDATE ${TABLE} SET expires_at = now() + ($3 || ' milliseconds')::interval WHERE key = $1 AND nonce = $2`,
+      [this.key, this.holding.nonce, String(ttlMs)],
     );
-    this.timer.unref();
+  }
+
+  protected async remove(): Promise<void> {
+    await this.pool.query(`DELETE FROM ${TABLE} WHERE key = $1 AND nonce = $2`, [this.key, this.holding.nonce]);
   }
 
   async stillHeld(): Promise<boolean> {
@@ -152,15 +144,5 @@ class PostgresLease implements HeldLease {
       JSON.stringify(next),
     ]);
     this.holding = next;
-  }
-
-  async release(): Promise<void> {
-    if (this.released) return;
-    this.released = true;
-    clearInterval(this.timer);
-    this.owner.forget(this);
-    await this.pool
-      .query(`DELETE FROM ${TABLE} WHERE key = $1 AND nonce = $2`, [this.key, this.holding.nonce])
-      .catch(() => undefined);
   }
 }

@@ -15,6 +15,8 @@ import {
   type LeaseHolder,
   type LeaseStore,
   newNonce,
+  releaseEach,
+  ServerLease,
   thisHolder,
 } from './lease.ts';
 
@@ -26,7 +28,7 @@ const RELEASE = `${OWNED} return redis.call('DEL', KEYS[1])`;
 const BREAK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end; return 0`;
 
 export class RedisLeases implements LeaseStore {
-  private readonly held = new Set<RedisLease>();
+  private readonly held = new Set<HeldLease>();
 
   constructor(
     private readonly client: RedisClientType,
@@ -44,8 +46,7 @@ export class RedisLeases implements LeaseStore {
       if (
         (await this.client.set(name, text, { condition: 'NX', expiration: { type: 'PX', value: this.ttlMs } })) === 'OK'
       ) {
-        const lease = new RedisLease(this, this.client, key, name, holder, this.ttlMs);
-        this.held.add(lease);
+        const lease = new RedisLease(this.held, this.client, key, name, holder, this.ttlMs);
         return { ok: true, lease, ...(inherited ? { inherited } : {}) };
       }
       const current = await this.client.get(name);
@@ -69,44 +70,34 @@ export class RedisLeases implements LeaseStore {
     return holder && !deadOnThisHost(holder) ? holder : undefined;
   }
 
-  async releaseAll(): Promise<void> {
-    await Promise.all([...this.held].map((lease) => lease.release()));
+  releaseAll(): Promise<void> {
+    return releaseEach(this.held);
   }
 
   async close(): Promise<void> {
     await this.releaseAll().catch(() => undefined);
     await this.client.quit().catch(() => undefined);
   }
-
-  /** @internal */
-  forget(lease: RedisLease): void {
-    this.held.delete(lease);
-  }
 }
 
-class RedisLease implements HeldLease {
-  private readonly timer: NodeJS.Timeout;
-  private released = false;
-
+class RedisLease extends ServerLease {
   constructor(
-    private readonly owner: RedisLeases,
+    held: Set<HeldLease>,
     private readonly client: RedisClientType,
-    readonly key: CacheKey,
+    key: CacheKey,
     private readonly name: string,
-    private holding: LeaseHolder,
+    holding: LeaseHolder,
     ttlMs: number,
   ) {
-    // Renewed on this thread: a driver that hands its stages to other processes (pool, slurm)
-    // keeps its event loop free; an in-process stage gives it turns through ctx.progress.
-    this.timer = setInterval(
-      () => {
-        void this.client
-          .eval(RENEW, { keys: [name], arguments: [holding.nonce, String(ttlMs)] })
-          .catch(() => undefined);
-      },
-      Math.max(250, ttlMs / 4),
-    );
-    this.timer.unref();
+    super(held, key, holding, ttlMs);
+  }
+
+  protected async renew(ttlMs: number): Promise<void> {
+    await this.client.eval(RENEW, { keys: [this.name], arguments: [this.holding.nonce, String(ttlMs)] });
+  }
+
+  protected async remove(): Promise<void> {
+    await this.client.eval(RELEASE, { keys: [this.name], arguments: [this.holding.nonce] });
   }
 
   async stillHeld(): Promise<boolean> {
@@ -119,14 +110,6 @@ class RedisLease implements HeldLease {
     if (await this.client.eval(RECORD, { keys: [this.name], arguments: [this.holding.nonce, JSON.stringify(next)] })) {
       this.holding = next;
     }
-  }
-
-  async release(): Promise<void> {
-    if (this.released) return;
-    this.released = true;
-    clearInterval(this.timer);
-    this.owner.forget(this);
-    await this.client.eval(RELEASE, { keys: [this.name], arguments: [this.holding.nonce] }).catch(() => undefined);
   }
 }
 

@@ -292,3 +292,45 @@ async function readLease(path: string): Promise<LeaseFile> {
   }
   return { state: 'damaged', text };
 }
+
+/**
+ * A lease kept in a server (lease-redis.ts, lease-postgres.ts): renewed by a timer on this thread
+ * (a driver that hands its stages to other processes keeps its event loop free; an in-process
+ * stage gives it turns through ctx.progress), released once, and tracked in its store's set of
+ * held leases so that closing the store releases it. Subclasses say how to renew and remove it.
+ */
+export abstract class ServerLease implements HeldLease {
+  private readonly timer: NodeJS.Timeout;
+  private released = false;
+
+  constructor(
+    private readonly held: Set<HeldLease>,
+    readonly key: CacheKey,
+    protected holding: LeaseHolder,
+    ttlMs: number,
+  ) {
+    held.add(this);
+    this.timer = setInterval(() => void this.renew(ttlMs).catch(() => undefined), Math.max(250, ttlMs / 4));
+    this.timer.unref();
+  }
+
+  /** Push the expiry out by `ttlMs`, if the lease still carries this holder's nonce. */
+  protected abstract renew(ttlMs: number): Promise<void>;
+  /** Delete the lease, if it still carries this holder's nonce. */
+  protected abstract remove(): Promise<void>;
+  abstract stillHeld(): Promise<boolean>;
+  abstract recordJob(job: NonNullable<LeaseHolder['job']>): Promise<void>;
+
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    clearInterval(this.timer);
+    this.held.delete(this);
+    await this.remove().catch(() => undefined);
+  }
+}
+
+/** Release every lease in a store's set (what releaseAll does for the server stores). */
+export async function releaseEach(held: ReadonlySet<HeldLease>): Promise<void> {
+  await Promise.all([...held].map((lease) => lease.release()));
+}

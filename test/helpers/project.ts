@@ -155,3 +155,12 @@ export function statuses(run: RunJson): Record<string, string> {
 export function states(status: StatusJson): Record<string, string> {
   return Object.fromEntries(status.stages.map((s) => [s.id, s.state]));
 }
+
+/** Poll `condition` every 100 ms until it holds, or fail after `seconds` naming `what` was awaited. */
+export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, seconds = 60): Promise<void> {
+  for (let i = 0; i < seconds * 10; i++) {
+    if (await condition()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}

@@ -53,10 +53,12 @@ options:
   --only <stage>          only this stage and what it needs (repeatable)
   -j, --jobs <n>          run up to n stage instances at once (in worker processes, or n jobs queued
                           on a cluster)
+  --max-queued <n>        the same as --jobs, for cluster executors: jobs queued or running at once
   --executor <name>       where stage instances run: local (default), pool (default with --jobs),
-                          or $LINEA_EXECUTOR, or the pipeline's executor
+                          slurm (each instance a batch job); or $LINEA_EXECUTOR, or the pipeline's
   --resources <stage.field=v>  cpus, memory, gpus or time for a stage's cluster jobs (repeatable)
-  --index <uri>           the run index: sqlite (default, a file in the cache) or $LINEA_INDEX
+  --index <uri>           the run index: files (default, a directory in the cache), sqlite,
+                          postgres://…, redis://…; or $LINEA_INDEX
   --verify-inputs         hash every file of a cached result before using it (default: files whose
                           size and mtime match the stamp taken at commit are trusted)
   --out <dir>             where stages that publish (e.g. a report) copy their files (default ./results)

@@ -33,6 +33,7 @@ export const OPTIONS = {
   resources: { type: 'string', multiple: true },
   jobs: { type: 'string', short: 'j' },
   executor: { type: 'string' },
+  'max-queued': { type: 'string' },
   task: { type: 'string' },
   backend: { type: 'string' },
   out: { type: 'string' },
@@ -143,9 +144,12 @@ export async function withProject<T>(
   }
 }
 
+/** --jobs, or --max-queued (the name cluster users know for the same limit: jobs queued at once). */
 export function jobsFrom(flags: Flags): number {
-  const jobs = flags.jobs === undefined ? 1 : Number(flags.jobs);
+  const [flag, given] =
+    flags['max-queued'] !== undefined ? ['--max-queued', flags['max-queued']] : ['--jobs', flags.jobs];
+  const jobs = given === undefined ? 1 : Number(given);
   if (!Number.isInteger(jobs) || jobs < 1)
-    throw new LineaError(`--jobs ${flags.jobs}: expected a whole number ≥ 1`, 'usage');
+    throw new LineaError(`${flag} ${given}: expected a whole number ≥ 1`, 'usage');
   return jobs;
 }

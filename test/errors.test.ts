@@ -92,4 +92,39 @@ describe('errors', () => {
     assert.equal((await project.linea(['frobnicate'])).code, 2);
     assert.equal((await project.linea(['run', '--colour'])).code, 2);
   });
+
+  it('bad cluster flags are usage errors that say what is accepted, before anything runs', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--executor', 'kubernetes'], /--executor kubernetes: no such executor; choose one of local, slurm, pool/],
+      [['--max-queued', '0'], /--max-queued 0: expected a whole number ≥ 1/],
+      [['--resources', 'slow.gpus=two'], /--resources slow\.gpus=two: gpus must be a whole number/],
+      [
+        ['--resources', 'slow.disk=1T'],
+        /--resources slow\.disk=1T: expected <stage>\.<cpus\|memory\|gpus\|time>=<value>/,
+      ],
+      [
+        ['--index', 'mysql://db/x'],
+        /--index mysql:\/\/db\/x: no index backend for 'mysql:'; use files, sqlite, postgres:\/\/…/,
+      ],
+      [['--index', 'not a uri'], /--index not a uri: not a URI/],
+    ];
+    for (const [flags, message] of cases) {
+      const result = await project.linea(['run', ...flags]);
+      assert.equal(result.code, 2, `${flags.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, message);
+    }
+    assert.deepEqual(project.executions(), [], 'nothing ran');
+  });
+
+  it('an index server that is down is an error naming it, within seconds', async () => {
+    const result = await project.linea(['status', '--index', 'postgres://nobody@127.0.0.1:9/none']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /cannot reach the run index at postgres:\/\/nobody@127\.0\.0\.1:9\/none/);
+  });
+
+  it('linea worker without a readable task says which directory and why', async () => {
+    const result = await project.linea(['worker', '--task', join(project.dir, 'no-such-job')]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /cannot read the task in .*no-such-job/);
+  });
 });

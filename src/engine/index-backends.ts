@@ -280,9 +280,9 @@ export function redact(uri: URL): string {
 }
 
 function exampleUris(): string {
-  return (
-    BACKENDS.flatMap((b) => b.schemes.filter((s) => s !== 'sqlite').map((s) => `${s}://…`)).join(', ') ||
-    'sqlite:///path/index.sqlite'
+  // files and sqlite are named by their short forms; the servers by their URI schemes.
+  return BACKENDS.flatMap((b) => b.schemes.filter((s) => s !== 'sqlite' && s !== 'file').map((s) => `${s}://…`)).join(
+    ', ',
   );
 }
 

@@ -108,6 +108,7 @@ describe('errors', () => {
       ],
       [['--index', 'not a uri'], /--index not a uri: not a URI/],
     ];
+    project.takeExecutions(); // what earlier tests in this project ran
     for (const [flags, message] of cases) {
       const result = await project.linea(['run', ...flags]);
       assert.equal(result.code, 2, `${flags.join(' ')}: ${result.stderr}`);

@@ -6,7 +6,8 @@
  *
  * The DAG: 10 roots, then stage i reads stages i-1 and i-10. Each stage writes one small file.
  * Both tools first build everything (not timed), then the no-op commands are timed (median):
- * linea `run` and `status`; snakemake `-n` (dry run) and a real run with nothing to do.
+ * linea `run` and `status`; snakemake `-n` (dry run) and a real run with nothing to do. One more
+ * linea run and status with $LINEA_PROFILE print where the time goes, phase by phase.
  */
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -83,6 +84,8 @@ async function timed(cmd: string, args: string[], cwd: string): Promise<number> 
 }
 
 const rows: { tool: string; command: string; seconds: number }[] = [];
+/** Milliseconds per phase of one profiled no-op `run` and `status`. */
+const breakdown: Record<string, Record<string, number>> = {};
 const linea = mkdtempSync(join(tmpdir(), 'linea-bench-'));
 const snake = mkdtempSync(join(tmpdir(), 'snakemake-bench-'));
 try {
@@ -97,6 +100,16 @@ try {
     seconds: await timed(process.execPath, [bin, 'run'], linea),
   });
   rows.push({ tool: 'linea', command: 'linea status', seconds: await timed(process.execPath, [bin, 'status'], linea) });
+  // Where a no-op run's time goes (src/engine/profile.ts): one more run with LINEA_PROFILE set.
+  for (const command of ['run', 'status']) {
+    const profiled = await execa(process.execPath, [bin, command], {
+      cwd: linea,
+      reject: false,
+      env: { CI: 'true', LINEA_PROFILE: '1' },
+    });
+    const line = profiled.stderr.split('\n').find((l) => l.startsWith('linea-profile '));
+    if (line) breakdown[command] = JSON.parse(line.slice('linea-profile '.length)) as Record<string, number>;
+  }
 
   const hasSnakemake =
     (await execa('snakemake', ['--version'], { reject: false }).catch(() => ({ exitCode: 1 }))).exitCode === 0;
@@ -126,11 +139,15 @@ const lineaRun = rows.find((r) => r.command.startsWith('linea run'))!.seconds;
 const snakeRun = rows.find((r) => r.command === 'snakemake (no-op run)')?.seconds;
 if (values.json) {
   process.stdout.write(
-    `${JSON.stringify({ stages: N, repeats: REPEATS, rows, ratio: snakeRun ? snakeRun / lineaRun : null })}\n`,
+    `${JSON.stringify({ stages: N, repeats: REPEATS, rows, breakdown, ratio: snakeRun ? snakeRun / lineaRun : null })}\n`,
   );
 } else {
   process.stdout.write(`no-op rerun of a ${N}-stage DAG (median of ${REPEATS}):\n`);
   for (const r of rows) process.stdout.write(`  ${r.command.padEnd(26)} ${r.seconds.toFixed(2)} s\n`);
+  for (const [command, phases] of Object.entries(breakdown)) {
+    const parts = Object.entries(phases).map(([name, ms]) => `${name} ${ms} ms`);
+    process.stdout.write(`  where linea ${command}'s time goes: ${parts.join(', ')}\n`);
+  }
   if (snakeRun)
     process.stdout.write(
       `snakemake no-op / linea no-op = ${(snakeRun / lineaRun).toFixed(2)}× (above 1: linea is faster)\n`,

@@ -10,6 +10,7 @@ import { digestCode, type CodeDigest } from './code.ts';
 import { LineaError } from './errors.ts';
 import type { LeaseStore } from './lease.ts';
 import type { Pipeline } from './pipeline.ts';
+import { phase } from './profile.ts';
 import { RunIndex } from './run-index.ts';
 import { writable } from './access.ts';
 import { backendFor, indexUri } from './index-backends.ts';
@@ -62,15 +63,17 @@ export async function openProject(options: {
     }
   }
   if (!readOnly || writable(options.cacheDir)) await store.init();
-  const code = await digestCode(
-    options.root,
-    options.pipeline.nodes.map((n) => n.stage.moduleUrl),
+  const code = await phase('code digests', () =>
+    digestCode(
+      options.root,
+      options.pipeline.nodes.map((n) => n.stage.moduleUrl),
+    ),
   );
   // The layout of the cache directory is decided here, where the layers are put together: the
   // store owns objects/, records/, checkpoints/; the leases and the in-use records their own
   // directories; the index wherever its URI says.
   const uri = options.indexUri ?? indexUri(options.cacheDir);
-  const index = await RunIndex.open(uri, { readOnly });
+  const index = await phase('open index', () => RunIndex.open(uri, { readOnly }));
   // Leases live with the index: files beside a sqlite index, rows or keys in a shared server.
   const staleMs = Number(process.env.LINEA_LEASE_STALE_MS ?? 60_000);
   const leases = await backendFor(uri)

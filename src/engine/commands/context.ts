@@ -20,6 +20,7 @@ import {
 } from '../instances.ts';
 import type { Json } from '../json.ts';
 import { isPipeline, type Pipeline } from '../pipeline.ts';
+import { phase } from '../profile.ts';
 import { loadsTypeScript } from '../typescript.ts';
 
 export const OPTIONS = {
@@ -127,8 +128,10 @@ export async function withProject<T>(
   use: (project: Project, instances: Instance[], loaded: Loaded) => Promise<T>,
   options: WithProjectOptions = {},
 ): Promise<T> {
-  const loaded = options.loaded ?? (await loadPipeline(flags));
-  const instances = expandInstances(loaded.pipeline, options.selection ?? selectionFrom(flags));
+  const loaded = options.loaded ?? (await phase('load pipeline', () => loadPipeline(flags)));
+  const instances = await phase('expand instances', async () =>
+    expandInstances(loaded.pipeline, options.selection ?? selectionFrom(flags)),
+  );
   const access = options.access ?? 'write';
   const project = await openProject({
     root: loaded.root,

@@ -6,6 +6,7 @@ import { chooseExecutor, createExecutor } from '../executors.ts';
 import type { Selection } from '../instances.ts';
 import { ProgressPrinter, summaryTable } from '../progress.ts';
 import { publishResults } from '../publish.ts';
+import { phase } from '../profile.ts';
 import { runInstances } from '../run.ts';
 import { type Flags, jobsFrom, type Loaded, withProject } from './context.ts';
 
@@ -31,12 +32,14 @@ export async function cmdRun(flags: Flags, selection?: Selection, preloaded?: Lo
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        const results = await runInstances(project, instances, {
-          executor,
-          observer: printer,
-          signal: controller.signal,
-          verifyInputs: Boolean(flags['verify-inputs']),
-        });
+        const results = await phase('lookups and runs', () =>
+          runInstances(project, instances, {
+            executor,
+            observer: printer,
+            signal: controller.signal,
+            verifyInputs: Boolean(flags['verify-inputs']),
+          }),
+        );
         printer.stop();
         const published = controller.signal.aborted
           ? []

@@ -3,13 +3,14 @@
  */
 import { describeReason } from '../fingerprint.ts';
 import { describePlan, planInstances } from '../plan.ts';
+import { phase } from '../profile.ts';
 import { type Flags, withProject } from './context.ts';
 
 export async function cmdStatus(flags: Flags): Promise<number> {
   return withProject(
     flags,
     async (project, instances) => {
-      const planned = await planInstances(project, instances);
+      const planned = await phase('lookups and plan', () => planInstances(project, instances));
       if (flags.json) {
         const stages = planned.map((p) => ({
           id: p.id,

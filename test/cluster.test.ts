@@ -7,7 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
-import { makeProject, parseExecution, type Project, REPO, type RunJson, statuses, waitFor } from './helpers/project.ts';
+import {
+  freshProjects,
+  parseExecution,
+  type Project,
+  REPO,
+  type RunJson,
+  statuses,
+  waitFor,
+} from './helpers/project.ts';
 
 const SERVICES = join(REPO, 'scripts', 'services.sh');
 const env: Record<string, string> = {};
@@ -25,17 +33,9 @@ before(async () => {
 const INDEXES = { postgres: () => env.LINEA_TEST_POSTGRES!, redis: () => env.LINEA_TEST_REDIS! };
 
 describe('slurm executor', () => {
-  const projects: Project[] = [];
-  after(() => {
-    for (const p of projects) p.remove();
-  });
-  const fresh = () => {
-    const project = makeProject();
-    projects.push(project);
-    return project;
-  };
+  const fresh = freshProjects();
   const slurm = (index: string, ...more: string[]) => ['--executor', 'slurm', '--jobs', '4', '--index', index, ...more];
-  /** Jobs get a unique index namespace per project: one server serves every test. */
+  /** One server serves every test: each project has its own store, and an entry whose object is elsewhere is a miss. */
   const run = (project: Project, args: string[], extra: Record<string, string> = {}) =>
     project.linea(args, { ...env, ...extra });
 

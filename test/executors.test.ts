@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
-import { makeProject, parseExecution, type Project, type RunJson, statuses, waitFor } from './helpers/project.ts';
+import { describe, it } from 'node:test';
+import { freshProjects, parseExecution, type RunJson, statuses, waitFor } from './helpers/project.ts';
 
 const EXECUTORS: Record<string, string[]> = {
   local: ['--executor', 'local'],
@@ -22,15 +22,7 @@ const EXECUTORS: Record<string, string[]> = {
 
 for (const [name, flags] of Object.entries(EXECUTORS)) {
   describe(`executor ${name}`, () => {
-    const projects: Project[] = [];
-    after(() => {
-      for (const p of projects) p.remove();
-    });
-    const fresh = () => {
-      const project = makeProject();
-      projects.push(project);
-      return project;
-    };
+    const fresh = freshProjects();
 
     it('runs each key once, and a second run finds everything cached', async () => {
       const project = fresh();
@@ -73,8 +65,7 @@ for (const [name, flags] of Object.entries(EXECUTORS)) {
     });
 
     it('a killed driver leaves a valid store; the rerun resumes (or adopts) the stage', async () => {
-      const project = makeProject();
-      projects.push(project);
+      const project = fresh();
       const args = ['run', ...flags, '--set', 'slow.steps=6', '--set', 'slow.stepMs=150'];
       const child = project.spawn(args);
       const steps = () =>

@@ -14,6 +14,7 @@ import {
   writeFileSync,
   existsSync,
 } from 'node:fs';
+import { after } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -163,4 +164,17 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, what:
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** A maker of fresh fixture projects for one describe block; each is removed after the block. */
+export function freshProjects(fixture = 'toy'): () => Project {
+  const made: Project[] = [];
+  after(() => {
+    for (const p of made) p.remove();
+  });
+  return () => {
+    const project = makeProject(fixture);
+    made.push(project);
+    return project;
+  };
 }

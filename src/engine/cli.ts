@@ -7,18 +7,7 @@
 import { resolveCacheDir } from './project.ts';
 import { errorMessage, LineaError } from './errors.ts';
 import { indexUri, isDamagedIndex, redact } from './index-backends.ts';
-import { cmdAblate } from './commands/ablate.ts';
 import { type Flags, loadPipeline, parseFlags } from './commands/context.ts';
-import { cmdGc } from './commands/gc.ts';
-import { cmdGraph } from './commands/graph.ts';
-import { cmdIndexRebuild } from './commands/index-rebuild.ts';
-import { cmdLog } from './commands/log.ts';
-import { cmdPin } from './commands/pin.ts';
-import { cmdRun } from './commands/run.ts';
-import { cmdStatus } from './commands/status.ts';
-import { cmdInit } from './commands/init.ts';
-import { cmdVerify } from './commands/verify.ts';
-import { cmdWorker } from './commands/worker.ts';
 
 const USAGE = `linea — run an experiment pipeline with content-addressed caching
 
@@ -67,22 +56,26 @@ options:
   --json                  machine-readable output on stdout
 `;
 
-/** Each command's module; `rest` is the positionals after the command's name. */
+/**
+ * Each command's module, imported when that command runs: a no-op `run` should not pay for the
+ * prompts of `ablate` or the process tools of `worker` (startup is most of a no-op's time).
+ * `rest` is the positionals after the command's name.
+ */
 const COMMANDS: Readonly<Record<string, (flags: Flags, rest: string[]) => Promise<number>>> = {
-  run: (flags) => cmdRun(flags),
-  ablate: cmdAblate,
-  status: cmdStatus,
-  graph: cmdGraph,
-  log: cmdLog,
-  gc: cmdGc,
-  pin: (flags, rest) => cmdPin(flags, 'pin', rest),
-  unpin: (flags, rest) => cmdPin(flags, 'unpin', rest),
-  verify: cmdVerify,
-  worker: cmdWorker,
-  init: cmdInit,
-  index: (flags, rest) => {
+  run: async (flags) => (await import('./commands/run.ts')).cmdRun(flags),
+  ablate: async (flags) => (await import('./commands/ablate.ts')).cmdAblate(flags),
+  status: async (flags) => (await import('./commands/status.ts')).cmdStatus(flags),
+  graph: async (flags) => (await import('./commands/graph.ts')).cmdGraph(flags),
+  log: async (flags, rest) => (await import('./commands/log.ts')).cmdLog(flags, rest),
+  gc: async (flags) => (await import('./commands/gc.ts')).cmdGc(flags),
+  pin: async (flags, rest) => (await import('./commands/pin.ts')).cmdPin(flags, 'pin', rest),
+  unpin: async (flags, rest) => (await import('./commands/pin.ts')).cmdPin(flags, 'unpin', rest),
+  verify: async (flags) => (await import('./commands/verify.ts')).cmdVerify(flags),
+  worker: async (flags) => (await import('./commands/worker.ts')).cmdWorker(flags),
+  init: async (flags, rest) => (await import('./commands/init.ts')).cmdInit(flags, rest),
+  index: async (flags, rest) => {
     if (rest[0] !== 'rebuild') throw new LineaError(`linea index: expected 'linea index rebuild'`, 'usage');
-    return cmdIndexRebuild(flags);
+    return (await import('./commands/index-rebuild.ts')).cmdIndexRebuild(flags);
   },
 };
 

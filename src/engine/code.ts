@@ -5,11 +5,12 @@
  * module, so comments, formatting and type annotations do not count; anything that changes
  * what runs does.
  */
-import { readFileSync, statSync } from 'node:fs';
-import { isBuiltin } from 'node:module';
-import { extname, join, relative, resolve, sep } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire, isBuiltin } from 'node:module';
+import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, transformSync, type Loader } from 'esbuild';
+import type { Loader } from 'esbuild';
 import { LineaError } from './errors.ts';
 import { sha256, type FileDigest } from './json.ts';
 
@@ -41,6 +42,8 @@ const LOADERS: Record<string, Loader> = {
  * depend on where the project is checked out.
  */
 export async function digestCode(root: string, moduleUrls: readonly string[]): Promise<Map<string, CodeDigest>> {
+  // esbuild is loaded only when a closure has to be found again (the stamps below missed).
+  const { build, transformSync } = await import('esbuild');
   const entries = [...new Set(moduleUrls)].map((url) => fileURLToPath(url));
   let metafile;
   try {
@@ -74,7 +77,7 @@ export async function digestCode(root: string, moduleUrls: readonly string[]): P
       if (path in files) continue;
       const meta = metafile.inputs[path];
       if (!meta) throw new LineaError(`code closure: esbuild did not report ${path}`, 'config');
-      files[path] = normalisedDigest(resolve(root, path));
+      files[path] = normalisedDigest(resolve(root, path), transformSync);
       for (const imp of meta.imports) {
         if (imp.external) {
           const name = packageName(imp.path);
@@ -89,9 +92,109 @@ export async function digestCode(root: string, moduleUrls: readonly string[]): P
   return result;
 }
 
+/**
+ * A file as the stamp cache sees it: size, mtime and inode. An editor that saves by replacing the
+ * file changes the inode even when size and mtime come out equal.
+ */
+type FileStat = readonly [size: number, mtimeMs: number, ino: number];
+
+/** A code digest and the stat of every file whose change could change it, when it was taken. */
+interface Stamped {
+  readonly digest: CodeDigest;
+  /** Absolute path → its stat then, or null where it did not exist (a lockfile added later). */
+  readonly stats: Readonly<Record<string, FileStat | null>>;
+}
+
+/** Files edited this recently are not stamped: an edit in the same mtime tick would go unseen. */
+const RACY_MS = 2_000;
+const STAMPS_VERSION = 1;
+
+/**
+ * `digestCode` behind a cache keyed by file stat, as git's index does: a stage module whose
+ * closure files, lockfile, imported packages' package.json and esbuild (the normaliser) all have
+ * the stat they had when its digest was taken gets that digest back without an esbuild pass.
+ * Anything else (a file edited, replaced, added to the lockfile) digests that module again, and
+ * any edit to a file of a closure changes its stat, a new import included. `stampFile` is where
+ * the stamps are kept (in the cache); one that cannot be read or written only costs the pass.
+ */
+export async function stampedCodeDigests(
+  root: string,
+  moduleUrls: readonly string[],
+  stampFile: string,
+): Promise<Map<string, CodeDigest>> {
+  const stamps = readStamps(stampFile);
+  const result = new Map<string, CodeDigest>();
+  const missing: string[] = [];
+  for (const url of new Set(moduleUrls)) {
+    const entry = stamps[fileURLToPath(url)];
+    if (entry && Object.entries(entry.stats).every(([path, then]) => sameStat(statOf(path), then))) {
+      result.set(url, entry.digest);
+    } else {
+      missing.push(url);
+    }
+  }
+  if (!missing.length) return result;
+  const computed = await digestCode(root, missing);
+  const now = Date.now();
+  for (const [url, digest] of computed) {
+    result.set(url, digest);
+    const stats = dependenciesOf(root, digest);
+    const racy = Object.values(stats).some((s) => s && now - s[1] < RACY_MS);
+    if (racy) delete stamps[fileURLToPath(url)];
+    else stamps[fileURLToPath(url)] = { digest, stats };
+  }
+  writeStamps(stampFile, stamps);
+  return result;
+}
+
+function dependenciesOf(root: string, digest: CodeDigest): Record<string, FileStat | null> {
+  const paths = [
+    ...Object.keys(digest.files).map((file) => resolve(root, file)),
+    join(root, 'package-lock.json'),
+    ...Object.keys(digest.packages).map((name) => join(root, 'node_modules', name, 'package.json')),
+    esbuildManifest(),
+  ];
+  return Object.fromEntries(paths.map((path) => [path, statOf(path)]));
+}
+
+function esbuildManifest(): string {
+  return createRequire(import.meta.url).resolve('esbuild/package.json');
+}
+
+function statOf(path: string): FileStat | null {
+  const s = statSync(path, { throwIfNoEntry: false });
+  return s ? [s.size, s.mtimeMs, s.ino] : null;
+}
+
+function sameStat(now: FileStat | null, then: FileStat | null): boolean {
+  if (now === null || then === null) return now === then;
+  return now[0] === then[0] && now[1] === then[1] && now[2] === then[2];
+}
+
+function readStamps(file: string): Record<string, Stamped> {
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { version?: number; modules?: Record<string, Stamped> };
+    return parsed.version === STAMPS_VERSION && parsed.modules ? parsed.modules : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Written whole and renamed into place; concurrent commands may each write, the last one wins. */
+function writeStamps(file: string, modules: Record<string, Stamped>): void {
+  const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(tmp, JSON.stringify({ version: STAMPS_VERSION, modules }));
+    renameSync(tmp, file);
+  } catch {
+    // A read-only cache (status on someone else's store): the next command digests again.
+  }
+}
+
 const normalisedCache = new Map<string, { mtimeMs: number; size: number; digest: FileDigest }>();
 
-function normalisedDigest(path: string): FileDigest {
+function normalisedDigest(path: string, transformSync: typeof import('esbuild').transformSync): FileDigest {
   const stat = statSync(path);
   const cached = normalisedCache.get(path);
   if (cached && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached.digest;

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ActiveRun } from './activity.ts';
-import { digestCode, type CodeDigest } from './code.ts';
+import { stampedCodeDigests, type CodeDigest } from './code.ts';
 import { LineaError } from './errors.ts';
 import type { LeaseStore } from './lease.ts';
 import type { Pipeline } from './pipeline.ts';
@@ -64,9 +64,10 @@ export async function openProject(options: {
   }
   if (!readOnly || writable(options.cacheDir)) await store.init();
   const code = await phase('code digests', () =>
-    digestCode(
+    stampedCodeDigests(
       options.root,
       options.pipeline.nodes.map((n) => n.stage.moduleUrl),
+      join(options.cacheDir, 'code-stamps.json'),
     ),
   );
   // The layout of the cache directory is decided here, where the layers are put together: the

@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Keyv from 'keyv';
 
@@ -34,7 +35,8 @@ export class DirectoryIndexStore implements IndexStore {
   }
 
   async get<T>(key: string): Promise<T | undefined> {
-    const entry = await readEntry(this.path(key));
+    // Read synchronously: one small local file, on the path of every cached lookup (store.ts, verify).
+    const entry = readEntrySync(this.path(key));
     return entry && entry.key === key ? (entry.value as T) : undefined;
   }
 
@@ -87,11 +89,23 @@ export class DirectoryIndexStore implements IndexStore {
 
 async function readEntry(path: string): Promise<{ key: string; value: unknown } | undefined> {
   try {
-    const entry = JSON.parse(await readFile(path, 'utf8')) as { key?: unknown; value?: unknown };
-    return typeof entry?.key === 'string' ? { key: entry.key, value: entry.value } : undefined;
+    return parseEntry(await readFile(path, 'utf8'));
   } catch {
     return undefined;
   }
+}
+
+function readEntrySync(path: string): { key: string; value: unknown } | undefined {
+  try {
+    return parseEntry(readFileSync(path, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function parseEntry(text: string): { key: string; value: unknown } | undefined {
+  const entry = JSON.parse(text) as { key?: unknown; value?: unknown };
+  return typeof entry?.key === 'string' ? { key: entry.key, value: entry.value } : undefined;
 }
 
 /** A keyv instance (sqlite, Postgres, Redis) as an index store. */

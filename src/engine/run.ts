@@ -203,6 +203,8 @@ async function execute(job: Job, lease: HeldLease, inherited?: LeaseHolder): Pro
   const { project, instance, options } = job;
   const { executor, signal } = options;
   const startedAt = new Date();
+  // A stage may hold the main thread for long: the in-use record's heartbeat moves to its thread.
+  project.activity.keepAlive();
   options.observer.started(instance.id);
   const onEvent = (event: TaskEvent) => {
     // A submitted job goes into the lease: if this driver dies, the next one adopts the job.

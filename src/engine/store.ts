@@ -5,7 +5,7 @@
  * a whole object or none, whatever was killed when. Objects are never modified after the rename.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync, statSync, utimesSync } from 'node:fs';
 import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { LineaError } from './errors.ts';
@@ -138,9 +138,12 @@ export class Store {
    * rehashed unless their size and mtime still match the stamp taken at commit, as git does.
    */
   async verify(digest: ArtifactDigest, stamp?: StatStamp): Promise<Verified> {
+    // The manifest and the stats are read synchronously: they are small and local, and a no-op
+    // run verifies a chain of cached results one after another, where a round trip through the
+    // thread pool per call costs several times the call itself. Rehashing stays asynchronous.
     let text: string;
     try {
-      text = await readFile(join(this.objectDir(digest), 'manifest.json'), 'utf8');
+      text = readFileSync(join(this.objectDir(digest), 'manifest.json'), 'utf8');
     } catch {
       return { ok: false, problem: 'is missing from the store' };
     }
@@ -154,12 +157,8 @@ export class Store {
     let rehashed = false;
     for (const [path, expected] of Object.entries(manifest.files)) {
       const abs = join(this.filesDir(digest), path);
-      let s;
-      try {
-        s = await stat(abs);
-      } catch {
-        return { ok: false, problem: `lost its file ${path}` };
-      }
+      const s = statSync(abs, { throwIfNoEntry: false });
+      if (!s) return { ok: false, problem: `lost its file ${path}` };
       const stamped = stamp?.[path];
       if (stamped && stamped[0] === s.size && stamped[1] === s.mtimeMs) continue;
       rehashed = true;
@@ -172,7 +171,11 @@ export class Store {
   /** Mark an object as used now (its directory's mtime): gc evicts least recently used first. */
   async touch(digest: ArtifactDigest): Promise<void> {
     const now = new Date();
-    await utimes(this.objectDir(digest), now, now).catch(() => undefined);
+    try {
+      utimesSync(this.objectDir(digest), now, now);
+    } catch {
+      // Gone or read-only: the mark only orders gc's eviction.
+    }
   }
 
   /** Keep a copy of a run record beside the objects (written atomically). */
@@ -187,7 +190,7 @@ export class Store {
   /** The saved record of a cache key, if any (unreadable counts as none). */
   async loadRecord<T>(key: CacheKey): Promise<T | undefined> {
     try {
-      return JSON.parse(await readFile(join(this.recordsDir, key.slice(0, 2), `${key}.json`), 'utf8')) as T;
+      return JSON.parse(readFileSync(join(this.recordsDir, key.slice(0, 2), `${key}.json`), 'utf8')) as T;
     } catch {
       return undefined;
     }

@@ -13,8 +13,8 @@ import { REPO, type RunJson } from './helpers/project.ts';
 describe('the linea-engine package', () => {
   let dir: string;
   let project: string;
-  const npx = (args: string[]) =>
-    execa('npx', ['--no-install', ...args], { cwd: project, reject: false, env: { CI: 'true' } });
+  const npx = (args: string[], env: Record<string, string> = {}) =>
+    execa('npx', ['--no-install', ...args], { cwd: project, reject: false, env: { CI: 'true', ...env } });
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'linea-package-'));
@@ -61,6 +61,55 @@ describe('the linea-engine package', () => {
     assert.ok((JSON.parse(second.stdout) as RunJson).stages.every((s) => s.status === 'cached'));
     const help = await npx(['linea', '--help']);
     assert.match(help.stdout, /linea — run an experiment pipeline/);
+  });
+
+  it('loads TypeScript with NodeNext and extensionless imports, in pool workers too, with stack traces into the .ts', async () => {
+    writeFileSync(join(project, 'stages', 'factor.ts'), 'export const factor: number = 3;\n');
+    writeFileSync(
+      join(project, 'stages', 'tripled.ts'),
+      `import { z } from 'zod';
+import { defineStage } from 'linea-engine';
+import { factor } from './factor.js';
+export const tripled = defineStage({
+  name: 'tripled',
+  params: z.object({ n: z.number(), fail: z.boolean().default(false) }),
+  run: (ctx) => {
+    if (ctx.params.fail) throw new Error('asked to fail');
+    return { value: ctx.params.n * factor };
+  },
+});
+`,
+    );
+    writeFileSync(
+      join(project, 'tripled.pipeline.ts'),
+      `import { definePipeline } from 'linea-engine';
+import { tripled } from './stages/tripled';
+export default definePipeline({
+  name: 'tripled',
+  build(p) {
+    p.add(tripled, {}, { id: 'a', params: { n: 1 } });
+    p.add(tripled, {}, { id: 'b', params: { n: 2 } });
+  },
+});
+`,
+    );
+    const run = await npx(['linea', 'run', '--pipeline', 'tripled.pipeline.ts', '--jobs', '2', '--json']);
+    assert.equal(run.exitCode, 0, run.stderr);
+    assert.deepEqual(
+      (JSON.parse(run.stdout) as RunJson).stages.map((s) => [s.id, s.status]),
+      [
+        ['a', 'ran'],
+        ['b', 'ran'],
+      ],
+    );
+    const failing = await npx(
+      ['linea', 'run', '--pipeline', 'tripled.pipeline.ts', '--set', 'tripled.fail=true', '--json'],
+      { LINEA_DEBUG: '1' },
+    );
+    assert.equal(failing.exitCode, 1);
+    assert.match(failing.stderr, /asked to fail/);
+    // The stack names the TypeScript source line (inline source maps), not compiled output.
+    assert.match(failing.stderr, /stages\/tripled\.ts:8/);
   });
 
   it('imports from plain node, without a TypeScript loader', async () => {

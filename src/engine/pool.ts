@@ -16,7 +16,8 @@ interface Worker {
 
 // worker.ts here, worker.js in the compiled package: the worker runs as whatever this module is.
 const WORKER = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url));
-const TSX = import.meta.resolve('tsx');
+/** Run as TypeScript (this repository), a worker needs tsx for the engine itself; compiled, nothing. */
+const LOADER = import.meta.url.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : [];
 
 export class ProcessPoolExecutor implements Executor {
   private readonly workers: Worker[] = [];
@@ -29,7 +30,7 @@ export class ProcessPoolExecutor implements Executor {
     const v8Flags = process.execArgv.filter(
       (a) => a === '--single-threaded-gc' || a.startsWith('--max-old-space-size'),
     );
-    const child = execa(process.execPath, [...v8Flags, '--import', TSX, WORKER], {
+    const child = execa(process.execPath, [...v8Flags, ...LOADER, WORKER], {
       ipc: true,
       serialization: 'advanced',
       stdin: 'ignore',

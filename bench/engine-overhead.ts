@@ -1,15 +1,20 @@
 /**
- * Engine overhead: a no-op rerun (everything cached) of a generated DAG of N trivial stages,
- * in linea and in Snakemake (Debian `snakemake`) on the same machine in the same invocation.
+ * Engine overhead against Snakemake (Debian `snakemake`), on the same machine in the same
+ * invocation, over a generated DAG of N trivial stages: 10 roots, then stage i reads stages i-1
+ * and i-10, and each writes one small file.
  *
- *   node --import tsx bench/engine-overhead.ts [--stages 1000] [--repeats 3] [--json]
+ *   node --import tsx bench/engine-overhead.ts [--stages 1000,10000] [--repeats 3] [--json]
  *
- * The DAG: 10 roots, then stage i reads stages i-1 and i-10. Each stage writes one small file.
- * Both tools first build everything (not timed), then the no-op commands are timed (median):
- * linea `run` and `status`; snakemake `-n` (dry run) and a real run with nothing to do. One more
- * linea run and status with $LINEA_PROFILE print where the time goes, phase by phase.
+ * linea is measured as a user installs it: the linea-engine package (`npm run build:engine`,
+ * compiled JavaScript), linked into a project outside the repository. For each N, both tools first
+ * build everything (not timed); then, median of --repeats:
+ *   - no-op: linea `run` and `status`; snakemake's run with nothing to do and `-n` (dry run);
+ *   - one change in the middle (the first N only): a param of stage N/2 changes (a new value each
+ *     repeat) and every stage downstream reads a value that changes with it, so the whole cone
+ *     (N/2 stages) runs again in both tools; the other half is looked up.
+ * One more linea run and status with $LINEA_PROFILE print where the time goes, phase by phase.
  */
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,138 +23,171 @@ import { linkNodeModules, REPO } from '../test/helpers/project.ts';
 
 const { values } = parseArgs({
   options: {
-    stages: { type: 'string', default: '1000' },
+    stages: { type: 'string', default: '1000,10000' },
     repeats: { type: 'string', default: '3' },
     json: { type: 'boolean' },
   },
 });
-const N = Number(values.stages);
+const SIZES = values.stages.split(',').map(Number);
 const REPEATS = Number(values.repeats);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-const deps = (i: number) => (i < 10 ? [] : [i - 1, i - 10]);
+/** The stage whose param changes in the "one change" case, and its salt (0: unchanged). */
+const middle = (n: number) => Math.floor(n / 2);
 
-function lineaProject(dir: string): void {
-  mkdirSync(join(dir, 'stages'));
+function lineaProject(dir: string, n: number, salt: number): void {
+  mkdirSync(join(dir, 'stages'), { recursive: true });
   writeFileSync(join(dir, 'package.json'), '{ "type": "module", "private": true }\n');
   writeFileSync(
     join(dir, 'stages', 'steps.ts'),
     `import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { defineStage, input } from 'linea';
-const params = z.object({ i: z.number().int() });
-export const root = defineStage({ name: 'root', params, run: (ctx) => { writeFileSync(join(ctx.outDir, 'out.txt'), String(ctx.params.i)); return { i: ctx.params.i }; } });
+import { defineStage, input } from 'linea-engine';
+const params = z.object({ i: z.number().int(), salt: z.number().default(0) });
+type Out = { i: number; v: number };
+export const root = defineStage({ name: 'root', params, run: (ctx): Out => { writeFileSync(join(ctx.outDir, 'out.txt'), String(ctx.params.i)); return { i: ctx.params.i, v: ctx.params.salt }; } });
+// v carries a change to every stage downstream, so a change reruns its whole cone (no early cutoff).
 export const step = defineStage({
-  name: 'step', params, inputs: { a: input<{ i: number }>(), b: input<{ i: number }>() },
-  run: (ctx) => { writeFileSync(join(ctx.outDir, 'out.txt'), String(ctx.params.i)); return { i: ctx.params.i }; },
+  name: 'step', params, inputs: { a: input<Out>(), b: input<Out>() },
+  run: (ctx): Out => {
+    const v = (ctx.params.salt + ctx.inputs.a.value.v + ctx.inputs.b.value.v) % 1000003;
+    writeFileSync(join(ctx.outDir, 'out.txt'), ctx.params.i + ' ' + v);
+    return { i: ctx.params.i, v };
+  },
 });
 `,
   );
   writeFileSync(
     join(dir, 'pipeline.ts'),
-    `import { definePipeline, type Node } from 'linea';
+    `import { definePipeline, type Node } from 'linea-engine';
 import { root, step } from './stages/steps.ts';
 export default definePipeline({
   build(p) {
-    const nodes: Node<{ i: number }>[] = [];
-    for (let i = 0; i < ${N}; i++) {
+    const nodes: Node<{ i: number; v: number }>[] = [];
+    for (let i = 0; i < ${n}; i++) {
+      const params = i === ${middle(n)} ? { i, salt: ${salt} } : { i };
       nodes.push(i < 10
-        ? p.add(root, {}, { id: 's' + i, params: { i } })
-        : p.add(step, { a: nodes[i - 1]!, b: nodes[i - 10]! }, { id: 's' + i, params: { i } }));
+        ? p.add(root, {}, { id: 's' + i, params })
+        : p.add(step, { a: nodes[i - 1]!, b: nodes[i - 10]! }, { id: 's' + i, params }));
     }
   },
 });
 `,
   );
-  linkNodeModules(dir);
 }
 
-function snakemakeProject(dir: string): void {
-  const rules = [`rule all:\n    input: ${JSON.stringify(Array.from({ length: N }, (_, i) => `out/s${i}.txt`))}\n`];
+function snakemakeProject(dir: string, n: number, salt: number): void {
+  const rules = [`rule all:\n    input: ${JSON.stringify(Array.from({ length: n }, (_, i) => `out/s${i}.txt`))}\n`];
   rules.push(`def deps(w):\n    i = int(w.i)\n    return [] if i < 10 else [f"out/s{i-1}.txt", f"out/s{i-10}.txt"]\n`);
-  rules.push(`rule step:\n    input: deps\n    output: "out/s{i}.txt"\n    shell: "echo {wildcards.i} > {output}"\n`);
+  rules.push(
+    `rule step:\n    input: deps\n    output: "out/s{i}.txt"\n    params: salt=lambda w: ${salt} if int(w.i) == ${middle(n)} else 0\n    shell: "echo {wildcards.i} {params.salt} > {output}"\n`,
+  );
   writeFileSync(join(dir, 'Snakefile'), rules.join('\n'));
 }
 
-async function timed(cmd: string, args: string[], cwd: string): Promise<number> {
+async function once(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}) {
+  const t0 = performance.now();
+  const result = await execa(cmd, args, { cwd, reject: false, env: { CI: 'true', ...env } });
+  if (result.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')} failed:\n${result.stderr}`);
+  return { seconds: (performance.now() - t0) / 1000, stderr: result.stderr };
+}
+
+/** Median seconds of REPEATS runs; `before` prepares each one (untimed). */
+async function timed(cmd: string, args: string[], cwd: string, before?: (r: number) => void): Promise<number> {
   const samples: number[] = [];
   for (let r = 0; r < REPEATS; r++) {
-    const t0 = performance.now();
-    const result = await execa(cmd, args, { cwd, reject: false, env: { CI: 'true' } });
-    if (result.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')} failed:\n${result.stderr}`);
-    samples.push((performance.now() - t0) / 1000);
+    before?.(r);
+    samples.push((await once(cmd, args, cwd)).seconds);
   }
   return samples.sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
 }
 
-const rows: { tool: string; command: string; seconds: number }[] = [];
-/** Milliseconds per phase of one profiled no-op `run` and `status`. */
+interface Row {
+  readonly stages: number;
+  readonly case: 'no-op' | 'one change';
+  readonly command: string;
+  readonly seconds: number;
+}
+const rows: Row[] = [];
+/** Milliseconds per phase of one profiled no-op `run` and `status`, per DAG size. */
 const breakdown: Record<string, Record<string, number>> = {};
-const linea = mkdtempSync(join(tmpdir(), 'linea-bench-'));
-const snake = mkdtempSync(join(tmpdir(), 'snakemake-bench-'));
-try {
-  lineaProject(linea);
-  const bin = join(REPO, 'bin', 'linea.js');
-  log(`linea: building ${N} stages…`);
-  const build = await execa(process.execPath, [bin, 'run'], { cwd: linea, reject: false, env: { CI: 'true' } });
-  if (build.exitCode !== 0) throw new Error(`linea build failed:\n${build.stderr}`);
-  rows.push({
-    tool: 'linea',
-    command: 'linea run (no-op)',
-    seconds: await timed(process.execPath, [bin, 'run'], linea),
-  });
-  rows.push({ tool: 'linea', command: 'linea status', seconds: await timed(process.execPath, [bin, 'status'], linea) });
-  // Where a no-op run's time goes (src/engine/profile.ts): one more run with LINEA_PROFILE set.
-  for (const command of ['run', 'status']) {
-    const profiled = await execa(process.execPath, [bin, command], {
-      cwd: linea,
-      reject: false,
-      env: { CI: 'true', LINEA_PROFILE: '1' },
-    });
-    const line = profiled.stderr.split('\n').find((l) => l.startsWith('linea-profile '));
-    if (line) breakdown[command] = JSON.parse(line.slice('linea-profile '.length)) as Record<string, number>;
-  }
 
-  const hasSnakemake =
-    (await execa('snakemake', ['--version'], { reject: false }).catch(() => ({ exitCode: 1 }))).exitCode === 0;
-  if (hasSnakemake) {
-    snakemakeProject(snake);
-    log(`snakemake: building ${N} jobs…`);
-    await execa('snakemake', ['--cores', '2', '--quiet', 'all'], { cwd: snake });
-    rows.push({
-      tool: 'snakemake',
-      command: 'snakemake -n (dry run)',
-      seconds: await timed('snakemake', ['-n', '--cores', '2', '--quiet', 'all'], snake),
-    });
-    rows.push({
-      tool: 'snakemake',
-      command: 'snakemake (no-op run)',
-      seconds: await timed('snakemake', ['--cores', '2', '--quiet', 'all'], snake),
-    });
-  } else {
-    log('snakemake not installed (apt-get install snakemake): peer rows skipped');
+const built = await execa('npm', ['run', 'build:engine'], { cwd: REPO, reject: false });
+if (built.exitCode !== 0) throw new Error(`npm run build:engine failed:\n${built.stderr}`);
+const bin = join(REPO, 'packages', 'engine', 'bin', 'linea.js');
+const hasSnakemake =
+  (await execa('snakemake', ['--version'], { reject: false }).catch(() => ({ exitCode: 1 }))).exitCode === 0;
+if (!hasSnakemake) log('snakemake not installed (apt-get install snakemake): peer rows skipped');
+
+for (const [index, n] of SIZES.entries()) {
+  const withChange = index === 0;
+  const linea = mkdtempSync(join(tmpdir(), 'linea-bench-'));
+  const snake = mkdtempSync(join(tmpdir(), 'snakemake-bench-'));
+  try {
+    lineaProject(linea, n, 0);
+    linkNodeModules(linea);
+    symlinkSync(join(REPO, 'packages', 'engine'), join(linea, 'node_modules', 'linea-engine'));
+    log(`linea: building ${n} stages…`);
+    await once(process.execPath, [bin, 'run'], linea);
+    const add = (c: Row['case'], command: string, seconds: number) =>
+      rows.push({ stages: n, case: c, command, seconds });
+    add('no-op', 'linea run', await timed(process.execPath, [bin, 'run'], linea));
+    add('no-op', 'linea status', await timed(process.execPath, [bin, 'status'], linea));
+    // Where a no-op's time goes (src/engine/profile.ts): one more of each with LINEA_PROFILE set.
+    for (const command of ['run', 'status']) {
+      const { stderr } = await once(process.execPath, [bin, command], linea, { LINEA_PROFILE: '1' });
+      const line = stderr.split('\n').find((l) => l.startsWith('linea-profile '));
+      if (line)
+        breakdown[`${n} ${command}`] = JSON.parse(line.slice('linea-profile '.length)) as Record<string, number>;
+    }
+    if (withChange) {
+      const seconds = await timed(process.execPath, [bin, 'run'], linea, (r) => lineaProject(linea, n, r + 1));
+      add('one change', 'linea run', seconds);
+    }
+    if (hasSnakemake) {
+      snakemakeProject(snake, n, 0);
+      log(`snakemake: building ${n} jobs…`);
+      await once('snakemake', ['--cores', '2', '--quiet', 'all'], snake);
+      add('no-op', 'snakemake run', await timed('snakemake', ['--cores', '2', '--quiet', 'all'], snake));
+      add('no-op', 'snakemake -n', await timed('snakemake', ['-n', '--cores', '2', '--quiet', 'all'], snake));
+      if (withChange) {
+        const seconds = await timed('snakemake', ['--cores', '2', '--quiet', 'all'], snake, (r) =>
+          snakemakeProject(snake, n, r + 1),
+        );
+        add('one change', 'snakemake run', seconds);
+      }
+    }
+  } finally {
+    rmSync(linea, { recursive: true, force: true });
+    rmSync(snake, { recursive: true, force: true });
   }
-} finally {
-  rmSync(linea, { recursive: true, force: true });
-  rmSync(snake, { recursive: true, force: true });
 }
 
-const lineaRun = rows.find((r) => r.command.startsWith('linea run'))!.seconds;
-const snakeRun = rows.find((r) => r.command === 'snakemake (no-op run)')?.seconds;
+const find = (n: number, c: Row['case'], command: string) =>
+  rows.find((r) => r.stages === n && r.case === c && r.command === command)?.seconds;
+/** Snakemake's time over linea's for the same case: above 1, linea is faster. */
+const ratios = rows
+  .filter((r) => r.command.startsWith('linea'))
+  .flatMap((r) => {
+    const peer = find(r.stages, r.case, 'snakemake run');
+    return peer ? [{ stages: r.stages, case: r.case, command: r.command, ratio: peer / r.seconds }] : [];
+  });
+
 if (values.json) {
-  process.stdout.write(
-    `${JSON.stringify({ stages: N, repeats: REPEATS, rows, breakdown, ratio: snakeRun ? snakeRun / lineaRun : null })}\n`,
-  );
+  process.stdout.write(`${JSON.stringify({ repeats: REPEATS, rows, ratios, breakdown })}\n`);
 } else {
-  process.stdout.write(`no-op rerun of a ${N}-stage DAG (median of ${REPEATS}):\n`);
-  for (const r of rows) process.stdout.write(`  ${r.command.padEnd(26)} ${r.seconds.toFixed(2)} s\n`);
-  for (const [command, phases] of Object.entries(breakdown)) {
-    const parts = Object.entries(phases).map(([name, ms]) => `${name} ${ms} ms`);
-    process.stdout.write(`  where linea ${command}'s time goes: ${parts.join(', ')}\n`);
-  }
-  if (snakeRun)
+  process.stdout.write(`engine overhead (median of ${REPEATS}; the change case reruns stage N/2 and its cone):\n`);
+  for (const r of rows)
     process.stdout.write(
-      `snakemake no-op / linea no-op = ${(snakeRun / lineaRun).toFixed(2)}× (above 1: linea is faster)\n`,
+      `  ${String(r.stages).padStart(6)} stages  ${r.case.padEnd(10)}  ${r.command.padEnd(14)} ${r.seconds.toFixed(2)} s\n`,
     );
+  for (const r of ratios)
+    process.stdout.write(
+      `  snakemake run / ${r.command} (${r.stages} stages, ${r.case}) = ${r.ratio.toFixed(2)}× (above 1: linea is faster)\n`,
+    );
+  for (const [what, phases] of Object.entries(breakdown)) {
+    const parts = Object.entries(phases).map(([name, ms]) => `${name} ${ms} ms`);
+    process.stdout.write(`  where linea ${what}'s time goes: ${parts.join(', ')}\n`);
+  }
 }

@@ -4,7 +4,7 @@
  * invocation the PyTorch reference itself when python3-torch is installed. Each backend runs in
  * its own process (as a pipeline worker would), so one backend's state cannot slow another.
  *
- *   node --import tsx bench/train-step.ts [--steps 5] [--batch 128] [--backend wasm] [--json]
+ *   node --import tsx bench/train-step.ts [--steps 5] [--batch 128] [--backend wasm] [--json] [--profile]
  *
  * Method, as the reference: 3 warm-up steps, then the median of --steps timed steps; a step is
  * linea's own `trainingStep` (forward, backward, update, read back the loss).
@@ -30,6 +30,8 @@ interface Row {
   batch: number;
   images_per_s: number;
   ms_per_step?: number;
+  /** With --profile: one step's kernels, by total time (ms) and count of calls. */
+  kernels?: { name: string; ms: number; calls: number }[];
 }
 
 const { values: flags } = parseArgs({
@@ -38,6 +40,8 @@ const { values: flags } = parseArgs({
     batch: { type: 'string', default: '128' },
     backend: { type: 'string', multiple: true },
     json: { type: 'boolean', default: false },
+    /** Also time one step kernel by kernel (tf.profile) and print where each backend's step goes. */
+    profile: { type: 'boolean', default: false },
     /** Internal: measure one backend in this process and print its rows as JSON. */
     worker: { type: 'string' },
     /** Seconds per model and backend: slower backends are measured on fewer steps (at least one). */
@@ -100,12 +104,53 @@ async function measure(backend: string): Promise<Row[]> {
       batch,
       images_per_s: Math.round((batch / ms) * 1000 * 10) / 10,
       ms_per_step: Math.round(ms * 10) / 10,
+      ...(flags.profile ? { kernels: await kernelTimes(() => tf.tidy(() => step(x, labels, 0.01))) } : {}),
     });
     tf.dispose([x, labels]);
     optimizer.dispose();
     model.dispose();
   }
   return rows;
+}
+
+/** One call of `f` under tf.profile: each kernel's total time and calls, longest first. */
+async function kernelTimes(f: () => void): Promise<{ name: string; ms: number; calls: number }[]> {
+  const info = await tf.profile(() => {
+    f();
+    return [];
+  });
+  const byName = new Map<string, { ms: number; calls: number }>();
+  for (const kernel of info.kernels) {
+    // tf.profile also lists the op scopes around kernels (fusedConv2d__op, a custom gradient's
+    // forward): counting them would count their kernels twice.
+    if (!tf.getKernel(kernel.name, tf.getBackend())) continue;
+    const time = await kernel.kernelTimeMs;
+    const entry = byName.get(kernel.name) ?? { ms: 0, calls: 0 };
+    entry.ms += typeof time === 'number' ? time : 0;
+    entry.calls++;
+    byName.set(kernel.name, entry);
+  }
+  return [...byName]
+    .map(([name, e]) => ({ name, ms: Math.round(e.ms * 10) / 10, calls: e.calls }))
+    .sort((a, b) => b.ms - a.ms);
+}
+
+/** The --profile table: where one step's time goes, kernel by kernel, for each backend and model. */
+function kernelTable(rows: readonly Row[]): string {
+  const lines: string[] = [];
+  for (const row of rows) {
+    if (!row.kernels) continue;
+    const total = row.kernels.reduce((a, k) => a + k.ms, 0);
+    lines.push(
+      `\n${row.backend} ${row.model}: one step ${row.ms_per_step} ms, ${total.toFixed(1)} ms in kernels`,
+      '| kernel | calls | ms | share of step |',
+      '|---|---|---|---|',
+    );
+    // Kernels under 1 % of the step are left out of the table.
+    for (const k of row.kernels.filter((k) => k.ms >= 0.01 * (row.ms_per_step ?? total)))
+      lines.push(`| ${k.name} | ${k.calls} | ${k.ms} | ${((100 * k.ms) / (row.ms_per_step ?? total)).toFixed(1)} % |`);
+  }
+  return lines.join('\n');
 }
 
 async function findTorchPython(): Promise<string | undefined> {
@@ -180,6 +225,7 @@ async function main(): Promise<void> {
       String(batch),
       '--budget',
       String(budget),
+      ...(flags.profile ? ['--profile'] : []),
     ];
     // Two models, each about `budget` seconds at most unless a single step takes longer.
     const limit = 4 * budget + 60;
@@ -216,6 +262,7 @@ async function main(): Promise<void> {
     );
   }
   process.stdout.write(lines.join('\n') + '\n');
+  if (flags.profile) process.stdout.write(`${kernelTable(rows)}\n`);
 }
 
 await main();

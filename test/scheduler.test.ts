@@ -138,6 +138,27 @@ describe('scheduler', () => {
     assert.equal(executor.maxRunning, 2);
   });
 
+  it('orders and expands a chain of 20,000 stages (no recursion per stage to overflow the stack)', () => {
+    const pipeline = definePipeline({
+      name: 'chain',
+      build: (p) => {
+        let last = p.add(source, {}, { id: 'link0' });
+        for (let i = 1; i < 20_000; i++) last = p.add(step, { from: last }, { id: `link${i}`, params: { k: i } });
+      },
+    });
+    const instances = expandInstances(pipeline, { set: {}, ablate: {} });
+    assert.equal(instances.length, 20_000);
+    assert.deepEqual([instances[0]!.id, instances.at(-1)!.id], ['link0', 'link19999']);
+  });
+
+  it('spells out a cycle closed at the end of a long chain', () => {
+    const build = (p: Parameters<Parameters<typeof definePipeline>[0]['build']>[0]) => {
+      let last = p.add(step, { from: p.ref('link19999') }, { id: 'link0' });
+      for (let i = 1; i < 20_000; i++) last = p.add(step, { from: last }, { id: `link${i}` });
+    };
+    assert.throws(() => definePipeline({ name: 'loop', build }), /cycle: link0 → link1 → .* → link19999 → link0;/);
+  });
+
   it('commits each result so a second run finds every key cached', async () => {
     const cacheDir = mkdtempSync(join(tmpdir(), 'linea-sched-'));
     dirs.push(cacheDir);

@@ -88,7 +88,9 @@ function snakemakeProject(dir: string, n: number, salt: number): void {
 
 async function once(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}) {
   const t0 = performance.now();
-  const result = await execa(cmd, args, { cwd, reject: false, env: { CI: 'true', ...env } });
+  // stdin from /dev/null: node's default stdin pipe is a socket, and bash (Snakemake's job shell)
+  // reads ~/.bashrc when stdin is a socket, which costs each job whatever that file runs.
+  const result = await execa(cmd, args, { cwd, reject: false, stdin: 'ignore', env: { CI: 'true', ...env } });
   if (result.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')} failed:\n${result.stderr}`);
   return { seconds: (performance.now() - t0) / 1000, stderr: result.stderr };
 }

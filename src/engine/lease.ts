@@ -6,7 +6,8 @@
  * another host (a shared store) when the heartbeat is older than the stale timeout.
  */
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startHeartbeat } from './heartbeat.ts';
 import type { CacheKey } from './json.ts';
@@ -245,7 +246,13 @@ export class Lease implements HeldLease {
     this.released = true;
     this.stopHeartbeat();
     this.owner.forget(this);
-    if (await this.stillHeld()) await unlink(this.path).catch(() => undefined);
+    if (await this.stillHeld()) {
+      try {
+        unlinkSync(this.path);
+      } catch {
+        // broken by another process meanwhile
+      }
+    }
   }
 }
 
@@ -255,16 +262,22 @@ export class Lease implements HeldLease {
  * if we are killed half-way.
  */
 async function createExclusive(path: string, content: string): Promise<boolean> {
+  // Synchronous, as readLease: a few small local calls per stage, where thread-pool round trips
+  // cost more than the calls themselves.
   const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, content);
+  writeFileSync(tmp, content);
   try {
-    await link(tmp, path);
+    linkSync(tmp, path);
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw error;
   } finally {
-    await unlink(tmp).catch(() => undefined);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // already gone
+    }
   }
 }
 
@@ -272,7 +285,8 @@ async function readLease(path: string): Promise<LeaseFile> {
   let text: string;
   let heartbeatMs: number;
   try {
-    [text, heartbeatMs] = await Promise.all([readFile(path, 'utf8'), stat(path).then((s) => s.mtimeMs)]);
+    text = readFileSync(path, 'utf8');
+    heartbeatMs = statSync(path).mtimeMs;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
     return { state: 'damaged', text: '' };

@@ -5,7 +5,20 @@
  * a whole object or none, whatever was killed when. Objects are never modified after the rename.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, readFileSync, statSync, utimesSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  createReadStream,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { LineaError } from './errors.ts';
@@ -79,7 +92,7 @@ export class Store {
   async newWorkspace(): Promise<Workspace> {
     const dir = join(this.tmpDir, `${hostName()}-${process.pid}-${randomBytes(6).toString('hex')}`);
     const outDir = join(dir, 'files');
-    await mkdir(outDir, { recursive: true });
+    mkdirSync(outDir, { recursive: true });
     return { dir, outDir };
   }
 
@@ -87,28 +100,34 @@ export class Store {
    * Seal a workspace into an object: hash its files, write the manifest, fsync, make read-only,
    * and rename into place. An existing object with the same digest is kept if it verifies, or
    * replaced if it does not (a corrupted object must not shadow a good recomputation).
+   *
+   * The metadata calls (stat, fsync, chmod, rename) are synchronous: each is small and local, and
+   * a thread-pool round trip per call made a commit cost several times its system calls (3.5 ms
+   * of a 1,000-stage benchmark's 10 ms per rerun stage). Only hashing large files stays
+   * asynchronous, so a big artifact does not hold the event loop.
    */
   async commit(
     workspace: Workspace,
     value: Json,
   ): Promise<{ digest: ArtifactDigest; stamp: StatStamp; manifest: Manifest }> {
     const files: Record<string, { sha256: FileDigest; size: number }> = {};
-    for (const path of await listFiles(workspace.outDir)) {
+    for (const path of listFiles(workspace.outDir)) {
       const abs = join(workspace.outDir, path);
-      files[path] = { sha256: await hashFile(abs), size: (await stat(abs)).size };
-      await fsyncPath(abs);
-      await chmod(abs, 0o444);
+      const { size } = statSync(abs);
+      files[path] = { sha256: await hashFile(abs, size), size };
+      fsyncPath(abs);
+      chmodSync(abs, 0o444);
     }
     const manifest: Manifest = { value, files };
     const text = canonicalJson(manifest);
     const digest = digestOf<'artifact'>(manifest);
-    await writeFile(join(workspace.dir, 'manifest.json'), text);
-    await fsyncPath(join(workspace.dir, 'manifest.json'));
-    await fsyncPath(workspace.dir);
+    writeFileSync(join(workspace.dir, 'manifest.json'), text);
+    fsyncPath(join(workspace.dir, 'manifest.json'));
+    fsyncPath(workspace.dir);
     const target = this.objectDir(digest);
-    await mkdir(dirname(target), { recursive: true });
+    mkdirSync(dirname(target), { recursive: true });
     try {
-      await rename(workspace.dir, target);
+      renameSync(workspace.dir, target);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
@@ -120,14 +139,14 @@ export class Store {
         await rename(workspace.dir, target);
       }
     }
-    await fsyncPath(dirname(target));
+    fsyncPath(dirname(target));
     return { digest, stamp: await this.stamp(digest, manifest), manifest };
   }
 
   async stamp(digest: ArtifactDigest, manifest: Manifest): Promise<StatStamp> {
     const stamp: Record<string, [number, number]> = {};
     for (const path of Object.keys(manifest.files)) {
-      const s = await stat(join(this.filesDir(digest), path));
+      const s = statSync(join(this.filesDir(digest), path));
       stamp[path] = [s.size, s.mtimeMs];
     }
     return stamp;
@@ -181,10 +200,10 @@ export class Store {
   /** Keep a copy of a run record beside the objects (written atomically). */
   async saveRecord(key: CacheKey, record: object): Promise<void> {
     const path = join(this.recordsDir, key.slice(0, 2), `${key}.json`);
-    await mkdir(dirname(path), { recursive: true });
+    mkdirSync(dirname(path), { recursive: true });
     const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(tmp, JSON.stringify(record));
-    await rename(tmp, path);
+    writeFileSync(tmp, JSON.stringify(record));
+    renameSync(tmp, path);
   }
 
   /** The saved record of a cache key, if any (unreadable counts as none). */
@@ -275,7 +294,7 @@ export class Store {
   async objectSize(digest: ArtifactDigest): Promise<number> {
     let total = 0;
     const dir = this.objectDir(digest);
-    for (const path of await listFiles(dir).catch(() => [] as string[])) total += (await stat(join(dir, path))).size;
+    for (const path of filesOrNone(dir)) total += (await stat(join(dir, path))).size;
     return total;
   }
 
@@ -346,12 +365,12 @@ export class Store {
 }
 
 /** All regular files below dir, as sorted POSIX relative paths. Symlinks are refused: an artifact must be self-contained. */
-export async function listFiles(dir: string): Promise<string[]> {
+export function listFiles(dir: string): string[] {
   const out: string[] = [];
-  const walk = async (current: string) => {
-    for (const entry of await readdir(current, { withFileTypes: true })) {
+  const walk = (current: string) => {
+    for (const entry of readdirSync(current, { withFileTypes: true })) {
       const abs = join(current, entry.name);
-      if (entry.isDirectory()) await walk(abs);
+      if (entry.isDirectory()) walk(abs);
       else if (entry.isFile()) out.push(relative(dir, abs).split(sep).join('/'));
       else
         throw new LineaError(
@@ -360,22 +379,35 @@ export async function listFiles(dir: string): Promise<string[]> {
         );
     }
   };
-  await walk(dir);
+  walk(dir);
   return out.sort();
 }
 
-export async function hashFile(path: string): Promise<FileDigest> {
+/** Files up to this size are read and hashed in one synchronous call; larger ones are streamed. */
+const HASH_IN_ONE_READ = 1 << 20;
+
+export async function hashFile(path: string, size?: number): Promise<FileDigest> {
   const hash = createHash('sha256');
+  if (size !== undefined && size <= HASH_IN_ONE_READ)
+    return hash.update(readFileSync(path)).digest('hex') as FileDigest;
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex') as FileDigest;
 }
 
-async function fsyncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r');
+function filesOrNone(dir: string): string[] {
   try {
-    await handle.sync();
+    return listFiles(dir);
+  } catch {
+    return [];
+  }
+}
+
+function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 

@@ -133,17 +133,19 @@ export async function withProject<T>(
     expandInstances(loaded.pipeline, options.selection ?? selectionFrom(flags)),
   );
   const access = options.access ?? 'write';
-  const project = await openProject({
-    root: loaded.root,
-    cacheDir: loaded.cacheDir,
-    indexUri: loaded.indexUri,
-    pipeline: loaded.pipeline,
-    access,
-  });
+  const project = await phase('open project', () =>
+    openProject({
+      root: loaded.root,
+      cacheDir: loaded.cacheDir,
+      indexUri: loaded.indexUri,
+      pipeline: loaded.pipeline,
+      access,
+    }),
+  );
   try {
     return await use(project, instances, loaded);
   } finally {
-    await project.close();
+    await phase('close', () => project.close());
   }
 }
 

@@ -15,9 +15,11 @@ export async function cmdRun(flags: Flags, selection?: Selection, preloaded?: Lo
   return withProject(
     flags,
     async (project, instances, loaded) => {
-      await project.store.sweepTmp();
-      const name = chooseExecutor({ flag: flags.executor, pipeline: loaded.pipeline.executor }, jobs);
-      const executor = await createExecutor(name, { jobs, root: loaded.root, cacheDir: loaded.cacheDir });
+      const executor = await phase('start executor', async () => {
+        await project.store.sweepTmp();
+        const name = chooseExecutor({ flag: flags.executor, pipeline: loaded.pipeline.executor }, jobs);
+        return createExecutor(name, { jobs, root: loaded.root, cacheDir: loaded.cacheDir });
+      });
       const printer = new ProgressPrinter();
       const controller = new AbortController();
       let interrupts = 0;
@@ -43,7 +45,9 @@ export async function cmdRun(flags: Flags, selection?: Selection, preloaded?: Lo
         printer.stop();
         const published = controller.signal.aborted
           ? []
-          : await publishResults(project, instances, results, resolve(flags.out ?? resolve(loaded.root, 'results')));
+          : await phase('publish results', () =>
+              publishResults(project, instances, results, resolve(flags.out ?? resolve(loaded.root, 'results'))),
+            );
         if (flags.json) {
           process.stdout.write(
             `${JSON.stringify({ stages: results.map(({ id, stage, key, status, seconds }) => ({ id, stage, key, status, seconds })), published })}\n`,
@@ -59,7 +63,7 @@ export async function cmdRun(flags: Flags, selection?: Selection, preloaded?: Lo
         printer.stop();
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
-        await executor.close();
+        await phase('close', () => executor.close());
       }
     },
     { ...(selection ? { selection } : {}), ...(preloaded ? { loaded: preloaded } : {}) },

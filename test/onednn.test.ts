@@ -16,6 +16,7 @@ import { selectBackend } from '../src/models/backends.ts';
 import { buildModel } from '../src/models/architectures/index.ts';
 import { mulberry32, normalArray } from '../src/models/random.ts';
 import { nativeCalls } from '../src/models/native/onednn.ts';
+import { Optimizer, type OptimizerState, SGD_MOMENTUM } from '../src/models/optimizers.ts';
 import { referenceModel, type ReferenceModelName } from '../src/models/reference-models.ts';
 import { optimizerFor, trainingStep } from '../src/models/train.ts';
 import { REPO } from './helpers/project.ts';
@@ -319,6 +320,60 @@ if (!built) {
       assert.ok(relativeError(onednn.after, cpu.after) <= 1e-4);
     });
   }
+
+  test("the fused SGD-momentum update gives the op path's floats exactly, and a saved state keeps its values", async () => {
+    for (const [i, config] of [
+      { momentum: 0.9, nesterov: false, weightDecay: 0 },
+      { momentum: 0.9, nesterov: true, weightDecay: 5e-4 },
+      { momentum: 0.5, nesterov: false, weightDecay: 1e-2 },
+    ].entries()) {
+      const run = async (backend: string) => {
+        await selectBackend({ force: backend });
+        const w = tf.variable(random([3, 3, 2, 5], 20 + i), true, `w${i}-${backend}`);
+        const alpha = tf.variable(random([5], 30 + i), true, `a${i}-${backend}`);
+        const optimizer = new Optimizer(
+          { kind: 'sgd', momentum: config.momentum, nesterov: config.nesterov },
+          [
+            { name: 'w', variable: w, decay: true },
+            { name: 'alpha', variable: alpha, decay: false },
+          ],
+          config.weightDecay,
+        );
+        let saved: { values: number[]; state: OptimizerState } | undefined;
+        for (let step = 0; step < 3; step++) {
+          const grads = new Map([
+            ['w', random([3, 3, 2, 5], 40 + step)],
+            ['alpha', random([5], 50 + step)],
+          ]);
+          optimizer.apply(grads, 0.05);
+          tf.dispose([...grads.values()]);
+          // A checkpoint taken after the first step must not see later steps.
+          if (step === 0) {
+            const state = optimizer.state();
+            saved = { values: Array.from(state.slots['w/momentum']!.dataSync()), state };
+          }
+        }
+        const out = {
+          w: Array.from(w.dataSync()),
+          alpha: Array.from(alpha.dataSync()),
+          buffer: Array.from(optimizer.state().slots['w/momentum']!.dataSync()),
+          savedNow: Array.from(saved!.state.slots['w/momentum']!.dataSync()),
+          savedThen: saved!.values,
+        };
+        tf.dispose([w, alpha, ...Object.values(saved!.state.slots)]);
+        optimizer.dispose();
+        return out;
+      };
+      const ops = await run('cpu');
+      nativeCalls.clear();
+      const fused = await run('onednn');
+      assert.equal(nativeCalls.get(SGD_MOMENTUM), 6, 'two parameters × three steps, each one native call');
+      assert.deepEqual(fused.w, ops.w, `config ${i}: parameters`);
+      assert.deepEqual(fused.alpha, ops.alpha, `config ${i}: α (not decayed)`);
+      assert.deepEqual(fused.buffer, ops.buffer, `config ${i}: momentum buffer`);
+      assert.deepEqual(fused.savedNow, fused.savedThen, `config ${i}: a saved state is not changed by later steps`);
+    }
+  });
 
   test('1,000 training steps leave tf.memory() and the process RSS flat', async () => {
     await selectBackend({ force: 'onednn' });

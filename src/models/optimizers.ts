@@ -55,6 +55,22 @@ export function learningRate(base: number, schedule: ScheduleConfig, t: number, 
   }
 }
 
+/**
+ * A backend may register this kernel to do a whole SGD-momentum update of one parameter in one
+ * pass (the onednn backend does): inputs w, g, buf; outputs [w', buf'] as new tensors; attrs
+ * below. Without it, the update is the tfjs ops in `Optimizer.apply`, with the same arithmetic.
+ */
+export const SGD_MOMENTUM = 'LineaSgdMomentum';
+export interface SgdMomentumAttrs {
+  readonly lr: number;
+  readonly momentum: number;
+  /** L2 weight decay added to the gradient; 0 for parameters that are not decayed. */
+  readonly decay: number;
+  readonly nesterov: boolean;
+  /** PyTorch's first step: the buffer starts as the gradient itself. */
+  readonly first: boolean;
+}
+
 export interface ParamGroup {
   readonly name: string;
   readonly variable: tf.Variable;
@@ -91,10 +107,25 @@ export class Optimizer {
   apply(grads: ReadonlyMap<string, tf.Tensor>, lr: number): void {
     this.step += 1;
     const t = this.step;
+    const fused = this.config.kind === 'sgd' && this.config.momentum > 0 && tf.getKernel(SGD_MOMENTUM, tf.getBackend());
     tf.tidy(() => {
       for (const p of this.params) {
         let g = grads.get(p.name);
         if (!g) continue;
+        if (fused && this.config.kind === 'sgd' && g.dtype === 'float32') {
+          const attrs: SgdMomentumAttrs = {
+            lr,
+            momentum: this.config.momentum,
+            decay: this.weightDecay > 0 && p.decay ? this.weightDecay : 0,
+            nesterov: this.config.nesterov,
+            first: t === 1,
+          };
+          const buf = this.slot(p, 'momentum');
+          const [w, next] = tf.engine().runKernel(SGD_MOMENTUM, { w: p.variable, g, buf }, { ...attrs }) as tf.Tensor[];
+          buf.assign(next!);
+          p.variable.assign(w!);
+          continue;
+        }
         if (this.weightDecay > 0 && p.decay) g = tf.add(g, tf.mul(p.variable, this.weightDecay));
         if (this.config.kind === 'sgd') {
           const { momentum, nesterov } = this.config;

@@ -409,6 +409,39 @@ Napi::Value PreluBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// sgdMomentum(w, g, buf, wOut, bufOut, lr, momentum, decay, nesterov, first): one SGD step with
+// momentum under PyTorch's rules, written to new buffers (w and buf are left as they were, so a
+// tensor that shares them, such as a checkpoint's clone, keeps its values):
+//   g' = g + decay·w;  buf' = first ? g' : momentum·buf + g';  d = nesterov ? g' + momentum·buf' : buf';
+//   w' = w − lr·d
+// One pass instead of the five or six tfjs ops per parameter (each a kernel call, a new tensor
+// and a pass over memory). Operations are in the same order as optimizers.ts's op path, and
+// binding.gyp turns off contraction into FMAs, so both give the same floats.
+Napi::Value SgdMomentum(const Napi::CallbackInfo& info) {
+  const float* __restrict w = f32(info[0], "w");
+  const float* __restrict g = f32(info[1], "g");
+  const float* __restrict b = f32(info[2], "buf");
+  float* __restrict wo = f32(info[3], "wOut");
+  float* __restrict bo = f32(info[4], "bufOut");
+  const float lr = static_cast<float>(info[5].As<Napi::Number>().DoubleValue());
+  const float momentum = static_cast<float>(info[6].As<Napi::Number>().DoubleValue());
+  const float decay = static_cast<float>(info[7].As<Napi::Number>().DoubleValue());
+  const bool nesterov = info[8].As<Napi::Boolean>().Value();
+  const bool first = info[9].As<Napi::Boolean>().Value();
+  const int64_t n = f32len(info[0]);
+  if (f32len(info[1]) != n || f32len(info[2]) != n || f32len(info[3]) != n || f32len(info[4]) != n)
+    throw Napi::Error::New(info.Env(), "sgdMomentum: w, g, buf and the outputs differ in length");
+#pragma omp parallel for if (n > 65536)
+  for (int64_t i = 0; i < n; i++) {
+    const float gi = decay != 0.0f ? g[i] + w[i] * decay : g[i];
+    const float bi = first ? gi : b[i] * momentum + gi;
+    const float d = nesterov ? gi + bi * momentum : bi;
+    wo[i] = w[i] - d * lr;
+    bo[i] = bi;
+  }
+  return info.Env().Undefined();
+}
+
 // binary(op, a, aStrides, b, bStrides, out, outShape): out = a op b with numpy broadcasting, given
 // each input's strides over the output's dims (0 where it broadcasts).
 // op: 0 add, 1 sub, 2 mul, 3 div, 4 squared difference.
@@ -598,6 +631,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("prelu", Napi::Function::New(env, Prelu));
   exports.Set("preluBackward", Napi::Function::New(env, PreluBackward));
   exports.Set("binary", Napi::Function::New(env, Binary));
+  exports.Set("sgdMomentum", Napi::Function::New(env, SgdMomentum));
   exports.Set("batchNorm", Napi::Function::New(env, BatchNorm));
   exports.Set("biasActivation", Napi::Function::New(env, BiasActivation));
   exports.Set("reduceSum", Napi::Function::New(env, ReduceSum));

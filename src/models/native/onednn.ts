@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { attrsAs } from '../kernel-attrs.ts';
+import { SGD_MOMENTUM, type SgdMomentumAttrs } from '../optimizers.ts';
 
 type Shape4 = [number, number, number, number];
 
@@ -100,6 +101,18 @@ export interface OnednnAddon {
   ): void;
   biasActivation(y: Float32Array, bias: Float32Array | null, channels: number, relu: boolean): void;
   reduceSum(x: Float32Array, out: Float32Array, outer: number, r: number, inner: number, scale: number): void;
+  sgdMomentum(
+    w: Float32Array,
+    g: Float32Array,
+    buf: Float32Array,
+    wOut: Float32Array,
+    bufOut: Float32Array,
+    lr: number,
+    momentum: number,
+    decay: number,
+    nesterov: boolean,
+    first: boolean,
+  ): void;
   setThreads(n: number): void;
   threads(): number;
   version(): string;
@@ -579,6 +592,25 @@ const preluGrad = {
   }),
 } satisfies KernelConfig;
 
+/** A parameter's whole SGD-momentum update in one native pass (the optimizer's kernel, optimizers.ts). */
+const sgdMomentum = {
+  kernelName: SGD_MOMENTUM,
+  backendName: 'onednn',
+  kernelFunc: kernelFunc(({ inputs, backend, attrs }) => {
+    const { w, g, buf } = inputs as { w: TensorInfo; g: TensorInfo; buf: TensorInfo };
+    const { lr, momentum, decay, nesterov, first } = attrsAs<SgdMomentumAttrs>(attrs);
+    const wv = backend.f32(w);
+    const gv = backend.f32(g);
+    const bv = backend.f32(buf);
+    if (!wv || !gv || !bv) throw new Error(`${SGD_MOMENTUM}: parameters, gradients and buffers must be float32`);
+    const wOut = uninitialized(wv.length);
+    const bufOut = uninitialized(wv.length);
+    loadOnednnAddon().sgdMomentum(wv, gv, bv, wOut, bufOut, lr, momentum, decay, nesterov, first);
+    nativeCalls.set(SGD_MOMENTUM, (nativeCalls.get(SGD_MOMENTUM) ?? 0) + 1);
+    return [backend.makeTensorInfo(w.shape, 'float32', wOut), backend.makeTensorInfo(buf.shape, 'float32', bufOut)];
+  }),
+} satisfies KernelConfig;
+
 let registered = false;
 
 /**
@@ -619,6 +651,7 @@ function registerOnednn(): void {
   for (const k of replacements) tf.registerKernel(k);
   tf.registerKernel(preluGrad);
   tf.registerKernel(reluGrad);
+  tf.registerKernel(sgdMomentum);
   registerPreluGradient();
   registerReluGradient();
   registered = true;

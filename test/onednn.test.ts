@@ -375,6 +375,29 @@ if (!built) {
     }
   });
 
+  test('recycled buffers never change what a caller holds: read-out values, slices, saved tensors', async () => {
+    await selectBackend({ force: 'onednn' });
+    const a = random([64, 32], 60);
+    const b = random([64, 32], 61);
+    nativeCalls.clear();
+    // A native output read out, then disposed: the caller's array must keep its values.
+    const sum = tf.add(a, b);
+    const read = sum.dataSync();
+    const expected = Array.from(read);
+    sum.dispose();
+    // A contiguous slice of a native output is a view of its buffer (tfjs's cpu slice).
+    const product = tf.mul(a, b);
+    const slice = tf.slice(product, [0, 0], [8, 32]);
+    const sliceBefore = Array.from(tf.clone(slice).dataSync());
+    product.dispose();
+    // Enough same-sized native outputs to take any buffer that was wrongly freed.
+    for (let i = 0; i < 8; i++) tf.dispose(tf.tidy(() => [tf.sub(a, b), tf.mul(b, tf.add(a, 1.5))]));
+    assert.ok((nativeCalls.get(tf.Add) ?? 0) >= 8, 'the outputs came from native kernels');
+    assert.deepEqual(Array.from(read), expected, 'values read out before dispose are unchanged');
+    assert.deepEqual(Array.from(slice.dataSync()), sliceBefore, 'a slice outlives the tensor it views');
+    tf.dispose([a, b, slice]);
+  });
+
   test('1,000 training steps leave tf.memory() and the process RSS flat', async () => {
     await selectBackend({ force: 'onednn' });
     const model = buildModel(

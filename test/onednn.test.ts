@@ -279,6 +279,19 @@ if (!built) {
       const x = random([4, 5, 6, 7], 8);
       return [tf.sum(x, [0, 1, 2]), tf.mean(x, [1, 2]), tf.sum(x, 3, true), tf.mean(x), tf.sum(x, [0, 2])];
     }, [tf.Sum, tf.Mean]);
+    // Their gradients spread dy over the reduced axes (a broadcasting add on onednn).
+    await parity('reduction gradients', () => {
+      const x = random([4, 5, 6, 7], 9);
+      const w = random([4, 5, 6, 7], 10);
+      const loss = (f: (v: tf.Tensor) => tf.Tensor) =>
+        tf.grad((v: tf.Tensor) => tf.sum(tf.mul(f(tf.mul(v, w)), f(v))))(x);
+      return [
+        loss((v) => tf.mean(v, [1, 2])),
+        loss((v) => tf.sum(v, [0, 2], true)),
+        loss((v) => tf.mean(v)),
+        loss((v) => tf.sum(v, 3)),
+      ];
+    }, [tf.Add]);
   });
 
   for (const name of ['cifar-small', 'fmnist-small'] as ReferenceModelName[]) {

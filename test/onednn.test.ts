@@ -251,7 +251,7 @@ if (!built) {
     }, [tf.Tanh, tf.Square]);
   });
 
-  test('broadcast arithmetic and sum/mean over leading, middle and trailing axes match cpu', async () => {
+  test('broadcast arithmetic and sum/mean over leading, middle and trailing axes, and zerosLike, match cpu', async () => {
     const shapes: [number[], number[]][] = [
       [
         [2, 3, 4, 5],
@@ -279,6 +279,12 @@ if (!built) {
       const x = random([4, 5, 6, 7], 8);
       return [tf.sum(x, [0, 1, 2]), tf.mean(x, [1, 2]), tf.sum(x, 3, true), tf.mean(x), tf.sum(x, [0, 2])];
     }, [tf.Sum, tf.Mean]);
+    // Zeros, even in a recycled buffer that last held other values.
+    await parity('zerosLike', () => {
+      const x = random([3, 5, 7], 11);
+      tf.add(x, x).dispose();
+      return [tf.zerosLike(x), tf.zerosLike(random([2, 2], 12))];
+    }, [tf.ZerosLike]);
     // Their gradients spread dy over the reduced axes (a broadcasting add on onednn).
     await parity('reduction gradients', () => {
       const x = random([4, 5, 6, 7], 9);

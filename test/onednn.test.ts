@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/models/backends.ts';
 import { buildModel } from '../src/models/architectures/index.ts';
 import { mulberry32, normalArray } from '../src/models/random.ts';
+import { CONV_PARAM_GRADIENTS, convParamGradients } from '../src/models/model.ts';
 import { nativeCalls } from '../src/models/native/onednn.ts';
 import { Optimizer, type OptimizerState, SGD_MOMENTUM } from '../src/models/optimizers.ts';
 import { referenceModel, type ReferenceModelName } from '../src/models/reference-models.ts';
@@ -127,6 +128,21 @@ if (!built) {
         )([x, w, b]);
         return [plain, fused, ...grads];
       }, [tf.Conv2D, tf.FusedConv2D, tf.Conv2DBackpropInput, tf.Conv2DBackpropFilter, tf.Sum]);
+    }
+  });
+
+  test("a convolution's filter and bias gradients from one native call match cpu's Conv2DBackpropFilter and Sum", async () => {
+    for (const [i, c] of [
+      { x: [2, 9, 9, 3], k: 3, co: 4, stride: 1 },
+      { x: [3, 10, 7, 5], k: 3, co: 6, stride: 2 },
+      { x: [2, 8, 8, 6], k: 1, co: 3, stride: 1 },
+    ].entries()) {
+      await parity(`conv parameter gradients ${JSON.stringify(c)}`, () => {
+        const x = random(c.x, i + 400) as tf.Tensor4D;
+        const w = random([c.k, c.k, c.x[3]!, c.co], i + 500) as tf.Tensor4D;
+        const dy = random(tf.conv2d(x, w, c.stride, 'same').shape, i + 600) as tf.Tensor4D;
+        return convParamGradients(x, dy, w.shape, c.stride);
+      }, [CONV_PARAM_GRADIENTS]);
     }
   });
 
@@ -330,7 +346,10 @@ if (!built) {
         return { ...out, after };
       };
       const cpu = await stepOn('cpu');
+      nativeCalls.clear();
       const onednn = await stepOn('onednn');
+      // Every convolution after the first has a bias: its gradients came from the fused kernel.
+      assert.ok((nativeCalls.get(CONV_PARAM_GRADIENTS) ?? 0) > 0, 'conv parameter gradients ran natively');
       assert.ok(Math.abs(onednn.loss - cpu.loss) <= 1e-4 * Math.abs(cpu.loss), `loss ${onednn.loss} vs ${cpu.loss}`);
       for (const [param, g] of Object.entries(cpu.grads)) {
         const err = relativeError(onednn.grads[param]!, g);

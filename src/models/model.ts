@@ -151,7 +151,9 @@ export class Layers {
     const bias = o.bias
       ? this.param({ name: `${name}/bias`, shape: [filters], role: 'bias', trainable: true, init: { kind: 'zeros' } })
       : undefined;
-    if (x === this.input && !this.options.inputGradient) return convOnData(x, w as tf.Tensor4D, bias, o.stride ?? 1);
+    if (x === this.input && !this.options.inputGradient)
+      return convWithBias(x, w as tf.Tensor4D, bias, o.stride ?? 1, { dataGradient: false });
+    if (bias) return convWithBias(x, w as tf.Tensor4D, bias, o.stride ?? 1, { dataGradient: true });
     // One fused kernel where the backend has one: the bias is added inside the convolution.
     return tf.fused.conv2d({
       x,
@@ -296,41 +298,87 @@ export class Layers {
 }
 
 /**
- * A 'same' convolution (+ bias) of the input batch. tfjs's fused convolution computes every input's
- * gradient eagerly, but training never needs the gradient with respect to the data: this one
- * returns zeros for it and skips the backward-data convolution (a few % of a step).
+ * A backend may register this kernel to compute a convolution's filter and bias gradients in one
+ * call (the onednn backend does: oneDNN's weight-gradient kernel sums the bias gradient in its own
+ * pass over dy): inputs x, dy; outputs [dFilter, dBias]; attrs below. Without it, they are
+ * Conv2DBackpropFilter and a Sum of dy, as in tfjs's fused convolution.
  */
-function convOnData(x: tf.Tensor4D, w: tf.Tensor4D, bias: tf.Tensor | undefined, stride: number): tf.Tensor4D {
+export const CONV_PARAM_GRADIENTS = 'LineaConv2DParamGradients';
+export interface ConvParamGradientsAttrs {
+  readonly strides: number;
+  readonly pad: 'same';
+  readonly filterShape: [number, number, number, number];
+}
+
+function filterGradientOf(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: [number, number, number, number],
+  stride: number,
+): tf.Tensor4D {
+  const attrs = { strides: stride, pad: 'same', dataFormat: 'NHWC', filterShape };
+  return tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, attrs) as tf.Tensor4D;
+}
+
+/** A 'same' convolution's filter and bias gradients: one CONV_PARAM_GRADIENTS call where registered. */
+export function convParamGradients(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: [number, number, number, number],
+  stride: number,
+): [tf.Tensor4D, tf.Tensor1D] {
+  if (!tf.getKernel(CONV_PARAM_GRADIENTS, tf.getBackend()))
+    return [filterGradientOf(x, dy, filterShape, stride), tf.sum(dy, [0, 1, 2])];
+  const attrs: ConvParamGradientsAttrs = { strides: stride, pad: 'same', filterShape };
+  const [dw, db] = tf.engine().runKernel(CONV_PARAM_GRADIENTS, { x, dy }, { ...attrs }) as tf.Tensor[];
+  return [dw as tf.Tensor4D, db as tf.Tensor1D];
+}
+
+/**
+ * A 'same' convolution (+ bias) with its own gradient, for two savings over tfjs's fused
+ * convolution: the filter and bias gradients come from one kernel where the backend has one
+ * (CONV_PARAM_GRADIENTS), and on the input batch (`dataGradient: false`) the gradient with
+ * respect to the data, which training never needs, is zeros instead of a backward-data
+ * convolution (a few % of a step).
+ */
+function convWithBias(
+  x: tf.Tensor4D,
+  w: tf.Tensor4D,
+  bias: tf.Tensor | undefined,
+  stride: number,
+  o: { dataGradient: boolean },
+): tf.Tensor4D {
   const forward = (xv: tf.Tensor4D, wv: tf.Tensor4D, bv?: tf.Tensor) =>
     tf.fused.conv2d({ x: xv, filter: wv, strides: stride, pad: 'same', ...(bv ? { bias: bv } : {}) });
-  const filterGradient = (xv: tf.Tensor4D, dy: tf.Tensor4D) =>
-    tf
-      .engine()
-      .runKernel(
-        tf.Conv2DBackpropFilter,
-        { x: xv, dy },
-        { strides: stride, pad: 'same', dataFormat: 'NHWC', filterShape: w.shape },
-      ) as tf.Tensor4D;
+  const dataGradient = (xv: tf.Tensor4D, wv: tf.Tensor4D, dy: tf.Tensor4D): tf.Tensor4D =>
+    o.dataGradient
+      ? (tf
+          .engine()
+          .runKernel(
+            tf.Conv2DBackpropInput,
+            { dy, filter: wv },
+            { strides: stride, pad: 'same', dataFormat: 'NHWC', inputShape: xv.shape },
+          ) as tf.Tensor4D)
+      : tf.zerosLike(xv);
   if (bias) {
     return tf.customGrad((xv, wv, bv, save) => {
-      (save as tf.GradSaveFunc)([xv as tf.Tensor4D]);
+      (save as tf.GradSaveFunc)([xv as tf.Tensor4D, wv as tf.Tensor4D]);
       return {
         value: forward(xv as tf.Tensor4D, wv as tf.Tensor4D, bv as tf.Tensor),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-          tf.zerosLike(saved[0]!),
-          filterGradient(saved[0] as tf.Tensor4D, dy as tf.Tensor4D),
-          tf.sum(dy, [0, 1, 2]),
+          dataGradient(saved[0] as tf.Tensor4D, saved[1] as tf.Tensor4D, dy as tf.Tensor4D),
+          ...convParamGradients(saved[0] as tf.Tensor4D, dy as tf.Tensor4D, w.shape, stride),
         ],
       };
     })(x, w, bias) as tf.Tensor4D;
   }
   return tf.customGrad((xv, wv, save) => {
-    (save as tf.GradSaveFunc)([xv as tf.Tensor4D]);
+    (save as tf.GradSaveFunc)([xv as tf.Tensor4D, wv as tf.Tensor4D]);
     return {
       value: forward(xv as tf.Tensor4D, wv as tf.Tensor4D),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-        tf.zerosLike(saved[0]!),
-        filterGradient(saved[0] as tf.Tensor4D, dy as tf.Tensor4D),
+        dataGradient(saved[0] as tf.Tensor4D, saved[1] as tf.Tensor4D, dy as tf.Tensor4D),
+        filterGradientOf(saved[0] as tf.Tensor4D, dy as tf.Tensor4D, w.shape, stride),
       ],
     };
   })(x, w) as tf.Tensor4D;

@@ -136,25 +136,37 @@ Napi::Value Conv2dBackwardData(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// conv2dBackwardWeights(x, dy, dw, xShape, wShape, dyShape, strides, pads, dilations)
+// conv2dBackwardWeights(x, dy, dw, xShape, wShape, dyShape, strides, pads, dilations[, db]): the
+// filter's gradient, and with db the bias's too (Σ dy per output channel), summed by the same
+// kernel in its pass over dy rather than in a second pass over it.
 Napi::Value Conv2dBackwardWeights(const Napi::CallbackInfo& info) {
   float* x = f32(info[0], "x");
   float* dy = f32(info[1], "dy");
   float* dw = f32(info[2], "dw");
   Conv c = geometry(info, 3);
+  bool with_bias = info.Length() > 9 && !info[9].IsNull() && !info[9].IsUndefined();
+  float* db = with_bias ? f32(info[9], "db") : nullptr;
   try {
-    auto hint = forward_pd(c, false);
+    auto hint = forward_pd(c, with_bias);
     // Activations in whatever layout oneDNN's weight-gradient kernel prefers: reordering them
     // costs less than running the kernel on channels-last data.
     memory::desc src_any({c.n, c.ci, c.h, c.w}, dt::f32, tag::any), dst_any({c.n, c.co, c.oh, c.ow}, dt::f32, tag::any);
-    convolution_backward_weights::desc d(algorithm::convolution_direct, src_any, c.wei_any(), dst_any, c.strides, c.dilates, c.pad_l, c.pad_r);
+    auto d = with_bias
+      ? convolution_backward_weights::desc(algorithm::convolution_direct, src_any, c.wei_any(), c.bias(), dst_any, c.strides, c.dilates, c.pad_l, c.pad_r)
+      : convolution_backward_weights::desc(algorithm::convolution_direct, src_any, c.wei_any(), dst_any, c.strides, c.dilates, c.pad_l, c.pad_r);
     convolution_backward_weights::primitive_desc pd(d, cpu_engine(), hint);
     memory src = as_layout(pd.src_desc(), memory(c.src(), cpu_engine(), x));
     memory diff_dst = as_layout(pd.diff_dst_desc(), memory(c.dst(), cpu_engine(), dy));
     memory user_dw(c.wei_user(), cpu_engine(), dw);
     bool direct = pd.diff_weights_desc() == user_dw.get_desc();
     memory diff_wei = direct ? user_dw : memory(pd.diff_weights_desc(), cpu_engine());
-    convolution_backward_weights(pd).execute(cpu_stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, diff_wei}});
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, diff_wei}};
+    memory user_db;
+    if (with_bias) {
+      user_db = memory(c.bias(), cpu_engine(), db);
+      args.insert({DNNL_ARG_DIFF_BIAS, user_db});
+    }
+    convolution_backward_weights(pd).execute(cpu_stream(), args);
     if (!direct) reorder(diff_wei, user_dw).execute(cpu_stream(), diff_wei, user_dw);
     cpu_stream().wait();
   } catch (const dnnl::error& e) {

@@ -24,6 +24,7 @@ import type {
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { attrsAs } from '../kernel-attrs.ts';
 import { BufferPool } from './buffer-pool.ts';
+import { CONV_PARAM_GRADIENTS, type ConvParamGradientsAttrs } from '../model.ts';
 import { SGD_MOMENTUM, type SgdMomentumAttrs } from '../optimizers.ts';
 
 type Shape4 = [number, number, number, number];
@@ -62,6 +63,8 @@ export interface OnednnAddon {
     strides: number[],
     pads: number[],
     dilations: number[],
+    /** The bias's gradient too (Σ dy per output channel), in the same pass over dy. */
+    db?: Float32Array,
   ): void;
   matMul(
     a: Float32Array,
@@ -342,6 +345,29 @@ const conv2DBackpropFilter = native(tf.Conv2DBackpropFilter, ({ inputs, backend,
   a.conv2dBackwardWeights(xv, dyv, dw, x.shape as Shape4, at.filterShape, g.out, g.strides, g.pads, g.dilations);
   return backend.makeTensorInfo(at.filterShape, 'float32', dw);
 });
+
+/** The filter's and the bias's gradients of a convolution in one native call (model.ts). */
+const convParamGradients = {
+  kernelName: CONV_PARAM_GRADIENTS,
+  backendName: 'onednn',
+  kernelFunc: kernelFunc(({ inputs, backend, attrs }) => {
+    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+    const at = attrsAs<ConvParamGradientsAttrs>(attrs);
+    const xv = backend.f32(x);
+    const dyv = backend.f32(dy);
+    if (!xv || !dyv) throw new Error(`${CONV_PARAM_GRADIENTS}: x and dy must be float32`);
+    const g = conv2DInfo(x.shape as Shape4, at.filterShape, { ...at, dataFormat: 'NHWC', dilations: 1 });
+    const dw = uninitialized(at.filterShape.reduce((p, q) => p * q, 1));
+    const db = uninitialized(at.filterShape[3]);
+    const a = loadOnednnAddon();
+    a.conv2dBackwardWeights(xv, dyv, dw, x.shape as Shape4, at.filterShape, g.out, g.strides, g.pads, g.dilations, db);
+    nativeCalls.set(CONV_PARAM_GRADIENTS, (nativeCalls.get(CONV_PARAM_GRADIENTS) ?? 0) + 1);
+    return [
+      backend.makeTensorInfo(at.filterShape, 'float32', dw),
+      backend.makeTensorInfo([at.filterShape[3]], 'float32', db),
+    ];
+  }),
+} satisfies KernelConfig;
 
 /** op(A)·op(B) over matching or broadcast (batch of one) leading dims, or undefined if unsupported. */
 function matMulNative(
@@ -706,6 +732,7 @@ function registerOnednn(): void {
   tf.registerKernel(preluGrad);
   tf.registerKernel(reluGrad);
   tf.registerKernel(sgdMomentum);
+  tf.registerKernel(convParamGradients);
   registerPreluGradient();
   registerReluGradient();
   registerReductionGradients();

@@ -34,8 +34,18 @@ interface Row {
   kernels?: { name: string; ms: number; calls: number }[];
 }
 
+const USAGE = `usage: node --import tsx bench/train-step.ts [options]
+  --backend NAME   a backend to measure (repeatable; default: every one that loads here)
+  --steps N        timed steps per model and backend, after 3 warm-up steps (default 5)
+  --batch N        images per step (default 128)
+  --budget S       seconds per model and backend; slow backends are timed on fewer steps (default 240)
+  --profile        also time one step kernel by kernel and print where it goes
+  --json           rows of {"backend","model","batch","images_per_s"} instead of a table
+`;
+
 const { values: flags } = parseArgs({
   options: {
+    help: { type: 'boolean', short: 'h', default: false },
     steps: { type: 'string', default: '5' },
     batch: { type: 'string', default: '128' },
     backend: { type: 'string', multiple: true },
@@ -48,9 +58,20 @@ const { values: flags } = parseArgs({
     budget: { type: 'string', default: '240' },
   },
 });
-const steps = Number(flags.steps);
-const batch = Number(flags.batch);
-const budget = Number(flags.budget);
+if (flags.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+/** A flag that must be a positive whole number: a typo stops here, naming the flag. */
+function positiveInteger(name: 'steps' | 'batch' | 'budget'): number {
+  const value = Number(flags[name]);
+  if (Number.isInteger(value) && value > 0) return value;
+  process.stderr.write(`train-step: --${name} must be a positive whole number, not '${flags[name]}'\n${USAGE}`);
+  process.exit(2);
+}
+const steps = positiveInteger('steps');
+const batch = positiveInteger('batch');
+const budget = positiveInteger('budget');
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

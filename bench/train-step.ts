@@ -12,7 +12,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { execa } from 'execa';
 import * as tf from '@tensorflow/tfjs-core';
 import { backendNames, selectBackend } from '../src/models/backends.ts';
@@ -43,7 +43,7 @@ const USAGE = `usage: node --import tsx bench/train-step.ts [options]
   --json           rows of {"backend","model","batch","images_per_s"} instead of a table
 `;
 
-const { values: flags } = parseArgs({
+const { values: flags } = parseFlags({
   options: {
     help: { type: 'boolean', short: 'h', default: false },
     steps: { type: 'string', default: '5' },
@@ -58,6 +58,15 @@ const { values: flags } = parseArgs({
     budget: { type: 'string', default: '240' },
   },
 });
+/** parseArgs, with an unknown or malformed flag reported as a usage error (exit 2), not a stack trace. */
+function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    process.stderr.write(`train-step: ${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
 if (flags.help) {
   process.stdout.write(USAGE);
   process.exit(0);

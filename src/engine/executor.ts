@@ -17,7 +17,7 @@ import {
 } from './stage.ts';
 import { gatheredInputName } from './instances.ts';
 import { Store, type Workspace } from './store.ts';
-import { loadsTypeScript } from './typescript.ts';
+import { importModule } from './typescript.ts';
 
 export interface TaskInput {
   readonly value: Json;
@@ -104,8 +104,7 @@ export async function runTask(
   try {
     let stage = registeredStage(task.stage);
     if (!stage) {
-      await loadsTypeScript(task.moduleUrl);
-      await import(task.moduleUrl);
+      await importModule(task.moduleUrl);
       stage = registeredStage(task.stage);
     }
     if (!stage) return { ok: false, error: `stage '${task.stage}' is not defined by ${task.moduleUrl}` };

@@ -7,6 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { z } from 'zod';
 import { LineaError } from './errors.ts';
 import type { ArtifactDigest, CacheKey, Json } from './json.ts';
+import { sourceUrlOf } from './typescript.ts';
 
 /**
  * Declares that a stage consumes an upstream output of type T. It carries only a type: a stage
@@ -197,7 +198,8 @@ function callerModuleUrl(): string {
         'defineStage could not tell which module called it; pass moduleUrl: import.meta.url',
         'config',
       );
-    return file.startsWith('file:') ? file : pathToFileURL(file).href;
+    // A module loaded from its compiled mirror (module-plan.ts) is still defined by its .ts file.
+    return sourceUrlOf(file.startsWith('file:') ? file : pathToFileURL(file).href);
   } finally {
     Error.prepareStackTrace = original;
   }

@@ -14,6 +14,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { MessagePort } from 'node:worker_threads';
 import type { Loader } from 'esbuild';
 
 /** What `register` passes: where compiled files are kept, and what invalidates them. */
@@ -21,6 +22,21 @@ export interface HooksData {
   readonly cacheDir: string;
   /** esbuild's version and this module's: a new compiler compiles again. */
   readonly salt: string;
+  /**
+   * Where to report what a TypeScript module's imports resolved to (module-plan.ts keeps it, so
+   * that the next command imports the compiled graph with no hooks at all). Answers `{ flush }`
+   * with the same message once every earlier report is sent.
+   */
+  readonly port?: MessagePort;
+}
+
+/** One import the hooks resolved, from or to a TypeScript module. */
+export interface Resolution {
+  readonly parent: string | undefined;
+  readonly specifier: string;
+  readonly url: string;
+  /** The import named attributes (`with { type: 'json' }`). */
+  readonly attributes: boolean;
 }
 
 interface ResolveContext {
@@ -36,19 +52,42 @@ type NextLoad = (url: string, context?: { format?: string | null }) => Promise<L
 const LOADERS: Readonly<Record<string, Loader>> = { '.ts': 'ts', '.mts': 'ts', '.tsx': 'tsx' };
 const TYPESCRIPT = /\.(ts|mts|tsx)$/;
 
+export function isTypeScriptUrl(url: string): boolean {
+  return url.startsWith('file:') && TYPESCRIPT.test(new URL(url).pathname);
+}
+
 let data: HooksData = { cacheDir: '', salt: '' };
 let esbuild: typeof import('esbuild') | undefined;
 
 export function initialize(given: HooksData): void {
   data = given;
+  const port = given.port;
+  if (port) {
+    port.on('message', (message: { flush?: number }) => port.postMessage(message));
+    port.unref();
+  }
 }
 
 export async function resolve(specifier: string, context: ResolveContext, next: NextResolve): Promise<ResolveResult> {
+  const result = await resolveTypeScript(specifier, context, next);
+  const parent = context.parentURL;
+  if (data.port && (isTypeScriptUrl(result.url) || (parent !== undefined && isTypeScriptUrl(parent)))) {
+    const attributes = Object.keys(context.importAttributes ?? {}).length > 0;
+    data.port.postMessage({ parent, specifier, url: result.url, attributes } satisfies Resolution);
+  }
+  return result;
+}
+
+async function resolveTypeScript(
+  specifier: string,
+  context: ResolveContext,
+  next: NextResolve,
+): Promise<ResolveResult> {
   try {
     return await next(specifier, context);
   } catch (error) {
     const relative = specifier.startsWith('./') || specifier.startsWith('../');
-    const fromTypeScript = context.parentURL !== undefined && TYPESCRIPT.test(new URL(context.parentURL).pathname);
+    const fromTypeScript = context.parentURL !== undefined && isTypeScriptUrl(context.parentURL);
     if (!relative || !fromTypeScript || (error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
     for (const candidate of typeScriptSpellings(specifier)) {
       try {
@@ -62,7 +101,7 @@ export async function resolve(specifier: string, context: ResolveContext, next: 
 }
 
 /** `./x.js` → `./x.ts`, `./x.tsx`; `./x.mjs` → `./x.mts`; `./x` → `./x.ts`, `./x/index.ts`. */
-function typeScriptSpellings(specifier: string): string[] {
+export function typeScriptSpellings(specifier: string): string[] {
   if (specifier.endsWith('.js')) return [`${specifier.slice(0, -3)}.ts`, `${specifier.slice(0, -3)}.tsx`];
   if (specifier.endsWith('.mjs')) return [`${specifier.slice(0, -4)}.mts`];
   if (/\.[a-z]+$/i.test(specifier.split('/').pop() ?? '')) return [];
@@ -75,11 +114,12 @@ export async function load(url: string, context: { format?: string | null }, nex
   const extension = TYPESCRIPT.exec(path)?.[0];
   if (!extension) return next(url, context);
   const source = readFileSync(path, 'utf8');
-  return { format: 'module', source: await compiled(path, source, LOADERS[extension]!), shortCircuit: true };
+  return { format: 'module', source: await compiled(path, source, data), shortCircuit: true };
 }
 
 /** The file's JavaScript, from the cache or from esbuild (then cached, written whole and renamed). */
-async function compiled(path: string, source: string, loader: Loader): Promise<string> {
+export async function compiled(path: string, source: string, data: HooksData): Promise<string> {
+  const loader = LOADERS[TYPESCRIPT.exec(path)?.[0] ?? '.ts']!;
   const key = createHash('sha256').update(`${data.salt}\0${path}\0${source}`).digest('hex');
   const cached = join(data.cacheDir, key.slice(0, 2), `${key}.js`);
   try {

@@ -21,7 +21,7 @@ import {
 import type { Json } from '../json.ts';
 import { isPipeline, type Pipeline } from '../pipeline.ts';
 import { phase } from '../profile.ts';
-import { loadsTypeScript } from '../typescript.ts';
+import { importModule } from '../typescript.ts';
 
 export const OPTIONS = {
   pipeline: { type: 'string' },
@@ -74,8 +74,7 @@ export async function loadPipeline(flags: Pick<Flags, 'pipeline' | 'cache-dir' |
   }
   let module: { default?: unknown };
   try {
-    await loadsTypeScript(file);
-    module = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    module = (await importModule(pathToFileURL(file).href)) as { default?: unknown };
   } catch (error) {
     if (error instanceof LineaError) throw error;
     throw new LineaError(`cannot load ${file}: ${errorMessage(error)}`, 'config');

@@ -1,0 +1,169 @@
+// How the compiled engine (the linea-engine package's CLI) loads a user's TypeScript: the first
+// command through its module hooks, later ones from the compiled graph planned then
+// (src/engine/module-plan.ts), as long as nothing that decided it has changed. Each test drives
+// the package's bin against a project outside the repository, with its own compiled-file cache.
+import assert from 'node:assert/strict';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { execa } from 'execa';
+import { linkNodeModules, REPO, type RunJson } from './helpers/project.ts';
+
+const BIN = join(REPO, 'packages', 'engine', 'bin', 'linea.js');
+
+before(async () => {
+  const build = await execa('npm', ['run', 'build:engine'], { cwd: REPO, reject: false });
+  assert.equal(build.exitCode, 0, build.stderr);
+});
+
+/** A project with a pipeline of one stage whose value is `factor` from a NodeNext-style import. */
+function project(): { dir: string; tsCache: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'linea-ts-loading-'));
+  mkdirSync(join(dir, 'stages'));
+  writeFileSync(join(dir, 'package.json'), '{ "type": "module", "private": true }\n');
+  writeFileSync(join(dir, 'stages', 'factor.ts'), 'export const factor: number = 3;\n');
+  writeFileSync(
+    join(dir, 'stages', 'scaled.ts'),
+    `import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { defineStage } from 'linea-engine';
+import { factor } from './factor.js';
+// Read beside this module: import.meta.url must be the .ts file's, however it was loaded.
+const offset = Number(readFileSync(new URL('./offset.txt', import.meta.url), 'utf8'));
+export const scaled = defineStage({
+  name: 'scaled',
+  params: z.object({ n: z.number(), fail: z.boolean().default(false) }),
+  run: (ctx) => {
+    if (ctx.params.fail) throw new Error('asked to fail');
+    return { value: ctx.params.n * factor + offset };
+  },
+});
+`,
+  );
+  writeFileSync(join(dir, 'stages', 'offset.txt'), '0\n');
+  writeFileSync(
+    join(dir, 'pipeline.ts'),
+    `import { definePipeline } from 'linea-engine';
+import { factor } from './stages/factor.js';
+import { scaled } from './stages/scaled';
+// Printed by every command, so a test sees which code loaded.
+process.stderr.write(\`factor \${factor}\\n\`);
+export default definePipeline({
+  build(p) {
+    p.add(scaled, {}, { id: 'a', params: { n: 2 } });
+  },
+});
+`,
+  );
+  linkNodeModules(dir);
+  symlinkSync(join(REPO, 'packages', 'engine'), join(dir, 'node_modules', 'linea-engine'));
+  return { dir, tsCache: join(dir, '.ts-cache') };
+}
+
+/** Run `use` in a fresh project, removed afterwards whatever happens. */
+async function inProject(use: (p: { dir: string; tsCache: string }) => Promise<void>): Promise<void> {
+  const p = project();
+  try {
+    await use(p);
+  } finally {
+    rmSync(p.dir, { recursive: true, force: true });
+  }
+}
+
+async function linea(p: { dir: string; tsCache: string }, args: string[], env: Record<string, string> = {}) {
+  return execa(process.execPath, [BIN, ...args], {
+    cwd: p.dir,
+    reject: false,
+    env: { CI: 'true', LINEA_TS_CACHE: p.tsCache, ...env },
+  });
+}
+
+/** `linea run`: whether the one stage ran or was cached, and the factor the pipeline loaded. */
+async function run(p: { dir: string; tsCache: string }): Promise<{ status: string; factor: string | undefined }> {
+  const result = await linea(p, ['run', '--json']);
+  assert.equal(result.exitCode, 0, result.stderr);
+  return {
+    status: (JSON.parse(result.stdout) as RunJson).stages[0]!.status,
+    factor: /^factor (\S+)$/m.exec(result.stderr)?.[1],
+  };
+}
+
+function plans(tsCache: string): string[] {
+  return existsSync(join(tsCache, 'plans')) ? readdirSync(join(tsCache, 'plans')) : [];
+}
+
+function mirrors(tsCache: string): string[] {
+  return readdirSync(join(tsCache, 'mirrors')).map((name) => join(tsCache, 'mirrors', name));
+}
+
+describe('loading TypeScript from the compiled engine', () => {
+  it('plans the graph on the first command, and a later one loads the plan', () =>
+    inProject(async (p) => {
+      assert.equal((await run(p)).status, 'ran');
+      assert.equal(plans(p.tsCache).length, 1, 'one plan for pipeline.ts');
+      assert.equal(mirrors(p.tsCache).length, 3, 'a mirror for pipeline.ts, scaled.ts and factor.ts');
+      // What a current plan names is what loads: a mirror made to throw shows it is imported.
+      for (const mirror of mirrors(p.tsCache)) writeFileSync(mirror, "throw new Error('the mirror was imported');\n");
+      const planned = await linea(p, ['status']);
+      assert.notEqual(planned.exitCode, 0);
+      assert.match(planned.stderr, /the mirror was imported/);
+    }));
+
+  it('loads an edited module, not the plan made before the edit', () =>
+    inProject(async (p) => {
+      assert.equal((await run(p)).status, 'ran');
+      // Same size, so only the file's stamp (mtime, inode) tells the plan is stale.
+      assert.deepEqual(await run(p), { status: 'cached', factor: '3' });
+      writeFileSync(join(p.dir, 'stages', 'factor.ts'), 'export const factor: number = 4;\n');
+      assert.deepEqual(await run(p), { status: 'ran', factor: '4' });
+      // Planned again from the edited file.
+      assert.deepEqual(await run(p), { status: 'cached', factor: '4' });
+    }));
+
+  it('resolves ./factor.js to a .js file created after the plan, as the hooks would', () =>
+    inProject(async (p) => {
+      assert.equal((await run(p)).status, 'ran');
+      assert.equal((await run(p)).factor, '3');
+      writeFileSync(join(p.dir, 'stages', 'factor.js'), 'export const factor = 5;\n');
+      assert.equal((await run(p)).factor, '5');
+    }));
+
+  it('falls back on the hooks when a mirror is gone, and keeps stage identity and stack traces', () =>
+    inProject(async (p) => {
+      assert.equal((await run(p)).status, 'ran');
+      // A stage loaded from its mirror is still defined by its .ts file: same code, same key.
+      assert.deepEqual(await run(p), { status: 'cached', factor: '3' });
+      for (const mirror of mirrors(p.tsCache)) unlinkSync(mirror);
+      assert.deepEqual(await run(p), { status: 'cached', factor: '3' });
+      const failing = await linea(p, ['run', '--set', 'scaled.fail=true'], { LINEA_DEBUG: '1' });
+      assert.equal(failing.exitCode, 1);
+      assert.match(failing.stderr, /asked to fail/);
+      assert.match(failing.stderr, /stages\/scaled\.ts:11/, 'the stack names the .ts line');
+      assert.doesNotMatch(failing.stderr, /mirrors\//);
+    }));
+
+  it('loads a graph it cannot plan (a computed import) through the hooks every time', () =>
+    inProject(async (p) => {
+      writeFileSync(
+        join(p.dir, 'pipeline.ts'),
+        readFileSync(join(p.dir, 'pipeline.ts'), 'utf8').replace(
+          "import { scaled } from './stages/scaled';",
+          "const { scaled } = await import(['./stages', 'scaled.ts'].join('/'));",
+        ),
+      );
+      assert.equal((await run(p)).status, 'ran');
+      assert.deepEqual(plans(p.tsCache), [], 'no plan');
+      assert.deepEqual(await run(p), { status: 'cached', factor: '3' });
+    }));
+});

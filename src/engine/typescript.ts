@@ -45,10 +45,16 @@ export async function importModule(url: string): Promise<unknown> {
       }
     }
   }
-  recorder ??= await registerHooks(data);
+  const hooks = (recorder ??= await registerHooks(data));
   const namespace = await import(url);
-  // A plan only saves the next command time: failing to write one fails nothing.
-  await writePlan(data, url, await recorder.take()).catch(() => undefined);
+  // Planned in the background: esbuild compiles the mirrors in its own process while this one
+  // goes on with the command (a pending build keeps the process alive until it is written). A
+  // plan only saves the next command time: failing to write one, or being killed first, fails
+  // nothing, since the plan file is written last and whole.
+  void hooks
+    .take()
+    .then((resolutions) => writePlan(data, url, resolutions))
+    .catch(() => undefined);
   return namespace;
 }
 

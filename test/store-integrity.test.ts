@@ -2,6 +2,7 @@
 // recomputed, never a crash; `linea verify` reports damage.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -57,6 +58,34 @@ describe('store integrity', () => {
     const run = await project.json<RunJson>(['run']);
     assert.equal(statuses(run).double, 'ran');
     assert.deepEqual(project.takeExecutions(), ['double']);
+  });
+
+  it("a run record whose copy of the manifest was edited is not believed: the object's own manifest is read, and the copy restored", async () => {
+    const { key, digest } = (await project.json<{ runs: { key: string; digest: string }[] }>(['log', 'double']))
+      .runs[0]!;
+    const entry = join(
+      project.cacheDir,
+      'index',
+      'run',
+      `${createHash('sha256').update(`run/${key}`).digest('hex')}.json`,
+    );
+    type Entry = { value: { manifest: { manifest: { value: unknown } } } };
+    const original = JSON.parse(readFileSync(entry, 'utf8')) as Entry;
+    const truth = JSON.parse(
+      readFileSync(join(project.cacheDir, 'objects', digest.slice(0, 2), digest.slice(2), 'manifest.json'), 'utf8'),
+    ) as { value: unknown };
+    assert.deepEqual(original.value.manifest.manifest.value, truth.value, 'the record keeps a copy of the manifest');
+    const edited = structuredClone(original);
+    edited.value.manifest.manifest.value = { value: 12345 };
+    writeFileSync(entry, JSON.stringify(edited));
+    const run = await project.json<RunJson>(['run']);
+    assert.ok(
+      Object.values(statuses(run)).every((s) => s === 'cached'),
+      JSON.stringify(statuses(run)),
+    );
+    assert.deepEqual(project.takeExecutions(), []);
+    const restored = JSON.parse(readFileSync(entry, 'utf8')) as Entry;
+    assert.deepEqual(restored.value.manifest.manifest.value, truth.value);
   });
 
   /** Overwrite a file in place with the same number of bytes and put its mtime back. */

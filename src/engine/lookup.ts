@@ -58,14 +58,21 @@ export async function lookup(
   await use?.(record.digest);
   // Files whose size and mtime match the stamp taken at commit are trusted, as git does; `rehash`
   // (run --verify-inputs) hashes every file.
-  const verified = await project.store.verify(record.digest, options.rehash ? undefined : record.stamp);
+  // The record's copy of the manifest spares reading the file while the file's stamp matches it.
+  const verified = options.rehash
+    ? await project.store.verify(record.digest)
+    : await project.store.verify(record.digest, record.stamp, record.manifest);
   if (!verified.ok) return { hit: false, record, problem: verified.problem };
-  if (verified.rehashed && !options.rehash) {
-    // Touched but intact: refresh the stamp so the next lookup does not hash it again.
+  const known = record.manifest?.manifest === verified.manifest;
+  if (!options.rehash && (verified.rehashed || !known)) {
+    // Touched but intact (or a record older than manifest copies): refresh the stamps so the
+    // next lookup neither hashes nor reads it again.
     const stamp = await project.store.stamp(record.digest, verified.manifest).catch(() => undefined);
+    const manifest = project.store.knownManifest(record.digest, verified.manifest);
     if (stamp) {
-      await project.index.put({ ...record, stamp }).catch(() => undefined);
-      await project.store.saveRecord(key, { ...record, stamp }).catch(() => undefined);
+      const refreshed: RunRecord = { ...record, stamp, ...(manifest ? { manifest } : {}) };
+      await project.index.put(refreshed).catch(() => undefined);
+      await project.store.saveRecord(key, refreshed).catch(() => undefined);
     }
   }
   return { hit: true, record, manifest: verified.manifest };

@@ -10,13 +10,15 @@ import { backendFor, redact } from './index-backends.ts';
 import type { IndexStore } from './index-store.ts';
 import type { Fingerprint } from './fingerprint.ts';
 import type { ArtifactDigest, CacheKey } from './json.ts';
-import type { StatStamp } from './store.ts';
+import type { KnownManifest, StatStamp } from './store.ts';
 
 export interface RunRecord {
   readonly key: CacheKey;
   readonly fingerprint: Fingerprint;
   readonly digest: ArtifactDigest;
   readonly stamp: StatStamp;
+  /** The object's manifest and its file's stamp at commit (absent in records of older versions). */
+  readonly manifest?: KnownManifest;
   readonly stage: string;
   readonly node: string;
   readonly instance: string;

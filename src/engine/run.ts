@@ -281,13 +281,14 @@ async function failedRun(
 /** Seal the workspace into the store and record the run; the index write is the commit point. */
 async function commitRun(job: Job, workspace: Workspace, value: Json, startedAt: Date): Promise<Outcome> {
   const { project, instance, key, fingerprint, inputs } = job;
-  const { digest, stamp } = await project.store.commit(workspace, value);
+  const { digest, stamp, known } = await project.store.commit(workspace, value);
   await project.activity.use(digest);
   const record: RunRecord = {
     key,
     fingerprint,
     digest,
     stamp,
+    ...(known ? { manifest: known } : {}),
     stage: instance.stage.name,
     node: instance.node.id,
     instance: instance.id,

@@ -45,7 +45,8 @@ export async function importModule(url: string): Promise<unknown> {
       }
     }
   }
-  const hooks = (recorder ??= await registerHooks(data));
+  recorder ??= await registerHooks(data);
+  const hooks = recorder;
   const namespace = await import(url);
   // Planned in the background: esbuild compiles the mirrors in its own process while this one
   // goes on with the command (a pending build keeps the process alive until it is written). A

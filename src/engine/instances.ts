@@ -283,8 +283,10 @@ interface Override {
 
 /** Merge the node's params with the override layers, then validate with the stage's schema. */
 function resolveParams(node: NodeSpec, id: string, layers: readonly Override[]): Json {
-  const raw: Record<string, unknown> = structuredClone(node.params as Record<string, unknown>);
-  for (const o of layers) setPath(raw, o.paramPath, o.value);
+  // Overrides are written into a copy; without any, zod reads the pipeline's own params (parsing
+  // builds a new value and never changes its input), and a clone per instance would be wasted.
+  const raw = layers.length ? structuredClone(node.params as Record<string, unknown>) : node.params;
+  for (const o of layers) setPath(raw as Record<string, unknown>, o.paramPath, o.value);
   const result = node.stage.params.safeParse(raw);
   if (!result.success) {
     const issues = result.error.issues.map((issue) => {

@@ -260,7 +260,8 @@ Napi::Value AvgPool(const Napi::CallbackInfo& info) {
 }
 
 // avgPoolBackward(dy, dx, …same geometry): each output's gradient, divided by its window's count,
-// added to every input position of the window. dx must be zeroed by the caller.
+// added to every input position of the window. dx is cleared here, one image at a time by the
+// thread that then fills it (it may be a recycled buffer: see buffer-pool.ts).
 Napi::Value AvgPoolBackward(const Napi::CallbackInfo& info) {
   float* dy = f32(info[0], "dy");
   float* dx = f32(info[1], "dx");
@@ -270,6 +271,7 @@ Napi::Value AvgPoolBackward(const Napi::CallbackInfo& info) {
   // Overlapping windows would race on dx across output rows, so parallelise over batch only.
 #pragma omp parallel for
   for (int64_t b = 0; b < n; b++) {
+    std::fill(dx + b * h * w * c, dx + (b + 1) * h * w * c, 0.0f);
     for (int64_t r = 0; r < oh; r++) {
       for (int64_t q = 0; q < ow; q++) {
         int64_t count = 0;
@@ -301,7 +303,9 @@ Napi::Value AvgPoolBackward(const Napi::CallbackInfo& info) {
 }
 
 // maxPoolBackward(dy, x, dx, …same geometry): each output's gradient goes to the first maximum of
-// its window (row-major window order), as tfjs's cpu backend does. dx must be zeroed by the caller.
+// its window (row-major window order), as tfjs's cpu backend does. dx is cleared here, one image
+// at a time by the thread that then fills it, while that image is in its cache: a fresh zeroed
+// array from V8 would be cleared by one thread, and be one more large buffer for its GC.
 Napi::Value MaxPoolBackward(const Napi::CallbackInfo& info) {
   float* dy = f32(info[0], "dy");
   float* x = f32(info[1], "x");
@@ -318,6 +322,7 @@ Napi::Value MaxPoolBackward(const Napi::CallbackInfo& info) {
     std::vector<int64_t> at(c);
 #pragma omp for
     for (int64_t b = 0; b < n; b++) {
+      std::fill(dx + b * h * w * c, dx + (b + 1) * h * w * c, 0.0f);
       for (int64_t r = 0; r < oh; r++) {
         for (int64_t q = 0; q < ow; q++) {
           std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());

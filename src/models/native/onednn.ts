@@ -502,7 +502,7 @@ const maxPoolGrad = native(tf.MaxPoolGrad, ({ inputs, backend, attrs }, a) => {
   const xv = backend.f32(input);
   if (!dyv || !xv) return undefined;
   const { geometry } = poolGeometry(input.shape as Shape4, attrsAs<PoolAttrs>(attrs));
-  const dx = new Float32Array(xv.length); // accumulated into: must start at zero
+  const dx = uninitialized(xv.length); // cleared by the kernel, image by image
   a.maxPoolBackward(dyv, xv, dx, ...geometry);
   return backend.makeTensorInfo(input.shape, 'float32', dx);
 });
@@ -512,7 +512,7 @@ const avgPoolGrad = native(tf.AvgPoolGrad, ({ inputs, backend, attrs }, a) => {
   const dyv = backend.f32(dy);
   if (!dyv || input.shape.length !== 4) return undefined;
   const { geometry } = poolGeometry(input.shape as Shape4, attrsAs<PoolAttrs>(attrs));
-  const dx = new Float32Array(input.shape.reduce((p, q) => p * q, 1)); // accumulated into: must start at zero
+  const dx = uninitialized(input.shape.reduce((p, q) => p * q, 1)); // cleared by the kernel, image by image
   a.avgPoolBackward(dyv, dx, ...geometry);
   return backend.makeTensorInfo(input.shape, 'float32', dx);
 });

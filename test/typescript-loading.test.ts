@@ -4,6 +4,7 @@
 // the package's bin against a project outside the repository, with its own compiled-file cache.
 import assert from 'node:assert/strict';
 import {
+  chmodSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -14,7 +15,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { execa } from 'execa';
@@ -113,11 +114,25 @@ describe('loading TypeScript from the compiled engine', () => {
       assert.equal((await run(p)).status, 'ran');
       assert.equal(plans(p.tsCache).length, 1, 'one plan for pipeline.ts');
       assert.equal(mirrors(p.tsCache).length, 3, 'a mirror for pipeline.ts, scaled.ts and factor.ts');
-      // What a current plan names is what loads: a mirror made to throw shows it is imported.
-      for (const mirror of mirrors(p.tsCache)) writeFileSync(mirror, "throw new Error('the mirror was imported');\n");
-      const planned = await linea(p, ['status']);
-      assert.notEqual(planned.exitCode, 0);
-      assert.match(planned.stderr, /the mirror was imported/);
+      const planned = await linea(p, ['status'], { LINEA_DEBUG: '1' });
+      assert.equal(planned.exitCode, 0, planned.stderr);
+      assert.match(planned.stderr, /pipeline\.ts loaded from its module plan, without hooks/);
+      assert.match(planned.stderr, /^factor 3$/m);
+    }));
+
+  it('does not import a mirror altered since it was planned, nor a damaged plan', () =>
+    inProject(async (p) => {
+      assert.equal((await run(p)).status, 'ran');
+      for (const mirror of mirrors(p.tsCache)) writeFileSync(mirror, "throw new Error('an altered mirror ran');\n");
+      const altered = await linea(p, ['status'], { LINEA_DEBUG: '1' });
+      assert.equal(altered.exitCode, 0, altered.stderr);
+      assert.doesNotMatch(altered.stderr, /altered mirror ran|loaded from its module plan/);
+      assert.match(altered.stderr, /^factor 3$/m);
+      // Planned again by that command; now a plan file that is not a plan.
+      for (const plan of plans(p.tsCache)) writeFileSync(join(p.tsCache, 'plans', plan), '{"version":2,"modules":7}');
+      const damaged = await linea(p, ['status']);
+      assert.equal(damaged.exitCode, 0, damaged.stderr);
+      assert.match(damaged.stderr, /^factor 3$/m);
     }));
 
   it('loads an edited module, not the plan made before the edit', () =>
@@ -151,6 +166,21 @@ describe('loading TypeScript from the compiled engine', () => {
       assert.match(failing.stderr, /asked to fail/);
       assert.match(failing.stderr, /stages\/scaled\.ts:11/, 'the stack names the .ts line');
       assert.doesNotMatch(failing.stderr, /mirrors\//);
+    }));
+
+  it('does not use a compiled-file cache in the temporary directory that others can write', () =>
+    inProject(async (p) => {
+      const tmp = join(p.dir, 'tmp');
+      const squatted = join(tmp, `linea-ts-${userInfo().uid}`);
+      mkdirSync(squatted, { recursive: true });
+      chmodSync(squatted, 0o777);
+      const result = await execa(process.execPath, [BIN, 'run', '--json'], {
+        cwd: p.dir,
+        reject: false,
+        env: { CI: 'true', TMPDIR: tmp, LINEA_TS_CACHE: '' },
+      });
+      assert.equal(result.exitCode, 0, result.stderr);
+      assert.deepEqual(readdirSync(squatted), [], 'nothing read from or written to it');
     }));
 
   it('loads a graph it cannot plan (a computed import) through the hooks every time', () =>

@@ -32,6 +32,8 @@ interface PlannedModule {
   readonly stamp: Stamp;
   /** Its compiled JavaScript (file: URL), whose imports name other mirrors or resolved URLs. */
   readonly mirror: string;
+  /** sha256 of the mirror's text: a mirror changed since it was written is not imported. */
+  readonly sha256: string;
 }
 
 export interface ModulePlan {
@@ -46,7 +48,7 @@ export interface ModulePlan {
 }
 
 /** Bumped when what a plan records, or how a mirror is compiled, changes. */
-const PLAN_VERSION = 1;
+const PLAN_VERSION = 2;
 
 function stampOf(path: string): Stamp | undefined {
   const s = statSync(path, { throwIfNoEntry: false });
@@ -62,19 +64,26 @@ function planFile(data: HooksData, entry: string): string {
   return join(data.cacheDir, 'plans', `${key}.json`);
 }
 
-/** The entry's plan, if one was written and nothing it depends on has changed since. */
+/**
+ * The entry's plan, if one was written and nothing it depends on has changed since. A plan or
+ * mirror that cannot be read, or has been altered, is no plan: the hooks load the graph.
+ */
 export function currentPlan(data: HooksData, entry: string): ModulePlan | undefined {
-  let plan: ModulePlan;
   try {
-    plan = JSON.parse(readFileSync(planFile(data, entry), 'utf8')) as ModulePlan;
+    const plan = JSON.parse(readFileSync(planFile(data, entry), 'utf8')) as ModulePlan;
+    if (plan?.version !== PLAN_VERSION || plan.entry !== entry || plan.modules?.[0]?.url !== entry) return undefined;
+    for (const m of plan.modules) if (!sameStamp(stampOf(fileURLToPath(m.url)), m.stamp)) return undefined;
+    for (const path of plan.absent) if (statSync(path, { throwIfNoEntry: false })) return undefined;
+    for (const p of plan.packages) if (!sameStamp(stampOf(p.path), p.stamp)) return undefined;
+    for (const m of plan.modules) if (sha256(readFileSync(fileURLToPath(m.mirror))) !== m.sha256) return undefined;
+    return plan;
   } catch {
     return undefined;
   }
-  if (plan?.version !== PLAN_VERSION || plan.entry !== entry || plan.modules?.[0]?.url !== entry) return undefined;
-  for (const m of plan.modules) if (!sameStamp(stampOf(fileURLToPath(m.url)), m.stamp)) return undefined;
-  for (const path of plan.absent) if (statSync(path, { throwIfNoEntry: false })) return undefined;
-  for (const p of plan.packages) if (!sameStamp(stampOf(p.path), p.stamp)) return undefined;
-  return plan;
+}
+
+function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
 }
 
 /**
@@ -84,7 +93,9 @@ export function currentPlan(data: HooksData, entry: string): ModulePlan | undefi
 export function isLinkError(error: unknown): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
   if (code === 'ERR_MODULE_NOT_FOUND' || code === 'ERR_UNSUPPORTED_DIR_IMPORT') return true;
-  return error instanceof SyntaxError && /does not provide an export named/.test(error.message);
+  // A mirror that does not parse, or names an export its target no longer has. (A SyntaxError
+  // the user's own code throws while it runs would be thrown again by the hooks' load.)
+  return error instanceof SyntaxError;
 }
 
 /**
@@ -155,7 +166,7 @@ export async function writePlan(
       mkdirSync(mirrorDir, { recursive: true });
       writeFileSync(out, code);
       written.push(out);
-      modules.push({ url, stamp, mirror: mirrorOf.get(url)! });
+      modules.push({ url, stamp, mirror: mirrorOf.get(url)!, sha256: sha256(code) });
     }
     const plan: ModulePlan = {
       version: PLAN_VERSION,

@@ -6,7 +6,7 @@
  * changed, and otherwise registers its own hooks (typescript-hooks.ts), once, and plans the graph
  * they load for next time.
  */
-import { readFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire, register } from 'node:module';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -38,7 +38,9 @@ export async function importModule(url: string): Promise<unknown> {
       }
       process.setSourceMapsEnabled(true);
       try {
-        return await import(plan.modules[0]!.mirror);
+        const namespace = await import(plan.modules[0]!.mirror);
+        if (process.env.LINEA_DEBUG) process.stderr.write(`linea: ${url} loaded from its module plan, without hooks\n`);
+        return namespace;
       } catch (error) {
         if (!isLinkError(error)) throw error;
         for (const m of plan.modules) mirrors.delete(m.url);
@@ -64,10 +66,32 @@ export function sourceUrlOf(url: string): string {
   return sources.get(url) ?? url;
 }
 
+let settings: HooksData | undefined;
+
 function hooksData(): HooksData {
   // Compiled files are a cache of pure functions of their source: one per user, shared by projects.
-  const cacheDir = process.env.LINEA_TS_CACHE ?? join(tmpdir(), `linea-ts-${userInfo().uid}`);
-  return { cacheDir, salt: `${esbuildVersion()} ${HOOKS_VERSION}` };
+  settings ??= { cacheDir: process.env.LINEA_TS_CACHE || userCacheDir(), salt: `${esbuildVersion()} ${HOOKS_VERSION}` };
+  return settings;
+}
+
+/**
+ * The user's compiled-file cache in the temporary directory. In a shared /tmp (a cluster's login
+ * node) another user could make that directory first and put JavaScript in it for this user to
+ * run, so it is used only if it is a real directory of this user's that no one else can write;
+ * otherwise this process compiles into a directory of its own, removed at exit.
+ */
+function userCacheDir(): string {
+  const dir = join(tmpdir(), `linea-ts-${userInfo().uid}`);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const s = lstatSync(dir);
+    if (s.isDirectory() && s.uid === userInfo().uid && (s.mode & 0o022) === 0) return dir;
+  } catch {
+    // unusable: a private one below
+  }
+  const own = mkdtempSync(join(tmpdir(), 'linea-ts-'));
+  process.on('exit', () => rmSync(own, { recursive: true, force: true }));
+  return own;
 }
 
 async function registerHooks(data: HooksData): Promise<Recorder> {

@@ -13,6 +13,7 @@ import {
   rmSync,
   symlinkSync,
   unlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
@@ -67,6 +68,11 @@ export default definePipeline({
 });
 `,
   );
+  // Written a minute ago, as a project's files usually are: a file saved in the last two seconds
+  // is not planned (an edit within the same mtime tick would go unseen).
+  const past = new Date(Date.now() - 60_000);
+  for (const file of ['package.json', 'pipeline.ts', 'stages/factor.ts', 'stages/scaled.ts', 'stages/offset.txt'])
+    utimesSync(join(dir, file), past, past);
   linkNodeModules(dir);
   symlinkSync(join(REPO, 'packages', 'engine'), join(dir, 'node_modules', 'linea-engine'));
   return { dir, tsCache: join(dir, '.ts-cache') };
@@ -133,6 +139,14 @@ describe('loading TypeScript from the compiled engine', () => {
       const damaged = await linea(p, ['status']);
       assert.equal(damaged.exitCode, 0, damaged.stderr);
       assert.match(damaged.stderr, /^factor 3$/m);
+    }));
+
+  it('does not plan a graph with a file saved in the last two seconds', () =>
+    inProject(async (p) => {
+      const now = new Date();
+      utimesSync(join(p.dir, 'stages', 'factor.ts'), now, now);
+      assert.equal((await run(p)).status, 'ran');
+      assert.deepEqual(plans(p.tsCache), [], 'no plan');
     }));
 
   it('loads an edited module, not the plan made before the edit', () =>

@@ -12,6 +12,7 @@ import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Loader } from 'esbuild';
 import { LineaError } from './errors.ts';
+import { type FileStat, racy, sameStat, statOf } from './file-stat.ts';
 import { sha256, type FileDigest } from './json.ts';
 
 export interface CodeDigest {
@@ -92,12 +93,6 @@ export async function digestCode(root: string, moduleUrls: readonly string[]): P
   return result;
 }
 
-/**
- * A file as the stamp cache sees it: size, mtime and inode. An editor that saves by replacing the
- * file changes the inode even when size and mtime come out equal.
- */
-type FileStat = readonly [size: number, mtimeMs: number, ino: number];
-
 /** A code digest and the stat of every file whose change could change it, when it was taken. */
 interface Stamped {
   readonly digest: CodeDigest;
@@ -105,8 +100,6 @@ interface Stamped {
   readonly stats: Readonly<Record<string, FileStat | null>>;
 }
 
-/** Files edited this recently are not stamped: an edit in the same mtime tick would go unseen. */
-const RACY_MS = 2_000;
 const STAMPS_VERSION = 1;
 
 /**
@@ -139,8 +132,7 @@ export async function stampedCodeDigests(
   for (const [url, digest] of computed) {
     result.set(url, digest);
     const stats = dependenciesOf(root, digest);
-    const racy = Object.values(stats).some((s) => s && now - s[1] < RACY_MS);
-    if (racy) delete stamps[fileURLToPath(url)];
+    if (racy(Object.values(stats), now)) delete stamps[fileURLToPath(url)];
     else stamps[fileURLToPath(url)] = { digest, stats };
   }
   writeStamps(stampFile, stamps);
@@ -159,16 +151,6 @@ function dependenciesOf(root: string, digest: CodeDigest): Record<string, FileSt
 
 function esbuildManifest(): string {
   return createRequire(import.meta.url).resolve('esbuild/package.json');
-}
-
-function statOf(path: string): FileStat | null {
-  const s = statSync(path, { throwIfNoEntry: false });
-  return s ? [s.size, s.mtimeMs, s.ino] : null;
-}
-
-function sameStat(now: FileStat | null, then: FileStat | null): boolean {
-  if (now === null || then === null) return now === then;
-  return now[0] === then[0] && now[1] === then[1] && now[2] === then[2];
 }
 
 function readStamps(file: string): Record<string, Stamped> {

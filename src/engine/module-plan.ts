@@ -6,30 +6,29 @@
  * a round trip to it.
  *
  * A plan is what the hooks did last time: the TypeScript modules the entry reached, what each of
- * their imports resolved to, and the stamps (size, mtime, inode) of all that decided it: the
- * modules themselves, the paths whose absence made `./x.js` mean `./x.ts`, and the package.json of
- * each npm package an import named. The plan is used only while every stamp still matches;
- * otherwise the hooks load the graph, and a new plan is written from what they resolved.
+ * their imports resolved to, and the stats (size, mtime, inode; file-stat.ts) of all that decided
+ * it: the modules themselves, the paths whose absence made `./x.js` mean `./x.ts`, and the
+ * package.json of each npm package an import named. The plan is used only while every stat still
+ * matches; otherwise the hooks load the graph, and a new plan is written from what they resolved.
+ * A graph with a file saved in the last two seconds is not planned, as code digests are not.
  *
  * A graph that a plan could not reproduce exactly gets no plan, and the hooks load it every time:
  * an import with attributes (`with { type: 'json' }`), `require`, a subpath import (`#x`), an
  * `import()` of a computed specifier, `import.meta` beyond url, filename and dirname, or a
  * JavaScript module that imports TypeScript.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { type FileStat, racy, sameStat, statOf } from './file-stat.ts';
+import { sha256 } from './json.ts';
 import { compiled, type HooksData, isTypeScriptUrl, type Resolution, typeScriptSpellings } from './typescript-hooks.ts';
-
-/** What says a file is unchanged, as git's index does: size, modification time, inode. */
-type Stamp = readonly [size: number, mtimeMs: number, ino: number];
 
 interface PlannedModule {
   /** The TypeScript module (file: URL). */
   readonly url: string;
-  readonly stamp: Stamp;
   /** Its compiled JavaScript (file: URL), whose imports name other mirrors or resolved URLs. */
   readonly mirror: string;
   /** sha256 of the mirror's text: a mirror changed since it was written is not imported. */
@@ -41,27 +40,19 @@ export interface ModulePlan {
   readonly entry: string;
   /** The entry first. */
   readonly modules: readonly PlannedModule[];
-  /** Paths that did not exist, and would resolve an import differently if they did. */
-  readonly absent: readonly string[];
-  /** package.json of every package a module imported by name. */
-  readonly packages: readonly { readonly path: string; readonly stamp: Stamp }[];
+  /**
+   * Every file whose change could change the graph, with its stat when planned: the modules,
+   * each imported package's package.json, and (null) the paths that did not exist and would
+   * resolve an import differently if they did.
+   */
+  readonly stats: Readonly<Record<string, FileStat | null>>;
 }
 
 /** Bumped when what a plan records, or how a mirror is compiled, changes. */
-const PLAN_VERSION = 2;
-
-function stampOf(path: string): Stamp | undefined {
-  const s = statSync(path, { throwIfNoEntry: false });
-  return s ? [s.size, s.mtimeMs, s.ino] : undefined;
-}
-
-function sameStamp(a: Stamp | undefined, b: Stamp | undefined): boolean {
-  return a !== undefined && b !== undefined && a[0] === b[0] && a[1] === b[1] && a[2] === b[2];
-}
+const PLAN_VERSION = 3;
 
 function planFile(data: HooksData, entry: string): string {
-  const key = createHash('sha256').update(`${data.salt}\0${PLAN_VERSION}\0${entry}`).digest('hex');
-  return join(data.cacheDir, 'plans', `${key}.json`);
+  return join(data.cacheDir, 'plans', `${sha256(`${data.salt}\0${PLAN_VERSION}\0${entry}`)}.json`);
 }
 
 /**
@@ -72,18 +63,12 @@ export function currentPlan(data: HooksData, entry: string): ModulePlan | undefi
   try {
     const plan = JSON.parse(readFileSync(planFile(data, entry), 'utf8')) as ModulePlan;
     if (plan?.version !== PLAN_VERSION || plan.entry !== entry || plan.modules?.[0]?.url !== entry) return undefined;
-    for (const m of plan.modules) if (!sameStamp(stampOf(fileURLToPath(m.url)), m.stamp)) return undefined;
-    for (const path of plan.absent) if (statSync(path, { throwIfNoEntry: false })) return undefined;
-    for (const p of plan.packages) if (!sameStamp(stampOf(p.path), p.stamp)) return undefined;
+    for (const [path, then] of Object.entries(plan.stats)) if (!sameStat(statOf(path), then)) return undefined;
     for (const m of plan.modules) if (sha256(readFileSync(fileURLToPath(m.mirror))) !== m.sha256) return undefined;
     return plan;
   } catch {
     return undefined;
   }
-}
-
-function sha256(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
 }
 
 /**
@@ -127,8 +112,7 @@ export async function writePlan(
     for (const target of imports.get(url)?.values() ?? [])
       if (isTypeScriptUrl(target) && !reached.includes(target)) reached.push(target);
 
-  const absent: string[] = [];
-  const packages = new Map<string, Stamp>();
+  const stats: Record<string, FileStat | null> = {};
   for (const parent of reached) {
     for (const [specifier, target] of imports.get(parent) ?? []) {
       if (specifier.startsWith('#')) return undefined;
@@ -136,19 +120,19 @@ export async function writePlan(
         for (const candidate of [specifier, ...typeScriptSpellings(specifier)]) {
           const url = new URL(candidate, parent).href;
           if (url === target) break;
-          absent.push(fileURLToPath(url));
+          stats[fileURLToPath(url)] = null;
         }
       } else if (!isBuiltin(specifier) && target.startsWith('file:')) {
         const manifest = packageJsonOf(fileURLToPath(target));
-        const stamp = manifest && stampOf(manifest);
-        if (!manifest || !stamp) return undefined;
-        packages.set(manifest, stamp);
+        const stat = manifest && statOf(manifest);
+        if (!manifest || !stat) return undefined;
+        stats[manifest] = stat;
       }
     }
   }
 
   const file = planFile(data, entry);
-  const build = `${createHash('sha256').update(file).digest('hex').slice(0, 16)}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+  const build = `${sha256(file).slice(0, 16)}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
   const mirrorDir = join(data.cacheDir, 'mirrors');
   const mirrorOf = new Map(reached.map((url, i) => [url, pathToFileURL(join(mirrorDir, `${build}-${i}.mjs`)).href]));
   const modules: PlannedModule[] = [];
@@ -156,25 +140,22 @@ export async function writePlan(
   try {
     for (const url of reached) {
       const path = fileURLToPath(url);
-      const stamp = stampOf(path);
+      const stat = statOf(path);
       const source = readFileSync(path, 'utf8');
-      // The stamp must describe the source compiled: a file saved meanwhile makes no plan.
-      if (!stamp || !sameStamp(stamp, stampOf(path))) return undefined;
+      // The stat must describe the source compiled: a file saved meanwhile makes no plan.
+      if (!stat || !sameStat(stat, statOf(path))) return undefined;
+      stats[path] = stat;
       const out = fileURLToPath(mirrorOf.get(url)!);
       const code = await mirror(path, out, await compiled(path, source, data), imports.get(url) ?? new Map(), mirrorOf);
       if (code === undefined) return undefined;
       mkdirSync(mirrorDir, { recursive: true });
       writeFileSync(out, code);
       written.push(out);
-      modules.push({ url, stamp, mirror: mirrorOf.get(url)!, sha256: sha256(code) });
+      modules.push({ url, mirror: mirrorOf.get(url)!, sha256: sha256(code) });
     }
-    const plan: ModulePlan = {
-      version: PLAN_VERSION,
-      entry,
-      modules,
-      absent: [...new Set(absent)],
-      packages: [...packages].map(([path, stamp]) => ({ path, stamp })),
-    };
+    // A file saved within the last tick of its mtime could change again unseen (code.ts's rule).
+    if (racy(Object.values(stats))) return undefined;
+    const plan: ModulePlan = { version: PLAN_VERSION, entry, modules, stats };
     const previous = readPlanQuietly(file);
     mkdirSync(dirname(file), { recursive: true });
     const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;

@@ -178,11 +178,15 @@ export class Store {
     // run verifies a chain of cached results one after another, where a round trip through the
     // thread pool per call costs several times the call itself. Rehashing stays asynchronous.
     let manifest = this.readManifest(digest, known);
+    let matches = typeof manifest !== 'string' && digestOf(manifest) === digest;
     // A copy that does not match the digest (a run record edited or damaged) is no evidence
     // against the object: read its file.
-    if (known && manifest === known.manifest && digestOf(manifest) !== digest) manifest = this.readManifest(digest);
+    if (!matches && known && manifest === known.manifest) {
+      manifest = this.readManifest(digest);
+      matches = typeof manifest !== 'string' && digestOf(manifest) === digest;
+    }
     if (typeof manifest === 'string') return { ok: false, problem: manifest };
-    if (digestOf(manifest) !== digest) return { ok: false, problem: 'has a manifest that does not match its digest' };
+    if (!matches) return { ok: false, problem: 'has a manifest that does not match its digest' };
     let rehashed = false;
     for (const [path, expected] of Object.entries(manifest.files)) {
       const abs = join(this.filesDir(digest), path);

@@ -1,13 +1,14 @@
 // The scheduler (run.ts) driven through a fake executor, no stage code and no CLI: what runs,
 // how often, in what order, and what happens around failures, interrupts and slots.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { z } from 'zod';
 import type { Executor, StageTask, TaskOutcome } from '../src/engine/executor.ts';
 import { expandInstances } from '../src/engine/instances.ts';
+import { lookup, lookupNow } from '../src/engine/lookup.ts';
 import { definePipeline } from '../src/engine/pipeline.ts';
 import { openProject } from '../src/engine/project.ts';
 import { type RunObserver, runInstances, type StageResult } from '../src/engine/run.ts';
@@ -192,5 +193,134 @@ describe('scheduler', () => {
       ['cached', 'cached'],
     );
     assert.equal(second.ran.length, 0);
+  });
+});
+
+// run.ts settles what is cached in one synchronous pass (lookup.ts lookupNow) before the
+// awaiting path; these check that the pass gives the answers the awaiting path would.
+describe('settling cached results in one pass', () => {
+  /** A store shared by several runs of one pipeline, each with a fresh fake executor. */
+  function session(build: Parameters<typeof definePipeline>[0]['build']) {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'linea-sched-'));
+    dirs.push(cacheDir);
+    const pipeline = definePipeline({ name: 'sched', build });
+    return {
+      cacheDir,
+      // Each instance's value differs (its params), so each has an object of its own.
+      async run(
+        observer: RunObserver = quiet,
+        value: (task: StageTask) => string = (task) => JSON.stringify(task.params),
+      ) {
+        const executor = new FakeExecutor(1, (task) => ({ outcome: { ok: true, value: value(task) } }));
+        const project = await openProject({ root: import.meta.dirname, cacheDir, pipeline });
+        try {
+          const results = await runInstances(project, expandInstances(pipeline, { set: {}, ablate: {} }), {
+            executor,
+            observer,
+            signal: new AbortController().signal,
+          });
+          return { results, ran: executor.ran.map((t) => t.instance), project };
+        } finally {
+          await project.close();
+        }
+      },
+    };
+  }
+  const objectDirOf = (cacheDir: string, digest: string) =>
+    join(cacheDir, 'objects', digest.slice(0, 2), digest.slice(2));
+
+  it('reruns a result deleted in the middle of a cached chain, and what reads it only if its output changed', async () => {
+    const s = session((p) => {
+      let last = p.add(source, {}, { id: 'c0' });
+      for (let i = 1; i < 6; i++) last = p.add(step, { from: last }, { id: `c${i}`, params: { k: i } });
+    });
+    await s.run();
+    const { results, project } = await s.run();
+    const c2 = (await project.index.get(results[2]!.key!))!;
+    rmSync(objectDirOf(s.cacheDir, c2.digest), { recursive: true });
+    const same = await s.run();
+    assert.deepEqual(same.ran, ['c2'], 'the same value again: everything downstream stays cached');
+    assert.deepEqual(
+      same.results.map((r) => r.status),
+      ['cached', 'cached', 'ran', 'cached', 'cached', 'cached'],
+    );
+    rmSync(objectDirOf(s.cacheDir, c2.digest), { recursive: true });
+    const changed = await s.run(quiet, (task) => (task.instance === 'c2' ? 'changed' : JSON.stringify(task.params)));
+    assert.deepEqual(changed.ran, ['c2', 'c3'], 'a new value: what reads it runs again (and gives its old value)');
+    assert.deepEqual(
+      changed.results.map((r) => r.status),
+      ['cached', 'cached', 'ran', 'ran', 'cached', 'cached'],
+    );
+  });
+
+  it('reports instances that share a key as cached, the second with no time of its own', async () => {
+    const s = session((p) => {
+      p.add(source, {}, { id: 'a' });
+      p.add(source, {}, { id: 'b' });
+    });
+    await s.run();
+    const { results, ran } = await s.run();
+    assert.deepEqual(ran, []);
+    assert.deepEqual(
+      results.map((r) => [r.id, r.status]),
+      [
+        ['a', 'cached'],
+        ['b', 'cached'],
+      ],
+    );
+    assert.equal(results[1]!.seconds, 0);
+    assert.equal(results[0]!.key, results[1]!.key);
+  });
+
+  it('names each cached result in the in-use record before reporting it (so gc keeps it)', async () => {
+    const s = session((p) => {
+      let last = p.add(source, {}, { id: 'c0' });
+      for (let i = 1; i < 4; i++) last = p.add(step, { from: last }, { id: `c${i}`, params: { k: i } });
+    });
+    await s.run();
+    const inUse = new Map<string, string>();
+    const observer: RunObserver = {
+      ...quiet,
+      finished(result) {
+        const active = join(s.cacheDir, 'active');
+        inUse.set(
+          result.id,
+          readdirSync(active)
+            .map((f) => readFileSync(join(active, f), 'utf8'))
+            .join(''),
+        );
+      },
+    };
+    const { results, project } = await s.run(observer);
+    for (const r of results) {
+      assert.equal(r.status, 'cached');
+      const digest = (await project.index.get(r.key!))!.digest;
+      assert.ok(inUse.get(r.id)!.includes(digest), `${r.id}'s object is named while it is reported`);
+    }
+  });
+
+  it('leaves a result whose manifest was touched to lookup(), which refreshes its stamp for the next pass', async () => {
+    const s = session((p) => {
+      p.add(source, {}, { id: 'a' });
+    });
+    const { results } = await s.run();
+    const pipeline = definePipeline({ name: 'sched', build: (p) => void p.add(source, {}, { id: 'a' }) });
+    const project = await openProject({ root: import.meta.dirname, cacheDir: s.cacheDir, pipeline });
+    try {
+      const key = results[0]!.key!;
+      const hit = lookupNow(project, key);
+      assert.ok(hit, 'untouched: answered in the pass');
+      const later = new Date(Date.now() + 5_000);
+      utimesSync(join(objectDirOf(s.cacheDir, hit.record.digest), 'manifest.json'), later, later);
+      assert.equal(lookupNow(project, key), undefined, 'touched: left to lookup()');
+      assert.equal((await lookup(project, key)).hit, true);
+      assert.ok(lookupNow(project, key), 'refreshed: answered in the pass again');
+      rmSync(objectDirOf(s.cacheDir, hit.record.digest), { recursive: true });
+      assert.equal(lookupNow(project, key), undefined, 'gone: left to lookup(), which says why');
+      const gone = await lookup(project, key);
+      assert.ok(!gone.hit && gone.problem && /missing/.test(gone.problem), 'a miss that says why');
+    } finally {
+      await project.close();
+    }
   });
 });

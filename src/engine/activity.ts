@@ -45,14 +45,15 @@ export class ActiveRun {
   /** Record that this run is about to read (or has just committed) `digest`; resolves once the file names it. */
   use(digest: ArtifactDigest): Promise<void> {
     try {
-      this.record(digest);
+      this.useNow(digest);
       return Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  private record(digest: ArtifactDigest): void {
+  /** use(), synchronously: the file names `digest` when it returns; throws what the write threw. */
+  useNow(digest: ArtifactDigest): void {
     if (this.recorded.has(digest)) return;
     if (this.recorded.size === 0) {
       const startTime = processStartTime(process.pid);

@@ -4,7 +4,7 @@
  * the record of its last run, field by field.
  */
 import { cacheKey, describeReason, diffFingerprints, type Fingerprint, type Reason } from './fingerprint.ts';
-import { fingerprintOf, lookup } from './lookup.ts';
+import { fingerprintOf, lookup, lookupNow } from './lookup.ts';
 import type { Project } from './project.ts';
 import type { Instance } from './instances.ts';
 import type { ArtifactDigest, CacheKey } from './json.ts';
@@ -30,8 +30,42 @@ export interface PlannedInstance {
 export async function planInstances(project: Project, instances: readonly Instance[]): Promise<PlannedInstance[]> {
   const planned = new Map<string, PlannedInstance>();
   const history = new PastRuns(project);
-  for (const instance of instances) planned.set(instance.id, await planOne(project, instance, planned, history));
+  for (const instance of instances)
+    planned.set(
+      instance.id,
+      cachedNow(project, instance, planned) ?? (await planOne(project, instance, planned, history)),
+    );
   return [...planned.values()];
+}
+
+/**
+ * The plan of an instance whose inputs are all cached and whose own result is, settled without
+ * waiting (lookup.ts lookupNow): a plan of a thousand cached instances pays their lookups only.
+ * Undefined when planOne has to decide.
+ */
+function cachedNow(
+  project: Project,
+  instance: Instance,
+  planned: ReadonlyMap<string, PlannedInstance>,
+): PlannedInstance | undefined {
+  const inputs: Record<string, ArtifactDigest> = {};
+  for (const [name, inst] of Object.entries(instance.inputs)) {
+    const digest = planned.get(inst.id)?.digest;
+    if (digest === undefined) return undefined;
+    inputs[name] = digest;
+  }
+  const key = cacheKey(fingerprintOf(project, instance, inputs));
+  const found = lookupNow(project, key);
+  if (!found) return undefined;
+  return {
+    id: instance.id,
+    stage: instance.stage.name,
+    key,
+    state: 'cached',
+    reasons: [],
+    digest: found.record.digest,
+    lastSeconds: found.record.seconds,
+  };
 }
 
 /** This project's past runs by stage, read once per plan and only if an instance needs them. */

@@ -72,6 +72,15 @@ export class RunIndex {
     return this.kv.get<RunRecord>(RUN + key);
   }
 
+  /**
+   * The record, read synchronously where the index is local files (index-store.ts getNow).
+   * Undefined when there is none, or when this index cannot answer without a round trip: the
+   * caller then asks get().
+   */
+  getNow(key: CacheKey): RunRecord | undefined {
+    return this.kv.getNow?.<RunRecord>(RUN + key);
+  }
+
   async put(record: RunRecord): Promise<void> {
     await this.kv.set(RUN + record.key, record);
     // "Latest run of an instance" is per project: two projects may both have a `source` stage.

@@ -6,7 +6,7 @@
  * processes sharing the store.
  */
 import { dirname } from 'node:path';
-import { fingerprintOf, lookup } from './lookup.ts';
+import { fingerprintOf, lookup, lookupNow } from './lookup.ts';
 import type { Project } from './project.ts';
 import { errorMessage } from './errors.ts';
 import type { Executor, StageTask, TaskEvent, TaskOutcome } from './executor.ts';
@@ -71,6 +71,19 @@ export async function runInstances(
   const outcomes = new Map<string, Promise<Outcome>>();
   const results = new Map<string, StageResult>();
 
+  const finish = (instance: Instance, key: CacheKey | null, status: RunStatus, seconds: number, error?: string) => {
+    const result: StageResult = {
+      id: instance.id,
+      stage: instance.stage.name,
+      key,
+      status,
+      seconds,
+      ...(error !== undefined ? { error } : {}),
+    };
+    results.set(instance.id, result);
+    options.observer.finished(result);
+  };
+
   const runOne = async (instance: Instance): Promise<Outcome> => {
     const upstream = await Promise.all(
       Object.entries(instance.inputs).map(async ([name, inst]) => [name, inst, await outcomes.get(inst.id)!] as const),
@@ -79,23 +92,11 @@ export async function runInstances(
     const started = Date.now();
     if (failed.length) {
       const error = `blocked: upstream ${failed.map(([, inst]) => inst.id).join(', ')} failed`;
-      results.set(instance.id, {
-        id: instance.id,
-        stage: instance.stage.name,
-        key: null,
-        status: 'failed',
-        seconds: 0,
-        error,
-      });
-      options.observer.finished(results.get(instance.id)!);
+      finish(instance, null, 'failed', 0, error);
       return { ok: false, error };
     }
     const produced = Object.fromEntries(upstream.map(([name, , o]) => [name, (o as { produced: Produced }).produced]));
-    const fingerprint = fingerprintOf(
-      project,
-      instance,
-      Object.fromEntries(Object.entries(produced).map(([n, p]) => [n, p.digest])),
-    );
+    const fingerprint = fingerprintOf(project, instance, digestsOf(produced));
     const key = cacheKey(fingerprint);
 
     // Equal keys within this run (e.g. variants that coincide) share one computation.
@@ -117,22 +118,48 @@ export async function runInstances(
         ? result.seconds
         : (Date.now() - started) / 1000;
     const status: RunStatus = !result.ok ? 'failed' : shared ? 'cached' : result.status;
-    results.set(instance.id, {
-      id: instance.id,
-      stage: instance.stage.name,
-      key,
-      status,
-      seconds,
-      ...(!result.ok ? { error: result.error } : {}),
-    });
-    options.observer.finished(results.get(instance.id)!);
+    finish(instance, key, status, seconds, result.ok ? undefined : result.error);
     return result;
   };
 
-  for (const instance of instances) outcomes.set(instance.id, runOne(instance));
+  // What is cached is settled first, in one synchronous pass (lookup.ts lookupNow): a no-op pays
+  // its lookups and not an await per step. Whatever that pass cannot settle (a miss, a server
+  // index, a file to rehash) and everything downstream of it goes through runOne.
+  if (!options.verifyInputs) {
+    const settled = new Map<string, Produced>();
+    const settledKeys = new Map<CacheKey, Produced>();
+    for (const instance of instances) {
+      const inputs: Record<string, Produced> = {};
+      for (const [name, inst] of Object.entries(instance.inputs)) {
+        const p = settled.get(inst.id);
+        if (!p) break;
+        inputs[name] = p;
+      }
+      if (Object.keys(inputs).length !== Object.keys(instance.inputs).length) continue;
+      const started = Date.now();
+      const key = cacheKey(fingerprintOf(project, instance, digestsOf(inputs)));
+      let produced = settledKeys.get(key);
+      const shared = produced !== undefined;
+      if (!produced) {
+        const found = lookupNow(project, key, (digest) => project.activity.useNow(digest));
+        if (!found) continue;
+        project.store.touch(found.record.digest);
+        produced = { key, digest: found.record.digest, value: found.manifest.value };
+        settledKeys.set(key, produced);
+        byKey.set(key, Promise.resolve({ ok: true, status: 'cached', produced }));
+      }
+      settled.set(instance.id, produced);
+      outcomes.set(instance.id, Promise.resolve({ ok: true, status: 'cached', produced }));
+      finish(instance, key, 'cached', shared ? 0 : (Date.now() - started) / 1000);
+    }
+  }
+  for (const instance of instances) if (!outcomes.has(instance.id)) outcomes.set(instance.id, runOne(instance));
   await Promise.all(outcomes.values());
   return instances.map((i) => results.get(i.id)!);
 }
+
+const digestsOf = (produced: Readonly<Record<string, Produced>>): Record<string, ArtifactDigest> =>
+  Object.fromEntries(Object.entries(produced).map(([name, p]) => [name, p.digest]));
 
 /** One instance to obtain: from the cache, from whoever computes it, or by running it. */
 interface Job {
@@ -152,7 +179,7 @@ async function obtain(job: Job, slots: Semaphore): Promise<Outcome> {
       rehash: Boolean(options.verifyInputs),
     });
     if (!found.hit) return undefined;
-    await project.store.touch(found.record.digest);
+    project.store.touch(found.record.digest);
     return { ok: true, status: 'cached', produced: { key, digest: found.record.digest, value: found.manifest.value } };
   };
   const hit = await cached();

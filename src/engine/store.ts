@@ -81,8 +81,10 @@ export class Store {
 
   async init(): Promise<void> {
     try {
+      // Synchronous: four directories that exist after the first run, where an await each cost a
+      // no-op its first trip through the thread pool.
       for (const dir of [this.objectsDir, this.tmpDir, this.checkpointsDir, this.trashDir])
-        await mkdir(dir, { recursive: true });
+        mkdirSync(dir, { recursive: true });
     } catch (error) {
       throw new LineaError(
         `cannot use cache directory ${this.root}: ${(error as Error).message}; pick another with --cache-dir or LINEA_CACHE_DIR`,
@@ -174,6 +176,40 @@ export class Store {
    * rehashed unless their size and mtime still match the stamp taken at commit, as git does.
    */
   async verify(digest: ArtifactDigest, stamp?: StatStamp, known?: KnownManifest): Promise<Verified> {
+    const checked = this.checkStamps(digest, stamp, known);
+    if (!checked.ok) return checked;
+    for (const { path, abs, size } of checked.unstamped) {
+      const expected = checked.manifest.files[path]!;
+      if (size !== expected.size || (await hashFile(abs)) !== expected.sha256)
+        return { ok: false, problem: `has a corrupted file ${path}` };
+    }
+    return { ok: true, manifest: checked.manifest, rehashed: checked.unstamped.length > 0 };
+  }
+
+  /**
+   * verify() without waiting: the answer when every file's stamp holds, undefined when a file
+   * would have to be rehashed (then call verify()).
+   */
+  verifyNow(digest: ArtifactDigest, stamp: StatStamp, known?: KnownManifest): Verified | undefined {
+    const checked = this.checkStamps(digest, stamp, known);
+    if (!checked.ok) return checked;
+    return checked.unstamped.length ? undefined : { ok: true, manifest: checked.manifest, rehashed: false };
+  }
+
+  /**
+   * What verify() can tell from metadata alone: the manifest against the digest, each file there,
+   * and which files' stamps no longer hold (to rehash).
+   */
+  private checkStamps(
+    digest: ArtifactDigest,
+    stamp?: StatStamp,
+    known?: KnownManifest,
+  ):
+    | { ok: true; manifest: Manifest; unstamped: { path: string; abs: string; size: number }[] }
+    | {
+        ok: false;
+        problem: string;
+      } {
     // The manifest and the stats are read synchronously: they are small and local, and a no-op
     // run verifies a chain of cached results one after another, where a round trip through the
     // thread pool per call costs several times the call itself. Rehashing stays asynchronous.
@@ -187,18 +223,15 @@ export class Store {
     }
     if (typeof manifest === 'string') return { ok: false, problem: manifest };
     if (!matches) return { ok: false, problem: 'has a manifest that does not match its digest' };
-    let rehashed = false;
-    for (const [path, expected] of Object.entries(manifest.files)) {
+    const unstamped: { path: string; abs: string; size: number }[] = [];
+    for (const path of Object.keys(manifest.files)) {
       const abs = join(this.filesDir(digest), path);
       const s = statSync(abs, { throwIfNoEntry: false });
       if (!s) return { ok: false, problem: `lost its file ${path}` };
       const stamped = stamp?.[path];
-      if (stamped && stamped[0] === s.size && stamped[1] === s.mtimeMs) continue;
-      rehashed = true;
-      if (s.size !== expected.size || (await hashFile(abs)) !== expected.sha256)
-        return { ok: false, problem: `has a corrupted file ${path}` };
+      if (!stamped || stamped[0] !== s.size || stamped[1] !== s.mtimeMs) unstamped.push({ path, abs, size: s.size });
     }
-    return { ok: true, manifest, rehashed };
+    return { ok: true, manifest, unstamped };
   }
 
   /** The object's manifest: the known copy while the file's stamp matches it, else the file; or what is wrong. */
@@ -223,7 +256,7 @@ export class Store {
   }
 
   /** Mark an object as used now (its directory's mtime): gc evicts least recently used first. */
-  async touch(digest: ArtifactDigest): Promise<void> {
+  touch(digest: ArtifactDigest): void {
     const now = new Date();
     try {
       utimesSync(this.objectDir(digest), now, now);

@@ -56,4 +56,50 @@ describe('fingerprint', () => {
     assert.throws(() => canonicalJson({ d: new Date(0) }), /value\.d is a Date/);
     assert.equal(canonicalJson({ b: 1, a: [2, { d: undefined, c: -0 }] }), '{"a":[2,{"c":0}],"b":1}');
   });
+
+  it("canonical JSON is JSON.stringify of a copy with every object's keys sorted (cache keys depend on it byte for byte)", () => {
+    // The definition, written the obvious way: a sorted deep copy, then JSON.stringify.
+    const sortedCopy = (v: unknown): unknown =>
+      Array.isArray(v)
+        ? v.map(sortedCopy)
+        : v !== null && typeof v === 'object'
+          ? Object.fromEntries(
+              Object.keys(v)
+                .sort()
+                .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+                .map((k) => [k, sortedCopy((v as Record<string, unknown>)[k])]),
+            )
+          : Object.is(v, -0)
+            ? 0
+            : v;
+    // A small deterministic generator (xorshift), so a failure names a reproducible case.
+    let state = 0x9e3779b9;
+    const rand = () => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return (state >>> 0) / 2 ** 32;
+    };
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    const keys = ['a', 'B', 'b', '10', '9', '0', '-1', 'é', 'e\u0301', '𝒳', 'a b', 'quote"', 'nl\n', '', 'z', 'aa'];
+    const numbers = [0, -0, 1, -1, 0.1, 1e21, 1e-7, 123456789.125, Number.MAX_SAFE_INTEGER, -2.5e-300];
+    const value = (depth: number): unknown => {
+      const r = rand();
+      if (depth > 3 || r < 0.35) return pick<unknown>([null, true, false, pick(numbers), pick(keys), `s${rand()}`]);
+      if (r < 0.6) return Array.from({ length: Math.floor(rand() * 4) }, () => value(depth + 1));
+      const o: Record<string, unknown> = {};
+      const n = Math.floor(rand() * (rand() < 0.1 ? 40 : 6));
+      for (let i = 0; i < n; i++)
+        o[rand() < 0.7 ? pick(keys) : `k${Math.floor(rand() * 50)}`] = rand() < 0.1 ? undefined : value(depth + 1);
+      return o;
+    };
+    for (let i = 0; i < 3000; i++) {
+      const v = value(0);
+      assert.equal(canonicalJson(v), JSON.stringify(sortedCopy(v)), `case ${i}: ${JSON.stringify(v)}`);
+    }
+    assert.throws(() => canonicalJson({ a: [1, { b: () => 1 }] }), /value\.a\[1\]\.b is a function/);
+    const loop: Record<string, unknown> = {};
+    loop.self = { again: loop };
+    assert.throws(() => canonicalJson(loop, 'params'), /params\.self\.again is a circular reference/);
+  });
 });

@@ -97,21 +97,24 @@ async function once(cmd: string, args: string[], cwd: string, env: Record<string
   return { seconds: (performance.now() - t0) / 1000, stderr: result.stderr };
 }
 
-/** Median seconds of REPEATS runs; `before` prepares each one (untimed). */
-async function timed(cmd: string, args: string[], cwd: string, before?: (r: number) => void): Promise<number> {
+/** Seconds of REPEATS runs, in order; `before` prepares each one (untimed). */
+async function timed(cmd: string, args: string[], cwd: string, before?: (r: number) => void): Promise<number[]> {
   const samples: number[] = [];
   for (let r = 0; r < REPEATS; r++) {
     before?.(r);
     samples.push((await once(cmd, args, cwd)).seconds);
   }
-  return samples.sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
+  return samples;
 }
 
 interface Row {
   readonly stages: number;
   readonly case: 'no-op' | 'one change';
   readonly command: string;
+  /** The median of `samples`. */
   readonly seconds: number;
+  /** Each run's seconds, in the order they ran. */
+  readonly samples: readonly number[];
 }
 const rows: Row[] = [];
 /** Milliseconds per phase of one profiled no-op `run` and `status`, per DAG size. */
@@ -140,8 +143,8 @@ for (const [index, n] of SIZES.entries()) {
     symlinkSync(join(REPO, 'packages', 'engine'), join(linea, 'node_modules', 'linea-engine'));
     log(`linea: building ${n} stages…`);
     await once(process.execPath, [bin, 'run'], linea);
-    const add = (c: Row['case'], command: string, seconds: number) =>
-      rows.push({ stages: n, case: c, command, seconds });
+    const add = (c: Row['case'], command: string, samples: number[]) =>
+      rows.push({ stages: n, case: c, command, seconds: median(samples), samples });
     add('no-op', 'linea run', await timed(process.execPath, [bin, 'run'], linea));
     add('no-op', 'linea status', await timed(process.execPath, [bin, 'status'], linea));
     // Where a no-op's time goes (src/engine/profile.ts): one more of each with LINEA_PROFILE set.
@@ -152,8 +155,11 @@ for (const [index, n] of SIZES.entries()) {
         breakdown[`${n} ${command}`] = JSON.parse(line.slice('linea-profile '.length)) as Record<string, number>;
     }
     if (withChange) {
-      const seconds = await timed(process.execPath, [bin, 'run'], linea, (r) => lineaProject(linea, n, r + 1));
-      add('one change', 'linea run', seconds);
+      add(
+        'one change',
+        'linea run',
+        await timed(process.execPath, [bin, 'run'], linea, (r) => lineaProject(linea, n, r + 1)),
+      );
     }
     if (hasSnakemake) {
       snakemakeProject(snake, n, 0);
@@ -162,16 +168,20 @@ for (const [index, n] of SIZES.entries()) {
       add('no-op', 'snakemake run', await timed('snakemake', ['--cores', '2', '--quiet', 'all'], snake));
       add('no-op', 'snakemake -n', await timed('snakemake', ['-n', '--cores', '2', '--quiet', 'all'], snake));
       if (withChange) {
-        const seconds = await timed('snakemake', ['--cores', '2', '--quiet', 'all'], snake, (r) =>
+        const samples = await timed('snakemake', ['--cores', '2', '--quiet', 'all'], snake, (r) =>
           snakemakeProject(snake, n, r + 1),
         );
-        add('one change', 'snakemake run', seconds);
+        add('one change', 'snakemake run', samples);
       }
     }
   } finally {
     rmSync(linea, { recursive: true, force: true });
     rmSync(snake, { recursive: true, force: true });
   }
+}
+
+function median(samples: readonly number[]): number {
+  return [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
 }
 
 const find = (n: number, c: Row['case'], command: string) =>
@@ -190,7 +200,7 @@ if (values.json) {
   process.stdout.write(`engine overhead (median of ${REPEATS}; the change case reruns stage N/2 and its cone):\n`);
   for (const r of rows)
     process.stdout.write(
-      `  ${String(r.stages).padStart(6)} stages  ${r.case.padEnd(10)}  ${r.command.padEnd(14)} ${r.seconds.toFixed(2)} s\n`,
+      `  ${String(r.stages).padStart(6)} stages  ${r.case.padEnd(10)}  ${r.command.padEnd(14)} ${r.seconds.toFixed(3)} s  (${r.samples.map((x) => x.toFixed(3)).join(', ')})\n`,
     );
   for (const r of ratios)
     process.stdout.write(

@@ -210,4 +210,60 @@ describe('loading TypeScript from the compiled engine', () => {
       assert.deepEqual(plans(p.tsCache), [], 'no plan');
       assert.deepEqual(await run(p), { status: 'cached', factor: '3' });
     }));
+
+  /** A package `offsets` exporting `shift = offset`, in `dir`, written a minute ago (so it can be planned). */
+  function offsetsPackage(dir: string, offset: number): string {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'package.json'), '{ "name": "offsets", "type": "module", "exports": "./index.js" }\n');
+    writeFileSync(join(dir, 'index.js'), `export const shift = ${offset};\n`);
+    const past = new Date(Date.now() - 60_000);
+    for (const file of ['package.json', 'index.js']) utimesSync(join(dir, file), past, past);
+    return dir;
+  }
+
+  /** The project, with `file` (pipeline.ts by default) printing `offsets <n>` from the package. */
+  function importingOffsets(p: { dir: string }, file = 'pipeline.ts'): void {
+    const path = join(p.dir, file);
+    writeFileSync(
+      path,
+      `import { shift } from 'offsets';\nprocess.stderr.write(\`offsets \${shift}\\n\`);\n${readFileSync(path, 'utf8')}`,
+    );
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(path, past, past);
+  }
+  const offsetsLoaded = async (p: { dir: string; tsCache: string }) => {
+    const result = await linea(p, ['status'], { LINEA_DEBUG: '1' });
+    assert.equal(result.exitCode, 0, result.stderr);
+    return {
+      offsets: /^offsets (\S+)$/m.exec(result.stderr)?.[1],
+      planned: /loaded from its module plan/.test(result.stderr),
+    };
+  };
+
+  it('loads the version a re-pointed package symlink leads to, not the one planned (pnpm, npm link)', () =>
+    inProject(async (p) => {
+      // pnpm keeps each version in its store and links node_modules/<name> to one: an upgrade
+      // re-points the link and leaves the old version, package.json and all, where it was.
+      const v1 = offsetsPackage(join(p.dir, 'store', 'offsets@1'), 1);
+      const v2 = offsetsPackage(join(p.dir, 'store', 'offsets@2'), 2);
+      symlinkSync(v1, join(p.dir, 'node_modules', 'offsets'));
+      importingOffsets(p);
+      assert.deepEqual(await offsetsLoaded(p), { offsets: '1', planned: false });
+      assert.deepEqual(await offsetsLoaded(p), { offsets: '1', planned: true });
+      unlinkSync(join(p.dir, 'node_modules', 'offsets'));
+      symlinkSync(v2, join(p.dir, 'node_modules', 'offsets'));
+      assert.equal((await offsetsLoaded(p)).offsets, '2');
+      assert.deepEqual(await offsetsLoaded(p), { offsets: '2', planned: true }, 'and planned again');
+    }));
+
+  it('loads a package installed nearer the importer after the plan, as Node would', () =>
+    inProject(async (p) => {
+      offsetsPackage(join(p.dir, 'node_modules', 'offsets'), 1);
+      importingOffsets(p, 'stages/scaled.ts');
+      await offsetsLoaded(p);
+      assert.deepEqual(await offsetsLoaded(p), { offsets: '1', planned: true });
+      // For stages/scaled.ts, stages/node_modules comes before the project's node_modules.
+      offsetsPackage(join(p.dir, 'stages', 'node_modules', 'offsets'), 3);
+      assert.equal((await offsetsLoaded(p)).offsets, '3');
+    }));
 });

@@ -7,8 +7,9 @@
  *
  * A plan is what the hooks did last time: the TypeScript modules the entry reached, what each of
  * their imports resolved to, and the stats (size, mtime, inode; file-stat.ts) of all that decided
- * it: the modules themselves, the paths whose absence made `./x.js` mean `./x.ts`, and the
- * package.json of each npm package an import named. The plan is used only while every stat still
+ * it: the modules themselves, the paths whose absence made `./x.js` mean `./x.ts`, the
+ * package.json of each npm package an import named, and where Node found that package (the
+ * node_modules entry, and the real directory a symlinked one leads to). The plan is used only while every stat still
  * matches; otherwise the hooks load the graph, and a new plan is written from what they resolved.
  * A graph with a file saved in the last two seconds is not planned, as code digests are not.
  *
@@ -18,9 +19,9 @@
  * JavaScript module that imports TypeScript.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type FileStat, racy, sameStat, statOf } from './file-stat.ts';
 import { sha256 } from './json.ts';
@@ -46,10 +47,17 @@ export interface ModulePlan {
    * resolve an import differently if they did.
    */
   readonly stats: Readonly<Record<string, FileStat | null>>;
+  /**
+   * Each imported package's node_modules entry where Node found it, and the real directory that
+   * entry led to. A symlink pointed elsewhere (npm link, or pnpm's store after an upgrade, where
+   * the old version stays on disk with its package.json untouched) changes the second; an entry
+   * made nearer the importer is among the `stats` that must stay absent.
+   */
+  readonly packages: Readonly<Record<string, string>>;
 }
 
 /** Bumped when what a plan records, or how a mirror is compiled, changes. */
-const PLAN_VERSION = 3;
+const PLAN_VERSION = 4;
 
 function planFile(data: HooksData, entry: string): string {
   return join(data.cacheDir, 'plans', `${sha256(`${data.salt}\0${PLAN_VERSION}\0${entry}`)}.json`);
@@ -64,6 +72,7 @@ export function currentPlan(data: HooksData, entry: string): ModulePlan | undefi
     const plan = JSON.parse(readFileSync(planFile(data, entry), 'utf8')) as ModulePlan;
     if (plan?.version !== PLAN_VERSION || plan.entry !== entry || plan.modules?.[0]?.url !== entry) return undefined;
     for (const [path, then] of Object.entries(plan.stats)) if (!sameStat(statOf(path), then)) return undefined;
+    for (const [entry, real] of Object.entries(plan.packages)) if (realPathOf(entry) !== real) return undefined;
     for (const m of plan.modules) if (sha256(readFileSync(fileURLToPath(m.mirror))) !== m.sha256) return undefined;
     return plan;
   } catch {
@@ -113,6 +122,7 @@ export async function writePlan(
       if (isTypeScriptUrl(target) && !reached.includes(target)) reached.push(target);
 
   const stats: Record<string, FileStat | null> = {};
+  const packages: Record<string, string> = {};
   for (const parent of reached) {
     for (const [specifier, target] of imports.get(parent) ?? []) {
       if (specifier.startsWith('#')) return undefined;
@@ -123,10 +133,14 @@ export async function writePlan(
           stats[fileURLToPath(url)] = null;
         }
       } else if (!isBuiltin(specifier) && target.startsWith('file:')) {
-        const manifest = packageJsonOf(fileURLToPath(target));
+        const resolved = fileURLToPath(target);
+        const manifest = packageJsonOf(resolved);
         const stat = manifest && statOf(manifest);
-        if (!manifest || !stat) return undefined;
+        const found = packageEntry(fileURLToPath(parent), specifier, resolved);
+        if (!manifest || !stat || !found) return undefined;
         stats[manifest] = stat;
+        for (const path of found.absent) stats[path] = null;
+        packages[found.entry] = found.real;
       }
     }
   }
@@ -155,7 +169,7 @@ export async function writePlan(
     }
     // A file saved within the last tick of its mtime could change again unseen (code.ts's rule).
     if (racy(Object.values(stats))) return undefined;
-    const plan: ModulePlan = { version: PLAN_VERSION, entry, modules, stats };
+    const plan: ModulePlan = { version: PLAN_VERSION, entry, modules, stats, packages };
     const previous = readPlanQuietly(file);
     mkdirSync(dirname(file), { recursive: true });
     const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
@@ -230,6 +244,40 @@ async function mirror(
   }
   if (/\bimport\.meta\b/.test(body) || /\bimport\s*\(\s*(?!["'](?:file|node):)/.test(body)) return undefined;
   return `${body}//# sourceMappingURL=data:application/json;base64,${sourceMap}\n`;
+}
+
+/**
+ * Where Node's lookup for a bare import from `importer` stopped: the first `node_modules/<name>`
+ * from the importer's folder up that exists (`entry`, and the real directory it leads to, which
+ * holds `resolved`), and the nearer ones that did not (`absent`). Undefined when that lookup
+ * cannot be retraced: the plan is then not made.
+ */
+function packageEntry(
+  importer: string,
+  specifier: string,
+  resolved: string,
+): { entry: string; real: string; absent: string[] } | undefined {
+  const parts = specifier.split('/');
+  const name = specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+  const absent: string[] = [];
+  for (let dir = dirname(importer); ; dir = dirname(dir)) {
+    // Node does not look for node_modules/node_modules.
+    if (basename(dir) !== 'node_modules') {
+      const entry = join(dir, 'node_modules', name);
+      const real = realPathOf(entry);
+      if (real !== undefined) return resolved.startsWith(real + sep) ? { entry, real, absent } : undefined;
+      absent.push(entry);
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+function realPathOf(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 function packageJsonOf(file: string): string | undefined {

@@ -15,7 +15,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/models/backends.ts';
 import { buildModel } from '../src/models/architectures/index.ts';
 import { mulberry32, normalArray } from '../src/models/random.ts';
-import { CONV_PARAM_GRADIENTS, convParamGradients } from '../src/models/model.ts';
+import {
+  CONV_PARAM_GRADIENTS,
+  convParamGradients,
+  PRELU_MAX_POOL,
+  PRELU_MAX_POOL_GRAD,
+  preluMaxPool,
+} from '../src/models/model.ts';
 import { nativeCalls } from '../src/models/native/onednn.ts';
 import { Optimizer, type OptimizerState, SGD_MOMENTUM } from '../src/models/optimizers.ts';
 import { referenceModel, type ReferenceModelName } from '../src/models/reference-models.ts';
@@ -245,6 +251,38 @@ if (!built) {
         ...tf.grads((xv: tf.Tensor, av: tf.Tensor) => tf.sum(tf.mul(tf.prelu(xv, av), r)))([x, alpha]),
       ];
     }, [tf.Prelu, 'LineaPreluGrad']);
+  });
+
+  test("PReLU then 2×2 max pooling in one pass gives the two kernels' values and gradients (ties, α = 0, odd sizes)", async () => {
+    const inputs = () => {
+      // Rounded values and α = 0 make ties inside windows (all-negative windows are all 0 at α = 0),
+      // which must go to the same (first) position as the unfused gradient sends them.
+      const x = tf.concat([tf.round(random([6, 7, 9, 6], 11)), random([6, 7, 9, 6], 12)]) as tf.Tensor4D;
+      const alpha = tf.tensor1d([0, 0.25, -0.5, 1, 0.1, 0.9]);
+      const r = random([12, 3, 4, 6], 13);
+      return { x, alpha, r };
+    };
+    const fused = () => {
+      const { x, alpha, r } = inputs();
+      const loss = (xv: tf.Tensor, av: tf.Tensor) => tf.sum(tf.mul(preluMaxPool(xv as tf.Tensor4D, av), r));
+      return [preluMaxPool(x, alpha), ...tf.grads(loss)([x, alpha])];
+    };
+    await parity('preluMaxPool', fused, [PRELU_MAX_POOL, PRELU_MAX_POOL_GRAD]);
+    // On onednn itself, the same floats as tf.prelu then tf.maxPool (dα to the last bits of its sum).
+    await selectBackend({ force: 'onednn' });
+    tf.tidy(() => {
+      const { x, alpha, r } = inputs();
+      const loss = (xv: tf.Tensor, av: tf.Tensor) =>
+        tf.sum(tf.mul(tf.maxPool(tf.prelu(xv, av) as tf.Tensor4D, 2, 2, 'valid'), r));
+      const unfused = [
+        tf.maxPool(tf.prelu<tf.Tensor>(x, alpha) as tf.Tensor4D, 2, 2, 'valid'),
+        ...tf.grads(loss)([x, alpha]),
+      ];
+      const [y, dx, da] = fused();
+      assert.deepEqual(Array.from(y!.dataSync()), Array.from(unfused[0]!.dataSync()), 'pooled values');
+      assert.deepEqual(Array.from(dx!.dataSync()), Array.from(unfused[1]!.dataSync()), 'dx');
+      assert.ok(relativeError(Array.from(da!.dataSync()), Array.from(unfused[2]!.dataSync())) <= 1e-6, 'dα');
+    });
   });
 
   test('ReLU forward and gradient (including x = 0) match cpu', async () => {

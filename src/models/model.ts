@@ -238,32 +238,14 @@ export class Layers {
 
   /** An activation site: the nonlinearity, declared once, then the analysis hook. */
   activation<T extends tf.Tensor>(id: string, x: T, nonlinearity: Nonlinearity, role: ActivationSite['role']): T {
-    const channels = x.shape[x.rank - 1]!;
-    const alphaName = nonlinearity === 'prelu' ? `${id}/alpha` : undefined;
-    const site = this.model.declareSite({
-      id,
-      channels,
-      nonlinearity,
-      role,
-      ...(alphaName ? { alpha: alphaName } : {}),
-    });
-    if (this.recording) this.structureStack.at(-1)!.push({ kind: 'site', site: id });
+    const { site, alpha } = this.declareActivation(id, x, nonlinearity, role);
     let y: tf.Tensor;
     switch (nonlinearity) {
-      case 'prelu': {
-        const declared = this.param({
-          name: alphaName!,
-          shape: [channels],
-          role: 'alpha',
-          trainable: true,
-          init: { kind: 'zeros' },
-        });
-        const alpha = this.options.alphas?.get(alphaName!) ?? declared;
+      case 'prelu':
         // f(x) = max(0, x) + α·min(0, x), with one α per channel shared over batch and positions.
         // tfjs's fused Prelu kernel computes x < 0 ? α·x : x, so α = 1 is exactly the identity.
-        y = tf.prelu(x, alpha as tf.Tensor as T);
+        y = tf.prelu(x, alpha! as tf.Tensor as T);
         break;
-      }
       case 'relu':
         y = tf.relu(x);
         break;
@@ -275,6 +257,46 @@ export class Layers {
         break;
     }
     return (this.options.onSite?.(site, y) ?? y) as T;
+  }
+
+  /**
+   * activation(), then 2×2 max pooling (stride 2, 'valid'). A PReLU site that no analysis hook
+   * watches is one pass where the backend has PRELU_MAX_POOL: the activation itself is never
+   * written out. Same values, same site, same parameters as the two steps.
+   */
+  activationMaxPool(id: string, x: tf.Tensor4D, nonlinearity: Nonlinearity, role: ActivationSite['role']): tf.Tensor4D {
+    if (nonlinearity !== 'prelu' || this.options.onSite)
+      return tf.maxPool(this.activation(id, x, nonlinearity, role), 2, 2, 'valid');
+    const { alpha } = this.declareActivation(id, x, nonlinearity, role);
+    return preluMaxPool(x, alpha!);
+  }
+
+  /** Declare an activation site (and a PReLU's α): what activation() and activationMaxPool() share. */
+  private declareActivation(
+    id: string,
+    x: tf.Tensor,
+    nonlinearity: Nonlinearity,
+    role: ActivationSite['role'],
+  ): { site: ActivationSite; alpha?: tf.Tensor } {
+    const channels = x.shape[x.rank - 1]!;
+    const alphaName = nonlinearity === 'prelu' ? `${id}/alpha` : undefined;
+    const site = this.model.declareSite({
+      id,
+      channels,
+      nonlinearity,
+      role,
+      ...(alphaName ? { alpha: alphaName } : {}),
+    });
+    if (this.recording) this.structureStack.at(-1)!.push({ kind: 'site', site: id });
+    if (!alphaName) return { site };
+    const declared = this.param({
+      name: alphaName,
+      shape: [channels],
+      role: 'alpha',
+      trainable: true,
+      init: { kind: 'zeros' },
+    });
+    return { site, alpha: this.options.alphas?.get(alphaName) ?? declared };
   }
 
   /** out = branch(x) + shortcut(x); records the residual structure on the build pass. */
@@ -318,6 +340,28 @@ function filterGradientOf(
 ): tf.Tensor4D {
   const attrs = { strides: stride, pad: 'same', dataFormat: 'NHWC', filterShape };
   return tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, attrs) as tf.Tensor4D;
+}
+
+/**
+ * A backend may register these two kernels to run PReLU then 2×2 max pooling (stride 2, 'valid')
+ * in one pass, and its gradient in another (the onednn backend does): inputs x [N,H,W,C] and a
+ * channel-wise alpha [C]; PRELU_MAX_POOL_GRAD also takes dy and gives [dx, dAlpha]. Their values
+ * are the ones tf.prelu then tf.maxPool give.
+ */
+export const PRELU_MAX_POOL = 'LineaPreluMaxPool';
+export const PRELU_MAX_POOL_GRAD = 'LineaPreluMaxPoolGrad';
+
+export function preluMaxPool(x: tf.Tensor4D, alpha: tf.Tensor): tf.Tensor4D {
+  if (!tf.getKernel(PRELU_MAX_POOL, tf.getBackend()))
+    return tf.maxPool(tf.prelu(x, alpha as tf.Tensor4D), 2, 2, 'valid');
+  return tf.customGrad((xv, av, save) => {
+    (save as tf.GradSaveFunc)([xv as tf.Tensor, av as tf.Tensor]);
+    return {
+      value: tf.engine().runKernel(PRELU_MAX_POOL, { x: xv as tf.Tensor, alpha: av as tf.Tensor }) as tf.Tensor4D,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.engine().runKernel(PRELU_MAX_POOL_GRAD, { dy, x: saved[0]!, alpha: saved[1]! }) as tf.Tensor[],
+    };
+  })(x, alpha) as tf.Tensor4D;
 }
 
 /** A 'same' convolution's filter and bias gradients: one CONV_PARAM_GRADIENTS call where registered. */

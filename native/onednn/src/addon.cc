@@ -351,6 +351,112 @@ Napi::Value MaxPoolBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// PReLU then max pooling, fused where nothing else reads the PReLU's output (model.ts,
+// activationMaxPool): prelu(x, alpha) is never written out, which saves a write and a read of a
+// tensor four times the pooled one's size. Each value is the one the unfused kernels give:
+// PReLU as in Prelu below, the window's first maximum as in MaxPool / MaxPoolBackward.
+inline float prelu_of(float x, float a) { return std::max(x, 0.0f) + a * std::min(x, 0.0f); }
+
+// preluMaxPool(x, alpha, y, …maxPool's geometry): y = maxPool(prelu(x, alpha)).
+Napi::Value PreluMaxPool(const Napi::CallbackInfo& info) {
+  float* x = f32(info[0], "x");
+  float* a = f32(info[1], "alpha");
+  float* y = f32(info[2], "y");
+  int64_t v[12];
+  for (int i = 0; i < 12; i++) v[i] = info[3 + i].As<Napi::Number>().Int64Value();
+  auto [n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl] = std::tuple(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
+#pragma omp parallel for collapse(2)
+  for (int64_t b = 0; b < n; b++) {
+    for (int64_t r = 0; r < oh; r++) {
+      for (int64_t q = 0; q < ow; q++) {
+        float* out = y + ((b * oh + r) * ow + q) * c;
+        for (int64_t ch = 0; ch < c; ch++) out[ch] = -std::numeric_limits<float>::infinity();
+        for (int64_t i = 0; i < kh; i++) {
+          int64_t yy = r * sh + i - pt;
+          if (yy < 0 || yy >= h) continue;
+          for (int64_t j = 0; j < kw; j++) {
+            int64_t xx = q * sw + j - pl;
+            if (xx < 0 || xx >= w) continue;
+            const float* in = x + ((b * h + yy) * w + xx) * c;
+            for (int64_t ch = 0; ch < c; ch++) out[ch] = std::max(out[ch], prelu_of(in[ch], a[ch]));
+          }
+        }
+      }
+    }
+  }
+  return info.Env().Undefined();
+}
+
+// preluMaxPoolBackward(dy, x, alpha, dx, dalpha, …geometry): the gradients of preluMaxPool, as
+// MaxPoolBackward then PreluBackward would give them: each output's gradient is added at its
+// window's first maximum of prelu(x), then each image (still in cache) goes through PReLU's
+// backward step. Images are split over threads as PreluBackward splits its rows, so the
+// per-thread sums of dalpha add the same terms in the same order.
+Napi::Value PreluMaxPoolBackward(const Napi::CallbackInfo& info) {
+  float* dy = f32(info[0], "dy");
+  float* x = f32(info[1], "x");
+  float* a = f32(info[2], "alpha");
+  float* dx = f32(info[3], "dx");
+  float* da = f32(info[4], "dalpha");
+  int64_t v[12];
+  for (int i = 0; i < 12; i++) v[i] = info[5 + i].As<Napi::Number>().Int64Value();
+  auto [n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl] = std::tuple(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
+  int threads = omp_get_max_threads();
+  std::vector<double> partial(static_cast<size_t>(threads) * c, 0.0);
+#pragma omp parallel
+  {
+    std::vector<float> best(c);
+    std::vector<int64_t> at(c);
+    double* mine = partial.data() + static_cast<size_t>(omp_get_thread_num()) * c;
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < n; b++) {
+      float* image = dx + b * h * w * c;
+      std::fill(image, image + h * w * c, 0.0f);
+      for (int64_t r = 0; r < oh; r++) {
+        for (int64_t q = 0; q < ow; q++) {
+          std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());
+          std::fill(at.begin(), at.end(), int64_t{-1});
+          for (int64_t i = 0; i < kh; i++) {
+            int64_t yy = r * sh + i - pt;
+            if (yy < 0 || yy >= h) continue;
+            for (int64_t j = 0; j < kw; j++) {
+              int64_t xx = q * sw + j - pl;
+              if (xx < 0 || xx >= w) continue;
+              const int64_t base = ((b * h + yy) * w + xx) * c;
+              const float* __restrict in = x + base;
+              for (int64_t ch = 0; ch < c; ch++) {
+                const float p = prelu_of(in[ch], a[ch]);
+                const bool take = p > best[ch] || at[ch] < 0;
+                best[ch] = take ? p : best[ch];
+                at[ch] = take ? base + ch : at[ch];
+              }
+            }
+          }
+          const float* g = dy + ((b * oh + r) * ow + q) * c;
+          for (int64_t ch = 0; ch < c; ch++) if (at[ch] >= 0) dx[at[ch]] += g[ch];
+        }
+      }
+      // PreluBackward's step, row by row over this image.
+      for (int64_t row = 0; row < h * w; row++) {
+        float* __restrict out = image + row * c;
+        const float* __restrict in = x + (b * h * w + row) * c;
+        for (int64_t ch = 0; ch < c; ch++) {
+          const float g = out[ch];
+          const float neg = in[ch] > 0 ? 0.0f : 1.0f;
+          out[ch] = g * (1.0f - neg + neg * a[ch]);
+          mine[ch] += static_cast<double>(neg * g * in[ch]);
+        }
+      }
+    }
+  }
+  for (int64_t ch = 0; ch < c; ch++) {
+    double s = 0;
+    for (int t = 0; t < threads; t++) s += partial[static_cast<size_t>(t) * c + ch];
+    da[ch] = static_cast<float>(s);
+  }
+  return info.Env().Undefined();
+}
+
 // unary(op, x, y): y = f(x) elementwise; op 0 tanh, 1 square. tfjs's cpu kernels for these are
 // scalar JavaScript loops, the larger part of a step of the tanh MLPs of the linearity stage.
 Napi::Value Unary(const Napi::CallbackInfo& info) {
@@ -642,6 +748,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("matMul", Napi::Function::New(env, MatMul));
   exports.Set("maxPool", Napi::Function::New(env, MaxPool));
   exports.Set("maxPoolBackward", Napi::Function::New(env, MaxPoolBackward));
+  exports.Set("preluMaxPool", Napi::Function::New(env, PreluMaxPool));
+  exports.Set("preluMaxPoolBackward", Napi::Function::New(env, PreluMaxPoolBackward));
   exports.Set("avgPool", Napi::Function::New(env, AvgPool));
   exports.Set("avgPoolBackward", Napi::Function::New(env, AvgPoolBackward));
   exports.Set("unary", Napi::Function::New(env, Unary));

@@ -49,8 +49,12 @@ export const plainCnn: Architecture<PlainCnnConfig> = {
     c.channels.forEach((filters, i) => {
       x = L.conv2d(`conv${i}`, x, filters, { bias: !c.batchNorm, init: c.init });
       if (c.batchNorm) x = L.batchNorm(`bn${i}`, x);
+      if (c.poolAfter.includes(i) && c.pool === 'max') {
+        x = L.activationMaxPool(`act${i}`, x, c.activation, 'plain');
+        return;
+      }
       x = L.activation(`act${i}`, x, c.activation, 'plain');
-      if (c.poolAfter.includes(i)) x = c.pool === 'avg' ? tf.avgPool(x, 2, 2, 'valid') : tf.maxPool(x, 2, 2, 'valid');
+      if (c.poolAfter.includes(i)) x = tf.avgPool(x, 2, 2, 'valid');
     });
     const features = c.head === 'gap' ? tf.mean(x, [1, 2]) : tf.reshape(x, [x.shape[0], -1]);
     return L.dense('head', features as tf.Tensor2D, c.classes, { bias: true, init: 'lecun' });

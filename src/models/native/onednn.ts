@@ -24,7 +24,7 @@ import type {
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { attrsAs } from '../kernel-attrs.ts';
 import { BufferPool } from './buffer-pool.ts';
-import { CONV_PARAM_GRADIENTS, type ConvParamGradientsAttrs } from '../model.ts';
+import { CONV_PARAM_GRADIENTS, type ConvParamGradientsAttrs, PRELU_MAX_POOL, PRELU_MAX_POOL_GRAD } from '../model.ts';
 import { SGD_MOMENTUM, type SgdMomentumAttrs } from '../optimizers.ts';
 
 type Shape4 = [number, number, number, number];
@@ -81,6 +81,15 @@ export interface OnednnAddon {
   ): void;
   maxPool(x: Float32Array, y: Float32Array, ...geometry: number[]): void;
   maxPoolBackward(dy: Float32Array, x: Float32Array, dx: Float32Array, ...geometry: number[]): void;
+  preluMaxPool(x: Float32Array, alpha: Float32Array, y: Float32Array, ...geometry: number[]): void;
+  preluMaxPoolBackward(
+    dy: Float32Array,
+    x: Float32Array,
+    alpha: Float32Array,
+    dx: Float32Array,
+    dalpha: Float32Array,
+    ...geometry: number[]
+  ): void;
   avgPool(x: Float32Array, y: Float32Array, ...geometry: number[]): void;
   avgPoolBackward(dy: Float32Array, dx: Float32Array, ...geometry: number[]): void;
   prelu(x: Float32Array, alpha: Float32Array, y: Float32Array, channels: number): void;
@@ -671,6 +680,46 @@ const preluGrad = {
   }),
 } satisfies KernelConfig;
 
+/** PReLU then 2×2 max pooling (stride 2, 'valid') in one pass, and its gradient (model.ts, activationMaxPool). */
+const PRELU_POOL: PoolAttrs = { filterSize: 2, strides: 2, pad: 'valid' };
+
+const preluMaxPoolKernel = {
+  kernelName: PRELU_MAX_POOL,
+  backendName: 'onednn',
+  kernelFunc: kernelFunc(({ inputs, backend }) => {
+    const { x, alpha } = inputs as { x: TensorInfo; alpha: TensorInfo };
+    const a = loadOnednnAddon();
+    const xv = backend.f32(x);
+    const av = backend.f32(alpha);
+    if (!xv || !av || x.shape.length !== 4 || channelAlpha(x, alpha) === undefined)
+      throw new Error(`${PRELU_MAX_POOL}: expected float32 x [N,H,W,C] and a channel-wise alpha [C]`);
+    const { info, geometry } = poolGeometry(x.shape as Shape4, PRELU_POOL);
+    const shape: Shape4 = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
+    const y = uninitialized(shape.reduce((p, q) => p * q, 1));
+    a.preluMaxPool(xv, av, y, ...geometry);
+    nativeCalls.set(PRELU_MAX_POOL, (nativeCalls.get(PRELU_MAX_POOL) ?? 0) + 1);
+    return backend.makeTensorInfo(shape, 'float32', y);
+  }),
+} satisfies KernelConfig;
+
+const preluMaxPoolGrad = {
+  kernelName: PRELU_MAX_POOL_GRAD,
+  backendName: 'onednn',
+  kernelFunc: kernelFunc(({ inputs, backend }) => {
+    const { dy, x, alpha } = inputs as { dy: TensorInfo; x: TensorInfo; alpha: TensorInfo };
+    const a = loadOnednnAddon();
+    const dyv = backend.f32(dy)!;
+    const xv = backend.f32(x)!;
+    const av = backend.f32(alpha)!;
+    const { geometry } = poolGeometry(x.shape as Shape4, PRELU_POOL);
+    const dx = uninitialized(xv.length); // cleared by the kernel, image by image
+    const da = uninitialized(av.length);
+    a.preluMaxPoolBackward(dyv, xv, av, dx, da, ...geometry);
+    nativeCalls.set(PRELU_MAX_POOL_GRAD, (nativeCalls.get(PRELU_MAX_POOL_GRAD) ?? 0) + 1);
+    return [backend.makeTensorInfo(x.shape, 'float32', dx), backend.makeTensorInfo(alpha.shape, 'float32', da)];
+  }),
+} satisfies KernelConfig;
+
 /** A parameter's whole SGD-momentum update in one native pass (the optimizer's kernel, optimizers.ts). */
 const sgdMomentum = {
   kernelName: SGD_MOMENTUM,
@@ -730,6 +779,8 @@ function registerOnednn(): void {
   }
   for (const k of replacements) tf.registerKernel(k);
   tf.registerKernel(preluGrad);
+  tf.registerKernel(preluMaxPoolKernel);
+  tf.registerKernel(preluMaxPoolGrad);
   tf.registerKernel(reluGrad);
   tf.registerKernel(sgdMomentum);
   tf.registerKernel(convParamGradients);

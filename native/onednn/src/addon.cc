@@ -196,13 +196,11 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// maxPool(x, y, n, h, w, c, oh, ow, kh, kw, sh, sw, padTop, padLeft): windows outside the input are skipped.
-Napi::Value MaxPool(const Napi::CallbackInfo& info) {
-  float* x = f32(info[0], "x");
-  float* y = f32(info[1], "y");
-  int64_t v[12];
-  for (int i = 0; i < 12; i++) v[i] = info[2 + i].As<Napi::Number>().Int64Value();
-  auto [n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl] = std::tuple(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
+// Max pooling of value(x[…, ch], ch) over each window: the raw input for MaxPool, its PReLU for
+// PreluMaxPool. Windows outside the input are skipped.
+template <class Value>
+void max_pool(const float* x, float* y, const int64_t (&g)[12], Value value) {
+  auto [n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl] = std::tuple(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11]);
 #pragma omp parallel for collapse(2)
   for (int64_t b = 0; b < n; b++) {
     for (int64_t r = 0; r < oh; r++) {
@@ -216,12 +214,24 @@ Napi::Value MaxPool(const Napi::CallbackInfo& info) {
             int64_t xx = q * sw + j - pl;
             if (xx < 0 || xx >= w) continue;
             const float* in = x + ((b * h + yy) * w + xx) * c;
-            for (int64_t ch = 0; ch < c; ch++) out[ch] = std::max(out[ch], in[ch]);
+            for (int64_t ch = 0; ch < c; ch++) out[ch] = std::max(out[ch], value(in[ch], ch));
           }
         }
       }
     }
   }
+}
+
+// The geometry arguments of the pooling functions, from info[at]: n, h, w, c, oh, ow, kh, kw, sh, sw, padTop, padLeft.
+void pool_geometry(const Napi::CallbackInfo& info, size_t at, int64_t (&g)[12]) {
+  for (size_t i = 0; i < 12; i++) g[i] = info[at + i].As<Napi::Number>().Int64Value();
+}
+
+// maxPool(x, y, n, h, w, c, oh, ow, kh, kw, sh, sw, padTop, padLeft)
+Napi::Value MaxPool(const Napi::CallbackInfo& info) {
+  int64_t g[12];
+  pool_geometry(info, 2, g);
+  max_pool(f32(info[0], "x"), f32(info[1], "y"), g, [](float v, int64_t) { return v; });
   return info.Env().Undefined();
 }
 
@@ -302,51 +312,58 @@ Napi::Value AvgPoolBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// maxPoolBackward(dy, x, dx, …same geometry): each output's gradient goes to the first maximum of
-// its window (row-major window order), as tfjs's cpu backend does. dx is cleared here, one image
-// at a time by the thread that then fills it, while that image is in its cache: a fresh zeroed
-// array from V8 would be cleared by one thread, and be one more large buffer for its GC.
+// Adds each output's gradient of image b at its window's first maximum of value(x[…, ch], ch)
+// (row-major window order), as tfjs's cpu backend does, into `image` (that image's h·w·c
+// gradient), cleared first: dx's own image, a recycled buffer (buffer-pool.ts) cleared by the
+// thread that then fills it while it is in its cache, or a thread's scratch image.
+// Per output position, each channel's first maximum is found with selects (no branches).
+template <class Value>
+void max_pool_backward_image(const float* dy, const float* x, float* image, const int64_t (&g)[12], int64_t b,
+                             std::vector<float>& best, std::vector<int64_t>& at, Value value) {
+  auto [n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl] = std::tuple(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11]);
+  (void)n;
+  std::fill(image, image + h * w * c, 0.0f);
+  for (int64_t r = 0; r < oh; r++) {
+    for (int64_t q = 0; q < ow; q++) {
+      std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());
+      std::fill(at.begin(), at.end(), int64_t{-1});
+      for (int64_t i = 0; i < kh; i++) {
+        int64_t yy = r * sh + i - pt;
+        if (yy < 0 || yy >= h) continue;
+        for (int64_t j = 0; j < kw; j++) {
+          int64_t xx = q * sw + j - pl;
+          if (xx < 0 || xx >= w) continue;
+          const int64_t base = (yy * w + xx) * c;  // within the image
+          const float* __restrict in = x + b * h * w * c + base;
+          for (int64_t ch = 0; ch < c; ch++) {
+            const float v = value(in[ch], ch);
+            const bool take = v > best[ch] || at[ch] < 0;
+            best[ch] = take ? v : best[ch];
+            at[ch] = take ? base + ch : at[ch];
+          }
+        }
+      }
+      const float* grad = dy + ((b * oh + r) * ow + q) * c;
+      for (int64_t ch = 0; ch < c; ch++) if (at[ch] >= 0) image[at[ch]] += grad[ch];
+    }
+  }
+}
+
+// maxPoolBackward(dy, x, dx, …same geometry as maxPool). Overlapping windows would race on dx
+// across output rows, so the work is split over images only.
 Napi::Value MaxPoolBackward(const Napi::CallbackInfo& info) {
   float* dy = f32(info[0], "dy");
   float* x = f32(info[1], "x");
   float* dx = f32(info[2], "dx");
-  int64_t v[12];
-  for (int i = 0; i < 12; i++) v[i] = info[3 + i].As<Napi::Number>().Int64Value();
-  auto [n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl] = std::tuple(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
-  // Overlapping windows would race on dx across output rows, so parallelise over batch only.
-  // Per output position, each channel's first maximum is found with selects (no branches),
-  // walking the window in tfjs's order, then its gradient is added at that position.
+  int64_t g[12];
+  pool_geometry(info, 3, g);
 #pragma omp parallel
   {
-    std::vector<float> best(c);
-    std::vector<int64_t> at(c);
+    std::vector<float> best(g[3]);
+    std::vector<int64_t> at(g[3]);
 #pragma omp for
-    for (int64_t b = 0; b < n; b++) {
-      std::fill(dx + b * h * w * c, dx + (b + 1) * h * w * c, 0.0f);
-      for (int64_t r = 0; r < oh; r++) {
-        for (int64_t q = 0; q < ow; q++) {
-          std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());
-          std::fill(at.begin(), at.end(), int64_t{-1});
-          for (int64_t i = 0; i < kh; i++) {
-            int64_t yy = r * sh + i - pt;
-            if (yy < 0 || yy >= h) continue;
-            for (int64_t j = 0; j < kw; j++) {
-              int64_t xx = q * sw + j - pl;
-              if (xx < 0 || xx >= w) continue;
-              const int64_t base = ((b * h + yy) * w + xx) * c;
-              const float* __restrict in = x + base;
-              for (int64_t ch = 0; ch < c; ch++) {
-                const bool take = in[ch] > best[ch] || at[ch] < 0;
-                best[ch] = take ? in[ch] : best[ch];
-                at[ch] = take ? base + ch : at[ch];
-              }
-            }
-          }
-          const float* g = dy + ((b * oh + r) * ow + q) * c;
-          for (int64_t ch = 0; ch < c; ch++) if (at[ch] >= 0) dx[at[ch]] += g[ch];
-        }
-      }
-    }
+    for (int64_t b = 0; b < g[0]; b++)
+      max_pool_backward_image(dy, x, dx + b * g[1] * g[2] * g[3], g, b, best, at, [](float v, int64_t) { return v; });
   }
   return info.Env().Undefined();
 }
@@ -357,96 +374,57 @@ Napi::Value MaxPoolBackward(const Napi::CallbackInfo& info) {
 // PReLU as in Prelu below, the window's first maximum as in MaxPool / MaxPoolBackward.
 inline float prelu_of(float x, float a) { return std::max(x, 0.0f) + a * std::min(x, 0.0f); }
 
+// One row of PReLU's backward step: dx = x > 0 ? dy : alpha·dy, and dalpha's sums += x > 0 ? 0 : dy·x
+// (x = 0 counts as the negative side, as in tfjs's Prelu gradient).
+inline void prelu_backward_row(const float* __restrict dy, const float* __restrict x, const float* __restrict a,
+                               float* __restrict dx, double* __restrict sums, int64_t c) {
+  for (int64_t ch = 0; ch < c; ch++) {
+    const float g = dy[ch];
+    const float neg = x[ch] > 0 ? 0.0f : 1.0f;  // a select, not a branch
+    dx[ch] = g * (1.0f - neg + neg * a[ch]);
+    sums[ch] += static_cast<double>(neg * g * x[ch]);
+  }
+}
+
+
 // preluMaxPool(x, alpha, y, …maxPool's geometry): y = maxPool(prelu(x, alpha)).
 Napi::Value PreluMaxPool(const Napi::CallbackInfo& info) {
-  float* x = f32(info[0], "x");
-  float* a = f32(info[1], "alpha");
-  float* y = f32(info[2], "y");
-  int64_t v[12];
-  for (int i = 0; i < 12; i++) v[i] = info[3 + i].As<Napi::Number>().Int64Value();
-  auto [n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl] = std::tuple(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
-#pragma omp parallel for collapse(2)
-  for (int64_t b = 0; b < n; b++) {
-    for (int64_t r = 0; r < oh; r++) {
-      for (int64_t q = 0; q < ow; q++) {
-        float* out = y + ((b * oh + r) * ow + q) * c;
-        for (int64_t ch = 0; ch < c; ch++) out[ch] = -std::numeric_limits<float>::infinity();
-        for (int64_t i = 0; i < kh; i++) {
-          int64_t yy = r * sh + i - pt;
-          if (yy < 0 || yy >= h) continue;
-          for (int64_t j = 0; j < kw; j++) {
-            int64_t xx = q * sw + j - pl;
-            if (xx < 0 || xx >= w) continue;
-            const float* in = x + ((b * h + yy) * w + xx) * c;
-            for (int64_t ch = 0; ch < c; ch++) out[ch] = std::max(out[ch], prelu_of(in[ch], a[ch]));
-          }
-        }
-      }
-    }
-  }
+  const float* a = f32(info[1], "alpha");
+  int64_t g[12];
+  pool_geometry(info, 3, g);
+  max_pool(f32(info[0], "x"), f32(info[2], "y"), g, [a](float v, int64_t ch) { return prelu_of(v, a[ch]); });
   return info.Env().Undefined();
 }
 
 // preluMaxPoolBackward(dy, x, alpha, dx, dalpha, …geometry): the gradients of preluMaxPool, as
 // MaxPoolBackward then PreluBackward would give them: each output's gradient is added at its
-// window's first maximum of prelu(x), then each image (still in cache) goes through PReLU's
-// backward step. Images are split over threads as PreluBackward splits its rows, so the
-// per-thread sums of dalpha add the same terms in the same order.
+// window's first maximum of prelu(x), in a scratch image that stays in cache, then that image goes
+// through PReLU's backward step into dx (written once). Images are split over threads as PreluBackward splits its rows (statically, in
+// order), so the per-thread sums of dalpha add the same terms in the same order.
 Napi::Value PreluMaxPoolBackward(const Napi::CallbackInfo& info) {
   float* dy = f32(info[0], "dy");
   float* x = f32(info[1], "x");
-  float* a = f32(info[2], "alpha");
+  const float* a = f32(info[2], "alpha");
   float* dx = f32(info[3], "dx");
   float* da = f32(info[4], "dalpha");
-  int64_t v[12];
-  for (int i = 0; i < 12; i++) v[i] = info[5 + i].As<Napi::Number>().Int64Value();
-  auto [n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl] = std::tuple(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
+  int64_t g[12];
+  pool_geometry(info, 5, g);
+  const int64_t n = g[0], pixels = g[1] * g[2], c = g[3];
   int threads = omp_get_max_threads();
   std::vector<double> partial(static_cast<size_t>(threads) * c, 0.0);
 #pragma omp parallel
   {
     std::vector<float> best(c);
     std::vector<int64_t> at(c);
+    // The pooling gradient of one image at a time, which stays in this thread's cache.
+    std::vector<float> pooled(static_cast<size_t>(pixels * c));
     double* mine = partial.data() + static_cast<size_t>(omp_get_thread_num()) * c;
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < n; b++) {
-      float* image = dx + b * h * w * c;
-      std::fill(image, image + h * w * c, 0.0f);
-      for (int64_t r = 0; r < oh; r++) {
-        for (int64_t q = 0; q < ow; q++) {
-          std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());
-          std::fill(at.begin(), at.end(), int64_t{-1});
-          for (int64_t i = 0; i < kh; i++) {
-            int64_t yy = r * sh + i - pt;
-            if (yy < 0 || yy >= h) continue;
-            for (int64_t j = 0; j < kw; j++) {
-              int64_t xx = q * sw + j - pl;
-              if (xx < 0 || xx >= w) continue;
-              const int64_t base = ((b * h + yy) * w + xx) * c;
-              const float* __restrict in = x + base;
-              for (int64_t ch = 0; ch < c; ch++) {
-                const float p = prelu_of(in[ch], a[ch]);
-                const bool take = p > best[ch] || at[ch] < 0;
-                best[ch] = take ? p : best[ch];
-                at[ch] = take ? base + ch : at[ch];
-              }
-            }
-          }
-          const float* g = dy + ((b * oh + r) * ow + q) * c;
-          for (int64_t ch = 0; ch < c; ch++) if (at[ch] >= 0) dx[at[ch]] += g[ch];
-        }
-      }
+      max_pool_backward_image(dy, x, pooled.data(), g, b, best, at, [a](float v, int64_t ch) { return prelu_of(v, a[ch]); });
       // PreluBackward's step, row by row over this image.
-      for (int64_t row = 0; row < h * w; row++) {
-        float* __restrict out = image + row * c;
-        const float* __restrict in = x + (b * h * w + row) * c;
-        for (int64_t ch = 0; ch < c; ch++) {
-          const float g = out[ch];
-          const float neg = in[ch] > 0 ? 0.0f : 1.0f;
-          out[ch] = g * (1.0f - neg + neg * a[ch]);
-          mine[ch] += static_cast<double>(neg * g * in[ch]);
-        }
-      }
+      for (int64_t p = 0; p < pixels; p++)
+        prelu_backward_row(pooled.data() + p * c, x + (b * pixels + p) * c, a, dx + (b * pixels + p) * c, mine, c);
     }
   }
   for (int64_t ch = 0; ch < c; ch++) {
@@ -513,16 +491,7 @@ Napi::Value PreluBackward(const Napi::CallbackInfo& info) {
   {
     double* mine = partial.data() + static_cast<size_t>(omp_get_thread_num()) * c;
 #pragma omp for
-    for (int64_t r = 0; r < rows; r++) {
-      const float* __restrict g = dy + r * c;
-      const float* __restrict in = x + r * c;
-      float* __restrict out = dx + r * c;
-      for (int64_t ch = 0; ch < c; ch++) {
-        const float neg = in[ch] > 0 ? 0.0f : 1.0f;  // a select, not a branch
-        out[ch] = g[ch] * (1.0f - neg + neg * a[ch]);
-        mine[ch] += static_cast<double>(neg * g[ch] * in[ch]);
-      }
-    }
+    for (int64_t r = 0; r < rows; r++) prelu_backward_row(dy + r * c, x + r * c, a, dx + r * c, mine, c);
   }
   for (int64_t ch = 0; ch < c; ch++) {
     double s = 0;

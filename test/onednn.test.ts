@@ -20,7 +20,10 @@ import {
   convParamGradients,
   PRELU_MAX_POOL,
   PRELU_MAX_POOL_GRAD,
+  PRELU_MEAN,
+  PRELU_MEAN_GRAD,
   preluMaxPool,
+  preluMean,
 } from '../src/models/model.ts';
 import { nativeCalls } from '../src/models/native/onednn.ts';
 import { Optimizer, type OptimizerState, SGD_MOMENTUM } from '../src/models/optimizers.ts';
@@ -280,6 +283,32 @@ if (!built) {
       ];
       const [y, dx, da] = fused();
       assert.deepEqual(Array.from(y!.dataSync()), Array.from(unfused[0]!.dataSync()), 'pooled values');
+      assert.deepEqual(Array.from(dx!.dataSync()), Array.from(unfused[1]!.dataSync()), 'dx');
+      assert.ok(relativeError(Array.from(da!.dataSync()), Array.from(unfused[2]!.dataSync())) <= 1e-6, 'dα');
+    });
+  });
+
+  test("PReLU then the mean over positions in one pass gives the two kernels' values and gradients", async () => {
+    const inputs = () => {
+      const x = tf.concat([tf.round(random([6, 5, 7, 6], 21)), random([6, 5, 7, 6], 22)]) as tf.Tensor4D;
+      const alpha = tf.tensor1d([0, 0.25, -0.5, 1, 0.1, 0.9]);
+      const r = random([12, 6], 23);
+      return { x, alpha, r };
+    };
+    const fused = () => {
+      const { x, alpha, r } = inputs();
+      const loss = (xv: tf.Tensor, av: tf.Tensor) => tf.sum(tf.mul(preluMean(xv as tf.Tensor4D, av), r));
+      return [preluMean(x, alpha), ...tf.grads(loss)([x, alpha])];
+    };
+    await parity('preluMean', fused, [PRELU_MEAN, PRELU_MEAN_GRAD]);
+    // On onednn itself, the same floats as tf.prelu then tf.mean (means and dα to the last bits of their sums).
+    await selectBackend({ force: 'onednn' });
+    tf.tidy(() => {
+      const { x, alpha, r } = inputs();
+      const loss = (xv: tf.Tensor, av: tf.Tensor) => tf.sum(tf.mul(tf.mean(tf.prelu(xv, av), [1, 2]), r));
+      const unfused = [tf.mean(tf.prelu<tf.Tensor>(x, alpha), [1, 2]), ...tf.grads(loss)([x, alpha])];
+      const [y, dx, da] = fused();
+      assert.ok(relativeError(Array.from(y!.dataSync()), Array.from(unfused[0]!.dataSync())) <= 1e-6, 'means');
       assert.deepEqual(Array.from(dx!.dataSync()), Array.from(unfused[1]!.dataSync()), 'dx');
       assert.ok(relativeError(Array.from(da!.dataSync()), Array.from(unfused[2]!.dataSync())) <= 1e-6, 'dα');
     });

@@ -271,7 +271,18 @@ export class Layers {
     return preluMaxPool(x, alpha!);
   }
 
-  /** Declare an activation site (and a PReLU's α): what activation() and activationMaxPool() share. */
+  /**
+   * activation(), then the mean over each image's positions (global average pooling, [N,H,W,C] →
+   * [N,C]), in one pass like activationMaxPool where the backend has PRELU_MEAN.
+   */
+  activationMean(id: string, x: tf.Tensor4D, nonlinearity: Nonlinearity, role: ActivationSite['role']): tf.Tensor2D {
+    if (nonlinearity !== 'prelu' || this.options.onSite)
+      return tf.mean(this.activation(id, x, nonlinearity, role), [1, 2]) as tf.Tensor2D;
+    const { alpha } = this.declareActivation(id, x, nonlinearity, role);
+    return preluMean(x, alpha!);
+  }
+
+  /** Declare an activation site (and a PReLU's α): what activation() and the fused forms share. */
   private declareActivation(
     id: string,
     x: tf.Tensor,
@@ -354,14 +365,32 @@ export const PRELU_MAX_POOL_GRAD = 'LineaPreluMaxPoolGrad';
 export function preluMaxPool(x: tf.Tensor4D, alpha: tf.Tensor): tf.Tensor4D {
   if (!tf.getKernel(PRELU_MAX_POOL, tf.getBackend()))
     return tf.maxPool(tf.prelu(x, alpha as tf.Tensor4D), 2, 2, 'valid');
+  return fusedPrelu(PRELU_MAX_POOL, PRELU_MAX_POOL_GRAD, x, alpha) as tf.Tensor4D;
+}
+
+/**
+ * Likewise PReLU then the mean over each image's positions (global average pooling): inputs x
+ * [N,H,W,C] and alpha [C], output [N,C]; PRELU_MEAN_GRAD also takes dy [N,C] and gives [dx, dAlpha].
+ */
+export const PRELU_MEAN = 'LineaPreluMean';
+export const PRELU_MEAN_GRAD = 'LineaPreluMeanGrad';
+
+export function preluMean(x: tf.Tensor4D, alpha: tf.Tensor): tf.Tensor2D {
+  if (!tf.getKernel(PRELU_MEAN, tf.getBackend()))
+    return tf.mean(tf.prelu(x, alpha as tf.Tensor4D), [1, 2]) as tf.Tensor2D;
+  return fusedPrelu(PRELU_MEAN, PRELU_MEAN_GRAD, x, alpha) as tf.Tensor2D;
+}
+
+/** A fused PReLU op: its kernel forward, its gradient kernel (giving [dx, dAlpha]) backward. */
+function fusedPrelu(kernel: string, gradient: string, x: tf.Tensor, alpha: tf.Tensor): tf.Tensor {
   return tf.customGrad((xv, av, save) => {
     (save as tf.GradSaveFunc)([xv as tf.Tensor, av as tf.Tensor]);
     return {
-      value: tf.engine().runKernel(PRELU_MAX_POOL, { x: xv as tf.Tensor, alpha: av as tf.Tensor }) as tf.Tensor4D,
+      value: tf.engine().runKernel(kernel, { x: xv as tf.Tensor, alpha: av as tf.Tensor }) as tf.Tensor,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.engine().runKernel(PRELU_MAX_POOL_GRAD, { dy, x: saved[0]!, alpha: saved[1]! }) as tf.Tensor[],
+        tf.engine().runKernel(gradient, { dy, x: saved[0]!, alpha: saved[1]! }) as tf.Tensor[],
     };
-  })(x, alpha) as tf.Tensor4D;
+  })(x, alpha);
 }
 
 /** A 'same' convolution's filter and bias gradients: one CONV_PARAM_GRADIENTS call where registered. */

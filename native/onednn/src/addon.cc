@@ -374,6 +374,15 @@ Napi::Value MaxPoolBackward(const Napi::CallbackInfo& info) {
 // PReLU as in Prelu below, the window's first maximum as in MaxPool / MaxPoolBackward.
 inline float prelu_of(float x, float a) { return std::max(x, 0.0f) + a * std::min(x, 0.0f); }
 
+// dalpha from the threads' partial sums (thread order, so the result does not depend on timing).
+inline void sum_partials(const std::vector<double>& partial, int threads, int64_t c, float* da) {
+  for (int64_t ch = 0; ch < c; ch++) {
+    double s = 0;
+    for (int t = 0; t < threads; t++) s += partial[static_cast<size_t>(t) * c + ch];
+    da[ch] = static_cast<float>(s);
+  }
+}
+
 // One row of PReLU's backward step: dx = x > 0 ? dy : alpha·dy, and dalpha's sums += x > 0 ? 0 : dy·x
 // (x = 0 counts as the negative side, as in tfjs's Prelu gradient).
 inline void prelu_backward_row(const float* __restrict dy, const float* __restrict x, const float* __restrict a,
@@ -427,11 +436,63 @@ Napi::Value PreluMaxPoolBackward(const Napi::CallbackInfo& info) {
         prelu_backward_row(pooled.data() + p * c, x + (b * pixels + p) * c, a, dx + (b * pixels + p) * c, mine, c);
     }
   }
-  for (int64_t ch = 0; ch < c; ch++) {
-    double s = 0;
-    for (int t = 0; t < threads; t++) s += partial[static_cast<size_t>(t) * c + ch];
-    da[ch] = static_cast<float>(s);
+  sum_partials(partial, threads, c, da);
+  return info.Env().Undefined();
+}
+
+// PReLU then the mean over each image's positions (global average pooling), fused like
+// preluMaxPool where nothing else reads the PReLU's output: x [n, hw, c] → y [n, c].
+// preluMean(x, alpha, y, n, hw, c): each image's sums in double, in position order, as ReduceSum
+// adds them when an image is not split between threads.
+Napi::Value PreluMean(const Napi::CallbackInfo& info) {
+  const float* x = f32(info[0], "x");
+  const float* a = f32(info[1], "alpha");
+  float* y = f32(info[2], "y");
+  const int64_t n = info[3].As<Napi::Number>().Int64Value(), hw = info[4].As<Napi::Number>().Int64Value(),
+                c = info[5].As<Napi::Number>().Int64Value();
+  const double scale = 1.0 / static_cast<double>(hw);
+#pragma omp parallel
+  {
+    std::vector<double> sums(c);
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < n; b++) {
+      std::fill(sums.begin(), sums.end(), 0.0);
+      for (int64_t p = 0; p < hw; p++) {
+        const float* __restrict in = x + (b * hw + p) * c;
+        for (int64_t ch = 0; ch < c; ch++) sums[ch] += prelu_of(in[ch], a[ch]);
+      }
+      for (int64_t ch = 0; ch < c; ch++) y[b * c + ch] = static_cast<float>(sums[ch] * scale);
+    }
   }
+  return info.Env().Undefined();
+}
+
+// preluMeanBackward(dy, x, alpha, dx, dalpha, n, hw, c): the gradients of preluMean, as the Mean
+// gradient (dy / hw at every position, onednn.ts) then PreluBackward would give them; images
+// split over threads as PreluBackward splits its rows.
+Napi::Value PreluMeanBackward(const Napi::CallbackInfo& info) {
+  const float* dy = f32(info[0], "dy");
+  const float* x = f32(info[1], "x");
+  const float* a = f32(info[2], "alpha");
+  float* dx = f32(info[3], "dx");
+  float* da = f32(info[4], "dalpha");
+  const int64_t n = info[5].As<Napi::Number>().Int64Value(), hw = info[6].As<Napi::Number>().Int64Value(),
+                c = info[7].As<Napi::Number>().Int64Value();
+  const float count = static_cast<float>(hw);
+  int threads = omp_get_max_threads();
+  std::vector<double> partial(static_cast<size_t>(threads) * c, 0.0);
+#pragma omp parallel
+  {
+    std::vector<float> spread(c);
+    double* mine = partial.data() + static_cast<size_t>(omp_get_thread_num()) * c;
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < n; b++) {
+      for (int64_t ch = 0; ch < c; ch++) spread[ch] = dy[b * c + ch] / count;
+      for (int64_t p = 0; p < hw; p++)
+        prelu_backward_row(spread.data(), x + (b * hw + p) * c, a, dx + (b * hw + p) * c, mine, c);
+    }
+  }
+  sum_partials(partial, threads, c, da);
   return info.Env().Undefined();
 }
 
@@ -493,11 +554,7 @@ Napi::Value PreluBackward(const Napi::CallbackInfo& info) {
 #pragma omp for
     for (int64_t r = 0; r < rows; r++) prelu_backward_row(dy + r * c, x + r * c, a, dx + r * c, mine, c);
   }
-  for (int64_t ch = 0; ch < c; ch++) {
-    double s = 0;
-    for (int t = 0; t < threads; t++) s += partial[static_cast<size_t>(t) * c + ch];
-    da[ch] = static_cast<float>(s);
-  }
+  sum_partials(partial, threads, c, da);
   return info.Env().Undefined();
 }
 
@@ -719,6 +776,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("maxPoolBackward", Napi::Function::New(env, MaxPoolBackward));
   exports.Set("preluMaxPool", Napi::Function::New(env, PreluMaxPool));
   exports.Set("preluMaxPoolBackward", Napi::Function::New(env, PreluMaxPoolBackward));
+  exports.Set("preluMean", Napi::Function::New(env, PreluMean));
+  exports.Set("preluMeanBackward", Napi::Function::New(env, PreluMeanBackward));
   exports.Set("avgPool", Napi::Function::New(env, AvgPool));
   exports.Set("avgPoolBackward", Napi::Function::New(env, AvgPoolBackward));
   exports.Set("unary", Napi::Function::New(env, Unary));

@@ -46,17 +46,21 @@ export const plainCnn: Architecture<PlainCnnConfig> = {
   outputs: (c) => c.classes,
   forward(c, L: Layers, input) {
     let x = input as tf.Tensor4D;
-    c.channels.forEach((filters, i) => {
+    let features: tf.Tensor2D | undefined;
+    for (const [i, filters] of c.channels.entries()) {
       x = L.conv2d(`conv${i}`, x, filters, { bias: !c.batchNorm, init: c.init });
       if (c.batchNorm) x = L.batchNorm(`bn${i}`, x);
-      if (c.poolAfter.includes(i) && c.pool === 'max') {
-        x = L.activationMaxPool(`act${i}`, x, c.activation, 'plain');
-        return;
+      const pooled = c.poolAfter.includes(i);
+      // The activation and what follows it in one step where that is one pass (model.ts).
+      if (pooled && c.pool === 'max') x = L.activationMaxPool(`act${i}`, x, c.activation, 'plain');
+      else if (!pooled && c.head === 'gap' && i === c.channels.length - 1)
+        features = L.activationMean(`act${i}`, x, c.activation, 'plain');
+      else {
+        x = L.activation(`act${i}`, x, c.activation, 'plain');
+        if (pooled) x = tf.avgPool(x, 2, 2, 'valid');
       }
-      x = L.activation(`act${i}`, x, c.activation, 'plain');
-      if (c.poolAfter.includes(i)) x = tf.avgPool(x, 2, 2, 'valid');
-    });
-    const features = c.head === 'gap' ? tf.mean(x, [1, 2]) : tf.reshape(x, [x.shape[0], -1]);
-    return L.dense('head', features as tf.Tensor2D, c.classes, { bias: true, init: 'lecun' });
+    }
+    features ??= (c.head === 'gap' ? tf.mean(x, [1, 2]) : tf.reshape(x, [x.shape[0], -1])) as tf.Tensor2D;
+    return L.dense('head', features, c.classes, { bias: true, init: 'lecun' });
   },
 };

@@ -24,7 +24,14 @@ import type {
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { attrsAs } from '../kernel-attrs.ts';
 import { BufferPool } from './buffer-pool.ts';
-import { CONV_PARAM_GRADIENTS, type ConvParamGradientsAttrs, PRELU_MAX_POOL, PRELU_MAX_POOL_GRAD } from '../model.ts';
+import {
+  CONV_PARAM_GRADIENTS,
+  type ConvParamGradientsAttrs,
+  PRELU_MAX_POOL,
+  PRELU_MAX_POOL_GRAD,
+  PRELU_MEAN,
+  PRELU_MEAN_GRAD,
+} from '../model.ts';
 import { SGD_MOMENTUM, type SgdMomentumAttrs } from '../optimizers.ts';
 
 type Shape4 = [number, number, number, number];
@@ -89,6 +96,17 @@ export interface OnednnAddon {
     dx: Float32Array,
     dalpha: Float32Array,
     ...geometry: number[]
+  ): void;
+  preluMean(x: Float32Array, alpha: Float32Array, y: Float32Array, n: number, hw: number, c: number): void;
+  preluMeanBackward(
+    dy: Float32Array,
+    x: Float32Array,
+    alpha: Float32Array,
+    dx: Float32Array,
+    dalpha: Float32Array,
+    n: number,
+    hw: number,
+    c: number,
   ): void;
   avgPool(x: Float32Array, y: Float32Array, ...geometry: number[]): void;
   avgPoolBackward(dy: Float32Array, dx: Float32Array, ...geometry: number[]): void;
@@ -660,65 +678,92 @@ const reluGrad = {
   }),
 } satisfies KernelConfig;
 
+/**
+ * A kernel giving [dx, dα] of a PReLU (alone, or fused with what follows it) in one native pass:
+ * `run` fills dx (every element) and dα from dy, x and α.
+ */
+function preluGradient(
+  kernelName: string,
+  run: (
+    a: OnednnAddon,
+    v: { dy: Float32Array; x: Float32Array; alpha: Float32Array },
+    dx: Float32Array,
+    da: Float32Array,
+    x: TensorInfo,
+  ) => void,
+): KernelConfig {
+  return {
+    kernelName,
+    backendName: 'onednn',
+    kernelFunc: kernelFunc(({ inputs, backend }) => {
+      const { dy, x, alpha } = inputs as { dy: TensorInfo; x: TensorInfo; alpha: TensorInfo };
+      const v = { dy: backend.f32(dy)!, x: backend.f32(x)!, alpha: backend.f32(alpha)! };
+      const dx = uninitialized(v.x.length);
+      const da = uninitialized(v.alpha.length);
+      run(loadOnednnAddon(), v, dx, da, x);
+      nativeCalls.set(kernelName, (nativeCalls.get(kernelName) ?? 0) + 1);
+      return [backend.makeTensorInfo(x.shape, 'float32', dx), backend.makeTensorInfo(alpha.shape, 'float32', da)];
+    }),
+  };
+}
+
 /** dx and dα of PReLU in one pass (kernel used by the Prelu gradient below on this backend). */
 export const PRELU_GRAD = 'LineaPreluGrad';
 
-const preluGrad = {
-  kernelName: PRELU_GRAD,
-  backendName: 'onednn',
-  kernelFunc: kernelFunc(({ inputs, backend }) => {
-    const { dy, x, alpha } = inputs as { dy: TensorInfo; x: TensorInfo; alpha: TensorInfo };
-    const a = loadOnednnAddon();
-    const dyv = backend.f32(dy)!;
-    const xv = backend.f32(x)!;
-    const av = backend.f32(alpha)!;
-    const dx = uninitialized(xv.length);
-    const da = uninitialized(av.length);
-    a.preluBackward(dyv, xv, av, dx, da, x.shape.at(-1)!);
-    nativeCalls.set(PRELU_GRAD, (nativeCalls.get(PRELU_GRAD) ?? 0) + 1);
-    return [backend.makeTensorInfo(x.shape, 'float32', dx), backend.makeTensorInfo(alpha.shape, 'float32', da)];
-  }),
-} satisfies KernelConfig;
+const preluGrad = preluGradient(PRELU_GRAD, (a, v, dx, da, x) =>
+  a.preluBackward(v.dy, v.x, v.alpha, dx, da, x.shape.at(-1)!),
+);
 
 /** PReLU then 2×2 max pooling (stride 2, 'valid') in one pass, and its gradient (model.ts, activationMaxPool). */
 const PRELU_POOL: PoolAttrs = { filterSize: 2, strides: 2, pad: 'valid' };
 
-const preluMaxPoolKernel = {
-  kernelName: PRELU_MAX_POOL,
-  backendName: 'onednn',
-  kernelFunc: kernelFunc(({ inputs, backend }) => {
-    const { x, alpha } = inputs as { x: TensorInfo; alpha: TensorInfo };
-    const a = loadOnednnAddon();
-    const xv = backend.f32(x);
-    const av = backend.f32(alpha);
-    if (!xv || !av || x.shape.length !== 4 || channelAlpha(x, alpha) === undefined)
-      throw new Error(`${PRELU_MAX_POOL}: expected float32 x [N,H,W,C] and a channel-wise alpha [C]`);
-    const { info, geometry } = poolGeometry(x.shape as Shape4, PRELU_POOL);
-    const shape: Shape4 = [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
-    const y = uninitialized(shape.reduce((p, q) => p * q, 1));
-    a.preluMaxPool(xv, av, y, ...geometry);
-    nativeCalls.set(PRELU_MAX_POOL, (nativeCalls.get(PRELU_MAX_POOL) ?? 0) + 1);
-    return backend.makeTensorInfo(shape, 'float32', y);
-  }),
-} satisfies KernelConfig;
+/** A fused PReLU's forward kernel: `run` fills y, of `shape`, from x and a channel-wise α. */
+function preluForward(
+  kernelName: string,
+  shapeOf: (x: Shape4) => number[],
+  run: (a: OnednnAddon, x: Float32Array, alpha: Float32Array, y: Float32Array, shape: Shape4) => void,
+): KernelConfig {
+  return {
+    kernelName,
+    backendName: 'onednn',
+    kernelFunc: kernelFunc(({ inputs, backend }) => {
+      const { x, alpha } = inputs as { x: TensorInfo; alpha: TensorInfo };
+      const xv = backend.f32(x);
+      const av = backend.f32(alpha);
+      if (!xv || !av || x.shape.length !== 4 || channelAlpha(x, alpha) === undefined)
+        throw new Error(`${kernelName}: expected float32 x [N,H,W,C] and a channel-wise alpha [C]`);
+      const shape = shapeOf(x.shape as Shape4);
+      const y = uninitialized(shape.reduce((p, q) => p * q, 1));
+      run(loadOnednnAddon(), xv, av, y, x.shape as Shape4);
+      nativeCalls.set(kernelName, (nativeCalls.get(kernelName) ?? 0) + 1);
+      return backend.makeTensorInfo(shape, 'float32', y);
+    }),
+  };
+}
 
-const preluMaxPoolGrad = {
-  kernelName: PRELU_MAX_POOL_GRAD,
-  backendName: 'onednn',
-  kernelFunc: kernelFunc(({ inputs, backend }) => {
-    const { dy, x, alpha } = inputs as { dy: TensorInfo; x: TensorInfo; alpha: TensorInfo };
-    const a = loadOnednnAddon();
-    const dyv = backend.f32(dy)!;
-    const xv = backend.f32(x)!;
-    const av = backend.f32(alpha)!;
-    const { geometry } = poolGeometry(x.shape as Shape4, PRELU_POOL);
-    const dx = uninitialized(xv.length); // cleared by the kernel, image by image
-    const da = uninitialized(av.length);
-    a.preluMaxPoolBackward(dyv, xv, av, dx, da, ...geometry);
-    nativeCalls.set(PRELU_MAX_POOL_GRAD, (nativeCalls.get(PRELU_MAX_POOL_GRAD) ?? 0) + 1);
-    return [backend.makeTensorInfo(x.shape, 'float32', dx), backend.makeTensorInfo(alpha.shape, 'float32', da)];
-  }),
-} satisfies KernelConfig;
+const preluMaxPoolKernel = preluForward(
+  PRELU_MAX_POOL,
+  (shape) => {
+    const { info } = poolGeometry(shape, PRELU_POOL);
+    return [info.batchSize, info.outHeight, info.outWidth, info.outChannels];
+  },
+  (a, x, alpha, y, shape) => a.preluMaxPool(x, alpha, y, ...poolGeometry(shape, PRELU_POOL).geometry),
+);
+// dx is cleared by the kernel, image by image.
+const preluMaxPoolGrad = preluGradient(PRELU_MAX_POOL_GRAD, (a, v, dx, da, x) =>
+  a.preluMaxPoolBackward(v.dy, v.x, v.alpha, dx, da, ...poolGeometry(x.shape as Shape4, PRELU_POOL).geometry),
+);
+
+/** PReLU then the mean over positions (global average pooling) in one pass, and its gradient (activationMean). */
+const preluMeanKernel = preluForward(
+  PRELU_MEAN,
+  ([n, , , c]) => [n, c],
+  (a, x, alpha, y, [n, h, w, c]) => a.preluMean(x, alpha, y, n, h * w, c),
+);
+const preluMeanGrad = preluGradient(PRELU_MEAN_GRAD, (a, v, dx, da, x) => {
+  const [n, h, w, c] = x.shape as Shape4;
+  a.preluMeanBackward(v.dy, v.x, v.alpha, dx, da, n, h * w, c);
+});
 
 /** A parameter's whole SGD-momentum update in one native pass (the optimizer's kernel, optimizers.ts). */
 const sgdMomentum = {
@@ -781,6 +826,8 @@ function registerOnednn(): void {
   tf.registerKernel(preluGrad);
   tf.registerKernel(preluMaxPoolKernel);
   tf.registerKernel(preluMaxPoolGrad);
+  tf.registerKernel(preluMeanKernel);
+  tf.registerKernel(preluMeanGrad);
   tf.registerKernel(reluGrad);
   tf.registerKernel(sgdMomentum);
   tf.registerKernel(convParamGradients);

@@ -285,6 +285,12 @@ if (!built) {
       assert.deepEqual(Array.from(y!.dataSync()), Array.from(unfused[0]!.dataSync()), 'pooled values');
       assert.deepEqual(Array.from(dx!.dataSync()), Array.from(unfused[1]!.dataSync()), 'dx');
       assert.ok(relativeError(Array.from(da!.dataSync()), Array.from(unfused[2]!.dataSync())) <= 1e-6, 'dα');
+      // An α the fused kernels do not take (one for all channels) gets the two kernels instead.
+      const shared = tf.tensor1d([0.3]);
+      assert.deepEqual(
+        Array.from(preluMaxPool(x, shared).dataSync()),
+        Array.from(tf.maxPool(tf.prelu<tf.Tensor>(x, shared) as tf.Tensor4D, 2, 2, 'valid').dataSync()),
+      );
     });
   });
 

@@ -363,8 +363,7 @@ export const PRELU_MAX_POOL = 'LineaPreluMaxPool';
 export const PRELU_MAX_POOL_GRAD = 'LineaPreluMaxPoolGrad';
 
 export function preluMaxPool(x: tf.Tensor4D, alpha: tf.Tensor): tf.Tensor4D {
-  if (!tf.getKernel(PRELU_MAX_POOL, tf.getBackend()))
-    return tf.maxPool(tf.prelu(x, alpha as tf.Tensor4D), 2, 2, 'valid');
+  if (!fusable(PRELU_MAX_POOL, x, alpha)) return tf.maxPool(tf.prelu(x, alpha as tf.Tensor4D), 2, 2, 'valid');
   return fusedPrelu(PRELU_MAX_POOL, PRELU_MAX_POOL_GRAD, x, alpha) as tf.Tensor4D;
 }
 
@@ -376,9 +375,14 @@ export const PRELU_MEAN = 'LineaPreluMean';
 export const PRELU_MEAN_GRAD = 'LineaPreluMeanGrad';
 
 export function preluMean(x: tf.Tensor4D, alpha: tf.Tensor): tf.Tensor2D {
-  if (!tf.getKernel(PRELU_MEAN, tf.getBackend()))
-    return tf.mean(tf.prelu(x, alpha as tf.Tensor4D), [1, 2]) as tf.Tensor2D;
+  if (!fusable(PRELU_MEAN, x, alpha)) return tf.mean(tf.prelu(x, alpha as tf.Tensor4D), [1, 2]) as tf.Tensor2D;
   return fusedPrelu(PRELU_MEAN, PRELU_MEAN_GRAD, x, alpha) as tf.Tensor2D;
+}
+
+/** Whether the backend has the fused kernel and α is what it takes: float32, one per channel ([C]). */
+function fusable(kernel: string, x: tf.Tensor4D, alpha: tf.Tensor): boolean {
+  const channelWise = alpha.rank === 1 && alpha.size === x.shape[3];
+  return channelWise && x.dtype === 'float32' && alpha.dtype === 'float32' && !!tf.getKernel(kernel, tf.getBackend());
 }
 
 /** A fused PReLU op: its kernel forward, its gradient kernel (giving [dx, dAlpha]) backward. */

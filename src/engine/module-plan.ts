@@ -9,8 +9,9 @@
  * their imports resolved to, and the stats (size, mtime, inode; file-stat.ts) of all that decided
  * it: the modules themselves, the paths whose absence made `./x.js` mean `./x.ts`, the
  * package.json of each npm package an import named, and where Node found that package (the
- * node_modules entry, and the real directory a symlinked one leads to). The plan is used only while every stat still
- * matches; otherwise the hooks load the graph, and a new plan is written from what they resolved.
+ * node_modules entry, and the real directory a symlinked one leads to). The plan is used only
+ * while every stat still matches; otherwise the hooks load the graph, and a new plan is written
+ * from what they resolved.
  * A graph with a file saved in the last two seconds is not planned, as code digests are not.
  *
  * A graph that a plan could not reproduce exactly gets no plan, and the hooks load it every time:

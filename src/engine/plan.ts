@@ -56,15 +56,19 @@ function cachedNow(
   }
   const key = cacheKey(fingerprintOf(project, instance, inputs));
   const found = lookupNow(project, key);
-  if (!found) return undefined;
+  return found && cachedPlan(instance, key, found.record);
+}
+
+/** A cached instance's plan: nothing to do, its result's digest, how long it took to make. */
+function cachedPlan(instance: Instance, key: CacheKey, record: RunRecord): PlannedInstance {
   return {
     id: instance.id,
     stage: instance.stage.name,
     key,
     state: 'cached',
     reasons: [],
-    digest: found.record.digest,
-    lastSeconds: found.record.seconds,
+    digest: record.digest,
+    lastSeconds: record.seconds,
   };
 }
 
@@ -168,15 +172,7 @@ async function planOne(
   const fingerprint = fingerprintOf(project, instance, inputs);
   const key = cacheKey(fingerprint);
   const found = await lookup(project, key);
-  if (found.hit)
-    return {
-      ...base,
-      key,
-      state: 'cached',
-      reasons: [],
-      digest: found.record.digest,
-      lastSeconds: found.record.seconds,
-    };
+  if (found.hit) return cachedPlan(instance, key, found.record);
   const holder = await project.leases.holder(key);
   const running = holder
     ? holder.job

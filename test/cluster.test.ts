@@ -39,6 +39,24 @@ describe('slurm executor', () => {
   const run = (project: Project, args: string[], extra: Record<string, string> = {}) =>
     project.linea(args, { ...env, ...extra });
 
+  /**
+   * The id of the Slurm job running this project's `slow` stage, once the stage has started in it.
+   * Asked of the project's own `status`: other test files run slurm jobs named linea:slow at the
+   * same time, so a job found in squeue by name may be another project's.
+   */
+  const runningSlowJob = async (project: Project, args: string[]): Promise<string> => {
+    let job = '';
+    await waitFor(async () => {
+      const status = await run(project, ['status', ...args.slice(1), '--json']);
+      const slow = (
+        JSON.parse(status.stdout || '{"stages":[]}') as { stages: { id: string; running?: string }[] }
+      ).stages.find((s) => s.id === 'slow');
+      job = slow?.running?.match(/^slurm job (\d+)$/)?.[1] ?? '';
+      return job !== '' && project.executions().some((l) => l.startsWith('slow ') && l.includes('step='));
+    }, 'the slow job to run, shown by status as running (slurm job N)');
+    return job;
+  };
+
   for (const [name, uri] of Object.entries(INDEXES)) {
     it(`runs the toy pipeline as jobs with a ${name} index; a second run is all cached`, async () => {
       const project = fresh();
@@ -86,15 +104,7 @@ describe('slurm executor', () => {
       'slow.stepMs=500',
     ];
     const driver = project.spawn(args, env);
-    let job = '';
-    await waitFor(async () => {
-      const status = await run(project, ['status', ...args.slice(1), '--json']);
-      const slow = (
-        JSON.parse(status.stdout || '{"stages":[]}') as { stages: { id: string; running?: string }[] }
-      ).stages.find((s) => s.id === 'slow');
-      job = slow?.running?.match(/^slurm job (\d+)$/)?.[1] ?? '';
-      return job !== '' && project.executions().some((l) => l.startsWith('slow ') && l.includes('step='));
-    }, 'the slow job to run, shown by status as running (slurm job N)');
+    const job = await runningSlowJob(project, args);
     driver.kill('SIGKILL');
     await driver;
     assert.equal(await slurmState(job), 'RUNNING', 'the job outlives its driver');
@@ -121,19 +131,10 @@ describe('slurm executor', () => {
       'slow.stepMs=500',
     ];
     const driver = project.spawn(args, env);
-    let job = '';
-    await waitFor(async () => {
-      const out = (await execa('squeue', ['-h', '-o', '%i %j'], { env, reject: false })).stdout;
-      job =
-        out
-          .split('\n')
-          .find((l) => l.includes('linea:slow') && project.executions().some((e) => e.startsWith('slow ')))
-          ?.split(' ')[0] ?? '';
-      return job !== '';
-    }, 'the slow job to start');
+    const job = await runningSlowJob(project, args);
     await execa('scancel', [job], { env });
     const result = await driver;
-    assert.equal(result.exitCode, 1);
+    assert.equal(result.exitCode, 1, String(result.stderr));
     assert.match(String(result.stderr), new RegExp(`slow failed: slurm job ${job} ended CANCELLED`));
     const rerun = await run(project, [...args, '--set', 'slow.stepMs=10', '--json']);
     assert.equal(rerun.code, 0, rerun.stderr);

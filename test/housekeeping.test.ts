@@ -118,5 +118,7 @@ describe('housekeeping', () => {
       "the dead holder's checkpoints are collected",
     );
     assert.equal(existsSync(join(project.cacheDir, 'checkpoints', held)), true, "a live holder's are kept");
+    assert.equal(existsSync(join(project.cacheDir, 'leases', `${orphan}.lease`)), false, 'the dead lease is swept');
+    assert.equal(existsSync(join(project.cacheDir, 'leases', `${held}.lease`)), true, 'the live one is kept');
   });
 });

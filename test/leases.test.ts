@@ -1,12 +1,13 @@
 // Per-key leases: one holder at a time; a dead holder's lease is taken over at once on the same
 // host; a remote holder's lease only once its heartbeat is older than the stale timeout.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { CacheKey } from '../src/engine/json.ts';
 import { Leases } from '../src/engine/lease.ts';
+import { freshProjects, type RunJson } from './helpers/project.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'linea-leases-'));
 mkdirSync(dir, { recursive: true });
@@ -62,6 +63,59 @@ describe('leases', () => {
     }
     const again = await new Leases(dir).tryAcquire(key('d'));
     assert.equal(again.ok, false, 'their lease is still there');
+  });
+
+  it('a sweep removes dead holders’ leases and old debris, and keeps live, fresh and damaged ones', async () => {
+    const sdir = mkdtempSync(join(tmpdir(), 'linea-sweep-'));
+    try {
+      const leases = new Leases(sdir, { staleMs: 60_000, warn: () => undefined });
+      const mine = await leases.tryAcquire(key('live'));
+      assert.ok(mine.ok);
+      const plant = (name: string, text: string, ageMs = 0) => {
+        const path = join(sdir, name);
+        writeFileSync(path, text);
+        const at = new Date(Date.now() - ageMs);
+        utimesSync(path, at, at);
+      };
+      const holder = (host: string, pid: number) =>
+        JSON.stringify({ host, pid, nonce: `${host}${pid}`, acquiredAt: '' });
+      plant(`${key('dead')}.lease`, holder(hostname(), 2 ** 22 + 777));
+      plant(`${key('remote-stale')}.lease`, holder('another-host', 1), 120_000);
+      plant(`${key('remote-fresh')}.lease`, holder('another-host', 1));
+      plant(`${key('damaged')}.lease`, '{"host":');
+      plant(`${key('old')}.lease.4242-abcd.tmp`, holder(hostname(), 4242), 120_000);
+      plant(`${key('new')}.lease.4243-abcd.tmp`, holder(hostname(), 4243));
+      plant(`${key('old')}.lease.break`, holder(hostname(), 4244), 120_000);
+
+      assert.equal(await leases.sweep(), 4);
+      assert.deepEqual(readdirSync(sdir).sort(), [
+        `${key('damaged')}.lease`,
+        `${key('live')}.lease`,
+        `${key('new')}.lease.4243-abcd.tmp`,
+        `${key('remote-fresh')}.lease`,
+      ]);
+      if (mine.ok) assert.equal(await mine.lease.stillHeld(), true, 'the sweeper’s own lease is untouched');
+      await leases.releaseAll();
+    } finally {
+      rmSync(sdir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('leases left by a killed run', () => {
+  const fresh = freshProjects();
+
+  it('are swept by the next run, even for keys it finds cached', async () => {
+    const project = fresh();
+    const first = await project.json<RunJson>(['run']);
+    // A run killed between committing a key and releasing its lease leaves this behind; the key is
+    // cached, so no later run would ever try to take that lease.
+    const committed = first.stages.find((s) => s.id === 'source')!.key;
+    const lease = join(project.cacheDir, 'leases', `${committed}.lease`);
+    writeFileSync(lease, JSON.stringify({ host: hostname(), pid: 2 ** 22 + 4321, nonce: 'killed', acquiredAt: '' }));
+    const second = await project.json<RunJson>(['run']);
+    assert.ok(second.stages.every((s) => s.status === 'cached'));
+    assert.equal(existsSync(lease), false, 'the dead lease is gone');
   });
 });
 

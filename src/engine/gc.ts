@@ -112,7 +112,10 @@ export async function collectGarbage(project: Project, options: GcOptions): Prom
     droppedCheckpoints++;
     if (!options.dryRun) await store.dropCheckpoints(key);
   }
-  if (!options.dryRun) await store.sweepTmp();
+  if (!options.dryRun) {
+    await store.sweepTmp();
+    await project.leases.sweep?.();
+  }
 
   const kept = objects.filter((o) => !gone.has(o.digest));
   return {

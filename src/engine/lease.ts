@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startHeartbeat } from './heartbeat.ts';
 import type { CacheKey } from './json.ts';
@@ -41,6 +41,12 @@ export interface LeaseStore {
   holder(key: CacheKey): Promise<LeaseHolder | undefined>;
   /** Release every lease this process holds (on exit or interrupt). */
   releaseAll(): Promise<void>;
+  /**
+   * Remove leases whose holders are dead, with what their kills left half-written; returns how
+   * many. A process killed between committing a key and releasing its lease leaves one for a key
+   * that no run will ask for again. Stores whose leases expire by themselves need not have it.
+   */
+  sweep?(): Promise<number>;
   /** Release everything and close any connection. */
   close(): Promise<void>;
 }
@@ -199,6 +205,29 @@ export class Leases implements LeaseStore {
   /** Release every lease this process holds (on exit or interrupt). */
   async releaseAll(): Promise<void> {
     await Promise.all([...this.held].map((lease) => lease.release()));
+  }
+
+  async sweep(): Promise<number> {
+    let removed = 0;
+    for (const name of await readdir(this.dir).catch(() => [] as string[])) {
+      const path = join(this.dir, name);
+      if (name.endsWith('.lease')) {
+        const current = await readLease(path);
+        // A damaged lease is left to tryAcquire, which says so when the key is next wanted.
+        if (current.state !== 'held' || !(await this.isDead(current.holder, current.heartbeatMs))) continue;
+        await this.breakLease(path, (file) => file.state === 'held' && file.holder.nonce === current.holder.nonce);
+        if ((await readLease(path)).state === 'missing') removed++;
+      } else if (name.endsWith('.tmp') || name.endsWith('.break')) {
+        // A half-made lease or a break lock lives for a moment; one older than the stale timeout
+        // was left by a kill. Their names carry no host, so age is the only safe test on a shared store.
+        const age = Date.now() - (statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+        if (age > this.staleMs) {
+          await unlink(path).catch(() => undefined);
+          removed++;
+        }
+      }
+    }
+    return removed;
   }
 
   close(): Promise<void> {

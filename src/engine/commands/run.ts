@@ -16,7 +16,9 @@ export async function cmdRun(flags: Flags, selection?: Selection, preloaded?: Lo
     flags,
     async (project, instances, loaded) => {
       const executor = await phase('start executor', async () => {
+        // What a killed run left: its workspaces, and leases of keys it had committed but not released.
         await project.store.sweepTmp();
+        await project.leases.sweep?.();
         const name = chooseExecutor({ flag: flags.executor, pipeline: loaded.pipeline.executor }, jobs);
         return createExecutor(name, { jobs, root: loaded.root, cacheDir: loaded.cacheDir });
       });

@@ -34,7 +34,15 @@ const INDEXES = { postgres: () => env.LINEA_TEST_POSTGRES!, redis: () => env.LIN
 
 describe('slurm executor', () => {
   const fresh = freshProjects();
-  const slurm = (index: string, ...more: string[]) => ['--executor', 'slurm', '--jobs', '4', '--index', index, ...more];
+  /** `index` undefined: the default, a directory in the project's cache, with lease files beside it. */
+  const slurm = (index: string | undefined, ...more: string[]) => [
+    '--executor',
+    'slurm',
+    '--jobs',
+    '4',
+    ...(index ? ['--index', index] : []),
+    ...more,
+  ];
   /** One server serves every test: each project has its own store, and an entry whose object is elsewhere is a miss. */
   const run = (project: Project, args: string[], extra: Record<string, string> = {}) =>
     project.linea(args, { ...env, ...extra });
@@ -91,32 +99,30 @@ describe('slurm executor', () => {
     }
   });
 
-  it('a driver killed mid-run leaves its jobs running; the rerun adopts them', async () => {
-    const project = fresh();
-    const args = [
-      'run',
-      ...slurm(INDEXES.redis()),
-      '--only',
-      'slow',
-      '--set',
-      'slow.steps=30',
-      '--set',
-      'slow.stepMs=500',
-    ];
-    const driver = project.spawn(args, env);
-    const job = await runningSlowJob(project, args);
-    driver.kill('SIGKILL');
-    await driver;
-    assert.equal(await slurmState(job), 'RUNNING', 'the job outlives its driver');
-    const rerun = await run(project, [...args, '--json']);
-    assert.equal(rerun.code, 0, rerun.stderr);
-    assert.match(rerun.stderr, new RegExp(`adopting slurm job ${job}`));
-    const starts = project
-      .executions()
-      .map(parseExecution)
-      .filter((e) => e.instance === 'slow' && e.note?.startsWith('start='));
-    assert.equal(starts.length, 1, 'the stage ran once, in the adopted job');
-  });
+  // The lease of the killed driver names its job: the rerun adopts the job through it, so nothing
+  // that clears dead leases (a run's sweep, gc) may take it while the key is uncommitted.
+  for (const [name, index] of [
+    ['redis', () => INDEXES.redis()],
+    ['directory', () => undefined],
+  ] as const) {
+    it(`a driver killed mid-run leaves its jobs running; the rerun adopts them (${name} index)`, async () => {
+      const project = fresh();
+      const args = ['run', ...slurm(index()), '--only', 'slow', '--set', 'slow.steps=30', '--set', 'slow.stepMs=500'];
+      const driver = project.spawn(args, env);
+      const job = await runningSlowJob(project, args);
+      driver.kill('SIGKILL');
+      await driver;
+      assert.equal(await slurmState(job), 'RUNNING', 'the job outlives its driver');
+      const rerun = await run(project, [...args, '--json']);
+      assert.equal(rerun.code, 0, rerun.stderr);
+      assert.match(rerun.stderr, new RegExp(`adopting slurm job ${job}`));
+      const starts = project
+        .executions()
+        .map(parseExecution)
+        .filter((e) => e.instance === 'slow' && e.note?.startsWith('start='));
+      assert.equal(starts.length, 1, 'the stage ran once, in the adopted job');
+    });
+  }
 
   it('a job cancelled with scancel is reported with its state, and the rerun recomputes it', async () => {
     const project = fresh();

@@ -86,13 +86,21 @@ describe('leases', () => {
       plant(`${key('old')}.lease.4242-abcd.tmp`, holder(hostname(), 4242), 120_000);
       plant(`${key('new')}.lease.4243-abcd.tmp`, holder(hostname(), 4243));
       plant(`${key('old')}.lease.break`, holder(hostname(), 4244), 120_000);
+      plant(`${key('spared')}.lease`, holder(hostname(), 2 ** 22 + 778));
 
-      assert.equal(await leases.sweep(), 4);
+      const asked: string[] = [];
+      const keep = async (k: CacheKey) => {
+        asked.push(k);
+        return k === key('spared');
+      };
+      assert.equal(await leases.sweep(keep), 4);
+      assert.deepEqual(asked.sort(), [key('dead'), key('remote-stale'), key('spared')], 'asked of dead holders only');
       assert.deepEqual(readdirSync(sdir).sort(), [
         `${key('damaged')}.lease`,
         `${key('live')}.lease`,
         `${key('new')}.lease.4243-abcd.tmp`,
         `${key('remote-fresh')}.lease`,
+        `${key('spared')}.lease`,
       ]);
       if (mine.ok) assert.equal(await mine.lease.stillHeld(), true, 'the sweeper’s own lease is untouched');
       await leases.releaseAll();

@@ -2,7 +2,7 @@
  * Garbage collection. Keeps every object the current plan or a pinned run reaches; of the rest,
  * evicts least recently used first, down to `maxBytes` (or all of them when no budget is set).
  * Index entries whose object is gone are dropped, as are checkpoints of keys no plan reaches,
- * and workspaces of dead processes.
+ * and what dead processes left: workspaces, and leases no later run needs (project.ts sweepLeftovers).
  *
  * gc runs beside `linea run`s on the same store, as Bazel's and git's collectors run beside
  * builds: it never removes an object that a run in progress has recorded (activity.ts) or that
@@ -12,7 +12,7 @@
  */
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { Project } from './project.ts';
+import { type Project, sweepLeftovers } from './project.ts';
 import type { ArtifactDigest, CacheKey } from './json.ts';
 
 export interface GcOptions {
@@ -112,10 +112,7 @@ export async function collectGarbage(project: Project, options: GcOptions): Prom
     droppedCheckpoints++;
     if (!options.dryRun) await store.dropCheckpoints(key);
   }
-  if (!options.dryRun) {
-    await store.sweepTmp();
-    await project.leases.sweep?.();
-  }
+  if (!options.dryRun) await sweepLeftovers(project);
 
   const kept = objects.filter((o) => !gone.has(o.digest));
   return {

@@ -44,9 +44,11 @@ export interface LeaseStore {
   /**
    * Remove leases whose holders are dead, with what their kills left half-written; returns how
    * many. A process killed between committing a key and releasing its lease leaves one for a key
-   * that no run will ask for again. Stores whose leases expire by themselves need not have it.
+   * that no run will ask for again. `keep` spares a dead holder's lease the caller still needs:
+   * one naming a cluster job that may still be computing its key, for the next run to adopt.
+   * Stores whose leases expire by themselves need not have it.
    */
-  sweep?(): Promise<number>;
+  sweep?(keep: (key: CacheKey, holder: LeaseHolder) => Promise<boolean>): Promise<number>;
   /** Release everything and close any connection. */
   close(): Promise<void>;
 }
@@ -207,7 +209,7 @@ export class Leases implements LeaseStore {
     await Promise.all([...this.held].map((lease) => lease.release()));
   }
 
-  async sweep(): Promise<number> {
+  async sweep(keep: (key: CacheKey, holder: LeaseHolder) => Promise<boolean>): Promise<number> {
     let removed = 0;
     for (const name of await readdir(this.dir).catch(() => [] as string[])) {
       const path = join(this.dir, name);
@@ -215,6 +217,7 @@ export class Leases implements LeaseStore {
         const current = await readLease(path);
         // A damaged lease is left to tryAcquire, which says so when the key is next wanted.
         if (current.state !== 'held' || !(await this.isDead(current.holder, current.heartbeatMs))) continue;
+        if (await keep(name.slice(0, -'.lease'.length) as CacheKey, current.holder)) continue;
         await this.breakLease(path, (file) => file.state === 'held' && file.holder.nonce === current.holder.nonce);
         if ((await readLease(path)).state === 'missing') removed++;
       } else if (name.endsWith('.tmp') || name.endsWith('.break')) {

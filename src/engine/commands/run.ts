@@ -8,6 +8,7 @@ import { ProgressPrinter, summaryTable } from '../progress.ts';
 import { publishResults } from '../publish.ts';
 import { phase } from '../profile.ts';
 import { runInstances } from '../run.ts';
+import { sweepLeftovers } from '../project.ts';
 import { type Flags, jobsFrom, type Loaded, withProject } from './context.ts';
 
 export async function cmdRun(flags: Flags, selection?: Selection, preloaded?: Loaded): Promise<number> {
@@ -16,9 +17,7 @@ export async function cmdRun(flags: Flags, selection?: Selection, preloaded?: Lo
     flags,
     async (project, instances, loaded) => {
       const executor = await phase('start executor', async () => {
-        // What a killed run left: its workspaces, and leases of keys it had committed but not released.
-        await project.store.sweepTmp();
-        await project.leases.sweep?.();
+        await sweepLeftovers(project);
         const name = chooseExecutor({ flag: flags.executor, pipeline: loaded.pipeline.executor }, jobs);
         return createExecutor(name, { jobs, root: loaded.root, cacheDir: loaded.cacheDir });
       });

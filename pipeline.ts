@@ -102,6 +102,40 @@ const claimsSweep = Object.fromEntries(
 const ALL_CLASSES = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 
 /**
+ * Tasks that need depth (docs/science.md, "Tasks"), each a whole `prepare-data` setting so that it
+ * overrides a preset's data: 8,000 training and 4,000 test examples, like the claims preset's
+ * Fashion-MNIST, and every class kept (a preset's class subset would otherwise apply).
+ */
+const SYNTHETIC_SPLITS = { train: 8000, test: 4000 } as const;
+const everyClass = (n: number) => Array.from({ length: n }, (_, i) => i);
+/** Gaussian 14×14 inputs labelled by a random ReLU CNN of this depth, 4 classes. */
+const teacherTask = (depth: number): Record<string, Json> => ({
+  'prepare-data.source': { kind: 'teacher', depth, size: 14, classes: 4, ...SYNTHETIC_SPLITS },
+  'prepare-data.classes': everyClass(4),
+  'prepare-data.downsample': 1,
+});
+/** The random hierarchy model with L levels, on an 8×8 grid whatever L (each symbol repeated), so one network fits all. */
+const hierarchyTask = (levels: number): Record<string, Json> => ({
+  'prepare-data.source': {
+    kind: 'hierarchy',
+    levels,
+    vocabulary: 8,
+    classes: 4,
+    rules: 4,
+    size: 8,
+    ...SYNTHETIC_SPLITS,
+  },
+  'prepare-data.classes': everyClass(4),
+  'prepare-data.downsample': 1,
+});
+/** Two Fashion-MNIST items side by side (14×28 after pooling), labelled by the sum of their class numbers mod k. */
+const mosaicTask = (itemClasses: number[]): Record<string, Json> => ({
+  'prepare-data.source': { kind: 'fashion-mnist-mosaic', items: 2, itemClasses, rule: 'sum-mod', ...SYNTHETIC_SPLITS },
+  'prepare-data.classes': everyClass(itemClasses.length),
+  'prepare-data.downsample': 2,
+});
+
+/**
  * The dense network is trained by two nodes of the pretrain stage: `pretrain` for the main
  * experiment and `width-sweep` for the frivolous-unit width sweep. Settings of the network apply
  * to both (at width ×1 they are the same run, computed once: the cache key has no node id).
@@ -196,11 +230,18 @@ export default definePipeline({
         easy: { 'prepare-data.classes': [1, 8] },
         hard: { 'prepare-data.classes': [0, 2, 4, 6] },
         all: { 'prepare-data.classes': ALL_CLASSES },
-        teacher: { 'prepare-data.source': { kind: 'teacher', depth: 4, size: 14 }, 'prepare-data.downsample': 1 },
+        teacher: teacherTask(4),
+        'teacher-2': teacherTask(2),
+        'teacher-6': teacherTask(6),
+        'rhm-1': hierarchyTask(1),
+        'rhm-2': hierarchyTask(2),
+        'rhm-3': hierarchyTask(3),
+        'mosaic-xor': mosaicTask([1, 8]),
+        'mosaic-sum4': mosaicTask([1, 8, 7, 3]),
       },
       {
         description:
-          'easy (trouser vs bag), hard (T-shirt, pullover, coat, shirt), all 10 classes, or a synthetic deep-teacher task',
+          'easy (trouser vs bag), hard (T-shirt, pullover, coat, shirt), all 10 classes; tasks that need depth: a deep teacher of depth 2, 4 or 6, the random hierarchy model with L = 1, 2 or 3 levels, Fashion-MNIST pairs labelled by the sum of their classes mod 2 (xor) or 4',
       },
     ),
     width: axis('pretrain.width', [0.5, 1, 2], {

@@ -6,6 +6,7 @@
 import { defineStage, directoryDigests, fileDigest } from '../src/index.ts';
 import { dataSpec, EMBEDDED_FASHION_MNIST_DIR, prepareData, saveData, type DataSpec } from '../src/models/index.ts';
 import type { DataValue } from './lib/artifacts.ts';
+import { useBackend } from './lib/training.ts';
 
 /** The bytes the params point at are part of the key: new data files ⇒ new data. */
 function dataFiles(spec: DataSpec): Record<string, string> {
@@ -14,10 +15,12 @@ function dataFiles(spec: DataSpec): Record<string, string> {
     case 'fashion-mnist-embedded':
       return directoryDigests(EMBEDDED_FASHION_MNIST_DIR, (name) => name.includes('ubyte'));
     case 'fashion-mnist':
+    case 'fashion-mnist-mosaic':
       return directoryDigests(s.dir, (name) => name.includes('ubyte'));
     case 'cifar':
       return Object.fromEntries([...s.train, ...s.test].map((file) => [file, fileDigest(file)]));
     case 'teacher':
+    case 'hierarchy':
       return {};
   }
 }
@@ -26,6 +29,12 @@ function describeSource(spec: DataSpec): string {
   const s = spec.source;
   if (s.kind === 'teacher') return `teacher (depth ${s.depth}, ${s.size}×${s.size}, ${s.classes} classes)`;
   if (s.kind === 'cifar') return `cifar-${s.variant}`;
+  if (s.kind === 'hierarchy') {
+    return `random hierarchy (L = ${s.levels}, v = ${s.vocabulary}, ${s.classes} classes, m = ${s.rules})`;
+  }
+  if (s.kind === 'fashion-mnist-mosaic') {
+    return `fashion-mnist mosaic (${s.items} items of classes ${s.itemClasses.join(', ')}, ${s.rule})`;
+  }
   return s.kind;
 }
 
@@ -33,8 +42,13 @@ export const prepareDataStage = defineStage({
   name: 'prepare-data',
   description: 'dataset, class subset, resolution and split → normalised splits on disk',
   params: dataSpec,
-  env: (params) => ({ dataFiles: dataFiles(params) }),
+  // The teacher's labels are a network's argmax, computed on the tensor backend: key on it as training does.
+  env: (params) => ({
+    dataFiles: dataFiles(params),
+    ...(params.source.kind === 'teacher' ? { LINEA_BACKEND: process.env.LINEA_BACKEND ?? null } : {}),
+  }),
   run: async (ctx): Promise<DataValue> => {
+    if (ctx.params.source.kind === 'teacher') await useBackend(ctx);
     const data = prepareData(ctx.params);
     await saveData(ctx.outDir, data);
     ctx.log(

@@ -19,7 +19,10 @@ import {
   type ChannelStats,
   type Dataset,
 } from './dataset.ts';
+import { deriveSeed } from '../random.ts';
 import { DEBIAN_FASHION_MNIST_DIR, readEmbeddedFashionMnist, readFashionMnist } from './fashion-mnist.ts';
+import { hierarchyTask } from './hierarchy.ts';
+import { mosaicTask } from './mosaic.ts';
 import { deepTeacher, teacherTask } from './teacher.ts';
 
 const positive = z.number().int().positive();
@@ -48,6 +51,38 @@ export const dataSpec = z
           width: positive.default(16),
           train: positive.default(2000),
           test: positive.default(500),
+        })
+        .strict(),
+      /**
+       * The Random Hierarchy Model in 2-D (hierarchy.ts): one-hot symbols on a 2^L grid whose label
+       * is the root of L levels of random 2×2 production rules (the difficulty knob is L).
+       */
+      z
+        .object({
+          kind: z.literal('hierarchy'),
+          levels: positive.max(6),
+          vocabulary: positive.default(8),
+          classes: positive.default(4),
+          rules: positive.default(4),
+          /** Side of the image; each symbol is repeated into a square (default 2^levels). */
+          size: positive.optional(),
+          train: positive.default(8000),
+          test: positive.default(4000),
+        })
+        .strict(),
+      /**
+       * Mosaics of Fashion-MNIST items whose label is a relation between them (mosaic.ts): the
+       * sum of their class numbers modulo k, or whether they are all of one class.
+       */
+      z
+        .object({
+          kind: z.literal('fashion-mnist-mosaic'),
+          dir: z.string().default(DEBIAN_FASHION_MNIST_DIR),
+          items: z.number().int().min(2).max(4).default(2),
+          itemClasses: z.array(z.number().int().nonnegative()).min(2).default([1, 8]),
+          rule: z.enum(['sum-mod', 'same']).default('sum-mod'),
+          train: positive.default(8000),
+          test: positive.default(4000),
         })
         .strict(),
     ]),
@@ -100,6 +135,18 @@ export function prepareData(input: DataSpecInput): PreparedData {
         seed: spec.seed,
       }));
       break;
+    case 'hierarchy':
+      ({ train, test } = hierarchyTask({ ...s, seed: spec.seed }));
+      break;
+    case 'fashion-mnist-mosaic': {
+      const raw = readFashionMnist(s.dir);
+      const options = { items: s.items, classes: s.itemClasses, rule: s.rule, seed: spec.seed };
+      [train, test] = [
+        toDataset(mosaicTask(raw.train, { ...options, count: s.train, seed: deriveSeed(spec.seed, 'train') })),
+        toDataset(mosaicTask(raw.test, { ...options, count: s.test, seed: deriveSeed(spec.seed, 'test') })),
+      ];
+      break;
+    }
   }
   if (spec.classes) [train, test] = [classSubset(train, spec.classes), classSubset(test, spec.classes)];
   const first = (ds: Dataset, n: number | undefined) =>

@@ -7,13 +7,14 @@
  * Each section is its own module in lib/report/sections/ (inputs → page section + results.json
  * fields); this stage only builds what they share, runs them, and writes the files.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { defineStage } from '../src/index.ts';
+import { defineStage, fileDigest } from '../src/index.ts';
 import { provenanceLine } from './lib/report/figures.ts';
 import { html, markdown } from './lib/report/render.ts';
-import { type Claim, gaps, joinRows } from './lib/report/rows.ts';
+import { type Claim, type DifficultyPair, gaps, joinRows } from './lib/report/rows.ts';
 import { advantageSection } from './lib/report/sections/advantage.ts';
 import { bridgeSection } from './lib/report/sections/bridge.ts';
 import {
@@ -26,6 +27,14 @@ import {
 import { frivolousSection } from './lib/report/sections/frivolous.ts';
 import { frivolousLinearizedSection } from './lib/report/sections/frivolous-linearized.ts';
 import { linearitySection } from './lib/report/sections/linearity.ts';
+import { readShipped, SHIPPED_VERDICTS, verdictRows, type VerdictsFile } from './lib/report/verdicts.ts';
+
+/** Task pairs of one family whose gaps the hard-vs-easy claim compares (task axis values). */
+const DIFFICULTY: DifficultyPair[] = [
+  { hard: 'hard', easy: 'easy' },
+  { hard: 'rhm-3', easy: 'rhm-1' },
+  { hard: 'teacher-6', easy: 'teacher-2' },
+];
 
 /** The report's sections in page order; each also contributes its fields to results.json. */
 const SECTIONS: readonly ((context: ReportContext) => Promise<SectionOutput>)[] = [
@@ -40,10 +49,15 @@ export const reportStage = defineStage({
   name: 'report',
   description: 'HTML report with Vega-Lite figures, results.json, summary.md',
   publish: true,
-  params: z.object({ title: z.string().default('Nonlinear advantage: how much nonlinearity does the network use?') }),
+  params: z.object({
+    title: z.string().default('Nonlinear advantage: how much nonlinearity does the network use?'),
+    difficulty: z.array(z.object({ hard: z.string(), easy: z.string() }).strict()).default(DIFFICULTY),
+  }),
   inputs: REPORT_INPUTS,
+  // A run that cannot judge shows the shipped claims run's verdicts: new ones make a new report.
+  env: () => ({ shippedVerdicts: existsSync(SHIPPED_VERDICTS) ? fileDigest(SHIPPED_VERDICTS) : null }),
   run: async (ctx) => {
-    const context = reportContext(ctx.inputs);
+    const context = reportContext(ctx.inputs, ctx.params.difficulty);
     const { rows, provenance } = context;
     const outputs: SectionOutput[] = [];
     for (const build of SECTIONS) outputs.push(await build(context));
@@ -62,8 +76,20 @@ export const reportStage = defineStage({
           ]
         : []),
     ];
-    const page = { title: ctx.params.title, intro, sections };
+    const verdictList = verdictRows(sections);
+    const judged = seedCount >= 3;
+    const shipped = judged ? undefined : readShipped();
+    const verdicts = {
+      rows: verdictList,
+      note: judged
+        ? `Every claim of the three papers as this run judged it (${seedCount} paired seeds); the evidence and the rule are in each section.`
+        : `This run cannot judge (${seedCount === 1 ? 'one seed' : `${seedCount} seeds`}; a verdict needs 3 paired seeds): its own column says "not tested" with its numbers. ${shipped && 'file' in shipped ? `Beside it, marked as such, the verdicts of the shipped claims run (docs/results/claims, \`linea run --preset claims\`: ${shipped.file.provenance}).` : `The shipped claims run's verdicts cannot be shown: ${shipped?.missing}.`}`,
+      ...(shipped && 'file' in shipped ? { shipped: shipped.file } : {}),
+    };
+    const page = { title: ctx.params.title, intro, verdicts, sections };
     await writeFile(join(ctx.outDir, 'report.html'), html(page));
+    const file: VerdictsFile = { format: 'linea-verdicts', provenance, seeds: seedCount, verdicts: verdictList };
+    await writeFile(join(ctx.outDir, 'verdicts.json'), `${JSON.stringify(file, null, 1)}\n`);
     const claims: Claim[] = sections.flatMap((s) => s.claims);
     const results = { provenance, claims, ...Object.assign({}, ...outputs.map((o) => o.results)) };
     await writeFile(join(ctx.outDir, 'results.json'), `${JSON.stringify(results, null, 1)}\n`);
@@ -78,7 +104,7 @@ export const reportStage = defineStage({
 });
 
 /** What several sections share: the joined rows, the provenance line and the early/late gaps. */
-function reportContext(inputs: ReportInputs): ReportContext {
+function reportContext(inputs: ReportInputs, difficulty: readonly DifficultyPair[]): ReportContext {
   const rows = joinRows({
     dense: labelled(inputs.dense),
     sparse: labelled(inputs.sparse),
@@ -102,5 +128,5 @@ function reportContext(inputs: ReportInputs): ReportContext {
       fineTune: inputs.sparse.map((s) => s.value.fineTuneEpochs),
     },
   });
-  return { inputs, rows, provenance, gapPoints: gaps(rows) };
+  return { inputs, rows, provenance, gapPoints: gaps(rows), difficulty };
 }

@@ -93,6 +93,15 @@ describe('the nonlinear-advantage experiment (smoke preset)', () => {
     for (const c of results.claims) assert.equal(c.verdict, 'not tested', `${c.claim}: ${c.verdict}`);
     const summary = readFileSync(join(dir, 'results', 'summary.md'), 'utf8');
     assert.match(summary, /\| claim \| verdict \| evidence \|/);
+    // Verdicts first: one table of every claim, which says that this run cannot judge.
+    assert.ok(summary.indexOf('## Verdicts') < summary.indexOf('## Nonlinear advantage'));
+    assert.match(summary, /This run cannot judge \(one seed; a verdict needs 3 paired seeds\)/);
+    const verdicts = JSON.parse(readFileSync(join(dir, 'results', 'verdicts.json'), 'utf8'));
+    assert.equal(verdicts.verdicts.length, results.claims.length);
+    assert.deepEqual(
+      [...new Set(verdicts.verdicts.map((v: { paper: string }) => v.paper))],
+      ['P1 nonlinear advantage', 'P2 frivolous units', 'P1 × P2 bridge', 'P3 transition to linearity'],
+    );
     for (const section of [
       'Frivolous units against width',
       'Frivolous units of the linearised networks',

@@ -3,7 +3,17 @@
 // paired seeds whose answers are known, written before any real run.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { accuracyAt, gaps, groupOf, judgeClaims, taskGate, type Gate, type Row } from '../stages/lib/report/rows.ts';
+import {
+  accuracyAt,
+  gaps,
+  groupOf,
+  judgeClaims,
+  judgeDifficulty,
+  taskGate,
+  taskOf,
+  type Gate,
+  type Row,
+} from '../stages/lib/report/rows.ts';
 
 function row(start: string, omega: number, apl: number, accuracy: number, extra: Partial<Row> = {}): Row {
   const seed = extra.seed ?? 0;
@@ -266,4 +276,46 @@ test('rows of a (protocol, ω) sweep axis form one sweep per seed, so Δ(d) is c
   );
   assert.equal(new Set(rows.map((r) => r.group)).size, 3, 'one group per seed');
   assert.ok(gaps(rows).length > 0);
+});
+
+test('hard against easy: each (hard, easy) pair of one family is judged on its own; the hard task needs its gate', () => {
+  /** Late − early gap per task: rows of sweep `task=<name>` for three seeds. */
+  const task = (name: string, gap: (seed: number) => number) =>
+    sweeps(gap, [0, 1, 2], (seed) => ({
+      sweep: `task=${name}`,
+      group: `seed=${seed}, task=${name}`,
+      labels: { seed: String(seed), task: name },
+    }));
+  const pairs = [
+    { hard: 'rhm-3', easy: 'rhm-1' },
+    { hard: 'hard', easy: 'easy' },
+  ];
+  const rows = [...task('rhm-3', (s) => 0.06 + 0.005 * s), ...task('rhm-1', () => 0)];
+  const judged = judgeDifficulty(rows, pairs, new Map([['task=rhm-3', open]]));
+  assert.equal(judged.length, 1, 'only the pair present in the run');
+  assert.equal(judged[0]!.verdict, 'reproduced');
+  assert.equal(judged[0]!.task, 'task=rhm-3 vs task=rhm-1');
+  assert.match(judged[0]!.effect!, /^6\.50 pt \[/);
+  // The same gap on both tasks: the claim is refuted (within ±1 point).
+  const same = [...task('rhm-3', () => 0.03), ...task('rhm-1', (s) => 0.03 + 0.001 * (s - 1))];
+  assert.equal(judgeDifficulty(same, pairs, new Map())[0]!.verdict, 'refuted');
+  // A closed gate on the hard task: not testable, whatever the gaps.
+  const closed: Gate = {
+    open: false,
+    claims: [{ claim: 'the dense network beats D = 2', verdict: 'refuted', evidence: '' }],
+    seeds: [],
+  };
+  const notTestable = judgeDifficulty(rows, pairs, new Map([['task=rhm-3', closed]]))[0]!;
+  assert.equal(notTestable.verdict, 'not tested');
+  assert.match(notTestable.evidence, /the hard task's gate is not passed \(the dense network beats D = 2: refuted\)/);
+  // No partner in the run: one "not tested" that names the flags to add.
+  const alone = judgeDifficulty(
+    task('rhm-3', () => 0.05),
+    pairs,
+    new Map(),
+  );
+  assert.equal(alone.length, 1);
+  assert.equal(alone[0]!.verdict, 'not tested');
+  assert.match(alone[0]!.evidence, /task=rhm-3,rhm-1 or task=hard,easy/);
+  assert.equal(taskOf('arch=resnet, task=rhm-3'), 'rhm-3');
 });

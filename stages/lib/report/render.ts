@@ -6,6 +6,7 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { Figure } from './figures.ts';
 import type { Claim } from './rows.ts';
+import { shippedFor, type VerdictRow, type VerdictsFile } from './verdicts.ts';
 
 /** Words of `text` in lines of at most `width` characters. */
 export function wrap(text: string, width = 110): string[] {
@@ -60,6 +61,8 @@ export interface Table {
 export interface Section {
   readonly id: string;
   readonly title: string;
+  /** The paper (or the bridge between two) whose claims the section judges, for the verdict table. */
+  readonly paper?: string;
   readonly text: readonly string[];
   readonly claims: readonly Claim[];
   readonly figures: readonly { figure: Figure; svg: string }[];
@@ -67,11 +70,53 @@ export interface Section {
   readonly notes: readonly string[];
 }
 
+/** The table the page opens with: every claim's verdict, and the shipped claims run's beside them when this run cannot judge. */
+export interface Verdicts {
+  readonly rows: readonly VerdictRow[];
+  /** What the table says before it: whether this run can judge, and where the shipped verdicts come from. */
+  readonly note: string;
+  readonly shipped?: VerdictsFile;
+}
+
 export interface Page {
   readonly title: string;
   readonly intro: readonly string[];
+  readonly verdicts?: Verdicts;
   readonly sections: readonly Section[];
 }
+
+/** Columns of the verdict table; the shipped run's column only when there is one to show. */
+function verdictColumns(v: Verdicts): string[] {
+  return [
+    'paper',
+    'claim',
+    'verdict',
+    'effect, 95 % CI',
+    'task',
+    'section',
+    ...(v.shipped ? ['shipped claims run (not this run)'] : []),
+  ];
+}
+
+function verdictCells(v: Verdicts, r: VerdictRow, link: (r: VerdictRow) => string): string[] {
+  return [
+    r.paper,
+    r.claim,
+    r.verdict,
+    r.effect ?? '–',
+    r.task ?? '–',
+    link(r),
+    ...(v.shipped ? [shippedFor(r, v.shipped)] : []),
+  ];
+}
+
+/** GitHub's anchor for a Markdown heading. */
+export const headingSlug = (title: string) =>
+  title
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s-]/gu, '')
+    .trim()
+    .replace(/\s/g, '-');
 
 const verdictClass = (v: string) => v.replace(/ /g, '-');
 
@@ -80,6 +125,27 @@ function htmlTable(t: Table): string {
 <tr>${t.columns.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr>
 ${t.rows.map((r) => `<tr>${r.map((v) => `<td>${escapeHtml(String(v))}</td>`).join('')}</tr>`).join('\n')}
 </table>`;
+}
+
+function htmlVerdicts(v: Verdicts): string {
+  const cells = (r: VerdictRow) =>
+    verdictCells(v, r, () => '').map((c, i) =>
+      i === 2
+        ? `<td class="${verdictClass(c)}"><b>${escapeHtml(c)}</b></td>`
+        : i === 5
+          ? `<td><a href="#${escapeHtml(r.section.id)}">${escapeHtml(r.section.title)}</a></td>`
+          : `<td>${escapeHtml(c)}</td>`,
+    );
+  return `<section id="verdicts">
+<h2>Verdicts</h2>
+<p>${escapeHtml(v.note)}</p>
+<table>
+<tr>${verdictColumns(v)
+    .map((c) => `<th>${escapeHtml(c)}</th>`)
+    .join('')}</tr>
+${v.rows.map((r) => `<tr>${cells(r).join('')}</tr>`).join('\n')}
+</table>
+</section>`;
 }
 
 function htmlSection(s: Section): string {
@@ -109,6 +175,7 @@ th { background: #f3f3f3; } .reproduced { color: #16632a; } .not-reproduced { co
 <body>
 <h1>${escapeHtml(page.title)}</h1>
 ${page.intro.map((p) => `<p>${escapeHtml(p)}</p>`).join('\n')}
+${page.verdicts ? htmlVerdicts(page.verdicts) : ''}
 <nav><ul>
 ${page.sections.map((s) => `<li><a href="#${escapeHtml(s.id)}">${escapeHtml(s.title)}</a></li>`).join('\n')}
 </ul></nav>
@@ -136,6 +203,7 @@ export function markdown(page: Page): string {
     `# ${page.title}`,
     '',
     ...page.intro.flatMap((p) => [p, '']),
+    ...(page.verdicts ? markdownVerdicts(page.verdicts) : []),
     ...page.sections.flatMap((s) => [
       `## ${s.title}`,
       '',
@@ -151,4 +219,23 @@ export function markdown(page: Page): string {
       ...s.tables.flatMap(markdownTable),
     ]),
   ].join('\n');
+}
+
+function markdownVerdicts(v: Verdicts): string[] {
+  const columns = verdictColumns(v);
+  return [
+    '## Verdicts',
+    '',
+    v.note,
+    '',
+    `| ${columns.join(' | ')} |`,
+    `|${columns.map(() => '---').join('|')}|`,
+    ...v.rows.map(
+      (r) =>
+        `| ${verdictCells(v, r, (x) => `[${x.section.title}](#${headingSlug(x.section.title)})`)
+          .map((c, i) => (i === 2 ? `**${cell(c)}**` : cell(c)))
+          .join(' | ')} |`,
+    ),
+    '',
+  ];
 }

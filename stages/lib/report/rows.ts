@@ -203,6 +203,10 @@ export interface Claim {
   readonly evidence: string;
   /** Per-seed values and their interval, when the verdict rests on one. */
   readonly interval?: Interval;
+  /** The effect and its 95 % CI in the claim's unit (`mean [lo, hi]`), when the verdict rests on one. */
+  readonly effect?: string;
+  /** The task (sweep) the claim was judged on, when the report holds several. */
+  readonly task?: string;
 }
 
 const points = (x: number) => `${(100 * x).toFixed(2)} pt`;
@@ -226,6 +230,7 @@ function claimFrom(
     verdict: j.outcome,
     evidence: `${j.reason}. Rule: ${ruleText}`,
     ...(j.interval ? { interval: j.interval } : {}),
+    ...(j.effect ? { effect: j.effect } : {}),
   };
 }
 
@@ -344,14 +349,7 @@ export function judgeClaims(
     gaps: gaps(rows),
     protocols: [...new Set(rows.map((r) => r.start))].filter((s) => s !== 'late').sort(),
   };
-  return [
-    ...gate.claims,
-    judgeDecay(j),
-    ...judgeLateBeatsEarly(j),
-    judgeHardVersusEasy(j),
-    judgeBaseline(j),
-    judgeMiddleLayers(j, layers),
-  ];
+  return [...gate.claims, judgeDecay(j), ...judgeLateBeatsEarly(j), judgeBaseline(j), judgeMiddleLayers(j, layers)];
 }
 
 /**
@@ -394,6 +392,7 @@ function judgeDecay(j: Judging): Claim {
   return {
     claim,
     verdict: outcome,
+    ...(slow.effect && collapse.effect ? { effect: `slow drop ${slow.effect}; collapse ${collapse.effect}` } : {}),
     evidence:
       per.length === 0
         ? `needs ≥ ${MIN_GRID_POINTS} late-start networks per seed, one at ≤ half the top APL`
@@ -401,36 +400,90 @@ function judgeDecay(j: Judging): Claim {
   };
 }
 
-/** 3. A larger gap on the hard task than on the easy one. */
-function judgeHardVersusEasy(j: Judging): Claim {
+/** A task and its easier sibling of one family, named by their `task` axis values. */
+export interface DifficultyPair {
+  readonly hard: string;
+  readonly easy: string;
+}
+
+/** The task axis value in a sweep's labels (`task=rhm-3, …`), if any. */
+export const taskOf = (sweep: string) =>
+  sweep
+    .split(', ')
+    .find((part) => part.startsWith('task='))
+    ?.slice('task='.length);
+
+/**
+ * 3. A larger gap on the hard task than on the easy one, for every (hard, easy) pair of the run whose
+ * sweeps differ only in the task. The easy task needs no gate (the claim is that its gap vanishes);
+ * the hard one does.
+ */
+export function judgeDifficulty(
+  rows: readonly Row[],
+  pairs: readonly DifficultyPair[],
+  gates: ReadonlyMap<string, Gate>,
+): Claim[] {
   const claim = 'the gap is larger on the hard task than on the easy one';
-  const task = (name: string) => (sweep: string) => new RegExp(`(^|, )task=${name}(,|$)`).test(sweep);
-  const versus = j.protocols.includes('early') ? 'early' : j.protocols[0];
-  const hardEasy = versus
-    ? j.seeds.flatMap((seed) => {
-        const at = (name: string) => {
-          const pts = j.gaps.filter((p) => p.seed === seed && p.versus === versus && task(name)(p.sweep));
-          return pts.length >= MIN_GRID_POINTS ? mean(pts.map((p) => p.gap)) : undefined;
-        };
-        const [h, e] = [at('hard'), at('easy')];
-        return h === undefined || e === undefined ? [] : [h - e];
-      })
-    : [];
-  return (
-    j.closed(claim) ??
-    (hardEasy.length === 0
-      ? {
+  const points = gaps(rows);
+  const seeds = [...new Set(rows.map((r) => r.seed))].sort((a, b) => a - b);
+  const sweeps = [...new Set(rows.map((r) => r.sweep))];
+  const out: Claim[] = [];
+  for (const hardSweep of sweeps) {
+    for (const pair of pairs.filter((p) => p.hard === taskOf(hardSweep))) {
+      const easySweep = hardSweep
+        .split(', ')
+        .map((part) => (part === `task=${pair.hard}` ? `task=${pair.easy}` : part))
+        .join(', ');
+      if (!sweeps.includes(easySweep)) continue;
+      const task = `${hardSweep} vs ${easySweep}`;
+      const gate = gates.get(hardSweep);
+      if (gate && !gate.open) {
+        out.push({
           claim,
+          task,
           verdict: 'not tested',
-          evidence: 'needs the task axis with easy and hard sweeps (linea run --ablate task=easy,hard), early and late',
-        }
-      : claimFrom(
-          claim,
-          hardEasy,
-          { direction: 'greater', margin: 0.01 },
-          'per seed, Δ(hard) − Δ(easy); reproduced if the 95 % CI lies above 1 pt.',
-        ))
-  );
+          evidence: `not testable: the hard task's gate is not passed (${gate.claims.map((c) => `${c.claim}: ${c.verdict}`).join('; ')}).`,
+        });
+        continue;
+      }
+      const protocols = [...new Set(points.filter((p) => p.sweep === hardSweep).map((p) => p.versus))];
+      const versus = protocols.includes('early') ? 'early' : protocols.sort()[0];
+      const at = (sweep: string, seed: number) => {
+        const pts = points.filter((p) => p.seed === seed && p.versus === versus && p.sweep === sweep);
+        return pts.length >= MIN_GRID_POINTS ? mean(pts.map((p) => p.gap)) : undefined;
+      };
+      const values = seeds.flatMap((seed) => {
+        const [h, e] = [at(hardSweep, seed), at(easySweep, seed)];
+        return h === undefined || e === undefined ? [] : [h - e];
+      });
+      out.push(
+        values.length === 0
+          ? {
+              claim,
+              task,
+              verdict: 'not tested',
+              evidence: `no seed has ≥ ${MIN_GRID_POINTS} matched-APL grid points of late against ${versus ?? 'an early protocol'} on both tasks`,
+            }
+          : {
+              ...claimFrom(
+                claim,
+                values,
+                { direction: 'greater', margin: 0.01 },
+                `per seed, Δ(hard) − Δ(easy), Δ = late − ${versus} at matched APL; reproduced if the 95 % CI lies above 1 pt.`,
+              ),
+              task,
+            },
+      );
+    }
+  }
+  if (out.length === 0) {
+    out.push({
+      claim,
+      verdict: 'not tested',
+      evidence: `needs a hard task and its easy partner of one family in the run (${pairs.map((p) => `task=${p.hard},${p.easy}`).join(' or ')}), early and late`,
+    });
+  }
+  return out;
 }
 
 /**

@@ -259,6 +259,11 @@ function overSweeps(
     verdict,
     evidence: `${judged.map((x) => `${x.sweep}: ${x.j.reason}`).join('; ')}. Rule: ${rule}`,
     ...(judged.length === 1 && judged[0]!.j.interval ? { interval: judged[0]!.j.interval } : {}),
+    ...(judged.some((x) => x.j.effect)
+      ? {
+          effect: judged.map((x) => (judged.length === 1 ? x.j.effect : `${x.sweep}: ${x.j.effect ?? '–'}`)).join('; '),
+        }
+      : {}),
   };
 }
 
@@ -352,6 +357,7 @@ export function judgeKnockoutClaim(knockouts: readonly KnockoutRow[]): Claim {
         ? 'needs partially linearised networks (0 < nonlinear < all units)'
         : `per seed, the agreement random same-size unit sets keep minus what knocking out the nonlinear units keeps, mean over ${partial.length} partially linearised networks: ${j.reason}. Rule: reproduced if the 95 % CI lies above 1 pt.`,
     ...(j.interval ? { interval: j.interval } : {}),
+    ...(partial.length > 0 && j.effect ? { effect: j.effect } : {}),
   };
 }
 

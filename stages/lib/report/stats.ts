@@ -59,6 +59,8 @@ export interface Judgement {
   /** Why, in words: the interval against the rule, or what is missing. */
   readonly reason: string;
   readonly interval?: Interval;
+  /** The mean and its interval in the claim's unit, `mean [lo, hi]`, for a table of verdicts. */
+  readonly effect?: string;
 }
 
 export const MIN_SEEDS = 3;
@@ -76,14 +78,16 @@ function withInterval(
   if (values.length === 0) return { outcome: 'not tested', reason: 'no seed gave a value' };
   const interval = tInterval(values);
   const ci = `mean ${format(interval.mean)}, 95 % CI [${format(interval.lo)}, ${format(interval.hi)}] over ${interval.n} seed${interval.n === 1 ? '' : 's'} (${values.map(format).join(', ')})`;
+  const effect = `${format(interval.mean)} [${format(interval.lo)}, ${format(interval.hi)}]`;
   if (values.length < minSeeds) {
     return {
       outcome: 'not tested',
       reason: `${values.length === 1 ? 'one seed: no verdict' : `${values.length} seeds: no verdict`} (needs ${minSeeds}; run the claims preset); ${ci}`,
       interval,
+      effect,
     };
   }
-  return judge(interval, ci);
+  return { ...judge(interval, ci), effect };
 }
 
 const fixed3 = (x: number) => x.toFixed(3);

@@ -12,21 +12,39 @@ import {
   layerFractionsFigure,
   trainingCurvesFigure,
 } from '../figures.ts';
+import type { PathLengthValue } from '../../artifacts.ts';
 import type { Section } from '../render.ts';
-import { type Gate, groupOf, judgeClaims, protocolOf, type Row, sameLabels, sweepOf, taskGate } from '../rows.ts';
+import {
+  type Gate,
+  groupOf,
+  judgeClaims,
+  judgeDifficulty,
+  protocolOf,
+  type Row,
+  sameLabels,
+  sweepOf,
+  taskGate,
+} from '../rows.ts';
 import { fmt, list, mean, pct, type ReportContext, rendered, type SectionOutput } from './context.ts';
 
 export async function advantageSection(context: ReportContext): Promise<SectionOutput> {
   const { inputs, rows, provenance, gapPoints } = context;
-  const { cells, fractions, curves, firstGroup, gate, claims } = advantageData(context);
+  const { cells, fractions, curves, firstGroup, gates, claims } = advantageData(context);
+  const gate = allGates(gates);
+  const several = gates.size > 1;
   const section: Section = {
     id: 'nonlinear-advantage',
     title: 'Nonlinear advantage',
+    paper: 'P1 nonlinear advantage',
     text: [
-      `${rows.length} sparsified networks in ${new Set(rows.map((r) => r.sweep)).size} sweep(s), seeds ${list(rows.map((r) => r.seed))}.`,
-      gate.open
-        ? 'Task gate passed: the dense network beats the same shape made linear and the plain D = 1 network by more than 4 points with 95 % confidence, so the claims below are judged.'
-        : 'Task gate not passed (see its two claims and the table): the nonlinear-advantage claims are not testable on this task and are marked so. Verdicts need ≥ 3 paired seeds (the claims preset: `linea run --preset claims`).',
+      `${rows.length} sparsified networks in ${gates.size} sweep(s), seeds ${list(rows.map((r) => r.seed))}.`,
+      ...[...gates].map(([sweep, g]) => {
+        const on = several ? ` on ${sweep}` : '';
+        const plain = `the plain D = ${g.plainDepth ?? 1} network`;
+        return g.open
+          ? `Task gate passed${on}: the dense network beats the same shape made linear and ${plain} by more than 4 points with 95 % confidence, so the claims below are judged there.`
+          : `Task gate not passed${on} (see its two claims and the table): the nonlinear-advantage claims are not testable there and are marked so. Verdicts need ≥ 3 paired seeds (the claims preset: \`linea run --preset claims\`).`;
+      }),
     ],
     claims,
     figures: await rendered([
@@ -46,6 +64,7 @@ export async function advantageSection(context: ReportContext): Promise<SectionO
       rows,
       gaps: gapPoints,
       gate,
+      gates: Object.fromEntries(gates),
       control: inputs.control.map((c) => ({ labels: c.labels, ...c.value })),
       dense: inputs.dense.map((d) => ({ labels: d.labels, ...d.value })),
       sparse: inputs.sparse.map((s) => ({ labels: s.labels, ...s.value })),
@@ -57,11 +76,12 @@ export async function advantageSection(context: ReportContext): Promise<SectionO
 }
 
 /** Layer profiles and core-network cells in each network's forward order, training curves, the gate and the claims. */
-function advantageData({ inputs, rows }: ReportContext) {
+function advantageData({ inputs, rows, difficulty }: ReportContext) {
   const profiles = inputs.pathLength.map((p) => {
     const s = inputs.sparse.find((v) => sameLabels(v.labels, p.labels))!;
     return {
       group: groupOf(p.labels),
+      sweep: sweepOf(p.labels),
       seed: s.value.seed,
       omega: s.value.omega,
       start: protocolOf(s.value),
@@ -120,29 +140,76 @@ function advantageData({ inputs, rows }: ReportContext) {
       })),
     ),
   ];
-  const gate = taskGate(
-    inputs.dense.map((d) => ({ sweep: sweepOf(d.labels), seed: d.value.seed, accuracy: d.value.testAccuracy })),
-    // A control's own axis is not part of the sweep it controls for.
-    inputs.control.map((c) => ({
-      sweep: sweepOf(Object.fromEntries(Object.entries(c.labels).filter(([k]) => k !== 'control'))),
-      seed: c.value.seed,
-      network: c.value.network,
-      depth: c.value.depth,
-      accuracy: c.value.testAccuracy,
-    })),
+  const { gates, claims } = judgedBySweep({ inputs, rows, difficulty }, profiles);
+  return { cells, fractions, curves, firstGroup, gates, claims };
+}
+
+/** Each task (sweep) has its own gate and its own claims: a gate closed on one task says nothing of another. */
+function judgedBySweep(
+  { inputs, rows, difficulty }: Pick<ReportContext, 'inputs' | 'rows' | 'difficulty'>,
+  profiles: readonly {
+    group: string;
+    sweep: string;
+    seed: number;
+    omega: number;
+    start: string;
+    value: PathLengthValue;
+  }[],
+) {
+  const dense = inputs.dense.map((d) => ({
+    sweep: sweepOf(d.labels),
+    seed: d.value.seed,
+    accuracy: d.value.testAccuracy,
+  }));
+  // A control's own axis is not part of the sweep it controls for.
+  const controls = inputs.control.map((c) => ({
+    sweep: sweepOf(Object.fromEntries(Object.entries(c.labels).filter(([k]) => k !== 'control'))),
+    seed: c.value.seed,
+    network: c.value.network,
+    depth: c.value.depth,
+    accuracy: c.value.testAccuracy,
+  }));
+  const sweeps = [...new Set(rows.map((r) => r.sweep))];
+  const gates = new Map(
+    sweeps.map((sweep) => [
+      sweep,
+      taskGate(
+        dense.filter((d) => d.sweep === sweep),
+        controls.filter((c) => c.sweep === sweep),
+      ),
+    ]),
   );
-  const claims = judgeClaims(
-    rows,
-    profiles.map((p) => ({
-      group: p.group,
-      seed: p.seed,
-      omega: p.omega,
-      start: p.start,
-      fractions: p.value.layers.map((l) => l.fraction),
-    })),
-    gate,
-  );
-  return { cells, fractions, curves, firstGroup, gate, claims };
+  const claims = [
+    ...sweeps.flatMap((sweep) =>
+      judgeClaims(
+        rows.filter((r) => r.sweep === sweep),
+        profiles
+          .filter((p) => p.sweep === sweep)
+          .map((p) => ({
+            group: p.group,
+            seed: p.seed,
+            omega: p.omega,
+            start: p.start,
+            fractions: p.value.layers.map((l) => l.fraction),
+          })),
+        gates.get(sweep)!,
+      ).map((c) => ({ ...c, task: sweep })),
+    ),
+    ...judgeDifficulty(rows, difficulty, gates),
+  ];
+  return { gates, claims };
+}
+
+/** Every sweep's gate rows in one table (the shallowest plain control of the first sweep names the column). */
+function allGates(gates: ReadonlyMap<string, Gate>): Gate {
+  const all = [...gates.values()];
+  const plainDepth = all.find((g) => g.plainDepth !== undefined)?.plainDepth;
+  return {
+    open: all.every((g) => g.open),
+    claims: all.flatMap((g) => g.claims),
+    seeds: all.flatMap((g) => g.seeds),
+    ...(plainDepth !== undefined ? { plainDepth } : {}),
+  };
 }
 
 function gateTable(gate: Gate): Section['tables'][number] {

@@ -17,6 +17,7 @@ export async function bridgeSection({ inputs, provenance, gapPoints }: ReportCon
     section = {
       id: 'bridge',
       title: 'Bridge: kernel drift across the sparsified runs',
+      paper: 'P1 × P3 bridge',
       text: [
         'Linear in the parameters is not linear in the input: a network whose PReLUs are all at α = 1 still has a Hessian with respect to its weights. Does the tangent kernel move more when the penalty starts early, and does that go with the early/late gap Δ? This is an open question (docs/science.md, "The bridge"); the numbers are reported without a verdict.',
       ],

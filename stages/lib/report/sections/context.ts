@@ -19,7 +19,7 @@ import type {
 } from '../../artifacts.ts';
 import type { Figure } from '../figures.ts';
 import { type Section, toSvg } from '../render.ts';
-import type { GapPoint, Labelled, Row } from '../rows.ts';
+import type { DifficultyPair, GapPoint, Labelled, Row } from '../rows.ts';
 
 /** The report stage's inputs: every variant of each analysis. */
 export const REPORT_INPUTS = {
@@ -45,6 +45,8 @@ export interface ReportContext {
   readonly provenance: string;
   /** Late − early accuracy at matched APL, per seed and grid point. */
   readonly gapPoints: readonly GapPoint[];
+  /** Tasks of one family, hard and easy, whose gaps the report compares. */
+  readonly difficulty: readonly DifficultyPair[];
 }
 
 /** A section's part of the report: its page section (absent when it has nothing to show) and its results.json fields. */

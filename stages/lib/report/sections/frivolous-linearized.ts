@@ -34,6 +34,7 @@ export async function frivolousLinearizedSection({ inputs, provenance }: ReportC
     section = {
       id: 'frivolous-linearized',
       title: 'Frivolous units of the linearised networks',
+      paper: 'P1 × P2 bridge',
       text: [
         "Are the units that stay nonlinear the non-frivolous ones? Each linearised network's nonlinear units are knocked out in every layer at once and the agreement with the intact network compared with random sets of the same per-layer sizes; the same for its linear units, and for the to-stay-nonlinear units in the dense snapshot the run started from.",
       ],

@@ -26,6 +26,7 @@ export async function frivolousSection({ inputs }: ReportContext): Promise<Secti
     section = {
       id: 'frivolous',
       title: 'Frivolous units against width',
+      paper: 'P2 frivolous units',
       text: [
         `${widths.length} dense networks trained by the pretrain stage at width factors ${list(widths.map((w) => `×${w.width}`))} of the default architecture, measured on the test set in the layers the paper records (every activation layer of a plain CNN; stem and stage outputs of a ResNet).`,
         ...(untrained.length

@@ -17,6 +17,7 @@ export async function linearitySection({ inputs }: ReportContext): Promise<Secti
     section = {
       id: 'linearity',
       title: 'Transition to linearity',
+      paper: 'P3 transition to linearity',
       text: [
         `NTK-parametrised tanh MLPs (weights N(0, 1), each layer scaled by 1/√fan-in, no biases) on points of the unit sphere with the target x₁x₂, trained by full-batch gradient descent; ${v0.depth} wide hidden layer(s), the bottleneck variant has a narrow layer between two wide ones.`,
       ],

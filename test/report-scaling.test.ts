@@ -12,6 +12,7 @@ import type {
 import {
   agreementPoints,
   bridge,
+  bridgeOverSeeds,
   driftRows,
   growth,
   judgeFrivolousClaims,
@@ -290,4 +291,53 @@ test('a width-sweep network at chance accuracy is left out of g', () => {
   const g = growth(points, 0.1);
   assert.deepEqual(g.find((x) => x.count === 'prunable')!.widths, [0.25, 1]);
   assert.deepEqual(growth(points).find((x) => x.count === 'prunable')!.widths, [0.25, 0.5, 1]);
+});
+
+test('the bridge over seeds: per protocol, each seed’s median drift and its gap against late, with CIs', () => {
+  const drift = (seed: number, protocol: string, omega: number, kernelDrift: number) => ({
+    labels: { 'claims-sweep': `${protocol}@${omega}`, seed: String(seed) },
+    value: {
+      omega,
+      start: protocol === 'late' ? 'late' : 'early',
+      startEpoch: protocol === 'late' ? 8 : 0,
+      hessian: { start: 1, end: 1 },
+      kernelDrift,
+      linearizationGap: 0.1,
+      travel: 0.2,
+      probes: { hessian: 4, kernel: 32 },
+      epsilon: 1e-5,
+    },
+  });
+  const values = [0, 1, 2].flatMap((seed) => [
+    drift(seed, 'early', 0.1, 10 + seed),
+    drift(seed, 'early', 0.2, 1000), // an outlier the median ignores
+    drift(seed, 'early', 0.3, 12 + seed),
+    drift(seed, 'early-short', 0.1, 3),
+    drift(seed, 'late', 0.1, 0.5),
+  ]);
+  // The drift value cannot tell early from early-short: the protocol comes from the sparsified run.
+  const protocol = (labels: Record<string, string>) => labels['claims-sweep']!.split('@')[0];
+  const gap = (seed: number, versus: string, value: number) => ({
+    group: `seed=${seed}`,
+    sweep: 'default',
+    seed,
+    versus,
+    d: 1,
+    gap: value,
+    late: 0.9,
+    early: 0.9 - value,
+  });
+  const summary = bridgeOverSeeds(
+    driftRows(values, protocol),
+    [0, 1, 2].flatMap((s) => [gap(s, 'early', -0.02 * (s + 1)), gap(s, 'early-short', 0.01)]),
+  );
+  assert.deepEqual(
+    summary.map((b) => [b.sweep, b.start, b.networks, b.kernelDrift.values, b.gap?.values]),
+    [
+      ['default', 'early', 9, [12, 13, 14], [-0.02, -0.04, -0.06]],
+      ['default', 'early-short', 3, [3, 3, 3], [0.01, 0.01, 0.01]],
+      ['default', 'late', 3, [0.5, 0.5, 0.5], undefined],
+    ],
+  );
+  assert.ok(summary[0]!.kernelDrift.lo < 13 && summary[0]!.kernelDrift.hi > 13);
 });

@@ -8,7 +8,7 @@
 import { growthFactor, logLogSlope } from '../../../src/models/index.ts';
 import type { FrivolousLinearizedValue, FrivolousValue, KernelDriftValue, LinearityValue } from '../artifacts.ts';
 import { groupOf as sweepOf, type Claim, type GapPoint, type Labelled, type Labels } from './rows.ts';
-import { judgeDifference, judgeWithin, type Judgement, type Outcome } from './stats.ts';
+import { type Interval, judgeDifference, judgeWithin, type Judgement, type Outcome, tInterval } from './stats.ts';
 
 /** The labels other than `axes`: variants with equal groups form one sweep. */
 export function groupWithout(labels: Labels, axes: readonly string[]): string {
@@ -169,15 +169,67 @@ export function knockoutRows(values: readonly Labelled<FrivolousLinearizedValue>
 
 export interface DriftRow {
   readonly group: string;
+  /** The protocol (early, early-short, late …) of the sparsified run, when its run is known; else its start. */
   readonly start: string;
   readonly omega: number;
   readonly value: KernelDriftValue;
 }
 
-export function driftRows(values: readonly Labelled<KernelDriftValue>[]): DriftRow[] {
+/**
+ * One row per measured run. `protocol` names a run's protocol from its labels (the sparsified
+ * run's budget rule tells early from early-short, which the drift's own value does not).
+ */
+export function driftRows(
+  values: readonly Labelled<KernelDriftValue>[],
+  protocol: (labels: Labels) => string | undefined = () => undefined,
+): DriftRow[] {
   return values
-    .map(({ labels, value }) => ({ group: sweepOf(labels), start: value.start, omega: value.omega, value }))
+    .map(({ labels, value }) => ({
+      group: sweepOf(labels),
+      start: protocol(labels) ?? value.start,
+      omega: value.omega,
+      value,
+    }))
     .sort((a, b) => a.group.localeCompare(b.group) || a.start.localeCompare(b.start) || a.omega - b.omega);
+}
+
+/** The bridge over seeds: per sweep and protocol, the per-seed medians of drift and the per-seed gaps, with CIs. */
+export interface BridgeSummary {
+  readonly sweep: string;
+  readonly start: string;
+  readonly networks: number;
+  /** Per seed, the median kernel drift over the ω sweep (robust to the few runs whose logits blow up). */
+  readonly kernelDrift: Interval;
+  /** Per seed, the mean early/late gap Δ = late − this protocol at matched APL (not for late itself). */
+  readonly gap?: Interval;
+}
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+export function bridgeOverSeeds(rows: readonly DriftRow[], gaps: readonly GapPoint[]): BridgeSummary[] {
+  const keys = [...new Set(rows.map((r) => `${withoutSeed(r.group)}\u0000${r.start}`))];
+  return keys.map((key) => {
+    const [sweep, start] = key.split('\u0000') as [string, string];
+    const rs = rows.filter((r) => withoutSeed(r.group) === sweep && r.start === start);
+    const seeds = [...new Set(rs.map((r) => seedOf(r.group)))].sort((a, b) => a - b);
+    const drift = seeds.map((seed) =>
+      median(rs.filter((r) => seedOf(r.group) === seed).map((r) => r.value.kernelDrift)),
+    );
+    const gap = seeds.flatMap((seed) => {
+      const g = gaps.filter((p) => p.sweep === sweep && p.seed === seed && p.versus === start).map((p) => p.gap);
+      return g.length ? [mean(g)] : [];
+    });
+    return {
+      sweep,
+      start,
+      networks: rs.length,
+      kernelDrift: tInterval(drift),
+      ...(gap.length ? { gap: tInterval(gap) } : {}),
+    };
+  });
 }
 
 export interface BridgeRow {
@@ -197,7 +249,7 @@ export function bridge(rows: readonly DriftRow[], gaps: readonly GapPoint[]): Br
   const keys = [...new Map(rows.map((r) => [`${r.group}\u0000${r.start}`, r])).values()];
   return keys.map(({ group, start }) => {
     const rs = rows.filter((r) => r.group === group && r.start === start);
-    const g = gaps.filter((p) => p.group === group).map((p) => p.gap);
+    const g = gaps.filter((p) => p.group === group && (start === 'late' || p.versus === start)).map((p) => p.gap);
     const drifts = rs.map((r) => r.value.kernelDrift).sort((a, b) => a - b);
     const median =
       drifts.length % 2

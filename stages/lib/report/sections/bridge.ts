@@ -5,13 +5,23 @@
 import type { KernelDriftValue } from '../../artifacts.ts';
 import { driftFigure } from '../figures.ts';
 import type { Section } from '../render.ts';
-import { bridge, driftRows } from '../scaling.ts';
+import { protocolOf, sameLabels } from '../rows.ts';
+import { bridge, bridgeOverSeeds, driftRows } from '../scaling.ts';
+import type { Interval } from '../stats.ts';
 import { fmt, labelled, list, type ReportContext, rendered, type SectionOutput, sci } from './context.ts';
 
 export async function bridgeSection({ inputs, provenance, gapPoints }: ReportContext): Promise<SectionOutput> {
   let section: Section | undefined;
-  const drifts = driftRows(labelled(inputs.kernelDrift));
+  const drifts = driftRows(labelled(inputs.kernelDrift), (labels) => {
+    const run = inputs.sparse.find((s) => sameLabels(s.labels, labels));
+    return run ? protocolOf(run.value) : undefined;
+  });
   const bridgeRows = bridge(drifts, gapPoints);
+  const overSeeds = bridgeOverSeeds(drifts, gapPoints);
+  const ci = (i: Interval, scale = 1, digits = 3) =>
+    i.n > 1
+      ? `${(scale * i.mean).toFixed(digits)} [${(scale * i.lo).toFixed(digits)}, ${(scale * i.hi).toFixed(digits)}]`
+      : (scale * i.mean).toFixed(digits);
   if (drifts.length) {
     const driftSetting = (pick: (v: KernelDriftValue) => number) => list(inputs.kernelDrift.map((k) => pick(k.value)));
     section = {
@@ -33,6 +43,19 @@ export async function bridgeSection({ inputs, provenance, gapPoints }: ReportCon
         ),
       ]),
       tables: [
+        {
+          caption:
+            "Over seeds, per protocol: the median kernel drift of each seed's ω sweep, and each seed's mean gap Δ = late − this protocol at matched APL (accuracy points), as mean [95 % CI] over seeds. A described result, not a verdict.",
+          columns: ['sweep', 'protocol', 'networks', 'seeds', 'kernel drift (median per seed)', 'Δ late − protocol'],
+          rows: overSeeds.map((b) => [
+            b.sweep,
+            b.start,
+            b.networks,
+            b.kernelDrift.n,
+            ci(b.kernelDrift),
+            b.gap ? ci(b.gap, 100, 2) : '–',
+          ]),
+        },
         {
           caption:
             "Per start, over the ω sweep: kernel drift (mean and median) and mean travel, beside the sweep's mean early/late gap Δ (accuracy points, over the APL overlap).",
@@ -74,7 +97,11 @@ export async function bridgeSection({ inputs, provenance, gapPoints }: ReportCon
   return {
     ...(section ? { section } : {}),
     results: {
-      kernelDrift: { bridge: bridgeRows, networks: inputs.kernelDrift.map((k) => ({ labels: k.labels, ...k.value })) },
+      kernelDrift: {
+        bridge: bridgeRows,
+        overSeeds,
+        networks: inputs.kernelDrift.map((k) => ({ labels: k.labels, ...k.value })),
+      },
     },
   };
 }

@@ -128,11 +128,17 @@ const hierarchyTask = (levels: number): Record<string, Json> => ({
   'prepare-data.classes': everyClass(4),
   'prepare-data.downsample': 1,
 });
-/** Two Fashion-MNIST items side by side (14×28 after pooling), labelled by the sum of their class numbers mod k. */
-const mosaicTask = (itemClasses: number[]): Record<string, Json> => ({
-  'prepare-data.source': { kind: 'fashion-mnist-mosaic', items: 2, itemClasses, rule: 'sum-mod', ...SYNTHETIC_SPLITS },
+/**
+ * Two Fashion-MNIST items side by side, labelled by the sum of their class numbers mod k (or, the
+ * easy member of the family, by the first item's class), pooled by 2 (14×28) or 4 (7×14).
+ */
+const mosaicTask = (
+  itemClasses: number[],
+  { rule = 'sum-mod', downsample = 2 }: { rule?: 'sum-mod' | 'first'; downsample?: number } = {},
+): Record<string, Json> => ({
+  'prepare-data.source': { kind: 'fashion-mnist-mosaic', items: 2, itemClasses, rule, ...SYNTHETIC_SPLITS },
   'prepare-data.classes': everyClass(itemClasses.length),
-  'prepare-data.downsample': 2,
+  'prepare-data.downsample': downsample,
 });
 
 /**
@@ -238,6 +244,8 @@ export default definePipeline({
         'rhm-3': hierarchyTask(3),
         'mosaic-xor': mosaicTask([1, 8]),
         'mosaic-sum4': mosaicTask([1, 8, 7, 3]),
+        'mosaic-xor-7': mosaicTask([1, 8], { downsample: 4 }),
+        'mosaic-first-7': mosaicTask([1, 8], { rule: 'first', downsample: 4 }),
       },
       {
         description:

@@ -250,3 +250,13 @@ describe('the deep-teacher task through the CLI (no backend chosen before prepar
     ]);
   });
 });
+
+test('mosaics, first: the label is the first item’s class; the other item is a distractor', () => {
+  const source = items(3, 10);
+  const m = mosaicTask(source, { items: 2, classes: [2, 0], rule: 'first', count: 60, seed: 4 });
+  assert.deepEqual(classCounts({ labels: m.labels, classes: 2 }), [30, 30]);
+  for (let n = 0; n < 60; n++) {
+    const first = m.pixels[n * 32]! / 10 - 1;
+    assert.equal(m.labels[n], [2, 0].indexOf(first));
+  }
+});

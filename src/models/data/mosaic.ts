@@ -3,7 +3,9 @@
  * whose label is a relation between the items, not a property of any one of them:
  * - `sum-mod`: with k item classes numbered 0…k−1 in the order given, the label is the sum of
  *   the items' class numbers modulo k (k classes);
- * - `same`: 1 when every item is of the same class, else 0 (2 classes).
+ * - `same`: 1 when every item is of the same class, else 0 (2 classes);
+ * - `first`: the first item's class number (k classes), the others are distractors: the easy
+ *   member of the family, where one item's features decide the label.
  * Recognising each item takes one layer of features; the label then needs a nonlinear function
  * of features from different places of the image (for two items and k = 2 it is XOR), which a
  * linear read-out of pooled features cannot compute and a shallow network's receptive field
@@ -12,7 +14,7 @@
 import { deriveSeed, mulberry32, type Rng } from '../random.ts';
 import type { RawImages } from './dataset.ts';
 
-export type MosaicRule = 'sum-mod' | 'same';
+export type MosaicRule = 'sum-mod' | 'same' | 'first';
 
 export interface MosaicOptions {
   /** Items per image: 2 (side by side), 3 (in a row) or 4 (2×2). */
@@ -45,6 +47,7 @@ export function mosaicClasses(rule: MosaicRule, k: number): number {
 /** The item classes (as numbers 0…k−1) of one example with the given label. */
 function itemsFor(rule: MosaicRule, label: number, items: number, k: number, rand: Rng): number[] {
   const pick = () => Math.floor(rand() * k);
+  if (rule === 'first') return [label, ...Array.from({ length: items - 1 }, pick)];
   if (rule === 'sum-mod') {
     const first = Array.from({ length: items - 1 }, pick);
     const partial = first.reduce((a, b) => a + b, 0);
@@ -61,6 +64,7 @@ function itemsFor(rule: MosaicRule, label: number, items: number, k: number, ran
 /** The label the rule gives to items of these class numbers. */
 export function mosaicLabel(rule: MosaicRule, items: readonly number[], k: number): number {
   if (rule === 'sum-mod') return items.reduce((a, b) => a + b, 0) % k;
+  if (rule === 'first') return items[0]!;
   return items.every((c) => c === items[0]) ? 1 : 0;
 }
 
@@ -110,6 +114,10 @@ export function mosaicTask(source: RawImages, options: MosaicOptions): RawImages
     });
   }
   const classNames =
-    rule === 'same' ? ['different', 'same'] : Array.from({ length: k }, (_, s) => `sum ≡ ${s} (mod ${k})`);
+    rule === 'same'
+      ? ['different', 'same']
+      : rule === 'first'
+        ? classes.map((c) => `first item ${source.classNames?.[c] ?? `class ${c}`}`)
+        : Array.from({ length: k }, (_, s) => `sum ≡ ${s} (mod ${k})`);
   return { pixels, labels, shape: [H, W, c], classes: outClasses, classNames };
 }

@@ -80,7 +80,7 @@ export const dataSpec = z
           dir: z.string().default(DEBIAN_FASHION_MNIST_DIR),
           items: z.number().int().min(2).max(4).default(2),
           itemClasses: z.array(z.number().int().nonnegative()).min(2).default([1, 8]),
-          rule: z.enum(['sum-mod', 'same']).default('sum-mod'),
+          rule: z.enum(['sum-mod', 'same', 'first']).default('sum-mod'),
           train: positive.default(8000),
           test: positive.default(4000),
         })

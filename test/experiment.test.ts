@@ -262,7 +262,14 @@ describe('the nonlinear-advantage experiment (smoke preset)', () => {
         for (const fact of facts) assert.ok(f.caption.includes(fact), `${f.id}'s caption states ${fact}`);
       }
       const sections = await page.$$eval('section', (els) => els.map((el) => el.id));
-      assert.deepEqual(sections, ['nonlinear-advantage', 'frivolous', 'frivolous-linearized', 'linearity', 'bridge']);
+      assert.deepEqual(sections, [
+        'verdicts',
+        'nonlinear-advantage',
+        'frivolous',
+        'frivolous-linearized',
+        'linearity',
+        'bridge',
+      ]);
       assert.deepEqual(problems, []);
     } finally {
       await browser.close();

@@ -115,13 +115,13 @@ const teacherTask = (depth: number): Record<string, Json> => ({
   'prepare-data.downsample': 1,
 });
 /** The random hierarchy model with L levels, on an 8×8 grid whatever L (each symbol repeated), so one network fits all. */
-const hierarchyTask = (levels: number): Record<string, Json> => ({
+const hierarchyTask = (levels: number, rules = 4): Record<string, Json> => ({
   'prepare-data.source': {
     kind: 'hierarchy',
     levels,
     vocabulary: 8,
     classes: 4,
-    rules: 4,
+    rules,
     size: 8,
     ...SYNTHETIC_SPLITS,
   },
@@ -242,6 +242,9 @@ export default definePipeline({
         'rhm-1': hierarchyTask(1),
         'rhm-2': hierarchyTask(2),
         'rhm-3': hierarchyTask(3),
+        // As many synonyms as symbols: flatter leaf statistics for a linear read-out to use.
+        'rhm-3-m8': hierarchyTask(3, 8),
+        'rhm-1-m8': hierarchyTask(1, 8),
         'mosaic-xor': mosaicTask([1, 8]),
         'mosaic-sum4': mosaicTask([1, 8, 7, 3]),
         'mosaic-xor-7': mosaicTask([1, 8], { downsample: 4 }),

@@ -33,6 +33,7 @@ import { readShipped, SHIPPED_VERDICTS, verdictRows, type VerdictsFile } from '.
 const DIFFICULTY: DifficultyPair[] = [
   { hard: 'hard', easy: 'easy' },
   { hard: 'rhm-3', easy: 'rhm-1' },
+  { hard: 'rhm-3-m8', easy: 'rhm-1-m8' },
   { hard: 'teacher-6', easy: 'teacher-2' },
 ];
 

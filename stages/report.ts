@@ -71,11 +71,6 @@ export const reportStage = defineStage({
     const intro = [
       provenance,
       'Definitions, protocols, defaults and the rules behind every verdict: docs/science.md (it ships with linea). A verdict rests on paired seeds and a 95 % confidence interval: reproduced, refuted, inconclusive, or not tested with the reason.',
-      ...(seedCount < 3
-        ? [
-            `${seedCount === 1 ? 'One seed' : `${seedCount} seeds`}: no verdict. The numbers below describe this run only; \`linea run --preset claims\` runs the protocol that can test the claims (3 paired seeds).`,
-          ]
-        : []),
     ];
     const verdictList = verdictRows(sections);
     const judged = seedCount >= 3;
@@ -84,7 +79,7 @@ export const reportStage = defineStage({
       rows: verdictList,
       note: judged
         ? `Every claim of the three papers as this run judged it (${seedCount} paired seeds); the evidence and the rule are in each section.`
-        : `This run cannot judge (${seedCount === 1 ? 'one seed' : `${seedCount} seeds`}; a verdict needs 3 paired seeds): its own column says "not tested" with its numbers. ${shipped && 'file' in shipped ? `Beside it, marked as such, the verdicts of the shipped claims run (docs/results/claims, \`linea run --preset claims\`: ${shipped.file.provenance}).` : `The shipped claims run's verdicts cannot be shown: ${shipped?.missing}.`}`,
+        : `This run cannot judge (${seedCount === 1 ? 'one seed' : `${seedCount} seeds`}; a verdict needs 3 paired seeds, as \`linea run --preset claims\` runs them): its own column says "not tested" with its numbers. ${shipped && 'file' in shipped ? `Beside it, marked as such, the verdicts of the shipped claims run (docs/results/claims, \`linea run --preset claims\`: ${shipped.file.provenance}).` : `The shipped claims run's verdicts cannot be shown: ${shipped?.missing}.`}`,
       ...(shipped && 'file' in shipped ? { shipped: shipped.file } : {}),
     };
     const page = { title: ctx.params.title, intro, verdicts, sections };

@@ -95,7 +95,11 @@ describe('the nonlinear-advantage experiment (smoke preset)', () => {
     assert.match(summary, /\| claim \| verdict \| evidence \|/);
     // Verdicts first: one table of every claim, which says that this run cannot judge.
     assert.ok(summary.indexOf('## Verdicts') < summary.indexOf('## Nonlinear advantage'));
-    assert.match(summary, /This run cannot judge \(one seed; a verdict needs 3 paired seeds\)/);
+    assert.match(
+      summary,
+      /This run cannot judge \(one seed; a verdict needs 3 paired seeds, as `linea run --preset claims`/,
+    );
+    assert.doesNotMatch(summary, new RegExp(REPO), 'the page names no path of this machine');
     const verdicts = JSON.parse(readFileSync(join(dir, 'results', 'verdicts.json'), 'utf8'));
     assert.equal(verdicts.verdicts.length, results.claims.length);
     assert.deepEqual(

@@ -48,12 +48,16 @@ export function verdictRows(sections: readonly Section[]): VerdictRow[] {
  * The shipped verdicts, or why there are none. A damaged file is reported, never a crash: the
  * report is still worth having without the comparison.
  */
-export function readShipped(path = SHIPPED_VERDICTS): { file: VerdictsFile } | { missing: string } {
-  if (!existsSync(path)) return { missing: `no shipped claims verdicts at ${path}` };
+export function readShipped(
+  path = SHIPPED_VERDICTS,
+  /** How the report names the file: relative to the repository, so a page names no machine's paths. */
+  shown = path === SHIPPED_VERDICTS ? 'docs/results/claims/verdicts.json' : path,
+): { file: VerdictsFile } | { missing: string } {
+  if (!existsSync(path)) return { missing: `no shipped claims verdicts at ${shown}` };
   try {
     return { file: verdictsFile.parse(JSON.parse(readFileSync(path, 'utf8'))) };
   } catch (error) {
-    return { missing: `${path} is not a verdicts file (${(error as Error).message.split('\n')[0]})` };
+    return { missing: `${shown} is not a verdicts file (${(error as Error).message.split('\n')[0]})` };
   }
 }
 

@@ -244,6 +244,19 @@ test('the nonlinear units are "non-frivolous" when knocking them out costs more 
   assert.equal(judgeKnockoutClaim(knockoutRows([knockout(0.01, 10, 0, 0)])).verdict, 'not tested');
 });
 
+/** A kernel-drift value of a run of this start and ω; only the drift varies. */
+const driftValue = (start: string, omega: number, kernelDrift: number): KernelDriftValue => ({
+  omega,
+  start,
+  startEpoch: start === 'late' ? 8 : 0,
+  hessian: { start: 1, end: 1 },
+  kernelDrift,
+  linearizationGap: 0.1,
+  travel: 0.2,
+  probes: { hessian: 4, kernel: 32 },
+  epsilon: 1e-5,
+});
+
 test("the bridge: mean and median drift per start, beside the sweep's gap", () => {
   const drift = (
     start: string,
@@ -251,17 +264,7 @@ test("the bridge: mean and median drift per start, beside the sweep's gap", () =
     kernelDrift: number,
   ): { labels: Record<string, string>; value: KernelDriftValue } => ({
     labels: { omega: String(omega), start },
-    value: {
-      omega,
-      start,
-      startEpoch: start === 'late' ? 8 : 0,
-      hessian: { start: 1, end: 1 },
-      kernelDrift,
-      linearizationGap: 0.1,
-      travel: 0.2,
-      probes: { hessian: 4, kernel: 32 },
-      epsilon: 1e-5,
-    },
+    value: driftValue(start, omega, kernelDrift),
   });
   const rows = bridge(
     driftRows([
@@ -296,17 +299,7 @@ test('a width-sweep network at chance accuracy is left out of g', () => {
 test('the bridge over seeds: per protocol, each seed’s median drift and its gap against late, with CIs', () => {
   const drift = (seed: number, protocol: string, omega: number, kernelDrift: number) => ({
     labels: { 'claims-sweep': `${protocol}@${omega}`, seed: String(seed) },
-    value: {
-      omega,
-      start: protocol === 'late' ? 'late' : 'early',
-      startEpoch: protocol === 'late' ? 8 : 0,
-      hessian: { start: 1, end: 1 },
-      kernelDrift,
-      linearizationGap: 0.1,
-      travel: 0.2,
-      probes: { hessian: 4, kernel: 32 },
-      epsilon: 1e-5,
-    },
+    value: driftValue(protocol === 'late' ? 'late' : 'early', omega, kernelDrift),
   });
   const values = [0, 1, 2].flatMap((seed) => [
     drift(seed, 'early', 0.1, 10 + seed),

@@ -3,7 +3,8 @@
  * each file digested after normalisation, and the resolved versions of the npm packages the
  * closure imports. Normalisation = esbuild's whitespace minification of the type-stripped
  * module, so comments, formatting and type annotations do not count; anything that changes
- * what runs does.
+ * what runs does. The closure stops at the engine (its sources here, its npm package in a
+ * user's project): what the engine does to a result is keyed by ENGINE_VERSION instead.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,21 @@ export interface CodeDigest {
 
 /** Packages whose code is covered by the engine version rather than by their npm version. */
 const SELF_PACKAGES = new Set(['linea']);
+
+/**
+ * The engine's own sources (this folder and the public entry beside it, `src/index.ts`), reached
+ * where stages import the engine from source, as this repository's do. A stage's closure stops
+ * there as it stops at the installed `linea-engine` package: otherwise every engine commit (a new
+ * command, a refactor) would change every key and recompute results whose numbers cannot change.
+ * A change that does alter what a stage computes or how its result is stored bumps ENGINE_VERSION
+ * (test/engine-version.test.ts reminds).
+ */
+const ENGINE_DIR = dirname(fileURLToPath(import.meta.url));
+const ENGINE_ENTRY = resolve(ENGINE_DIR, '..', 'index.ts');
+
+export function isEngineSource(path: string): boolean {
+  return path === ENGINE_ENTRY || path.startsWith(ENGINE_DIR + sep);
+}
 
 const LOADERS: Record<string, Loader> = {
   '.ts': 'ts',
@@ -83,7 +99,7 @@ export async function digestCode(root: string, moduleUrls: readonly string[]): P
         if (imp.external) {
           const name = packageName(imp.path);
           if (name && !SELF_PACKAGES.has(name)) packages[name] = resolveVersion(root, name, lock);
-        } else if (!(imp.path in files)) {
+        } else if (!(imp.path in files) && !isEngineSource(resolve(root, imp.path))) {
           stack.push(imp.path);
         }
       }
@@ -172,6 +188,12 @@ function writeStamps(file: string, modules: Record<string, Stamped>): void {
   } catch {
     // A read-only cache (status on someone else's store): the next command digests again.
   }
+}
+
+/** The digest a closure records for one file (exported for the engine-version reminder test). */
+export async function normalisedFileDigest(path: string): Promise<FileDigest> {
+  const { transformSync } = await import('esbuild');
+  return normalisedDigest(path, transformSync);
 }
 
 const normalisedCache = new Map<string, { mtimeMs: number; size: number; digest: FileDigest }>();

@@ -70,17 +70,17 @@ const CLAIMS = {
   fineTune: 4,
   lateLr: 0.01,
   /**
-   * ω per protocol, from a one-seed pilot (seed 0 over early ω ∈ {0.002 … 0.01}, early-short
-   * {0.005 … 0.1}, late {0.03 … 3}): the penalty moves α by about ω × Σ lr over its steps, so
-   * each protocol needs its own range. In the pilot the nonlinear units left (of 144) were, early:
-   * 144, 131, 57, 29, 14 at ω = 0.002 … 0.01; early-short: 144, 140, 5, 0, 0 at 0.005, 0.01,
-   * 0.02, 0.05, 0.1; late: 144, 1, 0, 0, 0 at 0.03, 0.1, 0.3, 1, 3. Eight penalty epochs switch
-   * most units over in a narrow band of ω, so the short protocols sample that band.
+   * ω per protocol, from a one-seed pilot on `rhm-3-m8` (seed 0; docs/results/tasks.md, "ω
+   * pilot"): the penalty moves α by about ω × Σ lr over its steps, so each protocol needs its own
+   * range. Nonlinear units left (of 144) in the pilot, early: 144, 143, 123, 61, 42, 14, 2 at
+   * ω = 0.001, 0.002, 0.003, 0.005, 0.007, 0.01, 0.015; early-short: 144, 144, 51, 4, 0 at 0.008,
+   * 0.01, 0.012, 0.015, 0.02; late: 144, 144, 57, 19, 0 at 0.03, 0.05, 0.07, 0.1, 0.2. Eight
+   * penalty epochs switch most units over in a narrow band of ω, so the grids sample that band.
    */
   omegas: {
-    early: [0.002, 0.003, 0.005, 0.007, 0.01],
-    'early-short': [0.011, 0.012, 0.0135, 0.015, 0.0175],
-    late: [0.04, 0.05, 0.06, 0.075, 0.09],
+    early: [0.003, 0.005, 0.007, 0.01, 0.013],
+    'early-short': [0.0105, 0.011, 0.012, 0.013, 0.014],
+    late: [0.055, 0.065, 0.075, 0.09, 0.12],
   },
 } as const;
 
@@ -338,12 +338,10 @@ export default definePipeline({
     },
     claims: {
       description:
-        'tests the nonlinear-advantage claims with paired seeds (docs/science.md, "The claims protocol"): the 4 hard Fashion-MNIST classes at 14×14, a 6-layer CNN with batch norm, 3 seeds, early vs late at 5 ω, equal-total and equal-penalty budgets, the task gate',
+        'answers every claim of the three papers with 3 paired seeds (docs/science.md, "The claims protocol"): the random hierarchy model with 3 levels (hard, gate open) and 1 level (easy), a 6-layer CNN with batch norm, early vs late at 5 ω each, equal-total and equal-penalty budgets, the task gate; frivolous units at 4 widths; NTK MLPs at 7 widths × 3 outputs',
       params: {
-        'prepare-data.source': { kind: 'fashion-mnist' },
-        'prepare-data.classes': [0, 2, 4, 6],
-        'prepare-data.downsample': 2,
-        'prepare-data.limit': { train: 8000 },
+        // The kept task (docs/results/tasks.md); the task axis below runs it beside its easy partner.
+        ...hierarchyTask(3, 8),
         ...dense({
           arch: {
             kind: 'plain-cnn',
@@ -379,11 +377,13 @@ export default definePipeline({
         'claims-sweep': Object.keys(claimsSweep),
         omega: [],
         start: [],
+        // The hard task, whose gate is open, and its easy partner through the same protocol.
+        task: ['rhm-3-m8', 'rhm-1-m8'],
         seed: ['0', '1', '2'],
         control: ['linear', 'plain-2'],
-        'frivolous-width': [],
-        'ntk-width': [],
-        'ntk-output': [],
+        'frivolous-width': ['0.25', '0.5', '1', '2'],
+        'ntk-width': ['64', '128', '256', '512', '1024', '2048', '4096'],
+        'ntk-output': ['linear', 'tanh', 'bottleneck'],
       },
     },
     full: {

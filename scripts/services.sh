@@ -3,6 +3,8 @@
 #
 #   scripts/services.sh up [slurm] [postgres] [redis]   install what is missing, start, wait until ready
 #   scripts/services.sh down                            stop everything this script started
+#   scripts/services.sh stop|start postgres|redis       stop one server, or start it again on the
+#                                                       data it had (fault tests: a server that goes away)
 #   scripts/services.sh env                             print the variables the tests read
 #
 # Everything lives under $LINEA_SERVICES_DIR (default /tmp/linea-services): data, logs, pid files,
@@ -60,6 +62,12 @@ up_postgres() {
   runuser -u postgres -- "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres linea
 }
 
+# Start the stopped server on the data it had (up_postgres would start a fresh one).
+start_postgres() {
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$DIR/postgres" -l "$DIR/postgres/server.log" -w \
+    -o "-p $PG_PORT -k $DIR/postgres -h 127.0.0.1" start >/dev/null
+}
+
 down_postgres() {
   local data=$DIR/postgres
   [ -n "$PG_BIN" ] && [ -f "$data/postmaster.pid" ] || return 0
@@ -73,6 +81,8 @@ up_redis() {
     --pidfile "$DIR/redis.pid" --logfile "$DIR/redis.log" --dir "$DIR"
   wait_for redis 10 redis-cli -p "$REDIS_PORT" ping
 }
+
+start_redis() { up_redis; }
 
 down_redis() {
   redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
@@ -172,12 +182,20 @@ case $command in
     down_postgres
     down_redis
     ;;
+  stop | start)
+    for service in "$@"; do
+      case $service in
+        postgres | redis) if [ "$command" = stop ]; then "down_$service"; else "start_$service"; fi ;;
+        *) say "$command: one of postgres, redis"; exit 2 ;;
+      esac
+    done
+    ;;
   env)
     write_env
     cat "$DIR/env.sh"
     ;;
   *)
-    sed -n '2,10p' "$0" >&2
+    sed -n '2,12p' "$0" >&2
     exit 2
     ;;
 esac

@@ -219,3 +219,56 @@ describe('the experiment through slurm', () => {
     assert.equal(run.published.length, 1, 'the report is published');
   });
 });
+
+// A run index on a server that goes away mid-run, stopped with `pg_ctl -m fast` while a stage runs
+// (here, not in a file of its own: the other tests of this file share the server). A server that
+// stays down fails the run with one line naming the index and `--json` still printed; one that
+// comes back within seconds is reconnected to and the run finishes; nothing committed is lost.
+const services = (...args: string[]) => execa('bash', [SERVICES, ...args]);
+
+/** A run whose `slow` stage takes ~4 s, on the Postgres index; resolves once `slow` is under way. */
+async function runningSlow(project: Project, env: Record<string, string> = {}) {
+  const args = ['run', '--index', INDEXES.postgres(), '--set', 'slow.steps=8', '--set', 'slow.stepMs=500', '--json'];
+  const driver = project.spawn(args, env);
+  await waitFor(() => project.executions().some((l) => l.startsWith('slow ') && l.includes('step=2')), 'slow to run');
+  return { driver, args };
+}
+
+describe('a Postgres index that goes away', () => {
+  const fresh = freshProjects();
+
+  it('stays down: one line naming the index, rc 1, --json printed; the rerun keeps what finished', async () => {
+    const project = fresh();
+    const { driver, args } = await runningSlow(project, { LINEA_RECONNECT_WINDOW_MS: '2000' });
+    await services('stop', 'postgres');
+    const result = await driver;
+    await services('start', 'postgres');
+    const stderr = String(result.stderr);
+    assert.equal(result.exitCode, 1, stderr);
+    assert.doesNotMatch(stderr, /Unhandled 'error' event|node:events|at .*\.js:\d+/);
+    assert.match(stderr, /^linea: .*postgres:\/\/postgres@127\.0\.0\.1:\d+\/linea/m);
+    const json = JSON.parse(String(result.stdout)) as RunJson;
+    const finished = json.stages.filter((s) => s.status === 'ran').map((s) => s.id);
+    assert.ok(finished.includes('source'), JSON.stringify(json.stages));
+    project.takeExecutions();
+    const rerun = await project.linea(args);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    const again = project.takeExecutions();
+    for (const id of finished) assert.ok(!again.includes(id), `${id} finished before the stop and ran again: ${again}`);
+  });
+
+  it('comes back within seconds: the run reconnects and finishes', async () => {
+    const project = fresh();
+    const { driver } = await runningSlow(project);
+    await services('stop', 'postgres');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await services('start', 'postgres');
+    const result = await driver;
+    assert.equal(result.exitCode, 0, String(result.stderr));
+    const json = JSON.parse(String(result.stdout)) as RunJson;
+    assert.ok(
+      json.stages.every((s) => s.status === 'ran'),
+      JSON.stringify(json.stages),
+    );
+  });
+});

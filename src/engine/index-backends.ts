@@ -82,22 +82,20 @@ const sqlite: IndexBackend = {
 const CONNECT_TIMEOUT_MS = 5000;
 const QUERY_TIMEOUT_MS = 30_000;
 
+const POOL = { connectTimeoutMs: CONNECT_TIMEOUT_MS, queryTimeoutMs: QUERY_TIMEOUT_MS };
+
 const postgres: IndexBackend = {
   schemes: ['postgres', 'postgresql'],
   async open(uri) {
-    const { default: KeyvPostgres } = await importDriver<typeof import('@keyv/postgres')>('@keyv/postgres', 'postgres');
-    const adapter = new KeyvPostgres({
-      uri: uri.href,
-      table: 'linea_index',
-      // Keys hold a project's identity (its name and root path): longer than keyv's default 255.
-      keySize: 2048,
-      iterationLimit: 500,
-      max: 4,
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      query_timeout: QUERY_TIMEOUT_MS,
+    const pg = await importDriver<typeof import('pg')>('pg', 'postgres');
+    const { openPool, PostgresKeyvStore } = await import('./postgres.ts');
+    const pool = openPool(pg.default, uri, POOL);
+    // The first request is not retried: a server that is down when the command starts is named at once.
+    await reachable(uri, () => pool.query('SELECT 1')).catch(async (error: unknown) => {
+      await pool.end().catch(() => undefined);
+      throw error;
     });
-    await reachable(uri, () => adapter.query('SELECT 1'));
-    return keyvIndexStore(await keyvOver(adapter));
+    return keyvIndexStore(await keyvOver(new PostgresKeyvStore(pool, uri)));
   },
   async moveAside(uri) {
     // A server's index is not a file to move: rename its table, keeping it for inspection.
@@ -117,16 +115,11 @@ const postgres: IndexBackend = {
   isDamaged: () => false,
   async leases(uri, _cacheDir, staleMs) {
     const pg = await importDriver<typeof import('pg')>('pg', 'postgres');
-    const { PostgresLeases } = await import('./lease-postgres.ts');
-    const pool = new pg.default.Pool({
-      connectionString: uri.href,
-      max: 4,
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      query_timeout: QUERY_TIMEOUT_MS,
-    });
-    // An idle connection the server dropped must not crash the process: the next query reconnects.
-    pool.on('error', () => undefined);
-    return namingLeases(new PostgresLeases(pool, staleMs), uri);
+    const [{ openPool }, { PostgresLeases }] = await Promise.all([
+      import('./postgres.ts'),
+      import('./lease-postgres.ts'),
+    ]);
+    return namingLeases(new PostgresLeases(openPool(pg.default, uri, POOL), staleMs), uri);
   },
 };
 

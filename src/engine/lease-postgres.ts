@@ -5,6 +5,8 @@
  * renewing, recording a job and releasing update only the row that still carries this holder's
  * nonce. Unlike advisory locks this survives pooled connections, and a hung holder loses its
  * lease when its expiry passes (advisory locks stay held until the server drops the connection).
+ * Every query outlasts a server restart of a few seconds (postgres.ts, withReconnect); a
+ * transaction that lost its connection is retried whole, since it did not commit.
  */
 import type pg from 'pg';
 import type { CacheKey } from './json.ts';
@@ -19,6 +21,7 @@ import {
   ServerLease,
   thisHolder,
 } from './lease.ts';
+import { withReconnect } from './postgres.ts';
 
 const TABLE = 'linea_leases';
 
@@ -32,10 +35,11 @@ export class PostgresLeases implements LeaseStore {
   ) {}
 
   private init(): Promise<void> {
-    this.ready ??= this.pool
-      .query(
+    this.ready ??= withReconnect(() =>
+      this.pool.query(
         `CREATE TABLE IF NOT EXISTS ${TABLE} (key TEXT PRIMARY KEY, holder JSONB NOT NULL, nonce TEXT NOT NULL, expires_at TIMESTAMPTZ NOT NULL)`,
-      )
+      ),
+    )
       .then(() => undefined)
       .catch((error: unknown) => {
         this.ready = undefined;
@@ -46,6 +50,10 @@ export class PostgresLeases implements LeaseStore {
 
   async tryAcquire(key: CacheKey): Promise<Acquired> {
     await this.init();
+    return withReconnect(() => this.acquireOnce(key));
+  }
+
+  private async acquireOnce(key: CacheKey): Promise<Acquired> {
     const holder: LeaseHolder = { ...thisHolder(), nonce: newNonce(), acquiredAt: new Date().toISOString() };
     const client = await this.pool.connect();
     try {
@@ -87,9 +95,10 @@ export class PostgresLeases implements LeaseStore {
 
   async holder(key: CacheKey): Promise<LeaseHolder | undefined> {
     await this.init();
-    const { rows } = await this.pool.query<{ holder: LeaseHolder }>(
-      `SELECT holder FROM ${TABLE} WHERE key = $1 AND expires_at > now()`,
-      [key],
+    const { rows } = await withReconnect(() =>
+      this.pool.query<{ holder: LeaseHolder }>(`SELECT holder FROM ${TABLE} WHERE key = $1 AND expires_at > now()`, [
+        key,
+      ]),
     );
     const holder = rows[0]?.holder;
     return holder && !deadOnThisHost(holder) ? holder : undefined;
@@ -117,19 +126,24 @@ class PostgresLease extends ServerLease {
     super(held, key, holding, ttlMs);
   }
 
+  /** One statement, retried while the server comes back. */
+  private query(sql: string, values: unknown[]) {
+    return withReconnect(() => this.pool.query(sql, values));
+  }
+
   protected async renew(ttlMs: number): Promise<void> {
-    await this.pool.query(
+    await this.query(
       `UPDATE ${TABLE} SET expires_at = now() + ($3 || ' milliseconds')::interval WHERE key = $1 AND nonce = $2`,
       [this.key, this.holding.nonce, String(ttlMs)],
     );
   }
 
   protected async remove(): Promise<void> {
-    await this.pool.query(`DELETE FROM ${TABLE} WHERE key = $1 AND nonce = $2`, [this.key, this.holding.nonce]);
+    await this.query(`DELETE FROM ${TABLE} WHERE key = $1 AND nonce = $2`, [this.key, this.holding.nonce]);
   }
 
   async stillHeld(): Promise<boolean> {
-    const { rows } = await this.pool.query(`SELECT 1 FROM ${TABLE} WHERE key = $1 AND nonce = $2`, [
+    const { rows } = await this.query(`SELECT 1 FROM ${TABLE} WHERE key = $1 AND nonce = $2`, [
       this.key,
       this.holding.nonce,
     ]);
@@ -138,7 +152,7 @@ class PostgresLease extends ServerLease {
 
   async recordJob(job: NonNullable<LeaseHolder['job']>): Promise<void> {
     const next = { ...this.holding, job };
-    await this.pool.query(`UPDATE ${TABLE} SET holder = $3 WHERE key = $1 AND nonce = $2`, [
+    await this.query(`UPDATE ${TABLE} SET holder = $3 WHERE key = $1 AND nonce = $2`, [
       this.key,
       this.holding.nonce,
       JSON.stringify(next),

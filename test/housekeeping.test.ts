@@ -1,5 +1,7 @@
 // graph, log (lineage), pin and gc: the cache stays bounded without losing what is still needed.
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeProject, type Project, type RunJson, type StatusJson } from './helpers/project.ts';
 
@@ -73,6 +75,22 @@ describe('housekeeping', () => {
     await project.json<GcJson>(['gc', '--grace', '0']);
     const gone = await project.json<StatusJson>(['status', '--set', 'double.factor=9']);
     assert.notEqual(gone.stages.find((s) => s.id === 'double')!.state, 'cached');
+  });
+
+  it('a pin outlives its index: a rebuild restores it, and gc keeps the pinned result', async () => {
+    await project.json<RunJson>(['run', '--set', 'double.factor=11']);
+    assert.equal((await project.linea(['pin', 'double', '--set', 'double.factor=11'])).code, 0);
+    rmSync(join(project.cacheDir, 'index'), { recursive: true, force: true });
+    const rebuild = await project.linea(['index', 'rebuild']);
+    assert.equal(rebuild.code, 0, rebuild.stderr);
+    assert.match(rebuild.stdout, /1 pins restored/);
+    await project.json<GcJson>(['gc', '--grace', '0']);
+    const status = await project.json<StatusJson>(['status', '--set', 'double.factor=11']);
+    assert.equal(status.stages.find((s) => s.id === 'double')!.state, 'cached', 'the pinned result was evicted');
+    assert.match((await project.linea(['unpin', 'double', '--set', 'double.factor=11'])).stdout, /unpinned/);
+    await project.json<GcJson>(['gc', '--grace', '0']);
+    const gone = await project.json<StatusJson>(['status', '--set', 'double.factor=11']);
+    assert.notEqual(gone.stages.find((s) => s.id === 'double')!.state, 'cached', 'unpinned, it goes');
   });
 
   it('gc --max-size evicts least recently used first and stops within budget', async () => {

@@ -56,6 +56,15 @@ describe('a cache shared by two projects', () => {
     );
   });
 
+  it("a lost index does not make gc in one project evict the other's results", async () => {
+    rmSync(join(cache, 'index'), { recursive: true, force: true });
+    await a.json<RunJson>(['run'], env);
+    await a.json(['gc', '--grace', '0'], env);
+    b.takeExecutions();
+    await b.json<RunJson>(['run'], env);
+    assert.deepEqual(b.takeExecutions(), [], "B's results were evicted");
+  });
+
   it("gc in one project keeps the other's results; --all-projects does not", async () => {
     await a.json(['gc', '--grace', '0'], env);
     b.takeExecutions();

@@ -112,7 +112,7 @@ describe('status and run --json', () => {
       await fresh.json<RunJson>(['run']);
       const text = await fresh.linea(['status', '--set', 'source.n=7']);
       assert.equal(text.stdout.match(/will run first/g)?.length, 1, text.stdout);
-      assert.match(text.stdout, /  source: 3 instances wait on it/);
+      assert.match(text.stdout, / {2}source: 3 instances wait on it/);
       assert.equal(text.stdout.match(/· after source/g)?.length, 3);
     } finally {
       fresh.remove();

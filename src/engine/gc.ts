@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { type Project, sweepLeftovers } from './project.ts';
 import type { ArtifactDigest, CacheKey } from './json.ts';
+import type { RunRecord } from './run-index.ts';
 
 export interface GcOptions {
   /** Digests to keep whatever the budget (the current plan's cached results). */
@@ -46,9 +47,9 @@ export interface GcReport {
 export async function collectGarbage(project: Project, options: GcOptions): Promise<GcReport> {
   const { store, index } = project;
   const keep = new Set(options.keep);
-  const runs = await index.runs();
+  const runs = await knownRuns(project);
   const byKey = new Map(runs.map((r) => [r.key, r]));
-  for (const pin of await index.pins()) {
+  for (const pin of [...(await store.pins()), ...(await index.pins())]) {
     const record = byKey.get(pin.key);
     if (record) keep.add(record.digest);
   }
@@ -141,4 +142,16 @@ export function parseDuration(text: string): number {
   if (!match) throw new Error(`cannot read duration '${text}'; use e.g. 0, 90s, 10m or 2h`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(match[2] ?? 'ms').toLowerCase() as 'ms'];
   return Math.round(Number(match[1]) * unit);
+}
+
+/**
+ * The runs gc decides from: the records the store keeps beside its objects, and the index's. The
+ * index alone is not enough: a lost, rebuilt or garbled index would leave out other projects'
+ * runs (whose objects gc must keep) and pins made before it, and gc would evict them.
+ */
+async function knownRuns(project: Project): Promise<RunRecord[]> {
+  const byKey = new Map<CacheKey, RunRecord>();
+  for await (const record of project.store.records<RunRecord>()) if (record?.key) byKey.set(record.key, record);
+  for (const record of await project.index.runs()) byKey.set(record.key, record);
+  return [...byKey.values()];
 }

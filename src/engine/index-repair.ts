@@ -15,6 +15,8 @@ export interface RebuildReport {
   readonly restored: number;
   /** Records whose object is missing or damaged: those runs will be recomputed. */
   readonly skipped: number;
+  /** Pins restored from the store. */
+  readonly pins: number;
 }
 
 export async function rebuildIndex(store: Store, uri: URL): Promise<RebuildReport> {
@@ -34,7 +36,9 @@ export async function rebuildIndex(store: Store, uri: URL): Promise<RebuildRepor
       await index.put(record);
       seen.add(record.key);
     }
-    return { movedAside, restored: seen.size, skipped };
+    const pins = await store.pins();
+    for (const pin of pins) await index.pin(pin);
+    return { movedAside, restored: seen.size, skipped, pins: pins.length };
   } finally {
     await index.close();
   }

@@ -10,7 +10,7 @@ import { backendFor, redact } from './index-backends.ts';
 import type { IndexStore } from './index-store.ts';
 import type { Fingerprint } from './fingerprint.ts';
 import type { ArtifactDigest, CacheKey } from './json.ts';
-import type { KnownManifest, StatStamp } from './store.ts';
+import type { KnownManifest, Pin, StatStamp } from './store.ts';
 
 export interface RunRecord {
   readonly key: CacheKey;
@@ -112,16 +112,16 @@ export class RunIndex {
     return this.kv.get<FailureRecord>(FAILED + key);
   }
 
-  async pin(key: CacheKey, note: string): Promise<void> {
-    await this.kv.set(PIN + key, { key, note, at: new Date().toISOString() });
+  async pin(pin: Pin): Promise<void> {
+    await this.kv.set(PIN + pin.key, pin);
   }
 
   async unpin(key: CacheKey): Promise<boolean> {
     return this.kv.delete(PIN + key);
   }
 
-  async pins(): Promise<{ key: CacheKey; note: string; at: string }[]> {
-    return (await this.entries(PIN)) as { key: CacheKey; note: string; at: string }[];
+  async pins(): Promise<Pin[]> {
+    return (await this.entries(PIN)) as Pin[];
   }
 
   async runs(): Promise<RunRecord[]> {

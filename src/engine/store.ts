@@ -9,6 +9,7 @@ import {
   chmodSync,
   closeSync,
   createReadStream,
+  existsSync,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -60,6 +61,22 @@ export interface DamagedObject {
   readonly movedTo?: string;
 }
 
+/** A result kept through gc whatever the plan: made by `linea pin`, kept in the index and the store. */
+export interface Pin {
+  readonly key: CacheKey;
+  /** The instance it was pinned as. */
+  readonly note: string;
+  readonly at: string;
+}
+
+/** Written whole and renamed into place: a reader sees the old file or the new one. */
+function writeJsonAtomically(path: string, value: object): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(tmp, JSON.stringify(value));
+  renameSync(tmp, path);
+}
+
 export class Store {
   readonly objectsDir: string;
   readonly tmpDir: string;
@@ -70,6 +87,8 @@ export class Store {
    * be damaged or lost; these let it be rebuilt (and a lost entry found again) from the store.
    */
   readonly recordsDir: string;
+  /** Pins, one file per cache key, for the same reason: a pin must outlive the index it was made in. */
+  readonly pinsDir: string;
 
   constructor(readonly root: string) {
     this.objectsDir = join(root, 'objects');
@@ -77,6 +96,7 @@ export class Store {
     this.checkpointsDir = join(root, 'checkpoints');
     this.trashDir = join(root, 'trash');
     this.recordsDir = join(root, 'records');
+    this.pinsDir = join(root, 'pins');
   }
 
   async init(): Promise<void> {
@@ -267,11 +287,34 @@ export class Store {
 
   /** Keep a copy of a run record beside the objects (written atomically). */
   async saveRecord(key: CacheKey, record: object): Promise<void> {
-    const path = join(this.recordsDir, key.slice(0, 2), `${key}.json`);
-    mkdirSync(dirname(path), { recursive: true });
-    const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-    writeFileSync(tmp, JSON.stringify(record));
-    renameSync(tmp, path);
+    writeJsonAtomically(join(this.recordsDir, key.slice(0, 2), `${key}.json`), record);
+  }
+
+  async savePin(pin: Pin): Promise<void> {
+    writeJsonAtomically(join(this.pinsDir, `${pin.key}.json`), pin);
+  }
+
+  /** Whether there was a pin to remove. */
+  async deletePin(key: CacheKey): Promise<boolean> {
+    const path = join(this.pinsDir, `${key}.json`);
+    const existed = existsSync(path);
+    await rm(path, { force: true });
+    return existed;
+  }
+
+  /** Every pin kept in the store (an unreadable one is skipped, and reported by verify as damage to repair by pinning again). */
+  async pins(): Promise<Pin[]> {
+    const pins: Pin[] = [];
+    for (const name of await readdir(this.pinsDir).catch(() => [] as string[])) {
+      if (!name.endsWith('.json')) continue;
+      try {
+        const pin = JSON.parse(await readFile(join(this.pinsDir, name), 'utf8')) as Partial<Pin>;
+        if (typeof pin.key === 'string' && typeof pin.note === 'string') pins.push(pin as Pin);
+      } catch {
+        // a damaged pin file is no pin
+      }
+    }
+    return pins;
   }
 
   /** The saved record of a cache key, if any (unreadable counts as none). */

@@ -2,9 +2,11 @@
 // reads or has just made (so nothing is computed twice), and concurrent runs publishing to one
 // --out all succeed, leave one whole copy and no temporary directories.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Store } from '../src/engine/store.ts';
 import { makeProject, parseExecution, type Project } from './helpers/project.ts';
 
 interface GcJson {
@@ -48,6 +50,28 @@ describe('gc beside a run in progress', () => {
     await project.json<GcJson>(['gc', '--grace', '0']);
     await project.linea(args);
     assert.deepEqual(project.takeExecutions(), ['source']);
+  });
+});
+
+describe('a commit beside gc', () => {
+  it('names the object as in use before the object appears in the store', async () => {
+    // gc lists objects, then reads the in-use records: an object published before its run named
+    // it could be listed and found unused in between, and taken with --grace 0 (issue 33, item 4).
+    const root = mkdtempSync(join(tmpdir(), 'linea-commit-order-'));
+    try {
+      const store = new Store(root);
+      await store.init();
+      const workspace = await store.newWorkspace();
+      writeFileSync(join(workspace.outDir, 'result.txt'), 'x');
+      const seen: { digest: string; publishedYet: boolean }[] = [];
+      const { digest } = await store.commit(workspace, { n: 1 }, async (d) => {
+        seen.push({ digest: d, publishedYet: existsSync(store.objectDir(d)) });
+      });
+      assert.deepEqual(seen, [{ digest, publishedYet: false }]);
+      assert.ok(existsSync(store.objectDir(digest)));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 

@@ -84,9 +84,13 @@ export async function collectGarbage(project: Project, options: GcOptions): Prom
       spared++;
       continue;
     }
+    const outcome = options.dryRun ? 'evicted' : await evict(project, o.digest);
+    if (outcome !== 'evicted') {
+      if (outcome === 'spared') spared++;
+      continue;
+    }
     evicted.push({ digest: o.digest, bytes: o.bytes, lastUsed: new Date(lastUsed).toISOString() });
     total -= o.bytes;
-    if (!options.dryRun) await store.discard(store.objectDir(o.digest));
   }
 
   const gone = new Set(evicted.map((e) => e.digest));
@@ -154,4 +158,23 @@ async function knownRuns(project: Project): Promise<RunRecord[]> {
   for await (const record of project.store.records<RunRecord>()) if (record?.key) byKey.set(record.key, record);
   for (const record of await project.index.runs()) byKey.set(record.key, record);
   return [...byKey.values()];
+}
+
+/**
+ * Take an object out of the store unless a run has started using it since gc read the in-use
+ * records: out first (one rename), then the records once more, then removed or put back. A run
+ * records an object before it looks it up (or, for one it made, before publishing it), so either
+ * the check sees the run and the object goes back, or the run's lookup finds it gone and
+ * recomputes it. What is left is a read in the instant between the rename and the put-back.
+ */
+async function evict(project: Project, digest: ArtifactDigest): Promise<'evicted' | 'spared' | 'gone'> {
+  const dir = project.store.objectDir(digest);
+  const taken = await project.store.takeOut(dir);
+  if (!taken) return 'gone';
+  if ((await project.activity.inUseByAnyRun()).has(digest)) {
+    await project.store.putBack(taken, dir);
+    return 'spared';
+  }
+  await project.store.removeTaken(taken);
+  return 'evicted';
 }

@@ -308,8 +308,8 @@ async function failedRun(
 /** Seal the workspace into the store and record the run; the index write is the commit point. */
 async function commitRun(job: Job, workspace: Workspace, value: Json, startedAt: Date): Promise<Outcome> {
   const { project, instance, key, fingerprint, inputs } = job;
-  const { digest, stamp, known } = await project.store.commit(workspace, value);
-  await project.activity.use(digest);
+  // In use before it is published: a gc beside this run must not take it (store.ts commit).
+  const { digest, stamp, known } = await project.store.commit(workspace, value, (d) => project.activity.use(d));
   const record: RunRecord = {
     key,
     fingerprint,

@@ -137,10 +137,15 @@ export class Store {
    * a thread-pool round trip per call made a commit cost several times its system calls (3.5 ms
    * of a 1,000-stage benchmark's 10 ms per rerun stage). Only hashing large files stays
    * asynchronous, so a big artifact does not hold the event loop.
+   *
+   * `beforePublish` runs once the digest is known and before the object appears in objects/: a
+   * run names the object in its in-use record there, so a gc that lists the object also sees it
+   * in use (gc.ts reads the records after listing), even with no grace period.
    */
   async commit(
     workspace: Workspace,
     value: Json,
+    beforePublish?: (digest: ArtifactDigest) => Promise<void>,
   ): Promise<{ digest: ArtifactDigest; stamp: StatStamp; manifest: Manifest; known?: KnownManifest }> {
     const files: Record<string, { sha256: FileDigest; size: number }> = {};
     for (const path of listFiles(workspace.outDir)) {
@@ -156,6 +161,7 @@ export class Store {
     writeFileSync(join(workspace.dir, 'manifest.json'), text);
     fsyncPath(join(workspace.dir, 'manifest.json'));
     fsyncPath(workspace.dir);
+    await beforePublish?.(digest);
     const target = this.objectDir(digest);
     mkdirSync(dirname(target), { recursive: true });
     try {
@@ -365,13 +371,36 @@ export class Store {
 
   /** Move a directory out of the way atomically, then delete it. */
   async discard(dir: string): Promise<void> {
+    const trash = await this.takeOut(dir);
+    if (trash) await rmTree(trash);
+  }
+
+  /**
+   * Move a directory out of the store into trash/ (one rename: readers see it whole or gone);
+   * where it went, or undefined if it was already gone. gc takes an object out, checks once more
+   * that no run has started using it, and then removes it or puts it back.
+   */
+  async takeOut(dir: string): Promise<string | undefined> {
     const trash = join(this.trashDir, `${process.pid}-${randomBytes(6).toString('hex')}`);
     try {
       await rename(dir, trash);
+      return trash;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
+  }
+
+  /** Undo takeOut; if the same object was committed again meanwhile, that copy stays and this one goes. */
+  async putBack(trash: string, dir: string): Promise<void> {
+    try {
+      await rename(trash, dir);
+    } catch {
+      await rmTree(trash);
+    }
+  }
+
+  async removeTaken(trash: string): Promise<void> {
     await rmTree(trash);
   }
 

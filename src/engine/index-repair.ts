@@ -6,7 +6,8 @@
  */
 import { backendFor, isDamagedIndex } from './index-backends.ts';
 import type { CacheKey } from './json.ts';
-import { RunIndex, type RunRecord } from './run-index.ts';
+import { existsSync } from 'node:fs';
+import { RunIndex, type RunRecord, type UnreadableEntry } from './run-index.ts';
 import type { Store } from './store.ts';
 
 export interface RebuildReport {
@@ -44,21 +45,43 @@ export async function rebuildIndex(store: Store, uri: URL): Promise<RebuildRepor
   }
 }
 
+/** What makes an index need a rebuild, found by reading it against the store's records. */
+export interface IndexHealth {
+  /** Entries of the wrong shape (run-index.ts validates every read). */
+  readonly unreadable: readonly UnreadableEntry[];
+  /** Runs whose records and objects the store holds but the index does not name (a lost or partial index). */
+  readonly missing: number;
+}
+
+/** Read the whole index and compare it with the store's records; throws what the backend throws for a damaged index. */
+export async function checkIndex(store: Store, index: RunIndex): Promise<IndexHealth> {
+  const runs = await index.runs();
+  await index.pins();
+  const indexed = new Set(runs.map((r) => r.key));
+  let missing = 0;
+  for await (const record of store.records<RunRecord>()) {
+    if (record?.key && !indexed.has(record.key) && existsSync(store.objectDir(record.digest))) missing++;
+  }
+  return { unreadable: index.unreadableEntries(), missing };
+}
+
 /**
- * Rebuild the index only if it is damaged (cannot be opened or read); a damaged index cannot even
- * be opened, so `verify --repair` calls this before anything else. Undefined when it was intact.
+ * Rebuild the index if it is damaged (cannot be opened or read: a sqlite file), holds entries of
+ * the wrong shape, or lacks runs the store's records hold (a deleted index directory). `verify
+ * --repair` calls this before anything else. Undefined when it was intact.
  */
 export async function repairIndexIfDamaged(store: Store, uri: URL): Promise<RebuildReport | undefined> {
+  let health: IndexHealth;
   try {
     const index = await RunIndex.open(uri);
     try {
-      await index.runs();
+      health = await checkIndex(store, index);
     } finally {
       await index.close();
     }
-    return undefined;
   } catch (error) {
     if (!isDamagedIndex(error)) throw error;
     return rebuildIndex(store, uri);
   }
+  return health.unreadable.length || health.missing ? rebuildIndex(store, uri) : undefined;
 }

@@ -5,7 +5,7 @@
  * Postgres or Redis (index-backends.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir, readFile, rename, rm } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Keyv from 'keyv';
@@ -20,9 +20,11 @@ export interface IndexStore {
   getNow?<T>(key: string): T | undefined;
   set(key: string, value: unknown): Promise<void>;
   delete(key: string): Promise<boolean>;
-  /** Every value whose key starts with `prefix` (a prefix ends with '/': `run/`, `pin/`). */
-  values(prefix: string): AsyncIterable<unknown>;
+  /** Every entry whose key starts with `prefix` (a prefix ends with '/': `run/`, `pin/`), as [key, value]. */
+  entries(prefix: string): AsyncIterable<readonly [string, unknown]>;
   close(): Promise<void>;
+  /** Remove what killed writers left (a store of files); absent where there is nothing to sweep. */
+  sweepTmp?(): Promise<number>;
 }
 
 /**
@@ -76,14 +78,37 @@ export class DirectoryIndexStore implements IndexStore {
     }
   }
 
-  async *values(prefix: string): AsyncIterable<unknown> {
+  async *entries(prefix: string): AsyncIterable<readonly [string, unknown]> {
     const sub = prefix.replace(/\/$/, '');
     const dir = join(this.dir, sub || '_');
     for (const name of await readdir(dir).catch(() => [] as string[])) {
       if (!name.endsWith('.json')) continue;
       const entry = await readEntry(join(dir, name));
-      if (entry?.key.startsWith(prefix)) yield entry.value;
+      if (entry?.key.startsWith(prefix)) yield [entry.key, entry.value];
     }
+  }
+
+  /**
+   * Files a killed writer left (`*.tmp`, never renamed into place); how many were removed. A write
+   * takes milliseconds, so one older than `olderThanMs` has no writer left (the index directory
+   * may be shared by hosts, so the pid in its name proves nothing).
+   */
+  async sweepTmp(olderThanMs = 10 * 60_000): Promise<number> {
+    let removed = 0;
+    for (const sub of await readdir(this.dir).catch(() => [] as string[])) {
+      for (const name of await readdir(join(this.dir, sub)).catch(() => [] as string[])) {
+        if (!name.endsWith('.tmp')) continue;
+        const path = join(this.dir, sub, name);
+        const age = await stat(path).then(
+          (s) => Date.now() - s.mtimeMs,
+          () => 0,
+        );
+        if (age < olderThanMs) continue;
+        await rm(path, { force: true });
+        removed++;
+      }
+    }
+    return removed;
   }
 
   async close(): Promise<void> {}
@@ -129,10 +154,10 @@ export function keyvIndexStore(kv: Keyv, scratch?: string): IndexStore {
       await kv.set(key, value);
     },
     delete: (key) => kv.delete(key),
-    async *values(prefix) {
+    async *entries(prefix) {
       if (!kv.iterator) throw new Error('this keyv store cannot list its entries');
       for await (const [key, value] of kv.iterator(undefined)) {
-        if (typeof key === 'string' && key.startsWith(prefix)) yield value;
+        if (typeof key === 'string' && key.startsWith(prefix)) yield [key, value] as const;
       }
     },
     close: async () => {

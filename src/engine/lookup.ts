@@ -7,7 +7,7 @@ import { ENGINE_VERSION, type Fingerprint } from './fingerprint.ts';
 import type { Instance } from './instances.ts';
 import type { ArtifactDigest, CacheKey, Json } from './json.ts';
 import type { Project } from './project.ts';
-import type { RunRecord } from './run-index.ts';
+import { parseRunRecord, type RunRecord } from './run-index.ts';
 import type { EnvSpec } from './stage.ts';
 import type { Manifest } from './store.ts';
 
@@ -75,9 +75,10 @@ export async function lookup(
   options: { rehash?: boolean } = {},
 ): Promise<Lookup> {
   let record = await project.index.get(key);
+  const saved = async () => parseRunRecord(await project.store.loadRecord<unknown>(key));
   if (!record) {
-    // Not in the index (lost or rebuilt without it): the store keeps a copy of every record.
-    record = await project.store.loadRecord<RunRecord>(key);
+    // Not in the index (lost, rebuilt without it, or unreadable): the store keeps a copy of every record.
+    record = await saved();
     if (!record) return { hit: false };
     await project.index.put(record).catch(() => undefined);
   }
@@ -85,10 +86,20 @@ export async function lookup(
   // Files whose size and mtime match the stamp taken at commit are trusted, as git does; `rehash`
   // (run --verify-inputs) hashes every file.
   // The record's copy of the manifest spares reading the file while the file's stamp matches it.
-  const verified = options.rehash
-    ? await project.store.verify(record.digest)
-    : await project.store.verify(record.digest, record.stamp, record.manifest);
-  if (!verified.ok) return { hit: false, record, problem: verified.problem };
+  const check = (r: RunRecord) =>
+    options.rehash ? project.store.verify(r.digest) : project.store.verify(r.digest, r.stamp, r.manifest);
+  let verified = await check(record);
+  if (!verified.ok) {
+    // An index entry that names the wrong object (damaged by hand or by a crash) must not cost an
+    // intact result: the store's own record of this key wins if its object verifies.
+    const copy = await saved();
+    if (copy && copy.digest !== record.digest) await use?.(copy.digest);
+    const fixed = copy && copy.digest !== record.digest ? await check(copy) : undefined;
+    if (!copy || !fixed?.ok) return { hit: false, record, problem: verified.problem };
+    await project.index.put(copy).catch(() => undefined);
+    record = copy;
+    verified = fixed;
+  }
   const known = record.manifest?.manifest === verified.manifest;
   if (!options.rehash && (verified.rehashed || !known)) {
     // Touched but intact (or a record older than manifest copies): refresh the stamps so the

@@ -101,12 +101,14 @@ export async function openProject(options: {
 }
 
 /**
- * Clear what killed processes left in the project's cache: their workspaces, and leases of keys
+ * Clear what killed processes left in the project's cache: their workspaces, half-written index
+ * entries (`*.tmp` older than ten minutes), and leases of keys
  * they held when they died. A dead holder's lease that names a cluster job is kept while its key
  * is uncommitted: the job may still be computing it, and the next run that wants the key adopts
  * the job through that lease (run.ts execute). Run before a run's lookups and by gc.
  */
 export async function sweepLeftovers(project: Project): Promise<void> {
   await project.store.sweepTmp();
+  await project.index.sweepTmp();
   await project.leases.sweep?.(async (key, holder) => holder.job !== undefined && !(await project.index.get(key)));
 }

@@ -5,6 +5,7 @@
  * index is only a pointer: the object store is the truth, and an entry whose object is missing
  * or corrupt is a miss.
  */
+import { z } from 'zod';
 import { errorMessage, LineaError } from './errors.ts';
 import { backendFor, redact } from './index-backends.ts';
 import type { IndexStore } from './index-store.ts';
@@ -40,6 +41,52 @@ export interface FailureRecord {
   readonly at: string;
 }
 
+/**
+ * What an entry must look like to be used. The index is a file a crash, a person or another
+ * version can damage; an entry of the wrong shape is no entry (a miss, refilled from the store's
+ * records), never a TypeError deep in a command. Loose objects: fields added later pass.
+ */
+const hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected a 64-digit hex digest');
+const cacheKey = hex.transform((text) => text as CacheKey);
+const artifact = hex.transform((text) => text as ArtifactDigest);
+const isObject = (value: unknown) => typeof value === 'object' && value !== null;
+const RUN_RECORD: z.ZodType<RunRecord> = z.looseObject({
+  key: cacheKey,
+  digest: artifact,
+  fingerprint: z.custom<Fingerprint>(isObject, 'expected a fingerprint record'),
+  stamp: z.record(z.string(), z.tuple([z.number(), z.number()])),
+  manifest: z.custom<KnownManifest>(isObject).optional(),
+  stage: z.string(),
+  node: z.string(),
+  instance: z.string(),
+  upstream: z.record(z.string(), cacheKey),
+  startedAt: z.string(),
+  seconds: z.number(),
+  host: z.string(),
+  pid: z.number(),
+  project: z.string().optional(),
+});
+const PIN_ENTRY: z.ZodType<Pin> = z.looseObject({ key: cacheKey, note: z.string(), at: z.string() });
+const FAILURE: z.ZodType<FailureRecord> = z.looseObject({
+  key: cacheKey,
+  instance: z.string(),
+  stage: z.string(),
+  error: z.string(),
+  at: z.string(),
+});
+
+/** A run record read from anywhere (the store's copy, say), if it has the shape of one. */
+export function parseRunRecord(value: unknown): RunRecord | undefined {
+  const parsed = RUN_RECORD.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** An index entry that could not be used, and why. */
+export interface UnreadableEntry {
+  readonly entry: string;
+  readonly problem: string;
+}
+
 const RUN = 'run/';
 const LATEST = 'latest/';
 const FAILED = 'failed/';
@@ -55,6 +102,11 @@ const latestKeys = (project: string, instance: string) => [
 ];
 
 export class RunIndex {
+  /** Entries found unreadable by this process, each reported once (`onUnreadable`). */
+  private readonly unreadable = new Map<string, string>();
+  /** Told of each unreadable entry the first time it is met (the CLI prints one line). */
+  onUnreadable: (entry: UnreadableEntry) => void = () => undefined;
+
   private constructor(private readonly kv: IndexStore) {}
 
   /**
@@ -68,8 +120,27 @@ export class RunIndex {
     return new RunIndex(local ? store : naming(store, uri, backend.isDamaged));
   }
 
+  /** The value if it has the shape, else undefined, noting the entry as unreadable. */
+  private valid<T>(entry: string, value: unknown, schema: z.ZodType<T, unknown>): T | undefined {
+    if (value === undefined) return undefined;
+    const parsed = schema.safeParse(value);
+    if (parsed.success) return parsed.data;
+    if (!this.unreadable.has(entry)) {
+      const issue = parsed.error.issues[0];
+      const problem = issue ? `${issue.path.join('.') || 'the value'}: ${issue.message}` : 'not a valid entry';
+      this.unreadable.set(entry, problem);
+      this.onUnreadable({ entry, problem });
+    }
+    return undefined;
+  }
+
+  /** Entries met so far that could not be used (all of them, after runs() and pins()). */
+  unreadableEntries(): UnreadableEntry[] {
+    return [...this.unreadable].map(([entry, problem]) => ({ entry, problem }));
+  }
+
   async get(key: CacheKey): Promise<RunRecord | undefined> {
-    return this.kv.get<RunRecord>(RUN + key);
+    return this.valid(RUN + key, await this.kv.get(RUN + key), RUN_RECORD);
   }
 
   /**
@@ -78,7 +149,7 @@ export class RunIndex {
    * caller then asks get().
    */
   getNow(key: CacheKey): RunRecord | undefined {
-    return this.kv.getNow?.<RunRecord>(RUN + key);
+    return this.valid(RUN + key, this.kv.getNow?.(RUN + key), RUN_RECORD);
   }
 
   async put(record: RunRecord): Promise<void> {
@@ -97,7 +168,7 @@ export class RunIndex {
     let key: CacheKey | undefined;
     for (const name of latestKeys(project, instance)) {
       // An older NUL key may be unreadable to a server backend: skip it there.
-      key = await this.kv.get<CacheKey>(name).catch(() => undefined);
+      key = this.valid(name, await this.kv.get(name).catch(() => undefined), cacheKey);
       if (key) break;
     }
     const record = key ? await this.get(key) : undefined;
@@ -109,7 +180,7 @@ export class RunIndex {
   }
 
   async failure(key: CacheKey): Promise<FailureRecord | undefined> {
-    return this.kv.get<FailureRecord>(FAILED + key);
+    return this.valid(FAILED + key, await this.kv.get(FAILED + key), FAILURE);
   }
 
   async pin(pin: Pin): Promise<void> {
@@ -121,17 +192,28 @@ export class RunIndex {
   }
 
   async pins(): Promise<Pin[]> {
-    return (await this.entries(PIN)) as Pin[];
+    return this.entries(PIN, PIN_ENTRY);
   }
 
   async runs(): Promise<RunRecord[]> {
-    return (await this.entries(RUN)) as RunRecord[];
+    return this.entries(RUN, RUN_RECORD);
   }
 
-  /** gc keeps what pins and runs name: a store that cannot list them fails here, never passes for empty. */
-  private async entries(prefix: string): Promise<unknown[]> {
-    const out: unknown[] = [];
-    for await (const value of this.kv.values(prefix)) out.push(value);
+  /** Files killed writers left in the index (a directory index); how many went. */
+  async sweepTmp(): Promise<number> {
+    return (await this.kv.sweepTmp?.()) ?? 0;
+  }
+
+  /**
+   * gc keeps what pins and runs name: a store that cannot list them fails here, never passes for
+   * empty. Entries of the wrong shape are left out and noted as unreadable.
+   */
+  private async entries<T>(prefix: string, schema: z.ZodType<T, unknown>): Promise<T[]> {
+    const out: T[] = [];
+    for await (const [entry, value] of this.kv.entries(prefix)) {
+      const valid = this.valid(entry, value ?? null, schema);
+      if (valid !== undefined) out.push(valid);
+    }
     return out;
   }
 
@@ -155,7 +237,7 @@ function naming(store: IndexStore, uri: URL, isDamaged: (error: unknown) => bool
     get: <T>(key: string) => store.get<T>(key).catch(rethrow),
     set: (key, value) => store.set(key, value).catch(rethrow),
     delete: (key) => store.delete(key).catch(rethrow),
-    values: (prefix) => store.values(prefix),
+    entries: (prefix) => store.entries(prefix),
     close: () => store.close(),
   };
 }

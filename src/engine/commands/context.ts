@@ -141,6 +141,11 @@ export async function withProject<T>(
       access,
     }),
   );
+  // Each entry of the wrong shape is named once; the run treats it as a miss and refills it.
+  project.index.onUnreadable = ({ entry, problem }) =>
+    process.stderr.write(
+      `linea: run index entry ${entry} is unreadable (${problem}); treated as a miss, and replaced from the store's record where there is one\n`,
+    );
   try {
     return await use(project, instances, loaded);
   } finally {

@@ -13,7 +13,7 @@ export async function cmdIndexRebuild(flags: Flags): Promise<number> {
   if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
   else {
     process.stdout.write(
-      `run index rebuilt from the store: ${report.restored} runs and ${report.pins} pins restored${report.skipped ? `, ${report.skipped} whose objects are missing or damaged left out (they will be recomputed)` : ''}\n`,
+      `run index rebuilt from the store: ${report.restored} runs restored, ${report.pins} pins restored${report.skipped ? `, ${report.skipped} whose objects are missing or damaged left out (they will be recomputed)` : ''}\n`,
     );
     for (const path of report.movedAside) process.stdout.write(`  the old index is kept at ${path}\n`);
   }

@@ -272,3 +272,21 @@ describe('a Postgres index that goes away', () => {
     );
   });
 });
+
+describe('a Redis index, closed', () => {
+  it('leaves no timer behind, so a command exits as soon as its output is written', async () => {
+    // keyv's connect timeout used to stay armed for 5 s after close, holding every command open.
+    const { RunIndex } = await import('../src/engine/run-index.ts');
+    const { backendFor } = await import('../src/engine/index-backends.ts');
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const uri = new URL(INDEXES.redis());
+    const index = await RunIndex.open(uri);
+    await index.runs();
+    await index.close();
+    const leases = await backendFor(uri).leases(uri, tmpdir(), 60_000);
+    await leases.close();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(timers(), before);
+  });
+});

@@ -123,6 +123,13 @@ describe('errors', () => {
     assert.match(result.stderr, /cannot reach the run index at postgres:\/\/nobody@127\.0\.0\.1:9\/none/);
   });
 
+  it('a Redis index that is down is named with the cause, not with a driver option', async () => {
+    const result = await project.linea(['status', '--index', 'redis://127.0.0.1:9']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /cannot reach the run index at redis:\/\/127\.0\.0\.1:9\/? \(connect ECONNREFUSED/);
+    assert.doesNotMatch(result.stderr, /throwOnConnectError/);
+  });
+
   it('linea worker without a readable task says which directory and why', async () => {
     const result = await project.linea(['worker', '--task', join(project.dir, 'no-such-job')]);
     assert.equal(result.code, 1);

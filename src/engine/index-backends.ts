@@ -127,14 +127,24 @@ const redis: IndexBackend = {
   schemes: ['redis', 'rediss'],
   async open(uri) {
     const { default: KeyvRedis } = await importDriver<typeof import('@keyv/redis')>('@keyv/redis', 'redis');
+    // No keyv connectionTimeout: keyv races it against the connect with a timer it never clears,
+    // which kept every command alive 5 s after its output. node-redis's own connectTimeout
+    // (redisClientOptions) bounds the connect instead.
     const adapter = new KeyvRedis(redisClientOptions(uri), {
       throwOnConnectError: true,
       // An index that cannot answer must fail the run, not pass for empty.
       throwOnErrors: true,
-      connectionTimeout: CONNECT_TIMEOUT_MS,
+    });
+    // keyv reports why the connect failed as an event and then throws a sentence about its own
+    // option; the message names the cause instead.
+    let cause: unknown;
+    adapter.on('error', (error: unknown) => {
+      cause ??= error;
     });
     await reachable(uri, async () => {
-      await adapter.getClient();
+      await adapter.getClient().catch((error: unknown) => {
+        throw cause ?? error;
+      });
     });
     return keyvIndexStore(await keyvOver(adapter));
   },

@@ -40,6 +40,37 @@ describe('leases', () => {
     if (taken.ok) await taken.lease.release();
   });
 
+  it('a live pid on this host whose heartbeat stopped is no holder once stale: the wait ends', async () => {
+    // No start time to tell a reused pid from the holder, and an hour-old heartbeat: a live linea
+    // holder's heartbeat thread would have touched it. Before, this was waited on forever.
+    const path = join(dir, `${key('stuck')}.lease`);
+    writeFileSync(path, JSON.stringify({ host: hostname(), pid: process.ppid, nonce: 'stuck', acquiredAt: '' }));
+    const fresh = await new Leases(dir, { staleMs: 60_000 }).tryAcquire(key('stuck'));
+    assert.equal(fresh.ok, false, 'a fresh heartbeat is respected');
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(path, hourAgo, hourAgo);
+    const taken = await new Leases(dir, { staleMs: 60_000 }).tryAcquire(key('stuck'));
+    assert.ok(taken.ok);
+    if (taken.ok) await taken.lease.release();
+  });
+
+  it('a directory at a lease path: removed if empty, else an error naming it and how to clear it', async () => {
+    const warnings: string[] = [];
+    const leases = new Leases(dir, { warn: (line) => warnings.push(line) });
+    mkdirSync(join(dir, `${key('empty-dir')}.lease`));
+    const taken = await leases.tryAcquire(key('empty-dir'));
+    assert.ok(taken.ok);
+    if (taken.ok) await taken.lease.release();
+    assert.equal(warnings.length, 1);
+    const full = join(dir, `${key('full-dir')}.lease`);
+    mkdirSync(full);
+    writeFileSync(join(full, 'x'), '');
+    await assert.rejects(leases.tryAcquire(key('full-dir')), (error: Error) => {
+      assert.ok(error.message.includes(full) && /a directory.*rm -r/.test(error.message), error.message);
+      return true;
+    });
+  });
+
   it('a remote lease is respected while its heartbeat is fresh and broken once stale', async () => {
     const path = join(dir, `${key('c')}.lease`);
     writeFileSync(path, JSON.stringify({ host: 'another-host', pid: 1, nonce: 'remote', acquiredAt: '' }));

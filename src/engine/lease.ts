@@ -2,13 +2,16 @@
  * Per-key leases: whoever holds the lease of a cache key computes it; everyone else waits for
  * its result or does other work. There is no global lock. A lease is a file created with O_EXCL
  * naming its holder (host, pid, process start time) and refreshed by a heartbeat. It is dead when
- * its holder is: on the same host that is checked directly (so `kill -9` frees it at once), on
- * another host (a shared store) when the heartbeat is older than the stale timeout.
+ * its holder is: on the same host that is checked directly (so `kill -9` frees it at once), and
+ * on any host when the heartbeat is older than the stale timeout (a live linea holder's heartbeat
+ * thread keeps it moving, so a stale one is a hung holder or a pid that now names another
+ * process). Every wait on a lease therefore ends.
  */
 import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { mkdir, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { LineaError } from './errors.ts';
 import { startHeartbeat } from './heartbeat.ts';
 import type { CacheKey } from './json.ts';
 import { hostName, processAlive, processStartTime } from './process.ts';
@@ -94,7 +97,9 @@ export interface LeaseOptions {
 type LeaseFile =
   | { readonly state: 'missing' }
   | { readonly state: 'held'; readonly holder: LeaseHolder; readonly heartbeatMs: number }
-  | { readonly state: 'damaged'; readonly text: string };
+  | { readonly state: 'damaged'; readonly text: string }
+  /** Something at the lease's path that is not a file (a directory, say), which no rename can replace. */
+  | { readonly state: 'blocked'; readonly problem: string };
 
 /** A holder standing for a lease that could not be read, so callers wait and retry rather than spin. */
 const UNREADABLE: LeaseHolder = { host: 'unknown', pid: 0, nonce: 'unreadable', acquiredAt: '' };
@@ -145,6 +150,22 @@ export class Leases implements LeaseStore {
       }
       const current = await readLease(path);
       if (current.state === 'missing') continue; // released between our attempt and the read: try again
+      if (current.state === 'blocked') {
+        // An empty directory is no one's lease: remove it. Anything else is not ours to delete.
+        if (
+          await rmdir(path).then(
+            () => true,
+            () => false,
+          )
+        ) {
+          this.warn(`lease path ${path} was an empty directory, not a lease; removed it`);
+          continue;
+        }
+        throw new LineaError(
+          `the lease path ${path} is not a lease file (${current.problem}); remove it (rm -r '${path}') and run again`,
+          'store',
+        );
+      }
       if (current.state === 'damaged') {
         this.warn(
           `lease file ${path} is damaged (${current.text.length ? 'not a lease' : 'empty'}); treating it as stale and removing it`,
@@ -173,7 +194,7 @@ export class Leases implements LeaseStore {
   }
 
   async isDead(holder: LeaseHolder, heartbeatMs: number): Promise<boolean> {
-    if (holder.host === this.me.host) return deadOnThisHost(holder);
+    if (holder.host === this.me.host && deadOnThisHost(holder)) return true;
     return Date.now() - heartbeatMs > this.staleMs;
   }
 
@@ -320,7 +341,10 @@ async function readLease(path: string): Promise<LeaseFile> {
     text = readFileSync(path, 'utf8');
     heartbeatMs = statSync(path).mtimeMs;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { state: 'missing' };
+    if (code === 'EISDIR') return { state: 'blocked', problem: 'a directory' };
+    if (code === 'EACCES' || code === 'EPERM') return { state: 'blocked', problem: 'not readable by this user' };
     return { state: 'damaged', text: '' };
   }
   try {

@@ -15,7 +15,7 @@ describe('errors', () => {
 
   it('a cycle fails with the cycle spelled out', async () => {
     const result = await project.linea(['run', '--pipeline', 'cycle.pipeline.ts']);
-    assert.notEqual(result.code, 0);
+    assert.equal(result.code, 2, 'a definition error: nothing ran');
     assert.match(
       result.stderr,
       /cycle: (double → square → sum → double|square → sum → double → square|sum → double → square → sum)/,
@@ -63,8 +63,23 @@ describe('errors', () => {
 
   it('a missing pipeline file says where it looked', async () => {
     const result = await project.linea(['status', '--pipeline', 'nope.ts']);
-    assert.equal(result.code, 1);
+    assert.equal(result.code, 2);
     assert.match(result.stderr, /no pipeline file at .*nope\.ts/);
+  });
+
+  it('a pipeline.ts that does not parse is a definition error (2) naming the file', async () => {
+    project.write('broken.pipeline.ts', 'export default definePipeline({ name: "x", \n');
+    const result = await project.linea(['status', '--pipeline', 'broken.pipeline.ts']);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /broken\.pipeline\.ts/);
+  });
+
+  it('an unknown command is a usage error, with or without --help', async () => {
+    for (const args of [['bogus'], ['bogus', '--help']]) {
+      const result = await project.linea(args);
+      assert.equal(result.code, 2, args.join(' '));
+      assert.match(result.stderr, /unknown command 'bogus'/);
+    }
   });
 
   it('a failing stage fails the run, blocks its dependents, and lets independent stages finish', async () => {

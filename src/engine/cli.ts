@@ -89,6 +89,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   const { values: flags, positionals } = parsed;
   const [command = 'run', ...rest] = positionals;
+  // An unknown command is a usage error with or without --help (help for it would be a guess).
+  if (command !== 'help' && !Object.hasOwn(COMMANDS, command)) {
+    process.stderr.write(`linea: unknown command '${command}'\n\n${USAGE}`);
+    return 2;
+  }
   if (flags.help || command === 'help') {
     process.stdout.write(USAGE);
     return 0;
@@ -105,9 +110,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof LineaError) {
       process.stderr.write(`linea: ${error.message}\n`);
-      // Bad input on the command line or in params (a wrong --set value, an unknown param, a bad
-      // --ablate value) is a usage error like an unknown flag: 2, as the README says; 1 is a stage.
-      return error.kind === 'usage' || error.kind === 'params' ? 2 : 1;
+      return exitCodeOf(error);
     }
     if (isDamagedIndex(error)) {
       const uri = await loadPipeline(flags)
@@ -122,5 +125,24 @@ export async function main(argv: string[]): Promise<number> {
       `linea: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     );
     return 70;
+  }
+}
+
+/**
+ * The README's rule ("Exit codes"): 2 when the command or the experiment's definition is wrong
+ * and nothing ran (a flag, a param, a pipeline.ts that does not load, a cycle, a miswired stage, a
+ * missing data file); 1 when something failed while running (a stage, the store, the index, a
+ * lease). The kind says which.
+ */
+export function exitCodeOf(error: LineaError): 1 | 2 {
+  switch (error.kind) {
+    case 'usage':
+    case 'params':
+    case 'config':
+    case 'cycle':
+      return 2;
+    case 'store':
+    case 'stage':
+      return 1;
   }
 }

@@ -207,7 +207,7 @@ async function reachable(uri: URL, probe: () => Promise<unknown>): Promise<void>
   } catch (error) {
     throw new LineaError(
       `cannot reach the run index at ${redact(uri)} (${errorMessage(error)}); start the server or choose another --index (or $LINEA_INDEX)`,
-      'config',
+      'store',
     );
   }
 }

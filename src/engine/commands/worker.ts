@@ -16,7 +16,7 @@ export async function cmdWorker(flags: Flags): Promise<number> {
   try {
     task = await readTaskFile(dir, process.cwd());
   } catch (error) {
-    throw new LineaError(`linea worker: cannot read the task in ${dir}: ${errorMessage(error)}`, 'config');
+    throw new LineaError(`linea worker: cannot read the task in ${dir}: ${errorMessage(error)}`, 'store');
   }
   // Events are written in order, one append at a time, and all of them before the outcome.
   let events = Promise.resolve();

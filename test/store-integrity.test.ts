@@ -123,8 +123,14 @@ describe('store integrity', () => {
     corruptInPlace(join(dir, 'files', 'numbers.txt'));
     const trusting = await project.json<RunJson>(['run']);
     assert.equal(statuses(trusting).source, 'cached', 'without the flag the stamp is trusted');
-    const checked = await project.json<RunJson>(['run', '--verify-inputs']);
-    assert.equal(statuses(checked).source, 'ran');
+    const result = await project.linea(['run', '--verify-inputs', '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(statuses(JSON.parse(result.stdout) as RunJson).source, 'ran');
+    // It says why, as status would: which file, the digest expected and the one found.
+    assert.match(
+      result.stderr,
+      /source.*cached result [0-9a-f]{12} has a corrupted file numbers\.txt \(sha256 [0-9a-f]{12}… expected, [0-9a-f]{12}… found\); recomputing it/,
+    );
     assert.deepEqual(project.takeExecutions(), ['source']);
   });
 

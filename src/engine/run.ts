@@ -178,7 +178,15 @@ async function obtain(job: Job, slots: Semaphore): Promise<Outcome> {
     const found = await lookup(project, key, (digest) => project.activity.use(digest), {
       rehash: Boolean(options.verifyInputs),
     });
-    if (!found.hit) return undefined;
+    if (!found.hit) {
+      // A result that is there but damaged is recomputed: say why, as status would.
+      if (found.problem && found.record)
+        options.observer.event(job.instance.id, {
+          type: 'log',
+          message: `cached result ${found.record.digest.slice(0, 12)} ${found.problem}; recomputing it`,
+        });
+      return undefined;
+    }
     project.store.touch(found.record.digest);
     return { ok: true, status: 'cached', produced: { key, digest: found.record.digest, value: found.manifest.value } };
   };

@@ -206,8 +206,14 @@ export class Store {
     if (!checked.ok) return checked;
     for (const { path, abs, size } of checked.unstamped) {
       const expected = checked.manifest.files[path]!;
-      if (size !== expected.size || (await hashFile(abs)) !== expected.sha256)
-        return { ok: false, problem: `has a corrupted file ${path}` };
+      if (size !== expected.size)
+        return { ok: false, problem: `has a corrupted file ${path} (${expected.size} bytes expected, ${size} found)` };
+      const found = await hashFile(abs);
+      if (found !== expected.sha256)
+        return {
+          ok: false,
+          problem: `has a corrupted file ${path} (sha256 ${expected.sha256.slice(0, 12)}… expected, ${found.slice(0, 12)}… found)`,
+        };
     }
     return { ok: true, manifest: checked.manifest, rehashed: checked.unstamped.length > 0 };
   }

@@ -1,12 +1,14 @@
 // A cache this user can only read (a shared or archived store, inspected by another user): status,
 // log and verify work; run says the cache is not writable and exits 2. Runs the CLI as `nobody`,
-// since root ignores file permissions.
+// since root ignores file permissions. Where `nobody` cannot enter the clone (under /root, or a
+// mktemp -d directory), the CLI runs from a copy of what it needs (hard links where possible).
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { join } from 'node:path';
-import { makeProject, REPO, type Project, type RunJson } from './helpers/project.ts';
+import { linkNodeModules, makeProject, REPO, type Project } from './helpers/project.ts';
 
 const asRoot = process.getuid?.() === 0;
 const nobody = (() => {
@@ -19,38 +21,61 @@ const nobody = (() => {
   }
 })();
 
+const asUser = (user: { uid: number; gid: number }, command: string[]) => [
+  '--reuid',
+  String(user.uid),
+  '--regid',
+  String(user.gid),
+  '--clear-groups',
+  ...command,
+];
+
+/** The repository, or a copy `nobody` can read when the clone sits where it cannot enter. */
+function readableRepo(user: { uid: number; gid: number }): { dir: string; copy: boolean } {
+  const probe = spawnSync('setpriv', asUser(user, ['test', '-r', join(REPO, 'bin', 'linea.js')]));
+  if (probe.status === 0) return { dir: REPO, copy: false };
+  const dir = mkdtempSync(join(tmpdir(), 'linea-readable-'));
+  chmodSync(dir, 0o755);
+  const parts = ['bin', 'src', 'package.json', 'node_modules'].map((p) => join(REPO, p));
+  // Hard links cost nothing on one filesystem; a copy otherwise.
+  if (spawnSync('cp', ['-al', ...parts, dir]).status !== 0) execFileSync('cp', ['-a', ...parts, dir]);
+  execFileSync('chmod', ['-R', 'a+rX', dir]);
+  return { dir, copy: true };
+}
+
 describe('a read-only cache', {
   skip: nobody ? false : 'needs root and setpriv to run the CLI as another user',
 }, () => {
   let project: Project;
+  let repo: { dir: string; copy: boolean };
   before(async () => {
+    repo = readableRepo(nobody!);
     project = makeProject();
-    await project.json<RunJson>(['run']);
+    if (repo.copy) {
+      rmSync(join(project.dir, 'node_modules'), { recursive: true, force: true });
+      linkNodeModules(project.dir, repo.dir);
+    }
+    // The same copy of the engine as the stages import (two copies would not know each other's stages).
+    execFileSync(process.execPath, [join(repo.dir, 'bin', 'linea.js'), 'run', '--json'], {
+      cwd: project.dir,
+      env: { ...process.env, CI: 'true' },
+      stdio: 'ignore',
+    });
     // Readable by everyone, writable only by root (its owner).
     execFileSync('chmod', ['-R', 'a+rX,go-w', project.dir]);
     chmodSync(project.dir, 0o755);
   });
-  after(() => project.remove());
+  after(() => {
+    project.remove();
+    if (repo.copy) rmSync(repo.dir, { recursive: true, force: true });
+  });
 
   const asNobody = (args: string[]) =>
-    spawnSync(
-      'setpriv',
-      [
-        '--reuid',
-        String(nobody!.uid),
-        '--regid',
-        String(nobody!.gid),
-        '--clear-groups',
-        process.execPath,
-        join(REPO, 'bin', 'linea.js'),
-        ...args,
-      ],
-      {
-        cwd: project.dir,
-        encoding: 'utf8',
-        env: { ...process.env, CI: 'true', HOME: '/tmp' },
-      },
-    );
+    spawnSync('setpriv', asUser(nobody!, [process.execPath, join(repo.dir, 'bin', 'linea.js'), ...args]), {
+      cwd: project.dir,
+      encoding: 'utf8',
+      env: { ...process.env, CI: 'true', HOME: '/tmp' },
+    });
 
   it('status, log and verify work', () => {
     const status = asNobody(['status', '--json']);

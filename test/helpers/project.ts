@@ -103,20 +103,23 @@ export function makeProject(fixture = 'toy'): Project {
   return new Project(dir);
 }
 
-/** Give a project outside the repo a node_modules of links to the repo's, plus `linea` itself. */
-export function linkNodeModules(dir: string): void {
+/**
+ * Give a project outside the repo a node_modules of links to the repo's, plus `linea` itself
+ * (`repo`: the repository or a copy of it, see read-only-cache.test.ts).
+ */
+export function linkNodeModules(dir: string, repo = REPO): void {
   const modules = join(dir, 'node_modules');
   mkdirSync(modules);
-  for (const name of readdirSync(join(REPO, 'node_modules'))) {
+  for (const name of readdirSync(join(repo, 'node_modules'))) {
     if (name.startsWith('@')) {
       mkdirSync(join(modules, name));
-      for (const sub of readdirSync(join(REPO, 'node_modules', name)))
-        symlinkSync(join(REPO, 'node_modules', name, sub), join(modules, name, sub));
+      for (const sub of readdirSync(join(repo, 'node_modules', name)))
+        symlinkSync(join(repo, 'node_modules', name, sub), join(modules, name, sub));
     } else if (name !== 'linea') {
-      symlinkSync(join(REPO, 'node_modules', name), join(modules, name));
+      symlinkSync(join(repo, 'node_modules', name), join(modules, name));
     }
   }
-  symlinkSync(REPO, join(modules, 'linea'));
+  symlinkSync(repo, join(modules, 'linea'));
 }
 
 export interface Execution {

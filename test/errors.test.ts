@@ -1,10 +1,12 @@
 // Bad input fails before anything runs, with a message naming the stage, param or file and how
 // to fix it, and a non-zero exit. A failing stage blocks only what depends on it.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeProject, statuses, type Project, type RunJson, type StatusJson } from './helpers/project.ts';
+import { makeProject, REPO, statuses, type Project, type RunJson, type StatusJson } from './helpers/project.ts';
 
 describe('errors', () => {
   let project: Project;
@@ -79,6 +81,25 @@ describe('errors', () => {
       const result = await project.linea(args);
       assert.equal(result.code, 2, args.join(' '));
       assert.match(result.stderr, /unknown command 'bogus'/);
+    }
+  });
+
+  it("a project run by another copy of the engine (another project's bin) is told so", () => {
+    const other = mkdtempSync(join(tmpdir(), 'linea-other-engine-'));
+    try {
+      execFileSync('cp', ['-al', join(REPO, 'bin'), join(REPO, 'src'), join(REPO, 'package.json'), other]);
+      symlinkSync(join(REPO, 'node_modules'), join(other, 'node_modules'));
+      const result = spawnSync(process.execPath, [join(other, 'bin', 'linea.js'), 'status'], {
+        cwd: project.dir,
+        encoding: 'utf8',
+        env: { ...process.env, CI: 'true' },
+      });
+      assert.equal(result.status, 2, result.stderr);
+      assert.match(result.stderr, /two copies of linea-engine/);
+      assert.ok(result.stderr.includes(join(other, 'src', 'engine')), result.stderr);
+      assert.ok(result.stderr.includes(join(REPO, 'src', 'engine')), result.stderr);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
     }
   });
 

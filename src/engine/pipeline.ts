@@ -2,6 +2,7 @@
  * The pipeline: stages wired into a DAG, with named presets and ablation axes. Wiring is typed:
  * `p.add(stage, { data })` only compiles if `data`'s output type fits the stage's `data` input.
  */
+import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
 import { LineaError } from './errors.ts';
 import { canonicalJson, type Json } from './json.ts';
@@ -109,6 +110,11 @@ export interface PipelineConfig {
 
 export interface Pipeline {
   readonly kind: 'linea-pipeline';
+  /**
+   * The engine sources that defined it (this module's folder): a command run by another copy of
+   * the engine (another project's bin) cannot know its stages, and says so (commands/context.ts).
+   */
+  readonly engine: string;
   readonly name: string;
   /** In topological order. */
   readonly nodes: readonly NodeSpec[];
@@ -183,6 +189,7 @@ export function definePipeline(config: PipelineConfig): Pipeline {
   }
   return {
     kind: 'linea-pipeline',
+    engine: ENGINE_SOURCES,
     name: config.name ?? 'pipeline',
     nodes: order.map((id) => nodes.get(id)!),
     presets: config.presets ?? {},
@@ -277,6 +284,9 @@ function findCycle(nodes: ReadonlyMap<string, NodeSpec>): string[] {
   }
   return [];
 }
+
+/** Where this copy of the engine is loaded from. */
+export const ENGINE_SOURCES = fileURLToPath(new URL('.', import.meta.url));
 
 export function isPipeline(value: unknown): value is Pipeline {
   return typeof value === 'object' && value !== null && (value as Pipeline).kind === 'linea-pipeline';

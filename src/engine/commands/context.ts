@@ -19,7 +19,7 @@ import {
   type Selection,
 } from '../instances.ts';
 import type { Json } from '../json.ts';
-import { isPipeline, type Pipeline } from '../pipeline.ts';
+import { ENGINE_SOURCES, isPipeline, type Pipeline } from '../pipeline.ts';
 import { phase } from '../profile.ts';
 import { importModule } from '../typescript.ts';
 
@@ -81,6 +81,12 @@ export async function loadPipeline(flags: Pick<Flags, 'pipeline' | 'cache-dir' |
   }
   if (!isPipeline(module.default)) {
     throw new LineaError(`${file} must \`export default definePipeline({...})\``, 'config');
+  }
+  if (module.default.engine !== undefined && module.default.engine !== ENGINE_SOURCES) {
+    throw new LineaError(
+      `${file} is defined with the linea engine in ${module.default.engine}, but this command runs the one in ${ENGINE_SOURCES}: two copies of linea-engine cannot share stages. Run the project's own: npx linea … (in ${dirname(file)})`,
+      'config',
+    );
   }
   const root = dirname(file);
   const cacheDir = resolveCacheDir(root, flags['cache-dir']);

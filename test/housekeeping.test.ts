@@ -1,6 +1,6 @@
 // graph, log (lineage), pin and gc: the cache stays bounded without losing what is still needed.
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeProject, type Project, type RunJson, type StatusJson } from './helpers/project.ts';
@@ -91,6 +91,33 @@ describe('housekeeping', () => {
     await project.json<GcJson>(['gc', '--grace', '0']);
     const gone = await project.json<StatusJson>(['status', '--set', 'double.factor=11']);
     assert.notEqual(gone.stages.find((s) => s.id === 'double')!.state, 'cached', 'unpinned, it goes');
+  });
+
+  it('gc sweeps what only accumulates: old indexes but the newest, job directories left a week', async () => {
+    const cache = project.cacheDir;
+    for (const t of [1000, 2000, 3000]) mkdirSync(join(cache, `index.old-${t}`));
+    const old = join(cache, 'jobs', 'host-old-job');
+    const recent = join(cache, 'jobs', 'host-recent-job');
+    for (const dir of [old, recent]) {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'slurm.log'), 'log');
+    }
+    const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600_000);
+    for (const path of [join(old, 'slurm.log'), old]) utimesSync(path, eightDaysAgo, eightDaysAgo);
+    const expected = [join(cache, 'index.old-1000'), join(cache, 'index.old-2000'), old].sort();
+    const dry = await project.json<GcJson & { swept: string[] }>(['gc', '--dry-run']);
+    assert.deepEqual([...dry.swept].sort(), expected);
+    assert.ok(
+      expected.every((p) => existsSync(p)),
+      'a dry run removes nothing',
+    );
+    const gc = await project.json<GcJson & { swept: string[] }>(['gc']);
+    assert.deepEqual([...gc.swept].sort(), expected);
+    assert.ok(!expected.some((p) => existsSync(p)));
+    assert.ok(
+      existsSync(join(cache, 'index.old-3000')) && existsSync(recent),
+      'the newest old index and a live job stay',
+    );
   });
 
   it('gc --max-size evicts least recently used first and stops within budget', async () => {

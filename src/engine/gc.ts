@@ -12,6 +12,7 @@
  */
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { sweepAccumulated } from './accumulated.ts';
 import { type Project, sweepLeftovers } from './project.ts';
 import type { ArtifactDigest, CacheKey } from './json.ts';
 import type { RunRecord } from './run-index.ts';
@@ -39,6 +40,8 @@ export interface GcReport {
   readonly evictedBytes: number;
   readonly droppedIndexEntries: number;
   readonly droppedCheckpoints: number;
+  /** Old indexes and abandoned job directories removed (accumulated.ts), or that would be in a dry run. */
+  readonly swept: readonly string[];
   /** Objects that would have been evicted but are in use by a run or inside the grace period. */
   readonly spared: number;
   readonly dryRun: boolean;
@@ -118,6 +121,7 @@ export async function collectGarbage(project: Project, options: GcOptions): Prom
     if (!options.dryRun) await store.dropCheckpoints(key);
   }
   if (!options.dryRun) await sweepLeftovers(project);
+  const accumulated = await sweepAccumulated(store.root, { dryRun: options.dryRun });
 
   const kept = objects.filter((o) => !gone.has(o.digest));
   return {
@@ -127,6 +131,7 @@ export async function collectGarbage(project: Project, options: GcOptions): Prom
     evictedBytes: evicted.reduce((sum, e) => sum + e.bytes, 0),
     droppedIndexEntries: stale.length,
     droppedCheckpoints,
+    swept: accumulated.paths,
     spared,
     dryRun: options.dryRun,
   };

@@ -37,6 +37,10 @@ export async function cmdGc(flags: Flags): Promise<number> {
         `${verb} ${report.evicted.length} objects (${mb(report.evictedBytes)}); kept ${report.kept} (${mb(report.keptBytes)}); ` +
           `${report.droppedIndexEntries} index entries and ${report.droppedCheckpoints} checkpoints ${report.dryRun ? 'would be ' : ''}dropped\n`,
       );
+      if (report.swept.length)
+        process.stdout.write(
+          `${report.dryRun ? 'would sweep' : 'swept'} ${report.swept.length} old indexes and abandoned job directories:\n${report.swept.map((p) => `  ${p}\n`).join('')}`,
+        );
     }
     return 0;
   });

@@ -365,6 +365,9 @@ export default definePipeline({
         // A 6-layer baseline is the source retrained (and 29,018 parameters is the closest whole-
         // channel match to its 28,356, outside 2 %): the deepest baseline here has 5 layers.
         'baseline-shape.maxDepth': 5,
+        // With 8 input channels the closest whole-channel D = 5 network is 2.8 % off its target
+        // (30,198 for 29,364 parameters): 3 % lets it be built rather than left out.
+        'baseline-shape.tolerance': 0.03,
         // The bridge and the frivolous units of the linearised networks are not what this preset
         // tests: fewer probes and samples keep them to seconds per network.
         'kernel-drift.hessianProbes': 2,

@@ -49,6 +49,15 @@ describe('code digests cached by stat', () => {
     assert.equal((await digest()).files['stages/b.ts'], 'from-the-stamps');
   });
 
+  it('ignores stamps written under another ENGINE_VERSION (closures drawn another way)', async () => {
+    await digest();
+    plantMarker();
+    const parsed = JSON.parse(readFileSync(stamps, 'utf8')) as { engine?: string };
+    parsed.engine = 'an older engine';
+    writeFileSync(stamps, JSON.stringify(parsed));
+    assert.notEqual((await digest()).files['stages/b.ts'], 'from-the-stamps');
+  });
+
   it('digests again when a file of the closure is edited', async () => {
     plantMarker();
     writeFileSync(join(root, 'stages', 'b.ts'), 'export const b = 5;\n');

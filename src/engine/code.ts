@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { Loader } from 'esbuild';
 import { LineaError } from './errors.ts';
 import { type FileStat, racy, sameStat, statOf } from './file-stat.ts';
+import { ENGINE_VERSION } from './fingerprint.ts';
 import { sha256, type FileDigest } from './json.ts';
 
 export interface CodeDigest {
@@ -169,10 +170,21 @@ function esbuildManifest(): string {
   return createRequire(import.meta.url).resolve('esbuild/package.json');
 }
 
+/**
+ * Stamps hold digests made by this code under this ENGINE_VERSION: stamps written by an engine
+ * that drew closures differently (before they stopped at the engine, say) must not be answered
+ * from, or its keys would come back with them.
+ */
 function readStamps(file: string): Record<string, Stamped> {
   try {
-    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { version?: number; modules?: Record<string, Stamped> };
-    return parsed.version === STAMPS_VERSION && parsed.modules ? parsed.modules : {};
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as {
+      version?: number;
+      engine?: string;
+      modules?: Record<string, Stamped>;
+    };
+    return parsed.version === STAMPS_VERSION && parsed.engine === ENGINE_VERSION && parsed.modules
+      ? parsed.modules
+      : {};
   } catch {
     return {};
   }
@@ -183,7 +195,7 @@ function writeStamps(file: string, modules: Record<string, Stamped>): void {
   const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
   try {
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(tmp, JSON.stringify({ version: STAMPS_VERSION, modules }));
+    writeFileSync(tmp, JSON.stringify({ version: STAMPS_VERSION, engine: ENGINE_VERSION, modules }));
     renameSync(tmp, file);
   } catch {
     // A read-only cache (status on someone else's store): the next command digests again.

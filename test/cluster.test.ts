@@ -290,3 +290,41 @@ describe('a Redis index, closed', () => {
     assert.equal(timers(), before);
   });
 });
+
+describe('Postgres leases, swept', () => {
+  it('gc deletes expired lease rows, except those naming a job that may still compute its key', async () => {
+    const pg = (await import('pg')).default;
+    const { PostgresLeases } = await import('../src/engine/lease-postgres.ts');
+    const { openPool } = await import('../src/engine/postgres.ts');
+    const uri = new URL(INDEXES.postgres());
+    const leases = new PostgresLeases(openPool(pg, uri, { connectTimeoutMs: 5000, queryTimeoutMs: 30_000 }), 60_000);
+    const key = (name: string) => name.padEnd(64, '0') as import('../src/engine/json.ts').CacheKey;
+    const held = await leases.tryAcquire(key('swept-live'));
+    assert.ok(held.ok);
+    const client = new pg.Client({ connectionString: uri.href });
+    await client.connect();
+    try {
+      for (const [name, job] of [
+        ['swept-gone', undefined],
+        ['swept-job', { executor: 'slurm', id: '1', dir: '/nowhere' }],
+      ] as const)
+        await client.query(
+          `INSERT INTO linea_leases VALUES ($1, $2, $3, now() - interval '1 hour') ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, nonce = excluded.nonce, expires_at = excluded.expires_at`,
+          [
+            key(name),
+            JSON.stringify({ host: 'gone', pid: 1, nonce: name, acquiredAt: '', ...(job ? { job } : {}) }),
+            name,
+          ],
+        );
+      const removed = await leases.sweep(async (_key, holder) => holder.job !== undefined);
+      assert.ok(removed >= 1);
+      const { rows } = await client.query<{ key: string }>(`SELECT key FROM linea_leases WHERE key = ANY($1)`, [
+        [key('swept-gone'), key('swept-job'), key('swept-live')],
+      ]);
+      assert.deepEqual(rows.map((r) => r.key).sort(), [key('swept-job'), key('swept-live')].sort());
+    } finally {
+      await client.end();
+      await leases.close();
+    }
+  });
+});

@@ -183,6 +183,7 @@ function namingLeases(leases: LeaseStore, uri: URL): LeaseStore {
     },
     heldByLiveProcess: (key) => leases.heldByLiveProcess(key).catch(rethrow),
     holder: (key) => leases.holder(key).catch(rethrow),
+    ...(leases.sweep ? { sweep: (keep) => leases.sweep!(keep).catch(rethrow) } : {}),
     releaseAll: () => leases.releaseAll(),
     close: () => leases.close(),
   };

@@ -108,6 +108,32 @@ export class PostgresLeases implements LeaseStore {
     return releaseEach(this.held);
   }
 
+  /**
+   * Rows that expired (their holders are gone) are deleted as gc runs, except those `keep` spares
+   * (a dead driver's lease naming a cluster job that may still compute its key). Without this the
+   * table grows by a row per key ever computed.
+   */
+  async sweep(keep: (key: CacheKey, holder: LeaseHolder) => Promise<boolean>): Promise<number> {
+    await this.init();
+    const { rows } = await withReconnect(() =>
+      this.pool.query<{ key: CacheKey; holder: LeaseHolder; nonce: string }>(
+        `SELECT key, holder, nonce FROM ${TABLE} WHERE expires_at < now()`,
+      ),
+    );
+    let removed = 0;
+    for (const row of rows) {
+      if (row.holder.nonce && (await keep(row.key, row.holder))) continue;
+      const deleted = await withReconnect(() =>
+        this.pool.query(`DELETE FROM ${TABLE} WHERE key = $1 AND nonce = $2 AND expires_at < now()`, [
+          row.key,
+          row.nonce,
+        ]),
+      );
+      removed += deleted.rowCount ?? 0;
+    }
+    return removed;
+  }
+
   /** Release every lease, then end the pool (this store owns it). */
   async close(): Promise<void> {
     await this.releaseAll().catch(() => undefined);

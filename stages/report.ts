@@ -78,7 +78,7 @@ export const reportStage = defineStage({
     const verdicts = {
       rows: verdictList,
       note: judged
-        ? `Every claim of the three papers as this run judged it (${seedCount} paired seeds); the evidence and the rule are in each section.`
+        ? `Every claim of the three papers as this run judged it (${seedCount} paired seeds); the evidence and the rule are in each section. A claim judged on one task is not listed again as "not tested" on a task whose gate is closed; its section shows every task.`
         : `This run cannot judge (${seedCount === 1 ? 'one seed' : `${seedCount} seeds`}; a verdict needs 3 paired seeds, as \`linea run --preset claims\` runs them): its own column says "not tested" with its numbers. ${shipped && 'file' in shipped ? `Beside it, marked as such, the verdicts of the shipped claims run (docs/results/claims, \`linea run --preset claims\`: ${shipped.file.provenance}).` : `The shipped claims run's verdicts cannot be shown: ${shipped?.missing}.`}`,
       ...(shipped && 'file' in shipped ? { shipped: shipped.file } : {}),
     };

@@ -65,6 +65,29 @@ test('the verdict table lists every claim with its paper, effect, task and a lin
   );
 });
 
+test('a claim judged on one task is not listed again as not tested on a task whose gate is closed', () => {
+  const claim = 'late beats early at matched APL (Δ(d) > 0)';
+  const rows = verdictRows([
+    section('nonlinear-advantage', 'Nonlinear advantage', 'P1 nonlinear advantage', [
+      { claim, verdict: 'not tested', evidence: 'gate closed', task: 'task=rhm-1-m8' },
+      { claim, verdict: 'refuted', evidence: '…', effect: '-10.75 pt [-16.42 pt, -5.07 pt]', task: 'task=rhm-3-m8' },
+      {
+        claim: 'the linearised network beats its baseline',
+        verdict: 'not tested',
+        evidence: 'gate closed',
+        task: 'task=rhm-1-m8',
+      },
+    ]),
+  ]);
+  assert.deepEqual(
+    rows.map((r) => [r.claim, r.verdict, r.task]),
+    [
+      [claim, 'refuted', 'task=rhm-3-m8'],
+      ['the linearised network beats its baseline', 'not tested', 'task=rhm-1-m8'],
+    ],
+  );
+});
+
 test('a run that cannot judge shows the shipped verdicts of the same claims beside its own', () => {
   const shipped: VerdictsFile = {
     format: 'linea-verdicts',

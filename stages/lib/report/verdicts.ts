@@ -31,8 +31,13 @@ export type VerdictsFile = z.output<typeof verdictsFile>;
 /** The shipped claims run's verdicts: in the repository, beside its summary. */
 export const SHIPPED_VERDICTS = fileURLToPath(new URL('../../../docs/results/claims/verdicts.json', import.meta.url));
 
+/**
+ * One row per claim and task. A claim that has a verdict on some task is not listed again as
+ * "not tested" on a task whose gate is closed (an easy partner that only serves hard vs easy):
+ * the table answers each claim once where it can, and the section keeps every task's row.
+ */
 export function verdictRows(sections: readonly Section[]): VerdictRow[] {
-  return sections.flatMap((s) =>
+  const rows: VerdictRow[] = sections.flatMap((s) =>
     s.claims.map((c) => ({
       paper: s.paper ?? s.title,
       claim: c.claim,
@@ -42,6 +47,8 @@ export function verdictRows(sections: readonly Section[]): VerdictRow[] {
       section: { id: s.id, title: s.title },
     })),
   );
+  const tested = new Set(rows.filter((r) => r.verdict !== 'not tested').map((r) => `${r.paper}\u0000${r.claim}`));
+  return rows.filter((r) => r.verdict !== 'not tested' || !tested.has(`${r.paper}\u0000${r.claim}`));
 }
 
 /**

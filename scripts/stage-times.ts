@@ -14,7 +14,10 @@ const linea = <T>(args: string[]): T =>
   JSON.parse(execFileSync(process.execPath, [BIN, ...args, '--json'], { encoding: 'utf8', maxBuffer: 1 << 28 })) as T;
 
 const flags = process.argv.slice(2);
-const status = linea<{ stages: { id: string; stage: string; key: string | null; state: string }[] }>(['status', ...flags]);
+const status = linea<{ stages: { id: string; stage: string; key: string | null; state: string }[] }>([
+  'status',
+  ...flags,
+]);
 const missing = status.stages.filter((s) => s.state !== 'cached');
 if (missing.length) {
   process.stderr.write(`${missing.length} instances are not cached (e.g. ${missing[0]!.id}): run them first\n`);

@@ -99,6 +99,8 @@ describe('the nonlinear-advantage experiment (smoke preset)', () => {
       summary,
       /This run cannot judge \(one seed; a verdict needs 3 paired seeds, as `linea run --preset claims`/,
     );
+    // The shipped claims run's verdicts (docs/results/claims/verdicts.json) stand beside this run's.
+    assert.match(summary, /Beside it, marked as such, the verdicts of the shipped claims run \(docs\/results\/claims/);
     assert.doesNotMatch(summary, new RegExp(REPO), 'the page names no path of this machine');
     const verdicts = JSON.parse(readFileSync(join(dir, 'results', 'verdicts.json'), 'utf8'));
     assert.equal(verdicts.verdicts.length, results.claims.length);

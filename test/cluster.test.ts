@@ -175,8 +175,13 @@ describe('slurm executor', () => {
     assert.equal(result.exitCode, 1, 'the run fails');
     assert.match(String(result.stderr), /redis|index|connect/i, 'the failure names the index');
     await execa('bash', [SERVICES, 'up', 'redis']);
+    // Shut down without saving, the server comes back empty: verify says the index lost runs the
+    // store holds (exit 1), and --repair restores them.
     const verify = await run(project, ['verify', '--index', INDEXES.redis()]);
-    assert.equal(verify.code, 0, verify.stdout);
+    assert.equal(verify.code, 1, verify.stdout);
+    assert.match(verify.stdout, /the index lacks \d+ runs/);
+    const repair = await run(project, ['verify', '--repair', '--index', INDEXES.redis()]);
+    assert.equal(repair.code, 0, `${repair.stdout}${repair.stderr}`);
     const rerun = await run(project, [...args, '--json']);
     assert.equal(rerun.code, 0, rerun.stderr);
     assert.ok((JSON.parse(rerun.stdout) as RunJson).stages.every((s) => s.status !== 'failed'));

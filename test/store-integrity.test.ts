@@ -109,7 +109,10 @@ describe('store integrity', () => {
     // The stamp matches, so a plain run trusts the file; verify hashes everything.
     const verify = await project.linea(['verify']);
     assert.equal(verify.code, 1);
-    assert.match(verify.stdout, /corrupted file numbers\.txt; moved to .*quarantine/);
+    assert.match(
+      verify.stdout,
+      /corrupted file numbers\.txt \(sha256 [0-9a-f]{12}… expected, [0-9a-f]{12}… found\); moved to .*quarantine/,
+    );
     const status = await project.json<StatusJson>(['status']);
     assert.equal(status.stages.find((s) => s.id === 'source')!.state, 'stale');
     const run = await project.json<RunJson>(['run']);

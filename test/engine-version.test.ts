@@ -31,7 +31,7 @@ const RESULT_FILES = [
 ];
 
 /** ENGINE_VERSION and the digest of RESULT_FILES it was last checked against. */
-const PINNED = { engineVersion: '2', digest: 'a9d1eaf591823299' };
+const PINNED = { engineVersion: '2', digest: '076ff347788cc2d9' };
 
 describe('engine version', () => {
   it("a stage's code digest holds its own and the models' files, none of the engine's", async () => {

@@ -31,9 +31,15 @@ async function oldIndexes(cacheDir: string): Promise<string[]> {
   const names = await readdir(cacheDir).catch(() => [] as string[]);
   const kinds = [/^index\.old-(\d+)$/, /^index\.sqlite(?:-wal|-shm)?\.damaged-(.+)$/];
   return kinds.flatMap((pattern) => {
-    const stamps = [...new Set(names.flatMap((n) => pattern.exec(n)?.[1] ?? []))].sort();
-    const newest = stamps.at(-1);
-    return names.filter((n) => pattern.exec(n) && pattern.exec(n)![1] !== newest).map((n) => join(cacheDir, n));
+    const aside = names.flatMap((name) => {
+      const stamp = pattern.exec(name)?.[1];
+      return stamp === undefined ? [] : [{ name, stamp }];
+    });
+    const newest = aside
+      .map((a) => a.stamp)
+      .sort()
+      .at(-1);
+    return aside.filter((a) => a.stamp !== newest).map((a) => join(cacheDir, a.name));
   });
 }
 

@@ -38,7 +38,7 @@ const SELF_PACKAGES = new Set(['linea']);
 const ENGINE_DIR = dirname(fileURLToPath(import.meta.url));
 const ENGINE_ENTRY = resolve(ENGINE_DIR, '..', 'index.ts');
 
-export function isEngineSource(path: string): boolean {
+function isEngineSource(path: string): boolean {
   return path === ENGINE_ENTRY || path.startsWith(ENGINE_DIR + sep);
 }
 

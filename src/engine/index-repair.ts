@@ -51,6 +51,8 @@ export interface IndexHealth {
   readonly unreadable: readonly UnreadableEntry[];
   /** Runs whose records and objects the store holds but the index does not name (a lost or partial index). */
   readonly missing: number;
+  /** The index's readable runs, as read for the check. */
+  readonly runs: readonly RunRecord[];
 }
 
 /** Read the whole index and compare it with the store's records; throws what the backend throws for a damaged index. */
@@ -62,7 +64,7 @@ export async function checkIndex(store: Store, index: RunIndex): Promise<IndexHe
   for await (const record of store.records<RunRecord>()) {
     if (record?.key && !indexed.has(record.key) && existsSync(store.objectDir(record.digest))) missing++;
   }
-  return { unreadable: index.unreadableEntries(), missing };
+  return { unreadable: index.unreadableEntries(), missing, runs };
 }
 
 /**

@@ -29,8 +29,7 @@ export async function cmdVerify(flags: Flags): Promise<number> {
       );
       // verify reports unreadable entries itself, below, rather than one line each as they are met.
       project.index.onUnreadable = () => undefined;
-      const { unreadable, missing } = await checkIndex(project.store, project.index);
-      const runs = await project.index.runs();
+      const { unreadable, missing, runs } = await checkIndex(project.store, project.index);
       const present = new Set(objects);
       for (const u of unreadable)
         problems.push(`index entry ${u.entry} is unreadable (${u.problem}); linea verify --repair rebuilds the index`);

@@ -1,8 +1,11 @@
 // graph, log (lineage), pin and gc: the cache stays bounded without losing what is still needed.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { touchIfOld } from '../src/engine/compiled-cache.ts';
 import { makeProject, type Project, type RunJson, type StatusJson } from './helpers/project.ts';
 
 interface GcJson {
@@ -105,19 +108,91 @@ describe('housekeeping', () => {
     const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600_000);
     for (const path of [join(old, 'slurm.log'), old]) utimesSync(path, eightDaysAgo, eightDaysAgo);
     const expected = [join(cache, 'index.old-1000'), join(cache, 'index.old-2000'), old].sort();
-    const dry = await project.json<GcJson & { swept: string[] }>(['gc', '--dry-run']);
+    // An empty compiled-file cache: the user's real one is not this test's to judge.
+    const env = { LINEA_TS_CACHE: mkdtempSync(join(tmpdir(), 'linea-ts-empty-')) };
+    const dry = await project.json<GcJson & { swept: string[] }>(['gc', '--dry-run'], env);
     assert.deepEqual([...dry.swept].sort(), expected);
     assert.ok(
       expected.every((p) => existsSync(p)),
       'a dry run removes nothing',
     );
-    const gc = await project.json<GcJson & { swept: string[] }>(['gc']);
+    const gc = await project.json<GcJson & { swept: string[] }>(['gc'], env);
     assert.deepEqual([...gc.swept].sort(), expected);
     assert.ok(!expected.some((p) => existsSync(p)));
     assert.ok(
       existsSync(join(cache, 'index.old-3000')) && existsSync(recent),
       'the newest old index and a live job stay',
     );
+  });
+
+  it('gc sweeps the compiled-file cache: unused compiled files and plans, orphan mirrors, debris', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'linea-ts-sweep-'));
+    const at = (path: string, text: string, ageMs: number) => {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, text);
+      const then = new Date(Date.now() - ageMs);
+      utimesSync(path, then, then);
+      return path;
+    };
+    const hour = 3600_000;
+    const day = 24 * hour;
+    const plan = (entry: string, mirror: string) =>
+      JSON.stringify({ entry: pathToFileURL(entry).href, modules: [{ mirror: pathToFileURL(mirror).href }] });
+    const liveMirror = at(join(dir, 'mirrors', 'live-0.mjs'), 'export {}', 40 * day);
+    const goneMirror = at(join(dir, 'mirrors', 'gone-0.mjs'), 'export {}', hour);
+    const kept = [
+      at(join(dir, 'plans', 'live.json'), plan(join(project.dir, 'pipeline.ts'), liveMirror), day),
+      liveMirror,
+      at(join(dir, 'mirrors', 'being-written-0.mjs'), 'export {}', 0),
+      at(join(dir, 'ab', `ab${'1'.repeat(62)}.js`), 'compiled', 20 * day),
+    ];
+    const swept = [
+      at(join(dir, 'plans', 'gone.json'), plan(join(project.dir, 'deleted.ts'), goneMirror), hour),
+      goneMirror,
+      at(join(dir, 'mirrors', 'orphan-0.mjs'), 'export {}', hour),
+      at(join(dir, 'ab', `ab${'2'.repeat(62)}.js`), 'compiled', 40 * day),
+      at(join(dir, 'ab', `ab${'3'.repeat(62)}.js.123-ab.tmp`), 'half', hour),
+    ].sort();
+    const env = { LINEA_TS_CACHE: dir };
+    const dry = await project.json<GcJson & { swept: string[] }>(['gc', '--dry-run'], env);
+    assert.deepEqual([...dry.swept].sort(), swept);
+    assert.ok(
+      [...kept, ...swept].every((p) => existsSync(p)),
+      'a dry run removes nothing',
+    );
+    const gc = await project.json<GcJson & { swept: string[] }>(['gc'], env);
+    assert.deepEqual([...gc.swept].sort(), swept);
+    assert.deepEqual(
+      swept.filter((p) => existsSync(p)),
+      [],
+    );
+    assert.deepEqual(
+      kept.filter((p) => !existsSync(p)),
+      [],
+      'a used plan, its mirrors, a mirror being written and a compiled file used this month stay',
+    );
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a use of a compiled file or plan marks it, at most once a day', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'linea-touch-'));
+    const old = join(dir, 'old.js');
+    const recent = join(dir, 'recent.js');
+    writeFileSync(old, '');
+    writeFileSync(recent, '');
+    const twoDays = new Date(Date.now() - 2 * 24 * 3600_000);
+    const twoHours = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(old, twoDays, twoDays);
+    utimesSync(recent, twoHours, twoHours);
+    touchIfOld(old);
+    touchIfOld(recent);
+    assert.ok(Date.now() - statSync(old).mtimeMs < 60_000, 'a file unused for two days is marked used now');
+    assert.equal(
+      Math.round(statSync(recent).mtimeMs),
+      Math.round(twoHours.getTime()),
+      'a file used today is not written',
+    );
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('gc --max-size evicts least recently used first and stops within budget', async () => {

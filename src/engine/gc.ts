@@ -13,6 +13,7 @@
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { sweepAccumulated } from './accumulated.ts';
+import { sweepCompiledCache } from './compiled-cache.ts';
 import { type Project, sweepLeftovers } from './project.ts';
 import type { ArtifactDigest, CacheKey } from './json.ts';
 import type { RunRecord } from './run-index.ts';
@@ -31,6 +32,8 @@ export interface GcOptions {
    * any other project's run made is kept: this project cannot see their plans or pins.
    */
   readonly allProjects?: boolean;
+  /** The user's compiled-TypeScript cache to sweep as well (compiled-cache.ts), if there is one. */
+  readonly compiledCache?: string;
 }
 
 export interface GcReport {
@@ -40,7 +43,10 @@ export interface GcReport {
   readonly evictedBytes: number;
   readonly droppedIndexEntries: number;
   readonly droppedCheckpoints: number;
-  /** Old indexes and abandoned job directories removed (accumulated.ts), or that would be in a dry run. */
+  /**
+   * Old indexes, abandoned job directories (accumulated.ts) and unused compiled files
+   * (compiled-cache.ts) removed, or that would be in a dry run.
+   */
   readonly swept: readonly string[];
   /** Objects that would have been evicted but are in use by a run or inside the grace period. */
   readonly spared: number;
@@ -122,6 +128,7 @@ export async function collectGarbage(project: Project, options: GcOptions): Prom
   }
   if (!options.dryRun) await sweepLeftovers(project);
   const accumulated = await sweepAccumulated(store.root, { dryRun: options.dryRun });
+  const compiled = options.compiledCache ? sweepCompiledCache(options.compiledCache, { dryRun: options.dryRun }) : [];
 
   const kept = objects.filter((o) => !gone.has(o.digest));
   return {
@@ -131,7 +138,7 @@ export async function collectGarbage(project: Project, options: GcOptions): Prom
     evictedBytes: evicted.reduce((sum, e) => sum + e.bytes, 0),
     droppedIndexEntries: stale.length,
     droppedCheckpoints,
-    swept: accumulated.paths,
+    swept: [...accumulated.paths, ...compiled],
     spared,
     dryRun: options.dryRun,
   };

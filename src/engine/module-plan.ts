@@ -24,6 +24,7 @@ import { mkdirSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync
 import { isBuiltin } from 'node:module';
 import { basename, dirname, join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { touchIfOld } from './compiled-cache.ts';
 import { type FileStat, racy, sameStat, statOf } from './file-stat.ts';
 import { sha256 } from './json.ts';
 import { compiled, type HooksData, isTypeScriptUrl, type Resolution, typeScriptSpellings } from './typescript-hooks.ts';
@@ -75,6 +76,7 @@ export function currentPlan(data: HooksData, entry: string): ModulePlan | undefi
     for (const [path, then] of Object.entries(plan.stats)) if (!sameStat(statOf(path), then)) return undefined;
     for (const [entry, real] of Object.entries(plan.packages)) if (realPathOf(entry) !== real) return undefined;
     for (const m of plan.modules) if (sha256(readFileSync(fileURLToPath(m.mirror))) !== m.sha256) return undefined;
+    touchIfOld(planFile(data, entry));
     return plan;
   } catch {
     return undefined;

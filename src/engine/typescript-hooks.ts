@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MessagePort } from 'node:worker_threads';
 import type { Loader } from 'esbuild';
+import { touchIfOld } from './compiled-cache.ts';
 
 /** What `register` passes: where compiled files are kept, and what invalidates them. */
 export interface HooksData {
@@ -123,7 +124,9 @@ export async function compiled(path: string, source: string, data: HooksData): P
   const key = createHash('sha256').update(`${data.salt}\0${path}\0${source}`).digest('hex');
   const cached = join(data.cacheDir, key.slice(0, 2), `${key}.js`);
   try {
-    return readFileSync(cached, 'utf8');
+    const code = readFileSync(cached, 'utf8');
+    touchIfOld(cached);
+    return code;
   } catch {
     // not compiled yet
   }

@@ -75,6 +75,20 @@ function hooksData(): HooksData {
 }
 
 /**
+ * The shared compiled-file cache, for gc to sweep: undefined when there is none, or when it is
+ * not a directory of this user's that no one else can write (then it is not this user's to clean).
+ */
+export function compiledCacheDir(): string | undefined {
+  const dir = process.env.LINEA_TS_CACHE || join(tmpdir(), `linea-ts-${userInfo().uid}`);
+  try {
+    const s = lstatSync(dir);
+    return s.isDirectory() && s.uid === userInfo().uid && (s.mode & 0o022) === 0 ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The user's compiled-file cache in the temporary directory. In a shared /tmp (a cluster's login
  * node) another user could make that directory first and put JavaScript in it for this user to
  * run, so it is used only if it is a real directory of this user's that no one else can write;

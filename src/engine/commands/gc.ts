@@ -4,6 +4,7 @@
 import { errorMessage, LineaError } from '../errors.ts';
 import { collectGarbage, parseDuration, parseSize } from '../gc.ts';
 import { planInstances } from '../plan.ts';
+import { compiledCacheDir } from '../typescript.ts';
 import { type Flags, withProject } from './context.ts';
 
 export async function cmdGc(flags: Flags): Promise<number> {
@@ -19,6 +20,7 @@ export async function cmdGc(flags: Flags): Promise<number> {
   } catch (error) {
     throw new LineaError(`--grace: ${errorMessage(error)}`, 'usage');
   }
+  const compiledCache = compiledCacheDir();
   return withProject(flags, async (project, instances) => {
     const planned = await planInstances(project, instances);
     const report = await collectGarbage(project, {
@@ -28,6 +30,7 @@ export async function cmdGc(flags: Flags): Promise<number> {
       dryRun: Boolean(flags['dry-run']),
       allProjects: Boolean(flags['all-projects']),
       ...(graceMs !== undefined ? { graceMs } : {}),
+      ...(compiledCache !== undefined ? { compiledCache } : {}),
     });
     if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
     else {
@@ -39,7 +42,7 @@ export async function cmdGc(flags: Flags): Promise<number> {
       );
       if (report.swept.length)
         process.stdout.write(
-          `${report.dryRun ? 'would sweep' : 'swept'} ${report.swept.length} old indexes and abandoned job directories:\n${report.swept.map((p) => `  ${p}\n`).join('')}`,
+          `${report.dryRun ? 'would sweep' : 'swept'} ${report.swept.length} old indexes, abandoned job directories and unused compiled files:\n${report.swept.map((p) => `  ${p}\n`).join('')}`,
         );
     }
     return 0;

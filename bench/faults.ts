@@ -5,13 +5,14 @@
  * corrupt store); a result is lost when something committed before the fault is computed again
  * afterwards, or is gone.
  *
- *   node --import tsx bench/faults.ts            (Postgres rows too with $LINEA_TEST_POSTGRES,
- *                                                 from scripts/services.sh up postgres)
+ *   node --import tsx bench/faults.ts            (the Postgres and Redis rows too with
+ *                                                 $LINEA_TEST_POSTGRES and $LINEA_TEST_REDIS, from
+ *                                                 scripts/services.sh up postgres redis)
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeProject, parseExecution, type Project, REPO, type StatusJson } from '../test/helpers/project.ts';
 
@@ -118,19 +119,40 @@ async function garbledEntry(): Promise<[boolean, number]> {
   }
 }
 
-async function leaseDirectory(): Promise<[boolean, number]> {
+/**
+ * A lease at the source stage's key planted by `plant`, then a run: it must end (take over what
+ * is provably stale or damaged), finish and print no stack, within `limitMs`.
+ */
+async function leaseTrial(plant: (path: string) => void, limitMs = 60_000): Promise<[boolean, number]> {
   const p = makeProject();
   try {
     const status = JSON.parse((await p.linea(['status', '--json'])).stdout) as StatusJson;
     const key = status.stages.find((s) => s.id === 'source')!.key!;
-    mkdirSync(join(p.cacheDir, 'leases', `${key}.lease`), { recursive: true });
+    mkdirSync(join(p.cacheDir, 'leases'), { recursive: true });
+    plant(join(p.cacheDir, 'leases', `${key}.lease`));
     const run = p.linea(['run', '--set', 'slow.steps=1']);
-    const ended = await Promise.race([run.then(() => true), sleep(60_000).then(() => false)]);
-    return [!ended || (await run).code !== 0, 0];
+    const ended = await Promise.race([run.then(() => true), sleep(limitMs).then(() => false)]);
+    return [!ended || (await run).code !== 0 || stack((await run).stderr), 0];
   } finally {
     p.remove();
   }
 }
+
+const leaseDirectory = () => leaseTrial((path) => mkdirSync(path));
+
+/**
+ * A lease whose holder cannot be told apart from a live process (this host, a live pid, no start
+ * time) and whose heartbeat stopped an hour ago: the run must take it over, not wait forever.
+ */
+const staleHeartbeatLease = () =>
+  leaseTrial((path) => {
+    writeFileSync(path, JSON.stringify({ host: hostname(), pid: process.pid, nonce: 'stuck', acquiredAt: '' }));
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(path, hourAgo, hourAgo);
+  }, 120_000);
+
+/** A lease file a power loss left half-written: taken over with a warning, the run finishes. */
+const damagedLease = () => leaseTrial((path) => writeFileSync(path, '{"host":"x","pid":12'));
 
 async function lostIndexTwoProjects(): Promise<[boolean, number]> {
   const cache = mkdtempSync(join(tmpdir(), 'linea-faults-shared-'));
@@ -154,19 +176,20 @@ async function lostIndexTwoProjects(): Promise<[boolean, number]> {
   }
 }
 
-async function postgresStops(uri: string): Promise<[boolean, number]> {
+/** A server index stopped while a stage runs: one line naming it, --json still printed, nothing lost. */
+async function serverStops(server: 'postgres' | 'redis', uri: string): Promise<[boolean, number]> {
   const p = makeProject();
   const services = join(REPO, 'scripts', 'services.sh');
   try {
     const args = ['run', '--index', uri, '--set', 'slow.steps=20', '--set', 'slow.stepMs=100', '--json'];
     const run = p.spawn(args, { LINEA_RECONNECT_WINDOW_MS: '2000' });
     await until(() => startedSlow(p));
-    execFileSync('bash', [services, 'stop', 'postgres']);
+    execFileSync('bash', [services, 'stop', server]);
     const result = await run;
-    execFileSync('bash', [services, 'start', 'postgres']);
+    execFileSync('bash', [services, 'start', server]);
     JSON.parse(String(result.stdout));
-    const failed =
-      result.exitCode !== 1 || stack(String(result.stderr)) || !/^linea: .*postgres:\/\//m.test(String(result.stderr));
+    const named = new RegExp(`^linea: .*${server}://`, 'm');
+    const failed = result.exitCode !== 1 || stack(String(result.stderr)) || !named.test(String(result.stderr));
     const kept = await committed(p, ['--index', uri, '--set', 'slow.steps=20']);
     executed(p);
     await p.linea(args.slice(0, -1));
@@ -193,11 +216,23 @@ const rows: Row[] = [
     3,
   ),
 ];
+rows.push(
+  await measure('a lease of a live pid without start time, heartbeat an hour old, then run', staleHeartbeatLease),
+  await measure('a half-written lease file, then run', damagedLease),
+);
 if (process.env.LINEA_TEST_POSTGRES)
   rows.push(
     await measure(
       'Postgres index stopped mid-run (pg_ctl -m fast), then rerun',
-      () => postgresStops(process.env.LINEA_TEST_POSTGRES!),
+      () => serverStops('postgres', process.env.LINEA_TEST_POSTGRES!),
+      3,
+    ),
+  );
+if (process.env.LINEA_TEST_REDIS)
+  rows.push(
+    await measure(
+      'Redis index stopped mid-run (shutdown nosave), then rerun',
+      () => serverStops('redis', process.env.LINEA_TEST_REDIS!),
       3,
     ),
   );

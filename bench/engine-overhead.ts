@@ -147,7 +147,7 @@ for (const [index, n] of SIZES.entries()) {
       rows.push({ stages: n, case: c, command, seconds: median(samples), samples });
     add('no-op', 'linea run', await timed(process.execPath, [bin, 'run'], linea));
     add('no-op', 'linea status', await timed(process.execPath, [bin, 'status'], linea));
-    // Where a no-op's time goes (src/engine/profile.ts): one more of each with LINEA_PROFILE set.
+    // Where a no-op's time goes (src/engine/core/profile.ts): one more of each with LINEA_PROFILE set.
     for (const command of ['run', 'status']) {
       const { stderr } = await once(process.execPath, [bin, command], linea, { LINEA_PROFILE: '1' });
       const line = stderr.split('\n').find((l) => l.startsWith('linea-profile '));

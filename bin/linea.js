@@ -6,5 +6,5 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../src/engine/cli.ts');
+const { main } = await import('../src/engine/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

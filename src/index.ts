@@ -1,5 +1,5 @@
 /** linea's public API: what `pipeline.ts` and `stages/` import from 'linea'. */
-export { defineStage, input, gather } from './engine/stage.ts';
+export { defineStage, input, gather } from './engine/define/stage.ts';
 export type {
   Artifact,
   GatherSpec,
@@ -9,10 +9,10 @@ export type {
   StageContext,
   StageInputs,
   Variant,
-} from './engine/stage.ts';
-export { definePipeline, axis, namedAxis } from './engine/pipeline.ts';
-export type { Node, Pipeline, PipelineBuilder, Preset, AxisSpec } from './engine/pipeline.ts';
-export { LineaError } from './engine/errors.ts';
-export { fileDigest, directoryDigests } from './engine/data-files.ts';
-export type { Json, CacheKey, ArtifactDigest } from './engine/json.ts';
-export type { Fingerprint, Reason } from './engine/fingerprint.ts';
+} from './engine/define/stage.ts';
+export { definePipeline, axis, namedAxis } from './engine/define/pipeline.ts';
+export type { Node, Pipeline, PipelineBuilder, Preset, AxisSpec } from './engine/define/pipeline.ts';
+export { LineaError } from './engine/core/errors.ts';
+export { fileDigest, directoryDigests } from './engine/key/data-files.ts';
+export type { Json, CacheKey, ArtifactDigest } from './engine/core/json.ts';
+export type { Fingerprint, Reason } from './engine/key/fingerprint.ts';

@@ -6,9 +6,9 @@ import { appendFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ActiveRun, digestsInUse } from '../src/engine/activity.ts';
-import type { ArtifactDigest } from '../src/engine/json.ts';
-import { hostName } from '../src/engine/process.ts';
+import { ActiveRun, digestsInUse } from '../src/engine/coordinate/activity.ts';
+import type { ArtifactDigest } from '../src/engine/core/json.ts';
+import { hostName } from '../src/engine/core/process.ts';
 
 const digest = (n: number) => n.toString(16).padStart(64, '0') as ArtifactDigest;
 

@@ -281,8 +281,8 @@ describe('a Postgres index that goes away', () => {
 describe('a Redis index, closed', () => {
   it('leaves no timer behind, so a command exits as soon as its output is written', async () => {
     // keyv's connect timeout used to stay armed for 5 s after close, holding every command open.
-    const { RunIndex } = await import('../src/engine/run-index.ts');
-    const { backendFor } = await import('../src/engine/index-backends.ts');
+    const { RunIndex } = await import('../src/engine/index/run-index.ts');
+    const { backendFor } = await import('../src/engine/index/index-backends.ts');
     const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const before = timers();
     const uri = new URL(INDEXES.redis());
@@ -299,11 +299,11 @@ describe('a Redis index, closed', () => {
 describe('Postgres leases, swept', () => {
   it('gc deletes expired lease rows, except those naming a job that may still compute its key', async () => {
     const pg = (await import('pg')).default;
-    const { PostgresLeases } = await import('../src/engine/lease-postgres.ts');
-    const { openPool } = await import('../src/engine/postgres.ts');
+    const { PostgresLeases } = await import('../src/engine/index/lease-postgres.ts');
+    const { openPool } = await import('../src/engine/index/postgres.ts');
     const uri = new URL(INDEXES.postgres());
     const leases = new PostgresLeases(openPool(pg, uri, { connectTimeoutMs: 5000, queryTimeoutMs: 30_000 }), 60_000);
-    const key = (name: string) => name.padEnd(64, '0') as import('../src/engine/json.ts').CacheKey;
+    const key = (name: string) => name.padEnd(64, '0') as import('../src/engine/core/json.ts').CacheKey;
     const held = await leases.tryAcquire(key('swept-live'));
     assert.ok(held.ok);
     const client = new pg.Client({ connectionString: uri.href });

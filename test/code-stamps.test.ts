@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { stampedCodeDigests } from '../src/engine/code.ts';
+import { stampedCodeDigests } from '../src/engine/key/code.ts';
 
 describe('code digests cached by stat', () => {
   let root: string;

@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { digestCode, normalisedFileDigest } from '../src/engine/code.ts';
-import { ENGINE_VERSION } from '../src/engine/fingerprint.ts';
+import { digestCode, normalisedFileDigest } from '../src/engine/key/code.ts';
+import { ENGINE_VERSION } from '../src/engine/key/fingerprint.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -21,17 +21,17 @@ const ROOT = resolve(import.meta.dirname, '..');
  */
 const RESULT_FILES = [
   'src/index.ts',
-  'src/engine/code.ts',
-  'src/engine/data-files.ts',
-  'src/engine/fingerprint.ts',
-  'src/engine/json.ts',
-  'src/engine/publish.ts',
-  'src/engine/stage.ts',
-  'src/engine/store.ts',
+  'src/engine/key/code.ts',
+  'src/engine/key/data-files.ts',
+  'src/engine/key/fingerprint.ts',
+  'src/engine/core/json.ts',
+  'src/engine/schedule/publish.ts',
+  'src/engine/define/stage.ts',
+  'src/engine/store/store.ts',
 ];
 
 /** ENGINE_VERSION and the digest of RESULT_FILES it was last checked against. */
-const PINNED = { engineVersion: '2', digest: '076ff347788cc2d9' };
+const PINNED = { engineVersion: '2', digest: '4dd16e2e96ecf6b9' };
 
 describe('engine version', () => {
   it("a stage's code digest holds its own and the models' files, none of the engine's", async () => {
@@ -57,7 +57,7 @@ describe('engine version', () => {
       { engineVersion: ENGINE_VERSION, digest },
       PINNED,
       `The engine files that decide what a stage computes or how its result is stored changed (${RESULT_FILES.join(', ')}). ` +
-        'If the change alters a result, its record or its layout, bump ENGINE_VERSION in src/engine/fingerprint.ts (every result is recomputed); ' +
+        'If the change alters a result, its record or its layout, bump ENGINE_VERSION in src/engine/key/fingerprint.ts (every result is recomputed); ' +
         `otherwise leave it. Then set PINNED in test/engine-version.test.ts to { engineVersion: '${ENGINE_VERSION}', digest: '${digest}' }.`,
     );
   });

@@ -1,8 +1,8 @@
 // The cache key is a pure function of a canonical record, and diffs name fields with values.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cacheKey, describeReason, diffFingerprints, type Fingerprint } from '../src/engine/fingerprint.ts';
-import { canonicalJson, type ArtifactDigest, type FileDigest } from '../src/engine/json.ts';
+import { cacheKey, describeReason, diffFingerprints, type Fingerprint } from '../src/engine/key/fingerprint.ts';
+import { canonicalJson, type ArtifactDigest, type FileDigest } from '../src/engine/core/json.ts';
 
 const base: Fingerprint = {
   engineVersion: '1',

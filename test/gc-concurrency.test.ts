@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Store } from '../src/engine/store.ts';
+import { Store } from '../src/engine/store/store.ts';
 import { makeProject, parseExecution, type Project } from './helpers/project.ts';
 
 interface GcJson {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { touchIfOld } from '../src/engine/compiled-cache.ts';
+import { touchIfOld } from '../src/engine/load/compiled-cache.ts';
 import { makeProject, type Project, type RunJson, type StatusJson } from './helpers/project.ts';
 
 interface GcJson {

@@ -5,8 +5,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utim
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { CacheKey } from '../src/engine/json.ts';
-import { Leases } from '../src/engine/lease.ts';
+import type { CacheKey } from '../src/engine/core/json.ts';
+import { Leases } from '../src/engine/coordinate/lease.ts';
 import { freshProjects, type RunJson } from './helpers/project.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'linea-leases-'));

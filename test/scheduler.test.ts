@@ -6,13 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { z } from 'zod';
-import type { Executor, StageTask, TaskOutcome } from '../src/engine/executor.ts';
-import { expandInstances } from '../src/engine/instances.ts';
-import { lookup, lookupNow } from '../src/engine/lookup.ts';
-import { definePipeline } from '../src/engine/pipeline.ts';
-import { openProject } from '../src/engine/project.ts';
-import { type RunObserver, runInstances, type StageResult } from '../src/engine/run.ts';
-import { defineStage, input } from '../src/engine/stage.ts';
+import type { Executor, StageTask, TaskOutcome } from '../src/engine/execute/executor.ts';
+import { expandInstances } from '../src/engine/define/instances.ts';
+import { lookup, lookupNow } from '../src/engine/schedule/lookup.ts';
+import { definePipeline } from '../src/engine/define/pipeline.ts';
+import { openProject } from '../src/engine/project/project.ts';
+import { type RunObserver, runInstances, type StageResult } from '../src/engine/schedule/run.ts';
+import { defineStage, input } from '../src/engine/define/stage.ts';
 
 // Stage bodies never run here: the fake executor answers for them.
 const never = () => {

@@ -1,6 +1,6 @@
 // How the compiled engine (the linea-engine package's CLI) loads a user's TypeScript: the first
 // command through its module hooks, later ones from the compiled graph planned then
-// (src/engine/module-plan.ts), as long as nothing that decided it has changed. Each test drives
+// (src/engine/load/module-plan.ts), as long as nothing that decided it has changed. Each test drives
 // the package's bin against a project outside the repository, with its own compiled-file cache.
 import assert from 'node:assert/strict';
 import {

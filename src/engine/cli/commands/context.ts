@@ -1,0 +1,170 @@
+/**
+ * What every command shares: the parsed flags, loading pipeline.ts, the selection the flags make
+ * (preset, --set, --ablate, --only), and opening the project's store, index and leases around a
+ * piece of work.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { type Project, openProject, resolveCacheDir } from '../../project/project.ts';
+import { errorMessage, LineaError } from '../../core/errors.ts';
+import { indexUri } from '../../index/index-backends.ts';
+import {
+  expandInstances,
+  type Instance,
+  parseAblateFlag,
+  parseResourcesFlag,
+  parseSetFlag,
+  type Selection,
+} from '../../define/instances.ts';
+import type { Json } from '../../core/json.ts';
+import { ENGINE_SOURCES, isPipeline, type Pipeline } from '../../define/pipeline.ts';
+import { phase } from '../../core/profile.ts';
+import { importModule } from '../../load/typescript.ts';
+
+export const OPTIONS = {
+  pipeline: { type: 'string' },
+  'cache-dir': { type: 'string' },
+  index: { type: 'string' },
+  preset: { type: 'string' },
+  set: { type: 'string', multiple: true },
+  ablate: { type: 'string', multiple: true },
+  only: { type: 'string', multiple: true },
+  resources: { type: 'string', multiple: true },
+  jobs: { type: 'string', short: 'j' },
+  executor: { type: 'string' },
+  'max-queued': { type: 'string' },
+  task: { type: 'string' },
+  backend: { type: 'string' },
+  out: { type: 'string' },
+  json: { type: 'boolean' },
+  format: { type: 'string' },
+  'max-size': { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  'verify-inputs': { type: 'boolean' },
+  repair: { type: 'boolean' },
+  'all-projects': { type: 'boolean' },
+  grace: { type: 'string' },
+  yes: { type: 'boolean', short: 'y' },
+  help: { type: 'boolean', short: 'h' },
+} satisfies ParseArgsConfig['options'];
+
+export type Flags = ReturnType<typeof parseFlags>['values'];
+
+export function parseFlags(argv: string[]) {
+  return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+}
+
+export interface Loaded {
+  pipeline: Pipeline;
+  root: string;
+  cacheDir: string;
+  /** --index / $LINEA_INDEX, else a directory of files in the cache. */
+  indexUri: URL;
+}
+
+export async function loadPipeline(flags: Pick<Flags, 'pipeline' | 'cache-dir' | 'index'>): Promise<Loaded> {
+  const file = resolve(flags.pipeline ?? 'pipeline.ts');
+  if (!existsSync(file)) {
+    throw new LineaError(
+      `no pipeline file at ${file}; run linea in a project with a pipeline.ts or pass --pipeline <file>`,
+      'config',
+    );
+  }
+  let module: { default?: unknown };
+  try {
+    module = (await importModule(pathToFileURL(file).href)) as { default?: unknown };
+  } catch (error) {
+    if (error instanceof LineaError) throw error;
+    throw new LineaError(`cannot load ${file}: ${errorMessage(error)}`, 'config');
+  }
+  if (!isPipeline(module.default)) {
+    throw new LineaError(`${file} must \`export default definePipeline({...})\``, 'config');
+  }
+  if (module.default.engine !== undefined && module.default.engine !== ENGINE_SOURCES) {
+    throw new LineaError(
+      `${file} is defined with the linea engine in ${module.default.engine}, but this command runs the one in ${ENGINE_SOURCES}: two copies of linea-engine cannot share stages. Run the project's own: npx linea … (in ${dirname(file)})`,
+      'config',
+    );
+  }
+  const root = dirname(file);
+  const cacheDir = resolveCacheDir(root, flags['cache-dir']);
+  return { pipeline: module.default, root, cacheDir, indexUri: indexUri(cacheDir, flags.index) };
+}
+
+export function selectionFrom(flags: Flags): Selection {
+  const ablate: Record<string, string[]> = {};
+  for (const flag of flags.ablate ?? []) {
+    const [axis, values] = parseAblateFlag(flag);
+    ablate[axis] = [...(ablate[axis] ?? []), ...values];
+  }
+  const set: Record<string, Json> = {};
+  for (const flag of flags.set ?? []) {
+    const [path, value] = parseSetFlag(flag);
+    set[path] = value;
+  }
+  const resources: Record<string, Record<string, number | string>> = {};
+  for (const flag of flags.resources ?? []) {
+    const [node, field, value] = parseResourcesFlag(flag);
+    resources[node] = { ...resources[node], [field]: value };
+  }
+  return {
+    ...(flags.preset ? { preset: flags.preset } : {}),
+    set,
+    ablate,
+    ...(flags.only ? { only: flags.only } : {}),
+    ...(Object.keys(resources).length ? { resources } : {}),
+  };
+}
+
+export interface WithProjectOptions {
+  /** The instances to expand (default: what the flags select). */
+  readonly selection?: Selection;
+  /** The pipeline, when the command has loaded it already. */
+  readonly loaded?: Loaded;
+  /** 'read' works on a cache this user cannot write (status, log, verify). Default 'write'. */
+  readonly access?: 'read' | 'write';
+}
+
+/** Open the project, hand `use` its handles and the selected instances, and close it whatever happens. */
+export async function withProject<T>(
+  flags: Flags,
+  use: (project: Project, instances: Instance[], loaded: Loaded) => Promise<T>,
+  options: WithProjectOptions = {},
+): Promise<T> {
+  const loaded = options.loaded ?? (await phase('load pipeline', () => loadPipeline(flags)));
+  const instances = await phase('expand instances', async () =>
+    expandInstances(loaded.pipeline, options.selection ?? selectionFrom(flags)),
+  );
+  const access = options.access ?? 'write';
+  const project = await phase('open project', () =>
+    openProject({
+      root: loaded.root,
+      cacheDir: loaded.cacheDir,
+      indexUri: loaded.indexUri,
+      pipeline: loaded.pipeline,
+      access,
+    }),
+  );
+  // Each entry of the wrong shape is named once; the run treats it as a miss and refills it.
+  project.index.onUnreadable = ({ entry, problem }) =>
+    process.stderr.write(
+      `linea: run index entry ${entry} is unreadable (${problem}); treated as a miss, and replaced from the store's record where there is one\n`,
+    );
+  try {
+    return await use(project, instances, loaded);
+  } finally {
+    await phase('close', () => project.close());
+  }
+}
+
+/** --jobs, or --max-queued (the name cluster users know for the same limit: jobs queued at once). */
+export function jobsFrom(flags: Flags): number {
+  const [flag, given] =
+    flags['max-queued'] !== undefined ? ['--max-queued', flags['max-queued']] : ['--jobs', flags.jobs];
+  const jobs = given === undefined ? 1 : Number(given);
+  if (!Number.isInteger(jobs) || jobs < 1)
+    throw new LineaError(`${flag} ${given}: expected a whole number ≥ 1`, 'usage');
+  return jobs;
+}

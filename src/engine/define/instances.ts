@@ -1,0 +1,350 @@
+/**
+ * From a pipeline and the user's choices (preset, --set, --ablate) to stage instances: one per
+ * node and combination of the ablation values that reach it. Instances that no chosen axis
+ * reaches are shared by every variant, so they run once.
+ */
+import { LineaError } from '../core/errors.ts';
+import { canonicalJson, jsonEqual, parseCliValue, show, type Json } from '../core/json.ts';
+import type { Axis, NodeSpec, Pipeline } from './pipeline.ts';
+import type { AnyStage, Resources } from './stage.ts';
+
+export interface Selection {
+  preset?: string;
+  /** `node.param.path` → value, from --set; wins over everything else. */
+  set?: Readonly<Record<string, Json>>;
+  /** axis name → value labels (or literal values), from --ablate. */
+  ablate?: Readonly<Record<string, readonly string[]>>;
+  /** Keep only these nodes (by id or stage name) and what they need. */
+  only?: readonly string[];
+  /** node id or stage name → resource overrides, from --resources (over the preset's, over the stage's). */
+  resources?: Readonly<Record<string, Resources>>;
+}
+
+export interface Instance {
+  /** `node` or `node[axis=value,…]` for the axes that reach it. */
+  readonly id: string;
+  readonly node: NodeSpec;
+  readonly stage: AnyStage;
+  /** Validated params with the schema's defaults applied. */
+  readonly params: Json;
+  /** input name → upstream instance */
+  readonly inputs: Readonly<Record<string, Instance>>;
+  /** The axis values that reach this instance. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** What it asks of the machine (the stage's, then the preset's and --resources overrides); not in the key. */
+  readonly resources?: Resources;
+}
+
+/** Parse `train.cpus=4` (the --resources flag) into node → field → value. */
+export function parseResourcesFlag(flag: string): [string, keyof Resources, number | string] {
+  const match = /^([A-Za-z][\w-]*)\.(cpus|memory|gpus|time)=(.+)$/.exec(flag);
+  if (!match) {
+    throw new LineaError(
+      `--resources ${flag}: expected <stage>.<cpus|memory|gpus|time>=<value>, e.g. --resources pretrain.gpus=1`,
+      'usage',
+    );
+  }
+  const [, node = '', name = '', value = ''] = match;
+  const field = name as 'cpus' | 'memory' | 'gpus' | 'time';
+  if ((field === 'cpus' || field === 'gpus') && !/^\d+$/.test(value)) {
+    throw new LineaError(`--resources ${flag}: ${field} must be a whole number`, 'usage');
+  }
+  return [node, field, field === 'cpus' || field === 'gpus' ? Number(value) : value];
+}
+
+/** Parse `omega=1e-4,1e-3` (the --ablate flag); `omega=` turns an axis with defaults off. */
+export function parseAblateFlag(flag: string): [string, string[]] {
+  const eq = flag.indexOf('=');
+  if (eq <= 0) {
+    throw new LineaError(
+      `--ablate ${flag}: expected <axis>=<value>[,<value>…], e.g. --ablate omega=1e-4,1e-3`,
+      'usage',
+    );
+  }
+  return [
+    flag.slice(0, eq),
+    flag
+      .slice(eq + 1)
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean),
+  ];
+}
+
+/** Parse `sparsify.omega=0.001` (the --set flag). */
+export function parseSetFlag(flag: string): [string, Json] {
+  const eq = flag.indexOf('=');
+  if (eq <= 0 || !flag.slice(0, eq).includes('.')) {
+    throw new LineaError(`--set ${flag}: expected <stage>.<param>=<value>, e.g. --set sparsify.omega=0.001`, 'usage');
+  }
+  return [flag.slice(0, eq), parseCliValue(flag.slice(eq + 1))];
+}
+
+/** The axis values a selection picks: command line over preset over the axis's default. */
+export function chosenAxisValues(pipeline: Pipeline, selection: Selection): Map<Axis, Axis['values'][number][]> {
+  const preset = resolvePreset(pipeline, selection.preset);
+  const picks = new Map<string, readonly string[]>();
+  for (const a of pipeline.axes) if (a.default) picks.set(a.name, a.default);
+  for (const [name, labels] of Object.entries(preset?.ablate ?? {})) picks.set(name, labels);
+  // A param fixed with --set wins over an axis that would sweep it (unless --ablate names the axis):
+  // `--set sparsify.omega=0.02` means one ω, not every default ω set to 0.02. An axis sweeps the
+  // params every one of its values sets (a named value may set more, e.g. a budget rule beside
+  // the start); it is dropped when all of those are fixed.
+  const fixed = new Set(Object.keys(selection.set ?? {}));
+  for (const a of pipeline.axes) {
+    const swept = a.values.length ? Object.keys(a.values[0]!.set).filter((p) => a.values.every((v) => p in v.set)) : [];
+    if (swept.length > 0 && swept.every((p) => fixed.has(p))) picks.delete(a.name);
+  }
+  for (const [name, labels] of Object.entries(selection.ablate ?? {})) picks.set(name, labels);
+  const chosen = new Map<Axis, Axis['values'][number][]>();
+  for (const [name, labels] of picks) {
+    const a = pipeline.axes.find((x) => x.name === name);
+    if (!a) {
+      throw new LineaError(
+        `unknown ablation axis '${name}'; this pipeline declares ${pipeline.axes.map((x) => x.name).join(', ') || 'no axes'}`,
+        'usage',
+      );
+    }
+    if (labels.length === 0) continue;
+    chosen.set(
+      a,
+      labels.map((label) => axisValue(a, label)),
+    );
+  }
+  return chosen;
+}
+
+function axisValue(a: Axis, label: string): Axis['values'][number] {
+  const exact = a.values.find((v) => v.label === label);
+  if (exact) return exact;
+  const parsed = parseCliValue(label);
+  const equal = a.values.find((v) => a.params && jsonEqual(v.set[a.params[0]!], parsed));
+  if (equal) return equal;
+  if (a.params) return { label, set: Object.fromEntries(a.params.map((p) => [p, parsed])) };
+  throw new LineaError(
+    `axis '${a.name}' has no value '${label}'; its values are ${a.values.map((v) => v.label).join(', ')}`,
+    'usage',
+  );
+}
+
+function resolvePreset(pipeline: Pipeline, name: string | undefined) {
+  if (name === undefined) return undefined;
+  const preset = pipeline.presets[name];
+  if (!preset) {
+    throw new LineaError(
+      `unknown preset '${name}'; this pipeline declares ${Object.keys(pipeline.presets).join(', ') || 'no presets'}`,
+      'usage',
+    );
+  }
+  return preset;
+}
+
+export function expandInstances(pipeline: Pipeline, selection: Selection = {}): Instance[] {
+  const preset = resolvePreset(pipeline, selection.preset);
+  const chosen = [...chosenAxisValues(pipeline, selection)];
+  const nodeIds = new Set(pipeline.nodes.map((n) => n.id));
+
+  // Which nodes each override path names: a node id, or every node of that stage.
+  const targets = (path: string, source: string): { nodes: NodeSpec[]; paramPath: string[] } => {
+    const [head, ...rest] = path.split('.');
+    const nodes = nodeIds.has(head!)
+      ? pipeline.nodes.filter((n) => n.id === head)
+      : pipeline.nodes.filter((n) => n.stage.name === head);
+    if (!nodes.length || !rest.length) {
+      throw new LineaError(
+        `${source} '${path}': expected <stage>.<param> with <stage> one of ${[...nodeIds].join(', ')}`,
+        'usage',
+      );
+    }
+    return { nodes, paramPath: rest };
+  };
+  const layer = (overrides: Readonly<Record<string, Json>> | undefined, source: string) =>
+    Object.entries(overrides ?? {}).map(([path, value]) => ({ ...targets(path, source), value, path, source }));
+  const presetLayer = layer(preset?.params, `preset '${selection.preset}'`);
+  const setLayer = layer(selection.set, '--set');
+  const axisLayers = chosen.map(([a, values]) => ({
+    axis: a,
+    values: values.map((v) => ({ label: v.label, overrides: layer(v.set, `axis '${a.name}'`) })),
+  }));
+
+  // The axes that reach a node: those setting its params, and those reaching its plain inputs.
+  // A gather input stops them: the node takes every variant of that producer at once.
+  const isGather = (node: NodeSpec, name: string) => node.stage.inputs[name]?.kind === 'gather';
+  const reach = new Map<string, Set<string>>();
+  for (const node of pipeline.nodes) {
+    const axes = new Set<string>();
+    for (const { axis: a, values } of axisLayers) {
+      if (values.some((v) => v.overrides.some((o) => o.nodes.includes(node)))) axes.add(a.name);
+    }
+    for (const [name, from] of Object.entries(node.inputs))
+      if (!isGather(node, name)) for (const a of reach.get(from) ?? []) axes.add(a);
+    reach.set(node.id, axes);
+  }
+
+  let wanted = new Set(nodeIds);
+  if (selection.only?.length) wanted = ancestorsOf(pipeline, selection.only);
+
+  const combos = [...cartesian(axisLayers.map((l) => l.values.map((v) => ({ axis: l.axis.name, ...v }))))];
+  // The instance each node has in each combination of axis values.
+  const perCombo = combos.map(() => new Map<string, Instance>());
+  const instances = new Map<string, Instance>();
+  for (const node of pipeline.nodes) {
+    if (!wanted.has(node.id)) continue;
+    const reached = reach.get(node.id)!;
+    combos.forEach((combo, i) => {
+      const labels = Object.fromEntries(combo.filter((c) => reached.has(c.axis)).map((c) => [c.axis, c.label]));
+      const id = instanceId(node.id, labels);
+      let inst = instances.get(id);
+      if (!inst) {
+        const layers = [...presetLayer, ...combo.flatMap((c) => c.overrides), ...setLayer].filter((o) =>
+          o.nodes.includes(node),
+        );
+        const inputs: Record<string, Instance> = {};
+        for (const [name, from] of Object.entries(node.inputs)) {
+          if (!isGather(node, name)) {
+            inputs[name] = perCombo[i]!.get(from)!;
+            continue;
+          }
+          // Every variant of the producer in combinations that agree with this one on the axes
+          // that reach this node; each becomes its own keyed input, `name@producer-instance`.
+          const variants = new Map<string, Instance>();
+          combos.forEach((other, j) => {
+            if (other.every((c) => !reached.has(c.axis) || labels[c.axis] === c.label)) {
+              const v = perCombo[j]!.get(from)!;
+              variants.set(v.id, v);
+            }
+          });
+          for (const vid of [...variants.keys()].sort()) inputs[gatheredInputName(name, vid)] = variants.get(vid)!;
+        }
+        const resources = resourcesOf(node, [preset?.resources, selection.resources]);
+        inst = {
+          id,
+          node,
+          stage: node.stage,
+          params: resolveParams(node, id, layers),
+          inputs,
+          labels,
+          ...(resources ? { resources } : {}),
+        };
+        instances.set(id, inst);
+      }
+      perCombo[i]!.set(node.id, inst);
+    });
+  }
+  return [...instances.values()];
+}
+
+/** The key of one gathered variant among an instance's inputs (and in its fingerprint). */
+export function gatheredInputName(input: string, producer: string): string {
+  return `${input}@${producer}`;
+}
+
+function ancestorsOf(pipeline: Pipeline, only: readonly string[]): Set<string> {
+  const keep = new Set<string>();
+  const byId = new Map(pipeline.nodes.map((n) => [n.id, n]));
+  const visit = (id: string) => {
+    if (keep.has(id)) return;
+    keep.add(id);
+    for (const from of Object.values(byId.get(id)!.inputs)) visit(from);
+  };
+  for (const name of only) {
+    const matches = pipeline.nodes.filter((n) => n.id === name || n.stage.name === name);
+    if (!matches.length) {
+      throw new LineaError(
+        `--only ${name}: no such stage; stages are ${pipeline.nodes.map((n) => n.id).join(', ')}`,
+        'usage',
+      );
+    }
+    for (const n of matches) visit(n.id);
+  }
+  return keep;
+}
+
+export function instanceId(nodeId: string, labels: Readonly<Record<string, string>>): string {
+  const parts = Object.entries(labels).map(([a, l]) => `${a}=${l}`);
+  return parts.length ? `${nodeId}[${parts.join(',')}]` : nodeId;
+}
+
+function* cartesian<T>(lists: T[][]): Generator<T[]> {
+  if (lists.length === 0) {
+    yield [];
+    return;
+  }
+  const [first, ...rest] = lists;
+  for (const head of first!) for (const tail of cartesian(rest)) yield [head, ...tail];
+}
+
+interface Override {
+  paramPath: string[];
+  value: Json;
+  path: string;
+  source: string;
+}
+
+/** Merge the node's params with the override layers, then validate with the stage's schema. */
+function resolveParams(node: NodeSpec, id: string, layers: readonly Override[]): Json {
+  // Overrides are written into a copy; without any, zod reads the pipeline's own params (parsing
+  // builds a new value and never changes its input), and a clone per instance would be wasted.
+  const raw = layers.length ? structuredClone(node.params as Record<string, unknown>) : node.params;
+  for (const o of layers) setPath(raw as Record<string, unknown>, o.paramPath, o.value);
+  const result = node.stage.params.safeParse(raw);
+  if (!result.success) {
+    const issues = result.error.issues.map((issue) => {
+      const path = issue.path.map(String).join('.') || '(params)';
+      const from = layers.find((o) => o.paramPath.join('.') === path);
+      return `param '${path}'${from ? ` (set by ${from.source} to ${show(from.value)})` : ''}: ${issue.message}`;
+    });
+    throw new LineaError(
+      `stage '${node.stage.name}' (${id}): invalid params:\n  ${issues.join('\n  ')}\n` +
+        `fix the value in pipeline.ts or override it with --set ${node.id}.<param>=<value>`,
+      'params',
+    );
+  }
+  const params = result.data;
+  for (const o of layers) {
+    if (getPath(params, o.paramPath) === undefined) {
+      const known = params && typeof params === 'object' ? Object.keys(params).join(', ') : '(none)';
+      throw new LineaError(
+        `${o.source} '${o.path}': stage '${node.stage.name}' has no param '${o.paramPath.join('.')}'; its params are ${known}`,
+        'params',
+      );
+    }
+  }
+  try {
+    return JSON.parse(canonicalJson(params, `stage '${node.stage.name}' params`)) as Json;
+  } catch (error) {
+    throw new LineaError(`${(error as Error).message}: params must be plain JSON so they can be hashed`, 'params');
+  }
+}
+
+function setPath(target: Record<string, unknown>, path: readonly string[], value: Json): void {
+  let cursor = target;
+  for (const key of path.slice(0, -1)) {
+    const next = cursor[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) cursor[key] = {};
+    cursor = cursor[key] as Record<string, unknown>;
+  }
+  cursor[path[path.length - 1]!] = value;
+}
+
+function getPath(value: unknown, path: readonly string[]): unknown {
+  let cursor = value;
+  for (const key of path) {
+    if (typeof cursor !== 'object' || cursor === null) return undefined;
+    cursor = (cursor as Record<string, unknown>)[key];
+  }
+  return cursor;
+}
+
+/** The stage's resources with the overrides for its node (by id, or by stage name) laid over them. */
+function resourcesOf(
+  node: NodeSpec,
+  overrides: readonly (Readonly<Record<string, Resources>> | undefined)[],
+): Resources | undefined {
+  let merged: Resources | undefined = node.stage.resources;
+  for (const layer of overrides) {
+    const own = layer?.[node.id] ?? layer?.[node.stage.name];
+    if (own) merged = { ...merged, ...own };
+  }
+  return merged;
+}

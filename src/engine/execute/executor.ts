@@ -1,0 +1,173 @@
+/**
+ * Executors run one stage task and report its outcome; the scheduler above them decides what
+ * runs, and the store commits what they produce. The in-process executor and the worker-process
+ * pool share `runTask`, so a stage behaves the same whichever runs it.
+ */
+import { join } from 'node:path';
+import { errorMessage } from '../core/errors.ts';
+import { canonicalJson, type ArtifactDigest, type CacheKey, type Json } from '../core/json.ts';
+import {
+  registeredStage,
+  type Artifact,
+  type InputSpecs,
+  type Progress,
+  type Resources,
+  type StageContext,
+  type Variant,
+} from '../define/stage.ts';
+import { gatheredInputName } from '../define/instances.ts';
+import { Store, type Workspace } from '../store/store.ts';
+import { importModule } from '../load/typescript.ts';
+
+export interface TaskInput {
+  readonly value: Json;
+  readonly dir: string;
+  readonly digest: ArtifactDigest;
+  /** The producing instance and its axis labels (what a gather input tells its variants apart by). */
+  readonly instance: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** Everything a stage run needs, as plain data (it crosses a process boundary). */
+export interface StageTask {
+  readonly instance: string;
+  readonly stage: string;
+  readonly moduleUrl: string;
+  readonly key: CacheKey;
+  readonly params: Json;
+  /** Plain inputs by name; a gather input's variants as `name@producer-instance`. */
+  readonly inputs: Readonly<Record<string, TaskInput>>;
+  readonly outDir: string;
+  /** Cache directory, for checkpoints. */
+  readonly cacheDir: string;
+  /** What the stage asks of the machine that runs it (cluster executors map it to their flags). */
+  readonly resources?: Resources;
+}
+
+/** A job a cluster executor submitted: enough for a later driver to follow it (adoption). */
+export interface JobRef {
+  readonly executor: string;
+  readonly id: string;
+  /** Its job directory (task-file.ts). */
+  readonly dir: string;
+}
+
+export type TaskEvent =
+  | { type: 'progress'; progress: Progress }
+  | { type: 'log'; message: string }
+  /** A cluster job was submitted for the task: the scheduler records it with the key's lease. */
+  | { type: 'submitted'; job: JobRef };
+
+export type TaskOutcome = { ok: true; value: Json } | { ok: false; error: string; stack?: string };
+
+export interface Executor {
+  /** How many tasks it runs at once. */
+  readonly slots: number;
+  run(task: StageTask, onEvent: (event: TaskEvent) => void, signal: AbortSignal): Promise<TaskOutcome>;
+  close(): Promise<void>;
+  /**
+   * Where a task's files go, when the executor needs them somewhere other than the store's tmp/
+   * (a cluster job outlives the driver that submitted it; tmp/ is swept of dead drivers' files).
+   */
+  newWorkspace?(store: Store): Promise<Workspace>;
+  /** Cluster executors: follow a job a previous driver submitted, instead of submitting it again. */
+  adopt?(job: JobRef, onEvent: (event: TaskEvent) => void, signal: AbortSignal): Promise<TaskOutcome>;
+  /** Whether an adoptable job may still produce an outcome. */
+  alive?(job: JobRef): Promise<boolean>;
+  /** The workspace an adopted job writes into. */
+  workspaceOf?(job: JobRef): Workspace;
+}
+
+export class InProcessExecutor implements Executor {
+  readonly slots = 1;
+  run(task: StageTask, onEvent: (event: TaskEvent) => void, signal: AbortSignal): Promise<TaskOutcome> {
+    return runTask(task, onEvent, signal);
+  }
+  async close(): Promise<void> {}
+}
+
+let lastTurn = performance.now();
+/** A turn of the event loop if the last one was over 50 ms ago (see StageContext.progress). */
+function turn(): Promise<void> {
+  const now = performance.now();
+  if (now - lastTurn < 50) return Promise.resolve();
+  lastTurn = now;
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Load the stage a task names and run it with a context built from the task. */
+export async function runTask(
+  task: StageTask,
+  onEvent: (event: TaskEvent) => void,
+  signal: AbortSignal,
+): Promise<TaskOutcome> {
+  try {
+    let stage = registeredStage(task.stage);
+    if (!stage) {
+      await importModule(task.moduleUrl);
+      stage = registeredStage(task.stage);
+    }
+    if (!stage) return { ok: false, error: `stage '${task.stage}' is not defined by ${task.moduleUrl}` };
+    const store = new Store(task.cacheDir);
+    const inputs = stageInputs(stage.inputs, task.inputs);
+    const ctx: StageContext<unknown, InputSpecs> = {
+      params: task.params,
+      inputs: inputs as StageContext<unknown, InputSpecs>['inputs'],
+      outDir: task.outDir,
+      instance: task.instance,
+      key: task.key,
+      signal,
+      progress: (progress) => {
+        onEvent({ type: 'progress', progress });
+        return turn();
+      },
+      log: (message) => onEvent({ type: 'log', message }),
+      checkpoint: (state, write) => store.saveCheckpoint(task.key, state, write),
+      resume: <S extends Json>() => store.loadCheckpoint<S>(task.key),
+    };
+    const value = await stage.run(ctx);
+    let json: Json;
+    try {
+      json = JSON.parse(canonicalJson(value === undefined ? null : value, 'output')) as Json;
+    } catch (error) {
+      return {
+        ok: false,
+        error: `stage '${task.stage}' returned a value that is not plain JSON (${errorMessage(error)}); return JSON and write anything else into ctx.outDir`,
+      };
+    }
+    return { ok: true, value: json };
+  } catch (error) {
+    return {
+      ok: false,
+      error: errorMessage(error),
+      ...(error instanceof Error && error.stack ? { stack: error.stack } : {}),
+    };
+  }
+}
+
+/** ctx.inputs from the task: plain inputs as artifacts, each gather input as its list of variants. */
+function stageInputs(
+  specs: InputSpecs,
+  given: StageTask['inputs'],
+): Record<string, Artifact<unknown> | Variant<unknown>[]> {
+  const artifact = (a: TaskInput): Variant<unknown> => ({
+    value: a.value,
+    dir: a.dir,
+    digest: a.digest,
+    instance: a.instance,
+    labels: a.labels,
+    file: (rel: string) => join(a.dir, rel),
+  });
+  const inputs: Record<string, Artifact<unknown> | Variant<unknown>[]> = {};
+  for (const [name, spec] of Object.entries(specs)) {
+    if (spec.kind === 'gather') {
+      inputs[name] = Object.entries(given)
+        .filter(([key, a]) => key === gatheredInputName(name, a.instance))
+        .map(([, a]) => artifact(a));
+    } else if (given[name]) {
+      const { instance: _instance, labels: _labels, ...plain } = artifact(given[name]!);
+      inputs[name] = plain;
+    }
+  }
+  return inputs;
+}

@@ -1,0 +1,268 @@
+/**
+ * The slurm executor: each task is a batch job running `linea worker --task <job dir>` on a node.
+ * The job writes its outcome into the job directory on the shared filesystem, and that file is
+ * the truth; Slurm's job state only explains a job that ended without one (cancelled, out of
+ * time or memory, its node lost). Job states are polled for all jobs at once, one `squeue` call
+ * per interval, with `sacct -c` (the job completion log, no slurmdbd needed) for jobs squeue no
+ * longer knows; a job neither can see is failed after a bound, never waited on forever.
+ *
+ * Submitted job ids go into the key's lease (the scheduler records the `submitted` event), so a
+ * rerun after the driver died adopts a job still running instead of submitting it again.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { errorMessage } from '../core/errors.ts';
+import type { Executor, JobRef, StageTask, TaskEvent, TaskOutcome } from './executor.ts';
+import type { Store, Workspace } from '../store/store.ts';
+import { newJobDir, readEvents, readOutcome, writeTaskFile } from './task-file.ts';
+
+/** Slurm job states (squeue/sacct) that mean the job will not run any more. */
+const TERMINAL = new Set([
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'TIMEOUT',
+  'OUT_OF_MEMORY',
+  'NODE_FAIL',
+  'PREEMPTED',
+  'BOOT_FAIL',
+  'DEADLINE',
+]);
+
+export interface SlurmOptions {
+  /** How many jobs may be queued or running at once (--jobs). */
+  readonly maxQueued: number;
+  /** Project root: jobs run there (sbatch --chdir), and find stage modules relative to it. */
+  readonly root: string;
+  readonly cacheDir: string;
+  /** $LINEA_SLURM_PARTITION, $LINEA_SLURM_ACCOUNT, $LINEA_SLURM_ARGS (extra sbatch arguments, space-separated). */
+  readonly partition?: string;
+  readonly account?: string;
+  readonly extraArgs?: readonly string[];
+  /** How often job states and job directories are looked at (ms; $LINEA_SLURM_POLL_MS, default 1000). */
+  readonly pollMs?: number;
+  /** How long a job that ended may take to show its outcome file on a slow shared filesystem (ms). */
+  readonly outcomeGraceMs?: number;
+}
+
+interface JobState {
+  readonly state: string;
+  readonly reason?: string;
+}
+
+const LINEA = fileURLToPath(new URL('../../../bin/linea.js', import.meta.url));
+
+export class SlurmExecutor implements Executor {
+  readonly slots: number;
+  readonly name = 'slurm';
+  private readonly pollMs: number;
+  private readonly graceMs: number;
+  /** Job id → its latest state, refreshed by one batched poll for every job followed. */
+  private readonly states = new Map<string, JobState | 'unknown'>();
+  private poll: Promise<void> | undefined;
+  private lastPoll = 0;
+
+  constructor(private readonly options: SlurmOptions) {
+    this.slots = Math.max(1, options.maxQueued);
+    this.pollMs = options.pollMs ?? Number(process.env.LINEA_SLURM_POLL_MS ?? 1000);
+    this.graceMs = options.outcomeGraceMs ?? 5000;
+  }
+
+  /** Jobs write into their own directory under <cache>/jobs, which no sweep of tmp/ touches. */
+  async newWorkspace(_store: Store): Promise<Workspace> {
+    return (await newJobDir(this.options.cacheDir)).workspace;
+  }
+
+  async run(task: StageTask, onEvent: (event: TaskEvent) => void, signal: AbortSignal): Promise<TaskOutcome> {
+    const dir = dirname(dirname(task.outDir));
+    await writeTaskFile(dir, task, this.options.root);
+    const retry = task.resources?.retry;
+    for (let attempt = 0; ; attempt++) {
+      let id: string;
+      try {
+        id = await this.submit(dir, task);
+      } catch (error) {
+        return { ok: false, error: `sbatch failed: ${errorMessage(error)}` };
+      }
+      onEvent({ type: 'submitted', job: { executor: 'slurm', id, dir } });
+      const result = await this.follow({ executor: 'slurm', id, dir }, onEvent, signal);
+      if (result.outcome.ok || !result.state || signal.aborted) return result.outcome;
+      const again = retry && retry.on.includes(result.state) && attempt < retry.times;
+      if (!again) return result.outcome;
+      onEvent({
+        type: 'log',
+        message: `slurm job ${id} ended ${result.state}; resubmitting (retry ${attempt + 1} of ${retry.times})`,
+      });
+    }
+  }
+
+  /** Follow a job a previous driver submitted (its id was in the lease). */
+  async adopt(job: JobRef, onEvent: (event: TaskEvent) => void, signal: AbortSignal): Promise<TaskOutcome> {
+    return (await this.follow(job, onEvent, signal)).outcome;
+  }
+
+  /** Whether a job may still produce an outcome (queued or running, or ended with one written). */
+  async alive(job: JobRef): Promise<boolean> {
+    if (await readOutcome(job.dir)) return true;
+    const state = (await this.queryStates([job.id])).get(job.id);
+    return state !== undefined && !TERMINAL.has(state.state);
+  }
+
+  workspaceOf(job: JobRef): Workspace {
+    return { dir: join(job.dir, 'work'), outDir: join(job.dir, 'work', 'files') };
+  }
+
+  async close(): Promise<void> {}
+
+  private async submit(dir: string, task: StageTask): Promise<string> {
+    const r = task.resources ?? {};
+    const args = [
+      '--parsable',
+      `--job-name=linea:${task.instance}`.slice(0, 200),
+      `--chdir=${this.options.root}`,
+      `--output=${join(dir, 'stdout')}`,
+      `--error=${join(dir, 'stderr')}`,
+      // The run is the driver's to retry; a job Slurm requeues by itself would run twice.
+      '--no-requeue',
+      ...(r.cpus ? [`--cpus-per-task=${r.cpus}`] : []),
+      ...(r.memory ? [`--mem=${r.memory}`] : []),
+      ...(r.gpus ? [`--gres=gpu:${r.gpus}`] : []),
+      ...(r.time ? [`--time=${r.time}`] : []),
+      ...(this.options.partition ? [`--partition=${this.options.partition}`] : []),
+      ...(this.options.account ? [`--account=${this.options.account}`] : []),
+      ...(this.options.extraArgs ?? []),
+      // --single-threaded-gc as bin/linea.js sets it: V8's GC threads would compete with OpenMP's.
+      `--wrap=${shellQuote([process.execPath, '--single-threaded-gc', LINEA, 'worker', '--task', dir])}`,
+    ];
+    const result = await execa('sbatch', args, { reject: false, timeout: 60_000 });
+    if (result.exitCode !== 0) throw new Error((result.stderr || result.stdout || `exit ${result.exitCode}`).trim());
+    const id = result.stdout.trim().split(';')[0]!;
+    if (!/^\d+$/.test(id)) throw new Error(`unexpected sbatch output: ${result.stdout}`);
+    this.states.set(id, { state: 'PENDING' });
+    return id;
+  }
+
+  /** Forward events until the job leaves an outcome, ends without one, or the run is interrupted. */
+  private async follow(
+    job: JobRef,
+    onEvent: (event: TaskEvent) => void,
+    signal: AbortSignal,
+  ): Promise<{ outcome: TaskOutcome; state?: string }> {
+    let offset = 0;
+    let endedAt: number | undefined;
+    let unseen = 0;
+    this.states.set(job.id, this.states.get(job.id) ?? { state: 'PENDING' });
+    try {
+      for (;;) {
+        const read = await readEvents(job.dir, offset);
+        offset = read.offset;
+        for (const event of read.events) onEvent(event);
+        const outcome = await readOutcome(job.dir);
+        if (outcome) return { outcome };
+        if (signal.aborted) {
+          await execa('scancel', [job.id], { reject: false, timeout: 30_000 });
+          return { outcome: { ok: false, error: 'interrupted' } };
+        }
+        await this.refreshStates();
+        const state = this.states.get(job.id);
+        if (state === 'unknown') {
+          // Neither squeue nor sacct knows it: give the controller a few polls, then give up.
+          if (++unseen > Math.max(10, 60_000 / this.pollMs)) {
+            return {
+              outcome: { ok: false, error: `slurm job ${job.id} is not known to squeue or sacct; it was lost` },
+            };
+          }
+        } else if (state && TERMINAL.has(state.state)) {
+          endedAt ??= Date.now();
+          // The outcome file may reach this node's view of the filesystem a little after the job ends.
+          if (Date.now() - endedAt > this.graceMs)
+            return { outcome: await this.failure(job, state), state: state.state };
+        }
+        await sleep(this.pollMs, signal);
+      }
+    } finally {
+      this.states.delete(job.id);
+    }
+  }
+
+  /** One batched state query for every job followed, at most once per poll interval. */
+  private refreshStates(): Promise<void> {
+    if (this.poll) return this.poll;
+    if (Date.now() - this.lastPoll < this.pollMs / 2) return Promise.resolve();
+    this.poll = (async () => {
+      const ids = [...this.states.keys()];
+      const found = await this.queryStates(ids);
+      for (const id of ids) if (this.states.has(id)) this.states.set(id, found.get(id) ?? 'unknown');
+      this.lastPoll = Date.now();
+    })().finally(() => {
+      this.poll = undefined;
+    });
+    return this.poll;
+  }
+
+  private async queryStates(ids: readonly string[]): Promise<Map<string, JobState>> {
+    const found = new Map<string, JobState>();
+    if (ids.length === 0) return found;
+    const queue = await execa('squeue', ['-h', '-r', '-t', 'all', '-j', ids.join(','), '-o', '%i|%T|%r'], {
+      reject: false,
+      timeout: 30_000,
+    });
+    for (const line of queue.stdout.split('\n')) {
+      const [id, state, reason] = line.trim().split('|');
+      if (id && state) found.set(id, { state, ...(reason && reason !== 'None' ? { reason } : {}) });
+    }
+    const missing = ids.filter((id) => !found.has(id));
+    if (missing.length) {
+      // Jobs older than MinJobAge (or a transient squeue error): the completion log still knows them.
+      for (const [id, info] of await sacct(missing)) found.set(id, { state: info.state });
+    }
+    return found;
+  }
+
+  private async failure(job: JobRef, state: JobState): Promise<TaskOutcome> {
+    const info = (await sacct([job.id])).get(job.id);
+    const exit = info?.exitCode ? `, exit code ${info.exitCode}` : '';
+    const tail = await readFile(join(job.dir, 'stderr'), 'utf8')
+      .then((text) => text.trim().split('\n').slice(-5).join('\n'))
+      .catch(() => '');
+    const why = state.reason ? ` (${state.reason})` : '';
+    return {
+      ok: false,
+      error: `slurm job ${job.id} ended ${state.state}${why}${exit} without an outcome${tail ? `; its stderr ends:\n${tail}` : ''}`,
+    };
+  }
+}
+
+/** State and exit code from the job completion log (works without slurmdbd). */
+async function sacct(ids: readonly string[]): Promise<Map<string, { state: string; exitCode?: string }>> {
+  const out = new Map<string, { state: string; exitCode?: string }>();
+  const result = await execa('sacct', ['-c', '-n', '-P', '-j', ids.join(','), '-o', 'JobID,State,ExitCode'], {
+    reject: false,
+    timeout: 30_000,
+  });
+  for (const line of result.stdout.split('\n')) {
+    const [id, state, exitCode] = line.trim().split('|');
+    if (id && state) out.set(id, { state: state.split(' ')[0]!, ...(exitCode ? { exitCode } : {}) });
+  }
+  return out;
+}
+
+function shellQuote(words: readonly string[]): string {
+  return words.map((w) => `'${w.replace(/'/g, `'\\''`)}'`).join(' ');
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}

@@ -1,0 +1,168 @@
+/**
+ * Loading the user's TypeScript (pipeline.ts, stages) with no build step. When the engine itself
+ * runs as TypeScript (this repository's bin and tests, through tsx), whatever loads the engine
+ * loads the user's files too. The compiled engine (the linea-engine package) imports the mirror
+ * of a module graph planned by an earlier command (module-plan.ts) when nothing it depends on has
+ * changed, and otherwise registers its own hooks (typescript-hooks.ts), once, and plans the graph
+ * they load for next time.
+ */
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire, register } from 'node:module';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { currentPlan, isLinkError, writePlan } from './module-plan.ts';
+import type { HooksData, Resolution } from './typescript-hooks.ts';
+
+/** The hooks' report of what they resolved, once registered. */
+let recorder: Recorder | undefined;
+/** TypeScript module → the mirror this process imported for it, and back. */
+const mirrors = new Map<string, string>();
+const sources = new Map<string, string>();
+
+/**
+ * Import a module the user wrote (the pipeline, a stage's module in a worker). Returns its
+ * namespace, as `import()` does.
+ */
+export async function importModule(url: string): Promise<unknown> {
+  if (!/\.[cm]?tsx?$/.test(new URL(url).pathname) || import.meta.url.endsWith('.ts')) return import(url);
+  const known = mirrors.get(url);
+  if (known) return import(known);
+  const data = hooksData();
+  if (!recorder) {
+    const plan = currentPlan(data, url);
+    if (plan) {
+      for (const m of plan.modules) {
+        mirrors.set(m.url, m.mirror);
+        sources.set(m.mirror, m.url);
+      }
+      process.setSourceMapsEnabled(true);
+      try {
+        const namespace = await import(plan.modules[0]!.mirror);
+        if (process.env.LINEA_DEBUG) process.stderr.write(`linea: ${url} loaded from its module plan, without hooks\n`);
+        return namespace;
+      } catch (error) {
+        if (!isLinkError(error)) throw error;
+        for (const m of plan.modules) mirrors.delete(m.url);
+      }
+    }
+  }
+  recorder ??= await registerHooks(data);
+  const hooks = recorder;
+  const namespace = await import(url);
+  // Planned in the background: esbuild compiles the mirrors in its own process while this one
+  // goes on with the command (a pending build keeps the process alive until it is written). A
+  // plan only saves the next command time: failing to write one, or being killed first, fails
+  // nothing, since the plan file is written last and whole.
+  void hooks
+    .take()
+    .then((resolutions) => writePlan(data, url, resolutions))
+    .catch(() => undefined);
+  return namespace;
+}
+
+/** The module a stack frame's file belongs to: the TypeScript file for a planned mirror. */
+export function sourceUrlOf(url: string): string {
+  return sources.get(url) ?? url;
+}
+
+let settings: HooksData | undefined;
+
+function hooksData(): HooksData {
+  // Compiled files are a cache of pure functions of their source: one per user, shared by projects.
+  settings ??= { cacheDir: process.env.LINEA_TS_CACHE || userCacheDir(), salt: `${esbuildVersion()} ${HOOKS_VERSION}` };
+  return settings;
+}
+
+/**
+ * The shared compiled-file cache, for gc to sweep: undefined when there is none, or when it is
+ * not a directory of this user's that no one else can write (then it is not this user's to clean).
+ */
+export function compiledCacheDir(): string | undefined {
+  const dir = process.env.LINEA_TS_CACHE || join(tmpdir(), `linea-ts-${userInfo().uid}`);
+  try {
+    const s = lstatSync(dir);
+    return s.isDirectory() && s.uid === userInfo().uid && (s.mode & 0o022) === 0 ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The user's compiled-file cache in the temporary directory. In a shared /tmp (a cluster's login
+ * node) another user could make that directory first and put JavaScript in it for this user to
+ * run, so it is used only if it is a real directory of this user's that no one else can write;
+ * otherwise this process compiles into a directory of its own, removed at exit.
+ */
+function userCacheDir(): string {
+  const dir = join(tmpdir(), `linea-ts-${userInfo().uid}`);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const s = lstatSync(dir);
+    if (s.isDirectory() && s.uid === userInfo().uid && (s.mode & 0o022) === 0) return dir;
+  } catch {
+    // unusable: a private one below
+  }
+  const own = mkdtempSync(join(tmpdir(), 'linea-ts-'));
+  process.on('exit', () => rmSync(own, { recursive: true, force: true }));
+  return own;
+}
+
+async function registerHooks(data: HooksData): Promise<Recorder> {
+  // Once hooks are registered, every module the pipeline imports is resolved and loaded through
+  // them, a round trip to their thread each. The engine's public API and zod (the engine's peer
+  // dependency, in which every stage writes its params) are loaded first, so that the pipeline's
+  // imports of them find them loaded: about 60 ms less per command.
+  await import(new URL('../../index.js', import.meta.url).href);
+  await import('zod').catch(() => undefined);
+  const { port1, port2 } = new MessageChannel();
+  register(new URL('./typescript-hooks.js', import.meta.url), {
+    data: { ...data, port: port2 } satisfies HooksData,
+    transferList: [port2],
+  });
+  process.setSourceMapsEnabled(true);
+  return new Recorder(port1);
+}
+
+/** Collects the hooks' reports; `take` waits until every report sent so far has arrived. */
+class Recorder {
+  private readonly received: Resolution[] = [];
+  private readonly waiting = new Map<number, () => void>();
+  private flushes = 0;
+
+  constructor(private readonly port: MessagePort) {
+    port.on('message', (message: Resolution | { flush: number }) => {
+      if ('flush' in message) this.waiting.get(message.flush)?.();
+      else this.received.push(message);
+    });
+    port.unref();
+  }
+
+  async take(): Promise<Resolution[]> {
+    const id = this.flushes++;
+    // The port holds the process open only while a flush is awaited.
+    this.port.ref();
+    try {
+      await new Promise<void>((resolve) => {
+        this.waiting.set(id, resolve);
+        this.port.postMessage({ flush: id });
+      });
+    } finally {
+      this.waiting.delete(id);
+      this.port.unref();
+    }
+    return this.received.splice(0);
+  }
+}
+
+/** Bumped when typescript-hooks.ts changes what it emits. */
+const HOOKS_VERSION = '1';
+
+function esbuildVersion(): string {
+  try {
+    const manifest = createRequire(import.meta.url).resolve('esbuild/package.json');
+    return `esbuild ${(JSON.parse(readFileSync(manifest, 'utf8')) as { version?: string }).version}`;
+  } catch {
+    return 'esbuild';
+  }
+}

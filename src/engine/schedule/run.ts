@@ -1,0 +1,367 @@
+/**
+ * Runs stage instances in dependency order, `slots` at a time. For each one: compute its key
+ * from its upstream digests; take the cached result if the store has it whole; otherwise take
+ * the key's lease (or wait for whoever holds it), run the stage in a fresh workspace, commit the
+ * artifact and index the run. Instances with equal keys run once, in this process or across
+ * processes sharing the store.
+ */
+import { dirname } from 'node:path';
+import { fingerprintOf, lookup, lookupNow } from './lookup.ts';
+import type { Project } from '../project/project.ts';
+import { errorMessage } from '../core/errors.ts';
+import type { Executor, StageTask, TaskEvent, TaskOutcome } from '../execute/executor.ts';
+import { cacheKey, type Fingerprint } from '../key/fingerprint.ts';
+import type { Instance } from '../define/instances.ts';
+import type { ArtifactDigest, CacheKey, Json } from '../core/json.ts';
+import type { HeldLease, LeaseHolder } from '../coordinate/lease.ts';
+import type { RunRecord } from '../index/run-index.ts';
+import type { Workspace } from '../store/store.ts';
+import { hostName } from '../core/process.ts';
+
+export type RunStatus = 'ran' | 'cached' | 'failed';
+
+export interface StageResult {
+  readonly id: string;
+  readonly stage: string;
+  readonly key: CacheKey | null;
+  readonly status: RunStatus;
+  /** The stage's own run time when it ran; the store lookup when cached; 0 when it shared the
+   * computation of an instance with the same key in this run. */
+  readonly seconds: number;
+  /** Why it failed, or which upstream blocked it. */
+  readonly error?: string;
+}
+
+/** What the scheduler tells whoever displays progress. */
+export interface RunObserver {
+  started(id: string): void;
+  waiting(id: string, holder: LeaseHolder): void;
+  event(id: string, event: TaskEvent): void;
+  finished(result: StageResult): void;
+}
+
+interface Produced {
+  readonly key: CacheKey;
+  readonly digest: ArtifactDigest;
+  readonly value: Json;
+}
+
+/** `seconds`: how long the stage itself ran (not the wait for a slot or a lease), when it ran. */
+type Outcome =
+  | { ok: true; produced: Produced; status: 'ran' | 'cached'; seconds?: number }
+  | { ok: false; error: string };
+
+export interface RunOptions {
+  readonly executor: Executor;
+  readonly observer: RunObserver;
+  readonly signal: AbortSignal;
+  /** How often to look again at a key another process holds (ms). */
+  readonly pollMs?: number;
+  /** Hash every file of a cached result before using it (not only those whose stamp changed). */
+  readonly verifyInputs?: boolean;
+}
+
+export async function runInstances(
+  project: Project,
+  instances: readonly Instance[],
+  options: RunOptions,
+): Promise<StageResult[]> {
+  const slots = new Semaphore(options.executor.slots);
+  const byKey = new Map<CacheKey, Promise<Outcome>>();
+  const outcomes = new Map<string, Promise<Outcome>>();
+  const results = new Map<string, StageResult>();
+
+  const finish = (instance: Instance, key: CacheKey | null, status: RunStatus, seconds: number, error?: string) => {
+    const result: StageResult = {
+      id: instance.id,
+      stage: instance.stage.name,
+      key,
+      status,
+      seconds,
+      ...(error !== undefined ? { error } : {}),
+    };
+    results.set(instance.id, result);
+    options.observer.finished(result);
+  };
+
+  const runOne = async (instance: Instance): Promise<Outcome> => {
+    const upstream = await Promise.all(
+      Object.entries(instance.inputs).map(async ([name, inst]) => [name, inst, await outcomes.get(inst.id)!] as const),
+    );
+    const failed = upstream.filter(([, , o]) => !o.ok);
+    const started = Date.now();
+    if (failed.length) {
+      const error = `blocked: upstream ${failed.map(([, inst]) => inst.id).join(', ')} failed`;
+      finish(instance, null, 'failed', 0, error);
+      return { ok: false, error };
+    }
+    const produced = Object.fromEntries(upstream.map(([name, , o]) => [name, (o as { produced: Produced }).produced]));
+    const fingerprint = fingerprintOf(project, instance, digestsOf(produced));
+    const key = cacheKey(fingerprint);
+
+    // Equal keys within this run (e.g. variants that coincide) share one computation.
+    let outcome = byKey.get(key);
+    const shared = outcome !== undefined;
+    if (!outcome) {
+      // An index or lease server that fails mid-run fails this instance (and its dependents), never the process.
+      outcome = obtain({ project, instance, key, fingerprint, inputs: produced, options }, slots).catch(
+        (error: unknown): Outcome => ({ ok: false, error: errorMessage(error) }),
+      );
+      byKey.set(key, outcome);
+    }
+    const result = await outcome;
+    // A shared outcome was computed (and timed) under another instance; timing the wait here
+    // would show a cached row that seemingly took as long as the queue ahead of it.
+    const seconds = shared
+      ? 0
+      : result.ok && result.status === 'ran' && result.seconds !== undefined
+        ? result.seconds
+        : (Date.now() - started) / 1000;
+    const status: RunStatus = !result.ok ? 'failed' : shared ? 'cached' : result.status;
+    finish(instance, key, status, seconds, result.ok ? undefined : result.error);
+    return result;
+  };
+
+  // What is cached is settled first, in one synchronous pass (lookup.ts lookupNow): a no-op pays
+  // its lookups and not an await per step. Whatever that pass cannot settle (a miss, a server
+  // index, a file to rehash) and everything downstream of it goes through runOne.
+  if (!options.verifyInputs) {
+    const settled = new Map<string, Produced>();
+    const settledKeys = new Map<CacheKey, Produced>();
+    for (const instance of instances) {
+      const inputs: Record<string, Produced> = {};
+      for (const [name, inst] of Object.entries(instance.inputs)) {
+        const p = settled.get(inst.id);
+        if (!p) break;
+        inputs[name] = p;
+      }
+      if (Object.keys(inputs).length !== Object.keys(instance.inputs).length) continue;
+      const started = Date.now();
+      const key = cacheKey(fingerprintOf(project, instance, digestsOf(inputs)));
+      let produced = settledKeys.get(key);
+      const shared = produced !== undefined;
+      if (!produced) {
+        const found = lookupNow(project, key, (digest) => project.activity.useNow(digest));
+        if (!found) continue;
+        project.store.touch(found.record.digest);
+        produced = { key, digest: found.record.digest, value: found.manifest.value };
+        settledKeys.set(key, produced);
+        byKey.set(key, Promise.resolve({ ok: true, status: 'cached', produced }));
+      }
+      settled.set(instance.id, produced);
+      outcomes.set(instance.id, Promise.resolve({ ok: true, status: 'cached', produced }));
+      finish(instance, key, 'cached', shared ? 0 : (Date.now() - started) / 1000);
+    }
+  }
+  for (const instance of instances) if (!outcomes.has(instance.id)) outcomes.set(instance.id, runOne(instance));
+  await Promise.all(outcomes.values());
+  return instances.map((i) => results.get(i.id)!);
+}
+
+const digestsOf = (produced: Readonly<Record<string, Produced>>): Record<string, ArtifactDigest> =>
+  Object.fromEntries(Object.entries(produced).map(([name, p]) => [name, p.digest]));
+
+/** One instance to obtain: from the cache, from whoever computes it, or by running it. */
+interface Job {
+  readonly project: Project;
+  readonly instance: Instance;
+  readonly key: CacheKey;
+  readonly fingerprint: Fingerprint;
+  /** Each input's producing key, artifact digest and value. */
+  readonly inputs: Readonly<Record<string, Produced>>;
+  readonly options: RunOptions;
+}
+
+async function obtain(job: Job, slots: Semaphore): Promise<Outcome> {
+  const { project, key, options } = job;
+  const cached = async (): Promise<Outcome | undefined> => {
+    const found = await lookup(project, key, (digest) => project.activity.use(digest), {
+      rehash: Boolean(options.verifyInputs),
+    });
+    if (!found.hit) {
+      // A result that is there but damaged is recomputed: say why, as status would.
+      if (found.problem && found.record)
+        options.observer.event(job.instance.id, {
+          type: 'log',
+          message: `cached result ${found.record.digest.slice(0, 12)} ${found.problem}; recomputing it`,
+        });
+      return undefined;
+    }
+    project.store.touch(found.record.digest);
+    return { ok: true, status: 'cached', produced: { key, digest: found.record.digest, value: found.manifest.value } };
+  };
+  const hit = await cached();
+  if (hit) return hit;
+
+  let announcedWait = false;
+  for (;;) {
+    if (options.signal.aborted) return { ok: false, error: 'interrupted' };
+    const release = await slots.acquire();
+    try {
+      // Queued for a slot before an interrupt: start nothing new after it.
+      if (options.signal.aborted) return { ok: false, error: 'interrupted' };
+      let acquired: Awaited<ReturnType<typeof project.leases.tryAcquire>>;
+      try {
+        acquired = await project.leases.tryAcquire(key);
+      } catch (error) {
+        // The lease server is unreachable: this instance fails, the run goes on with what it can.
+        return { ok: false, error: errorMessage(error) };
+      }
+      if (acquired.ok) {
+        try {
+          if (options.signal.aborted) return { ok: false, error: 'interrupted' };
+          // Someone may have committed this key between our lookup and our lease.
+          const again = await cached();
+          if (again) return again;
+          return await execute(job, acquired.lease, acquired.inherited);
+        } finally {
+          await acquired.lease.release();
+        }
+      }
+      if (!announcedWait) options.observer.waiting(job.instance.id, acquired.holder);
+      announcedWait = true;
+    } finally {
+      release();
+    }
+    // Another process holds this key: wait for its result rather than computing it twice.
+    await sleep(options.pollMs ?? 200);
+    const done = await cached();
+    if (done) return done;
+  }
+}
+
+/**
+ * Run the instance under its lease: build the task, hand it to the executor (or follow the job a
+ * dead driver left running, when the executor can adopt it), then commit and index the result.
+ */
+async function execute(job: Job, lease: HeldLease, inherited?: LeaseHolder): Promise<Outcome> {
+  const { project, instance, options } = job;
+  const { executor, signal } = options;
+  const startedAt = new Date();
+  // A stage may hold the main thread for long: the in-use record's heartbeat moves to its thread.
+  project.activity.keepAlive();
+  options.observer.started(instance.id);
+  const onEvent = (event: TaskEvent) => {
+    // A submitted job goes into the lease: if this driver dies, the next one adopts the job.
+    if (event.type === 'submitted') void lease.recordJob(event.job).catch(() => undefined);
+    options.observer.event(instance.id, event);
+  };
+  const adoptable = inherited?.job && executor.adopt && executor.workspaceOf && (await executor.alive?.(inherited.job));
+  let workspace: Workspace;
+  let outcome: TaskOutcome;
+  if (adoptable && inherited?.job) {
+    const previous = inherited.job;
+    await lease.recordJob(previous);
+    onEvent({
+      type: 'log',
+      message: `adopting ${previous.executor} job ${previous.id}, left running by pid ${inherited.pid} on ${inherited.host}`,
+    });
+    workspace = executor.workspaceOf!(previous);
+    outcome = await executor.adopt!(previous, onEvent, signal).catch((error: unknown) => failed(error));
+  } else {
+    workspace = executor.newWorkspace ? await executor.newWorkspace(project.store) : await project.store.newWorkspace();
+    outcome = await executor.run(taskFor(job, workspace), onEvent, signal).catch((error: unknown) => failed(error));
+  }
+  try {
+    if (!outcome.ok) return await failedRun(job, outcome);
+    // A holder whose lease was broken (thought dead) must not commit: the new holder computes it.
+    if (!(await lease.stillHeld()))
+      return { ok: false, error: 'lost its lease while running; another run took the key over' };
+    return await commitRun(job, workspace, outcome.value, startedAt);
+  } catch (error) {
+    return { ok: false, error: errorMessage(error) };
+  } finally {
+    await project.store.discard(workspace.dir);
+    // A cluster job's directory (its task, events, logs) goes once its result is committed.
+    if (outcome.ok && executor.newWorkspace) await project.store.discard(dirname(workspace.dir));
+  }
+}
+
+const failed = (error: unknown): TaskOutcome => ({ ok: false, error: errorMessage(error) });
+
+function taskFor({ project, instance, key, inputs }: Job, workspace: Workspace): StageTask {
+  return {
+    instance: instance.id,
+    stage: instance.stage.name,
+    moduleUrl: instance.stage.moduleUrl,
+    key,
+    params: instance.params,
+    inputs: Object.fromEntries(
+      Object.entries(inputs).map(([name, p]) => {
+        const producer = instance.inputs[name]!;
+        const dir = project.store.filesDir(p.digest);
+        return [name, { value: p.value, dir, digest: p.digest, instance: producer.id, labels: producer.labels }];
+      }),
+    ),
+    outDir: workspace.outDir,
+    cacheDir: project.store.root,
+    ...(instance.resources ? { resources: instance.resources } : {}),
+  };
+}
+
+async function failedRun(
+  { project, instance, key, options }: Job,
+  outcome: TaskOutcome & { ok: false },
+): Promise<Outcome> {
+  const error = options.signal.aborted ? 'interrupted' : outcome.error;
+  if (!options.signal.aborted) {
+    const at = new Date().toISOString();
+    await project.index.recordFailure({ key, instance: instance.id, stage: instance.stage.name, error, at });
+  }
+  if (outcome.stack && process.env.LINEA_DEBUG)
+    options.observer.event(instance.id, { type: 'log', message: outcome.stack });
+  return { ok: false, error };
+}
+
+/** Seal the workspace into the store and record the run; the index write is the commit point. */
+async function commitRun(job: Job, workspace: Workspace, value: Json, startedAt: Date): Promise<Outcome> {
+  const { project, instance, key, fingerprint, inputs } = job;
+  // In use before it is published: a gc beside this run must not take it (store.ts commit).
+  const { digest, stamp, known } = await project.store.commit(workspace, value, (d) => project.activity.use(d));
+  const record: RunRecord = {
+    key,
+    fingerprint,
+    digest,
+    stamp,
+    ...(known ? { manifest: known } : {}),
+    stage: instance.stage.name,
+    node: instance.node.id,
+    instance: instance.id,
+    upstream: Object.fromEntries(Object.entries(inputs).map(([name, p]) => [name, p.key])),
+    startedAt: startedAt.toISOString(),
+    seconds: (Date.now() - startedAt.getTime()) / 1000,
+    host: hostName(),
+    pid: process.pid,
+    project: project.id,
+  };
+  // The store's copy first: if the index is unreachable now, a rerun still finds the result.
+  await project.store.saveRecord(key, record);
+  await project.index.put(record);
+  // Checkpoints exist to resume this key; once its result is committed they are dead weight.
+  await project.store.dropCheckpoints(key);
+  return { ok: true, status: 'ran', seconds: record.seconds, produced: { key, digest, value } };
+}
+
+class Semaphore {
+  private free: number;
+  private readonly queue: (() => void)[] = [];
+  constructor(size: number) {
+    this.free = Math.max(1, size);
+  }
+  async acquire(): Promise<() => void> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.queue.push(resolve));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.queue.shift();
+      if (next) next();
+      else this.free++;
+    };
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,7 +1,7 @@
 /**
- * The fault table in the README ("Concurrency and faults"): each fault injected into a real CLI
+ * The fault table in docs/faults.md: each fault injected into a real CLI
  * run of the toy fixture, several times, and what came of it. A trial fails when the outcome is
- * not what the README promises (a clear error or a finished run, never a stack, a hang or a
+ * not what docs/faults.md promises (a clear error or a finished run, never a stack, a hang or a
  * corrupt store); a result is lost when something committed before the fault is computed again
  * afterwards, or is gone.
  *

@@ -129,7 +129,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 /**
- * The README's rule ("Exit codes"): 2 when the command or the experiment's definition is wrong
+ * The rule in docs/cli.md, "Exit codes": 2 when the command or the experiment's definition is wrong
  * and nothing ran (a flag, a param, a pipeline.ts that does not load, a cycle, a miswired stage, a
  * missing data file); 1 when something failed while running (a stage, the store, the index, a
  * lease). The kind says which.

@@ -33,7 +33,7 @@ const EXECUTORS: Readonly<Record<string, ExecutorEntry>> = {
     },
   },
   slurm: {
-    description: 'each stage instance a Slurm batch job (--jobs N queued at once; see README, "Run on a cluster")',
+    description: 'each stage instance a Slurm batch job (--jobs N queued at once; see docs/cluster.md)',
     async create({ jobs, root, cacheDir }) {
       const { SlurmExecutor } = await import('./slurm.ts');
       const extra = process.env.LINEA_SLURM_ARGS?.trim();

@@ -8,16 +8,21 @@ import { canonicalJson, jsonEqual, parseCliValue, show, type Json } from '../cor
 import type { Axis, NodeSpec, Pipeline } from './pipeline.ts';
 import type { AnyStage, Resources } from './stage.ts';
 
+/**
+ * What a command asks of a pipeline: a preset, overrides, axis values, a subset of nodes and
+ * resources. The command line reads its flags into one (cli/selection.ts), the interactive
+ * ablation picker builds one; expansion only consumes it.
+ */
 export interface Selection {
-  preset?: string;
+  readonly preset?: string;
   /** `node.param.path` → value, from --set; wins over everything else. */
-  set?: Readonly<Record<string, Json>>;
+  readonly set?: Readonly<Record<string, Json>>;
   /** axis name → value labels (or literal values), from --ablate. */
-  ablate?: Readonly<Record<string, readonly string[]>>;
+  readonly ablate?: Readonly<Record<string, readonly string[]>>;
   /** Keep only these nodes (by id or stage name) and what they need. */
-  only?: readonly string[];
+  readonly only?: readonly string[];
   /** node id or stage name → resource overrides, from --resources (over the preset's, over the stage's). */
-  resources?: Readonly<Record<string, Resources>>;
+  readonly resources?: Readonly<Record<string, Resources>>;
 }
 
 export interface Instance {
@@ -33,51 +38,6 @@ export interface Instance {
   readonly labels: Readonly<Record<string, string>>;
   /** What it asks of the machine (the stage's, then the preset's and --resources overrides); not in the key. */
   readonly resources?: Resources;
-}
-
-/** Parse `train.cpus=4` (the --resources flag) into node → field → value. */
-export function parseResourcesFlag(flag: string): [string, keyof Resources, number | string] {
-  const match = /^([A-Za-z][\w-]*)\.(cpus|memory|gpus|time)=(.+)$/.exec(flag);
-  if (!match) {
-    throw new LineaError(
-      `--resources ${flag}: expected <stage>.<cpus|memory|gpus|time>=<value>, e.g. --resources pretrain.gpus=1`,
-      'usage',
-    );
-  }
-  const [, node = '', name = '', value = ''] = match;
-  const field = name as 'cpus' | 'memory' | 'gpus' | 'time';
-  if ((field === 'cpus' || field === 'gpus') && !/^\d+$/.test(value)) {
-    throw new LineaError(`--resources ${flag}: ${field} must be a whole number`, 'usage');
-  }
-  return [node, field, field === 'cpus' || field === 'gpus' ? Number(value) : value];
-}
-
-/** Parse `omega=1e-4,1e-3` (the --ablate flag); `omega=` turns an axis with defaults off. */
-export function parseAblateFlag(flag: string): [string, string[]] {
-  const eq = flag.indexOf('=');
-  if (eq <= 0) {
-    throw new LineaError(
-      `--ablate ${flag}: expected <axis>=<value>[,<value>…], e.g. --ablate omega=1e-4,1e-3`,
-      'usage',
-    );
-  }
-  return [
-    flag.slice(0, eq),
-    flag
-      .slice(eq + 1)
-      .split(',')
-      .map((v) => v.trim())
-      .filter(Boolean),
-  ];
-}
-
-/** Parse `sparsify.omega=0.001` (the --set flag). */
-export function parseSetFlag(flag: string): [string, Json] {
-  const eq = flag.indexOf('=');
-  if (eq <= 0 || !flag.slice(0, eq).includes('.')) {
-    throw new LineaError(`--set ${flag}: expected <stage>.<param>=<value>, e.g. --set sparsify.omega=0.001`, 'usage');
-  }
-  return [flag.slice(0, eq), parseCliValue(flag.slice(eq + 1))];
 }
 
 /** The axis values a selection picks: command line over preset over the axis's default. */

@@ -5,7 +5,8 @@ import { ablateSelection, ablationGrids, confirmRun, promptAblation, renderGrids
 import { LineaError } from '../../core/errors.ts';
 import { chosenAxisValues, type Selection } from '../../define/instances.ts';
 import { planInstances } from '../../plan/plan.ts';
-import { type Flags, loadPipeline, selectionFrom, withProject } from './context.ts';
+import { selectionFrom } from '../selection.ts';
+import { type Flags, loadPipeline, withProject } from './context.ts';
 import { cmdRun } from './run.ts';
 
 /** Interactive ablation: prompts (or the --ablate flags with --yes), the grid of variants marked

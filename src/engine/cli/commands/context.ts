@@ -1,7 +1,7 @@
 /**
- * What every command shares: the parsed flags, loading pipeline.ts, the selection the flags make
- * (preset, --set, --ablate, --only), and opening the project's store, index and leases around a
- * piece of work.
+ * What every command shares: the parsed flags, loading pipeline.ts, and opening the project's
+ * store, index and leases around a piece of work, for the instances the flags select
+ * (../selection.ts reads them into a Selection).
  */
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -10,15 +10,8 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { type Project, openProject, resolveCacheDir } from '../../project/project.ts';
 import { errorMessage, LineaError } from '../../core/errors.ts';
 import { indexUri } from '../../index/index-backends.ts';
-import {
-  expandInstances,
-  type Instance,
-  parseAblateFlag,
-  parseResourcesFlag,
-  parseSetFlag,
-  type Selection,
-} from '../../define/instances.ts';
-import type { Json } from '../../core/json.ts';
+import { expandInstances, type Instance, type Selection } from '../../define/instances.ts';
+import { selectionFrom } from '../selection.ts';
 import { ENGINE_SOURCES, isPipeline, type Pipeline } from '../../define/pipeline.ts';
 import { phase } from '../../core/profile.ts';
 import { importModule } from '../../load/typescript.ts';
@@ -91,31 +84,6 @@ export async function loadPipeline(flags: Pick<Flags, 'pipeline' | 'cache-dir' |
   const root = dirname(file);
   const cacheDir = resolveCacheDir(root, flags['cache-dir']);
   return { pipeline: module.default, root, cacheDir, indexUri: indexUri(cacheDir, flags.index) };
-}
-
-export function selectionFrom(flags: Flags): Selection {
-  const ablate: Record<string, string[]> = {};
-  for (const flag of flags.ablate ?? []) {
-    const [axis, values] = parseAblateFlag(flag);
-    ablate[axis] = [...(ablate[axis] ?? []), ...values];
-  }
-  const set: Record<string, Json> = {};
-  for (const flag of flags.set ?? []) {
-    const [path, value] = parseSetFlag(flag);
-    set[path] = value;
-  }
-  const resources: Record<string, Record<string, number | string>> = {};
-  for (const flag of flags.resources ?? []) {
-    const [node, field, value] = parseResourcesFlag(flag);
-    resources[node] = { ...resources[node], [field]: value };
-  }
-  return {
-    ...(flags.preset ? { preset: flags.preset } : {}),
-    set,
-    ablate,
-    ...(flags.only ? { only: flags.only } : {}),
-    ...(Object.keys(resources).length ? { resources } : {}),
-  };
 }
 
 export interface WithProjectOptions {

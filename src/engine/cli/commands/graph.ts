@@ -4,7 +4,8 @@
 import { LineaError } from '../../core/errors.ts';
 import { renderGraph } from '../../plan/graph.ts';
 import { expandInstances } from '../../define/instances.ts';
-import { type Flags, loadPipeline, selectionFrom } from './context.ts';
+import { selectionFrom } from '../selection.ts';
+import { type Flags, loadPipeline } from './context.ts';
 
 export async function cmdGraph(flags: Flags): Promise<number> {
   const format = flags.format ?? 'mermaid';

@@ -5,6 +5,7 @@
  */
 import { LineaError } from '../core/errors.ts';
 import { canonicalJson, jsonEqual, parseCliValue, show, type Json } from '../core/json.ts';
+import { Dag } from './dag.ts';
 import type { Axis, NodeSpec, Pipeline } from './pipeline.ts';
 import type { AnyStage, Resources } from './stage.ts';
 
@@ -194,20 +195,24 @@ export function expandInstances(pipeline: Pipeline, selection: Selection = {}): 
   return [...instances.values()];
 }
 
+/** The instances as a graph: an edge from each producer instance to each consumer. */
+export function instanceDag(instances: readonly Instance[]): Dag {
+  return new Dag(
+    instances.map((inst) => ({
+      id: inst.id,
+      inputs: Object.fromEntries(Object.entries(inst.inputs).map(([name, from]) => [name, from.id])),
+    })),
+  );
+}
+
 /** The key of one gathered variant among an instance's inputs (and in its fingerprint). */
 export function gatheredInputName(input: string, producer: string): string {
   return `${input}@${producer}`;
 }
 
+/** The nodes `--only` keeps: those it names (by id or stage name) and everything they need. */
 function ancestorsOf(pipeline: Pipeline, only: readonly string[]): Set<string> {
-  const keep = new Set<string>();
-  const byId = new Map(pipeline.nodes.map((n) => [n.id, n]));
-  const visit = (id: string) => {
-    if (keep.has(id)) return;
-    keep.add(id);
-    for (const from of Object.values(byId.get(id)!.inputs)) visit(from);
-  };
-  for (const name of only) {
+  const named = only.flatMap((name) => {
     const matches = pipeline.nodes.filter((n) => n.id === name || n.stage.name === name);
     if (!matches.length) {
       throw new LineaError(
@@ -215,9 +220,9 @@ function ancestorsOf(pipeline: Pipeline, only: readonly string[]): Set<string> {
         'usage',
       );
     }
-    for (const n of matches) visit(n.id);
-  }
-  return keep;
+    return matches.map((n) => n.id);
+  });
+  return new Dag(pipeline.nodes).ancestors(named);
 }
 
 export function instanceId(nodeId: string, labels: Readonly<Record<string, string>>): string {

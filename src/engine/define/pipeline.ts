@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { z } from 'zod';
 import { LineaError } from '../core/errors.ts';
 import { canonicalJson, type Json } from '../core/json.ts';
+import { orderNodes } from './dag.ts';
 import type { AnyStage, InputSpecs, InputValues, Resources, Stage } from './stage.ts';
 
 /** A node of the pipeline, as returned by `p.add`; `T` is its output type. */
@@ -175,7 +176,14 @@ export function definePipeline(config: PipelineConfig): Pipeline {
       }
     }
   }
-  const order = topologicalOrder(nodes);
+  const ordering = orderNodes([...nodes.values()]);
+  if (!ordering.ok) {
+    throw new LineaError(
+      `the pipeline has a cycle: ${ordering.cycle.join(' → ')}; a stage cannot depend on its own output`,
+      'cycle',
+    );
+  }
+  const order = ordering.order;
   const axes = Object.entries(config.axes ?? {}).map(([name, spec]) => ({ name, ...spec }));
   for (const a of axes) {
     for (const label of a.default ?? []) {
@@ -196,93 +204,6 @@ export function definePipeline(config: PipelineConfig): Pipeline {
     axes,
     ...(config.executor ? { executor: config.executor } : {}),
   };
-}
-
-/**
- * Topological order of the nodes, or a LineaError that spells the cycle out: a depth-first
- * post-order from each sink (in the order nodes were added), visiting a node's inputs in the order
- * they were declared. Iterative, not recursive: a chain of 10,000 stages is a fine pipeline and
- * must not overflow the stack.
- */
-function topologicalOrder(nodes: ReadonlyMap<string, NodeSpec>): string[] {
-  const inputs = new Map<string, string[]>();
-  const consumed = new Set<string>();
-  for (const node of nodes.values()) {
-    const from = [...new Set(Object.values(node.inputs))];
-    inputs.set(node.id, from);
-    for (const id of from) consumed.add(id);
-  }
-  const order: string[] = [];
-  const state = new Map<string, 'open' | 'done'>();
-  for (const sink of nodes.keys()) {
-    if (consumed.has(sink)) continue;
-    const found = depthFirst(
-      sink,
-      (id) => inputs.get(id) ?? [],
-      state,
-      (id) => order.push(id),
-    );
-    if (found) throw cycleError(nodes);
-  }
-  if (order.length !== nodes.size) throw cycleError(nodes);
-  return order;
-}
-
-function cycleError(nodes: ReadonlyMap<string, NodeSpec>): LineaError {
-  return new LineaError(
-    `the pipeline has a cycle: ${findCycle(nodes).join(' → ')}; a stage cannot depend on its own output`,
-    'cycle',
-  );
-}
-
-/**
- * Depth-first walk from `start` along `next`, with an explicit stack. `done` is called in
- * post-order. Returns the path from the first node met again while still open (a cycle), if any.
- */
-function depthFirst(
-  start: string,
-  next: (id: string) => readonly string[],
-  state: Map<string, 'open' | 'done'>,
-  done: (id: string) => void = () => undefined,
-): string[] | undefined {
-  if (state.has(start)) return undefined;
-  state.set(start, 'open');
-  const stack: { id: string; i: number }[] = [{ id: start, i: 0 }];
-  while (stack.length) {
-    const top = stack[stack.length - 1]!;
-    const following = next(top.id);
-    if (top.i < following.length) {
-      const id = following[top.i++]!;
-      const seen = state.get(id);
-      if (seen === 'open') {
-        const path = stack.map((frame) => frame.id);
-        return [...path.slice(path.indexOf(id)), id];
-      }
-      if (!seen) {
-        state.set(id, 'open');
-        stack.push({ id, i: 0 });
-      }
-    } else {
-      stack.pop();
-      state.set(top.id, 'done');
-      done(top.id);
-    }
-  }
-  return undefined;
-}
-
-/** One cycle as a closed path a → b → … → a (edges point from producer to consumer). */
-function findCycle(nodes: ReadonlyMap<string, NodeSpec>): string[] {
-  const consumers = new Map<string, string[]>();
-  for (const node of nodes.values()) {
-    for (const from of Object.values(node.inputs)) consumers.set(from, [...(consumers.get(from) ?? []), node.id]);
-  }
-  const state = new Map<string, 'open' | 'done'>();
-  for (const id of nodes.keys()) {
-    const found = depthFirst(id, (at) => consumers.get(at) ?? [], state);
-    if (found) return found;
-  }
-  return [];
 }
 
 /** Where this copy of the engine is loaded from. */

@@ -1,5 +1,5 @@
 /** The expanded stage graph as Mermaid or Graphviz DOT text (`linea graph`). */
-import type { Instance } from '../define/instances.ts';
+import { instanceDag, type Instance } from '../define/instances.ts';
 
 export type GraphFormat = 'mermaid' | 'dot';
 
@@ -10,9 +10,14 @@ export function renderGraph(
 ): string {
   const ids = new Map(instances.map((inst, i) => [inst.id, `n${i}`]));
   const label = (inst: Instance) => (states?.get(inst.id) ? `${inst.id} (${states.get(inst.id)})` : inst.id);
-  const edges = instances.flatMap((inst) =>
-    Object.entries(inst.inputs).map(([name, from]) => ({ from: ids.get(from.id)!, to: ids.get(inst.id)!, name })),
-  );
+  // The same graph the engine orders and selects with (define/dag.ts), over instances: one edge
+  // per producer and consumer, labelled with the inputs it feeds.
+  const dag = instanceDag(instances);
+  const edges = dag.graph.mapEdges((_edge, attributes, from, to) => ({
+    from: ids.get(from)!,
+    to: ids.get(to)!,
+    name: attributes.inputs.join(', '),
+  }));
   if (format === 'dot') {
     return [
       'digraph linea {',

@@ -4,12 +4,16 @@
 // stage computes or how its result is stored change, it fails until someone decides whether the
 // change needs a new ENGINE_VERSION (every result recomputed) or not (the pinned digest updated).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { resolve } from 'node:path';
+import { appendFileSync, cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { digestCode, normalisedFileDigest } from '../src/engine/key/code.ts';
 import { ENGINE_VERSION } from '../src/engine/key/fingerprint.ts';
+import { linkNodeModules, makeProject, type StatusJson, states } from './helpers/project.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -60,5 +64,47 @@ describe('engine version', () => {
         'If the change alters a result, its record or its layout, bump ENGINE_VERSION in src/engine/key/fingerprint.ts (every result is recomputed); ' +
         `otherwise leave it. Then set PINNED in test/engine-version.test.ts to { engineVersion: '${ENGINE_VERSION}', digest: '${digest}' }.`,
     );
+  });
+
+  it('an engine edit leaves a cached toy pipeline cached; a stage edit still reruns it', () => {
+    // A private copy of linea (its sources copied, its node_modules linked), so that its engine
+    // can be edited without touching the repository other tests run from.
+    const copy = mkdtempSync(join(tmpdir(), 'linea-engine-copy-'));
+    const project = makeProject();
+    try {
+      for (const part of ['bin', 'src', 'package.json'])
+        cpSync(join(ROOT, part), join(copy, part), { recursive: true });
+      symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'));
+      rmSync(join(project.dir, 'node_modules'), { recursive: true, force: true });
+      linkNodeModules(project.dir, copy);
+      const linea = (args: string[]) =>
+        execFileSync(process.execPath, [join(copy, 'bin', 'linea.js'), ...args, '--json'], {
+          cwd: project.dir,
+          env: { ...process.env, CI: 'true', LINEA_TEST_LOG: project.logFile },
+          encoding: 'utf8',
+        });
+      const status = () => states(JSON.parse(linea(['status'])) as StatusJson);
+      linea(['run']);
+      // A real change to the scheduler and to the store (not a comment: comments do not count).
+      appendFileSync(join(copy, 'src/engine/schedule/run.ts'), '\nexport const scheduledBy = "an edited engine";\n');
+      appendFileSync(
+        join(copy, 'src/engine/store/store.ts'),
+        '\nexport function storeEdited(): number {\n  return 1;\n}\n',
+      );
+      assert.deepEqual(
+        Object.values(status()).filter((state) => state !== 'cached'),
+        [],
+        'an engine edit reruns nothing',
+      );
+      project.edit('stages/lib/deep.ts', (text) =>
+        text.replace('export const offset = 0;', 'export const offset = 1;'),
+      );
+      const after = status();
+      assert.equal(after.double, 'stale', 'a stage whose local import changed reruns');
+      assert.equal(after.square, 'cached');
+    } finally {
+      project.remove();
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { REPO, type RunJson } from './helpers/project.ts';
+import { viewUrl } from './helpers/view.ts';
 
 describe('the linea-engine package', () => {
   let dir: string;
@@ -110,6 +111,29 @@ export default definePipeline({
     assert.match(failing.stderr, /asked to fail/);
     // The stack names the TypeScript source line (inline source maps), not compiled output.
     assert.match(failing.stderr, /stages\/tripled\.ts:8/);
+  });
+
+  it('serves linea view from the bundled page, with no build tools and nothing fetched', async () => {
+    // The installed bin itself, not npx: Ctrl-C (SIGINT) must reach the server's process.
+    const view = execa(join(project, 'node_modules', '.bin', 'linea'), ['view', '--port', '0'], {
+      cwd: project,
+      reject: false,
+      timeout: 120_000,
+    });
+    try {
+      const url = await viewUrl(view);
+      const script = await fetch(new URL('app.js', url));
+      assert.equal(script.status, 200);
+      const text = await script.text();
+      assert.ok(text.length > 100_000, 'the bundle holds Vega and dagre');
+      assert.doesNotMatch(text, /https?:\/\/(?:cdn|unpkg|fonts\.)/, 'nothing loaded from a CDN');
+      const plan = (await (await fetch(new URL('api/plan', url))).json()) as { pipeline: string; instances: unknown[] };
+      assert.equal(plan.pipeline, 'starter');
+      assert.equal(plan.instances.length, 2);
+    } finally {
+      view.kill('SIGINT');
+      await view;
+    }
   });
 
   it('imports from plain node, without a TypeScript loader', async () => {

@@ -31,6 +31,10 @@ commands:
                    (into <cache>/quarantine/) so the next run recomputes them; --repair also
                    rebuilds a damaged run index from the store
   index rebuild    move the run index aside and rebuild it from the records kept in the store
+  view             serve a live page of the pipeline: the graph with each instance's state, a
+                   node's params, reasons, outputs, runs and log, progress with an ETA, metric
+                   curves and results tables (--port 4747, --host 127.0.0.1; another host needs
+                   the printed token); reads what every run writes, so it shows any run's progress
   worker --task <dir>  run one stage task from a job directory (what a cluster job runs)
 
 options:
@@ -73,6 +77,7 @@ const COMMANDS: Readonly<Record<string, (flags: Flags, rest: string[]) => Promis
   verify: async (flags) => (await import('./commands/verify.ts')).cmdVerify(flags),
   worker: async (flags) => (await import('./commands/worker.ts')).cmdWorker(flags),
   init: async (flags, rest) => (await import('./commands/init.ts')).cmdInit(flags, rest),
+  view: async (flags) => (await import('./commands/view.ts')).cmdView(flags),
   index: async (flags, rest) => {
     if (rest[0] !== 'rebuild') throw new LineaError(`linea index: expected 'linea index rebuild'`, 'usage');
     return (await import('./commands/index-rebuild.ts')).cmdIndexRebuild(flags);

@@ -1,17 +1,23 @@
 /**
- * Human progress for `linea run`, on stderr. On a terminal one live line per running stage is
- * redrawn in place; elsewhere (CI, pipes) each start, finish and a throttled progress line is
- * printed once, so logs stay readable.
+ * Human progress for `linea run`, on stderr. On a terminal the whole run's line (done, running,
+ * left, elapsed, ETA from earlier runs: view/eta.ts, as `linea view` shows it) and one live line
+ * per running stage are redrawn in place; elsewhere (CI, pipes) each start, finish (with the
+ * whole-run line) and a throttled progress line is printed once, so logs stay readable.
  */
 import type { TaskEvent } from '../execute/executor.ts';
 import type { LeaseHolder } from '../coordinate/lease.ts';
 import type { RunObserver, StageResult } from '../schedule/run.ts';
 import type { Progress } from '../define/stage.ts';
+import { formatStanding, standing } from '../view/eta.ts';
 
 export class ProgressPrinter implements RunObserver {
   private readonly live = new Map<string, { since: number; progress?: Progress; printedAt: number }>();
   private drawn = 0;
   private readonly timer?: NodeJS.Timeout;
+  private readonly instances = new Map<string, string>();
+  private readonly done = new Map<string, number>();
+  private estimates: Readonly<Record<string, number>> = {};
+  private readonly startedAt = Date.now();
 
   constructor(
     private readonly out: NodeJS.WriteStream = process.stderr,
@@ -21,6 +27,32 @@ export class ProgressPrinter implements RunObserver {
       this.timer = setInterval(() => this.redraw(), 250);
       this.timer.unref();
     }
+  }
+
+  /** The instances of the run (id → stage), for the whole-run line. */
+  begin(instances: Iterable<readonly [string, string]>): void {
+    for (const [id, stage] of instances) this.instances.set(id, stage);
+  }
+
+  /** Earlier runs' typical seconds per stage, for the ETA. */
+  setEstimates(estimates: Readonly<Record<string, number>>): void {
+    this.estimates = estimates;
+  }
+
+  /** `12/132 done · 2 running · 118 left · 1m12s · ETA 4m30s`, or '' before `begin`. */
+  wholeRun(now = Date.now()): string {
+    if (this.instances.size === 0) return '';
+    const running = new Map(
+      [...this.live].map(([id, s]) => [
+        id,
+        {
+          since: s.since,
+          ...(s.progress && s.progress.total > 0 ? { fraction: s.progress.done / s.progress.total } : {}),
+        },
+      ]),
+    );
+    const tally = { instances: this.instances, finished: this.done, running, estimates: this.estimates };
+    return formatStanding(standing({ ...tally, startedAt: this.startedAt }, now));
   }
 
   started(id: string): void {
@@ -53,13 +85,16 @@ export class ProgressPrinter implements RunObserver {
 
   finished(result: StageResult): void {
     this.live.delete(result.id);
+    this.done.set(result.id, result.status === 'ran' ? result.seconds : 0);
     if (result.status === 'cached') {
       if (!this.interactive) return;
     }
     const mark = result.status === 'failed' ? '✗' : result.status === 'ran' ? '✓' : '·';
     const detail =
       result.status === 'failed' ? `failed: ${result.error}` : `${result.status} in ${result.seconds.toFixed(1)}s`;
-    this.line(`${mark} ${result.id} ${detail}`);
+    // Without a live line to redraw, each result carries where the whole run stands.
+    const whole = !this.interactive && result.status !== 'cached' ? this.wholeRun() : '';
+    this.line(`${mark} ${result.id} ${detail}${whole ? `  [${whole}]` : ''}`);
   }
 
   stop(): void {
@@ -86,6 +121,8 @@ export class ProgressPrinter implements RunObserver {
       const secs = ((Date.now() - s.since) / 1000).toFixed(0);
       return `  ⠿ ${id} ${s.progress ? formatProgress(s.progress) : ''} (${secs}s)`;
     });
+    const whole = this.wholeRun();
+    if (whole && this.live.size) lines.unshift(`run: ${whole}`);
     if (lines.length) this.out.write(`${lines.join('\n')}\n`);
     this.drawn = lines.length;
   }

@@ -80,6 +80,11 @@ export interface Progress {
   total: number;
   /** Short status, e.g. `epoch 3/10 loss 0.41`. */
   message?: string;
+  /**
+   * Numbers measured at step `done` (`{ loss: 0.41, accuracy: 0.87 }`): `linea view` draws each as
+   * a curve per instance while it runs, and the run record keeps them.
+   */
+  metrics?: Readonly<Record<string, number>>;
 }
 
 export interface StageContext<P, I extends InputSpecs> {

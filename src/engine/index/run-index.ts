@@ -31,7 +31,14 @@ export interface RunRecord {
   readonly pid: number;
   /** The project that made it (engine.ts: pipeline name @ root); absent in records of older versions. */
   readonly project?: string;
+  /** Each metric the stage reported with its progress: [step, value] pairs in order (`Progress.metrics`). */
+  readonly metrics?: Readonly<Record<string, readonly (readonly [number, number])[]>>;
+  /** The stage's log lines (`ctx.log`), the last RECORD_LOG_LINES of them. */
+  readonly log?: readonly string[];
 }
+
+/** A record keeps at most this many log lines: records are read whole by gc, log and verify. */
+export const RECORD_LOG_LINES = 200;
 
 export interface FailureRecord {
   readonly key: CacheKey;
@@ -65,6 +72,8 @@ const RUN_RECORD: z.ZodType<RunRecord> = z.looseObject({
   host: z.string(),
   pid: z.number(),
   project: z.string().optional(),
+  metrics: z.record(z.string(), z.array(z.tuple([z.number(), z.number()]))).optional(),
+  log: z.array(z.string()).optional(),
 });
 const PIN_ENTRY: z.ZodType<Pin> = z.looseObject({ key: cacheKey, note: z.string(), at: z.string() });
 const FAILURE: z.ZodType<FailureRecord> = z.looseObject({

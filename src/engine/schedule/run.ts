@@ -14,7 +14,7 @@ import { cacheKey, type Fingerprint } from '../key/fingerprint.ts';
 import type { Instance } from '../define/instances.ts';
 import type { ArtifactDigest, CacheKey, Json } from '../core/json.ts';
 import type { HeldLease, LeaseHolder } from '../coordinate/lease.ts';
-import type { RunRecord } from '../index/run-index.ts';
+import { RECORD_LOG_LINES, type RunRecord } from '../index/run-index.ts';
 import type { Workspace } from '../store/store.ts';
 import { hostName } from '../core/process.ts';
 
@@ -241,9 +241,11 @@ async function execute(job: Job, lease: HeldLease, inherited?: LeaseHolder): Pro
   // A stage may hold the main thread for long: the in-use record's heartbeat moves to its thread.
   project.activity.keepAlive();
   options.observer.started(instance.id);
+  const told = new Told();
   const onEvent = (event: TaskEvent) => {
     // A submitted job goes into the lease: if this driver dies, the next one adopts the job.
     if (event.type === 'submitted') void lease.recordJob(event.job).catch(() => undefined);
+    told.add(event);
     options.observer.event(instance.id, event);
   };
   const adoptable = inherited?.job && executor.adopt && executor.workspaceOf && (await executor.alive?.(inherited.job));
@@ -267,7 +269,7 @@ async function execute(job: Job, lease: HeldLease, inherited?: LeaseHolder): Pro
     // A holder whose lease was broken (thought dead) must not commit: the new holder computes it.
     if (!(await lease.stillHeld()))
       return { ok: false, error: 'lost its lease while running; another run took the key over' };
-    return await commitRun(job, workspace, outcome.value, startedAt);
+    return await commitRun(job, workspace, outcome.value, startedAt, told);
   } catch (error) {
     return { ok: false, error: errorMessage(error) };
   } finally {
@@ -314,7 +316,7 @@ async function failedRun(
 }
 
 /** Seal the workspace into the store and record the run; the index write is the commit point. */
-async function commitRun(job: Job, workspace: Workspace, value: Json, startedAt: Date): Promise<Outcome> {
+async function commitRun(job: Job, workspace: Workspace, value: Json, startedAt: Date, told: Told): Promise<Outcome> {
   const { project, instance, key, fingerprint, inputs } = job;
   // In use before it is published: a gc beside this run must not take it (store.ts commit).
   const { digest, stamp, known } = await project.store.commit(workspace, value, (d) => project.activity.use(d));
@@ -333,6 +335,7 @@ async function commitRun(job: Job, workspace: Workspace, value: Json, startedAt:
     host: hostName(),
     pid: process.pid,
     project: project.id,
+    ...told.record(),
   };
   // The store's copy first: if the index is unreachable now, a rerun still finds the result.
   await project.store.saveRecord(key, record);
@@ -340,6 +343,33 @@ async function commitRun(job: Job, workspace: Workspace, value: Json, startedAt:
   // Checkpoints exist to resume this key; once its result is committed they are dead weight.
   await project.store.dropCheckpoints(key);
   return { ok: true, status: 'ran', seconds: record.seconds, produced: { key, digest, value } };
+}
+
+/** What a running stage reported that its record keeps: its metrics and its last log lines. */
+class Told {
+  private readonly metrics: Record<string, [number, number][]> = {};
+  private readonly log: string[] = [];
+
+  add(event: TaskEvent): void {
+    if (event.type === 'log') {
+      this.log.push(event.message);
+      if (this.log.length > RECORD_LOG_LINES) this.log.shift();
+    } else if (event.type === 'progress') {
+      for (const [name, value] of Object.entries(event.progress.metrics ?? {})) {
+        if (!Number.isFinite(value)) continue;
+        const series = this.metrics[name] ?? [];
+        series.push([event.progress.done, value]);
+        this.metrics[name] = series;
+      }
+    }
+  }
+
+  record(): Pick<RunRecord, 'metrics' | 'log'> {
+    return {
+      ...(Object.keys(this.metrics).length ? { metrics: this.metrics } : {}),
+      ...(this.log.length ? { log: this.log } : {}),
+    };
+  }
 }
 
 class Semaphore {

@@ -40,6 +40,8 @@ export const OPTIONS = {
   'all-projects': { type: 'boolean' },
   grace: { type: 'string' },
   yes: { type: 'boolean', short: 'y' },
+  port: { type: 'string' },
+  host: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 

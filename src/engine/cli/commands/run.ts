@@ -7,7 +7,9 @@ import type { Selection } from '../../define/instances.ts';
 import { ProgressPrinter, summaryTable } from '../progress.ts';
 import { publishResults } from '../../schedule/publish.ts';
 import { phase } from '../../core/profile.ts';
-import { runInstances } from '../../schedule/run.ts';
+import { type RunObserver, runInstances } from '../../schedule/run.ts';
+import { stageEstimates } from '../../view/eta.ts';
+import { Journal, observers } from '../../view/journal.ts';
 import { sweepLeftovers } from '../../project/project.ts';
 import { type Flags, jobsFrom, type Loaded, withProject } from './context.ts';
 
@@ -22,6 +24,31 @@ export async function cmdRun(flags: Flags, selection?: Selection, preloaded?: Lo
         return createExecutor(name, { jobs, root: loaded.root, cacheDir: loaded.cacheDir });
       });
       const printer = new ProgressPrinter();
+      const journal = new Journal(loaded.cacheDir);
+      journal.begin(
+        project.id,
+        instances.map((i) => [i.id, i.stage.name] as const),
+      );
+      printer.begin(instances.map((i) => [i.id, i.stage.name] as const));
+      // Earlier runs' times are read only once something runs: an all-cached rerun never pays.
+      let estimating = false;
+      const estimateOnStart: RunObserver = {
+        started: () => {
+          if (estimating) return;
+          estimating = true;
+          void project.index
+            .runs()
+            .then((runs) => {
+              const estimates = stageEstimates(runs.filter((r) => r.project === undefined || r.project === project.id));
+              printer.setEstimates(estimates);
+              journal.estimates(estimates);
+            })
+            .catch(() => undefined);
+        },
+        waiting: () => undefined,
+        event: () => undefined,
+        finished: () => undefined,
+      };
       const controller = new AbortController();
       let interrupts = 0;
       const onSignal = () => {
@@ -38,7 +65,7 @@ export async function cmdRun(flags: Flags, selection?: Selection, preloaded?: Lo
         const results = await phase('lookups and runs', () =>
           runInstances(project, instances, {
             executor,
-            observer: printer,
+            observer: observers(printer, journal, estimateOnStart),
             signal: controller.signal,
             verifyInputs: Boolean(flags['verify-inputs']),
           }),
@@ -62,6 +89,7 @@ export async function cmdRun(flags: Flags, selection?: Selection, preloaded?: Lo
         return results.every((r) => r.status !== 'failed') ? 0 : 1;
       } finally {
         printer.stop();
+        journal.end();
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         await phase('close', () => executor.close());

@@ -1,6 +1,6 @@
 // graph, log (lineage), pin and gc: the cache stays bounded without losing what is still needed.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -107,7 +107,11 @@ describe('housekeeping', () => {
     }
     const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600_000);
     for (const path of [join(old, 'slurm.log'), old]) utimesSync(path, eightDaysAgo, eightDaysAgo);
-    const expected = [join(cache, 'index.old-1000'), join(cache, 'index.old-2000'), old].sort();
+    // Run journals: one a week old goes, this project's fresh ones (from its runs above) stay.
+    const oldJournal = join(cache, 'events', '2026-01-01T00-00-00-000Z-host-1.jsonl');
+    writeFileSync(oldJournal, '{"e":"end","t":0,"run":"x"}\n');
+    utimesSync(oldJournal, eightDaysAgo, eightDaysAgo);
+    const expected = [join(cache, 'index.old-1000'), join(cache, 'index.old-2000'), old, oldJournal].sort();
     // An empty compiled-file cache: the user's real one is not this test's to judge.
     const env = { LINEA_TS_CACHE: mkdtempSync(join(tmpdir(), 'linea-ts-empty-')) };
     const dry = await project.json<GcJson & { swept: string[] }>(['gc', '--dry-run'], env);
@@ -123,6 +127,7 @@ describe('housekeeping', () => {
       existsSync(join(cache, 'index.old-3000')) && existsSync(recent),
       'the newest old index and a live job stay',
     );
+    assert.ok(readdirSync(join(cache, 'events')).length > 0, "the recent runs' journals stay");
   });
 
   it('gc sweeps the compiled-file cache: unused compiled files and plans, orphan mirrors, debris', async () => {

@@ -1,8 +1,10 @@
 /**
  * What only accumulates in a cache directory and that nothing else removes: the old indexes that
  * rebuilds move aside (`index.old-*`, `index.sqlite.damaged-*`; the newest of each kind is kept
- * for inspection), and Slurm job directories a driver left behind when it was killed (a job
- * directory is removed by its driver once the result is committed). gc sweeps them, and
+ * for inspection), Slurm job directories a driver left behind when it was killed (a job
+ * directory is removed by its driver once the result is committed), and run journals
+ * (`events/*.jsonl`, view/journal.ts) not written for a week: what a finished run did is in its
+ * records, and `linea view` replays only the last day. gc sweeps them, and
  * `gc --dry-run` lists them. A store used for a month grows by its results and nothing else.
  */
 import { readdir, rm, stat } from 'node:fs/promises';
@@ -21,7 +23,11 @@ export async function sweepAccumulated(
   options: { dryRun: boolean; now?: number },
 ): Promise<Accumulated> {
   const now = options.now ?? Date.now();
-  const paths = [...(await oldIndexes(cacheDir)), ...(await abandonedJobs(join(cacheDir, 'jobs'), now))];
+  const paths = [
+    ...(await oldIndexes(cacheDir)),
+    ...(await abandonedJobs(join(cacheDir, 'jobs'), now)),
+    ...(await oldJournals(join(cacheDir, 'events'), now)),
+  ];
   if (!options.dryRun) for (const path of paths) await rm(path, { recursive: true, force: true });
   return { paths };
 }
@@ -58,6 +64,20 @@ async function abandonedJobs(jobsDir: string, now: number): Promise<string[]> {
       ),
     );
     if (now - Math.max(...times) > JOB_DIR_KEEP_MS) out.push(dir);
+  }
+  return out;
+}
+
+/** Run journals not written for JOB_DIR_KEEP_MS. */
+async function oldJournals(dir: string, now: number): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const path = join(dir, name);
+    const written = await stat(path).then(
+      (s) => s.mtimeMs,
+      () => now,
+    );
+    if (name.endsWith('.jsonl') && now - written > JOB_DIR_KEEP_MS) out.push(path);
   }
   return out;
 }

@@ -99,6 +99,19 @@ export async function trainResumable(
     onEpoch: async (end) => {
       await hooks.onEpoch?.(end, model);
       const m = end.metrics;
+      // The epoch's numbers as metrics: linea view draws them as curves, one line per instance
+      // (five ω values' penalty phases side by side), and the run record keeps them.
+      await ctx.progress({
+        done: m.epoch,
+        total: config.epochs,
+        message: `${phase}epoch ${m.epoch}/${config.epochs}`,
+        metrics: {
+          [`${phase}loss`]: m.loss,
+          [`${phase}train accuracy`]: m.trainAccuracy,
+          ...(m.testAccuracy !== undefined ? { [`${phase}test accuracy`]: m.testAccuracy } : {}),
+          ...Object.fromEntries(Object.entries(m.penalties).map(([name, value]) => [`${phase}${name}`, value])),
+        },
+      });
       ctx.log(
         `${phase}epoch ${m.epoch}: loss ${m.loss.toFixed(4)} train ${(100 * m.trainAccuracy).toFixed(2)}% test ${m.testAccuracy === undefined ? '–' : `${(100 * m.testAccuracy).toFixed(2)}%`} (${m.seconds.toFixed(1)} s)`,
       );

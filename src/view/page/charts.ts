@@ -19,15 +19,15 @@ export async function draw(container: HTMLElement, spec: TopLevelSpec): Promise<
 export function curveSpec(metric: string, points: { instance: string; step: number; value: number }[]): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    width: 360,
-    height: 180,
+    width: 260,
+    height: 140,
     title: metric,
     data: { values: points },
     mark: { type: 'line', point: points.length < 200 },
     encoding: {
       x: { field: 'step', type: 'quantitative', title: 'step' },
       y: { field: 'value', type: 'quantitative', title: metric, scale: { zero: false } },
-      color: { field: 'instance', type: 'nominal', legend: { orient: 'bottom', columns: 2, labelLimit: 260 } },
+      color: { field: 'instance', type: 'nominal', legend: { orient: 'bottom', columns: 1, labelLimit: 260 } },
       tooltip: [{ field: 'instance' }, { field: 'step' }, { field: 'value' }],
     },
   };

@@ -207,9 +207,10 @@ function apply(event: JournalEvent): void {
       if (state.resultsStage && run?.instances.get(event.id) === state.resultsStage) void showResults();
       break;
     case 'end':
+      // The run's instances go back to what the plan says now: it may have run another
+      // selection's instance of the same id, or left some undone.
+      for (const id of run?.instances.keys() ?? []) state.live.delete(id);
       state.runs.delete(event.run);
-      // What the run left undone goes back to what the plan says now.
-      for (const [id, s] of state.live) if (s === 'queued' || s === 'running') state.live.delete(id);
       void loadPlan();
       break;
     case 'waiting':
@@ -279,7 +280,8 @@ async function drawCurves(): Promise<void> {
       chart = document.createElement('div');
       chart.className = 'chart';
       chart.dataset.metric = name;
-      box.append(chart);
+      // The newest metric first: what the stage running now reports.
+      box.prepend(chart);
     }
     await draw(chart, curveSpec(name, points));
     chart.dataset.points = String(points.length);

@@ -32,6 +32,7 @@ td, th { padding: 2px 6px; border-bottom: 1px solid #eee; text-align: left; vert
 tr.overridden td { background: #fff8e1; font-weight: 600; }
 pre { background: #f4f4f4; padding: 6px; max-height: 220px; overflow: auto; font-size: 11px; }
 #lower { display: flex; gap: 24px; padding: 8px 14px; flex-wrap: wrap; }
+#curves { display: flex; flex-wrap: wrap; gap: 8px; }
 #lower > div { flex: 1; min-width: 420px; }
 .results th { cursor: pointer; background: #f0f2f5; position: sticky; top: 0; }
 #table { max-height: 320px; overflow: auto; }

@@ -36,6 +36,8 @@ export async function cmdRun(flags: Flags, selection?: Selection, preloaded?: Lo
         started: () => {
           if (estimating) return;
           estimating = true;
+          // Once something runs, say how to watch it (not in CI logs, where nobody can).
+          if (!process.env.CI) process.stderr.write('linea: watch this run in a browser: npx linea view\n');
           void project.index
             .runs()
             .then((runs) => {

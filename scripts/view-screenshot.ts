@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
+import { viewUrl } from '../test/helpers/view.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const { values, positionals } = parseArgs({
@@ -28,15 +29,7 @@ const linea = (args: string[]) =>
   });
 
 const view = linea(['view', '--port', '0']);
-const url = await new Promise<string>((done, fail) => {
-  let text = '';
-  view.stderr.on('data', (chunk: Buffer) => {
-    text += chunk.toString();
-    const match = /linea view: (http\S+)/.exec(text);
-    if (match) done(match[1]!);
-  });
-  view.on('exit', () => fail(new Error(`linea view exited: ${text}`)));
-});
+const url = await viewUrl(view);
 const run = values.attach ? undefined : linea(['run', ...positionals]);
 run?.stderr.resume();
 const browser = await chromium.launch({

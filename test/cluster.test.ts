@@ -16,6 +16,7 @@ import {
   statuses,
   waitFor,
 } from './helpers/project.ts';
+import { viewUrl } from './helpers/view.ts';
 
 const SERVICES = join(REPO, 'scripts', 'services.sh');
 const env: Record<string, string> = {};
@@ -332,4 +333,35 @@ describe('Postgres leases, swept', () => {
       await leases.close();
     }
   });
+});
+
+describe('linea view with a server index', () => {
+  const fresh = freshProjects();
+  for (const [name, uri] of Object.entries(INDEXES)) {
+    it(`reads the plan and an instance's runs from a ${name} index`, async () => {
+      const project = fresh();
+      const index = ['--index', uri()];
+      assert.equal((await project.linea(['run', ...index], env)).code, 0);
+      const view = project.spawn(['view', '--port', '0', ...index], env);
+      try {
+        const url = await viewUrl(view);
+        const plan = (await (await fetch(new URL('api/plan', url))).json()) as {
+          instances: { id: string; state: string }[];
+        };
+        assert.deepEqual(
+          plan.instances.map((i) => i.state),
+          plan.instances.map(() => 'cached'),
+        );
+        const slow = (await (await fetch(new URL('api/instance?id=slow', url))).json()) as {
+          runs: { current: boolean }[];
+          metrics: Record<string, unknown[]>;
+        };
+        assert.equal(slow.runs.filter((r) => r.current).length, 1);
+        assert.equal(slow.metrics.loss?.length, 3, 'the record keeps the metrics of every step');
+      } finally {
+        view.kill('SIGINT');
+        await view.catch(() => undefined);
+      }
+    });
+  }
 });

@@ -3,12 +3,13 @@
 // since root ignores file permissions. Where `nobody` cannot enter the clone (under /root, or a
 // mktemp -d directory), the CLI runs from a copy of what it needs (hard links where possible).
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { join } from 'node:path';
 import { linkNodeModules, makeProject, REPO, type Project } from './helpers/project.ts';
+import { viewUrl } from './helpers/view.ts';
 
 const asRoot = process.getuid?.() === 0;
 const nobody = (() => {
@@ -90,6 +91,24 @@ describe('a read-only cache', {
     const verify = asNobody(['verify']);
     assert.equal(verify.status, 0, verify.stderr + verify.stdout);
     assert.match(verify.stdout, /all intact/);
+  });
+
+  it('linea view serves the plan of a cache it cannot write', async () => {
+    const view = spawn(
+      'setpriv',
+      asUser(nobody!, [process.execPath, join(repo.dir, 'bin', 'linea.js'), 'view', '--port', '0']),
+      {
+        cwd: project.dir,
+        env: { ...process.env, CI: 'true', HOME: '/tmp' },
+      },
+    );
+    try {
+      const url = await viewUrl(view);
+      const plan = (await (await fetch(new URL('api/plan', url))).json()) as { instances: { state: string }[] };
+      assert.ok(plan.instances.length > 0 && plan.instances.every((i) => i.state === 'cached'));
+    } finally {
+      view.kill('SIGINT');
+    }
   });
 
   it('run says the cache is not writable and exits 2', () => {

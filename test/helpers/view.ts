@@ -1,7 +1,7 @@
-/** `linea view` as the tests start it: the URL it prints once it listens. */
-import type { ResultPromise } from 'execa';
+/** `linea view` as the tests, bench and scripts start it: the URL it prints once it listens. */
+import type { ChildProcess } from 'node:child_process';
 
-export function viewUrl(child: ResultPromise, seconds = 60): Promise<string> {
+export function viewUrl(child: Pick<ChildProcess, 'stderr' | 'once'>, seconds = 60): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     let text = '';
     child.stderr!.on('data', (chunk: Buffer) => {
@@ -9,7 +9,7 @@ export function viewUrl(child: ResultPromise, seconds = 60): Promise<string> {
       const match = /linea view: (http\S+)/.exec(text);
       if (match) resolve(match[1]!);
     });
-    void child.then(() => reject(new Error(`linea view exited: ${text}`)));
+    child.once('exit', () => reject(new Error(`linea view exited: ${text}`)));
     setTimeout(() => reject(new Error(`linea view printed no URL in ${seconds} s: ${text}`)), seconds * 1000).unref();
   });
 }

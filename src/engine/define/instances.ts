@@ -127,6 +127,7 @@ export function expandInstances(pipeline: Pipeline, selection: Selection = {}): 
     axis: a,
     values: values.map((v) => ({ label: v.label, overrides: layer(v.set, `axis '${a.name}'`) })),
   }));
+  type AxisLayer = (typeof axisLayers)[number];
 
   // The axes that reach a node: those setting its params, and those reaching its plain inputs.
   // A gather input stops them: the node takes every variant of that producer at once.
@@ -145,54 +146,58 @@ export function expandInstances(pipeline: Pipeline, selection: Selection = {}): 
   let wanted = new Set(nodeIds);
   if (selection.only?.length) wanted = ancestorsOf(pipeline, selection.only);
 
-  const combos = [...cartesian(axisLayers.map((l) => l.values.map((v) => ({ axis: l.axis.name, ...v }))))];
-  // The instance each node has in each combination of axis values.
-  const perCombo = combos.map(() => new Map<string, Instance>());
-  const instances = new Map<string, Instance>();
+  // Each node's instances are the combinations of the axes that reach it, and only those: the
+  // full cross product of every chosen axis would be visited once per node otherwise (1,680
+  // combinations × 15 nodes for the default pipeline's axes). A consumer finds its producer's
+  // instance by its own labels restricted to the axes that reach the producer, which are among
+  // its own (reach flows down plain inputs).
+  const reachedAxes = (nodeId: string) => axisLayers.filter((l) => reach.get(nodeId)!.has(l.axis.name));
+  const labelKey = (labels: Readonly<Record<string, string>>, axes: readonly AxisLayer[]) =>
+    axes.map((l) => labels[l.axis.name]).join('\u0000');
+  const byNode = new Map<string, Map<string, Instance>>();
+  const instances: Instance[] = [];
   for (const node of pipeline.nodes) {
     if (!wanted.has(node.id)) continue;
     const reached = reach.get(node.id)!;
-    combos.forEach((combo, i) => {
-      const labels = Object.fromEntries(combo.filter((c) => reached.has(c.axis)).map((c) => [c.axis, c.label]));
+    const axes = reachedAxes(node.id);
+    const mine = new Map<string, Instance>();
+    byNode.set(node.id, mine);
+    for (const combo of cartesian(axes.map((l) => l.values.map((v) => ({ axis: l.axis.name, ...v }))))) {
+      const labels: Record<string, string> = Object.fromEntries(combo.map((c) => [c.axis, c.label]));
       const id = instanceId(node.id, labels);
-      let inst = instances.get(id);
-      if (!inst) {
-        const layers = [...presetLayer, ...combo.flatMap((c) => c.overrides), ...setLayer].filter((o) =>
-          o.nodes.includes(node),
-        );
-        const inputs: Record<string, Instance> = {};
-        for (const [name, from] of Object.entries(node.inputs)) {
-          if (!isGather(node, name)) {
-            inputs[name] = perCombo[i]!.get(from)!;
-            continue;
-          }
-          // Every variant of the producer in combinations that agree with this one on the axes
-          // that reach this node; each becomes its own keyed input, `name@producer-instance`.
-          const variants = new Map<string, Instance>();
-          combos.forEach((other, j) => {
-            if (other.every((c) => !reached.has(c.axis) || labels[c.axis] === c.label)) {
-              const v = perCombo[j]!.get(from)!;
-              variants.set(v.id, v);
-            }
-          });
-          for (const vid of [...variants.keys()].sort()) inputs[gatheredInputName(name, vid)] = variants.get(vid)!;
+      const layers = [...presetLayer, ...combo.flatMap((c) => c.overrides), ...setLayer].filter((o) =>
+        o.nodes.includes(node),
+      );
+      const inputs: Record<string, Instance> = {};
+      for (const [name, from] of Object.entries(node.inputs)) {
+        const producers = byNode.get(from)!;
+        const theirs = reachedAxes(from);
+        if (!isGather(node, name)) {
+          inputs[name] = producers.get(labelKey(labels, theirs))!;
+          continue;
         }
-        const resources = resourcesOf(node, [preset?.resources, selection.resources]);
-        inst = {
-          id,
-          node,
-          stage: node.stage,
-          params: resolveParams(node, id, layers),
-          inputs,
-          labels,
-          ...(resources ? { resources } : {}),
-        };
-        instances.set(id, inst);
+        // Every variant of the producer that agrees with this instance on the axes that reach
+        // both; each becomes its own keyed input, `name@producer-instance`.
+        const shared = theirs.map((l) => l.axis.name).filter((a) => reached.has(a));
+        const variants = [...producers.values()].filter((v) => shared.every((a) => v.labels[a] === labels[a]));
+        for (const v of variants.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0)))
+          inputs[gatheredInputName(name, v.id)] = v;
       }
-      perCombo[i]!.set(node.id, inst);
-    });
+      const resources = resourcesOf(node, [preset?.resources, selection.resources]);
+      const inst: Instance = {
+        id,
+        node,
+        stage: node.stage,
+        params: resolveParams(node, id, layers),
+        inputs,
+        labels,
+        ...(resources ? { resources } : {}),
+      };
+      mine.set(labelKey(labels, axes), inst);
+      instances.push(inst);
+    }
   }
-  return [...instances.values()];
+  return instances;
 }
 
 /** The instances as a graph: an edge from each producer instance to each consumer. */

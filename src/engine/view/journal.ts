@@ -6,7 +6,7 @@
  *
  * The journal is best effort: a run never fails because its journal cannot be written (a
  * read-only cache, a full disk), and nothing decides from it what is cached: the store and
- * the index stay the truth. Plain progress is thinned to a few lines a second per instance;
+ * the index stay the truth. A run that computes nothing writes no journal. Plain progress is thinned to a few lines a second per instance;
  * progress that carries metrics is always written, since each point is a point of a curve.
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
@@ -25,17 +25,33 @@ const PROGRESS_EVERY_MS = 250;
 
 export class Journal implements RunObserver {
   readonly run: string;
-  private fd: number | undefined;
+  /** The open journal; 'closed' once it failed or ended; undefined until something runs. */
+  private fd: number | 'closed' | undefined;
+  /** What happened before it opened (the run's first line, cached instances), written when it does. */
+  private readonly pending: JournalEvent[] = [];
   private readonly lastProgress = new Map<string, number>();
 
-  constructor(cacheDir: string, now = Date.now()) {
+  constructor(
+    private readonly cacheDir: string,
+    now = Date.now(),
+  ) {
     this.run = `${new Date(now).toISOString().replace(/[:.]/g, '-')}-${hostName()}-${process.pid}`;
+  }
+
+  /**
+   * The journal is opened when a stage starts or waits: a run that finds everything cached has
+   * nothing to show and writes nothing (a no-op rerun costs no file and no writes).
+   */
+  private open(): void {
+    if (this.fd !== undefined) return;
     try {
-      mkdirSync(join(cacheDir, JOURNAL_DIR), { recursive: true });
-      this.fd = openSync(join(cacheDir, JOURNAL_DIR, `${this.run}.jsonl`), 'a');
+      mkdirSync(join(this.cacheDir, JOURNAL_DIR), { recursive: true });
+      this.fd = openSync(join(this.cacheDir, JOURNAL_DIR, `${this.run}.jsonl`), 'a');
     } catch {
-      this.fd = undefined;
+      this.fd = 'closed';
     }
+    const lines = this.pending.splice(0).map((event) => `${JSON.stringify(event)}\n`);
+    if (lines.length) this.append(lines.join(''));
   }
 
   begin(project: string, instances: readonly (readonly [string, string])[]): void {
@@ -47,10 +63,12 @@ export class Journal implements RunObserver {
   }
 
   started(id: string): void {
+    this.open();
     this.write({ e: 'started', t: Date.now(), run: this.run, id });
   }
 
   waiting(id: string, holder: LeaseHolder): void {
+    this.open();
     this.write({ e: 'waiting', t: Date.now(), run: this.run, id, holder: `pid ${holder.pid} on ${holder.host}` });
   }
 
@@ -79,18 +97,28 @@ export class Journal implements RunObserver {
   }
 
   end(): void {
+    if (this.fd === undefined) {
+      // Nothing ran: nothing to tell.
+      this.fd = 'closed';
+      return;
+    }
     this.write({ e: 'end', t: Date.now(), run: this.run });
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
+    if (typeof this.fd === 'number') closeSync(this.fd);
+    this.fd = 'closed';
   }
 
   private write(event: JournalEvent): void {
-    if (this.fd === undefined) return;
+    if (this.fd === undefined) this.pending.push(event);
+    else this.append(`${JSON.stringify(event)}\n`);
+  }
+
+  private append(text: string): void {
+    if (typeof this.fd !== 'number') return;
     try {
-      // One write per line, in append mode: a reader never sees half a line from another writer.
-      writeSync(this.fd, `${JSON.stringify(event)}\n`);
+      // Whole lines per write, in append mode: a reader never sees half a line from another writer.
+      writeSync(this.fd, text);
     } catch {
-      this.fd = undefined;
+      this.fd = 'closed';
     }
   }
 }

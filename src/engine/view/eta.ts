@@ -35,7 +35,7 @@ export function standing(tally: RunTally, now: number): RunStanding {
   const seen = new Map<string, number[]>();
   for (const [id, seconds] of tally.finished) {
     const stage = tally.instances.get(id);
-    if (stage !== undefined && seconds > 0) seen.set(stage, [...(seen.get(stage) ?? []), seconds]);
+    if (stage !== undefined && seconds > 0) pushTo(seen, stage, seconds);
   }
   const expected = (stage: string): number | undefined => tally.estimates[stage] ?? median(seen.get(stage) ?? []);
   let work = 0;
@@ -88,6 +88,13 @@ export function stageEstimates(
   runs: readonly { readonly stage: string; readonly seconds: number }[],
 ): Record<string, number> {
   const byStage = new Map<string, number[]>();
-  for (const r of runs) if (r.seconds > 0) byStage.set(r.stage, [...(byStage.get(r.stage) ?? []), r.seconds]);
+  for (const r of runs) if (r.seconds > 0) pushTo(byStage, r.stage, r.seconds);
   return Object.fromEntries([...byStage].map(([stage, seconds]) => [stage, median(seconds)!]));
+}
+
+/** Append to a map of lists (in place: the terminal line recomputes this after every stage). */
+function pushTo(map: Map<string, number[]>, key: string, value: number): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }

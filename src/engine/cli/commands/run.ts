@@ -3,14 +3,14 @@
  */
 import { resolve } from 'node:path';
 import { chooseExecutor, createExecutor } from '../../execute/executors.ts';
-import type { Selection } from '../../define/instances.ts';
+import type { Instance, Selection } from '../../define/instances.ts';
 import { ProgressPrinter, summaryTable } from '../progress.ts';
 import { publishResults } from '../../schedule/publish.ts';
 import { phase } from '../../core/profile.ts';
 import { type RunObserver, runInstances } from '../../schedule/run.ts';
 import { stageEstimates } from '../../view/eta.ts';
 import { Journal, observers } from '../../view/journal.ts';
-import { sweepLeftovers } from '../../project/project.ts';
+import { type Project, sweepLeftovers } from '../../project/project.ts';
 import { type Flags, jobsFrom, type Loaded, withProject } from './context.ts';
 
 export async function cmdRun(flags: Flags, selection?: Selection, preloaded?: Loaded): Promise<number> {
@@ -38,10 +38,8 @@ export async function cmdRun(flags: Flags, selection?: Selection, preloaded?: Lo
           estimating = true;
           // Once something runs, say how to watch it (not in CI logs, where nobody can).
           if (!process.env.CI) process.stderr.write('linea: watch this run in a browser: npx linea view\n');
-          void project.index
-            .runs()
-            .then((runs) => {
-              const estimates = stageEstimates(runs.filter((r) => r.project === undefined || r.project === project.id));
+          void earlierTimes(project, instances)
+            .then((estimates) => {
               printer.setEstimates(estimates);
               journal.estimates(estimates);
             })
@@ -99,4 +97,25 @@ export async function cmdRun(flags: Flags, selection?: Selection, preloaded?: Lo
     },
     { ...(selection ? { selection } : {}), ...(preloaded ? { loaded: preloaded } : {}) },
   );
+}
+
+/** Instances per stage whose last run is read for the stage's typical time. */
+const SAMPLED_PER_STAGE = 5;
+
+/**
+ * Each stage's typical seconds, from the last runs of a few of its instances: a handful of index
+ * reads per stage, however long the index's history (reading every record cost a 1,000-stage
+ * changed cone seconds once the index held a few thousand runs).
+ */
+async function earlierTimes(project: Project, instances: readonly Instance[]): Promise<Record<string, number>> {
+  const byStage = new Map<string, string[]>();
+  for (const i of instances) {
+    const ids = byStage.get(i.stage.name) ?? [];
+    if (ids.length < SAMPLED_PER_STAGE) ids.push(i.id);
+    byStage.set(i.stage.name, ids);
+  }
+  const runs = await Promise.all(
+    [...byStage.values()].flat().map((id) => project.index.latest(project.id, id).catch(() => undefined)),
+  );
+  return stageEstimates(runs.flatMap((r) => (r ? [{ stage: r.stage, seconds: r.seconds }] : [])));
 }

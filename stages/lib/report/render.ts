@@ -2,8 +2,7 @@
  * Figures to SVG in Node (Vega-Lite compiled to Vega, rendered headless by Vega's own SVG
  * renderer: no browser, no canvas) and the self-contained HTML page around them.
  */
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 import type { Figure } from './figures.ts';
 import type { Claim } from './rows.ts';
 import { shippedFor, type VerdictRow, type VerdictsFile } from './verdicts.ts';
@@ -38,6 +37,9 @@ export async function toSvg(figure: Figure): Promise<string> {
       subtitleColor: '#555',
     },
   };
+  // Vega is loaded when a figure is drawn, not when pipeline.ts imports the report stage: every
+  // command loads the pipeline, and Vega with Vega-Lite cost ~300 ms of it.
+  const [vega, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   // The one place a spec meets vega-lite's types: compile validates it at run time (figures.ts).
   const { spec } = compile(titled as TopLevelSpec);
   const view = new vega.View(vega.parse(spec), { renderer: 'none', logLevel: vega.Warn });

@@ -1,10 +1,11 @@
-// The run journal (src/engine/view/journal.ts) that linea view follows: a run that computes
+// The run journal (src/engine/view/journal.ts) that linea view follows (view/tail.ts): a run that computes
 // something writes one, with every instance's finish (cached ones too, so the page's counts add
 // up) and the metrics of its progress; a rerun that finds everything cached writes nothing.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { JournalTail } from '../src/engine/view/tail.ts';
 import type { JournalEvent } from '../src/engine/view/wire.ts';
 import { makeProject, type Project } from './helpers/project.ts';
 
@@ -47,5 +48,25 @@ describe('run journal', () => {
     const events = read(added[0]!);
     const status = Object.fromEntries(events.flatMap((e) => (e.e === 'finished' ? [[e.id, e.status]] : [])));
     assert.deepEqual(status, { source: 'cached', double: 'cached', square: 'cached', sum: 'cached', slow: 'ran' });
+  });
+
+  it('a follower started before any run sees the journal directory appear, and each line once', async () => {
+    const dir = join(project.dir, 'later-events');
+    const seen: JournalEvent[] = [];
+    const tail = new JournalTail(dir, (event) => seen.push(event), { since: 0, scanMs: 50 });
+    tail.start();
+    try {
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'a.jsonl'), '{"e":"started","t":1,"run":"a","id":"x"}\n{"e":"end",');
+      appendFileSync(join(dir, 'a.jsonl'), '"t":2,"run":"a"}\n');
+      for (let i = 0; i < 200 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 25));
+      await new Promise((r) => setTimeout(r, 200)); // more scans, to catch a line read twice
+      assert.deepEqual(
+        seen.map((e) => e.e),
+        ['started', 'end'],
+      );
+    } finally {
+      tail.stop();
+    }
   });
 });

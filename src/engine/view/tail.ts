@@ -26,18 +26,24 @@ export class JournalTail {
   ) {}
 
   start(): void {
+    this.watchDir();
     this.scan();
+    this.timer = setInterval(() => {
+      // The directory appears with the first run that computes something: watch it from then.
+      this.watchDir();
+      this.scan();
+    }, this.options.scanMs ?? 1000);
+    this.timer.unref();
+  }
+
+  private watchDir(): void {
+    if (this.watcher) return;
     try {
       this.watcher = watch(this.dir, () => this.scan());
       this.watcher.on('error', () => undefined);
     } catch {
-      // no events directory yet (no run has written one) or no watch support: the scan finds it
+      // no events directory yet, or no watch support: the timer's scan still finds what is written
     }
-    this.timer = setInterval(() => {
-      if (!this.watcher) this.start();
-      else this.scan();
-    }, this.options.scanMs ?? 1000);
-    this.timer.unref();
   }
 
   stop(): void {

@@ -20,6 +20,8 @@ interface LiveRun {
 
 const state = {
   plan: undefined as PlanJson | undefined,
+  /** The plan's instances by id. */
+  planned: new Map<string, InstanceSummary>(),
   /** Live states from the journals, over the plan's: queued, running, cached, failed. */
   live: new Map<string, string>(),
   runs: new Map<string, LiveRun>(),
@@ -59,6 +61,7 @@ async function loadPlan(): Promise<void> {
     const plan = await getJson<PlanJson>('/api/plan');
     message.textContent = '';
     state.plan = plan;
+    state.planned = new Map(plan.instances.map((i) => [i.id, i]));
     if (!$<HTMLSelectElement>('#preset').options.length) {
       $('#preset').innerHTML = ['', ...plan.presets]
         .map((p) => `<option value="${esc(p)}">${p ? esc(p) : '(no preset)'}</option>`)
@@ -98,7 +101,7 @@ async function showInstance(id: string): Promise<void> {
     panel.innerHTML = `<p class="error">${esc((error as Error).message)}</p>`;
     return;
   }
-  const current = state.plan?.instances.find((i) => i.id === id);
+  const current = state.planned.get(id);
   const shownState = current ? stateOf(current) : inst.state;
   const params = inst.params
     .map(
@@ -139,7 +142,7 @@ async function showInstance(id: string): Promise<void> {
       );
     state.metrics.set(id, known);
   }
-  scheduleCurves();
+  later('curves', drawCurves, 300);
 }
 
 function bytes(n: number): string {
@@ -161,7 +164,7 @@ function apply(event: JournalEvent): void {
         startedAt: event.t,
       });
       for (const [id] of instances) {
-        const planned = state.plan?.instances.find((i) => i.id === id);
+        const planned = state.planned.get(id);
         if (planned && planned.state !== 'cached') mark(id, 'queued');
       }
       break;
@@ -186,7 +189,7 @@ function apply(event: JournalEvent): void {
         byName.set(name, series);
         state.metrics.set(event.id, byName);
       }
-      if (event.metrics) scheduleCurves();
+      if (event.metrics) later('curves', drawCurves, 300);
       break;
     }
     case 'log': {
@@ -203,8 +206,8 @@ function apply(event: JournalEvent): void {
       run?.running.delete(event.id);
       run?.finished.set(event.id, event.status === 'ran' ? event.seconds : 0);
       mark(event.id, event.status === 'failed' ? 'failed' : 'cached');
-      if (state.selected === event.id) void showInstance(event.id);
-      if (state.resultsStage && run?.instances.get(event.id) === state.resultsStage) void showResults();
+      if (state.selected === event.id) later('instance', () => showInstance(state.selected ?? event.id));
+      if (state.resultsStage && run?.instances.get(event.id) === state.resultsStage) later('results', showResults);
       break;
     case 'end':
       // The run's instances go back to what the plan says now: it may have run another
@@ -216,13 +219,34 @@ function apply(event: JournalEvent): void {
     case 'waiting':
       break;
   }
-  progress();
+  later(
+    'progress',
+    async () => {
+      progress();
+      counts();
+    },
+    100,
+  );
+}
+
+/**
+ * Run `work` once soon, however many events ask for it meanwhile: a page that connects mid-run
+ * replays hundreds of events at once, and each finish of the results table's stage would
+ * otherwise ask the server for a new plan.
+ */
+const pending = new Set<string>();
+function later(name: string, work: () => Promise<void>, ms = 1000): void {
+  if (pending.has(name)) return;
+  pending.add(name);
+  window.setTimeout(() => {
+    pending.delete(name);
+    void work().catch(() => undefined);
+  }, ms);
 }
 
 function mark(id: string, s: string): void {
   state.live.set(id, s);
   setInstanceState($('#graph'), id, s);
-  counts();
 }
 
 function progress(): void {
@@ -247,17 +271,6 @@ function progress(): void {
 }
 
 // --- curves -------------------------------------------------------------------------------------
-
-/** Curves are redrawn at most every 300 ms, however many points arrive. */
-let curvesPending = false;
-function scheduleCurves(): void {
-  if (curvesPending) return;
-  curvesPending = true;
-  window.setTimeout(() => {
-    curvesPending = false;
-    void drawCurves();
-  }, 300);
-}
 
 async function drawCurves(): Promise<void> {
   const byMetric = new Map<string, { instance: string; step: number; value: number }[]>();

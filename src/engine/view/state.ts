@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Json } from '../core/json.ts';
+import { type Json, jsonEqual } from '../core/json.ts';
 import type { Instance } from '../define/instances.ts';
 import type { Pipeline } from '../define/pipeline.ts';
 import type { RunRecord } from '../index/run-index.ts';
@@ -69,7 +69,7 @@ export async function instanceJson(
       path,
       value,
       ...(fallback !== undefined ? { default: fallback } : {}),
-      overridden: fallback === undefined || JSON.stringify(fallback) !== JSON.stringify(value),
+      overridden: fallback === undefined || !jsonEqual(fallback, value),
     };
   });
   const keyOf = new Map(planned.map((p) => [p.id, p.key]));

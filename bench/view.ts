@@ -21,28 +21,14 @@ const CHROMIUM = process.env.LINEA_CHROMIUM ?? '/usr/bin/chromium';
 const FACTORS = Array.from({ length: 499 }, (_, i) => i + 1);
 
 const project = makeProject();
-project.write(
-  'wide.pipeline.ts',
-  `import { axis, definePipeline } from 'linea';
-import { double } from './stages/double.ts';
-import { slow } from './stages/slow.ts';
-import { source } from './stages/source.ts';
-import { square } from './stages/square.ts';
-import { sum } from './stages/sum.ts';
-export default definePipeline({
-  name: 'wide',
-  build(p) {
-    const s = p.add(source);
-    const d = p.add(double, { source: s });
-    const q = p.add(square, { source: s });
-    p.add(sum, { double: d, square: q });
-    p.add(slow, { source: s });
-  },
-  axes: { factor: axis('double.factor', ${JSON.stringify(FACTORS)}, { default: ${JSON.stringify(FACTORS.map(String))} }) },
-});
-`,
+// The toy pipeline with its factor axis swept over 499 values by default: 1,001 instances.
+project.edit('pipeline.ts', (text) =>
+  text.replace(
+    "factor: axis('double.factor', [2, 3, 4]),",
+    `factor: axis('double.factor', ${JSON.stringify(FACTORS)}, { default: ${JSON.stringify(FACTORS.map(String))} }),`,
+  ),
 );
-const view = project.spawn(['view', '--port', '0', '--pipeline', 'wide.pipeline.ts']);
+const view = project.spawn(['view', '--port', '0']);
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 try {

@@ -1,43 +1,110 @@
 // Compile the engine package (tsconfig.engine.json: src/index.ts and src/engine/ into
 // packages/engine/dist/), bundle the page of `linea view` (src/view/page/ into dist/view/app.js: one
-// script, Vega and dagre inside, nothing fetched at run time), then remove what an earlier build
-// left for sources that no longer exist (a moved or deleted file), so the tarball holds exactly
-// the engine. Files are overwritten in place and only stale ones are removed: a test that builds
-// and packs beside another build never sees the current files missing.
+// script, Vega and dagre inside, nothing fetched at run time), remove what an earlier build left
+// for sources that no longer exist (a moved or deleted file), so the tarball holds exactly the
+// engine, and stamp the sources compiled (packages/engine/sources.json, outside the package's
+// files): the repository's bin runs this compiled engine while the stamp is current
+// (src/engine/load/engine-source.ts).
+//
+// Everything is built into a folder of its own first; a file of dist/ is then replaced (by
+// rename) only where its content changed. A `linea` command or a test starting while this runs
+// never reads a half-written file, and the stamp, removed first and written last, is current
+// only once all of dist/ matches it.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  rmdirSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
-const dist = join(root, 'packages', 'engine', 'dist');
+const packageDir = join(root, 'packages', 'engine');
+const dist = join(packageDir, 'dist');
 const src = join(root, 'src');
-execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['-p', join(root, 'tsconfig.engine.json')], {
-  stdio: 'inherit',
-});
-const { build } = await import('esbuild');
-await build({
-  entryPoints: [join(src, 'view', 'page', 'main.ts')],
-  outfile: join(dist, 'view', 'app.js'),
-  bundle: true,
-  format: 'iife',
-  platform: 'browser',
-  target: 'es2022',
-  minify: true,
-  legalComments: 'none',
-  logLevel: 'warning',
-});
+const stampFile = join(packageDir, 'sources.json');
+const staging = join(packageDir, `.build-${process.pid}`);
+/** Sources modified this recently are stamped as never current: a later edit in the same tick would go unseen. */
+const RACY_MS = 2_000;
 
-/** The source a compiled file came from: x.js, x.d.ts and their maps come from x.ts. */
-const sourceOf = (file) => join(src, relative(dist, file).replace(/(\.d)?\.(js|ts)(\.map)?$/, '.ts'));
+const files = (dir) =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)],
+  );
+const statOf = (path) => {
+  const s = statSync(path);
+  return [s.size, s.mtimeMs, s.ino];
+};
 
-function sweep(dir) {
+rmSync(stampFile, { force: true });
+// The sources' stats before compiling: an edit during the build leaves the stamp stale.
+const started = Date.now();
+const sources = [join(src, 'index.ts'), ...files(join(src, 'engine')), ...files(join(src, 'view', 'page'))].filter(
+  (p) => p.endsWith('.ts') || p.endsWith('.json'),
+);
+const stamp = {
+  version: 1,
+  files: Object.fromEntries(
+    sources.map((p) => {
+      const stat = statOf(p);
+      return [relative(root, p), started - stat[1] < RACY_MS ? [-1, -1, -1] : stat];
+    }),
+  ),
+};
+
+try {
+  execFileSync(
+    join(root, 'node_modules', '.bin', 'tsc'),
+    ['-p', join(root, 'tsconfig.engine.json'), '--outDir', staging],
+    { stdio: 'inherit' },
+  );
+  const { build } = await import('esbuild');
+  await build({
+    entryPoints: [join(src, 'view', 'page', 'main.ts')],
+    outfile: join(staging, 'view', 'app.js'),
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  const built = new Set();
+  for (const file of files(staging)) {
+    const rel = relative(staging, file);
+    built.add(rel);
+    const target = join(dist, rel);
+    if (existsSync(target) && digest(readFileSync(target)) === digest(readFileSync(file))) continue;
+    mkdirSync(dirname(target), { recursive: true });
+    renameSync(file, target);
+  }
+  if (existsSync(dist)) sweep(dist, built);
+  writeFileSync(`${stampFile}.tmp`, `${JSON.stringify(stamp)}\n`);
+  renameSync(`${stampFile}.tmp`, stampFile);
+} finally {
+  rmSync(staging, { recursive: true, force: true });
+}
+
+function digest(bytes) {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Remove what this build did not produce (a source moved or deleted since an earlier build). */
+function sweep(dir, built) {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
-    if (path === join(dist, 'view')) continue; // the page's bundle, built above
     if (statSync(path).isDirectory()) {
-      sweep(path);
+      sweep(path, built);
       if (readdirSync(path).length === 0) rmdirSync(path);
-    } else if (!existsSync(sourceOf(path))) unlinkSync(path);
+    } else if (!built.has(relative(dist, path))) unlinkSync(path);
   }
 }
-sweep(dist);

@@ -35,7 +35,7 @@ const RESULT_FILES = [
 ];
 
 /** ENGINE_VERSION and the digest of RESULT_FILES it was last checked against. */
-const PINNED = { engineVersion: '2', digest: '4dd16e2e96ecf6b9' };
+const PINNED = { engineVersion: '2', digest: '7915284b1edbee3d' };
 
 describe('engine version', () => {
   it("a stage's code digest holds its own and the models' files, none of the engine's", async () => {

@@ -197,6 +197,42 @@ describe('loading TypeScript from the compiled engine', () => {
       assert.deepEqual(readdirSync(squatted), [], 'nothing read from or written to it');
     }));
 
+  it("plans a graph whose stage imports what it runs with lazily, and that import shares the graph's modules", () =>
+    inProject(async (p) => {
+      // factor.ts counts its own evaluations: a module instantiated twice (once as the plan's
+      // mirror, once through the hooks) would count 2.
+      writeFileSync(
+        join(p.dir, 'stages', 'factor.ts'),
+        'const g = globalThis as { loads?: number };\ng.loads = (g.loads ?? 0) + 1;\nexport const factor: number = 3;\nexport const loads = () => g.loads;\n',
+      );
+      writeFileSync(
+        join(p.dir, 'stages', 'heavy.ts'),
+        "import { factor, loads } from './factor.js';\nexport const compute = (n: number) => ({ product: n * factor, loads: loads() });\n",
+      );
+      const scaled = join(p.dir, 'stages', 'scaled.ts');
+      writeFileSync(
+        scaled,
+        readFileSync(scaled, 'utf8')
+          .replace(
+            'return { value: ctx.params.n * factor + offset };',
+            "const [{ compute }, zod] = await Promise.all([import('./heavy.js'), import('zod')]);\n    const { product, loads } = compute(ctx.params.n);\n    if (loads !== 1 || typeof zod.z.object !== 'function') throw new Error(String(loads) + ' evaluations of factor.ts');\n    return { value: product };",
+          )
+          .replace('run: (ctx) => {', 'run: async (ctx) => {'),
+      );
+      const past = new Date(Date.now() - 60_000);
+      for (const file of ['stages/factor.ts', 'stages/heavy.ts', 'stages/scaled.ts'])
+        utimesSync(join(p.dir, file), past, past);
+      assert.equal((await run(p)).status, 'ran');
+      assert.equal(plans(p.tsCache).length, 1, 'pipeline.ts is planned, its lazy imports left lazy');
+      assert.equal(mirrors(p.tsCache).length, 3, 'heavy.ts is not in the plan: it was never imported at definition');
+      // Run again with another n, the pipeline loaded from its plan: the lazy imports resolve as
+      // the hooks would, and factor.ts (a mirror now) is not loaded a second time.
+      const again = await linea(p, ['run', '--set', 'scaled.n=5'], { LINEA_DEBUG: '1' });
+      assert.equal(again.exitCode, 0, again.stderr);
+      assert.match(again.stderr, /pipeline\.ts loaded from its module plan, without hooks/);
+      assert.match(again.stdout, /1 ran/);
+    }));
+
   it('loads a graph it cannot plan (a computed import) through the hooks every time', () =>
     inProject(async (p) => {
       writeFileSync(

@@ -15,6 +15,7 @@ import type { Loader } from 'esbuild';
 import { LineaError } from '../core/errors.ts';
 import { type FileStat, racy, sameStat, statOf } from '../core/file-stat.ts';
 import { ENGINE_VERSION } from './fingerprint.ts';
+import { compiledTwin, engineSource } from '../load/engine-source.ts';
 import { sha256, type FileDigest } from '../core/json.ts';
 
 export interface CodeDigest {
@@ -40,7 +41,10 @@ const ENGINE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ENGINE_ENTRY = resolve(ENGINE_DIR, '..', 'index.ts');
 
 function isEngineSource(path: string): boolean {
-  return path === ENGINE_ENTRY || path.startsWith(ENGINE_DIR + sep);
+  if (path === ENGINE_ENTRY || path.startsWith(ENGINE_DIR + sep)) return true;
+  // The compiled engine of this checkout: its sources are the engine too (load/engine-source.ts).
+  const source = engineSource();
+  return source !== undefined && compiledTwin(source, path) !== undefined;
 }
 
 const LOADERS: Record<string, Loader> = {

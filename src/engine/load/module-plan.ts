@@ -25,6 +25,7 @@ import { isBuiltin } from 'node:module';
 import { basename, dirname, join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { touchIfOld } from './compiled-cache.ts';
+import { isRunningEngine } from './engine-source.ts';
 import { type FileStat, racy, sameStat, statOf } from '../core/file-stat.ts';
 import { sha256 } from '../core/json.ts';
 import { compiled, type HooksData, isTypeScriptUrl, type Resolution, typeScriptSpellings } from './typescript-hooks.ts';
@@ -59,7 +60,15 @@ export interface ModulePlan {
 }
 
 /** Bumped when what a plan records, or how a mirror is compiled, changes. */
-const PLAN_VERSION = 4;
+const PLAN_VERSION = 5;
+
+/**
+ * The global (a registered symbol) through which a mirror makes an `import()` its plan did not
+ * see: `(specifier, parentUrl) => Promise<namespace>`, defined by typescript.ts before any mirror
+ * is imported.
+ */
+export const LAZY_IMPORT = 'linea.lazyImport';
+export const LAZY_MARK = 'linea-lazy:';
 
 function planFile(data: HooksData, entry: string): string {
   return join(data.cacheDir, 'plans', `${sha256(`${data.salt}\0${PLAN_VERSION}\0${entry}`)}.json`);
@@ -129,6 +138,14 @@ export async function writePlan(
   for (const parent of reached) {
     for (const [specifier, target] of imports.get(parent) ?? []) {
       if (specifier.startsWith('#')) return undefined;
+      if (isRunningEngine(target)) {
+        // The engine's own sources, resolved to the compiled engine that runs (engine-source.ts):
+        // a rebuild replaces the file; the importer's package.json decides a self-reference.
+        stats[fileURLToPath(target)] = statOf(fileURLToPath(target));
+        const manifest = packageJsonOf(fileURLToPath(parent));
+        if (manifest) stats[manifest] = statOf(manifest);
+        continue;
+      }
       if (specifier.startsWith('./') || specifier.startsWith('../')) {
         for (const candidate of [specifier, ...typeScriptSpellings(specifier)]) {
           const url = new URL(candidate, parent).href;
@@ -226,6 +243,10 @@ async function mirror(
           setup(b) {
             b.onResolve({ filter: /.*/ }, (args) => {
               const target = resolved.get(args.path);
+              // An `import()` that had not run when the graph was planned: a stage's lazy import
+              // of what only its run needs. It stays lazy, through LAZY_IMPORT at run time.
+              if (!target && args.kind === 'dynamic-import')
+                return { path: `${LAZY_MARK}${args.path}`, external: true };
               if ((args.kind !== 'import-statement' && args.kind !== 'dynamic-import') || !target)
                 return { errors: [{ text: `no recorded resolution for ${args.kind} ${args.path}` }] };
               return { path: mirrorOf.get(target) ?? target, external: true };
@@ -237,7 +258,14 @@ async function mirror(
     const code = result.outputFiles.find((f) => f.path === out)?.text;
     const map = result.outputFiles.find((f) => f.path === `${out}.map`)?.text;
     if (code === undefined || map === undefined) return undefined;
-    body = code.replace(/^\/\/# sourceMappingURL=.*$/m, '');
+    const parent = JSON.stringify(pathToFileURL(path).href);
+    body = code
+      .replace(/^\/\/# sourceMappingURL=.*$/m, '')
+      .replace(
+        new RegExp(`\\bimport\\("${LAZY_MARK}([^"]*)"\\)`, 'g'),
+        (_, specifier: string) =>
+          `globalThis[Symbol.for(${JSON.stringify(LAZY_IMPORT)})](${JSON.stringify(specifier)}, ${parent})`,
+      );
     // The map names the .ts by absolute URL: relative, it would be read from the mirror's folder.
     const parsed = JSON.parse(map) as { sources: string[] };
     parsed.sources = parsed.sources.map(() => pathToFileURL(path).href);

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import type { MessagePort } from 'node:worker_threads';
 import type { Loader } from 'esbuild';
 import { touchIfOld } from './compiled-cache.ts';
+import { compiledTwinOf } from './engine-source.ts';
 
 /** What `register` passes: where compiled files are kept, and what invalidates them. */
 export interface HooksData {
@@ -29,6 +30,11 @@ export interface HooksData {
    * with the same message once every earlier report is sent.
    */
   readonly port?: MessagePort;
+  /**
+   * TypeScript module → the mirror this process already imported for it (module-plan.ts): an
+   * import of one resolves to the mirror, so a module is never instantiated twice.
+   */
+  readonly mirrors?: Readonly<Record<string, string>>;
 }
 
 /** One import the hooks resolved, from or to a TypeScript module. */
@@ -69,12 +75,33 @@ export function initialize(given: HooksData): void {
   }
 }
 
-export async function resolve(specifier: string, context: ResolveContext, next: NextResolve): Promise<ResolveResult> {
-  const result = await resolveTypeScript(specifier, context, next);
+/**
+ * A mirror's lazy `import(specifier)` (module-plan.ts), to be resolved as if its TypeScript
+ * module had made it: the specifier and that module travel in one string through `import()`.
+ */
+export function lazySpecifier(specifier: string, parentUrl: string): string {
+  return `${LAZY_SCHEME}${JSON.stringify([specifier, parentUrl])}`;
+}
+const LAZY_SCHEME = 'linea-lazy-import:';
+
+export async function resolve(given: string, givenContext: ResolveContext, next: NextResolve): Promise<ResolveResult> {
+  let specifier = given;
+  let context = givenContext;
+  if (given.startsWith(LAZY_SCHEME)) {
+    const [lazy, parentURL] = JSON.parse(given.slice(LAZY_SCHEME.length)) as [string, string];
+    specifier = lazy;
+    context = { ...givenContext, parentURL };
+  }
+  const resolved = await resolveTypeScript(specifier, context, next);
+  // One engine per process: the engine's own sources are the compiled engine that is running.
+  const twin = compiledTwinOf(resolved.url) ?? data.mirrors?.[resolved.url];
+  const result = twin ? { url: twin, format: 'module', shortCircuit: true } : resolved;
   const parent = context.parentURL;
   if (data.port && (isTypeScriptUrl(result.url) || (parent !== undefined && isTypeScriptUrl(parent)))) {
     const attributes = Object.keys(context.importAttributes ?? {}).length > 0;
-    data.port.postMessage({ parent, specifier, url: result.url, attributes } satisfies Resolution);
+    // A module resolved to its mirror is recorded as itself: a plan names TypeScript modules.
+    const url = data.mirrors?.[resolved.url] ? resolved.url : result.url;
+    data.port.postMessage({ parent, specifier, url, attributes } satisfies Resolution);
   }
   return result;
 }

@@ -11,8 +11,8 @@ import { createRequire, register } from 'node:module';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { currentPlan, isLinkError, writePlan } from './module-plan.ts';
-import type { HooksData, Resolution } from './typescript-hooks.ts';
+import { currentPlan, isLinkError, LAZY_IMPORT, writePlan } from './module-plan.ts';
+import { type HooksData, lazySpecifier, type Resolution } from './typescript-hooks.ts';
 
 /** The hooks' report of what they resolved, once registered. */
 let recorder: Recorder | undefined;
@@ -37,6 +37,7 @@ export async function importModule(url: string): Promise<unknown> {
         sources.set(m.mirror, m.url);
       }
       process.setSourceMapsEnabled(true);
+      (globalThis as Record<symbol, unknown>)[Symbol.for(LAZY_IMPORT)] ??= lazyImport;
       try {
         const namespace = await import(plan.modules[0]!.mirror);
         if (process.env.LINEA_DEBUG) process.stderr.write(`linea: ${url} loaded from its module plan, without hooks\n`);
@@ -59,6 +60,16 @@ export async function importModule(url: string): Promise<unknown> {
     .then((resolutions) => writePlan(data, url, resolutions))
     .catch(() => undefined);
   return namespace;
+}
+
+/**
+ * A mirror's `import()` that its plan did not see run (module-plan.ts): a stage's lazy import of
+ * what only its run needs. It is loaded through the hooks, which resolve every module already
+ * imported as a mirror to that mirror, so that no module is instantiated twice.
+ */
+async function lazyImport(specifier: string, parentUrl: string): Promise<unknown> {
+  recorder ??= await registerHooks(hooksData());
+  return import(lazySpecifier(specifier, parentUrl));
 }
 
 /** The module a stack frame's file belongs to: the TypeScript file for a planned mirror. */
@@ -117,7 +128,7 @@ async function registerHooks(data: HooksData): Promise<Recorder> {
   await import('zod').catch(() => undefined);
   const { port1, port2 } = new MessageChannel();
   register(new URL('./typescript-hooks.js', import.meta.url), {
-    data: { ...data, port: port2 } satisfies HooksData,
+    data: { ...data, port: port2, mirrors: Object.fromEntries(mirrors) } satisfies HooksData,
     transferList: [port2],
   });
   process.setSourceMapsEnabled(true);

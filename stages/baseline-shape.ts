@@ -6,8 +6,8 @@
  */
 import { z } from 'zod';
 import { defineStage, input } from '../src/index.ts';
-import { widthMatchedBaseline } from '../src/models/index.ts';
 import type { BaselineShapeValue, LinearizeValue, PathLengthValue } from './lib/artifacts.ts';
+import { loadModels } from './lib/runtime.ts';
 
 export const baselineShapeStage = defineStage({
   name: 'baseline-shape',
@@ -31,7 +31,8 @@ export const baselineShapeStage = defineStage({
     linearized: input<LinearizeValue>('linearised network'),
     pathLength: input<PathLengthValue>('its path length'),
   },
-  run: (ctx): BaselineShapeValue => {
+  run: async (ctx): Promise<BaselineShapeValue> => {
+    const { widthMatchedBaseline } = await loadModels();
     const depth = Math.min(
       ctx.params.maxDepth ?? Infinity,
       Math.max(ctx.params.minDepth, Math.round(ctx.inputs.pathLength.value.normalized)),

@@ -4,10 +4,9 @@
  */
 import { z } from 'zod';
 import { defineStage, input } from '../src/index.ts';
-import { buildModel } from '../src/models/index.ts';
 import type { BaselineShapeValue, BaselineValue, DataValue } from './lib/artifacts.ts';
 import { recipeParams } from './lib/arch.ts';
-import { BACKEND_ENV, dataOf, trainedValue, trainResumable, useBackend } from './lib/training.ts';
+import { BACKEND_ENV, loadModels, loadTraining } from './lib/runtime.ts';
 
 export const baselineStage = defineStage({
   name: 'baseline',
@@ -16,6 +15,10 @@ export const baselineStage = defineStage({
   inputs: { data: input<DataValue>('prepared data'), shape: input<BaselineShapeValue>('baseline shape') },
   env: BACKEND_ENV,
   run: async (ctx): Promise<BaselineValue> => {
+    const [{ buildModel }, { dataOf, trainedValue, trainResumable, useBackend }] = await Promise.all([
+      loadModels(),
+      loadTraining(),
+    ]);
     const backend = await useBackend(ctx);
     const data = await dataOf(ctx.inputs.data);
     const shape = ctx.inputs.shape.value;

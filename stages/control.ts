@@ -7,24 +7,15 @@
  * scratch with the run's total budget. If the dense network cannot beat them by a clear margin,
  * depth and nonlinearity are not what the task needs, and "late beats early" means nothing there.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { defineStage, input } from '../src/index.ts';
-import {
-  buildModel,
-  frozenSlopes,
-  loadModel,
-  widthMatchedBaseline,
-  withPrelu,
-  type Model,
-  type ModelConfig,
-} from '../src/models/index.ts';
+import type { Model, ModelConfig } from '../src/models/index.ts';
 import type { ControlValue, DataValue, PretrainValue } from './lib/artifacts.ts';
 import { recipeParams } from './lib/arch.ts';
-import { BACKEND_ENV, dataOf, trainedValue, trainResumable, useBackend } from './lib/training.ts';
+import { BACKEND_ENV, loadModels, loadTf, loadTraining, type Models, type Tf } from './lib/runtime.ts';
 
 /** The dense network's initial weights with every PReLU at α = 1: linear end to end. */
-function linearTwin(relu: Model<ModelConfig>): Model<ModelConfig> {
+function linearTwin(relu: Model<ModelConfig>, { withPrelu }: Models, tf: Tf): Model<ModelConfig> {
   const model = withPrelu(relu);
   for (const site of model.sites) if (site.alpha) model.get(site.alpha).assign(tf.ones([site.channels]));
   return model;
@@ -44,6 +35,12 @@ export const controlStage = defineStage({
   inputs: { data: input<DataValue>('prepared data'), dense: input<PretrainValue>('the dense network it controls for') },
   env: BACKEND_ENV,
   run: async (ctx): Promise<ControlValue> => {
+    const [models, tf, { dataOf, trainedValue, trainResumable, useBackend }] = await Promise.all([
+      loadModels(),
+      loadTf(),
+      loadTraining(),
+    ]);
+    const { buildModel, frozenSlopes, loadModel, widthMatchedBaseline } = models;
     const { params } = ctx;
     const backend = await useBackend(ctx);
     const data = await dataOf(ctx.inputs.data);
@@ -56,7 +53,7 @@ export const controlStage = defineStage({
       fresh = async () => {
         const relu = await loadModel(ctx.inputs.dense.file(dense.snapshots[0]!));
         try {
-          return linearTwin(relu);
+          return linearTwin(relu, models, tf);
         } finally {
           relu.dispose();
         }

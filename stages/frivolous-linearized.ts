@@ -8,15 +8,7 @@
  */
 import { z } from 'zod';
 import { defineStage, input } from '../src/index.ts';
-import {
-  frivolousMeasures,
-  loadModel,
-  predictions,
-  targetedKnockout,
-  type Dataset,
-  type Model,
-  type ModelConfig,
-} from '../src/models/index.ts';
+import type { Dataset, Model, ModelConfig } from '../src/models/index.ts';
 import type {
   DataValue,
   FrivolousLinearizedValue,
@@ -25,10 +17,11 @@ import type {
   PathLengthValue,
   PretrainValue,
 } from './lib/artifacts.ts';
-import { BACKEND_ENV, dataOf, useBackend } from './lib/training.ts';
+import { BACKEND_ENV, loadModels, loadTraining, type Models } from './lib/runtime.ts';
 import { frivolousParams } from './frivolous.ts';
 
 function knockout(
+  { targetedKnockout }: Models,
   model: Model<ModelConfig>,
   ds: Dataset,
   masks: Readonly<Record<string, readonly number[]>>,
@@ -55,6 +48,8 @@ export const frivolousLinearizedStage = defineStage({
   },
   env: BACKEND_ENV,
   run: async (ctx): Promise<FrivolousLinearizedValue> => {
+    const [models, { dataOf, useBackend }] = await Promise.all([loadModels(), loadTraining()]);
+    const { frivolousMeasures, loadModel, predictions } = models;
     const { params } = ctx;
     await useBackend(ctx);
     const data = await dataOf(ctx.inputs.data);
@@ -74,9 +69,9 @@ export const frivolousLinearizedStage = defineStage({
         units: ctx.inputs.pathLength.value.units,
         prunableThreshold: m.prunability.threshold,
         redundantFraction: m.redundantFraction,
-        knockNonlinear: knockout(model, data.test, masks, (k) => k === 1, { ...options, reference }),
-        knockLinear: knockout(model, data.test, masks, (k) => k === 0, { ...options, reference }),
-        knockNonlinearAtStart: knockout(source, data.test, masks, (k) => k === 1, {
+        knockNonlinear: knockout(models, model, data.test, masks, (k) => k === 1, { ...options, reference }),
+        knockLinear: knockout(models, model, data.test, masks, (k) => k === 0, { ...options, reference }),
+        knockNonlinearAtStart: knockout(models, source, data.test, masks, (k) => k === 1, {
           ...options,
           reference: predictions(source, data.test),
         }),

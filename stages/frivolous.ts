@@ -8,9 +8,8 @@
  */
 import { z } from 'zod';
 import { defineStage, input } from '../src/index.ts';
-import { frivolousMeasures, loadModel } from '../src/models/index.ts';
 import type { DataValue, FrivolousValue, PretrainValue } from './lib/artifacts.ts';
-import { BACKEND_ENV, dataOf, useBackend } from './lib/training.ts';
+import { BACKEND_ENV, loadModels, loadTraining } from './lib/runtime.ts';
 
 /** The knobs of §2.3–2.4, shared with `frivolous-linearized`. */
 export const frivolousParams = {
@@ -36,6 +35,10 @@ export const frivolousStage = defineStage({
   inputs: { data: input<DataValue>('prepared data'), dense: input<PretrainValue>('trained dense network') },
   env: BACKEND_ENV,
   run: async (ctx): Promise<FrivolousValue> => {
+    const [{ frivolousMeasures, loadModel }, { dataOf, useBackend }] = await Promise.all([
+      loadModels(),
+      loadTraining(),
+    ]);
     const { params } = ctx;
     await useBackend(ctx);
     const data = await dataOf(ctx.inputs.data);

@@ -8,21 +8,10 @@
  * (The linearity meant here is in the parameters, not the PReLUs' α = 1 linearity in the input.)
  * The parameters here are the weights without α, held at their values in each network.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { defineStage, input } from '../src/index.ts';
-import {
-  headBatch,
-  linearizationGap,
-  loadModel,
-  meanHessianNorm,
-  relativeKernelChange,
-  relativeTravel,
-  tangentKernel,
-  withPrelu,
-} from '../src/models/index.ts';
 import type { DataValue, KernelDriftValue, PretrainValue, SparsifyValue } from './lib/artifacts.ts';
-import { BACKEND_ENV, dataOf, useBackend } from './lib/training.ts';
+import { BACKEND_ENV, loadModels, loadTf, loadTraining } from './lib/runtime.ts';
 
 export const kernelDriftStage = defineStage({
   name: 'kernel-drift',
@@ -47,6 +36,17 @@ export const kernelDriftStage = defineStage({
   },
   env: BACKEND_ENV,
   run: async (ctx): Promise<KernelDriftValue> => {
+    const [models, tf, { dataOf, useBackend }] = await Promise.all([loadModels(), loadTf(), loadTraining()]);
+    const {
+      headBatch,
+      linearizationGap,
+      loadModel,
+      meanHessianNorm,
+      relativeKernelChange,
+      relativeTravel,
+      tangentKernel,
+      withPrelu,
+    } = models;
     const { params } = ctx;
     await useBackend(ctx);
     const data = await dataOf(ctx.inputs.data);

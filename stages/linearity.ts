@@ -7,22 +7,11 @@
  * tangent kernel on probe points; the gap to the linearisation around the initial weights.
  * Variants: a linear output, a tanh output, and a narrow bottleneck layer between two wide ones.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { defineStage } from '../src/index.ts';
-import {
-  buildModel,
-  fitSquaredLoss,
-  linearizationGap,
-  meanHessianNorm,
-  relativeKernelChange,
-  relativeTravel,
-  sphereProductTask,
-  tangentKernel,
-  type MlpConfig,
-} from '../src/models/index.ts';
+import type { MlpConfig } from '../src/models/index.ts';
 import type { LinearityValue } from './lib/artifacts.ts';
-import { BACKEND_ENV, useBackend } from './lib/training.ts';
+import { BACKEND_ENV, loadModels, loadTf, loadTraining } from './lib/runtime.ts';
 
 export const linearityStage = defineStage({
   name: 'linearity',
@@ -48,6 +37,17 @@ export const linearityStage = defineStage({
   inputs: {},
   env: BACKEND_ENV,
   run: async (ctx): Promise<LinearityValue> => {
+    const [models, tf, { useBackend }] = await Promise.all([loadModels(), loadTf(), loadTraining()]);
+    const {
+      buildModel,
+      fitSquaredLoss,
+      linearizationGap,
+      meanHessianNorm,
+      relativeKernelChange,
+      relativeTravel,
+      sphereProductTask,
+      tangentKernel,
+    } = models;
     const { params } = ctx;
     const backend = await useBackend(ctx);
     const widths =

@@ -5,23 +5,12 @@
  * inference time beside the original's.
  */
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { defineStage, input } from '../src/index.ts';
-import {
-  countUnits,
-  evaluate,
-  foldLinear,
-  headBatch,
-  loadModel,
-  saveModel,
-  siteUnits,
-  snapAlphas,
-  type Model,
-  type ModelConfig,
-} from '../src/models/index.ts';
+import type { Model, ModelConfig } from '../src/models/index.ts';
 import type { DataValue, LinearizeValue, SparsifyValue } from './lib/artifacts.ts';
-import { BACKEND_ENV, dataOf, useBackend } from './lib/training.ts';
+import { BACKEND_ENV, loadModels, loadTf, loadTraining, type Tf } from './lib/runtime.ts';
 
 /** Layers with parameters (conv, dense, batch norm), by parameter-name prefix. */
 function layerCount(model: Model<ModelConfig>): number {
@@ -29,7 +18,7 @@ function layerCount(model: Model<ModelConfig>): number {
 }
 
 /** ‖a − b‖∞ / ‖a‖∞ of two models' logits on the same batch. */
-function logitError(a: Model<ModelConfig>, b: Model<ModelConfig>, x: tf.Tensor): number {
+function logitError(tf: Tf, a: Model<ModelConfig>, b: Model<ModelConfig>, x: Tensor): number {
   return tf.tidy(() => {
     const la = a.predict(x);
     const lb = b.predict(x);
@@ -38,7 +27,7 @@ function logitError(a: Model<ModelConfig>, b: Model<ModelConfig>, x: tf.Tensor):
 }
 
 /** Median wall time of one inference pass over `x`, after a warm-up. */
-function inferenceMs(model: Model<ModelConfig>, x: tf.Tensor, repeats = 5): number {
+function inferenceMs(tf: Tf, model: Model<ModelConfig>, x: Tensor, repeats = 5): number {
   const once = () => {
     const t0 = performance.now();
     tf.tidy(() => model.predict(x).dataSync());
@@ -63,6 +52,8 @@ export const linearizeStage = defineStage({
   inputs: { data: input<DataValue>('prepared data'), sparse: input<SparsifyValue>('sparsified network') },
   env: BACKEND_ENV,
   run: async (ctx): Promise<LinearizeValue> => {
+    const [models, tf, { dataOf, useBackend }] = await Promise.all([loadModels(), loadTf(), loadTraining()]);
+    const { countUnits, evaluate, foldLinear, headBatch, loadModel, saveModel, siteUnits, snapAlphas } = models;
     const { params } = ctx;
     const backend = await useBackend(ctx);
     const data = await dataOf(ctx.inputs.data);
@@ -89,7 +80,7 @@ export const linearizeStage = defineStage({
       const accuracyAfter = evaluate(model, data.test).accuracy;
       const folded = foldLinear(model);
       try {
-        const maxRelativeError = logitError(model, folded.model, x);
+        const maxRelativeError = logitError(tf, model, folded.model, x);
         if (!(maxRelativeError <= params.tolerance)) {
           throw new Error(
             `stage 'linearize': the folded model's logits differ from the linearised model's by ${maxRelativeError.toExponential(2)} (relative), above linearize.tolerance = ${params.tolerance}; folding is wrong for ${model.config.kind}`,
@@ -120,7 +111,7 @@ export const linearizeStage = defineStage({
             maxRelativeError,
             layers: { original: layerCount(model), folded: layerCount(folded.model) },
             params: { original: model.paramCount().trainable, folded: folded.model.paramCount().trainable },
-            inferenceMs: { original: inferenceMs(model, x), folded: inferenceMs(folded.model, x) },
+            inferenceMs: { original: inferenceMs(tf, model, x), folded: inferenceMs(tf, folded.model, x) },
           },
         };
       } finally {

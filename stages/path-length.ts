@@ -6,9 +6,8 @@
  */
 import { z } from 'zod';
 import { defineStage, input } from '../src/index.ts';
-import { coreNetwork, countUnits, loadModel, siteUnits } from '../src/models/index.ts';
 import type { LinearizeValue, PathLengthValue } from './lib/artifacts.ts';
-import { BACKEND_ENV, useBackend } from './lib/training.ts';
+import { BACKEND_ENV, loadModels, loadTraining } from './lib/runtime.ts';
 
 export const pathLengthStage = defineStage({
   name: 'path-length',
@@ -20,6 +19,10 @@ export const pathLengthStage = defineStage({
   inputs: { linearized: input<LinearizeValue>('linearised network') },
   env: BACKEND_ENV,
   run: async (ctx): Promise<PathLengthValue> => {
+    const [{ coreNetwork, countUnits, loadModel, siteUnits }, { useBackend }] = await Promise.all([
+      loadModels(),
+      loadTraining(),
+    ]);
     await useBackend(ctx);
     const epsilon = ctx.params.epsilon ?? ctx.inputs.linearized.value.epsilon;
     const model = await loadModel(ctx.inputs.linearized.file('model'));

@@ -4,9 +4,10 @@
  * normalised with the training set's statistics and written as raw float32 splits.
  */
 import { defineStage, directoryDigests, fileDigest } from '../src/index.ts';
-import { dataSpec, EMBEDDED_FASHION_MNIST_DIR, prepareData, saveData, type DataSpec } from '../src/models/index.ts';
+import { EMBEDDED_FASHION_MNIST_DIR } from '../src/models/data/fashion-mnist.ts';
+import { dataSpec, type DataSpec } from '../src/models/data/spec.ts';
 import type { DataValue } from './lib/artifacts.ts';
-import { useBackend } from './lib/training.ts';
+import { loadModels, loadTraining } from './lib/runtime.ts';
 
 /** The bytes the params point at are part of the key: new data files ⇒ new data. */
 function dataFiles(spec: DataSpec): Record<string, string> {
@@ -48,6 +49,7 @@ export const prepareDataStage = defineStage({
     ...(params.source.kind === 'teacher' ? { LINEA_BACKEND: process.env.LINEA_BACKEND ?? null } : {}),
   }),
   run: async (ctx): Promise<DataValue> => {
+    const [{ prepareData, saveData }, { useBackend }] = await Promise.all([loadModels(), loadTraining()]);
     if (ctx.params.source.kind === 'teacher') await useBackend(ctx);
     const data = prepareData(ctx.params);
     await saveData(ctx.outDir, data);

@@ -6,10 +6,10 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineStage, input } from '../src/index.ts';
-import { buildModel, saveModel } from '../src/models/index.ts';
+import type { Model, ModelConfig } from '../src/models/index.ts';
 import type { DataValue, PretrainValue } from './lib/artifacts.ts';
-import { archParams, modelFor, recipeParams, resize } from './lib/arch.ts';
-import { BACKEND_ENV, dataOf, trainedValue, trainResumable, useBackend } from './lib/training.ts';
+import { archParams, recipeParams, resize } from './lib/arch.ts';
+import { BACKEND_ENV, loadModels, loadTraining } from './lib/runtime.ts';
 
 export const snapshotDir = (epoch: number) => join('snapshots', `epoch-${String(epoch).padStart(3, '0')}`);
 
@@ -35,6 +35,8 @@ export const pretrainStage = defineStage({
   inputs: { data: input<DataValue>('prepared data') },
   env: BACKEND_ENV,
   run: async (ctx): Promise<PretrainValue> => {
+    const [{ buildModel, saveModel }, { dataOf, modelFor, trainedValue, trainResumable, useBackend }] =
+      await Promise.all([loadModels(), loadTraining()]);
     const backend = await useBackend(ctx);
     const data = await dataOf(ctx.inputs.data);
     const config = modelFor(
@@ -43,7 +45,7 @@ export const pretrainStage = defineStage({
       ctx.inputs.data.value,
       'relu',
     );
-    const snapshot = (model: Parameters<typeof saveModel>[0], epoch: number) =>
+    const snapshot = (model: Model<ModelConfig>, epoch: number) =>
       saveModel(model, join(ctx.outDir, snapshotDir(epoch)));
     const run = await trainResumable(
       ctx,

@@ -5,29 +5,15 @@
  * section per analysis: the nonlinear advantage (§1), frivolous units against width (§2), the
  * frivolous units of the linearised networks, transition to linearity (§3) and the bridge (§3.4).
  * Each section is its own module in lib/report/sections/ (inputs → page section + results.json
- * fields); this stage only builds what they share, runs them, and writes the files.
+ * fields); lib/report/write.ts builds what they share, runs them and writes the files, loaded
+ * only when the report is built.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { z } from 'zod';
 import { defineStage, fileDigest } from '../src/index.ts';
-import { provenanceLine } from './lib/report/figures.ts';
-import { html, markdown } from './lib/report/render.ts';
-import { type Claim, type DifficultyPair, gaps, joinRows } from './lib/report/rows.ts';
-import { advantageSection } from './lib/report/sections/advantage.ts';
-import { bridgeSection } from './lib/report/sections/bridge.ts';
-import {
-  labelled,
-  REPORT_INPUTS,
-  type ReportContext,
-  type ReportInputs,
-  type SectionOutput,
-} from './lib/report/sections/context.ts';
-import { frivolousSection } from './lib/report/sections/frivolous.ts';
-import { frivolousLinearizedSection } from './lib/report/sections/frivolous-linearized.ts';
-import { linearitySection } from './lib/report/sections/linearity.ts';
-import { readShipped, SHIPPED_VERDICTS, verdictRows, type VerdictsFile } from './lib/report/verdicts.ts';
+import type { DifficultyPair } from './lib/report/rows.ts';
+import { REPORT_INPUTS } from './lib/report/sections/context.ts';
+import { SHIPPED_VERDICTS } from './lib/report/verdicts.ts';
 
 /** Task pairs of one family whose gaps the hard-vs-easy claim compares (task axis values). */
 const DIFFICULTY: DifficultyPair[] = [
@@ -35,15 +21,6 @@ const DIFFICULTY: DifficultyPair[] = [
   { hard: 'rhm-3', easy: 'rhm-1' },
   { hard: 'rhm-3-m8', easy: 'rhm-1-m8' },
   { hard: 'teacher-6', easy: 'teacher-2' },
-];
-
-/** The report's sections in page order; each also contributes its fields to results.json. */
-const SECTIONS: readonly ((context: ReportContext) => Promise<SectionOutput>)[] = [
-  advantageSection,
-  frivolousSection,
-  frivolousLinearizedSection,
-  linearitySection,
-  bridgeSection,
 ];
 
 export const reportStage = defineStage({
@@ -57,72 +34,6 @@ export const reportStage = defineStage({
   inputs: REPORT_INPUTS,
   // A run that cannot judge shows the shipped claims run's verdicts: new ones make a new report.
   env: () => ({ shippedVerdicts: existsSync(SHIPPED_VERDICTS) ? fileDigest(SHIPPED_VERDICTS) : null }),
-  run: async (ctx) => {
-    const context = reportContext(ctx.inputs, ctx.params.difficulty);
-    const { rows, provenance } = context;
-    const outputs: SectionOutput[] = [];
-    for (const build of SECTIONS) outputs.push(await build(context));
-    const sections = outputs.flatMap((o) => (o.section ? [o.section] : []));
-    await mkdir(join(ctx.outDir, 'figures'), { recursive: true });
-    for (const section of sections)
-      for (const { figure, svg } of section.figures)
-        await writeFile(join(ctx.outDir, 'figures', `${figure.id}.svg`), svg);
-    const seedCount = new Set(rows.map((r) => r.seed)).size;
-    const intro = [
-      provenance,
-      'Definitions, protocols, defaults and the rules behind every verdict: docs/science.md (it ships with linea). A verdict rests on paired seeds and a 95 % confidence interval: reproduced, refuted, inconclusive, or not tested with the reason.',
-    ];
-    const verdictList = verdictRows(sections);
-    const judged = seedCount >= 3;
-    const shipped = judged ? undefined : readShipped();
-    const verdicts = {
-      rows: verdictList,
-      note: judged
-        ? `Every claim of the three papers as this run judged it (${seedCount} paired seeds); the evidence and the rule are in each section. A claim judged on one task is not listed again as "not tested" on a task whose gate is closed; its section shows every task.`
-        : `This run cannot judge (${seedCount === 1 ? 'one seed' : `${seedCount} seeds`}; a verdict needs 3 paired seeds, as \`linea run --preset claims\` runs them): its own column says "not tested" with its numbers. ${shipped && 'file' in shipped ? `Beside it, marked as such, the verdicts of the shipped claims run (docs/results/claims, \`linea run --preset claims\`: ${shipped.file.provenance}).` : `The shipped claims run's verdicts cannot be shown: ${shipped?.missing}.`}`,
-      ...(shipped && 'file' in shipped ? { shipped: shipped.file } : {}),
-    };
-    const page = { title: ctx.params.title, intro, verdicts, sections };
-    await writeFile(join(ctx.outDir, 'report.html'), html(page));
-    const file: VerdictsFile = { format: 'linea-verdicts', provenance, seeds: seedCount, verdicts: verdictList };
-    await writeFile(join(ctx.outDir, 'verdicts.json'), `${JSON.stringify(file, null, 1)}\n`);
-    const claims: Claim[] = sections.flatMap((s) => s.claims);
-    const results = { provenance, claims, ...Object.assign({}, ...outputs.map((o) => o.results)) };
-    await writeFile(join(ctx.outDir, 'results.json'), `${JSON.stringify(results, null, 1)}\n`);
-    await writeFile(join(ctx.outDir, 'summary.md'), markdown(page));
-    ctx.log(claims.map((c) => `${c.claim}: ${c.verdict}`).join('\n'));
-    return {
-      networks: rows.length,
-      claims: claims.map((c) => ({ claim: c.claim, verdict: c.verdict })),
-      figures: sections.flatMap((s) => s.figures.map((f) => f.figure.id)),
-    };
-  },
+  // The sections and what renders them are loaded when the report is built (lib/report/write.ts).
+  run: async (ctx) => (await import('./lib/report/write.ts')).writeReport(ctx),
 });
-
-/** What several sections share: the joined rows, the provenance line and the early/late gaps. */
-function reportContext(inputs: ReportInputs, difficulty: readonly DifficultyPair[]): ReportContext {
-  const rows = joinRows({
-    dense: labelled(inputs.dense),
-    sparse: labelled(inputs.sparse),
-    linearized: labelled(inputs.linearized),
-    pathLength: labelled(inputs.pathLength),
-    baseline: labelled(inputs.baseline),
-  });
-  if (rows.length === 0)
-    throw new Error(
-      "stage 'report': no sparsified network reached the report; check that sparsify, linearize and path-length ran",
-    );
-  const epsilon = inputs.linearized[0]!.value.epsilon;
-  const provenance = provenanceLine({
-    seeds: [...new Set(rows.map((r) => r.seed))],
-    omegas: [...new Set(rows.map((r) => r.omega))].sort((a, b) => a - b),
-    epsilon,
-    backends: [...new Set([...inputs.dense, ...inputs.sparse].map((v) => v.value.backend))],
-    sparse: {
-      lr: inputs.sparse.map((s) => s.value.penaltyLr).sort((a, b) => a - b),
-      clipNorm: inputs.sparse.map((s) => s.value.clipNorm),
-      fineTune: inputs.sparse.map((s) => s.value.fineTuneEpochs),
-    },
-  });
-  return { inputs, rows, provenance, gapPoints: gaps(rows), difficulty };
-}

@@ -11,30 +11,11 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineStage, input, type Json } from '../src/index.ts';
-import {
-  countUnits,
-  frozenSlopes,
-  loadModel,
-  saveModel,
-  siteUnits,
-  snapAlphas,
-  sparsityPenalty,
-  withPrelu,
-  type EpochMetrics,
-  type Model,
-  type ModelConfig,
-} from '../src/models/index.ts';
+import type { EpochMetrics, Model, ModelConfig } from '../src/models/index.ts';
 import type { DataValue, PretrainValue, SparsifyValue } from './lib/artifacts.ts';
 import { recipeParams } from './lib/arch.ts';
-import {
-  BACKEND_ENV,
-  dataOf,
-  resumedState,
-  trainedValue,
-  trainResumable,
-  useBackend,
-  type TrainedRun,
-} from './lib/training.ts';
+import { BACKEND_ENV, loadModels, loadTraining, type Models } from './lib/runtime.ts';
+import type { TrainedRun } from './lib/training.ts';
 
 const START_LABELS = {
   early: 'from initialisation',
@@ -48,7 +29,8 @@ export function startEpoch(start: keyof typeof START_LABELS | number, epochs: nu
   return start === 'early' ? 0 : start === 'mid' ? Math.round(epochs / 2) : epochs;
 }
 
-const nonlinearCount = (model: Model<ModelConfig>, snap: number) => countUnits(siteUnits(model, snap)).k;
+const nonlinearCount = ({ countUnits, siteUnits }: Models, model: Model<ModelConfig>, snap: number) =>
+  countUnits(siteUnits(model, snap)).k;
 
 const sparsifyParams = z.object({
   omega: z.number().nonnegative().default(1e-3),
@@ -99,6 +81,11 @@ export const sparsifyStage = defineStage({
   inputs: { data: input<DataValue>('prepared data'), dense: input<PretrainValue>('pretrain snapshots') },
   env: BACKEND_ENV,
   run: async (ctx): Promise<SparsifyValue> => {
+    const [models, { dataOf, resumedState, trainedValue, trainResumable, useBackend }] = await Promise.all([
+      loadModels(),
+      loadTraining(),
+    ]);
+    const { frozenSlopes, loadModel, saveModel, snapAlphas, sparsityPenalty, withPrelu } = models;
     const { params } = ctx;
     const dense = ctx.inputs.dense.value;
     const { start, budget, epochs } = epochPlan(params, dense.epochs);
@@ -138,7 +125,7 @@ export const sparsifyStage = defineStage({
             regularizers: [penalty],
             onEpoch: async (end, model) => {
               kept = {
-                nonlinearPerEpoch: [...kept.nonlinearPerEpoch, nonlinearCount(model, params.snap)],
+                nonlinearPerEpoch: [...kept.nonlinearPerEpoch, nonlinearCount(models, model, params.snap)],
                 penaltyHistory: [...end.history],
               };
             },
@@ -171,7 +158,7 @@ export const sparsifyStage = defineStage({
     try {
       await saveModel(run.model, join(ctx.outDir, 'model'));
       ctx.log(
-        `ω ${params.omega}, start epoch ${start} (${typeof params.start === 'string' ? START_LABELS[params.start] : 'given'}): ${nonlinearCount(run.model, params.snap)} nonlinear units left`,
+        `ω ${params.omega}, start epoch ${start} (${typeof params.start === 'string' ? START_LABELS[params.start] : 'given'}): ${nonlinearCount(models, run.model, params.snap)} nonlinear units left`,
       );
       return {
         ...trainedValue(run, data, params.seed, backend),

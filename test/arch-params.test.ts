@@ -2,7 +2,8 @@
 // channel pattern stretches with its pools at the same relative depth, ResNet/MLP depths are set.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { modelFor, resize } from '../stages/lib/arch.ts';
+import { resize } from '../stages/lib/arch.ts';
+import { modelFor } from '../stages/lib/training.ts';
 
 const data = { source: 'test', shape: [14, 14, 1], classes: 10, train: 1, validation: 0, test: 1 };
 

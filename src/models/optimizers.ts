@@ -7,41 +7,9 @@
  * quantity the experiment measures.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { z } from 'zod';
+import type { OptimizerConfig, ScheduleConfig } from './train-config.ts';
 
-export const optimizerConfig = z.discriminatedUnion('kind', [
-  z
-    .object({
-      kind: z.literal('sgd'),
-      momentum: z.number().min(0).max(1).default(0.9),
-      nesterov: z.boolean().default(false),
-    })
-    .strict(),
-  z
-    .object({
-      kind: z.literal('adam'),
-      beta1: z.number().min(0).max(1).default(0.9),
-      beta2: z.number().min(0).max(1).default(0.999),
-      epsilon: z.number().positive().default(1e-8),
-    })
-    .strict(),
-]);
-export type OptimizerConfig = z.output<typeof optimizerConfig>;
-
-export const scheduleConfig = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('constant') }).strict(),
-  /** lr × gamma at each milestone epoch (e.g. [91, 136] with 0.1, the CIFAR ResNet recipe). */
-  z
-    .object({
-      kind: z.literal('step'),
-      milestones: z.array(z.number().int().nonnegative()),
-      gamma: z.number().positive().default(0.1),
-    })
-    .strict(),
-  /** Cosine from lr to minLr over the run, evaluated per step. */
-  z.object({ kind: z.literal('cosine'), minLr: z.number().nonnegative().default(0) }).strict(),
-]);
-export type ScheduleConfig = z.output<typeof scheduleConfig>;
+export { optimizerConfig, scheduleConfig, type OptimizerConfig, type ScheduleConfig } from './train-config.ts';
 
 /** Learning rate at fractional epoch `t` (epoch + step/steps) of a `total`-epoch run. */
 export function learningRate(base: number, schedule: ScheduleConfig, t: number, total: number): number {

@@ -7,32 +7,15 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { z } from 'zod';
+import { trainConfig, type TrainConfig, type TrainConfigInput } from './train-config.ts';
 import type { Model, StateUpdate } from './model.ts';
 import { exampleSize, type Dataset } from './data/dataset.ts';
-import { learningRate, Optimizer, optimizerConfig, scheduleConfig, type OptimizerState } from './optimizers.ts';
+import { learningRate, Optimizer, type OptimizerState } from './optimizers.ts';
 import { deriveSeed, mulberry32, permutation } from './random.ts';
 import { readTensors, saveModel, writeTensors, loadModel } from './weights-io.ts';
 import type { ModelConfig } from './architectures/index.ts';
 
-export const trainConfig = z
-  .object({
-    epochs: z.number().int().nonnegative(),
-    batchSize: z.number().int().positive().default(128),
-    lr: z.number().positive().default(0.05),
-    optimizer: optimizerConfig.default({ kind: 'sgd', momentum: 0.9, nesterov: false }),
-    schedule: scheduleConfig.default({ kind: 'constant' }),
-    /** L2 on every trainable parameter except PReLU α. */
-    weightDecay: z.number().nonnegative().default(0),
-    /** Rescale the gradient to at most this global L2 norm (0: never). */
-    clipNorm: z.number().nonnegative().default(0),
-    /** Seeds the data order (the model's own seed fixes its initial weights). */
-    seed: z.number().int().default(0),
-    evalBatchSize: z.number().int().positive().default(500),
-  })
-  .strict();
-export type TrainConfig = z.output<typeof trainConfig>;
-export type TrainConfigInput = z.input<typeof trainConfig>;
+export { trainConfig, type TrainConfig, type TrainConfigInput } from './train-config.ts';
 
 /** An extra loss term, e.g. the sparsity penalty ω·Σ|1−α|^½ (docs/science.md, "The sparsity penalty"). */
 export interface Regularizer {

@@ -3,8 +3,7 @@
  * class count, which come from the prepared data.
  */
 import { z } from 'zod';
-import { parseModelConfig, trainConfig, type ModelConfig, type Nonlinearity } from '../../src/models/index.ts';
-import type { DataValue } from './artifacts.ts';
+import { trainConfig } from '../../src/models/train-config.ts';
 
 export const archParams = z.looseObject({ kind: z.enum(['plain-cnn', 'resnet', 'mlp']) });
 export type ArchParams = z.output<typeof archParams>;
@@ -38,19 +37,6 @@ export function resize(arch: ArchParams, width: number, depth: number | undefine
         width: scale((a.width as number | undefined) ?? 64),
         ...(depth !== undefined ? { depth } : {}),
       };
-  }
-}
-
-/** The model config for this data, with every site's nonlinearity set to `activation`. */
-export function modelFor(stage: string, arch: ArchParams, data: DataValue, activation: Nonlinearity): ModelConfig {
-  try {
-    if (arch.kind === 'mlp')
-      return parseModelConfig({ ...arch, inputShape: data.shape, outputs: data.classes, activation });
-    return parseModelConfig({ ...arch, inputShape: data.shape, classes: data.classes, activation });
-  } catch (error) {
-    throw new Error(
-      `stage '${stage}': param 'arch' ${(error as Error).message.replace(/^invalid model config: /, 'is invalid: ')}; fix it in pipeline.ts or with --set ${stage}.arch.<field>=<value>`,
-    );
   }
 }
 

@@ -1,5 +1,6 @@
 /**
- * What the training stages share: choosing the tensor backend, loading prepared data, and training
+ * What the training stages share (loaded when a stage runs: runtime.ts): choosing the tensor
+ * backend, building a model config for the data, loading prepared data, and training
  * through the engine's checkpoints, so a killed stage resumes from its last finished epoch and
  * a finished one leaves no checkpoint behind.
  */
@@ -10,20 +11,20 @@ import {
   evaluate,
   loadCheckpoint,
   loadData,
+  parseModelConfig,
   selectBackend,
   train,
   type EpochEnd,
   type EpochMetrics,
   type Model,
   type ModelConfig,
+  type Nonlinearity,
   type PreparedData,
   type Regularizer,
   type TrainConfigInput,
 } from '../../src/models/index.ts';
-import type { TrainedValue } from './artifacts.ts';
-
-/** Stages that compute with tensors key on the backend the user forced (results differ in the last bits). */
-export const BACKEND_ENV = ['LINEA_BACKEND'] as const;
+import type { ArchParams } from './arch.ts';
+import type { DataValue, TrainedValue } from './artifacts.ts';
 
 export async function useBackend(ctx: { log(message: string): void }): Promise<string> {
   return (await selectBackend({ log: (line) => ctx.log(line) })).name;
@@ -143,4 +144,17 @@ export function trainedValue(run: TrainedRun, data: PreparedData, seed: number, 
     // The last epoch's test accuracy, or a fresh evaluation when the run trained no epoch.
     testAccuracy: run.history.at(-1)?.testAccuracy ?? evaluate(run.model, data.test).accuracy,
   };
+}
+
+/** The model config for this data, with every site's nonlinearity set to `activation`. */
+export function modelFor(stage: string, arch: ArchParams, data: DataValue, activation: Nonlinearity): ModelConfig {
+  try {
+    if (arch.kind === 'mlp')
+      return parseModelConfig({ ...arch, inputShape: data.shape, outputs: data.classes, activation });
+    return parseModelConfig({ ...arch, inputShape: data.shape, classes: data.classes, activation });
+  } catch (error) {
+    throw new Error(
+      `stage '${stage}': param 'arch' ${(error as Error).message.replace(/^invalid model config: /, 'is invalid: ')}; fix it in pipeline.ts or with --set ${stage}.arch.<field>=<value>`,
+    );
+  }
 }

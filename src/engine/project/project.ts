@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ActiveRun } from '../coordinate/activity.ts';
 import { stampedCodeDigests, type CodeDigest } from '../key/code.ts';
+import { saveDataStamps, useDataStamps } from '../key/data-files.ts';
 import { LineaError } from '../core/errors.ts';
 import type { LeaseStore } from '../coordinate/lease.ts';
 import type { Pipeline } from '../define/pipeline.ts';
@@ -63,6 +64,8 @@ export async function openProject(options: {
     }
   }
   if (!readOnly || writable(options.cacheDir)) await store.init();
+  // Data files a stage's env digests are hashed once per file version, not once per command.
+  useDataStamps(join(options.cacheDir, 'data-stamps.json'));
   const code = await phase('code digests', () =>
     stampedCodeDigests(
       options.root,
@@ -93,6 +96,7 @@ export async function openProject(options: {
     activity,
     code,
     async close() {
+      saveDataStamps();
       await leases.close();
       await activity.close();
       await index.close();

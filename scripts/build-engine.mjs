@@ -32,7 +32,7 @@ const dist = join(packageDir, 'dist');
 const src = join(root, 'src');
 const stampFile = join(packageDir, 'sources.json');
 const staging = join(packageDir, `.build-${process.pid}`);
-/** Sources modified this recently are stamped as never current: a later edit in the same tick would go unseen. */
+/** An mtime tick no filesystem exceeds (file-stat.ts's RACY_MS). */
 const RACY_MS = 2_000;
 
 const files = (dir) =>
@@ -45,20 +45,15 @@ const statOf = (path) => {
 };
 
 rmSync(stampFile, { force: true });
-// The sources' stats before compiling: an edit during the build leaves the stamp stale.
-const started = Date.now();
 const sources = [join(src, 'index.ts'), ...files(join(src, 'engine')), ...files(join(src, 'view', 'page'))].filter(
   (p) => p.endsWith('.ts') || p.endsWith('.json'),
 );
-const stamp = {
-  version: 1,
-  files: Object.fromEntries(
-    sources.map((p) => {
-      const stat = statOf(p);
-      return [relative(root, p), started - stat[1] < RACY_MS ? [-1, -1, -1] : stat];
-    }),
-  ),
-};
+// A source saved in the last mtime tick could be saved again unseen (the same stat): wait that
+// tick out, then take the stats the stamp keeps, before compiling. An edit during the build
+// then leaves the stamp stale.
+const newest = Math.max(...sources.map((p) => statOf(p)[1]));
+if (Date.now() - newest < RACY_MS) await new Promise((r) => setTimeout(r, RACY_MS - (Date.now() - newest)));
+const stamp = { version: 1, files: Object.fromEntries(sources.map((p) => [relative(root, p), statOf(p)])) };
 
 try {
   execFileSync(

@@ -1,5 +1,6 @@
 // The cache key is a pure function of a canonical record, and diffs name fields with values.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { cacheKey, describeReason, diffFingerprints, type Fingerprint } from '../src/engine/key/fingerprint.ts';
 import { canonicalJson, type ArtifactDigest, type FileDigest } from '../src/engine/core/json.ts';
@@ -15,6 +16,19 @@ const base: Fingerprint = {
 };
 
 describe('fingerprint', () => {
+  it("is sha256 of the record's canonical JSON, whether its code digest is a shared frozen object or not", () => {
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+    const frozen = { ...base, code: Object.freeze({ ...base.code }), packages: Object.freeze({ ...base.packages }) };
+    assert.equal(cacheKey(base), sha(canonicalJson(base)));
+    assert.equal(cacheKey(frozen), cacheKey(base));
+    // The frozen part is serialised once: a second record sharing it, with other params, keys differently.
+    const other = { ...frozen, params: { omega: 0.01 } };
+    assert.equal(cacheKey(other), sha(canonicalJson(other)));
+    assert.notEqual(cacheKey(other), cacheKey(frozen));
+    const withExtra = { ...base, note: 'x' } as Fingerprint;
+    assert.equal(cacheKey(withExtra), sha(canonicalJson(withExtra)), 'a record with other fields is hashed whole');
+  });
+
   it('does not depend on key order', () => {
     const shuffled = {
       env: base.env,

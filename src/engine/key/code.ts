@@ -110,7 +110,8 @@ export async function digestCode(root: string, moduleUrls: readonly string[]): P
         }
       }
     }
-    result.set(url, { files: sortKeys(files), packages: sortKeys(packages) });
+    // Frozen: shared by every instance of the stage, and serialised once for all their keys (fingerprint.ts).
+    result.set(url, { files: Object.freeze(sortKeys(files)), packages: Object.freeze(sortKeys(packages)) });
   }
   return result;
 }
@@ -143,7 +144,7 @@ export async function stampedCodeDigests(
   for (const url of new Set(moduleUrls)) {
     const entry = stamps[fileURLToPath(url)];
     if (entry && Object.entries(entry.stats).every(([path, then]) => sameStat(statOf(path), then))) {
-      result.set(url, entry.digest);
+      result.set(url, { files: Object.freeze(entry.digest.files), packages: Object.freeze(entry.digest.packages) });
     } else {
       missing.push(url);
     }

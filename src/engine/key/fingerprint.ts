@@ -7,6 +7,7 @@
 import {
   canonicalJson,
   digestOf,
+  sha256,
   show,
   type ArtifactDigest,
   type CacheKey,
@@ -41,8 +42,32 @@ export interface Fingerprint {
   readonly env: Readonly<Record<string, Json>>;
 }
 
+/** The fields of a Fingerprint in canonical (sorted) order. */
+const FIELDS = ['code', 'engineVersion', 'env', 'inputs', 'packages', 'params', 'stage'] as const;
+/** Canonical JSON of frozen parts shared by many records (a stage's code and packages). */
+const shared = new WeakMap<object, string>();
+
+/**
+ * sha256 of the record's canonical JSON. The bytes are exactly `canonicalJson(record)`'s; the
+ * code and package digests, one object per stage shared by all its instances (frozen by code.ts),
+ * are serialised once per process rather than once per instance: ~50 files of a stage's closure
+ * times every instance was most of a no-op's key time.
+ */
 export function cacheKey(record: Fingerprint): CacheKey {
-  return digestOf<'cache-key'>(record);
+  const keys = Object.keys(record);
+  if (keys.length !== FIELDS.length || !FIELDS.every((f) => record[f] !== undefined))
+    return digestOf<'cache-key'>(record);
+  const part = (field: (typeof FIELDS)[number]): string => {
+    const value = record[field];
+    if (typeof value !== 'object' || value === null || !Object.isFrozen(value)) return canonicalJson(value, field);
+    let text = shared.get(value);
+    if (text === undefined) {
+      text = canonicalJson(value, field);
+      shared.set(value, text);
+    }
+    return text;
+  };
+  return sha256(`{${FIELDS.map((f) => `${JSON.stringify(f)}:${part(f)}`).join(',')}}`) as CacheKey;
 }
 
 /** Why an instance is not a cache hit: one entry per changed field. */

@@ -9,9 +9,10 @@
  * (typescript-hooks.ts), and a stage's code closure stops at the sources as it stops at the
  * compiled engine (key/code.ts).
  *
- * `npm run build:engine` writes packages/engine/sources.json beside dist/: every compiled source
- * (and the view page's, bundled into dist/view/app.js) with its stat when compiled. The file is
- * outside the package's `files`, so an installed linea-engine has none and maps nothing.
+ * packages/engine/source-tree.json (committed, outside the package's `files`) says where the sources
+ * are, so an installed linea-engine maps nothing. `npm run build:engine` writes the stamp the bin
+ * checks, packages/engine/sources.json: every compiled source (and the view page's, bundled into
+ * dist/view/app.js) with its stat when compiled.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -35,8 +36,12 @@ export interface EngineSource {
 const HERE = dirname(fileURLToPath(import.meta.url));
 const RUNNING_ROOT = resolve(HERE, '..', '..');
 
-/** The build's record of the sources it compiled, beside dist/ (not in the package's files). */
-export const SOURCES_FILE = 'sources.json';
+/**
+ * Beside dist/ in this repository only (committed, and not in the package's files): where the
+ * sources dist/ was compiled from are. Not the build's stamp (sources.json), which a build removes
+ * while it runs: a command started just before must still map the sources to the engine it runs.
+ */
+const SOURCE_TREE = 'source-tree.json';
 
 let found: EngineSource | null | undefined;
 
@@ -50,9 +55,8 @@ export function engineSource(): EngineSource | undefined {
   if (import.meta.url.endsWith('.ts')) return undefined;
   const packageDir = dirname(RUNNING_ROOT);
   try {
-    readFileSync(join(packageDir, SOURCES_FILE));
-    const srcDir = resolve(packageDir, '..', '..', 'src');
-    found = { srcDir, distDir: RUNNING_ROOT };
+    const tree = JSON.parse(readFileSync(join(packageDir, SOURCE_TREE), 'utf8')) as { src?: unknown };
+    if (typeof tree.src === 'string') found = { srcDir: resolve(packageDir, tree.src), distDir: RUNNING_ROOT };
   } catch {
     // an installed package: no sources beside it
   }

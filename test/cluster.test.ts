@@ -125,6 +125,58 @@ describe('slurm executor', () => {
     });
   }
 
+  it('a driver killed mid-group leaves the group running; the rerun adopts each task, and each runs once', async () => {
+    const project = fresh();
+    // double, square and slow are ready together once source is done: --group 3 puts them in one job.
+    const args = ['run', ...slurm(undefined, '--group', '3'), '--set', 'slow.steps=30', '--set', 'slow.stepMs=300'];
+    const driver = project.spawn(args, env);
+    const job = await runningSlowJob(project, args);
+    driver.kill('SIGKILL');
+    await driver;
+    assert.equal(await slurmState(job), 'RUNNING', 'the group outlives its driver');
+    const rerun = await run(project, [...args, '--json']);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.match(rerun.stderr, new RegExp(`adopting slurm job ${job}`));
+    const ran = project
+      .executions()
+      .map(parseExecution)
+      .filter((e) => e.note === undefined || e.note.startsWith('start='));
+    const once = (instance: string) => ran.filter((e) => e.instance === instance);
+    for (const instance of ['source', 'double', 'square', 'slow', 'sum'])
+      assert.equal(once(instance).length, 1, `${instance} ran once: ${JSON.stringify(ran)}`);
+    // One worker process ran the whole group: one job's submission, queue wait and start-up.
+    const group = new Set(['double', 'square', 'slow'].map((i) => once(i)[0]!.pid));
+    assert.equal(group.size, 1, 'double, square and slow ran in one job');
+    assert.equal(statuses(JSON.parse(rerun.stdout) as RunJson).slow, 'ran');
+  });
+
+  it('a stage marked local, or quicker than --local-below last time, runs in the driver, not as a job', async () => {
+    const project = fresh();
+    const first = await run(project, ['run', ...slurm(undefined, '--resources', 'source.local=true', '--json')]);
+    assert.equal(first.code, 0, first.stderr);
+    const pids = (instance: string) =>
+      project
+        .executions()
+        .map(parseExecution)
+        .filter((e) => e.instance === instance)
+        .map((e) => e.pid);
+    const driverPid = pids('source')[0];
+    assert.ok(
+      driverPid !== undefined && !pids('double').includes(driverPid),
+      'source ran in the driver, double in a job',
+    );
+    // Every toy stage took well under a second: with their history, a forced rerun keeps them all in the driver.
+    const again = await run(project, ['run', ...slurm(undefined, '--set', 'source.n=9', '--json')], {
+      LINEA_DEBUG: '1',
+    });
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /runs in the driver \(earlier runs took/);
+    assert.doesNotMatch(again.stderr, /slurm job \d+/, 'no job was submitted');
+    const none = await run(project, ['run', ...slurm(undefined, '--set', 'source.n=10', '--local-below', '0')]);
+    assert.equal(none.code, 0, none.stderr);
+    assert.match(none.stderr, /slurm job \d+/, '--local-below 0: every instance is a job again');
+  });
+
   it('a job cancelled with scancel is reported with its state, and the rerun recomputes it', async () => {
     const project = fresh();
     const args = [

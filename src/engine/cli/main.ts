@@ -49,7 +49,11 @@ options:
   --max-queued <n>        the same as --jobs, for cluster executors: jobs queued or running at once
   --executor <name>       where stage instances run: local (default), pool (default with --jobs),
                           slurm (each instance a batch job); or $LINEA_EXECUTOR, or the pipeline's
-  --resources <stage.field=v>  cpus, memory, gpus or time for a stage's cluster jobs (repeatable)
+  --resources <stage.field=v>  cpus, memory, gpus or time for a stage's cluster jobs, or local=true
+                          to run it in the driver (repeatable)
+  --local-below <s>       a cluster executor runs instances of stages whose earlier runs took under
+                          s seconds in the driver, not as jobs (default 5; 0: never)
+  --group <n>             a cluster job may run up to n instances that are ready together (default 1)
   --index <uri>           the run index: files (default, a directory in the cache), sqlite,
                           postgres://…, redis://…; or $LINEA_INDEX
   --verify-inputs         hash every file of a cached result before using it (default: files whose

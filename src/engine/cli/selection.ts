@@ -43,18 +43,23 @@ export function selectionFrom(flags: SelectionFlags): Selection {
 }
 
 /** Parse `train.cpus=4` (the --resources flag) into node → field → value. */
-export function parseResourcesFlag(flag: string): [string, keyof Resources, number | string] {
-  const match = /^([A-Za-z][\w-]*)\.(cpus|memory|gpus|time)=(.+)$/.exec(flag);
+export function parseResourcesFlag(flag: string): [string, keyof Resources, number | string | boolean] {
+  const match = /^([A-Za-z][\w-]*)\.(cpus|memory|gpus|time|local)=(.+)$/.exec(flag);
   if (!match) {
     throw new LineaError(
-      `--resources ${flag}: expected <stage>.<cpus|memory|gpus|time>=<value>, e.g. --resources pretrain.gpus=1`,
+      `--resources ${flag}: expected <stage>.<cpus|memory|gpus|time|local>=<value>, e.g. --resources pretrain.gpus=1`,
       'usage',
     );
   }
   const [, node = '', name = '', value = ''] = match;
-  const field = name as 'cpus' | 'memory' | 'gpus' | 'time';
+  const field = name as 'cpus' | 'memory' | 'gpus' | 'time' | 'local';
   if ((field === 'cpus' || field === 'gpus') && !/^\d+$/.test(value)) {
     throw new LineaError(`--resources ${flag}: ${field} must be a whole number`, 'usage');
+  }
+  if (field === 'local') {
+    if (value !== 'true' && value !== 'false')
+      throw new LineaError(`--resources ${flag}: local must be true or false`, 'usage');
+    return [node, field, value === 'true'];
   }
   return [node, field, field === 'cpus' || field === 'gpus' ? Number(value) : value];
 }

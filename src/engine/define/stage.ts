@@ -135,6 +135,13 @@ export interface Resources {
   readonly time?: string;
   /** Resubmit a job that ended in one of these states (e.g. NODE_FAIL, PREEMPTED), at most `times` times. */
   readonly retry?: { readonly on: readonly string[]; readonly times: number };
+  /**
+   * Run in the driver process even under a cluster executor (Snakemake's `localrules`): for a
+   * stage that takes a second or less, a job's submission, queue and poll cost more than the
+   * stage. A cluster executor also runs in the driver any instance whose earlier runs took less
+   * than `--local-below` seconds; `local: false` keeps a stage a job whatever its history.
+   */
+  readonly local?: boolean;
 }
 
 export interface StageConfig<P extends z.ZodType, I extends InputSpecs, O> {

@@ -50,6 +50,8 @@ export interface JobRef {
   readonly id: string;
   /** Its job directory (task-file.ts). */
   readonly dir: string;
+  /** The job's stderr, when it is not `<dir>/stderr` (a job that runs a group of tasks has one for all). */
+  readonly stderr?: string;
 }
 
 export type TaskEvent =
@@ -76,6 +78,11 @@ export interface Executor {
   alive?(job: JobRef): Promise<boolean>;
   /** The workspace an adopted job writes into. */
   workspaceOf?(job: JobRef): Workspace;
+  /**
+   * Each stage's typical seconds from earlier runs (stage name → seconds), given before any task
+   * runs: a cluster executor runs instances of quick stages in the driver (--local-below).
+   */
+  setEstimates?(seconds: Readonly<Record<string, number>>): void;
 }
 
 export class InProcessExecutor implements Executor {

@@ -17,6 +17,10 @@ export interface ExecutorOptions {
   /** The project's root and cache directory, for executors that hand tasks to other processes or machines. */
   readonly root: string;
   readonly cacheDir: string;
+  /** --group: ready instances a cluster job may run (one after another). */
+  readonly group?: number;
+  /** --local-below: a cluster executor runs instances of stages quicker than this (seconds) in the driver. */
+  readonly localBelow?: number;
 }
 
 export interface ExecutorEntry {
@@ -34,13 +38,15 @@ const EXECUTORS: Readonly<Record<string, ExecutorEntry>> = {
   },
   slurm: {
     description: 'each stage instance a Slurm batch job (--jobs N queued at once; see docs/cluster.md)',
-    async create({ jobs, root, cacheDir }) {
+    async create({ jobs, root, cacheDir, group, localBelow }) {
       const { SlurmExecutor } = await import('./slurm.ts');
       const extra = process.env.LINEA_SLURM_ARGS?.trim();
       return new SlurmExecutor({
         maxQueued: jobs,
         root,
         cacheDir,
+        ...(group !== undefined ? { group } : {}),
+        ...(localBelow !== undefined ? { localBelow } : {}),
         ...(process.env.LINEA_SLURM_PARTITION ? { partition: process.env.LINEA_SLURM_PARTITION } : {}),
         ...(process.env.LINEA_SLURM_ACCOUNT ? { account: process.env.LINEA_SLURM_ACCOUNT } : {}),
         ...(extra ? { extraArgs: extra.split(/\s+/) } : {}),

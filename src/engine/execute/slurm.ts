@@ -8,6 +8,14 @@
  *
  * Submitted job ids go into the key's lease (the scheduler records the `submitted` event), so a
  * rerun after the driver died adopts a job still running instead of submitting it again.
+ *
+ * Small work does not pay for a job. A stage marked `local` (Snakemake's localrules), or whose
+ * earlier runs took less than `localBelow` seconds, runs in the driver. Tasks ready at the same
+ * time are grouped, up to `group` per job (`linea worker --task a --task b…` runs them one after
+ * another, each into its own job directory): one submission, queue wait and worker start-up for
+ * all. Each task still has its own directory, outcome and lease entry (the group's job id), so
+ * adoption, one execution per key and a failure blocking only its own dependents hold as for a
+ * job of one; a task its group's job died before reaching is submitted again on its own.
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -16,7 +24,8 @@ import { execa } from 'execa';
 import { errorMessage } from '../core/errors.ts';
 import type { Executor, JobRef, StageTask, TaskEvent, TaskOutcome } from './executor.ts';
 import type { Store, Workspace } from '../store/store.ts';
-import { newJobDir, readEvents, readOutcome, writeTaskFile } from './task-file.ts';
+import { runTask } from './executor.ts';
+import { newJobDir, readEvents, readOutcome, wasStarted, writeTaskFile } from './task-file.ts';
 
 /** Slurm job states (squeue/sacct) that mean the job will not run any more. */
 const TERMINAL = new Set([
@@ -45,7 +54,22 @@ export interface SlurmOptions {
   readonly pollMs?: number;
   /** How long a job that ended may take to show its outcome file on a slow shared filesystem (ms). */
   readonly outcomeGraceMs?: number;
+  /** Instances of stages whose earlier runs took less than this (seconds) run in the driver (--local-below; 0: none). */
+  readonly localBelow?: number;
+  /** At most this many tasks ready together share one job (--group; 1: a job each). */
+  readonly group?: number;
 }
+
+/** A task waiting for a job: it joins the next group submitted. */
+interface Waiting {
+  readonly dir: string;
+  readonly task: StageTask;
+  readonly submitted: (job: JobRef) => void;
+  readonly failed: (error: unknown) => void;
+}
+
+/** How long a ready task waits for others to share its job: the scheduler hands over a burst in well under this. */
+const GATHER_MS = 25;
 
 interface JobState {
   readonly state: string;
@@ -63,11 +87,36 @@ export class SlurmExecutor implements Executor {
   private readonly states = new Map<string, JobState | 'unknown'>();
   private poll: Promise<void> | undefined;
   private lastPoll = 0;
+  /** Job id → how many tasks still follow it (a group's tasks share one job). */
+  private readonly followers = new Map<string, number>();
+  private readonly maxJobs: number;
+  private readonly group: number;
+  private readonly localBelow: number;
+  private estimates: Readonly<Record<string, number>> = {};
+  private readonly waiting: Waiting[] = [];
+  /** Jobs this executor submitted that some task still follows: at most maxJobs. */
+  private jobsInFlight = 0;
+  private gathering: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: SlurmOptions) {
-    this.slots = Math.max(1, options.maxQueued);
+    this.maxJobs = Math.max(1, options.maxQueued);
+    this.group = Math.max(1, Math.floor(options.group ?? 1));
+    this.localBelow = options.localBelow ?? 0;
+    // Tasks a group could take, beyond the jobs queued: the scheduler hands over that many at once.
+    this.slots = this.maxJobs * this.group;
     this.pollMs = options.pollMs ?? Number(process.env.LINEA_SLURM_POLL_MS ?? 1000);
     this.graceMs = options.outcomeGraceMs ?? 5000;
+  }
+
+  setEstimates(seconds: Readonly<Record<string, number>>): void {
+    this.estimates = seconds;
+  }
+
+  /** Whether a task runs in the driver: its stage says so, or it is known to take less than localBelow. */
+  private runsInDriver(task: StageTask): boolean {
+    if (task.resources?.local !== undefined) return task.resources.local;
+    const seconds = this.estimates[task.stage];
+    return seconds !== undefined && seconds < this.localBelow;
   }
 
   /** Jobs write into their own directory under <cache>/jobs, which no sweep of tmp/ touches. */
@@ -76,30 +125,108 @@ export class SlurmExecutor implements Executor {
   }
 
   async run(task: StageTask, onEvent: (event: TaskEvent) => void, signal: AbortSignal): Promise<TaskOutcome> {
+    if (this.runsInDriver(task)) {
+      const seconds = this.estimates[task.stage];
+      onEvent({
+        type: 'log',
+        message:
+          task.resources?.local === true
+            ? 'runs in the driver (the stage is local)'
+            : `runs in the driver (earlier runs took ${seconds?.toFixed(2)} s, under --local-below ${this.localBelow})`,
+      });
+      return runTask(task, onEvent, signal);
+    }
     const dir = dirname(dirname(task.outDir));
     await writeTaskFile(dir, task, this.options.root);
     const retry = task.resources?.retry;
+    let regrouped = false;
     for (let attempt = 0; ; attempt++) {
-      let id: string;
+      let job: JobRef;
       try {
-        id = await this.submit(dir, task);
+        job = await this.submitted(dir, task, regrouped);
       } catch (error) {
         return { ok: false, error: `sbatch failed: ${errorMessage(error)}` };
       }
-      onEvent({ type: 'submitted', job: { executor: 'slurm', id, dir } });
-      const result = await this.follow({ executor: 'slurm', id, dir }, onEvent, signal);
+      onEvent({ type: 'submitted', job });
+      const result = await this.follow(job, onEvent, signal);
       if (result.outcome.ok || !result.state || signal.aborted) return result.outcome;
+      // A group's job that died before this task began did not run it: once more, in a job of its own.
+      if (!regrouped && job.stderr && !(await wasStarted(dir))) {
+        regrouped = true;
+        attempt--;
+        onEvent({
+          type: 'log',
+          message: `slurm job ${job.id} ended ${result.state} before this task began; submitting it alone`,
+        });
+        continue;
+      }
       const again = retry && retry.on.includes(result.state) && attempt < retry.times;
       if (!again) return result.outcome;
       onEvent({
         type: 'log',
-        message: `slurm job ${id} ended ${result.state}; resubmitting (retry ${attempt + 1} of ${retry.times})`,
+        message: `slurm job ${job.id} ended ${result.state}; resubmitting (retry ${attempt + 1} of ${retry.times})`,
       });
+    }
+  }
+
+  /**
+   * The job that will run this task: it waits for a free job slot and for the other tasks ready
+   * now, then goes into one job with up to `group` of them (only with tasks that ask for the same
+   * resources, and always alone when `alone`).
+   */
+  private submitted(dir: string, task: StageTask, alone: boolean): Promise<JobRef> {
+    if (alone || this.group === 1) return this.whenSlot(() => this.submitJob([{ dir, task }]).then((jobs) => jobs[0]!));
+    return new Promise<JobRef>((resolve, reject) => {
+      this.waiting.push({ dir, task, submitted: resolve, failed: reject });
+      this.gathering ??= setTimeout(() => {
+        this.gathering = undefined;
+        void this.dispatch();
+      }, GATHER_MS);
+    });
+  }
+
+  private slotFreed: (() => void)[] = [];
+  /** Jobs this driver submitted (each holds a job slot until no task follows it). */
+  private readonly submittedHere = new Set<string>();
+
+  /** Run `submit` once fewer than maxJobs jobs are in flight; the slot is held until the job is followed no more. */
+  private async whenSlot<T>(submit: () => Promise<T>): Promise<T> {
+    while (this.jobsInFlight >= this.maxJobs) await new Promise<void>((resolve) => this.slotFreed.push(resolve));
+    this.jobsInFlight++;
+    try {
+      return await submit();
+    } catch (error) {
+      this.release();
+      throw error;
+    }
+  }
+
+  private release(): void {
+    this.jobsInFlight--;
+    this.slotFreed.shift()?.();
+  }
+
+  /** Submit groups of waiting tasks while job slots are free. */
+  private async dispatch(): Promise<void> {
+    while (this.waiting.length) {
+      const first = this.waiting[0]!;
+      const kind = resourceKind(first.task);
+      const members = this.waiting.filter((w) => resourceKind(w.task) === kind).slice(0, this.group);
+      for (const m of members) this.waiting.splice(this.waiting.indexOf(m), 1);
+      await this.whenSlot(() => this.submitJob(members))
+        .then((jobs) => {
+          for (const [i, m] of members.entries()) m.submitted(jobs[i]!);
+        })
+        .catch((error: unknown) => {
+          for (const m of members) m.failed(error);
+        });
     }
   }
 
   /** Follow a job a previous driver submitted (its id was in the lease). */
   async adopt(job: JobRef, onEvent: (event: TaskEvent) => void, signal: AbortSignal): Promise<TaskOutcome> {
+    // Several tasks of one group may adopt the same job: each follows it.
+    this.followers.set(job.id, (this.followers.get(job.id) ?? 0) + 1);
     return (await this.follow(job, onEvent, signal)).outcome;
   }
 
@@ -116,11 +243,15 @@ export class SlurmExecutor implements Executor {
 
   async close(): Promise<void> {}
 
-  private async submit(dir: string, task: StageTask): Promise<string> {
+  /** One sbatch for these tasks (their resources are alike); each gets the job as it will follow it. */
+  private async submitJob(members: readonly { dir: string; task: StageTask }[]): Promise<JobRef[]> {
+    const { dir, task } = members[0]!;
+    const grouped = members.length > 1;
     const r = task.resources ?? {};
+    // A group's output goes to its first task's directory; the others' JobRef names it.
     const args = [
       '--parsable',
-      `--job-name=linea:${task.instance}`.slice(0, 200),
+      `--job-name=linea:${task.instance}${grouped ? ` +${members.length - 1}` : ''}`.slice(0, 200),
       `--chdir=${this.options.root}`,
       `--output=${join(dir, 'stdout')}`,
       `--error=${join(dir, 'stderr')}`,
@@ -134,14 +265,34 @@ export class SlurmExecutor implements Executor {
       ...(this.options.account ? [`--account=${this.options.account}`] : []),
       ...(this.options.extraArgs ?? []),
       // --single-threaded-gc as bin/linea.js sets it: V8's GC threads would compete with OpenMP's.
-      `--wrap=${shellQuote([process.execPath, '--single-threaded-gc', LINEA, 'worker', '--task', dir])}`,
+      `--wrap=${shellQuote([process.execPath, '--single-threaded-gc', LINEA, 'worker', ...members.flatMap((m) => ['--task', m.dir])])}`,
     ];
     const result = await execa('sbatch', args, { reject: false, timeout: 60_000 });
     if (result.exitCode !== 0) throw new Error((result.stderr || result.stdout || `exit ${result.exitCode}`).trim());
     const id = result.stdout.trim().split(';')[0]!;
     if (!/^\d+$/.test(id)) throw new Error(`unexpected sbatch output: ${result.stdout}`);
     this.states.set(id, { state: 'PENDING' });
-    return id;
+    this.followers.set(id, members.length);
+    this.submittedHere.add(id);
+    return members.map((m) => ({
+      executor: 'slurm',
+      id,
+      dir: m.dir,
+      ...(grouped ? { stderr: join(dir, 'stderr') } : {}),
+    }));
+  }
+
+  /** A task stops following its job; the job's slot is free once none does. */
+  private unfollow(id: string): void {
+    const left = (this.followers.get(id) ?? 1) - 1;
+    if (left > 0) {
+      this.followers.set(id, left);
+      return;
+    }
+    this.followers.delete(id);
+    this.states.delete(id);
+    // Only jobs this driver submitted hold a slot (an adopted one was submitted by another).
+    if (this.submittedHere.delete(id)) this.release();
   }
 
   /** Forward events until the job leaves an outcome, ends without one, or the run is interrupted. */
@@ -183,7 +334,7 @@ export class SlurmExecutor implements Executor {
         await sleep(this.pollMs, signal);
       }
     } finally {
-      this.states.delete(job.id);
+      this.unfollow(job.id);
     }
   }
 
@@ -224,7 +375,7 @@ export class SlurmExecutor implements Executor {
   private async failure(job: JobRef, state: JobState): Promise<TaskOutcome> {
     const info = (await sacct([job.id])).get(job.id);
     const exit = info?.exitCode ? `, exit code ${info.exitCode}` : '';
-    const tail = await readFile(join(job.dir, 'stderr'), 'utf8')
+    const tail = await readFile(job.stderr ?? join(job.dir, 'stderr'), 'utf8')
       .then((text) => text.trim().split('\n').slice(-5).join('\n'))
       .catch(() => '');
     const why = state.reason ? ` (${state.reason})` : '';
@@ -265,4 +416,10 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
       { once: true },
     );
   });
+}
+
+/** Tasks that may share a job: those that ask for the same machine (a job gets one set of flags). */
+function resourceKind(task: StageTask): string {
+  const { cpus, memory, gpus, time } = task.resources ?? {};
+  return JSON.stringify([cpus, memory, gpus, time]);
 }

@@ -5,6 +5,7 @@
  * file is the truth about a job: a scheduler's job state only explains a job that left none.
  *
  *   <cache>/jobs/<id>/task.json      the task, with paths relative to the project and the cache
+ *   <cache>/jobs/<id>/started        written by the worker as it starts the task
  *   <cache>/jobs/<id>/events.jsonl   progress and log events, one JSON object per line
  *   <cache>/jobs/<id>/outcome.json   { ok, value } or { ok: false, error }
  *   <cache>/jobs/<id>/work/files/    the stage's workspace (committed by the driver)
@@ -15,7 +16,7 @@
  * the cache at a path every node sees.
  */
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
+import { access, appendFile, mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { StageTask, TaskEvent, TaskOutcome } from './executor.ts';
@@ -84,6 +85,18 @@ export async function readTaskFile(dir: string, root: string): Promise<StageTask
       Object.entries(file.task.inputs).map(([name, input]) => [name, { ...input, dir: store.filesDir(input.digest) }]),
     ),
   };
+}
+
+export async function markStarted(dir: string): Promise<void> {
+  await writeFile(join(dir, 'started'), `${hostName()} ${process.pid}\n`);
+}
+
+/** Whether a worker has started the task (a grouped job may die before it reaches every task). */
+export async function wasStarted(dir: string): Promise<boolean> {
+  return access(join(dir, 'started')).then(
+    () => true,
+    () => false,
+  );
 }
 
 export async function appendEvent(dir: string, event: TaskEvent): Promise<void> {

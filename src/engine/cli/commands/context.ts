@@ -28,7 +28,9 @@ export const OPTIONS = {
   jobs: { type: 'string', short: 'j' },
   executor: { type: 'string' },
   'max-queued': { type: 'string' },
-  task: { type: 'string' },
+  group: { type: 'string' },
+  'local-below': { type: 'string' },
+  task: { type: 'string', multiple: true },
   backend: { type: 'string' },
   out: { type: 'string' },
   json: { type: 'boolean' },
@@ -130,6 +132,34 @@ export async function withProject<T>(
 }
 
 /** --jobs, or --max-queued (the name cluster users know for the same limit: jobs queued at once). */
+/** --group: how many ready instances may share one cluster job (default 1, or $LINEA_GROUP). */
+export function groupFrom(flags: Flags): number {
+  const given = flags.group ?? process.env.LINEA_GROUP;
+  const group = given === undefined ? 1 : Number(given);
+  if (!Number.isInteger(group) || group < 1)
+    throw new LineaError(`--group ${given}: expected a whole number ≥ 1 (instances per cluster job)`, 'usage');
+  return group;
+}
+
+/**
+ * --local-below: seconds under which a cluster executor runs an instance in the driver, judged by
+ * its stage's earlier runs (default 5, or $LINEA_LOCAL_BELOW; 0 turns it off).
+ */
+export function localBelowFrom(flags: Flags): number {
+  const given = flags['local-below'] ?? process.env.LINEA_LOCAL_BELOW;
+  const seconds = given === undefined ? DEFAULT_LOCAL_BELOW : Number(given);
+  if (!Number.isFinite(seconds) || seconds < 0)
+    throw new LineaError(`--local-below ${given}: expected seconds ≥ 0 (0: every instance is a job)`, 'usage');
+  return seconds;
+}
+
+/**
+ * A job costs its submission, queue wait, poll and worker start: about 0.4 s on an idle
+ * single-node Slurm, often minutes on a busy cluster. A stage that took under 5 s last time is
+ * cheaper in the driver.
+ */
+const DEFAULT_LOCAL_BELOW = 5;
+
 export function jobsFrom(flags: Flags): number {
   const [flag, given] =
     flags['max-queued'] !== undefined ? ['--max-queued', flags['max-queued']] : ['--jobs', flags.jobs];

@@ -11,7 +11,7 @@ import { type RunObserver, runInstances } from '../../schedule/run.ts';
 import { stageEstimates } from '../../view/eta.ts';
 import { Journal, observers } from '../../view/journal.ts';
 import { type Project, sweepLeftovers } from '../../project/project.ts';
-import { type Flags, jobsFrom, type Loaded, withProject } from './context.ts';
+import { type Flags, groupFrom, jobsFrom, type Loaded, localBelowFrom, withProject } from './context.ts';
 
 export async function cmdRun(flags: Flags, selection?: Selection, preloaded?: Loaded): Promise<number> {
   const jobs = jobsFrom(flags);
@@ -21,7 +21,17 @@ export async function cmdRun(flags: Flags, selection?: Selection, preloaded?: Lo
       const executor = await phase('start executor', async () => {
         await sweepLeftovers(project);
         const name = chooseExecutor({ flag: flags.executor, pipeline: loaded.pipeline.executor }, jobs);
-        return createExecutor(name, { jobs, root: loaded.root, cacheDir: loaded.cacheDir });
+        const made = await createExecutor(name, {
+          jobs,
+          root: loaded.root,
+          cacheDir: loaded.cacheDir,
+          group: groupFrom(flags),
+          localBelow: localBelowFrom(flags),
+        });
+        // A cluster executor decides what runs in the driver from earlier runs' times, so it
+        // reads them before anything runs (a handful of index reads per stage).
+        if (made.setEstimates) made.setEstimates(await earlierTimes(project, instances));
+        return made;
       });
       const printer = new ProgressPrinter();
       const journal = new Journal(loaded.cacheDir);

@@ -1,23 +1,35 @@
 /**
- * `linea worker --task <dir>`: run one stage task from a job directory (task-file.ts) and leave
- * its events and outcome there. This is what a batch job runs on a cluster node; it needs only
- * the project (for the stage's code) and the cache (for its inputs) at the paths the task names.
- * It commits nothing: the driver that submitted it commits the workspace and indexes the run.
+ * `linea worker --task <dir> [--task <dir>…]`: run stage tasks from job directories (task-file.ts),
+ * one after another, and leave each one's events and outcome in its directory. This is what a
+ * batch job runs on a cluster node (several tasks when the executor grouped small instances into
+ * one job); it needs only the project (for the stages' code) and the cache (for their inputs) at
+ * the paths the tasks name. It commits nothing: the driver that submitted it commits each
+ * workspace and indexes each run.
  */
 import { errorMessage, LineaError } from '../../core/errors.ts';
 import { runTask } from '../../execute/executor.ts';
-import { appendEvent, readTaskFile, writeOutcome } from '../../execute/task-file.ts';
+import { appendEvent, markStarted, readTaskFile, writeOutcome } from '../../execute/task-file.ts';
 import type { Flags } from './context.ts';
 
 export async function cmdWorker(flags: Flags): Promise<number> {
-  const dir = flags.task;
-  if (!dir) throw new LineaError('usage: linea worker --task <job directory>', 'usage');
+  const dirs = flags.task ?? [];
+  if (dirs.length === 0) throw new LineaError('usage: linea worker --task <job directory> [--task <dir>…]', 'usage');
+  let failed = 0;
+  // The tasks of a group were ready together, so none needs another's result: each runs whatever
+  // the others did. The module of a stage, and what it loads, is loaded once for all.
+  for (const dir of dirs) if (!(await runOne(dir))) failed++;
+  return failed ? 1 : 0;
+}
+
+async function runOne(dir: string): Promise<boolean> {
   let task: Awaited<ReturnType<typeof readTaskFile>>;
   try {
     task = await readTaskFile(dir, process.cwd());
   } catch (error) {
     throw new LineaError(`linea worker: cannot read the task in ${dir}: ${errorMessage(error)}`, 'store');
   }
+  // A task of a group whose job died before reaching it shows no start: the driver submits it again.
+  await markStarted(dir);
   // Events are written in order, one append at a time, and all of them before the outcome.
   let events = Promise.resolve();
   const onEvent = (event: Parameters<typeof appendEvent>[1]) => {
@@ -29,5 +41,5 @@ export async function cmdWorker(flags: Flags): Promise<number> {
   await events;
   await writeOutcome(dir, outcome);
   if (!outcome.ok) process.stderr.write(`linea worker: ${task.instance} failed: ${outcome.error}\n`);
-  return outcome.ok ? 0 : 1;
+  return outcome.ok;
 }

@@ -31,6 +31,8 @@ export const baselineShapeStage = defineStage({
     linearized: input<LinearizeValue>('linearised network'),
     pathLength: input<PathLengthValue>('its path length'),
   },
+  // Milliseconds to a second of work: a cluster job would cost more than the stage (it runs in the driver).
+  resources: { local: true },
   run: async (ctx): Promise<BaselineShapeValue> => {
     const { widthMatchedBaseline } = await loadModels();
     const depth = Math.min(

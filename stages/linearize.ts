@@ -51,6 +51,8 @@ export const linearizeStage = defineStage({
   }),
   inputs: { data: input<DataValue>('prepared data'), sparse: input<SparsifyValue>('sparsified network') },
   env: BACKEND_ENV,
+  // Milliseconds to a second of work: a cluster job would cost more than the stage (it runs in the driver).
+  resources: { local: true },
   run: async (ctx): Promise<LinearizeValue> => {
     const [models, tf, { dataOf, useBackend }] = await Promise.all([loadModels(), loadTf(), loadTraining()]);
     const { countUnits, evaluate, foldLinear, headBatch, loadModel, saveModel, siteUnits, snapAlphas } = models;

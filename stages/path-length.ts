@@ -18,6 +18,8 @@ export const pathLengthStage = defineStage({
   }),
   inputs: { linearized: input<LinearizeValue>('linearised network') },
   env: BACKEND_ENV,
+  // Milliseconds to a second of work: a cluster job would cost more than the stage (it runs in the driver).
+  resources: { local: true },
   run: async (ctx): Promise<PathLengthValue> => {
     const [{ coreNetwork, countUnits, loadModel, siteUnits }, { useBackend }] = await Promise.all([
       loadModels(),

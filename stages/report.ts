@@ -27,6 +27,8 @@ export const reportStage = defineStage({
   name: 'report',
   description: 'HTML report with Vega-Lite figures, results.json, summary.md',
   publish: true,
+  // Reads every gathered result and renders figures: seconds, and it needs no node of its own.
+  resources: { local: true },
   params: z.object({
     title: z.string().default('Nonlinear advantage: how much nonlinearity does the network use?'),
     difficulty: z.array(z.object({ hard: z.string(), easy: z.string() }).strict()).default(DIFFICULTY),

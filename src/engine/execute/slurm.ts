@@ -68,6 +68,9 @@ interface Waiting {
   readonly failed: (error: unknown) => void;
 }
 
+/** The first look at a job's directory after submission (ms); each later one waits twice as long, up to pollMs. */
+const FIRST_LOOK_MS = 50;
+
 /** How long a ready task waits for others to share its job: the scheduler hands over a burst in well under this. */
 const GATHER_MS = 25;
 
@@ -303,7 +306,8 @@ export class SlurmExecutor implements Executor {
   ): Promise<{ outcome: TaskOutcome; state?: string }> {
     let offset = 0;
     let endedAt: number | undefined;
-    let unseen = 0;
+    let unknownSince: number | undefined;
+    let looks = 0;
     this.states.set(job.id, this.states.get(job.id) ?? { state: 'PENDING' });
     try {
       for (;;) {
@@ -320,7 +324,8 @@ export class SlurmExecutor implements Executor {
         const state = this.states.get(job.id);
         if (state === 'unknown') {
           // Neither squeue nor sacct knows it: give the controller a few polls, then give up.
-          if (++unseen > Math.max(10, 60_000 / this.pollMs)) {
+          unknownSince ??= Date.now();
+          if (Date.now() - unknownSince > Math.max(10 * this.pollMs, 60_000)) {
             return {
               outcome: { ok: false, error: `slurm job ${job.id} is not known to squeue or sacct; it was lost` },
             };
@@ -331,7 +336,10 @@ export class SlurmExecutor implements Executor {
           if (Date.now() - endedAt > this.graceMs)
             return { outcome: await this.failure(job, state), state: state.state };
         }
-        await sleep(this.pollMs, signal);
+        // The job directory is looked at soon after submission, then less and less often, up to
+        // the poll interval: a short job's outcome is seen within ~50 ms of being written, not up
+        // to a whole interval later (Slurm's own state is still asked at most twice an interval).
+        await sleep(Math.min(this.pollMs, FIRST_LOOK_MS * 2 ** looks++), signal);
       }
     } finally {
       this.unfollow(job.id);

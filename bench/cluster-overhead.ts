@@ -1,13 +1,18 @@
 /**
- * What running on Slurm costs per job, on this machine, in one invocation:
- *   1. N trivial independent stages (default 100) through the `slurm` executor (the node
- *      advertises 8 CPUs; --jobs 8 queued at once) and through the `pool` executor (--jobs 2);
- *   2. the experiment's smoke preset run locally (in process) and through slurm.
- * Each on a fresh cache, with a Postgres run index for slurm. Prints wall times and the overhead
- * per job: (slurm − pool) / N for the trivial stages.
+ * What running on Slurm costs, on this machine, in one invocation, beside its peers:
+ *   1. N trivial independent stages (default 100) through the `pool` executor (--jobs 2), through
+ *      `slurm` as one job each (--jobs 8, the node advertises 8 CPUs; --local-below 0), through
+ *      `slurm --group 10`, and through Snakemake's generic cluster mode on the same Slurm
+ *      (`--cluster "sbatch --parsable -p debug -c 1 --mem 100" --jobs 8`; its `--slurm` mode needs
+ *      slurmdbd accounting);
+ *   2. the experiment's smoke preset in process and through slurm (--jobs 4, with its driver-side
+ *      stages and --local-below as they come), and through slurm with --group 4;
+ *   3. with --default, the default pipeline in process and through slurm --jobs 2 (~10 minutes).
+ * Every sample on a fresh cache (Postgres run index for slurm); every sample is printed beside
+ * the median, and the ratios against Snakemake and against the in-process run.
  *
  *   sudo scripts/services.sh up            # Slurm, Postgres, Redis on loopback
- *   node --import tsx bench/cluster-overhead.ts [--stages 100] [--skip-smoke] [--json]
+ *   node --import tsx bench/cluster-overhead.ts [--stages 100] [--repeats 1] [--skip-smoke] [--default] [--json]
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,11 +24,14 @@ import { linkNodeModules, REPO } from '../test/helpers/project.ts';
 const { values } = parseArgs({
   options: {
     stages: { type: 'string', default: '100' },
+    repeats: { type: 'string', default: '1' },
     'skip-smoke': { type: 'boolean' },
+    default: { type: 'boolean' },
     json: { type: 'boolean' },
   },
 });
 const N = Number(values.stages);
+const REPEATS = Number(values.repeats);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const BIN = join(REPO, 'bin', 'linea.js');
 
@@ -34,7 +42,7 @@ for (const [, name, value] of readFileSync(join(servicesDir, 'env.sh'), 'utf8').
 }
 
 function trivialProject(dir: string): void {
-  mkdirSync(join(dir, 'stages'));
+  mkdirSync(join(dir, 'stages'), { recursive: true });
   writeFileSync(join(dir, 'package.json'), '{ "type": "module", "private": true }\n');
   writeFileSync(
     join(dir, 'stages', 'leaf.ts'),
@@ -61,49 +69,121 @@ export default definePipeline({
   linkNodeModules(dir);
 }
 
-async function wall(args: string[], cwd: string): Promise<number> {
+function snakemakeProject(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const outputs = JSON.stringify(Array.from({ length: N }, (_, i) => `out/leaf${i}.txt`));
+  writeFileSync(
+    join(dir, 'Snakefile'),
+    `rule all:\n    input: ${outputs}\n\nrule leaf:\n    output: "out/leaf{i}.txt"\n    shell: "echo {wildcards.i} > {output}"\n`,
+  );
+}
+
+async function timedCommand(cmd: string, args: string[], cwd: string): Promise<number> {
   const t0 = performance.now();
-  const result = await execa(process.execPath, ['--single-threaded-gc', BIN, ...args], { cwd, env, reject: false });
-  if (result.exitCode !== 0) throw new Error(`linea ${args.join(' ')} failed:\n${result.stderr}`);
+  // stdin from /dev/null: bash (Snakemake's job shell) reads ~/.bashrc when stdin is a socket.
+  const result = await execa(cmd, args, { cwd, env, reject: false, stdin: 'ignore' });
+  if (result.exitCode !== 0) throw new Error(`${cmd} ${args.join(' ')} failed:\n${result.stderr}`);
   return (performance.now() - t0) / 1000;
 }
 
-const results: Record<string, number> = {};
+interface Row {
+  readonly name: string;
+  readonly samples: number[];
+  readonly median: number;
+}
+const rows: Row[] = [];
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+/** REPEATS samples of one case, each in a fresh directory made by `prepare`. */
+async function measure(
+  name: string,
+  prepare: (dir: string) => void,
+  cmd: string,
+  args: (dir: string) => string[],
+  cwd?: string,
+) {
+  const samples: number[] = [];
+  for (let r = 0; r < REPEATS; r++) {
+    const dir = join(scratch, `${name.replace(/\W+/g, '-')}-${r}`);
+    prepare(dir);
+    samples.push(await timedCommand(cmd, args(dir), cwd ?? dir));
+    log(`${name}: ${samples.at(-1)!.toFixed(1)} s`);
+  }
+  rows.push({ name, samples, median: median(samples) });
+}
+
+const linea = [process.execPath, '--single-threaded-gc', BIN] as const;
+const slurm = ['--executor', 'slurm', '--index', () => env.LINEA_TEST_POSTGRES!] as const;
+const slurmArgs = (...more: string[]) => [...slurm.map((a) => (typeof a === 'function' ? a() : a)), ...more];
+const hasSnakemake =
+  (await execa('snakemake', ['--version'], { reject: false }).catch(() => ({ exitCode: 1 }))).exitCode === 0;
+if (!hasSnakemake) log('snakemake not installed (apt-get install snakemake): its row is skipped');
+
 const scratch = mkdtempSync(join(tmpdir(), 'linea-cluster-bench-'));
 try {
-  for (const executor of ['pool', 'slurm'] as const) {
-    const dir = join(scratch, `trivial-${executor}`);
-    mkdirSync(dir);
-    trivialProject(dir);
-    const args =
-      executor === 'slurm'
-        ? ['run', '--executor', 'slurm', '--jobs', '8', '--index', env.LINEA_TEST_POSTGRES!]
-        : ['run', '--executor', 'pool', '--jobs', '2'];
-    results[`trivial.${executor}`] = await wall(args, dir);
-    log(`${N} trivial stages, ${executor}: ${results[`trivial.${executor}`]!.toFixed(1)} s`);
-  }
-  results['trivial.overheadPerJob'] = (results['trivial.slurm']! - results['trivial.pool']!) / N;
+  const trivial = (name: string, more: string[]) =>
+    measure(name, trivialProject, linea[0], () => [...linea.slice(1), 'run', ...more]);
+  await trivial(`${N} trivial: pool --jobs 2`, ['--executor', 'pool', '--jobs', '2']);
+  await trivial(`${N} trivial: slurm --jobs 8, a job each`, slurmArgs('--jobs', '8', '--local-below', '0'));
+  await trivial(
+    `${N} trivial: slurm --jobs 8 --group 10`,
+    slurmArgs('--jobs', '8', '--group', '10', '--local-below', '0'),
+  );
+  if (hasSnakemake)
+    await measure(`${N} trivial: snakemake --cluster sbatch --jobs 8`, snakemakeProject, 'snakemake', () => [
+      '--cluster',
+      'sbatch --parsable -p debug -c 1 --mem 100',
+      '--jobs',
+      '8',
+      '--latency-wait',
+      '5',
+      '--quiet',
+      'all',
+    ]);
+  const experiment = (name: string, more: string[]) =>
+    measure(
+      name,
+      (dir) => mkdirSync(dir, { recursive: true }),
+      linea[0],
+      (dir) => [...linea.slice(1), 'run', '--cache-dir', join(dir, 'cache'), '--out', join(dir, 'results'), ...more],
+      // The experiment runs in the repository (its pipeline.ts); only the cache is fresh.
+      REPO,
+    );
+  const inRepo = experiment;
   if (!values['skip-smoke']) {
-    for (const executor of ['local', 'slurm'] as const) {
-      const cache = join(scratch, `smoke-${executor}`);
-      const args = ['run', '--preset', 'smoke', '--cache-dir', cache, '--out', join(cache, 'results')];
-      if (executor === 'slurm') args.push('--executor', 'slurm', '--jobs', '4', '--index', env.LINEA_TEST_POSTGRES!);
-      results[`smoke.${executor}`] = await wall(args, REPO);
-      log(`smoke preset, ${executor}: ${results[`smoke.${executor}`]!.toFixed(1)} s`);
-    }
+    await inRepo('smoke preset: in process', ['--preset', 'smoke']);
+    await inRepo('smoke preset: slurm --jobs 4', ['--preset', 'smoke', ...slurmArgs('--jobs', '4')]);
+    await inRepo('smoke preset: slurm --jobs 4 --group 4', [
+      '--preset',
+      'smoke',
+      ...slurmArgs('--jobs', '4', '--group', '4'),
+    ]);
+  }
+  if (values.default) {
+    await inRepo('default pipeline: in process', []);
+    await inRepo('default pipeline: slurm --jobs 2', slurmArgs('--jobs', '2'));
   }
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
 
-if (values.json) process.stdout.write(`${JSON.stringify(results)}\n`);
+const find = (prefix: string) => rows.find((r) => r.name.startsWith(prefix))?.median;
+const ratios: Record<string, number> = {};
+const snake = find(`${N} trivial: snakemake`);
+for (const r of rows.filter((r) => r.name.startsWith(`${N} trivial: slurm`)))
+  if (snake) ratios[`snakemake / (${r.name})`] = snake / r.median;
+for (const family of ['smoke preset', 'default pipeline']) {
+  const local = find(`${family}: in process`);
+  for (const r of rows.filter((r) => r.name.startsWith(`${family}: slurm`)))
+    if (local) ratios[`(${r.name}) / in process`] = r.median / local;
+}
+
+if (values.json) process.stdout.write(`${JSON.stringify({ repeats: REPEATS, rows, ratios })}\n`);
 else {
-  const lines = [
-    `${N} trivial stages: pool (--jobs 2) ${results['trivial.pool']!.toFixed(1)} s, slurm (--jobs 8, 8-CPU node) ${results['trivial.slurm']!.toFixed(1)} s`,
-    `slurm overhead per job: ${results['trivial.overheadPerJob']!.toFixed(2)} s`,
-    ...(results['smoke.local'] !== undefined
-      ? [`smoke preset: local ${results['smoke.local']!.toFixed(1)} s, slurm ${results['smoke.slurm']!.toFixed(1)} s`]
-      : []),
-  ];
-  process.stdout.write(`${lines.join('\n')}\n`);
+  const table = ['| case | samples (s) | median |', '|---|---|---|'];
+  for (const r of rows)
+    table.push(`| ${r.name} | ${r.samples.map((x) => x.toFixed(1)).join(', ')} | **${r.median.toFixed(1)} s** |`);
+  table.push('', '| ratio | value |', '|---|---|');
+  for (const [name, value] of Object.entries(ratios)) table.push(`| ${name} | ${value.toFixed(2)}× |`);
+  process.stdout.write(`${table.join('\n')}\n`);
 }

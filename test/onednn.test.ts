@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -569,5 +570,24 @@ if (!built) {
       { cwd: REPO, env: { LINEA_THREADS: 'many' } },
     );
     assert.match(bad.stdout, /LINEA_THREADS=many: expected a whole number ≥ 1/);
+  });
+
+  test("a Slurm job's kernels use the CPUs Slurm gave it, not every core of the node", async () => {
+    const run = await execa(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        "import('./src/models/native/onednn.ts').then((m) => console.log(m.loadOnednnAddon().threads()))",
+      ],
+      { cwd: REPO, env: { SLURM_CPUS_ON_NODE: '1' } },
+    );
+    assert.equal(run.stdout.trim(), '1');
+    const { threadCount } = await import('../src/models/native/onednn.ts');
+    assert.equal(threadCount({ SLURM_CPUS_PER_TASK: '1', SLURM_CPUS_ON_NODE: '2' }), 1, 'per task first');
+    assert.equal(threadCount({ LINEA_THREADS: '2', SLURM_CPUS_ON_NODE: '1' }), 2, 'LINEA_THREADS wins');
+    assert.equal(threadCount({ SLURM_CPUS_ON_NODE: '4096' }), availableParallelism(), 'never more than the machine');
+    assert.equal(threadCount({ SLURM_CPUS_ON_NODE: 'x' }), availableParallelism(), 'a malformed count is ignored');
   });
 }

@@ -1,6 +1,7 @@
 /**
- * Training speed against PyTorch: one SGD-momentum step (batch 128) of the two models of
- * bench/torch_reference.py, on every tfjs backend that works here, and in the same
+ * Training speed against PyTorch: one SGD-momentum step (batch 128) of the four models of
+ * bench/torch_reference.py (its two small PReLU CNNs, and the claims preset's network in its
+ * dense ReLU and sparsified PReLU phases), on every tfjs backend that works here, and in the same
  * invocation the PyTorch reference itself when python3-torch is installed. Each backend runs in
  * its own process (as a pipeline worker would), so one backend's state cannot slow another.
  *
@@ -16,7 +17,7 @@ import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { execa } from 'execa';
 import * as tf from '@tensorflow/tfjs-core';
 import { backendNames, selectBackend } from '../src/models/backends.ts';
-import { buildModel } from '../src/models/architectures/index.ts';
+import { buildModel, type ModelConfig, parseModelConfig } from '../src/models/architectures/index.ts';
 import { mulberry32, normalArray } from '../src/models/random.ts';
 import { REFERENCE_MODELS, referenceModel, type ReferenceModelName } from '../src/models/reference-models.ts';
 import { optimizerFor, trainingStep } from '../src/models/train.ts';
@@ -24,9 +25,38 @@ import { optimizerFor, trainingStep } from '../src/models/train.ts';
 const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
 const TORCH_REFERENCE = join(REPO, 'bench', 'torch_reference.py');
 
+/**
+ * The claims preset's network (pipeline.ts): six 3×3 convs with batch norm, 2×2 average pooling
+ * after the first and third, a GAP head, on 14×14 inputs; ReLU in its dense phase, channel-wise
+ * PReLU in its sparsified one.
+ */
+function claimsModel(activation: 'relu' | 'prelu'): ModelConfig {
+  return parseModelConfig({
+    kind: 'plain-cnn',
+    inputShape: [14, 14, 1],
+    classes: 4,
+    channels: [16, 16, 16, 32, 32, 32],
+    poolAfter: [0, 2],
+    pool: 'avg',
+    batchNorm: true,
+    head: 'gap',
+    activation,
+    init: 'he',
+  });
+}
+
+/** Every model measured, by the name the PyTorch reference gives its twin. */
+const MODELS: Readonly<Record<string, () => ModelConfig>> = {
+  ...Object.fromEntries(
+    (Object.keys(REFERENCE_MODELS) as ReferenceModelName[]).map((name) => [name, () => referenceModel(name)]),
+  ),
+  'claims-dense': () => claimsModel('relu'),
+  'claims-sparse': () => claimsModel('prelu'),
+};
+
 interface Row {
   backend: string;
-  model: ReferenceModelName;
+  model: string;
   batch: number;
   images_per_s: number;
   ms_per_step?: number;
@@ -92,8 +122,9 @@ function median(values: number[]): number {
 async function measure(backend: string): Promise<Row[]> {
   await selectBackend({ force: backend });
   const rows: Row[] = [];
-  for (const name of Object.keys(REFERENCE_MODELS) as ReferenceModelName[]) {
-    const model = buildModel(referenceModel(name), 0);
+  for (const [name, config] of Object.entries(MODELS)) {
+    const model = buildModel(config(), 0);
+    const classes = model.config.kind === 'mlp' ? model.config.outputs : model.config.classes;
     const optimizer = optimizerFor(model, {
       optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false },
       weightDecay: 0,
@@ -105,7 +136,7 @@ async function measure(backend: string): Promise<Row[]> {
       ...model.inputShape,
     ]);
     const labels = tf.tensor1d(
-      Int32Array.from({ length: batch }, () => Math.floor(rand() * 10)),
+      Int32Array.from({ length: batch }, () => Math.floor(rand() * classes)),
       'int32',
     );
     const timeStep = () => {
@@ -212,7 +243,7 @@ async function torchRows(log: (line: string) => void): Promise<Row[]> {
     String(batch),
   ]);
   const parsed = JSON.parse(run.stdout) as {
-    model: ReferenceModelName;
+    model: string;
     batch: number;
     images_per_s: number;
     ms_per_step: number;
@@ -257,8 +288,8 @@ async function main(): Promise<void> {
       String(budget),
       ...(flags.profile ? ['--profile'] : []),
     ];
-    // Two models, each about `budget` seconds at most unless a single step takes longer.
-    const limit = 4 * budget + 60;
+    // Each model about `budget` seconds at most unless a single step takes longer.
+    const limit = 2 * Object.keys(MODELS).length * budget + 60;
     const run = await execa(process.execPath, args, { reject: false, cwd: REPO, timeout: limit * 1000 });
     if (run.timedOut) {
       log(`${backend}: skipped (no result within ${limit} s; raise --budget to measure it)`);

@@ -32,7 +32,12 @@ const CONNECTION_CODES = new Set([
 export function isConnectionError(error: unknown): boolean {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
   if (typeof code === 'string' && CONNECTION_CODES.has(code)) return true;
-  return typeof message === 'string' && /Connection terminated|connection timeout|not queryable/i.test(message);
+  // pg-pool's own wording when no connection came within connectionTimeoutMillis (a driver whose
+  // event loop a local stage held, on a loaded machine): a reason to try again, as a refused one is.
+  return (
+    typeof message === 'string' &&
+    /Connection terminated|connection timeout|not queryable|timeout exceeded when trying to connect/i.test(message)
+  );
 }
 
 /** Run `attempt`, again while it fails for want of a connection, until `windowMs` has passed. */

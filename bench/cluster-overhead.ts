@@ -7,7 +7,8 @@
  *      slurmdbd accounting);
  *   2. the experiment's smoke preset in process and through slurm (--jobs 4, with its driver-side
  *      stages and --local-below as they come), and through slurm with --group 4;
- *   3. with --default, the default pipeline in process and through slurm --jobs 2 (~10 minutes).
+ *   3. with --default, the default pipeline in process and through slurm --jobs 2, alone and with
+ *      --group 4 (~15 minutes).
  * Every sample on a fresh cache (Postgres run index for slurm); every sample is printed beside
  * the median, and the ratios against Snakemake and against the in-process run.
  *
@@ -162,6 +163,7 @@ try {
   if (values.default) {
     await inRepo('default pipeline: in process', []);
     await inRepo('default pipeline: slurm --jobs 2', slurmArgs('--jobs', '2'));
+    await inRepo('default pipeline: slurm --jobs 2 --group 4', slurmArgs('--jobs', '2', '--group', '4'));
   }
 } finally {
   rmSync(scratch, { recursive: true, force: true });

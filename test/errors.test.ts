@@ -136,8 +136,11 @@ describe('errors', () => {
       [['--resources', 'slow.gpus=two'], /--resources slow\.gpus=two: gpus must be a whole number/],
       [
         ['--resources', 'slow.disk=1T'],
-        /--resources slow\.disk=1T: expected <stage>\.<cpus\|memory\|gpus\|time>=<value>/,
+        /--resources slow\.disk=1T: expected <stage>\.<cpus\|memory\|gpus\|time\|local>=<value>/,
       ],
+      [['--resources', 'slow.local=yes'], /--resources slow\.local=yes: local must be true or false/],
+      [['--group', '0'], /--group 0: expected a whole number ≥ 1 \(instances per cluster job\)/],
+      [['--local-below=-1'], /--local-below -1: expected seconds ≥ 0/],
       [
         ['--index', 'mysql://db/x'],
         /--index mysql:\/\/db\/x: no index backend for 'mysql:'; use files, sqlite, postgres:\/\/…/,

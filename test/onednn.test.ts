@@ -547,18 +547,23 @@ if (!built) {
     model.dispose();
   });
 
+  /** The thread count the addon is loaded with, in a fresh process with `env`. */
+  const loadedThreads = async (env: Record<string, string>) =>
+    (
+      await execa(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          '-e',
+          "import('./src/models/native/onednn.ts').then((m) => console.log(m.loadOnednnAddon().threads()))",
+        ],
+        { cwd: REPO, env },
+      )
+    ).stdout.trim();
+
   test('LINEA_THREADS sets the native thread count', async () => {
-    const run = await execa(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '-e',
-        "import('./src/models/native/onednn.ts').then((m) => console.log(m.loadOnednnAddon().threads()))",
-      ],
-      { cwd: REPO, env: { LINEA_THREADS: '1' } },
-    );
-    assert.equal(run.stdout.trim(), '1');
+    assert.equal(await loadedThreads({ LINEA_THREADS: '1' }), '1');
     const bad = await execa(
       process.execPath,
       [
@@ -573,17 +578,7 @@ if (!built) {
   });
 
   test("a Slurm job's kernels use the CPUs Slurm gave it, not every core of the node", async () => {
-    const run = await execa(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '-e',
-        "import('./src/models/native/onednn.ts').then((m) => console.log(m.loadOnednnAddon().threads()))",
-      ],
-      { cwd: REPO, env: { SLURM_CPUS_ON_NODE: '1' } },
-    );
-    assert.equal(run.stdout.trim(), '1');
+    assert.equal(await loadedThreads({ SLURM_CPUS_ON_NODE: '1' }), '1');
     const { threadCount } = await import('../src/models/native/onednn.ts');
     assert.equal(threadCount({ SLURM_CPUS_PER_TASK: '1', SLURM_CPUS_ON_NODE: '2' }), 1, 'per task first');
     assert.equal(threadCount({ LINEA_THREADS: '2', SLURM_CPUS_ON_NODE: '1' }), 2, 'LINEA_THREADS wins');

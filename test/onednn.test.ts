@@ -14,9 +14,11 @@ import { test } from 'node:test';
 import { execa } from 'execa';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/models/backends.ts';
-import { buildModel } from '../src/models/architectures/index.ts';
+import { buildModel, parseModelConfig } from '../src/models/architectures/index.ts';
 import { mulberry32, normalArray } from '../src/models/random.ts';
 import {
+  BATCH_NORM_TRAIN,
+  BATCH_NORM_TRAIN_GRAD,
   CONV_PARAM_GRADIENTS,
   convParamGradients,
   PRELU_MAX_POOL,
@@ -430,6 +432,65 @@ if (!built) {
         assert.ok(err <= 1e-4, `${param}: relative error ${err}`);
       }
       assert.ok(relativeError(onednn.after, cpu.after) <= 1e-4);
+    });
+  }
+
+  for (const activation of ['relu', 'prelu'] as const) {
+    test(`the claims network (${activation}): batch norm in one native pass each way gives the cpu backend's loss, gradients and moving statistics`, async () => {
+      const config = parseModelConfig({
+        kind: 'plain-cnn',
+        inputShape: [10, 10, 1],
+        classes: 4,
+        channels: [6, 8, 8],
+        poolAfter: [0],
+        pool: 'avg',
+        batchNorm: true,
+        head: 'gap',
+        activation,
+        init: 'he',
+      });
+      const stepOn = async (backend: string) => {
+        await selectBackend({ force: backend });
+        const model = buildModel(config, 4);
+        for (const s of model.sites) if (s.alpha) model.get(s.alpha).assign(tf.fill([s.channels], 0.2));
+        // Shifted and scaled so the batch statistics are far from the moving ones' initial (0, 1).
+        const x = tf.add(tf.mul(random([6, 10, 10, 1], 31), 3), 1.5);
+        const labels = tf.tensor1d([1, 3, 0, 2, 1, 0], 'int32');
+        let moving: Record<string, number[]> = {};
+        const { value, grads } = tf.variableGrads(() => {
+          const forward = model.forward(x, { training: true });
+          moving = Object.fromEntries(forward.updates.map((u) => [u.name, Array.from(u.value.dataSync())]));
+          tf.dispose(forward.updates.map((u) => u.value));
+          return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, 4), forward.output) as tf.Scalar;
+        });
+        const out = {
+          loss: value.dataSync()[0]!,
+          moving,
+          grads: Object.fromEntries(
+            model.specs
+              .filter((s) => s.trainable)
+              .map((s) => [s.name, Array.from(grads[model.get(s.name).name]!.dataSync())]),
+          ),
+        };
+        tf.dispose([x, labels, value, ...Object.values(grads)]);
+        model.dispose();
+        return out;
+      };
+      const cpu = await stepOn('cpu');
+      nativeCalls.clear();
+      const onednn = await stepOn('onednn');
+      assert.equal(nativeCalls.get(BATCH_NORM_TRAIN), 3, 'each of the three batch norms ran natively');
+      assert.equal(nativeCalls.get(BATCH_NORM_TRAIN_GRAD), 3, 'and so did their gradients');
+      assert.ok(Math.abs(onednn.loss - cpu.loss) <= 1e-5 * Math.abs(cpu.loss), `loss ${onednn.loss} vs ${cpu.loss}`);
+      assert.deepEqual(Object.keys(onednn.moving).sort(), Object.keys(cpu.moving).sort());
+      for (const [name, values] of Object.entries(cpu.moving)) {
+        const err = relativeError(onednn.moving[name]!, values);
+        assert.ok(err <= 1e-5, `${name}: relative error ${err}`);
+      }
+      for (const [param, g] of Object.entries(cpu.grads)) {
+        const err = relativeError(onednn.grads[param]!, g);
+        assert.ok(err <= 1e-4, `${param}: relative error ${err}`);
+      }
     });
   }
 

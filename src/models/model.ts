@@ -107,6 +107,59 @@ export function trainingBatchNorm(
   return op(x, gamma, beta);
 }
 
+/**
+ * A backend may register these two kernels to run a training step's batch norm, moving averages
+ * included, as one pass each way (the onednn backend does). BATCH_NORM_TRAIN takes x [..., C],
+ * gamma, beta, movingMean, movingVar [C] and gives [y, mean, rstd, nextMovingMean,
+ * nextMovingVar] with
+ *   y = (x − mean)·rstd·γ + β,  rstd = 1/√(variance + ε)  (batch statistics, variance biased),
+ *   next = moving·keep + (mean, variance)·(meanWeight, varWeight);
+ * BATCH_NORM_TRAIN_GRAD takes dy, x, gamma, mean, rstd and gives [dx, dγ, dβ] as
+ * trainingBatchNorm's gradient does. Same values as trainingBatchNorm, up to the order of sums.
+ */
+export const BATCH_NORM_TRAIN = 'LineaBatchNormTrain';
+export const BATCH_NORM_TRAIN_GRAD = 'LineaBatchNormTrainGrad';
+
+export interface BatchNormTrainAttrs {
+  readonly epsilon: number;
+  /** The moving averages' weight on their old value (1 − momentum). */
+  readonly keep: number;
+  /** The weights on the batch's mean and (biased) variance; varWeight unbiases it, as PyTorch does. */
+  readonly meanWeight: number;
+  readonly varWeight: number;
+}
+
+function nativeTrainingBatchNorm(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  movingMean: tf.Tensor,
+  movingVar: tf.Tensor,
+  attrs: BatchNormTrainAttrs,
+): { y: tf.Tensor; movingMean: tf.Tensor; movingVar: tf.Tensor } {
+  let moving: tf.Tensor[] = [];
+  // biome-ignore lint/plugin: tfjs types a custom gradient's inputs as a rest list; ours are exactly (x, γ, β)
+  const op = tf.customGrad(((xv: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    const [y, mean, rstd, nextMean, nextVar] = tf
+      .engine()
+      .runKernel(BATCH_NORM_TRAIN, { x: xv, gamma: g, beta: b, movingMean, movingVar }, { ...attrs }) as tf.Tensor[];
+    // Kept here: what a custom gradient's forward creates and neither returns nor saves is disposed.
+    moving = [tf.keep(nextMean!), tf.keep(nextVar!)];
+    save([xv, g, mean!, rstd!]);
+    return {
+      value: y!,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [xs, gs, m, r] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        return tf
+          .engine()
+          .runKernel(BATCH_NORM_TRAIN_GRAD, { dy: dy as tf.Tensor, x: xs, gamma: gs, mean: m, rstd: r }) as tf.Tensor[];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  const y = op(x, gamma, beta);
+  return { y, movingMean: moving[0]!, movingVar: moving[1]! };
+}
+
 /** A queued moving-statistics update: `variable ← value` after the step succeeds. */
 export interface StateUpdate {
   readonly name: string;
@@ -233,6 +286,24 @@ export class Layers {
           ),
         },
       );
+    if (x.dtype === 'float32' && tf.getKernel(BATCH_NORM_TRAIN, tf.getBackend())) {
+      const attrs: BatchNormTrainAttrs = {
+        epsilon: BN_EPSILON,
+        keep: 1 - momentum,
+        meanWeight: momentum,
+        varWeight: (momentum * n) / Math.max(n - 1, 1),
+      };
+      const {
+        y,
+        movingMean: nextMean,
+        movingVar: nextVar,
+      } = nativeTrainingBatchNorm(x, gamma, beta, movingMean, movingVar, attrs);
+      this.updates.push(
+        { name: `${name}/moving_mean`, value: nextMean },
+        { name: `${name}/moving_variance`, value: nextVar },
+      );
+      return y as T;
+    }
     return trainingBatchNorm(x, gamma, beta, axes, queue) as T;
   }
 

@@ -711,6 +711,129 @@ Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The per-channel sums of f(row r, channel ch) over rows, each thread summing its static share of
+// rows in double, then the threads' partials added in thread order: the result depends on the
+// thread count, never on timing.
+template <typename Term>
+void channel_sums(int64_t rows, int64_t c, std::vector<double>& out, Term term) {
+  int threads = omp_get_max_threads();
+  std::vector<double> partial(static_cast<size_t>(threads) * c, 0.0);
+#pragma omp parallel if (rows * c > 32768)
+  {
+    double* __restrict mine = partial.data() + static_cast<size_t>(omp_get_thread_num()) * c;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; r++) term(r, mine);
+  }
+  out.assign(c, 0.0);
+  for (int t = 0; t < threads; t++)
+    for (int64_t ch = 0; ch < c; ch++) out[ch] += partial[static_cast<size_t>(t) * c + ch];
+}
+
+// batchNormTrain(x, gamma, beta, movingMean, movingVar, y, mean, rstd, newMean, newVar, channels,
+//                epsilon, keep, meanWeight, varWeight):
+// batch norm of x [rows, c] on its own batch statistics, in three passes over x instead of the
+// dozen tfjs ops of model.ts's trainingBatchNorm, with the same arithmetic in float32:
+//   mean = Σx / rows, variance = Σ(x − mean)² / rows (both summed in double, as tf.moments),
+//   rstd = 1/√(variance + ε), y = (x − mean)·rstd·γ + β,
+//   newMean = movingMean·keep + mean·meanWeight, newVar = movingVar·keep + variance·varWeight
+// (the caller's moving-average rule, PyTorch's: keep = 1 − momentum, varWeight unbiases).
+Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
+  const float* x = f32(info[0], "x");
+  const float* gamma = f32(info[1], "gamma");
+  const float* beta = f32(info[2], "beta");
+  const float* moving_mean = f32(info[3], "movingMean");
+  const float* moving_var = f32(info[4], "movingVar");
+  float* y = f32(info[5], "y");
+  float* mean = f32(info[6], "mean");
+  float* rstd = f32(info[7], "rstd");
+  float* new_mean = f32(info[8], "newMean");
+  float* new_var = f32(info[9], "newVar");
+  const int64_t c = info[10].As<Napi::Number>().Int64Value();
+  const float eps = info[11].As<Napi::Number>().FloatValue();
+  const float keep = info[12].As<Napi::Number>().FloatValue();
+  const float mean_weight = info[13].As<Napi::Number>().FloatValue();
+  const float var_weight = info[14].As<Napi::Number>().FloatValue();
+  const int64_t rows = f32len(info[0]) / c;
+  std::vector<double> sums;
+  channel_sums(rows, c, sums, [&](int64_t r, double* __restrict acc) {
+    const float* __restrict in = x + r * c;
+    for (int64_t ch = 0; ch < c; ch++) acc[ch] += in[ch];
+  });
+  for (int64_t ch = 0; ch < c; ch++) mean[ch] = static_cast<float>(sums[ch] / static_cast<double>(rows));
+  channel_sums(rows, c, sums, [&](int64_t r, double* __restrict acc) {
+    const float* __restrict in = x + r * c;
+    for (int64_t ch = 0; ch < c; ch++) {
+      const float d = in[ch] - mean[ch];
+      acc[ch] += d * d;
+    }
+  });
+  for (int64_t ch = 0; ch < c; ch++) {
+    const float variance = static_cast<float>(sums[ch] / static_cast<double>(rows));
+    rstd[ch] = 1.0f / std::sqrt(variance + eps);
+    new_mean[ch] = moving_mean[ch] * keep + mean[ch] * mean_weight;
+    new_var[ch] = moving_var[ch] * keep + variance * var_weight;
+  }
+  const float* __restrict pm = mean;
+  const float* __restrict pr = rstd;
+#pragma omp parallel for if (rows * c > 32768)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* __restrict in = x + r * c;
+    float* __restrict out = y + r * c;
+    for (int64_t ch = 0; ch < c; ch++) out[ch] = ((in[ch] - pm[ch]) * pr[ch]) * gamma[ch] + beta[ch];
+  }
+  return info.Env().Undefined();
+}
+
+// batchNormTrainBackward(dy, x, gamma, mean, rstd, dx, dgamma, dbeta, channels): the gradients of
+// batchNormTrain in closed form (x̂ = (x − mean)·rstd recomputed, not stored):
+//   dβ = Σ dy,  dγ = Σ dy·x̂,  dx = γ·rstd · ((dy − dβ/n) − x̂·dγ/n)
+// in two passes over dy and x, each operation in model.ts's order.
+Napi::Value BatchNormTrainBackward(const Napi::CallbackInfo& info) {
+  const float* dy = f32(info[0], "dy");
+  const float* x = f32(info[1], "x");
+  const float* gamma = f32(info[2], "gamma");
+  const float* mean = f32(info[3], "mean");
+  const float* rstd = f32(info[4], "rstd");
+  float* dx = f32(info[5], "dx");
+  float* dgamma = f32(info[6], "dgamma");
+  float* dbeta = f32(info[7], "dbeta");
+  const int64_t c = info[8].As<Napi::Number>().Int64Value();
+  const int64_t rows = f32len(info[0]) / c;
+  // Σ dy and Σ dy·x̂ side by side: one pass, 2c sums.
+  std::vector<double> sums;
+  channel_sums(rows, 2 * c, sums, [&](int64_t r, double* __restrict acc) {
+    const float* __restrict g = dy + r * c;
+    const float* __restrict in = x + r * c;
+    for (int64_t ch = 0; ch < c; ch++) {
+      acc[ch] += g[ch];
+      acc[c + ch] += g[ch] * ((in[ch] - mean[ch]) * rstd[ch]);
+    }
+  });
+  const float n = static_cast<float>(rows);
+  std::vector<float> scale(c), shift(c), slope(c);
+  for (int64_t ch = 0; ch < c; ch++) {
+    dbeta[ch] = static_cast<float>(sums[ch]);
+    dgamma[ch] = static_cast<float>(sums[c + ch]);
+    scale[ch] = gamma[ch] * rstd[ch];
+    shift[ch] = dbeta[ch] / n;
+    slope[ch] = dgamma[ch] / n;
+  }
+  const float* __restrict ps = scale.data();
+  const float* __restrict pb = shift.data();
+  const float* __restrict pg = slope.data();
+#pragma omp parallel for if (rows * c > 32768)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* __restrict g = dy + r * c;
+    const float* __restrict in = x + r * c;
+    float* __restrict out = dx + r * c;
+    for (int64_t ch = 0; ch < c; ch++) {
+      const float xhat = (in[ch] - mean[ch]) * rstd[ch];
+      out[ch] = ps[ch] * ((g[ch] - pb[ch]) - xhat * pg[ch]);
+    }
+  }
+  return info.Env().Undefined();
+}
+
 // biasActivation(y, bias|null, channels, relu): in place, y = act(y + bias) per last-axis channel.
 Napi::Value BiasActivation(const Napi::CallbackInfo& info) {
   float* y = f32(info[0], "y");
@@ -771,6 +894,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("binary", Napi::Function::New(env, Binary));
   exports.Set("sgdMomentum", Napi::Function::New(env, SgdMomentum));
   exports.Set("batchNorm", Napi::Function::New(env, BatchNorm));
+  exports.Set("batchNormTrain", Napi::Function::New(env, BatchNormTrain));
+  exports.Set("batchNormTrainBackward", Napi::Function::New(env, BatchNormTrainBackward));
   exports.Set("biasActivation", Napi::Function::New(env, BiasActivation));
   exports.Set("reduceSum", Napi::Function::New(env, ReduceSum));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));

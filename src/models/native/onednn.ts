@@ -25,6 +25,9 @@ import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { attrsAs } from '../kernel-attrs.ts';
 import { BufferPool } from './buffer-pool.ts';
 import {
+  BATCH_NORM_TRAIN,
+  BATCH_NORM_TRAIN_GRAD,
+  type BatchNormTrainAttrs,
   CONV_PARAM_GRADIENTS,
   type ConvParamGradientsAttrs,
   PRELU_MAX_POOL,
@@ -138,6 +141,34 @@ export interface OnednnAddon {
     out: Float32Array,
     channels: number,
     epsilon: number,
+  ): void;
+  batchNormTrain(
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    movingMean: Float32Array,
+    movingVar: Float32Array,
+    y: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+    nextMean: Float32Array,
+    nextVar: Float32Array,
+    channels: number,
+    epsilon: number,
+    keep: number,
+    meanWeight: number,
+    varWeight: number,
+  ): void;
+  batchNormTrainBackward(
+    dy: Float32Array,
+    x: Float32Array,
+    gamma: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+    dx: Float32Array,
+    dgamma: Float32Array,
+    dbeta: Float32Array,
+    channels: number,
   ): void;
   biasActivation(y: Float32Array, bias: Float32Array | null, channels: number, relu: boolean): void;
   reduceSum(x: Float32Array, out: Float32Array, outer: number, r: number, inner: number, scale: number): void;
@@ -496,6 +527,89 @@ const fusedBatchNorm = native(tf.FusedBatchNorm, ({ inputs, backend, attrs }, a)
   return backend.makeTensorInfo(x.shape, 'float32', out);
 });
 
+/** The float32 arrays behind `names` of a kernel's inputs, or an error naming the kernel. */
+function f32Inputs<K extends string>(
+  kernelName: string,
+  backend: OnednnBackend,
+  inputs: NamedTensorInfoMap,
+  names: readonly K[],
+): Record<K, Float32Array> {
+  const out = {} as Record<K, Float32Array>;
+  for (const name of names) {
+    const t = inputs[name];
+    const v = t ? backend.f32(t) : undefined;
+    if (!v) throw new Error(`${kernelName}: input ${name} must be a float32 tensor`);
+    out[name] = v;
+  }
+  return out;
+}
+
+/** A training step's batch norm, moving averages included, in one native call (model.ts). */
+const batchNormTrain = {
+  kernelName: BATCH_NORM_TRAIN,
+  backendName: 'onednn',
+  kernelFunc: kernelFunc(({ inputs, backend, attrs }) => {
+    const v = f32Inputs(BATCH_NORM_TRAIN, backend, inputs, ['x', 'gamma', 'beta', 'movingMean', 'movingVar']);
+    const { epsilon, keep, meanWeight, varWeight } = attrsAs<BatchNormTrainAttrs>(attrs);
+    const shape = inputs.x!.shape;
+    const c = shape.at(-1)!;
+    if ([v.gamma, v.beta, v.movingMean, v.movingVar].some((p) => p.length !== c))
+      throw new Error(
+        `${BATCH_NORM_TRAIN}: gamma, beta and the moving statistics must have one value per channel (${c})`,
+      );
+    const y = uninitialized(v.x.length);
+    const [mean, rstd, nextMean, nextVar] = [0, 1, 2, 3].map(() => uninitialized(c)) as [
+      Float32Array,
+      Float32Array,
+      Float32Array,
+      Float32Array,
+    ];
+    loadOnednnAddon().batchNormTrain(
+      v.x,
+      v.gamma,
+      v.beta,
+      v.movingMean,
+      v.movingVar,
+      y,
+      mean,
+      rstd,
+      nextMean,
+      nextVar,
+      c,
+      epsilon,
+      keep,
+      meanWeight,
+      varWeight,
+    );
+    nativeCalls.set(BATCH_NORM_TRAIN, (nativeCalls.get(BATCH_NORM_TRAIN) ?? 0) + 1);
+    return [
+      backend.makeTensorInfo(shape, 'float32', y),
+      ...[mean, rstd, nextMean, nextVar].map((values) => backend.makeTensorInfo([c], 'float32', values)),
+    ];
+  }),
+} satisfies KernelConfig;
+
+/** Its gradient: [dx, dγ, dβ] in two native passes. */
+const batchNormTrainGrad = {
+  kernelName: BATCH_NORM_TRAIN_GRAD,
+  backendName: 'onednn',
+  kernelFunc: kernelFunc(({ inputs, backend }) => {
+    const v = f32Inputs(BATCH_NORM_TRAIN_GRAD, backend, inputs, ['dy', 'x', 'gamma', 'mean', 'rstd']);
+    const shape = inputs.x!.shape;
+    const c = shape.at(-1)!;
+    const dx = uninitialized(v.x.length);
+    const dgamma = uninitialized(c);
+    const dbeta = uninitialized(c);
+    loadOnednnAddon().batchNormTrainBackward(v.dy, v.x, v.gamma, v.mean, v.rstd, dx, dgamma, dbeta, c);
+    nativeCalls.set(BATCH_NORM_TRAIN_GRAD, (nativeCalls.get(BATCH_NORM_TRAIN_GRAD) ?? 0) + 1);
+    return [
+      backend.makeTensorInfo(shape, 'float32', dx),
+      backend.makeTensorInfo([c], 'float32', dgamma),
+      backend.makeTensorInfo([c], 'float32', dbeta),
+    ];
+  }),
+} satisfies KernelConfig;
+
 interface PoolAttrs {
   filterSize: [number, number] | number;
   strides: [number, number] | number;
@@ -848,6 +962,8 @@ function registerOnednn(): void {
   tf.registerKernel(preluMeanGrad);
   tf.registerKernel(reluGrad);
   tf.registerKernel(sgdMomentum);
+  tf.registerKernel(batchNormTrain);
+  tf.registerKernel(batchNormTrainGrad);
   tf.registerKernel(convParamGradients);
   registerPreluGradient();
   registerReluGradient();

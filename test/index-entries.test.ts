@@ -4,7 +4,7 @@
 // recomputed because its index entry was wrong.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { freshProjects, type Project, type RunJson, type StatusJson } from './helpers/project.ts';
@@ -92,7 +92,9 @@ describe('damaged index entries', () => {
 
   it('half-written index files that killed writers left are swept by the next run', async () => {
     const project = await ranProject(fresh);
-    const dir = join(project.cacheDir, 'index', 'run');
+    // Entries are written under index/.tmp/ and renamed into place (index-store.ts).
+    const dir = join(project.cacheDir, 'index', '.tmp');
+    mkdirSync(dir, { recursive: true });
     const old = join(dir, `${'a'.repeat(64)}.json.4242-deadbeef.tmp`);
     const recent = join(dir, `${'b'.repeat(64)}.json.4243-deadbeef.tmp`);
     writeFileSync(old, '{"key":');
@@ -103,6 +105,6 @@ describe('damaged index entries', () => {
     assert.ok(!existsSync(old), 'an hour-old temporary file is left');
     // One written a moment ago may belong to a writer still at work.
     assert.ok(existsSync(recent));
-    assert.ok(readdirSync(dir).some((n) => n.endsWith('.json')));
+    assert.ok(readdirSync(join(project.cacheDir, 'index', 'run')).some((n) => n.endsWith('.json')));
   });
 });

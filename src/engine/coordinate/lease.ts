@@ -8,6 +8,7 @@
  * process). Every wait on a lease therefore ends.
  */
 import { randomBytes } from 'node:crypto';
+import { uniqueSuffix } from '../core/unique.ts';
 import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, rename, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -140,7 +141,7 @@ export class Leases implements LeaseStore {
     for (let attempt = 0; attempt < 4; attempt++) {
       const holder: LeaseHolder = {
         ...this.me,
-        nonce: randomBytes(8).toString('hex'),
+        nonce: uniqueSuffix(),
         acquiredAt: new Date().toISOString(),
       };
       if (await createExclusive(path, JSON.stringify(holder))) {
@@ -289,7 +290,7 @@ export class Lease implements HeldLease {
     if (!(await this.stillHeld())) return;
     this.holding = { ...this.holding, job };
     // Written whole beside the lease and renamed over it: a reader sees the old or the new holder.
-    const tmp = `${this.path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+    const tmp = `${this.path}.${process.pid}-${uniqueSuffix()}.tmp`;
     await writeFile(tmp, JSON.stringify(this.holding));
     await rename(tmp, this.path);
   }
@@ -317,7 +318,7 @@ export class Lease implements HeldLease {
 async function createExclusive(path: string, content: string): Promise<boolean> {
   // Synchronous, as readLease: a few small local calls per stage, where thread-pool round trips
   // cost more than the calls themselves.
-  const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  const tmp = `${path}.${process.pid}-${uniqueSuffix()}.tmp`;
   writeFileSync(tmp, content);
   try {
     linkSync(tmp, path);

@@ -46,9 +46,14 @@ interface Produced {
   readonly value: Json;
 }
 
-/** `seconds`: how long the stage itself ran (not the wait for a slot or a lease), when it ran. */
+/**
+ * `seconds`: how long the stage itself ran (not the wait for a slot or a lease), when it ran.
+ * `committed`, on a result that ran: settles once its object is durable and its run recorded and
+ * indexed (commitRun), and its lease released. Dependents start on `produced` before that; the
+ * instance is reported done only then.
+ */
 type Outcome =
-  | { ok: true; produced: Produced; status: 'ran' | 'cached'; seconds?: number }
+  | { ok: true; produced: Produced; status: 'ran' | 'cached'; seconds?: number; committed?: Promise<void> }
   | { ok: false; error: string };
 
 export interface RunOptions {
@@ -61,6 +66,23 @@ export interface RunOptions {
   readonly verifyInputs?: boolean;
 }
 
+/** The longest the scheduler runs stages without letting the event loop in (ms). */
+const TURN_MS = 5;
+
+/**
+ * A chain of quick stages proceeds in microtasks and would never give the event loop a turn:
+ * answers from the disk thread (commits), signals, progress and heartbeats would wait for the
+ * whole chain. Awaiting the returned function gives a turn when TURN_MS have passed since the last.
+ */
+function eventLoopTurns(): () => Promise<void> {
+  let last = performance.now();
+  return async () => {
+    if (performance.now() - last < TURN_MS) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    last = performance.now();
+  };
+}
+
 export async function runInstances(
   project: Project,
   instances: readonly Instance[],
@@ -69,25 +91,16 @@ export async function runInstances(
   const slots = new Semaphore(options.executor.slots);
   const byKey = new Map<CacheKey, Promise<Outcome>>();
   const outcomes = new Map<string, Promise<Outcome>>();
-  const results = new Map<string, StageResult>();
-
-  const finish = (instance: Instance, key: CacheKey | null, status: RunStatus, seconds: number, error?: string) => {
-    const result: StageResult = {
-      id: instance.id,
-      stage: instance.stage.name,
-      key,
-      status,
-      seconds,
-      ...(error !== undefined ? { error } : {}),
-    };
-    results.set(instance.id, result);
-    options.observer.finished(result);
-  };
+  const { results, finish } = resultBook(options.observer);
+  /** Instances whose result is in use downstream while its commit completes (commitRun). */
+  const recording: Promise<void>[] = [];
+  const turn = eventLoopTurns();
 
   const runOne = async (instance: Instance): Promise<Outcome> => {
     const upstream = await Promise.all(
       Object.entries(instance.inputs).map(async ([name, inst]) => [name, inst, await outcomes.get(inst.id)!] as const),
     );
+    await turn();
     const failed = upstream.filter(([, , o]) => !o.ok);
     const started = Date.now();
     if (failed.length) {
@@ -118,7 +131,17 @@ export async function runInstances(
         ? result.seconds
         : (Date.now() - started) / 1000;
     const status: RunStatus = !result.ok ? 'failed' : shared ? 'cached' : result.status;
-    finish(instance, key, status, seconds, result.ok ? undefined : result.error);
+    if (result.ok && result.committed) {
+      // Done is said once the result is committed: what a run reports as ran survives a kill.
+      recording.push(
+        result.committed.then(
+          () => finish(instance, key, status, seconds),
+          (error: unknown) => finish(instance, key, 'failed', seconds, errorMessage(error)),
+        ),
+      );
+    } else {
+      finish(instance, key, status, seconds, result.ok ? undefined : result.error);
+    }
     return result;
   };
 
@@ -155,7 +178,26 @@ export async function runInstances(
   }
   for (const instance of instances) if (!outcomes.has(instance.id)) outcomes.set(instance.id, runOne(instance));
   await Promise.all(outcomes.values());
+  await Promise.all(recording);
   return instances.map((i) => results.get(i.id)!);
+}
+
+/** Each instance's result, kept and told to the observer as it is decided. */
+function resultBook(observer: RunObserver) {
+  const results = new Map<string, StageResult>();
+  const finish = (instance: Instance, key: CacheKey | null, status: RunStatus, seconds: number, error?: string) => {
+    const result: StageResult = {
+      id: instance.id,
+      stage: instance.stage.name,
+      key,
+      status,
+      seconds,
+      ...(error !== undefined ? { error } : {}),
+    };
+    results.set(instance.id, result);
+    observer.finished(result);
+  };
+  return { results, finish };
 }
 
 const digestsOf = (produced: Readonly<Record<string, Produced>>): Record<string, ArtifactDigest> =>
@@ -208,15 +250,22 @@ async function obtain(job: Job, slots: Semaphore): Promise<Outcome> {
         return { ok: false, error: errorMessage(error) };
       }
       if (acquired.ok) {
+        const { lease } = acquired;
+        let outcome: Outcome;
         try {
-          if (options.signal.aborted) return { ok: false, error: 'interrupted' };
           // Someone may have committed this key between our lookup and our lease.
-          const again = await cached();
-          if (again) return again;
-          return await execute(job, acquired.lease, acquired.inherited);
-        } finally {
-          await acquired.lease.release();
+          outcome = options.signal.aborted
+            ? { ok: false, error: 'interrupted' }
+            : ((await cached()) ?? (await execute(job, lease, acquired.inherited)));
+        } catch (error) {
+          await lease.release();
+          throw error;
         }
+        // The lease is held until the run is recorded: until then another process that wants
+        // the key waits for it, rather than finding no record and computing it again.
+        if (outcome.ok && outcome.committed) outcome.committed = outcome.committed.finally(() => lease.release());
+        else await lease.release();
+        return outcome;
       }
       if (!announcedWait) options.observer.waiting(job.instance.id, acquired.holder);
       announcedWait = true;
@@ -264,6 +313,28 @@ async function execute(job: Job, lease: HeldLease, inherited?: LeaseHolder): Pro
     workspace = executor.newWorkspace ? await executor.newWorkspace(project.store) : await project.store.newWorkspace();
     outcome = await executor.run(taskFor(job, workspace), onEvent, signal).catch((error: unknown) => failed(error));
   }
+  const result = await recordOutcome(job, outcome, workspace, lease, startedAt, told);
+  // A committed workspace became its object (store.ts seal): nothing is left to discard.
+  if (!result.ok) await project.store.discard(workspace.dir);
+  // A cluster job's directory (its task, events, logs) goes once its result is recorded: until
+  // then a driver that dies leaves the job for the next one to adopt.
+  if (outcome.ok && executor.newWorkspace) {
+    const jobDir = dirname(workspace.dir);
+    if (result.ok && result.committed) result.committed = result.committed.then(() => project.store.discard(jobDir));
+    else await project.store.discard(jobDir);
+  }
+  return result;
+}
+
+/** What became of a task: a failure recorded, or its result sealed and on its way to the record. */
+async function recordOutcome(
+  job: Job,
+  outcome: TaskOutcome,
+  workspace: Workspace,
+  lease: HeldLease,
+  startedAt: Date,
+  told: Told,
+): Promise<Outcome> {
   try {
     if (!outcome.ok) return await failedRun(job, outcome);
     // A holder whose lease was broken (thought dead) must not commit: the new holder computes it.
@@ -272,10 +343,6 @@ async function execute(job: Job, lease: HeldLease, inherited?: LeaseHolder): Pro
     return await commitRun(job, workspace, outcome.value, startedAt, told);
   } catch (error) {
     return { ok: false, error: errorMessage(error) };
-  } finally {
-    await project.store.discard(workspace.dir);
-    // A cluster job's directory (its task, events, logs) goes once its result is committed.
-    if (outcome.ok && executor.newWorkspace) await project.store.discard(dirname(workspace.dir));
   }
 }
 
@@ -315,11 +382,16 @@ async function failedRun(
   return { ok: false, error };
 }
 
-/** Seal the workspace into the store and record the run; the index write is the commit point. */
+/**
+ * Seal the workspace into the store, then record the run once the object is durable; the index
+ * write is the commit point. The outcome is returned sealed, with the rest as `committed`, so
+ * dependents start while this object's fsyncs run in a batch with others (durability.ts).
+ */
 async function commitRun(job: Job, workspace: Workspace, value: Json, startedAt: Date, told: Told): Promise<Outcome> {
   const { project, instance, key, fingerprint, inputs } = job;
-  // In use before it is published: a gc beside this run must not take it (store.ts commit).
-  const { digest, stamp, known } = await project.store.commit(workspace, value, (d) => project.activity.use(d));
+  // In use before it is published: a gc beside this run must not take it (store.ts seal).
+  const sealed = await project.store.seal(workspace, value, (d) => project.activity.use(d));
+  const { digest, stamp, known } = sealed;
   const record: RunRecord = {
     key,
     fingerprint,
@@ -337,12 +409,18 @@ async function commitRun(job: Job, workspace: Workspace, value: Json, startedAt:
     project: project.id,
     ...told.record(),
   };
-  // The store's copy first: if the index is unreachable now, a rerun still finds the result.
-  await project.store.saveRecord(key, record);
-  await project.index.put(record);
-  // Checkpoints exist to resume this key; once its result is committed they are dead weight.
-  await project.store.dropCheckpoints(key);
-  return { ok: true, status: 'ran', seconds: record.seconds, produced: { key, digest, value } };
+  const committed = (async () => {
+    // The object on disk, then the store's copy of the record, in one request that completes
+    // whatever this thread does next: if the process dies or the index is unreachable, a rerun
+    // still finds the result.
+    await project.store.sync(sealed, { key, value: record });
+    await project.index.put(record);
+    // Checkpoints exist to resume this key; once its result is committed they are dead weight.
+    await project.store.dropCheckpoints(key);
+  })();
+  // Settled by whoever awaits it (runInstances); this keeps a failure from counting as unhandled meanwhile.
+  committed.catch(() => undefined);
+  return { ok: true, status: 'ran', seconds: record.seconds, produced: { key, digest, value }, committed };
 }
 
 /** What a running stage reported that its record keeps: its metrics and its last log lines. */

@@ -4,7 +4,9 @@
  * manifest. Objects are built in tmp/, fsynced and renamed into objects/ab/cdef…: a reader sees
  * a whole object or none, whatever was killed when. Objects are never modified after the rename.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { uniqueSuffix } from '../core/unique.ts';
+import { syncThenWrite, writeFilesAtomically } from './durability.ts';
 import {
   chmodSync,
   closeSync,
@@ -79,9 +81,17 @@ export interface Pin {
 /** Written whole and renamed into place: a reader sees the old file or the new one. */
 function writeJsonAtomically(path: string, value: object): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  const tmp = `${path}.${process.pid}-${uniqueSuffix()}.tmp`;
   writeFileSync(tmp, JSON.stringify(value));
   renameSync(tmp, path);
+}
+
+/** What sealing a workspace gives: the object's digest, its manifest, and stamps for its record. */
+export interface Sealed {
+  readonly digest: ArtifactDigest;
+  readonly stamp: StatStamp;
+  readonly manifest: Manifest;
+  readonly known?: KnownManifest;
 }
 
 export class Store {
@@ -129,64 +139,140 @@ export class Store {
   }
 
   async newWorkspace(): Promise<Workspace> {
-    const dir = join(this.tmpDir, `${hostName()}-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const dir = join(this.tmpDir, `${hostName()}-${process.pid}-${uniqueSuffix()}`);
     const outDir = join(dir, 'files');
-    mkdirSync(outDir, { recursive: true });
+    try {
+      // Two plain mkdirs: tmp/ is there after init, and a recursive one tries the deepest first.
+      mkdirSync(dir);
+      mkdirSync(outDir);
+    } catch {
+      mkdirSync(outDir, { recursive: true });
+    }
     return { dir, outDir };
   }
 
   /**
-   * Seal a workspace into an object: hash its files, write the manifest, fsync, make read-only,
-   * and rename into place. An existing object with the same digest is kept if it verifies, or
-   * replaced if it does not (a corrupted object must not shadow a good recomputation).
-   *
-   * The metadata calls (stat, fsync, chmod, rename) are synchronous: each is small and local, and
-   * a thread-pool round trip per call made a commit cost several times its system calls (3.5 ms
-   * of a 1,000-stage benchmark's 10 ms per rerun stage). Only hashing large files stays
-   * asynchronous, so a big artifact does not hold the event loop.
-   *
-   * `beforePublish` runs once the digest is known and before the object appears in objects/: a
-   * run names the object in its in-use record there, so a gc that lists the object also sees it
-   * in use (gc.ts reads the records after listing), even with no grace period.
+   * Seal a workspace into an object and make it durable: `seal`, then `sync`. For callers that
+   * write a record at once; a run pipelines the two (run.ts commitRun).
    */
   async commit(
     workspace: Workspace,
     value: Json,
     beforePublish?: (digest: ArtifactDigest) => Promise<void>,
-  ): Promise<{ digest: ArtifactDigest; stamp: StatStamp; manifest: Manifest; known?: KnownManifest }> {
+  ): Promise<Sealed> {
+    const sealed = await this.seal(workspace, value, beforePublish);
+    await this.sync(sealed);
+    return sealed;
+  }
+
+  /**
+   * Seal a workspace into an object: hash its files, write the manifest, make read-only, and
+   * rename into place. An existing object with the same digest is kept if it verifies, or
+   * replaced if it does not (a corrupted object must not shadow a good recomputation, and one a
+   * crash left before it was durable may be partial).
+   *
+   * Sealed is not durable: the object is whole for every reader now, but on disk only after
+   * `sync`. Nothing may name it in a run record before then (durability.ts).
+   *
+   * The metadata calls (stat, chmod, rename) are synchronous: each is small and local, and a
+   * thread-pool round trip per call made a commit cost several times its system calls. Only
+   * hashing large files stays asynchronous, so a big artifact does not hold the event loop.
+   *
+   * `beforePublish` runs once the digest is known and before the object appears in objects/: a
+   * run names the object in its in-use record there, so a gc that lists the object also sees it
+   * in use (gc.ts reads the records after listing), even with no grace period.
+   */
+  async seal(
+    workspace: Workspace,
+    value: Json,
+    beforePublish?: (digest: ArtifactDigest) => Promise<void>,
+  ): Promise<Sealed> {
     const files: Record<string, { sha256: FileDigest; size: number }> = {};
+    // The stat taken to hash a file is its stamp too: chmod and rename leave size and mtime alone.
+    const stamp: Record<string, [number, number]> = {};
     for (const path of listFiles(workspace.outDir)) {
       const abs = join(workspace.outDir, path);
-      const { size } = statSync(abs);
+      const { size, mtimeMs } = statSync(abs);
       files[path] = { sha256: await hashFile(abs, size), size };
-      fsyncPath(abs);
+      stamp[path] = [size, mtimeMs];
       chmodSync(abs, 0o444);
     }
     const manifest: Manifest = { value, files };
     const text = canonicalJson(manifest);
     const digest = digestOf<'artifact'>(manifest);
     writeFileSync(join(workspace.dir, 'manifest.json'), text);
-    fsyncPath(join(workspace.dir, 'manifest.json'));
-    fsyncPath(workspace.dir);
     await beforePublish?.(digest);
     const target = this.objectDir(digest);
-    mkdirSync(dirname(target), { recursive: true });
+    const placed = await this.place(workspace.dir, target, digest);
+    const known = this.knownManifest(digest, manifest);
+    return {
+      digest,
+      // An object found in place has its own files, with their own stamps.
+      stamp: placed ? stamp : await this.stamp(digest, manifest),
+      manifest,
+      ...(known ? { known } : {}),
+    };
+  }
+
+  /** objects/ab/ folders known to exist: made once per process, not checked per commit. */
+  private readonly prefixes = new Set<string>();
+
+  /**
+   * Rename a sealed workspace to its object's place; false where an intact object with the same
+   * digest is there already (then the workspace goes). A damaged one there is replaced.
+   */
+  private async place(dir: string, target: string, digest: ArtifactDigest): Promise<boolean> {
+    const prefix = dirname(target);
+    if (!this.prefixes.has(prefix)) {
+      mkdirSync(prefix, { recursive: true });
+      this.prefixes.add(prefix);
+    }
     try {
-      renameSync(workspace.dir, target);
+      renameSync(dir, target);
+      return true;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
-      const existing = await this.verify(digest);
-      if (existing.ok) {
-        await rm(workspace.dir, { recursive: true, force: true });
-      } else {
-        await this.discard(target);
-        await rename(workspace.dir, target);
+      if (code === 'ENOENT') {
+        // The prefix folder went meanwhile (removed by hand, say): make it again.
+        this.prefixes.delete(prefix);
+        mkdirSync(prefix, { recursive: true });
+        renameSync(dir, target);
+        return true;
       }
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
     }
-    fsyncPath(dirname(target));
-    const known = this.knownManifest(digest, manifest);
-    return { digest, stamp: await this.stamp(digest, manifest), manifest, ...(known ? { known } : {}) };
+    if ((await this.verify(digest)).ok) {
+      await rm(dir, { recursive: true, force: true });
+      return false;
+    }
+    await this.discard(target);
+    await rename(dir, target);
+    return true;
+  }
+
+  /**
+   * Make a sealed object durable, then keep its run record (as saveRecord): each of its files,
+   * its manifest, every directory of it and the entry in objects/ab/ that names it fsynced, and
+   * only then the record written, on the store's disk thread in a batch with every other object
+   * sealed meanwhile (durability.ts). Handed over at once: it completes even while the main
+   * thread is held by the next stage.
+   */
+  sync(
+    { digest, manifest }: Pick<Sealed, 'digest' | 'manifest'>,
+    record?: { key: CacheKey; value: object },
+  ): Promise<void> {
+    const object = this.objectDir(digest);
+    const files = join(object, 'files');
+    const paths = Object.keys(manifest.files).map((path) => join(files, path));
+    const dirs = new Set<string>([files]);
+    for (const path of Object.keys(manifest.files)) {
+      const parts = path.split('/');
+      for (let i = 1; i < parts.length; i++) dirs.add(join(files, ...parts.slice(0, i)));
+    }
+    return syncThenWrite(
+      [...paths, join(object, 'manifest.json'), ...dirs, object, dirname(object)],
+      record ? [this.recordFile(record.key, record.value)] : [],
+    );
   }
 
   /** The manifest with its file's stamp now, for a run record (undefined if it cannot be read). */
@@ -304,9 +390,14 @@ export class Store {
     }
   }
 
-  /** Keep a copy of a run record beside the objects (written atomically). */
+  /** Keep a copy of a run record beside the objects (written atomically, on the disk thread). */
   async saveRecord(key: CacheKey, record: object): Promise<void> {
-    writeJsonAtomically(join(this.recordsDir, key.slice(0, 2), `${key}.json`), record);
+    await writeFilesAtomically([this.recordFile(key, record)]);
+  }
+
+  private recordFile(key: CacheKey, record: object): { path: string; content: string; tmp: string } {
+    const path = join(this.recordsDir, key.slice(0, 2), `${key}.json`);
+    return { path, content: JSON.stringify(record), tmp: `${path}.${process.pid}-${uniqueSuffix()}.tmp` };
   }
 
   async savePin(pin: Pin): Promise<void> {
@@ -369,7 +460,7 @@ export class Store {
    */
   async quarantine(digest: ArtifactDigest): Promise<string | undefined> {
     const dir = join(this.root, 'quarantine');
-    const target = join(dir, `${digest}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const target = join(dir, `${digest}-${process.pid}-${uniqueSuffix()}`);
     try {
       await mkdir(dir, { recursive: true });
       await rename(this.objectDir(digest), target);
@@ -394,7 +485,7 @@ export class Store {
    * that no run has started using it, and then removes it or puts it back.
    */
   async takeOut(dir: string): Promise<string | undefined> {
-    const trash = join(this.trashDir, `${process.pid}-${randomBytes(6).toString('hex')}`);
+    const trash = join(this.trashDir, `${process.pid}-${uniqueSuffix()}`);
     try {
       await rename(dir, trash);
       return trash;
@@ -477,7 +568,7 @@ export class Store {
   async saveCheckpoint(key: CacheKey, state: Json, write?: (dir: string) => void | Promise<void>): Promise<void> {
     const base = this.checkpointDir(key);
     await mkdir(base, { recursive: true });
-    const name = `c${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+    const name = `c${Date.now().toString(36)}-${uniqueSuffix()}`;
     const building = join(base, `${name}.tmp`);
     await mkdir(building);
     if (write) await write(building);
@@ -507,7 +598,8 @@ export class Store {
   }
 
   async dropCheckpoints(key: CacheKey): Promise<void> {
-    await rmTree(this.checkpointDir(key));
+    // Most keys never had one: a stat, rather than a trip through the thread pool to remove nothing.
+    if (existsSync(this.checkpointDir(key))) await rmTree(this.checkpointDir(key));
   }
 
   /** The cache keys that have checkpoints (runs that did not finish, or finished elsewhere). */

@@ -1,6 +1,7 @@
-// Code digests are cached by file stat (code.ts, stampedCodeDigests): an unchanged closure is
-// answered from the stamps without an esbuild pass, and any change to a file of the closure
-// (an edit, a replacement with equal size and mtime, a new import) digests it again.
+// Code digests are cached by file stat, then content (code.ts, stampedCodeDigests): an unchanged
+// closure is answered from the stamps without an esbuild pass, one saved again unchanged by its
+// bytes, and any change to a file of the closure (an edit, a replacement with equal size and
+// mtime, a new import) digests it again.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -89,10 +90,34 @@ describe('code digests cached by stat', () => {
     assert.deepEqual(Object.keys((await digest()).files), ['stages/a.ts', 'stages/b.ts', 'stages/c.ts']);
   });
 
-  it('does not stamp a file edited moments ago (an edit in the same mtime tick would go unseen)', async () => {
-    writeFileSync(join(root, 'stages', 'c.ts'), 'export const c = 3;\n');
+  it('answers a closure saved again unchanged (new stats, same bytes) from the stamps, without esbuild', async () => {
     await digest();
     plantMarker();
+    const path = join(root, 'stages', 'b.ts');
+    writeFileSync(`${path}.new`, readFileSync(path));
+    renameSync(`${path}.new`, path);
+    age('stages/b.ts');
+    assert.equal((await digest()).files['stages/b.ts'], 'from-the-stamps');
+    // …and stamps the new stat, so the next command does not read the file again.
+    const parsed = JSON.parse(readFileSync(stamps, 'utf8')) as {
+      modules: Record<string, { files: Record<string, { stat?: number[] }> }>;
+    };
+    const stat = statSync(path);
+    assert.deepEqual(Object.values(parsed.modules)[0]!.files[path]!.stat, [stat.size, stat.mtimeMs, stat.ino]);
+  });
+
+  it('does not trust the stat of a file edited moments ago: an edit in the same mtime tick is seen by its bytes', async () => {
+    const path = join(root, 'stages', 'c.ts');
+    const now = Date.now() / 1000;
+    writeFileSync(path, 'export const c = 3;\n');
+    utimesSync(path, now, now);
+    await digest();
+    plantMarker();
+    const before = statSync(path);
+    writeFileSync(path, 'export const c = 4;\n');
+    utimesSync(path, now, now);
+    const after = statSync(path);
+    assert.deepEqual([after.size, after.mtimeMs, after.ino], [before.size, before.mtimeMs, before.ino], 'same stat');
     assert.notEqual((await digest()).files['stages/c.ts'], 'from-the-stamps');
   });
 

@@ -6,8 +6,9 @@
  * what runs does. The closure stops at the engine (its sources here, its npm package in a
  * user's project): what the engine does to a result is keyed by ENGINE_VERSION instead.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { uniqueSuffix } from '../core/unique.ts';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire, isBuiltin } from 'node:module';
 import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -116,22 +117,33 @@ export async function digestCode(root: string, moduleUrls: readonly string[]): P
   return result;
 }
 
-/** A code digest and the stat of every file whose change could change it, when it was taken. */
+/** What a file was when a digest was taken; null where it did not exist (a lockfile added later). */
+type FileThen = {
+  /** Its stat; absent when it had been modified too recently to trust (file-stat.ts racy). */
+  readonly stat?: FileStat;
+  /** sha256 of its bytes; absent where the digest's own read of them is not known. */
+  readonly sha?: string;
+} | null;
+
+/** A code digest and every file whose change could change it, as it was when it was taken. */
 interface Stamped {
   readonly digest: CodeDigest;
-  /** Absolute path → its stat then, or null where it did not exist (a lockfile added later). */
-  readonly stats: Readonly<Record<string, FileStat | null>>;
+  /** Absolute path → what it was then. */
+  readonly files: Readonly<Record<string, FileThen>>;
 }
 
-const STAMPS_VERSION = 1;
+const STAMPS_VERSION = 2;
 
 /**
- * `digestCode` behind a cache keyed by file stat, as git's index does: a stage module whose
- * closure files, lockfile, imported packages' package.json and esbuild (the normaliser) all have
- * the stat they had when its digest was taken gets that digest back without an esbuild pass.
- * Anything else (a file edited, replaced, added to the lockfile) digests that module again, and
- * any edit to a file of a closure changes its stat, a new import included. `stampFile` is where
- * the stamps are kept (in the cache); one that cannot be read or written only costs the pass.
+ * `digestCode` behind a cache keyed by file stat, then by content, as git's index does: a stage
+ * module whose closure files, lockfile, imported packages' package.json and esbuild (the
+ * normaliser) all have the stat they had when its digest was taken gets that digest back without
+ * reading them. Where a stat differs, a file's bytes are compared with the ones the digest was
+ * made from: a file saved again unchanged (a generator that rewrites its sources, a checkout,
+ * `touch`) costs a read and a hash, not an esbuild pass. Anything else (a file edited, replaced,
+ * added to the lockfile) digests that module again; an edit to a file of a closure changes its
+ * bytes, a new import included. `stampFile` is where the stamps are kept (in the cache); one that
+ * cannot be read or written only costs the pass.
  */
 export async function stampedCodeDigests(
   root: string,
@@ -141,35 +153,87 @@ export async function stampedCodeDigests(
   const stamps = readStamps(stampFile);
   const result = new Map<string, CodeDigest>();
   const missing: string[] = [];
+  let restamped = false;
   for (const url of new Set(moduleUrls)) {
-    const entry = stamps[fileURLToPath(url)];
-    if (entry && Object.entries(entry.stats).every(([path, then]) => sameStat(statOf(path), then))) {
-      result.set(url, { files: Object.freeze(entry.digest.files), packages: Object.freeze(entry.digest.packages) });
-    } else {
+    const module = fileURLToPath(url);
+    const entry = stamps[module];
+    const checked = entry && checkFiles(entry.files);
+    if (!entry || !checked) {
       missing.push(url);
+      continue;
+    }
+    result.set(url, { files: Object.freeze(entry.digest.files), packages: Object.freeze(entry.digest.packages) });
+    // Same bytes under new stats: stamp the stats now, so the next command need not read them.
+    if (checked !== entry.files) {
+      stamps[module] = { digest: entry.digest, files: checked };
+      restamped = true;
     }
   }
-  if (!missing.length) return result;
+  if (!missing.length) {
+    if (restamped) writeStamps(stampFile, stamps);
+    return result;
+  }
   const computed = await digestCode(root, missing);
-  const now = Date.now();
   for (const [url, digest] of computed) {
     result.set(url, digest);
-    const stats = dependenciesOf(root, digest);
-    if (racy(Object.values(stats), now)) delete stamps[fileURLToPath(url)];
-    else stamps[fileURLToPath(url)] = { digest, stats };
+    const files: Record<string, FileThen> = {};
+    for (const path of dependenciesOf(root, digest)) files[path] = fileNow(path, digestedBytes.get(path));
+    stamps[fileURLToPath(url)] = { digest, files };
   }
   writeStamps(stampFile, stamps);
   return result;
 }
 
-function dependenciesOf(root: string, digest: CodeDigest): Record<string, FileStat | null> {
-  const paths = [
+/**
+ * Whether every file is as it was: the same `files` where each stat still holds; a refreshed copy
+ * where some file's stat moved but its bytes did not; undefined where anything changed.
+ */
+function checkFiles(files: Readonly<Record<string, FileThen>>): Readonly<Record<string, FileThen>> | undefined {
+  let refreshed: Record<string, FileThen> | undefined;
+  for (const [path, then] of Object.entries(files)) {
+    const stat = statOf(path);
+    if (then === null || stat === null) {
+      if (then !== stat) return undefined;
+      continue;
+    }
+    if (then.stat && sameStat(stat, then.stat)) continue;
+    if (!then.sha || contentOf(path) !== then.sha) return undefined;
+    refreshed ??= { ...files };
+    refreshed[path] = racy([stat]) ? { sha: then.sha } : { stat, sha: then.sha };
+  }
+  return refreshed ?? files;
+}
+
+/**
+ * What a file is now, for a new stamp: its stat unless too fresh to trust (an edit in the same
+ * mtime tick, or between the digest's read and this stat, would go unseen), and `sha`, the hash
+ * of the bytes the digest was made from. A file the digest did not read itself (the lockfile,
+ * a package.json) gets the hash of its bytes now only when its stat is not fresh either.
+ */
+function fileNow(path: string, sha: string | undefined): FileThen {
+  const stat = statOf(path);
+  if (stat === null) return null;
+  if (racy([stat])) return sha ? { sha } : {};
+  const bytes = sha ?? contentOf(path);
+  return bytes ? { stat, sha: bytes } : { stat };
+}
+
+/** sha256 of a file's bytes, or null where it cannot be read. */
+function contentOf(path: string): string | null {
+  try {
+    return createHash('sha256').update(readFileSync(path)).digest('hex');
+  } catch {
+    return null;
+  }
+}
+
+function dependenciesOf(root: string, digest: CodeDigest): string[] {
+  return [
     ...Object.keys(digest.files).map((file) => resolve(root, file)),
     join(root, 'package-lock.json'),
     ...Object.keys(digest.packages).map((name) => join(root, 'node_modules', name, 'package.json')),
     esbuildManifest(),
   ];
-  return Object.fromEntries(paths.map((path) => [path, statOf(path)]));
 }
 
 function esbuildManifest(): string {
@@ -198,7 +262,7 @@ function readStamps(file: string): Record<string, Stamped> {
 
 /** Written whole and renamed into place; concurrent commands may each write, the last one wins. */
 function writeStamps(file: string, modules: Record<string, Stamped>): void {
-  const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  const tmp = `${file}.${process.pid}-${uniqueSuffix()}.tmp`;
   try {
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(tmp, JSON.stringify({ version: STAMPS_VERSION, engine: ENGINE_VERSION, modules }));
@@ -214,20 +278,29 @@ export async function normalisedFileDigest(path: string): Promise<FileDigest> {
   return normalisedDigest(path, transformSync);
 }
 
-const normalisedCache = new Map<string, { mtimeMs: number; size: number; digest: FileDigest }>();
+/**
+ * Normalised digests by (extension, sha256 of the bytes): within one process (the view, a test)
+ * a file is always read, and esbuild runs only on bytes not seen before.
+ */
+const normalisedCache = new Map<string, FileDigest>();
+/** Path → sha256 of the bytes its latest normalised digest was made from (for the stamps). */
+const digestedBytes = new Map<string, string>();
 
 function normalisedDigest(path: string, transformSync: typeof import('esbuild').transformSync): FileDigest {
-  const stat = statSync(path);
-  const cached = normalisedCache.get(path);
-  if (cached && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) return cached.digest;
-  const source = readFileSync(path, 'utf8');
+  const bytes = readFileSync(path);
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  digestedBytes.set(path, sha);
   const loader = LOADERS[extname(path)];
+  const cacheKey = `${loader ?? ''}:${sha}`;
+  const cached = normalisedCache.get(cacheKey);
+  if (cached) return cached;
+  const source = bytes.toString('utf8');
   let normalised = source;
   if (loader && loader !== 'json') {
     normalised = transformSync(source, { loader, minifyWhitespace: true, legalComments: 'none', format: 'esm' }).code;
   }
   const digest = sha256(normalised) as FileDigest;
-  normalisedCache.set(path, { mtimeMs: stat.mtimeMs, size: stat.size, digest });
+  normalisedCache.set(cacheKey, digest);
   return digest;
 }
 

@@ -9,8 +9,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { uniqueSuffix } from '../core/unique.ts';
-import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { mkdir, readdir, rename, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { linkSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdir, rename, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LineaError } from '../core/errors.ts';
 import { startHeartbeat } from './heartbeat.ts';
@@ -233,7 +233,14 @@ export class Leases implements LeaseStore {
 
   async sweep(keep: (key: CacheKey, holder: LeaseHolder) => Promise<boolean>): Promise<number> {
     let removed = 0;
-    for (const name of await readdir(this.dir).catch(() => [] as string[])) {
+    let names: string[] = [];
+    try {
+      // Synchronous, as the store's sweep: a small local folder read before every run.
+      names = readdirSync(this.dir);
+    } catch {
+      // no folder yet
+    }
+    for (const name of names) {
       const path = join(this.dir, name);
       if (name.endsWith('.lease')) {
         const current = await readLease(path);

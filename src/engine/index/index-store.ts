@@ -7,8 +7,8 @@
 import { createHash } from 'node:crypto';
 import { uniqueSuffix } from '../core/unique.ts';
 import { writeFilesAtomically } from '../store/durability.ts';
-import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { readFileSync, unlinkSync } from 'node:fs';
+import { readdir, readFile, rename, rm } from 'node:fs/promises';
+import { readdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type Keyv from 'keyv';
 
@@ -96,15 +96,20 @@ export class DirectoryIndexStore implements IndexStore {
   async sweepTmp(olderThanMs = 10 * 60_000): Promise<number> {
     let removed = 0;
     const dir = join(this.dir, TMP);
-    for (const name of await readdir(dir).catch(() => [] as string[])) {
+    // Synchronous: one small local folder, read before every run, where a trip through the thread
+    // pool waits behind whatever else is queued there (~40 ms after pipeline.ts changed).
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      // no folder yet: nothing was ever written
+    }
+    for (const name of names) {
       if (!name.endsWith('.tmp')) continue;
       const path = join(dir, name);
-      const age = await stat(path).then(
-        (s) => Date.now() - s.mtimeMs,
-        () => 0,
-      );
-      if (age < olderThanMs) continue;
-      await rm(path, { force: true });
+      const mtime = statSync(path, { throwIfNoEntry: false })?.mtimeMs;
+      if (mtime === undefined || Date.now() - mtime < olderThanMs) continue;
+      rmSync(path, { force: true });
       removed++;
     }
     return removed;

@@ -10,7 +10,8 @@
  * Method, as the reference: 3 warm-up steps, then the median of --steps timed steps; a step is
  * linea's own `trainingStep` (forward, backward, update, read back the loss).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
@@ -60,8 +61,16 @@ interface Row {
   batch: number;
   images_per_s: number;
   ms_per_step?: number;
+  /** Every timed step (ms), in the order they ran. */
+  samples?: number[];
   /** With --profile: one step's kernels, by total time (ms) and count of calls. */
   kernels?: { name: string; ms: number; calls: number }[];
+  /**
+   * With --profile: the step's convolutions, counted as the PyTorch reference counts them (2 × MACs
+   * of each forward convolution, × 3 for forward and both gradients), and the time all the
+   * convolution kernels of that step took.
+   */
+  conv?: { gflop: number; ms: number };
 }
 
 const USAGE = `usage: node --import tsx bench/train-step.ts [options]
@@ -69,7 +78,9 @@ const USAGE = `usage: node --import tsx bench/train-step.ts [options]
   --steps N        timed steps per model and backend, after 3 warm-up steps (default 5)
   --batch N        images per step (default 128)
   --budget S       seconds per model and backend; slow backends are timed on fewer steps (default 240)
-  --profile        also time one step kernel by kernel and print where it goes
+  --profile        also time one step kernel by kernel and print where it goes, with the
+                   convolutions' GFLOP/s against the machine's peak
+  --peak G         that peak in GFLOP/s (default: cores × clock × FMA width, from /proc/cpuinfo)
   --json           rows of {"backend","model","batch","images_per_s"} instead of a table
 `;
 
@@ -82,6 +93,8 @@ const { values: flags } = parseFlags({
     json: { type: 'boolean', default: false },
     /** Also time one step kernel by kernel (tf.profile) and print where each backend's step goes. */
     profile: { type: 'boolean', default: false },
+    /** The machine's peak GFLOP/s for --profile's share (default: from /proc/cpuinfo). */
+    peak: { type: 'string' },
     /** Internal: measure one backend in this process and print its rows as JSON. */
     worker: { type: 'string' },
     /** Seconds per model and backend: slower backends are measured on fewer steps (at least one). */
@@ -165,7 +178,8 @@ async function measure(backend: string): Promise<Row[]> {
       batch,
       images_per_s: Math.round((batch / ms) * 1000 * 10) / 10,
       ms_per_step: Math.round(ms * 10) / 10,
-      ...(flags.profile ? { kernels: await kernelTimes(() => tf.tidy(() => step(x, labels, 0.01))) } : {}),
+      samples: times.map((t) => Math.round(t * 10) / 10),
+      ...(flags.profile ? await kernelTimes(() => tf.tidy(() => step(x, labels, 0.01))) : {}),
     });
     tf.dispose([x, labels]);
     optimizer.dispose();
@@ -174,26 +188,71 @@ async function measure(backend: string): Promise<Row[]> {
   return rows;
 }
 
-/** One call of `f` under tf.profile: each kernel's total time and calls, longest first. */
-async function kernelTimes(f: () => void): Promise<{ name: string; ms: number; calls: number }[]> {
+/** Kernels that compute a convolution or one of its gradients. */
+const CONV_KERNELS = new Set([
+  'Conv2D',
+  'FusedConv2D',
+  'Conv2DBackpropInput',
+  'Conv2DBackpropFilter',
+  'LineaConv2DParamGradients',
+]);
+
+/**
+ * One call of `f` under tf.profile: each kernel's total time and calls, longest first, and the
+ * convolutions' work (2 × MACs of each forward convolution, from its input and filter shapes, × 3)
+ * against the time of every convolution kernel.
+ */
+async function kernelTimes(f: () => void): Promise<Pick<Row, 'kernels' | 'conv'>> {
   const info = await tf.profile(() => {
     f();
     return [];
   });
   const byName = new Map<string, { ms: number; calls: number }>();
+  const conv = { gflop: 0, ms: 0 };
   for (const kernel of info.kernels) {
     // tf.profile also lists the op scopes around kernels (fusedConv2d__op, a custom gradient's
     // forward): counting them would count their kernels twice.
     if (!tf.getKernel(kernel.name, tf.getBackend())) continue;
     const time = await kernel.kernelTimeMs;
+    const ms = typeof time === 'number' ? time : 0;
     const entry = byName.get(kernel.name) ?? { ms: 0, calls: 0 };
-    entry.ms += typeof time === 'number' ? time : 0;
+    entry.ms += ms;
     entry.calls++;
     byName.set(kernel.name, entry);
+    if (!CONV_KERNELS.has(kernel.name)) continue;
+    conv.ms += ms;
+    if (kernel.name === 'Conv2D' || kernel.name === 'FusedConv2D') {
+      const [kh, kw, cin] = kernel.inputShapes[1]!;
+      const outputs = kernel.outputShapes[0]!.reduce((a, b) => a * b, 1);
+      conv.gflop += (3 * 2 * outputs * kh! * kw! * cin!) / 1e9;
+    }
   }
-  return [...byName]
+  const kernels = [...byName]
     .map(([name, e]) => ({ name, ms: Math.round(e.ms * 10) / 10, calls: e.calls }))
     .sort((a, b) => b.ms - a.ms);
+  return { kernels, conv };
+}
+
+/**
+ * The machine's FP32 peak (GFLOP/s) as the README states it: cores × clock × FLOPs per cycle,
+ * the clock from /proc/cpuinfo, 64 FLOPs per cycle with AVX-512 (two 512-bit FMA pipes: 2 × 16
+ * lanes × 2), else 32 with AVX2 FMA. --peak overrides it (a turbo clock, one FMA pipe).
+ */
+function peakGflops(): { gflops: number; how: string } {
+  if (flags.peak) return { gflops: Number(flags.peak), how: '--peak' };
+  let text = '';
+  try {
+    text = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    // not Linux: the table leaves the share out
+  }
+  const mhz = Number(/^cpu MHz\s*:\s*([\d.]+)/m.exec(text)?.[1] ?? Number.NaN);
+  const perCycle = /\bavx512f\b/.test(text) ? 64 : 32;
+  const cores = availableParallelism();
+  return {
+    gflops: (cores * mhz * perCycle) / 1000,
+    how: `${cores} cores × ${(mhz / 1000).toFixed(2)} GHz × ${perCycle} FLOP/cycle`,
+  };
 }
 
 /** The --profile table: where one step's time goes, kernel by kernel, for each backend and model. */
@@ -202,8 +261,21 @@ function kernelTable(rows: readonly Row[]): string {
   for (const row of rows) {
     if (!row.kernels) continue;
     const total = row.kernels.reduce((a, k) => a + k.ms, 0);
+    const peak = peakGflops();
+    const convRate = row.conv && row.conv.ms > 0 ? row.conv.gflop / (row.conv.ms / 1000) : undefined;
+    // The clock is the base one /proc/cpuinfo states: a VM may run above it (then a share over
+    // 100 % says so), and cannot see how far.
+    const share =
+      convRate !== undefined && Number.isFinite(peak.gflops)
+        ? ` (${((100 * convRate) / peak.gflops).toFixed(1)} % of the ${peak.gflops.toFixed(0)} GFLOP/s peak at the base clock: ${peak.how})`
+        : '';
     lines.push(
       `\n${row.backend} ${row.model}: one step ${row.ms_per_step} ms, ${total.toFixed(1)} ms in kernels`,
+      ...(row.conv && convRate !== undefined
+        ? [
+            `convolutions: ${row.conv.gflop.toFixed(3)} GFLOP in ${row.conv.ms.toFixed(1)} ms, ${convRate.toFixed(1)} GFLOP/s${share}`,
+          ]
+        : []),
       '| kernel | calls | ms | share of step |',
       '|---|---|---|---|',
     );
@@ -247,6 +319,7 @@ async function torchRows(log: (line: string) => void): Promise<Row[]> {
     batch: number;
     images_per_s: number;
     ms_per_step: number;
+    samples_ms?: number[];
     torch: string;
   }[];
   log(`torch ${parsed[0]?.torch ?? ''}: ${python}`);
@@ -256,6 +329,7 @@ async function torchRows(log: (line: string) => void): Promise<Row[]> {
     batch: r.batch,
     images_per_s: r.images_per_s,
     ms_per_step: r.ms_per_step,
+    ...(r.samples_ms ? { samples: r.samples_ms } : {}),
   }));
 }
 
@@ -315,11 +389,14 @@ async function main(): Promise<void> {
     return;
   }
   const torch = new Map(rows.filter((r) => r.backend === 'torch').map((r) => [r.model, r.images_per_s]));
-  const lines = ['| backend | model | batch | ms/step | images/s | ÷ PyTorch |', '|---|---|---|---|---|---|'];
+  const lines = [
+    '| backend | model | batch | ms/step (median) | images/s | ÷ PyTorch | every step (ms) |',
+    '|---|---|---|---|---|---|---|',
+  ];
   for (const r of rows) {
     const ref = torch.get(r.model);
     lines.push(
-      `| ${r.backend} | ${r.model} | ${r.batch} | ${r.ms_per_step ?? ''} | ${r.images_per_s} | ${ref ? (r.images_per_s / ref).toFixed(3) : 'n/a'} |`,
+      `| ${r.backend} | ${r.model} | ${r.batch} | ${r.ms_per_step ?? ''} | ${r.images_per_s} | ${ref ? (r.images_per_s / ref).toFixed(3) : 'n/a'} | ${(r.samples ?? []).join(', ')} |`,
     );
   }
   process.stdout.write(lines.join('\n') + '\n');

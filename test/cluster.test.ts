@@ -150,6 +150,28 @@ describe('slurm executor', () => {
     assert.equal(statuses(JSON.parse(rerun.stdout) as RunJson).slow, 'ran');
   });
 
+  it("a group's task that fails after the others were recorded still shows the job's stderr", async () => {
+    const project = fresh();
+    const args = ['run', ...slurm(undefined, '--group', '3'), '--set', 'slow.steps=30', '--set', 'slow.stepMs=300'];
+    const driver = project.spawn(args, env);
+    const job = await runningSlowJob(project, args);
+    // double and square finish first in the group's job and are recorded: their folders go.
+    await waitFor(async () => {
+      const status = await run(project, ['status', ...args.slice(1), '--json']);
+      const stages = (JSON.parse(status.stdout || '{"stages":[]}') as { stages: { id: string; state: string }[] })
+        .stages;
+      return ['double', 'square'].every((id) => stages.find((s) => s.id === id)?.state === 'cached');
+    }, 'double and square to be recorded');
+    await execa('scancel', [job]);
+    const result = await driver;
+    assert.equal(result.exitCode, 1, String(result.stderr));
+    // Slurm writes the cancellation into the job's stderr; the group's log outlived its first task.
+    assert.match(
+      String(result.stderr),
+      /slow failed: slurm job \d+ ended CANCELLED[^]*its stderr ends:[^]*CANCELLED AT/,
+    );
+  });
+
   it('a stage marked local, or quicker than --local-below last time, runs in the driver, not as a job', async () => {
     const project = fresh();
     const first = await run(project, ['run', ...slurm(undefined, '--resources', 'source.local=true', '--json')]);

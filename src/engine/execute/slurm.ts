@@ -17,7 +17,7 @@
  * adoption, one execution per key and a failure blocking only its own dependents hold as for a
  * job of one; a task its group's job died before reaching is submitted again on its own.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -99,6 +99,16 @@ export class SlurmExecutor implements Executor {
   private readonly waiting: Waiting[] = [];
   /** Jobs this executor submitted that some task still follows: at most maxJobs. */
   private jobsInFlight = 0;
+  /** Who waits for a job slot to free. */
+  private slotFreed: (() => void)[] = [];
+  /** Jobs this driver submitted (each holds a job slot until no task follows it). */
+  private readonly submittedHere = new Set<string>();
+  /**
+   * Job id → the folder a group's job writes its stdout and stderr to. It is the group's, not its
+   * first task's: a task's folder goes when that task is recorded, and a later task of the group
+   * that fails must still show the job's stderr. It goes when no task follows the job any more.
+   */
+  private readonly groupLogs = new Map<string, string>();
   private gathering: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: SlurmOptions) {
@@ -188,10 +198,6 @@ export class SlurmExecutor implements Executor {
     });
   }
 
-  private slotFreed: (() => void)[] = [];
-  /** Jobs this driver submitted (each holds a job slot until no task follows it). */
-  private readonly submittedHere = new Set<string>();
-
   /** Run `submit` once fewer than maxJobs jobs are in flight; the slot is held until the job is followed no more. */
   private async whenSlot<T>(submit: () => Promise<T>): Promise<T> {
     while (this.jobsInFlight >= this.maxJobs) await new Promise<void>((resolve) => this.slotFreed.push(resolve));
@@ -230,6 +236,8 @@ export class SlurmExecutor implements Executor {
   async adopt(job: JobRef, onEvent: (event: TaskEvent) => void, signal: AbortSignal): Promise<TaskOutcome> {
     // Several tasks of one group may adopt the same job: each follows it.
     this.followers.set(job.id, (this.followers.get(job.id) ?? 0) + 1);
+    // (A group submitted by an older linea wrote into its first task's folder: not ours to remove.)
+    if (job.stderr && dirname(job.stderr).endsWith('-group')) this.groupLogs.set(job.id, dirname(job.stderr));
     return (await this.follow(job, onEvent, signal)).outcome;
   }
 
@@ -251,13 +259,15 @@ export class SlurmExecutor implements Executor {
     const { dir, task } = members[0]!;
     const grouped = members.length > 1;
     const r = task.resources ?? {};
-    // A group's output goes to its first task's directory; the others' JobRef names it.
+    // A group's output goes to a folder of its own beside its tasks'; each task's JobRef names it.
+    const logDir = grouped ? `${dir}-group` : dir;
+    if (grouped) await mkdir(logDir, { recursive: true });
     const args = [
       '--parsable',
       `--job-name=linea:${task.instance}${grouped ? ` +${members.length - 1}` : ''}`.slice(0, 200),
       `--chdir=${this.options.root}`,
-      `--output=${join(dir, 'stdout')}`,
-      `--error=${join(dir, 'stderr')}`,
+      `--output=${join(logDir, 'stdout')}`,
+      `--error=${join(logDir, 'stderr')}`,
       // The run is the driver's to retry; a job Slurm requeues by itself would run twice.
       '--no-requeue',
       ...(r.cpus ? [`--cpus-per-task=${r.cpus}`] : []),
@@ -277,11 +287,12 @@ export class SlurmExecutor implements Executor {
     this.states.set(id, { state: 'PENDING' });
     this.followers.set(id, members.length);
     this.submittedHere.add(id);
+    if (grouped) this.groupLogs.set(id, logDir);
     return members.map((m) => ({
       executor: 'slurm',
       id,
       dir: m.dir,
-      ...(grouped ? { stderr: join(dir, 'stderr') } : {}),
+      ...(grouped ? { stderr: join(logDir, 'stderr') } : {}),
     }));
   }
 
@@ -294,6 +305,10 @@ export class SlurmExecutor implements Executor {
     }
     this.followers.delete(id);
     this.states.delete(id);
+    const log = this.groupLogs.get(id);
+    this.groupLogs.delete(id);
+    // Best effort: what is left behind, gc removes with the abandoned job folders.
+    if (log) void rm(log, { recursive: true, force: true }).catch(() => undefined);
     // Only jobs this driver submitted hold a slot (an adopted one was submitted by another).
     if (this.submittedHere.delete(id)) this.release();
   }

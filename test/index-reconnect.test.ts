@@ -18,6 +18,19 @@ describe('reconnecting to a server index', () => {
     assert.deepEqual([value, attempts], ['answered', 2]);
   });
 
+  it('tries three times even when the window passed while the event loop was held', async () => {
+    // A local stage held the driver's event loop past the whole window: the clock alone would
+    // fail a query tried once.
+    let attempts = 0;
+    const value = await withReconnect(async () => {
+      attempts++;
+      if (attempts === 1) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+      if (attempts < 3) throw new Error('timeout exceeded when trying to connect');
+      return 'answered';
+    }, 100);
+    assert.deepEqual([value, attempts], ['answered', 3]);
+  });
+
   it('does not retry an error that is not about the connection', async () => {
     const bad = new Error('relation "linea_index" does not exist');
     assert.equal(isConnectionError(bad), false);

@@ -212,8 +212,13 @@ export function linearizationGap(
   probes: tf.Tensor,
   selection: ParamSelection = {},
 ): number {
-  const first = (model: Model<ModelConfig>) =>
-    Array.from(tf.tidy(() => tf.slice(model.predict(probes), [0, 0], [-1, 1]).dataSync()));
+  // The values are read outside the tidy: it walks what it returns, element by element.
+  const first = (model: Model<ModelConfig>) => {
+    const column = tf.tidy(() => tf.slice(model.predict(probes), [0, 0], [-1, 1]));
+    const values = Array.from(column.dataSync());
+    column.dispose();
+    return values;
+  };
   const now = first(trained);
   const at0 = first(initial);
   const g0 = outputGradients(initial, probes, selection);

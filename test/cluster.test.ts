@@ -168,7 +168,7 @@ describe('slurm executor', () => {
     // Slurm writes the cancellation into the job's stderr; the group's log outlived its first task.
     assert.match(
       String(result.stderr),
-      /slow failed: slurm job \d+ ended CANCELLED[^]*its stderr ends:[^]*CANCELLED AT/,
+      /slow failed: slurm job \d+ ended CANCELLED[\s\S]*its stderr ends:[\s\S]*CANCELLED AT/,
     );
   });
 

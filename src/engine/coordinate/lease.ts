@@ -8,8 +8,9 @@
  * process). Every wait on a lease therefore ends.
  */
 import { randomBytes } from 'node:crypto';
+import { entriesOf } from '../core/folder.ts';
 import { uniqueSuffix } from '../core/unique.ts';
-import { linkSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, rename, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LineaError } from '../core/errors.ts';
@@ -233,14 +234,7 @@ export class Leases implements LeaseStore {
 
   async sweep(keep: (key: CacheKey, holder: LeaseHolder) => Promise<boolean>): Promise<number> {
     let removed = 0;
-    let names: string[] = [];
-    try {
-      // Synchronous, as the store's sweep: a small local folder read before every run.
-      names = readdirSync(this.dir);
-    } catch {
-      // no folder yet
-    }
-    for (const name of names) {
+    for (const name of entriesOf(this.dir)) {
       const path = join(this.dir, name);
       if (name.endsWith('.lease')) {
         const current = await readLease(path);

@@ -11,9 +11,10 @@
  * plan names, and temporary files a killed writer left. Nothing younger than the grace period
  * goes: a command may be writing a plan's mirrors before the plan that names them.
  */
-import { readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { entriesOf } from '../core/folder.ts';
 
 /** A compiled file or plan unused this long is swept (the longest a project plausibly sits idle, capped). */
 export const COMPILED_KEEP_MS = 30 * 24 * 3600_000;
@@ -38,7 +39,7 @@ export function sweepCompiledCache(dir: string, options: { dryRun: boolean; now?
   const swept: string[] = [];
   const named = new Set<string>();
 
-  for (const name of list(join(dir, 'plans'))) {
+  for (const name of entriesOf(join(dir, 'plans'))) {
     const path = join(dir, 'plans', name);
     if (name.endsWith('.tmp')) {
       if (age(path) > WRITE_GRACE_MS) swept.push(path);
@@ -54,13 +55,13 @@ export function sweepCompiledCache(dir: string, options: { dryRun: boolean; now?
     }
     for (const mirror of plan.mirrors) named.add(mirror);
   }
-  for (const name of list(join(dir, 'mirrors'))) {
+  for (const name of entriesOf(join(dir, 'mirrors'))) {
     const path = join(dir, 'mirrors', name);
     if (!named.has(path) && age(path) > WRITE_GRACE_MS) swept.push(path);
   }
-  for (const shard of list(dir)) {
+  for (const shard of entriesOf(dir)) {
     if (!/^[0-9a-f]{2}$/.test(shard)) continue;
-    for (const name of list(join(dir, shard))) {
+    for (const name of entriesOf(join(dir, shard))) {
       const path = join(dir, shard, name);
       const limit = name.endsWith('.tmp') ? WRITE_GRACE_MS : COMPILED_KEEP_MS;
       if (age(path) > limit) swept.push(path);
@@ -84,12 +85,4 @@ function readPlan(path: string): { entry: string; mirrors: string[] } | undefine
 
 function exists(path: string): boolean {
   return statSync(path, { throwIfNoEntry: false }) !== undefined;
-}
-
-function list(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
 }

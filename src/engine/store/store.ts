@@ -5,6 +5,7 @@
  * a whole object or none, whatever was killed when. Objects are never modified after the rename.
  */
 import { createHash } from 'node:crypto';
+import { entriesOf } from '../core/folder.ts';
 import { uniqueSuffix } from '../core/unique.ts';
 import { syncThenWrite, writeFilesAtomically } from './durability.ts';
 import {
@@ -546,10 +547,9 @@ export class Store {
   async sweepTmp(): Promise<number> {
     let removed = 0;
     for (const dir of [this.tmpDir, this.trashDir]) {
-      // Listed synchronously: two small local folders, read before every run, where a trip
-      // through the thread pool waits behind whatever else is queued there (a module plan being
-      // written after pipeline.ts changed: ~20 ms).
-      for (const name of listOrNone(dir)) {
+      // Listed synchronously (folder.ts): a module plan being written after pipeline.ts changed
+      // made the trip through the thread pool ~20 ms.
+      for (const name of entriesOf(dir)) {
         const match = /^(?:(.*)-)?(\d+)-[0-9a-f]+$/.exec(name);
         if (!match) continue;
         const [, host, pid] = match;
@@ -640,14 +640,6 @@ export async function hashFile(path: string, size?: number): Promise<FileDigest>
     return hash.update(readFileSync(path)).digest('hex') as FileDigest;
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex') as FileDigest;
-}
-
-function listOrNone(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
 }
 
 function filesOrNone(dir: string): string[] {

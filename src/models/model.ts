@@ -272,27 +272,14 @@ export class Layers {
     }
     const n = x.size / c;
     const momentum = 0.1;
-    const queue = (mean: tf.Tensor, variance: tf.Tensor) =>
-      this.updates.push(
-        {
-          name: `${name}/moving_mean`,
-          value: tf.keep(tf.add(tf.mul(movingMean, 1 - momentum), tf.mul(mean, momentum))),
-        },
-        // PyTorch keeps the unbiased batch variance in the running estimate.
-        {
-          name: `${name}/moving_variance`,
-          value: tf.keep(
-            tf.add(tf.mul(movingVar, 1 - momentum), tf.mul(variance, (momentum * n) / Math.max(n - 1, 1))),
-          ),
-        },
-      );
+    // PyTorch keeps the unbiased batch variance in the running estimate.
+    const attrs: BatchNormTrainAttrs = {
+      epsilon: BN_EPSILON,
+      keep: 1 - momentum,
+      meanWeight: momentum,
+      varWeight: (momentum * n) / Math.max(n - 1, 1),
+    };
     if (x.dtype === 'float32' && tf.getKernel(BATCH_NORM_TRAIN, tf.getBackend())) {
-      const attrs: BatchNormTrainAttrs = {
-        epsilon: BN_EPSILON,
-        keep: 1 - momentum,
-        meanWeight: momentum,
-        varWeight: (momentum * n) / Math.max(n - 1, 1),
-      };
       const {
         y,
         movingMean: nextMean,
@@ -304,6 +291,17 @@ export class Layers {
       );
       return y as T;
     }
+    const queue = (mean: tf.Tensor, variance: tf.Tensor) =>
+      this.updates.push(
+        {
+          name: `${name}/moving_mean`,
+          value: tf.keep(tf.add(tf.mul(movingMean, attrs.keep), tf.mul(mean, attrs.meanWeight))),
+        },
+        {
+          name: `${name}/moving_variance`,
+          value: tf.keep(tf.add(tf.mul(movingVar, attrs.keep), tf.mul(variance, attrs.varWeight))),
+        },
+      );
     return trainingBatchNorm(x, gamma, beta, axes, queue) as T;
   }
 

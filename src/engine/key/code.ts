@@ -154,10 +154,12 @@ export async function stampedCodeDigests(
   const result = new Map<string, CodeDigest>();
   const missing: string[] = [];
   let restamped = false;
+  // A file shared by many stages' closures (the models) is read and hashed once per command.
+  const contents = new Map<string, string | null>();
   for (const url of new Set(moduleUrls)) {
     const module = fileURLToPath(url);
     const entry = stamps[module];
-    const checked = entry && checkFiles(entry.files);
+    const checked = entry && checkFiles(entry.files, contents);
     if (!entry || !checked) {
       missing.push(url);
       continue;
@@ -188,7 +190,14 @@ export async function stampedCodeDigests(
  * Whether every file is as it was: the same `files` where each stat still holds; a refreshed copy
  * where some file's stat moved but its bytes did not; undefined where anything changed.
  */
-function checkFiles(files: Readonly<Record<string, FileThen>>): Readonly<Record<string, FileThen>> | undefined {
+function checkFiles(
+  files: Readonly<Record<string, FileThen>>,
+  contents: Map<string, string | null>,
+): Readonly<Record<string, FileThen>> | undefined {
+  const contentOnce = (path: string) => {
+    if (!contents.has(path)) contents.set(path, contentOf(path));
+    return contents.get(path);
+  };
   let refreshed: Record<string, FileThen> | undefined;
   for (const [path, then] of Object.entries(files)) {
     const stat = statOf(path);
@@ -197,7 +206,7 @@ function checkFiles(files: Readonly<Record<string, FileThen>>): Readonly<Record<
       continue;
     }
     if (then.stat && sameStat(stat, then.stat)) continue;
-    if (!then.sha || contentOf(path) !== then.sha) return undefined;
+    if (!then.sha || contentOnce(path) !== then.sha) return undefined;
     refreshed ??= { ...files };
     refreshed[path] = racy([stat]) ? { sha: then.sha } : { stat, sha: then.sha };
   }

@@ -53,7 +53,7 @@ interface Produced {
  * instance is reported done only then.
  */
 type Outcome =
-  | { ok: true; produced: Produced; status: 'ran' | 'cached'; seconds?: number; committed?: Promise<void> }
+  | { ok: true; produced: Produced; status: 'ran' | 'cached'; seconds?: number; readonly committed?: Promise<void> }
   | { ok: false; error: string };
 
 export interface RunOptions {
@@ -263,8 +263,9 @@ async function obtain(job: Job, slots: Semaphore): Promise<Outcome> {
         }
         // The lease is held until the run is recorded: until then another process that wants
         // the key waits for it, rather than finding no record and computing it again.
-        if (outcome.ok && outcome.committed) outcome.committed = outcome.committed.finally(() => lease.release());
-        else await lease.release();
+        if (outcome.ok && outcome.committed)
+          return { ...outcome, committed: outcome.committed.finally(() => lease.release()) };
+        await lease.release();
         return outcome;
       }
       if (!announcedWait) options.observer.waiting(job.instance.id, acquired.holder);
@@ -320,8 +321,10 @@ async function execute(job: Job, lease: HeldLease, inherited?: LeaseHolder): Pro
   // then a driver that dies leaves the job for the next one to adopt.
   if (outcome.ok && executor.newWorkspace) {
     const jobDir = dirname(workspace.dir);
-    if (result.ok && result.committed) result.committed = result.committed.then(() => project.store.discard(jobDir));
-    else await project.store.discard(jobDir);
+    // Tidying, not committing: a folder that will not go does not fail a recorded result.
+    const tidy = () => project.store.discard(jobDir).catch(() => undefined);
+    if (result.ok && result.committed) return { ...result, committed: result.committed.then(tidy) };
+    await tidy();
   }
   return result;
 }

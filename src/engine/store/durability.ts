@@ -4,20 +4,20 @@
  * the next.
  *
  * Why: a committed stage used to fsync its files, its manifest and two directories before the
- * next stage could start, three or four journal commits in a row on the main thread (about half
- * the time of a 500-stage rerun on this machine's disk). The promise those fsyncs keep is about
+ * next stage could start, each a wait for the disk to flush its cache, on the main thread (about
+ * half the time of a 500-stage rerun on the dev machine). The promise those fsyncs keep is about
  * run records, not objects: a record (and the index entry that is the commit point) is written
  * only once its object is on disk, so a kill or a power loss never leaves a key pointing at a
  * partial object. An object that is sealed (renamed into objects/, complete in the page cache)
  * but not yet durable is safe for the stages downstream to read in this run; a record for it
  * waits for `sync`. A crash before then leaves an object no record names: the next run misses
  * its key, computes it again, and re-hashes the object it finds in the way before keeping it
- * (store.ts commit), so a partial one is replaced.
+ * (store.ts place), so a partial one is replaced.
  *
  * Batching: requests are posted as they are made; the thread takes everything that arrived while
- * it was busy as one batch, runs its fsyncs side by side (each waits for the disk to flush its cache, and several in
- * flight share flushes), a directory shared by several objects (objects/ab/) once, then answers
- * each request.
+ * it was busy as one batch, runs its fsyncs side by side (several in flight share the disk's
+ * cache flushes), a directory shared by several objects (objects/ab/) once, then answers each
+ * request.
  */
 import { Worker } from 'node:worker_threads';
 
@@ -30,6 +30,14 @@ export type DiskOp =
    * a reader sees the old file or the new one, never half of one.
    */
   | { readonly write: string; readonly content: string; readonly tmp: string };
+
+/** A small file written whole under a temporary name, then renamed into place. */
+export interface AtomicFile {
+  readonly path: string;
+  readonly content: string;
+  /** Named `<name>.<pid>-<hex>.tmp`, as the sweeps of dead writers' leftovers expect. */
+  readonly tmp: string;
+}
 
 /** A request to the disk thread: its fsyncs side by side, then its writes in order. */
 interface Request {
@@ -67,8 +75,9 @@ async function write(op) {
   await retryMissingDir(dirname(op.tmp), () => writeFile(op.tmp, op.content));
   await retryMissingDir(dirname(op.write), () => rename(op.tmp, op.write));
 }
-// Each fsync waits for the disk to flush its cache; several in flight share flushes (about 3x
-// the throughput of one at a time at 8, measured on the dev machine's ext4). Writes come after
+// Each fsync waits for the disk to flush its cache; several in flight share flushes (1,200
+// fsyncs on the dev machine's ext4: 514 ms one at a time, 213 ms four, 150 ms sixteen; the
+// thread pool runs four at once by default). Writes come after
 // every fsync of the batch, one at a time in the order asked: two writes of one path land so.
 const LANES = 8;
 let pending = [];
@@ -170,10 +179,7 @@ const disk = new DiskThread();
  * thread: a record written this way never names something that is not yet on disk. The request
  * is in the thread's hands when this returns; it completes whatever the main thread does next.
  */
-export function syncThenWrite(
-  paths: readonly string[],
-  files: readonly { path: string; content: string; tmp: string }[] = [],
-): Promise<void> {
+export function syncThenWrite(paths: readonly string[], files: readonly AtomicFile[] = []): Promise<void> {
   return disk.run([
     ...paths.map((sync) => ({ sync })),
     ...files.map(({ path, content, tmp }) => ({ write: path, content, tmp })),
@@ -185,6 +191,6 @@ export function syncThenWrite(
  * small files written on the way of every stage that runs (run records, index entries), whose
  * system calls would otherwise hold the main thread while the next stage waits for it.
  */
-export function writeFilesAtomically(files: readonly { path: string; content: string; tmp: string }[]): Promise<void> {
+export function writeFilesAtomically(files: readonly AtomicFile[]): Promise<void> {
   return syncThenWrite([], files);
 }

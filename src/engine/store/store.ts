@@ -1,13 +1,14 @@
 /**
  * The content-addressed object store. An artifact is a directory of files plus a manifest (each
  * file's sha256 and size, and the stage's JSON value); its digest is the sha256 of the canonical
- * manifest. Objects are built in tmp/, fsynced and renamed into objects/ab/cdef…: a reader sees
- * a whole object or none, whatever was killed when. Objects are never modified after the rename.
+ * manifest. Objects are built in tmp/ and renamed into objects/ab/cdef…: a reader sees a whole
+ * object or none, whatever was killed when; `sync` makes one durable before any record names it
+ * (durability.ts). Objects are never modified after the rename.
  */
 import { createHash } from 'node:crypto';
 import { entriesOf } from '../core/folder.ts';
 import { uniqueSuffix } from '../core/unique.ts';
-import { syncThenWrite, writeFilesAtomically } from './durability.ts';
+import { type AtomicFile, syncThenWrite, writeFilesAtomically } from './durability.ts';
 import {
   chmodSync,
   closeSync,
@@ -396,7 +397,7 @@ export class Store {
     await writeFilesAtomically([this.recordFile(key, record)]);
   }
 
-  private recordFile(key: CacheKey, record: object): { path: string; content: string; tmp: string } {
+  private recordFile(key: CacheKey, record: object): AtomicFile {
     const path = join(this.recordsDir, key.slice(0, 2), `${key}.json`);
     return { path, content: JSON.stringify(record), tmp: `${path}.${process.pid}-${uniqueSuffix()}.tmp` };
   }

@@ -73,10 +73,15 @@ export class ProcessPoolExecutor implements Executor {
     const worker = this.workers.find((w) => !w.busy) ?? this.spawn();
     worker.busy = true;
     const id = this.nextId++;
-    return new Promise<TaskOutcome>((resolve) => {
-      worker.current = { id, onEvent, resolve };
+    return new Promise<TaskOutcome>((settle) => {
       const abort = () =>
         void worker.process.sendMessage({ type: 'abort', id } satisfies ToWorker).catch(() => undefined);
+      // One listener per task on the run's signal, gone when the task is: not one per task run.
+      const resolve = (outcome: TaskOutcome) => {
+        signal.removeEventListener('abort', abort);
+        settle(outcome);
+      };
+      worker.current = { id, onEvent, resolve };
       signal.addEventListener('abort', abort, { once: true });
       worker.process.sendMessage({ type: 'run', id, task } satisfies ToWorker).catch((error: unknown) => {
         worker.current = undefined;

@@ -22,6 +22,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { errorMessage } from '../core/errors.ts';
+import { sleepUnlessAborted } from '../core/wait.ts';
 import type { Executor, JobRef, StageTask, TaskEvent, TaskOutcome } from './executor.ts';
 import type { Store, Workspace } from '../store/store.ts';
 import { runTask } from './executor.ts';
@@ -354,7 +355,7 @@ export class SlurmExecutor implements Executor {
         // The job directory is looked at soon after submission, then less and less often, up to
         // the poll interval: a short job's outcome is seen within ~50 ms of being written, not up
         // to a whole interval later (Slurm's own state is still asked at most twice an interval).
-        await sleep(Math.min(this.pollMs, FIRST_LOOK_MS * 2 ** looks++), signal);
+        await sleepUnlessAborted(Math.min(this.pollMs, FIRST_LOOK_MS * 2 ** looks++), signal);
       }
     } finally {
       this.unfollow(job.id);
@@ -425,20 +426,6 @@ async function sacct(ids: readonly string[]): Promise<Map<string, { state: strin
 
 function shellQuote(words: readonly string[]): string {
   return words.map((w) => `'${w.replace(/'/g, `'\\''`)}'`).join(' ');
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }
 
 /** Tasks that may share a job: those that ask for the same machine (a job gets one set of flags). */

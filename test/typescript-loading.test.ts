@@ -160,6 +160,84 @@ describe('loading TypeScript from the compiled engine', () => {
       assert.deepEqual(await run(p), { status: 'cached', factor: '4' });
     }));
 
+  /** `linea status` with LINEA_DEBUG: the factor loaded, and what the loader said of the plan. */
+  async function loaded(p: { dir: string; tsCache: string }): Promise<{ factor?: string; plan?: string }> {
+    const result = await linea(p, ['status'], { LINEA_DEBUG: '1' });
+    assert.equal(result.exitCode, 0, result.stderr);
+    return {
+      factor: /^factor (\S+)$/m.exec(result.stderr)?.[1],
+      plan: /pipeline\.ts loaded from its module plan, without hooks(.*)$/m.exec(result.stderr)?.[1],
+    };
+  }
+
+  /** Rewrite a project file (`edit` of its text), dated `at` (a minute ago unless told). */
+  function rewrite(p: { dir: string }, file: string, edit: (text: string) => string, at = Date.now() - 60_000): void {
+    const path = join(p.dir, file);
+    writeFileSync(path, edit(readFileSync(path, 'utf8')));
+    utimesSync(path, new Date(at), new Date(at));
+  }
+
+  it('compiles an edited module again alone, with its importers, and keeps the patched plan', () =>
+    inProject(async (p) => {
+      assert.equal((await run(p)).status, 'ran');
+      const before = mirrors(p.tsCache);
+      rewrite(p, 'pipeline.ts', (t) => t.replace(`factor \${factor}`, `factor \${factor * 10}`));
+      assert.deepEqual(await loaded(p), { factor: '30', plan: '; compiled again: pipeline.ts' });
+      assert.deepEqual(await loaded(p), { factor: '30', plan: '' }, 'the patched plan was kept');
+      const after = mirrors(p.tsCache);
+      assert.equal(after.length, 3, 'the replaced mirror is removed');
+      assert.equal(after.filter((m) => before.includes(m)).length, 2, "scaled.ts's and factor.ts's mirrors are kept");
+      // A module deeper down: every module that imports it names its new mirror.
+      rewrite(p, 'stages/factor.ts', (t) => t.replace('= 3', '= 7'));
+      const deep = await loaded(p);
+      assert.equal(deep.factor, '70');
+      assert.deepEqual(deep.plan?.replace('; compiled again: ', '').split(', ').sort(), [
+        'factor.ts',
+        'pipeline.ts',
+        'scaled.ts',
+      ]);
+      assert.equal((await run(p)).status, 'ran', 'the stage sees the new factor');
+    }));
+
+  it('keeps the mirror of a file saved again unchanged, and of a package.json rewritten as it was', () =>
+    inProject(async (p) => {
+      assert.equal((await run(p)).status, 'ran');
+      const before = mirrors(p.tsCache).sort();
+      rewrite(p, 'stages/factor.ts', (t) => t);
+      rewrite(p, 'package.json', (t) => t);
+      assert.deepEqual(await loaded(p), { factor: '3', plan: '' }, 'from the plan, nothing compiled');
+      assert.deepEqual(mirrors(p.tsCache).sort(), before);
+      // A package.json whose bytes changed may resolve differently: the hooks decide.
+      rewrite(p, 'package.json', (t) => t.replace('"private": true', '"private": true, "imports": {}'));
+      assert.deepEqual(await loaded(p), { factor: '3', plan: undefined });
+    }));
+
+  it('patches the plan for one command only when the edit is in the last two seconds', () =>
+    inProject(async (p) => {
+      assert.equal((await run(p)).status, 'ran');
+      const before = mirrors(p.tsCache).sort();
+      const plan = readFileSync(join(p.tsCache, 'plans', plans(p.tsCache)[0]!), 'utf8');
+      rewrite(p, 'pipeline.ts', (t) => t.replace(`factor \${factor}`, `factor \${factor + 1}`), Date.now());
+      assert.deepEqual(await loaded(p), { factor: '4', plan: '; compiled again: pipeline.ts (for this command)' });
+      assert.deepEqual(mirrors(p.tsCache).sort(), before, 'its mirror is not left behind');
+      assert.equal(readFileSync(join(p.tsCache, 'plans', plans(p.tsCache)[0]!), 'utf8'), plan, 'the plan is as it was');
+    }));
+
+  it('loads an edit that imports something new through the hooks', () =>
+    inProject(async (p) => {
+      assert.equal((await run(p)).status, 'ran');
+      writeFileSync(join(p.dir, 'stages', 'extra.ts'), 'export const extra: number = 100;\n');
+      utimesSync(join(p.dir, 'stages', 'extra.ts'), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+      rewrite(
+        p,
+        'pipeline.ts',
+        (t) =>
+          `import { extra } from './stages/extra.ts';\n${t.replace(`factor \${factor}`, `factor \${factor + extra}`)}`,
+      );
+      assert.deepEqual(await loaded(p), { factor: '103', plan: undefined });
+      assert.deepEqual(await loaded(p), { factor: '103', plan: '' }, 'and planned again');
+    }));
+
   it('resolves ./factor.js to a .js file created after the plan, as the hooks would', () =>
     inProject(async (p) => {
       assert.equal((await run(p)).status, 'ran');

@@ -158,7 +158,9 @@ export async function compiled(path: string, source: string, data: HooksData): P
     // not compiled yet
   }
   esbuild ??= await import('esbuild');
-  const { code } = esbuild.transformSync(source, {
+  // The service, not transformSync: that one starts an esbuild process per call, this one starts
+  // one and keeps it for every file of the command (and for module-plan.ts's mirrors).
+  const { code } = await esbuild.transform(source, {
     loader,
     format: 'esm',
     target: 'node20',

@@ -11,7 +11,7 @@ import { createRequire, register } from 'node:module';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { currentPlan, isLinkError, LAZY_IMPORT, writePlan } from './module-plan.ts';
+import { dropTransient, isLinkError, LAZY_IMPORT, usablePlan, writePlan } from './module-plan.ts';
 import { type HooksData, lazySpecifier, type Resolution } from './typescript-hooks.ts';
 
 /** The hooks' report of what they resolved, once registered. */
@@ -30,8 +30,9 @@ export async function importModule(url: string): Promise<unknown> {
   if (known) return import(known);
   const data = hooksData();
   if (!recorder) {
-    const plan = currentPlan(data, url);
-    if (plan) {
+    const usable = await usablePlan(data, url, preloadShared);
+    if (usable) {
+      const { plan } = usable;
       for (const m of plan.modules) {
         mirrors.set(m.url, m.mirror);
         sources.set(m.mirror, m.url);
@@ -40,11 +41,17 @@ export async function importModule(url: string): Promise<unknown> {
       (globalThis as Record<symbol, unknown>)[Symbol.for(LAZY_IMPORT)] ??= lazyImport;
       try {
         const namespace = await import(plan.modules[0]!.mirror);
-        if (process.env.LINEA_DEBUG) process.stderr.write(`linea: ${url} loaded from its module plan, without hooks\n`);
+        if (process.env.LINEA_DEBUG)
+          process.stderr.write(
+            `linea: ${url} loaded from its module plan, without hooks${usable.recompiled.length ? `; compiled again: ${usable.recompiled.map((u) => u.split('/').pop()).join(', ')}${usable.transient.length ? ' (for this command)' : ''}` : ''}\n`,
+          );
         return namespace;
       } catch (error) {
         if (!isLinkError(error)) throw error;
         for (const m of plan.modules) mirrors.delete(m.url);
+      } finally {
+        // Loaded (the module map keeps them, and their source maps are inline) or abandoned.
+        dropTransient(usable);
       }
     }
   }
@@ -119,13 +126,20 @@ function userCacheDir(): string {
   return own;
 }
 
-async function registerHooks(data: HooksData): Promise<Recorder> {
-  // Once hooks are registered, every module the pipeline imports is resolved and loaded through
-  // them, a round trip to their thread each. The engine's public API and zod (the engine's peer
-  // dependency, in which every stage writes its params) are loaded first, so that the pipeline's
-  // imports of them find them loaded: about 60 ms less per command.
+/**
+ * The engine's public API and zod (the engine's peer dependency, in which every stage writes its
+ * params): what nearly every pipeline imports, loaded ahead of it.
+ */
+async function preloadShared(): Promise<void> {
   await import(new URL('../../index.js', import.meta.url).href);
   await import('zod').catch(() => undefined);
+}
+
+async function registerHooks(data: HooksData): Promise<Recorder> {
+  // Once hooks are registered, every module the pipeline imports is resolved and loaded through
+  // them, a round trip to their thread each. What every pipeline imports is loaded first, so
+  // that the pipeline's imports of it find it loaded: about 60 ms less per command.
+  await preloadShared();
   const { port1, port2 } = new MessageChannel();
   register(new URL('./typescript-hooks.js', import.meta.url), {
     data: { ...data, port: port2, mirrors: Object.fromEntries(mirrors) } satisfies HooksData,

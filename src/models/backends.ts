@@ -8,12 +8,8 @@
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-// tfjs-core's CJS build registers no gradients, and its ESM dist cannot be imported by Node (extensionless
-// imports). tfjs-layers' Node bundle registers all of core's gradients into the shared global registry.
-import '@tensorflow/tfjs-layers';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import * as tf from './tf.ts';
+import { requireTf } from './tf.ts';
 import { onednnCandidate } from './native/onednn.ts';
 import { registerWasmGradientKernels } from './wasm-gradients.ts';
 
@@ -48,6 +44,13 @@ export class BackendError extends Error {
 }
 
 const require = createRequire(import.meta.url);
+
+// Required, not imported: tf.ts says why. The CPU backend registers itself.
+requireTf('@tensorflow/tfjs-backend-cpu');
+// tfjs-core's CJS build registers no gradients, and its ESM dist cannot be imported by Node (extensionless
+// imports). tfjs-layers' Node bundle registers all of core's gradients into the shared global registry.
+requireTf('@tensorflow/tfjs-layers');
+const { setWasmPaths } = requireTf('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
 
 /** Native CPU backends, fastest first: linea's oneDNN backend, then any registered later. */
 const nativeCandidates: BackendCandidate[] = [onednnCandidate];

@@ -7,7 +7,7 @@
  *   whose lowest-variance directions carry more than 5 % of the variance, c = k/n;
  * - the growth factor g of a count over a doubling width sweep.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from './tf.ts';
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import type { ModelConfig } from './architectures/index.ts';
 import { batches, type Dataset } from './data/dataset.ts';

@@ -9,7 +9,7 @@
  * which is exact for a model quadratic in its parameters and has O(ε²) error otherwise. The
  * spectral norm is then found by power iteration on these products.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from './tf.ts';
 import type { ModelConfig } from './architectures/index.ts';
 import type { Model, ParamRole } from './model.ts';
 import { mulberry32, normalArray } from './random.ts';

@@ -7,7 +7,7 @@
  * Convolutions with 'same' padding on both sides of a linear layer do not compose exactly (the
  * middle layer's zero padding differs from a wider kernel's), so they are kept.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from './tf.ts';
 import {
   buildModel,
   hiddenWidths,

@@ -5,7 +5,7 @@
  * Parameters are initialised from a seed derived from (model seed, parameter name), so the
  * weights do not depend on declaration order or on the backend.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from './tf.ts';
 import { deriveSeed, mulberry32, normalArray } from './random.ts';
 
 export type ParamRole = 'kernel' | 'bias' | 'alpha' | 'gamma' | 'beta' | 'moving-mean' | 'moving-variance';

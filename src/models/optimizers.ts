@@ -6,7 +6,7 @@
  * trainable parameter except PReLU α: decaying α would pull units towards ReLU, fighting the very
  * quantity the experiment measures.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from './tf.ts';
 import type { OptimizerConfig, ScheduleConfig } from './train-config.ts';
 
 export { optimizerConfig, scheduleConfig, type OptimizerConfig, type ScheduleConfig } from './train-config.ts';

@@ -9,7 +9,7 @@
  * and its α's gradient is zeroed before global-norm clipping, so frozen units never shrink the
  * update of the weights that still learn (docs/science.md, "The sparsity penalty").
  */
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from './tf.ts';
 import { buildModel, type ModelConfig } from './architectures/index.ts';
 import type { Model } from './model.ts';
 import type { Regularizer } from './train.ts';

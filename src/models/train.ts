@@ -6,7 +6,7 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from './tf.ts';
 import { trainConfig, type TrainConfig, type TrainConfigInput } from './train-config.ts';
 import type { Model, StateUpdate } from './model.ts';
 import { exampleSize, type Dataset } from './data/dataset.ts';

@@ -9,11 +9,12 @@
  * Ops called inside a kernel are not recorded on the gradient tape (tfjs counts kernel depth),
  * and `tidy` frees every intermediate before the kernel returns.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from './tf.ts';
+import type { backend_util } from '@tensorflow/tfjs-core';
 import type { KernelConfig, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { attrsAs } from './kernel-attrs.ts';
 
-type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+type Pad = 'valid' | 'same' | number | backend_util.ExplicitPadding;
 
 interface ConvAttrs {
   strides: [number, number] | number;
@@ -34,7 +35,7 @@ function requireNHWC(kernel: string, attrs: ConvAttrs): void {
 }
 
 /** Pad x as the forward convolution did, so tap (kh, kw) of output (oh, ow) reads xp[oh·s + kh·d]. */
-function padLikeForward(x: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
+function padLikeForward(x: tf.Tensor4D, info: backend_util.Conv2DInfo): tf.Tensor4D {
   const { top, bottom, left, right } = info.padInfo;
   if (top === 0 && bottom === 0 && left === 0 && right === 0) return x;
   return tf.pad(x, [
@@ -46,7 +47,7 @@ function padLikeForward(x: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Te
 }
 
 /** The [N, outH, outW, C] window of xp that filter tap (kh, kw) meets across all output positions. */
-function tapPatch(xp: tf.Tensor4D, info: tf.backend_util.Conv2DInfo, kh: number, kw: number): tf.Tensor4D {
+function tapPatch(xp: tf.Tensor4D, info: backend_util.Conv2DInfo, kh: number, kw: number): tf.Tensor4D {
   const { batchSize, outHeight, outWidth, strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
   const channels = xp.shape[3];
   const begin = [0, kh * dilationHeight, kw * dilationWidth, 0];
@@ -86,7 +87,7 @@ function conv2dBackpropFilter({ inputs, attrs }: { inputs: NamedTensorInfoMap; a
  * a filter [OH, OW, N, Co] dilated by the stride,
  *   dW[kh, kw, ci, co] = Σ_{oh, ow, n} x[ci, kh + oh·s, kw + ow·s, n] · dy[oh, ow, n, co].
  */
-function filterGradientAsConv(x: tf.Tensor4D, dy: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
+function filterGradientAsConv(x: tf.Tensor4D, dy: tf.Tensor4D, info: backend_util.Conv2DInfo): tf.Tensor4D {
   const {
     batchSize,
     outHeight,

@@ -1,11 +1,12 @@
 /**
  * Weights on disk: tfjs's own format (a JSON file with the topology and a weights manifest, plus a
- * binary file of raw little-endian float32), read and written through a tf.io.IOHandler over
+ * binary file of raw little-endian float32), read and written through a io.IOHandler over
  * node:fs, so no tfjs-node is needed. Values are copied byte for byte: a round trip is bit-exact.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from './tf.ts';
+import type { io } from '@tensorflow/tfjs-core';
 import { buildModel, parseModelConfig, type ModelConfig } from './architectures/index.ts';
 import type { Model } from './model.ts';
 
@@ -15,16 +16,16 @@ interface ModelJson {
   format: string;
   generatedBy: string;
   modelTopology: unknown;
-  weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+  weightsManifest: { paths: string[]; weights: io.WeightsManifestEntry[] }[];
   userDefinedMetadata?: Record<string, unknown>;
 }
 
 /** An IOHandler for `<dir>/<stem>.json` + `<dir>/<stem>.bin`. */
-export function directoryHandler(dir: string, stem = 'model'): Required<Pick<tf.io.IOHandler, 'save' | 'load'>> {
+export function directoryHandler(dir: string, stem = 'model'): Required<Pick<io.IOHandler, 'save' | 'load'>> {
   const jsonPath = join(dir, `${stem}.json`);
   const binName = `${stem}.bin`;
   return {
-    async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
+    async save(artifacts: io.ModelArtifacts): Promise<io.SaveResult> {
       const data =
         artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
       const json: ModelJson = {
@@ -39,7 +40,7 @@ export function directoryHandler(dir: string, stem = 'model'): Required<Pick<tf.
       await writeFile(jsonPath, JSON.stringify(json, null, 1) + '\n');
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON({ ...artifacts, weightData: data }) };
     },
-    async load(): Promise<tf.io.ModelArtifacts> {
+    async load(): Promise<io.ModelArtifacts> {
       let json: ModelJson;
       try {
         json = JSON.parse(await readFile(jsonPath, 'utf8')) as ModelJson;
@@ -58,7 +59,7 @@ export function directoryHandler(dir: string, stem = 'model'): Required<Pick<tf.
         );
       }
       return {
-        modelTopology: json.modelTopology as tf.io.ModelArtifacts['modelTopology'],
+        modelTopology: json.modelTopology as io.ModelArtifacts['modelTopology'],
         weightSpecs: group.weights,
         weightData,
         ...(json.userDefinedMetadata ? { userDefinedMetadata: json.userDefinedMetadata as Record<string, never> } : {}),
@@ -77,7 +78,7 @@ export async function writeTensors(
 ): Promise<void> {
   const { data, specs } = await tf.io.encodeWeights(tensors);
   await directoryHandler(dir, stem).save({
-    modelTopology: topology as tf.io.ModelArtifacts['modelTopology'],
+    modelTopology: topology as io.ModelArtifacts['modelTopology'],
     weightSpecs: specs,
     weightData: data,
     ...(metadata ? { userDefinedMetadata: metadata as Record<string, never> } : {}),

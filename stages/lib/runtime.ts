@@ -13,7 +13,7 @@ export const loadModels = () => import('../../src/models/index.ts');
 /** Backend choice, data loading and resumable training shared by the training stages. */
 export const loadTraining = () => import('./training.ts');
 /** The tensor library, for stages that compute on tensors directly. */
-export const loadTf = () => import('@tensorflow/tfjs-core');
+export const loadTf = () => import('../../src/models/tf.ts');
 
 export type Models = Awaited<ReturnType<typeof loadModels>>;
 export type Tf = Awaited<ReturnType<typeof loadTf>>;

@@ -4,7 +4,7 @@
  * parametrisation (weights N(0,1), each layer scaled by 1/√fan-in) is what the transition-to-
  * linearity measurements need.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from '../tf.ts';
 import { z } from 'zod';
 import type { Architecture, Layers } from '../model.ts';
 import { initScheme, nonlinearity, positiveInt } from './common.ts';

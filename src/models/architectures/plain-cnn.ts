@@ -6,7 +6,7 @@
  * (docs/science.md, "The task gate").
  * The PyTorch reference models of bench/ are plain CNNs with channels [32, 32, 64], pool after 1.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from '../tf.ts';
 import { z } from 'zod';
 import type { Architecture, Layers } from '../model.ts';
 import { imageShape, initScheme, nonlinearity, positiveInt } from './common.ts';

@@ -3,7 +3,7 @@
  * blocks with widths w, 2w, 4w (stride 2 at the first block of stages 2 and 3), GAP, dense.
  * Activation sites: the stem, the middle of each block's branch, and after each addition.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from '../tf.ts';
 import { z } from 'zod';
 import type { Architecture, Layers } from '../model.ts';
 import { imageShape, initScheme, nonlinearity, positiveInt } from './common.ts';

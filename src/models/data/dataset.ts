@@ -3,7 +3,7 @@
  * (channels-last, one label per example). Every transformation is a pure function returning a
  * new dataset; every random choice takes a seed.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from '../tf.ts';
 import { deriveSeed, mulberry32, permutation } from '../random.ts';
 
 /** Images as stored: uint8 pixels, channels-last. */

@@ -3,7 +3,7 @@
  * randomly initialised network. The teacher's depth is the difficulty knob: a deeper teacher draws
  * more convoluted class boundaries, which a shallow student cannot fit.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from '../tf.ts';
 import { buildModel, type ModelConfigInput } from '../architectures/index.ts';
 import { deriveSeed, mulberry32, normalArray } from '../random.ts';
 import { exampleSize, type Dataset } from './dataset.ts';

@@ -10,7 +10,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from '../tf.ts';
+import { requireTf } from '../tf.ts';
+import type { backend_util } from '@tensorflow/tfjs-core';
 import type {
   BackendValues,
   DataId,
@@ -21,7 +23,6 @@ import type {
   NamedTensorInfoMap,
   TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { attrsAs } from '../kernel-attrs.ts';
 import { BufferPool } from './buffer-pool.ts';
 import {
@@ -244,6 +245,9 @@ function uninitialized(n: number): Float32Array {
   return pool.take(n);
 }
 
+// Required, not imported: tf.ts says why.
+const { MathBackendCPU } = requireTf('@tensorflow/tfjs-backend-cpu') as typeof import('@tensorflow/tfjs-backend-cpu');
+
 export class OnednnBackend extends MathBackendCPU {
   constructor() {
     super();
@@ -329,13 +333,13 @@ export const nativeCalls = new Map<string, number>();
 
 interface ConvAttrs {
   strides: [number, number] | number;
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
   dataFormat?: 'NHWC' | 'NCHW';
   dilations?: [number, number] | number;
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 
-function convGeometry(info: tf.backend_util.Conv2DInfo) {
+function convGeometry(info: backend_util.Conv2DInfo) {
   const { padInfo: p } = info;
   return {
     strides: [info.strideHeight, info.strideWidth],
@@ -613,7 +617,7 @@ const batchNormTrainGrad = {
 interface PoolAttrs {
   filterSize: [number, number] | number;
   strides: [number, number] | number;
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 

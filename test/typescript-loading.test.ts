@@ -275,31 +275,38 @@ describe('loading TypeScript from the compiled engine', () => {
       assert.deepEqual(readdirSync(squatted), [], 'nothing read from or written to it');
     }));
 
+  /**
+   * The project's stage imports what it runs with lazily (heavy.ts, and zod), as the stages of
+   * the repository do; factor.ts counts its own evaluations, and the stage fails unless it was
+   * evaluated once (a module instantiated twice, as a mirror and through the hooks, counts 2).
+   */
+  function lazyProject(p: { dir: string }): void {
+    writeFileSync(
+      join(p.dir, 'stages', 'factor.ts'),
+      'const g = globalThis as { loads?: number };\ng.loads = (g.loads ?? 0) + 1;\nexport const factor: number = 3;\nexport const loads = () => g.loads;\n',
+    );
+    writeFileSync(
+      join(p.dir, 'stages', 'heavy.ts'),
+      "import { factor, loads } from './factor.js';\nexport const compute = (n: number) => ({ product: n * factor, loads: loads() });\n",
+    );
+    const scaled = join(p.dir, 'stages', 'scaled.ts');
+    writeFileSync(
+      scaled,
+      readFileSync(scaled, 'utf8')
+        .replace(
+          'return { value: ctx.params.n * factor + offset };',
+          "const [{ compute }, zod] = await Promise.all([import('./heavy.js'), import('zod')]);\n    const { product, loads } = compute(ctx.params.n);\n    if (loads !== 1 || typeof zod.z.object !== 'function') throw new Error(String(loads) + ' evaluations of factor.ts');\n    return { value: product };",
+        )
+        .replace('run: (ctx) => {', 'run: async (ctx) => {'),
+    );
+    const past = new Date(Date.now() - 60_000);
+    for (const file of ['stages/factor.ts', 'stages/heavy.ts', 'stages/scaled.ts'])
+      utimesSync(join(p.dir, file), past, past);
+  }
+
   it("plans a graph whose stage imports what it runs with lazily, and that import shares the graph's modules", () =>
     inProject(async (p) => {
-      // factor.ts counts its own evaluations: a module instantiated twice (once as the plan's
-      // mirror, once through the hooks) would count 2.
-      writeFileSync(
-        join(p.dir, 'stages', 'factor.ts'),
-        'const g = globalThis as { loads?: number };\ng.loads = (g.loads ?? 0) + 1;\nexport const factor: number = 3;\nexport const loads = () => g.loads;\n',
-      );
-      writeFileSync(
-        join(p.dir, 'stages', 'heavy.ts'),
-        "import { factor, loads } from './factor.js';\nexport const compute = (n: number) => ({ product: n * factor, loads: loads() });\n",
-      );
-      const scaled = join(p.dir, 'stages', 'scaled.ts');
-      writeFileSync(
-        scaled,
-        readFileSync(scaled, 'utf8')
-          .replace(
-            'return { value: ctx.params.n * factor + offset };',
-            "const [{ compute }, zod] = await Promise.all([import('./heavy.js'), import('zod')]);\n    const { product, loads } = compute(ctx.params.n);\n    if (loads !== 1 || typeof zod.z.object !== 'function') throw new Error(String(loads) + ' evaluations of factor.ts');\n    return { value: product };",
-          )
-          .replace('run: (ctx) => {', 'run: async (ctx) => {'),
-      );
-      const past = new Date(Date.now() - 60_000);
-      for (const file of ['stages/factor.ts', 'stages/heavy.ts', 'stages/scaled.ts'])
-        utimesSync(join(p.dir, file), past, past);
+      lazyProject(p);
       assert.equal((await run(p)).status, 'ran');
       assert.equal(plans(p.tsCache).length, 1, 'pipeline.ts is planned, its lazy imports left lazy');
       assert.equal(mirrors(p.tsCache).length, 3, 'heavy.ts is not in the plan: it was never imported at definition');
@@ -309,6 +316,93 @@ describe('loading TypeScript from the compiled engine', () => {
       assert.equal(again.exitCode, 0, again.stderr);
       assert.match(again.stderr, /pipeline\.ts loaded from its module plan, without hooks/);
       assert.match(again.stdout, /1 ran/);
+    }));
+
+  it('plans what lazy imports reached, so that later commands run the stage with no hooks at all', () =>
+    inProject(async (p) => {
+      lazyProject(p);
+      assert.equal((await run(p)).status, 'ran');
+      // The plan holds the definition's graph; the stage's lazy import goes through the hooks,
+      // and the plan is written again with what it reached.
+      const lazy = await linea(p, ['run', '--set', 'scaled.n=5'], { LINEA_DEBUG: '1' });
+      assert.equal(lazy.exitCode, 0, lazy.stderr);
+      assert.match(lazy.stderr, /module hooks registered/);
+      assert.equal(mirrors(p.tsCache).length, 4, 'heavy.ts is planned now');
+      const planned = await linea(p, ['run', '--set', 'scaled.n=6'], { LINEA_DEBUG: '1' });
+      assert.equal(planned.exitCode, 0, planned.stderr);
+      assert.match(planned.stdout, /1 ran/, 'the stage ran, factor.ts evaluated once');
+      assert.doesNotMatch(planned.stderr, /module hooks registered/);
+      // A lazily imported mirror gone since the plan was read (another command planned again
+      // meanwhile): the hooks load it, and the plan is written again.
+      const plan = JSON.parse(readFileSync(join(p.tsCache, 'plans', plans(p.tsCache)[0]!), 'utf8')) as {
+        modules: { url: string; mirror: string }[];
+      };
+      unlinkSync(new URL(plan.modules.find((m) => m.url.endsWith('/heavy.ts'))!.mirror));
+      const gone = await linea(p, ['run', '--set', 'scaled.n=7'], { LINEA_DEBUG: '1' });
+      assert.equal(gone.exitCode, 0, gone.stderr);
+      assert.match(gone.stdout, /1 ran/);
+      assert.match(gone.stderr, /module hooks registered/);
+      const healed = await linea(p, ['run', '--set', 'scaled.n=8'], { LINEA_DEBUG: '1' });
+      assert.equal(healed.exitCode, 0, healed.stderr);
+      assert.doesNotMatch(healed.stderr, /module hooks registered/);
+    }));
+
+  it('evaluates a module two stage modules share once in a worker that runs both, whatever their plans', () =>
+    inProject(async (p) => {
+      // Each stage module is an entry of its own in a worker, with a plan of its own: both plans
+      // have a mirror of shared.ts, and only one may be evaluated.
+      writeFileSync(
+        join(p.dir, 'stages', 'shared.ts'),
+        'const g = globalThis as { shared?: number };\ng.shared = (g.shared ?? 0) + 1;\nexport const evaluations = () => g.shared;\n',
+      );
+      for (const name of ['first', 'second'])
+        writeFileSync(
+          join(p.dir, 'stages', `${name}.ts`),
+          `import { z } from 'zod';
+import { defineStage } from 'linea-engine';
+import { evaluations } from './shared.ts';
+export const ${name} = defineStage({
+  name: '${name}',
+  params: z.object({ n: z.number() }),
+  run: () => {
+    if (evaluations() !== 1) throw new Error(\`shared.ts evaluated \${evaluations()} times\`);
+    return { n: 1 };
+  },
+});
+`,
+        );
+      writeFileSync(
+        join(p.dir, 'pipeline.ts'),
+        `import { definePipeline } from 'linea-engine';
+import { first } from './stages/first.ts';
+import { second } from './stages/second.ts';
+export default definePipeline({
+  build(p) {
+    p.add(first, {}, { id: 'f', params: { n: 1 } });
+    p.add(second, {}, { id: 's', params: { n: 1 } });
+  },
+});
+`,
+      );
+      const past = new Date(Date.now() - 60_000);
+      for (const file of ['pipeline.ts', 'stages/shared.ts', 'stages/first.ts', 'stages/second.ts'])
+        utimesSync(join(p.dir, file), past, past);
+      // One worker runs both tasks: the first run plans each stage module, the second loads them.
+      for (const n of [1, 2]) {
+        const result = await linea(p, [
+          'run',
+          '--executor',
+          'pool',
+          '--jobs',
+          '1',
+          '--set',
+          `first.n=${n}`,
+          '--set',
+          `second.n=${n}`,
+        ]);
+        assert.equal(result.exitCode, 0, result.stderr);
+        assert.match(result.stdout, /2 ran/);
+      }
     }));
 
   it('loads a graph it cannot plan (a computed import) through the hooks every time', () =>

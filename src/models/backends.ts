@@ -65,7 +65,9 @@ async function importOptional(pkg: string): Promise<void> {
   } catch {
     throw new BackendError(`${pkg} is not installed (optional; its install needs to download libtensorflow)`);
   }
-  await import(pkg);
+  // Required, as tfjs-core is (tf.ts): a CommonJS package, and a computed import() would keep
+  // the module graph from being planned (src/engine/load/module-plan.ts).
+  requireTf(pkg);
 }
 
 const nodeGpu: BackendCandidate = {

@@ -5,11 +5,13 @@
  */
 import { getEachMessage, sendMessage } from 'execa';
 import { runTask } from './executor.ts';
+import { plansWritten } from '../load/typescript.ts';
 import { asToWorker, type FromWorker } from './worker-protocol.ts';
 
 const running = new Map<number, AbortController>();
 
-process.on('disconnect', () => process.exit(0));
+// The module plans it is writing save the next command's workers their start-up (a few seconds at most).
+process.on('disconnect', () => void plansWritten().finally(() => process.exit(0)));
 
 for await (const message of getEachMessage()) {
   const msg = asToWorker(message);

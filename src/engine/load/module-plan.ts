@@ -51,6 +51,12 @@ interface PlannedModule {
    * these resolves them the same way (every file that decided them is in the plan's stats).
    */
   readonly imports: Readonly<Record<string, string>>;
+  /**
+   * Those of `imports` made by `import()`: what a stage loads when it runs, not when it is
+   * defined. Their graphs are verified and imported when first asked for (lazyTarget), so a
+   * command that only defines the pipeline pays nothing for them.
+   */
+  readonly dynamic: readonly string[];
 }
 
 export interface ModulePlan {
@@ -80,7 +86,7 @@ export interface ModulePlan {
 }
 
 /** Bumped when what a plan records, or how a mirror is compiled, changes. */
-const PLAN_VERSION = 6;
+const PLAN_VERSION = 8;
 
 /**
  * The global (a registered symbol) through which a mirror makes an `import()` its plan did not
@@ -143,13 +149,74 @@ function checkedPlan(data: HooksData, entry: string): { plan: ModulePlan; stale:
       stale.push(path);
     }
     for (const [entry, real] of Object.entries(plan.packages)) if (realPathOf(entry) !== real) return undefined;
-    for (const m of plan.modules)
-      if (!stale.includes(fileURLToPath(m.url)) && sha256(readFileSync(fileURLToPath(m.mirror))) !== m.sha256)
-        return undefined;
+    for (const m of staticGraph(plan, entry)) if (!stale.includes(fileURLToPath(m.url)) && !intact(m)) return undefined;
     return { plan, stale };
   } catch {
     return undefined;
   }
+}
+
+/** Whether a module's mirror is the one the plan wrote (a mirror altered since is not imported). */
+function intact(m: PlannedModule): boolean {
+  try {
+    return sha256(readFileSync(fileURLToPath(m.mirror))) === m.sha256;
+  } catch {
+    return false;
+  }
+}
+
+/** The modules `from` reaches by static imports, itself first. */
+function staticGraph(plan: ModulePlan, from: string): PlannedModule[] {
+  const byUrl = new Map(plan.modules.map((m) => [m.url, m]));
+  const reached: PlannedModule[] = [];
+  const seen = new Set<string>();
+  for (let queue = [from]; queue.length; ) {
+    const url = queue.pop()!;
+    const m = byUrl.get(url);
+    if (!m || seen.has(url)) continue;
+    seen.add(url);
+    reached.push(m);
+    for (const [specifier, target] of Object.entries(m.imports)) if (!m.dynamic.includes(specifier)) queue.push(target);
+  }
+  return reached;
+}
+
+/** Where a planned `import()` leads (lazyTarget). */
+export type LazyTarget =
+  /** A planned module's mirror, with what its static graph reaches (itself first), all intact. */
+  | { readonly kind: 'mirror'; readonly url: string; readonly graph: readonly PlannedModule[] }
+  /** A resolved URL that is not TypeScript (a package). */
+  | { readonly kind: 'url'; readonly url: string }
+  /** The plan has no such import, or its graph shares a module already imported from another mirror. */
+  | { readonly kind: 'unplanned' }
+  /** A mirror of its graph was removed or altered since the plan was written. */
+  | { readonly kind: 'broken' };
+
+/**
+ * Where a planned `import(specifier)` made by `parent` leads, checking the mirrors its graph adds
+ * to those already `imported` (TypeScript module → mirror).
+ */
+export function lazyTarget(
+  plan: ModulePlan,
+  parent: string,
+  specifier: string,
+  imported: ReadonlyMap<string, string>,
+): LazyTarget {
+  const m = plan.modules.find((candidate) => candidate.url === parent);
+  const target = m?.dynamic.includes(specifier) ? m.imports[specifier] : undefined;
+  if (target === undefined) return { kind: 'unplanned' };
+  if (!isTypeScriptUrl(target)) return { kind: 'url', url: target };
+  const graph = staticGraph(plan, target);
+  if (graph.length === 0) return { kind: 'unplanned' };
+  // A module already imported from another mirror must not be instantiated again from this one.
+  if (graph.some((g) => imported.has(g.url) && imported.get(g.url) !== g.mirror)) return { kind: 'unplanned' };
+  if (graph.some((g) => !imported.has(g.url) && !intact(g))) return { kind: 'broken' };
+  return { kind: 'mirror', url: graph[0]!.mirror, graph };
+}
+
+/** The modules an entry's plan imports when it is loaded: its static graph. */
+export function entryGraph(plan: ModulePlan): PlannedModule[] {
+  return staticGraph(plan, plan.entry);
 }
 
 /**
@@ -190,11 +257,15 @@ async function patchPlan(data: HooksData, plan: ModulePlan, stale: readonly stri
   } catch {
     return undefined;
   }
-  // Every module that reaches an edited one must name its new mirror.
+  // Every module that reaches an edited one statically must name its new mirror (an import()
+  // names the module, and lazyImport finds its mirror in the plan).
   for (let grew = true; grew; ) {
     grew = false;
     for (const m of plan.modules)
-      if (!redo.has(m.url) && Object.values(m.imports).some((target) => redo.has(target))) {
+      if (
+        !redo.has(m.url) &&
+        Object.entries(m.imports).some(([specifier, target]) => !m.dynamic.includes(specifier) && redo.has(target))
+      ) {
         redo.add(m.url);
         grew = true;
       }
@@ -222,12 +293,18 @@ async function patchPlan(data: HooksData, plan: ModulePlan, stale: readonly stri
       if (source === undefined) return undefined;
       const out = fileURLToPath(mirrorOf.get(m.url)!);
       const imports = new Map(Object.entries(m.imports));
-      const code = await mirror(path, out, await compiled(path, source, data), imports, mirrorOf);
-      if (code === undefined) return undefined;
+      const mirrored = await mirror(path, out, await compiled(path, source, data), imports, mirrorOf);
+      if (mirrored === undefined) return undefined;
       mkdirSync(mirrorDir, { recursive: true });
-      writeFileSync(out, code);
+      writeFileSync(out, mirrored.code);
       written.push(out);
-      modules.push({ ...m, mirror: mirrorOf.get(m.url)!, sha256: sha256(code), source: sha256(source) });
+      modules.push({
+        ...m,
+        mirror: mirrorOf.get(m.url)!,
+        sha256: sha256(mirrored.code),
+        source: sha256(source),
+        dynamic: mirrored.dynamic,
+      });
     }
     const patched: ModulePlan = { ...plan, modules, stats };
     if (racy(Object.values(stats))) {
@@ -248,6 +325,19 @@ async function patchPlan(data: HooksData, plan: ModulePlan, stale: readonly stri
 /** Remove what `usablePlan` wrote for this command alone, once it is imported. */
 export function dropTransient(usable: UsablePlan): void {
   for (const path of usable.transient) removeQuietly(path);
+}
+
+/**
+ * What a plan's hooks resolved, as the hooks report it: with what this process's hooks resolve
+ * later (a lazy import's graph), `writePlan` makes a plan that covers both.
+ */
+export function planResolutions(plan: ModulePlan): Resolution[] {
+  return [
+    { parent: undefined, specifier: plan.entry, url: plan.entry, attributes: false },
+    ...plan.modules.flatMap((m) =>
+      Object.entries(m.imports).map(([specifier, url]) => ({ parent: m.url, specifier, url, attributes: false })),
+    ),
+  ];
 }
 
 /**
@@ -274,18 +364,8 @@ export async function writePlan(
   entry: string,
   resolutions: readonly Resolution[],
 ): Promise<ModulePlan | undefined> {
-  const imports = new Map<string, Map<string, string>>();
-  for (const r of resolutions) {
-    if (r.attributes) return undefined;
-    if (r.parent === undefined || !isTypeScriptUrl(r.parent)) {
-      // Only the command's own import of the entry may come from outside TypeScript.
-      if (r.url !== entry) return undefined;
-      continue;
-    }
-    const table = imports.get(r.parent) ?? new Map<string, string>();
-    imports.set(r.parent, table);
-    table.set(r.specifier, r.url);
-  }
+  const imports = importTables(data, entry, resolutions);
+  if (!imports) return undefined;
   const reached = [entry];
   for (const url of reached)
     for (const target of imports.get(url)?.values() ?? [])
@@ -304,7 +384,7 @@ export async function writePlan(
         if (manifest) stats[manifest] = statOf(manifest);
         continue;
       }
-      if (specifier.startsWith('./') || specifier.startsWith('../')) {
+      if (specifier.startsWith('./') || specifier.startsWith('../') || specifier.startsWith('/')) {
         for (const candidate of [specifier, ...typeScriptSpellings(specifier)]) {
           const url = new URL(candidate, parent).href;
           if (url === target) break;
@@ -325,8 +405,9 @@ export async function writePlan(
 
   const file = planFile(data, entry);
   const build = buildName(data, entry);
-  const mirrorDir = join(data.cacheDir, 'mirrors');
-  const mirrorOf = new Map(reached.map((url, i) => [url, pathToFileURL(join(mirrorDir, `${build}-${i}.mjs`)).href]));
+  const mirrorOf = new Map(
+    reached.map((url, i) => [url, pathToFileURL(join(data.cacheDir, 'mirrors', `${build}-${i}.mjs`)).href]),
+  );
   const modules: PlannedModule[] = [];
   const written: string[] = [];
   try {
@@ -338,17 +419,24 @@ export async function writePlan(
       if (!stat || !sameStat(stat, statOf(path))) return undefined;
       stats[path] = stat;
       const out = fileURLToPath(mirrorOf.get(url)!);
-      const code = await mirror(path, out, await compiled(path, source, data), imports.get(url) ?? new Map(), mirrorOf);
-      if (code === undefined) return undefined;
-      mkdirSync(mirrorDir, { recursive: true });
-      writeFileSync(out, code);
+      const mirrored = await mirror(
+        path,
+        out,
+        await compiled(path, source, data),
+        imports.get(url) ?? new Map(),
+        mirrorOf,
+      );
+      if (mirrored === undefined) return undefined;
+      mkdirSync(join(data.cacheDir, 'mirrors'), { recursive: true });
+      writeFileSync(out, mirrored.code);
       written.push(out);
       modules.push({
         url,
         mirror: mirrorOf.get(url)!,
-        sha256: sha256(code),
+        sha256: sha256(mirrored.code),
         source: sha256(source),
         imports: Object.fromEntries(imports.get(url) ?? []),
+        dynamic: mirrored.dynamic,
       });
     }
     // A file saved within the last tick of its mtime could change again unseen (code.ts's rule).
@@ -370,6 +458,32 @@ export async function writePlan(
     // A plan abandoned halfway leaves no mirrors behind.
     for (const path of written) removeQuietly(path);
   }
+}
+
+/**
+ * What each TypeScript module's imports resolved to, or undefined for resolutions a plan cannot
+ * reproduce.
+ */
+function importTables(
+  data: HooksData,
+  entry: string,
+  resolutions: readonly Resolution[],
+): Map<string, Map<string, string>> | undefined {
+  const imports = new Map<string, Map<string, string>>();
+  const mirrorUrl = pathToFileURL(join(data.cacheDir, 'mirrors')).href;
+  for (const r of resolutions) {
+    // A mirror named as what an import resolved to would outlive the plan that wrote it.
+    if (r.attributes || r.url.startsWith(`${mirrorUrl}/`)) return undefined;
+    if (r.parent === undefined || !isTypeScriptUrl(r.parent)) {
+      // Only the command's own import of the entry may come from outside TypeScript.
+      if (r.url !== entry) return undefined;
+      continue;
+    }
+    const table = imports.get(r.parent) ?? new Map<string, string>();
+    imports.set(r.parent, table);
+    table.set(r.specifier, r.url);
+  }
+  return imports;
 }
 
 /** A name for one plan's mirrors, unique to this writing of it. */
@@ -397,8 +511,9 @@ async function mirror(
   javascript: string,
   resolved: ReadonlyMap<string, string>,
   mirrorOf: ReadonlyMap<string, string>,
-): Promise<string | undefined> {
+): Promise<{ code: string; dynamic: string[] } | undefined> {
   const { build } = await import('esbuild');
+  const dynamic = new Set<string>();
   let body: string;
   let sourceMap: string;
   try {
@@ -425,11 +540,14 @@ async function mirror(
           setup(b) {
             b.onResolve({ filter: /.*/ }, (args) => {
               const target = resolved.get(args.path);
-              // An `import()` that had not run when the graph was planned: a stage's lazy import
-              // of what only its run needs. It stays lazy, through LAZY_IMPORT at run time.
-              if (!target && args.kind === 'dynamic-import')
+              // An `import()`: a stage's lazy import of what only its run needs. It stays lazy,
+              // through LAZY_IMPORT at run time, which imports the planned mirror (lazyTarget) or,
+              // for one that had not run when the graph was planned, goes through the hooks.
+              if (args.kind === 'dynamic-import') {
+                dynamic.add(args.path);
                 return { path: `${LAZY_MARK}${args.path}`, external: true };
-              if ((args.kind !== 'import-statement' && args.kind !== 'dynamic-import') || !target)
+              }
+              if (args.kind !== 'import-statement' || !target)
                 return { errors: [{ text: `no recorded resolution for ${args.kind} ${args.path}` }] };
               return { path: mirrorOf.get(target) ?? target, external: true };
             });
@@ -456,7 +574,10 @@ async function mirror(
     return undefined;
   }
   if (/\bimport\.meta\b/.test(body) || /\bimport\s*\(\s*(?!["'](?:file|node):)/.test(body)) return undefined;
-  return `${body}//# sourceMappingURL=data:application/json;base64,${sourceMap}\n`;
+  return {
+    code: `${body}//# sourceMappingURL=data:application/json;base64,${sourceMap}\n`,
+    dynamic: [...dynamic].filter((specifier) => resolved.has(specifier)),
+  };
 }
 
 /**

@@ -11,14 +11,38 @@ import { createRequire, register } from 'node:module';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { dropTransient, isLinkError, LAZY_IMPORT, usablePlan, writePlan } from './module-plan.ts';
+import {
+  dropTransient,
+  entryGraph,
+  isLinkError,
+  LAZY_IMPORT,
+  lazyTarget,
+  type ModulePlan,
+  planResolutions,
+  usablePlan,
+  writePlan,
+} from './module-plan.ts';
 import { type HooksData, lazySpecifier, type Resolution } from './typescript-hooks.ts';
 
-/** The hooks' report of what they resolved, once registered. */
-let recorder: Recorder | undefined;
+/**
+ * The hooks' report of what they resolved, once they are registered (once per process: two
+ * imports that need them at the same time share the registration).
+ */
+let registering: Promise<Recorder> | undefined;
+
+function hooksRecorder(data: HooksData): Promise<Recorder> {
+  registering ??= registerHooks(data);
+  return registering;
+}
 /** TypeScript module → the mirror this process imported for it, and back. */
 const mirrors = new Map<string, string>();
 const sources = new Map<string, string>();
+/** Entries this process loaded from a plan, and the plan, which a lazy import may extend. */
+const loadedPlans = new Map<string, ModulePlan>();
+/** Entries whose plan names a mirror that is gone: written again whatever the hooks resolved. */
+const broken = new Set<string>();
+/** Everything the hooks resolved in this process (Recorder.take hands each report out once). */
+const resolved: Resolution[] = [];
 
 /**
  * Import a module the user wrote (the pipeline, a stage's module in a worker). Returns its
@@ -29,11 +53,16 @@ export async function importModule(url: string): Promise<unknown> {
   const known = mirrors.get(url);
   if (known) return import(known);
   const data = hooksData();
-  if (!recorder) {
+  if (!registering) {
     const usable = await usablePlan(data, url, preloadShared);
-    if (usable) {
+    // A plan made for another entry has mirrors of its own for the modules the two share: a
+    // module already imported from another plan must not be instantiated again from this one.
+    // The hooks resolve such a module to the mirror already imported.
+    if (usable && !entryGraph(usable.plan).some((m) => mirrors.has(m.url) && mirrors.get(m.url) !== m.mirror)) {
       const { plan } = usable;
-      for (const m of plan.modules) {
+      loadedPlans.set(url, plan);
+      // What its lazy imports reach is verified and registered when they are made (lazyImport).
+      for (const m of entryGraph(plan)) {
         mirrors.set(m.url, m.mirror);
         sources.set(m.mirror, m.url);
       }
@@ -48,24 +77,26 @@ export async function importModule(url: string): Promise<unknown> {
         return namespace;
       } catch (error) {
         if (!isLinkError(error)) throw error;
-        for (const m of plan.modules) mirrors.delete(m.url);
+        for (const m of entryGraph(plan)) mirrors.delete(m.url);
+        loadedPlans.delete(url);
       } finally {
         // Loaded (the module map keeps them, and their source maps are inline) or abandoned.
         dropTransient(usable);
       }
     }
   }
-  recorder ??= await registerHooks(data);
-  const hooks = recorder;
+  const hooks = await hooksRecorder(data);
   const namespace = await import(url);
   // Planned in the background: esbuild compiles the mirrors in its own process while this one
   // goes on with the command (a pending build keeps the process alive until it is written). A
   // plan only saves the next command time: failing to write one, or being killed first, fails
   // nothing, since the plan file is written last and whole.
-  void hooks
-    .take()
-    .then((resolutions) => writePlan(data, url, resolutions))
-    .catch(() => undefined);
+  inBackground(
+    hooks
+      .take()
+      .then((resolutions) => writePlan(data, url, resolutions))
+      .catch(() => undefined),
+  );
   return namespace;
 }
 
@@ -75,8 +106,93 @@ export async function importModule(url: string): Promise<unknown> {
  * imported as a mirror to that mirror, so that no module is instantiated twice.
  */
 async function lazyImport(specifier: string, parentUrl: string): Promise<unknown> {
-  recorder ??= await registerHooks(hooksData());
-  return import(lazySpecifier(specifier, parentUrl));
+  for (const plan of loadedPlans.values()) {
+    const target = lazyTarget(plan, parentUrl, specifier, mirrors);
+    if (target.kind === 'unplanned') continue;
+    if (target.kind === 'url') return import(target.url);
+    // A mirror removed or altered since the plan was read (another command planned again
+    // meanwhile): the hooks load the graph, and the plan is written again.
+    if (target.kind === 'broken') {
+      broken.add(plan.entry);
+      break;
+    }
+    // Its graph, as that plan has it: no hooks. Stack traces name the .ts files from the start.
+    for (const m of target.graph) sources.set(m.mirror, m.url);
+    try {
+      const namespace = await import(target.url);
+      // Imported: the hooks, if a later import needs them, resolve these modules to their mirrors.
+      for (const m of target.graph) mirrors.set(m.url, m.mirror);
+      return namespace;
+    } catch (error) {
+      if (!isLinkError(error)) throw error;
+      broken.add(plan.entry);
+      break;
+    }
+  }
+  const hooks = await hooksRecorder(hooksData());
+  const namespace = await import(lazySpecifier(specifier, parentUrl));
+  replanWithLazyImports(hooks);
+  return namespace;
+}
+
+let replanning: Promise<void> | undefined;
+
+/**
+ * Write the plans this process loaded again, with the graphs their lazy imports reached through
+ * the hooks: the next command (a cluster job, a pool worker) then imports what a stage runs
+ * with from its mirrors too, with no hooks to start and no round trip to them per module.
+ * In the background, once at a time; a plan only saves later commands time, so failing to
+ * write one fails nothing.
+ */
+function replanWithLazyImports(hooks: Recorder): void {
+  if (replanning) return;
+  replanning = (async () => {
+    try {
+      resolved.push(...(await hooks.take()));
+      const data = hooksData();
+      for (const [entry, plan] of loadedPlans) {
+        const known = new Set(
+          plan.modules.flatMap((m) => Object.entries(m.imports).map(([s, u]) => `${m.url} ${s} ${u}`)),
+        );
+        const reached = new Set(plan.modules.map((m) => m.url));
+        // Only what this plan's modules imported and it does not know yet, or a broken plan.
+        const grew = resolved.some(
+          (r) => r.parent && reached.has(r.parent) && !known.has(`${r.parent} ${r.specifier} ${r.url}`),
+        );
+        if (!grew && !broken.has(entry)) continue;
+        const next = await writePlan(data, entry, [...planResolutions(plan), ...resolved]);
+        if (next) loadedPlans.set(entry, next);
+      }
+    } catch {
+      // next command plans again
+    } finally {
+      replanning = undefined;
+    }
+  })();
+  inBackground(replanning);
+}
+
+/** Plans being written in the background. */
+const writing = new Set<Promise<unknown>>();
+
+function inBackground(work: Promise<unknown>): void {
+  writing.add(work);
+  void work.finally(() => writing.delete(work));
+}
+
+/**
+ * Wait (at most `limitMs`) for the plans this process is writing: for a process that is about
+ * to exit on its own (a pool worker told to go), so that the next one finds them.
+ */
+export async function plansWritten(limitMs = 5_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.allSettled([...writing]),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, limitMs);
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
 /** The module a stack frame's file belongs to: the TypeScript file for a planned mirror. */
@@ -146,6 +262,7 @@ async function registerHooks(data: HooksData): Promise<Recorder> {
     transferList: [port2],
   });
   process.setSourceMapsEnabled(true);
+  if (process.env.LINEA_DEBUG) process.stderr.write('linea: module hooks registered\n');
   return new Recorder(port1);
 }
 

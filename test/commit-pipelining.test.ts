@@ -3,7 +3,7 @@
 // a user relies on: a result recorded is never lost or partial, and the recording does not wait
 // for the main thread, which the next stage may hold for minutes in a synchronous computation.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -79,5 +79,29 @@ describe('the disk thread', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('reporting a commit while stages hold the main thread', () => {
+  const fresh = freshProjects();
+
+  it('says a quick stage finished once it is committed, not after every stage queued behind it', async () => {
+    const project = fresh();
+    const run = await project.linea(['run', '--pipeline', 'blocking.pipeline.ts', '--executor', 'local']);
+    assert.equal(run.code, 0, run.stderr);
+    // The run's journal (what the live view and `linea view` read), in the order it was written.
+    const [journal] = readdirSync(join(project.dir, 'cache', 'events')).filter((f) => f.endsWith('.jsonl'));
+    const events = readFileSync(join(project.dir, 'cache', 'events', journal!), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { e: string; id?: string })
+      .map((event) => `${event.e} ${event.id ?? ''}`.trim());
+    const at = (what: string) => {
+      assert.ok(events.includes(what), `'${what}' in the journal: ${events.join(', ')}`);
+      return events.indexOf(what);
+    };
+    // source's commit is one answer from the disk thread, taken at the turn of the event loop
+    // between two blocking stages: it is reported while block2 or block3 waits, not at the end.
+    assert.ok(at('finished source') < at('started block3'), `source reported late: ${events.join(', ')}`);
   });
 });

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { entriesOf } from '../core/folder.ts';
 import { uniqueSuffix } from '../core/unique.ts';
-import { writeFilesAtomically } from '../store/durability.ts';
+import { type AtomicFile, writeFilesAtomically } from '../store/durability.ts';
 import { readdir, readFile, rename, rm } from 'node:fs/promises';
 import { readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -22,6 +22,12 @@ export interface IndexStore {
    */
   getNow?<T>(key: string): T | undefined;
   set(key: string, value: unknown): Promise<void>;
+  /**
+   * For a store kept in local files (absent for a server): the files that setting these entries
+   * writes, in order, for a caller that must write them in its own disk request, after something
+   * they name is durable (run-index.ts put: an index entry after its object).
+   */
+  filesFor?(entries: readonly (readonly [string, unknown])[]): AtomicFile[];
   delete(key: string): Promise<boolean>;
   /** Every entry whose key starts with `prefix` (a prefix ends with '/': `run/`, `pin/`), as [key, value]. */
   entries(prefix: string): AsyncIterable<readonly [string, unknown]>;
@@ -62,11 +68,17 @@ export class DirectoryIndexStore implements IndexStore {
   // (run.ts commitRun), whose system calls would otherwise hold the main thread while the next
   // stage waits for it. Writes in flight together go in one batch.
   async set(key: string, value: unknown): Promise<void> {
-    const path = this.path(key);
-    // Written under .tmp/ and renamed into place: sweeping what killed writers left reads that
-    // one small folder, not every entry the index has ever had.
-    const tmp = join(this.dir, TMP, `${basename(path)}.${process.pid}-${uniqueSuffix()}.tmp`);
-    await writeFilesAtomically([{ path, content: JSON.stringify({ key, value }), tmp }]);
+    await writeFilesAtomically(this.filesFor([[key, value]]));
+  }
+
+  filesFor(entries: readonly (readonly [string, unknown])[]): AtomicFile[] {
+    return entries.map(([key, value]) => {
+      const path = this.path(key);
+      // Written under .tmp/ and renamed into place: sweeping what killed writers left reads that
+      // one small folder, not every entry the index has ever had.
+      const tmp = join(this.dir, TMP, `${basename(path)}.${process.pid}-${uniqueSuffix()}.tmp`);
+      return { path, content: JSON.stringify({ key, value }), tmp };
+    });
   }
 
   // Deletes stay synchronous: one unlink, rarer than writes.

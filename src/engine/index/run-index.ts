@@ -12,6 +12,7 @@ import type { IndexStore } from './index-store.ts';
 import type { Fingerprint } from '../key/fingerprint.ts';
 import type { ArtifactDigest, CacheKey } from '../core/json.ts';
 import type { KnownManifest, Pin, StatStamp } from '../store/store.ts';
+import { type AtomicFile, writeFilesAtomically } from '../store/durability.ts';
 
 export interface RunRecord {
   readonly key: CacheKey;
@@ -161,10 +162,25 @@ export class RunIndex {
     return this.valid(RUN + key, this.kv.getNow?.(RUN + key), RUN_RECORD);
   }
 
-  async put(record: RunRecord): Promise<void> {
-    await this.kv.set(RUN + record.key, record);
-    // "Latest run of an instance" is per project: two projects may both have a `source` stage.
-    await this.kv.set(latestKey(record.project, record.instance), record.key);
+  /**
+   * Index a run: its record, and the instance's latest key. `after`, when given, is what must be
+   * durable before the index names the record (the store's sync of its object, run.ts
+   * commitRun), handed the index's own files to write after it: for an index of local files the
+   * whole commit is one request to the disk thread, one answer to wait for. A server's entries
+   * are written once `after` has completed.
+   */
+  async put(record: RunRecord, after?: (files: readonly AtomicFile[]) => Promise<void>): Promise<void> {
+    const entries = [
+      [RUN + record.key, record],
+      // "Latest run of an instance" is per project: two projects may both have a `source` stage.
+      [latestKey(record.project, record.instance), record.key],
+    ] as const;
+    const files = this.kv.filesFor?.(entries);
+    if (files) await (after ?? writeFilesAtomically)(files);
+    else {
+      await after?.([]);
+      for (const [key, value] of entries) await this.kv.set(key, value);
+    }
     await this.kv.delete(FAILED + record.key);
   }
 

@@ -416,8 +416,10 @@ async function commitRun(job: Job, workspace: Workspace, value: Json, startedAt:
     // The object on disk, then the store's copy of the record, in one request that completes
     // whatever this thread does next: if the process dies or the index is unreachable, a rerun
     // still finds the result.
-    await project.store.sync(sealed, { key, value: record });
-    await project.index.put(record);
+    // The index entry, the commit point, comes after both; for an index of local files it goes
+    // in the same request, so the commit waits for one answer from the disk thread. Each answer
+    // needs a turn of this thread's event loop, which a stage run here may hold for minutes.
+    await project.index.put(record, (files) => project.store.sync(sealed, { key, value: record }, files));
     // Checkpoints exist to resume this key; once its result is committed they are dead weight.
     await project.store.dropCheckpoints(key);
   })();
@@ -467,7 +469,11 @@ class Semaphore {
       if (released) return;
       released = true;
       const next = this.queue.shift();
-      if (next) next();
+      // Handed over after a turn of the event loop, not in this microtask: a stage run on this
+      // thread holds it until it finishes, and what finished before it (the disk thread's answer
+      // that completes a commit, a signal, the live view's requests) must not wait for the whole
+      // queue of stages behind it.
+      if (next) setImmediate(next);
       else this.free++;
     };
   }

@@ -262,6 +262,8 @@ export class Store {
   sync(
     { digest, manifest }: Pick<Sealed, 'digest' | 'manifest'>,
     record?: { key: CacheKey; value: object },
+    /** Written after the record, in the same request (an index of local files: run-index.ts put). */
+    after: readonly AtomicFile[] = [],
   ): Promise<void> {
     const object = this.objectDir(digest);
     const files = join(object, 'files');
@@ -273,7 +275,7 @@ export class Store {
     }
     return syncThenWrite(
       [...paths, join(object, 'manifest.json'), ...dirs, object, dirname(object)],
-      record ? [this.recordFile(record.key, record.value)] : [],
+      [...(record ? [this.recordFile(record.key, record.value)] : []), ...after],
     );
   }
 

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "linea_onednn",
-      "sources": ["src/addon.cc"],
+      "sources": ["src/addon.cc", "src/cnn_step.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       # -ffp-contract=off: no fusing a·b + c into an FMA, so elementwise kernels (the optimizer's

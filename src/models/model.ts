@@ -271,7 +271,7 @@ export class Layers {
       return tf.batchNorm(x, movingMean, movingVar, beta, gamma, BN_EPSILON) as unknown as T;
     }
     const n = x.size / c;
-    const momentum = 0.1;
+    const momentum = BN_MOMENTUM;
     // PyTorch keeps the unbiased batch variance in the running estimate.
     const attrs: BatchNormTrainAttrs = {
       epsilon: BN_EPSILON,
@@ -534,7 +534,9 @@ function seq(items: Structure[]): Structure {
   return items.length === 1 ? items[0]! : { kind: 'seq', items };
 }
 
-const BN_EPSILON = 1e-5;
+/** Batch norm's ε and the moving averages' momentum, PyTorch's (native/cnn-step.ts uses them too). */
+export const BN_EPSILON = 1e-5;
+export const BN_MOMENTUM = 0.1;
 
 export type InitScheme = 'he' | 'lecun' | 'glorot';
 

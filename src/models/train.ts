@@ -13,6 +13,7 @@ import { exampleSize, type Dataset } from './data/dataset.ts';
 import { learningRate, Optimizer, type OptimizerState } from './optimizers.ts';
 import { deriveSeed, mulberry32, permutation } from './random.ts';
 import { readTensors, saveModel, writeTensors, loadModel } from './weights-io.ts';
+import { fusedCnnStep } from './native/cnn-step.ts';
 import type { ModelConfig } from './architectures/index.ts';
 
 export { trainConfig, type TrainConfig, type TrainConfigInput } from './train-config.ts';
@@ -166,9 +167,19 @@ export type StepResult = {
   readonly penalties: number[];
 };
 
+/** The gradients of one step, by parameter name, before masks, clipping and the optimiser. */
+interface Gradients {
+  readonly grads: Map<string, tf.Tensor>;
+  readonly updates: StateUpdate[];
+  /** The step's figures, read once the update is made. */
+  read(): StepResult;
+}
+
 /**
  * One optimisation step on a batch: forward in training mode, gradients of task loss plus
  * penalties, optimiser update, batch-norm statistics, α clamp, regulariser after-step hooks.
+ * A plain CNN on the onednn backend computes its part in one native call (native/cnn-step.ts)
+ * unless `fused` is false; the penalties, masks, clipping and optimiser are the same either way.
  * The benchmark times exactly this function.
  */
 export function trainingStep(
@@ -176,28 +187,83 @@ export function trainingStep(
   optimizer: Optimizer,
   regularizers: readonly Regularizer[] = [],
   clipNorm = 0,
+  options: { readonly fused?: boolean } = {},
 ): (x: tf.Tensor, labels: tf.Tensor1D, lr: number) => StepResult {
   const trainable = model.specs.filter((s) => s.trainable);
   const specByVariable = new Map(trainable.map((s) => [model.get(s.name).name, s.name]));
   const variables = trainable.map((s) => model.get(s.name));
   const hasAlpha = model.specs.some((s) => s.role === 'alpha');
+  const fused = options.fused === false ? undefined : fusedCnnStep(model);
+
+  /** Everything through tfjs's tape, op by op. */
+  const taped = (x: tf.Tensor, labels: tf.Tensor1D): Gradients => {
+    let updates: StateUpdate[] = [];
+    let taskLoss: tf.Scalar | undefined;
+    let hits: tf.Scalar | undefined;
+    let penalties: tf.Scalar[] = [];
+    const { value, grads } = tf.variableGrads(() => {
+      const forward = model.forward(x, { training: true });
+      updates = forward.updates;
+      taskLoss = tf.keep(crossEntropy(forward.output, labels, model.outputs));
+      hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(forward.output, 1), labels), 'float32'))) as tf.Scalar;
+      penalties = regularizers.map((r) => tf.keep(r.penalty(model)));
+      return penalties.reduce<tf.Scalar>((total, p) => tf.add(total, p) as tf.Scalar, taskLoss!);
+    }, variables);
+    const byName = new Map(Object.entries(grads).map(([v, g]) => [specByVariable.get(v) ?? v, g]));
+    return {
+      grads: byName,
+      updates,
+      read: () => {
+        const read: StepResult = {
+          loss: value.dataSync()[0]!,
+          task: taskLoss!.dataSync()[0]!,
+          hits: hits!.dataSync()[0]!,
+          penalties: penalties.map((p) => p.dataSync()[0]!),
+        };
+        tf.dispose([taskLoss!, hits!, ...penalties]);
+        return read;
+      },
+    };
+  };
+
+  /** The network natively, the penalties (small tensors of α) through the tape, their gradients added. */
+  const native = (x: tf.Tensor, labels: tf.Tensor1D): Gradients | undefined => {
+    const step = fused?.(x, labels);
+    if (!step) return undefined;
+    let penalties: tf.Scalar[] = [];
+    if (regularizers.length) {
+      const { grads } = tf.engine().gradients(
+        () => {
+          penalties = regularizers.map((r) => tf.keep(r.penalty(model)));
+          return penalties.reduce((total, p) => tf.add(total, p) as tf.Scalar);
+        },
+        variables,
+        undefined,
+        true,
+      );
+      for (const [i, g] of grads.entries()) {
+        const name = trainable[i]!.name;
+        if (g) step.grads.set(name, tf.add(step.grads.get(name)!, g));
+      }
+    }
+    return {
+      grads: step.grads,
+      updates: step.updates,
+      read: () => {
+        const values = penalties.map((p) => p.dataSync()[0]!);
+        tf.dispose(penalties);
+        return { loss: values.reduce((a, b) => a + b, step.task), task: step.task, hits: step.hits, penalties: values };
+      },
+    };
+  };
+
   return (x, labels, lr) => {
     let updates: StateUpdate[] = [];
     const result = tf.tidy(() => {
-      let taskLoss: tf.Scalar | undefined;
-      let hits: tf.Scalar | undefined;
-      let penalties: tf.Scalar[] = [];
-      const { value, grads } = tf.variableGrads(() => {
-        const forward = model.forward(x, { training: true });
-        updates = forward.updates;
-        taskLoss = tf.keep(crossEntropy(forward.output, labels, model.outputs));
-        hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(forward.output, 1), labels), 'float32'))) as tf.Scalar;
-        penalties = regularizers.map((r) => tf.keep(r.penalty(model)));
-        return penalties.reduce<tf.Scalar>((total, p) => tf.add(total, p) as tf.Scalar, taskLoss!);
-      }, variables);
+      const step = native(x, labels) ?? taped(x, labels);
+      updates = step.updates;
       const masked = new Map<string, tf.Tensor>();
-      for (const [varName, g] of Object.entries(grads)) {
-        const name = specByVariable.get(varName) ?? varName;
+      for (const [name, g] of step.grads) {
         let grad = g;
         for (const r of regularizers) {
           const mask = r.gradientMasks?.(model).get(name);
@@ -216,14 +282,7 @@ export function trainingStep(
           : undefined;
       const byName = new Map([...masked].map(([name, g]) => [name, scale ? tf.mul(g, scale) : g]));
       optimizer.apply(byName, lr);
-      const read: StepResult = {
-        loss: value.dataSync()[0]!,
-        task: taskLoss!.dataSync()[0]!,
-        hits: hits!.dataSync()[0]!,
-        penalties: penalties.map((p) => p.dataSync()[0]!),
-      };
-      tf.dispose([taskLoss!, hits!, ...penalties]);
-      return read;
+      return step.read();
     });
     model.commitUpdates(updates);
     if (hasAlpha) model.clampAlphas();

@@ -2,9 +2,7 @@
 // convolutions use), pooling and PReLU as OpenMP loops. Every function works on caller-owned
 // float32 buffers (the tfjs cpu backend's own TypedArrays), so no data is copied across the
 // boundary; shapes are channels-last (NHWC) with HWIO filters, as tfjs stores them.
-#include <napi.h>
-#include <dnnl.hpp>
-#include <omp.h>
+#include "common.h"
 #include <malloc.h>
 
 #include <algorithm>
@@ -17,7 +15,7 @@ using namespace dnnl;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
-namespace {
+namespace linea {
 
 engine& cpu_engine() {
   static engine eng(engine::kind::cpu, 0);
@@ -28,6 +26,14 @@ stream& cpu_stream() {
   static stream strm(cpu_engine());
   return strm;
 }
+
+}  // namespace linea
+
+namespace {
+
+using linea::channel_sums;
+using linea::cpu_engine;
+using linea::cpu_stream;
 
 float* f32(const Napi::Value& v, const char* what) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
@@ -711,24 +717,6 @@ Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// The per-channel sums of f(row r, channel ch) over rows, each thread summing its static share of
-// rows in double, then the threads' partials added in thread order: the result depends on the
-// thread count, never on timing.
-template <typename Term>
-void channel_sums(int64_t rows, int64_t c, std::vector<double>& out, Term term) {
-  int threads = omp_get_max_threads();
-  std::vector<double> partial(static_cast<size_t>(threads) * c, 0.0);
-#pragma omp parallel if (rows * c > 32768)
-  {
-    double* __restrict mine = partial.data() + static_cast<size_t>(omp_get_thread_num()) * c;
-#pragma omp for schedule(static)
-    for (int64_t r = 0; r < rows; r++) term(r, mine);
-  }
-  out.assign(c, 0.0);
-  for (int t = 0; t < threads; t++)
-    for (int64_t ch = 0; ch < c; ch++) out[ch] += partial[static_cast<size_t>(t) * c + ch];
-}
-
 // batchNormTrain(x, gamma, beta, movingMean, movingVar, y, mean, rstd, newMean, newVar, channels,
 //                epsilon, keep, meanWeight, varWeight):
 // batch norm of x [rows, c] on its own batch statistics, in three passes over x instead of the
@@ -901,6 +889,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("threads", Napi::Function::New(env, Threads));
   exports.Set("version", Napi::Function::New(env, Version));
+  linea::register_cnn_step(env, exports);
   return exports;
 }
 

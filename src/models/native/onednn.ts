@@ -188,6 +188,47 @@ export interface OnednnAddon {
   setThreads(n: number): void;
   threads(): number;
   version(): string;
+  /** A plain CNN's whole training step (native/onednn/src/cnn_step.cc; src/models/native/cnn-step.ts). */
+  CnnStep: new (
+    config: CnnStepConfig,
+  ) => NativeCnnStep;
+}
+
+/** nativeCalls' name for a whole fused training step (OnednnBackend.cnnStep). */
+export const CNN_STEP = 'LineaCnnStep';
+
+/** The network a CnnStep trains: 3×3 'same' convolutions, then a GAP and a dense head. */
+export interface CnnStepConfig {
+  readonly height: number;
+  readonly width: number;
+  readonly inChannels: number;
+  readonly channels: readonly number[];
+  /** Per layer: followed by 2×2 pooling (stride 2, 'valid'). */
+  readonly pool: readonly boolean[];
+  readonly maxPool: boolean;
+  readonly batchNorm: boolean;
+  /** 0 identity, 1 ReLU, 2 channel-wise PReLU. */
+  readonly activation: 0 | 1 | 2;
+  readonly classes: number;
+  readonly epsilon: number;
+  readonly momentum: number;
+}
+
+export interface NativeCnnStep {
+  /**
+   * One step on a batch of n: params in the order cnn_step.cc documents, gradients written into
+   * `grads` (same order, without the moving statistics), each batch norm's new moving mean and
+   * variance into `stats`, and [task loss, hits] into `result`.
+   */
+  run(
+    n: number,
+    x: Float32Array,
+    labels: Int32Array,
+    params: readonly Float32Array[],
+    grads: readonly Float32Array[],
+    stats: readonly Float32Array[],
+    result: Float64Array,
+  ): void;
 }
 
 const BUILD = fileURLToPath(new URL('../../../native/onednn/build/', import.meta.url));
@@ -289,6 +330,24 @@ export class OnednnBackend extends MathBackendCPU {
     if (t.dtype !== 'float32') return undefined;
     const values = this.data.get(t.dataId).values;
     return values instanceof Float32Array ? values : undefined;
+  }
+
+  /** The backing Int32Array of an int32 tensor (no copy). */
+  i32(t: TensorInfo): Int32Array | undefined {
+    if (t.dtype !== 'int32') return undefined;
+    const values = this.data.get(t.dataId).values;
+    return values instanceof Int32Array ? values : undefined;
+  }
+
+  /** A plain CNN's whole training step as one native call (cnn-step.ts), counted in nativeCalls as CNN_STEP. */
+  cnnStep(config: CnnStepConfig): NativeCnnStep {
+    const step = new (loadOnednnAddon().CnnStep)(config);
+    return {
+      run(...args) {
+        step.run(...args);
+        nativeCalls.set(CNN_STEP, (nativeCalls.get(CNN_STEP) ?? 0) + 1);
+      },
+    };
   }
 }
 

@@ -1,0 +1,649 @@
+// A whole training step of a plain CNN (src/models/architectures/plain-cnn.ts) in one call:
+// forward in training mode, softmax cross entropy, and the gradient of every parameter, with the
+// batch norms' new moving statistics. The same maths as the model's op-by-op path on the onednn
+// backend, which pays tfjs's bookkeeping (a tensor, a kernel lookup and a tape entry) on each of
+// ~190 kernel calls per step, and a oneDNN primitive descriptor per convolution call: on the
+// claims preset's network (16–32 channels on 14×14 down to 3×3 maps) that was as long as the
+// arithmetic. Here the primitives are made once per batch size, the activations live in buffers
+// the step owns, and batch norm, the activation and pooling are fused loops.
+//
+// Layout: channels-last (NHWC) activations, HWIO filters, as tfjs stores them; every layer is a
+// 3×3 'same' convolution (stride 1), optional batch norm, ReLU / channel-wise PReLU / identity,
+// optional 2×2 pooling (stride 2, 'valid'); then global average pooling and a dense head.
+#include "common.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+using namespace dnnl;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+namespace {
+
+using linea::cpu_engine;
+using linea::cpu_stream;
+
+enum class Act { linear, relu, prelu };
+
+// Per-channel sums of term(row, sums) over rows, as common.h's channel_sums, but each block of
+// 64 rows is summed in float before it is added to the thread's double partial: the per-element
+// conversions to double made the batch norms' sums the larger part of a step. The threads'
+// partials are added in thread order, so the result depends on the thread count, not on timing.
+template <typename Term>
+void block_sums(int64_t rows, int64_t width, std::vector<double>& out, Term term) {
+  constexpr int64_t kBlock = 64;
+  const int64_t blocks = (rows + kBlock - 1) / kBlock;
+  const int threads = omp_get_max_threads();
+  std::vector<double> partial(static_cast<size_t>(threads) * width, 0.0);
+#pragma omp parallel if (rows * width > 32768)
+  {
+    double* __restrict mine = partial.data() + static_cast<size_t>(omp_get_thread_num()) * width;
+    std::vector<float> block(width);
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < blocks; b++) {
+      std::fill(block.begin(), block.end(), 0.0f);
+      const int64_t end = std::min(rows, (b + 1) * kBlock);
+      for (int64_t r = b * kBlock; r < end; r++) term(r, block.data());
+      for (int64_t k = 0; k < width; k++) mine[k] += block[k];
+    }
+  }
+  out.assign(width, 0.0);
+  for (int t = 0; t < threads; t++)
+    for (int64_t k = 0; k < width; k++) out[k] += partial[static_cast<size_t>(t) * width + k];
+}
+
+struct Config {
+  int64_t h = 0, w = 0, cin = 0, classes = 0;
+  std::vector<int64_t> channels;
+  std::vector<bool> pool;
+  bool max_pool = false, batch_norm = false;
+  Act act = Act::relu;
+  float eps = 1e-5f, momentum = 0.1f;
+};
+
+// A user buffer in the layout a primitive wants: reordered into `scratch` when they differ. A
+// channels-last activation of exactly 16 channels already is oneDNN's blocked nChw16c
+// ([N][C/16][H][W][16]), which the weight gradients' kernels ask for: it is read as it is
+// (those reorders were a tenth of a step).
+memory in_layout(const memory::desc& want, memory user, memory& scratch) {
+  const memory::desc have = user.get_desc();
+  if (want == have) return user;
+  const memory::dims d = have.dims();
+  if (d.size() == 4 && d[1] == 16 && have == memory::desc(d, dt::f32, tag::nhwc) &&
+      want == memory::desc(d, dt::f32, tag::aBcd16b))
+    return memory(want, cpu_engine(), user.get_data_handle());
+  if (!scratch || scratch.get_desc() != want) scratch = memory(want, cpu_engine());
+  reorder(user, scratch).execute(cpu_stream(), user, scratch);
+  return scratch;
+}
+
+// One layer for one batch size: its geometry, its convolution primitives, and its buffers.
+struct Layer {
+  int64_t h, w, ci, co, oh, ow;  // input = conv output size (h×w); after pooling oh×ow
+  bool pooled, first;
+  memory::desc src_md, dst_md, wei_md, bias_md;
+  convolution_forward::primitive_desc fwd_pd;
+  convolution_forward fwd;
+  convolution_backward_data::primitive_desc bwd_data_pd;
+  convolution_backward_data bwd_data;
+  convolution_backward_weights::primitive_desc bwd_w_pd;
+  convolution_backward_weights bwd_w;
+  memory wei_fwd, wei_bwd, src_bw, dst_bw, dwei_bw;  // scratch in the primitives' layouts
+  // z: convolution output; a: after batch norm and the activation; p: after pooling.
+  std::vector<float> z, a, p, dout, da, dz, mean, rstd;
+  const float* input = nullptr;  // what the convolution reads (the batch or the previous output)
+  float* output() { return pooled ? p.data() : a.data(); }
+};
+
+class Plan {
+ public:
+  Plan(const Config& c, int64_t n) : c_(c), n_(n) {
+    int64_t h = c.h, w = c.w, ci = c.cin;
+    for (size_t i = 0; i < c.channels.size(); i++) {
+      auto L = std::make_unique<Layer>();
+      L->h = h;
+      L->w = w;
+      L->ci = ci;
+      L->co = c.channels[i];
+      L->pooled = c.pool[i];
+      L->first = i == 0;
+      L->oh = L->pooled ? h / 2 : h;
+      L->ow = L->pooled ? w / 2 : w;
+      build(*L, !c.batch_norm);
+      const size_t size = static_cast<size_t>(n * h * w * L->co);
+      L->z.resize(size);
+      L->a.resize(size);
+      L->da.resize(size);
+      L->dz.resize(size);
+      if (L->pooled) {
+        L->p.resize(static_cast<size_t>(n * L->oh * L->ow * L->co));
+        L->dout.resize(L->p.size());
+      }
+      L->mean.resize(L->co);
+      L->rstd.resize(L->co);
+      h = L->oh;
+      w = L->ow;
+      ci = L->co;
+      layers_.push_back(std::move(L));
+    }
+    for (size_t i = 1; i < layers_.size(); i++) layers_[i]->input = layers_[i - 1]->output();
+    feats_.resize(static_cast<size_t>(n * ci));
+    dfeats_.resize(feats_.size());
+    logits_.resize(static_cast<size_t>(n * c.classes));
+  }
+
+  // The whole step; see CnnStep::Run for the arguments.
+  void run(const float* x, const int32_t* labels, const std::vector<float*>& params, const std::vector<float*>& grads,
+           const std::vector<float*>& stats, double* result) {
+    layers_[0]->input = x;
+    size_t pi = 0, gi = 0, si = 0;
+    struct Slots {
+      float *kernel, *bias, *gamma, *beta, *moving_mean, *moving_var, *alpha;
+      float *dkernel, *dbias, *dgamma, *dbeta, *dalpha, *new_mean, *new_var;
+    };
+    std::vector<Slots> slots(layers_.size());
+    for (auto& s : slots) {
+      s = {};
+      s.kernel = params[pi++];
+      s.dkernel = grads[gi++];
+      if (!c_.batch_norm) {
+        s.bias = params[pi++];
+        s.dbias = grads[gi++];
+      } else {
+        s.gamma = params[pi++];
+        s.beta = params[pi++];
+        s.moving_mean = params[pi++];
+        s.moving_var = params[pi++];
+        s.dgamma = grads[gi++];
+        s.dbeta = grads[gi++];
+        s.new_mean = stats[si++];
+        s.new_var = stats[si++];
+      }
+      if (c_.act == Act::prelu) {
+        s.alpha = params[pi++];
+        s.dalpha = grads[gi++];
+      }
+    }
+    const float* head_w = params[pi++];
+    const float* head_b = params[pi++];
+    float* dhead_w = grads[gi++];
+    float* dhead_b = grads[gi++];
+
+    for (size_t i = 0; i < layers_.size(); i++) {
+      Layer& L = *layers_[i];
+      const Slots& s = slots[i];
+      convolve(L, s.kernel, s.bias);
+      if (c_.batch_norm) normalise(L, s.gamma, s.beta, s.moving_mean, s.moving_var, s.new_mean, s.new_var, s.alpha);
+      else activate(L, s.alpha);
+      if (L.pooled) pool_forward(L);
+    }
+    Layer& last = *layers_.back();
+    global_mean(last);
+    head(head_w, head_b, labels, result, dhead_w, dhead_b);
+
+    // Backward: the gradient of the last layer's output is the head's, spread over positions.
+    spread_mean(last);
+    for (size_t i = layers_.size(); i-- > 0;) {
+      Layer& L = *layers_[i];
+      const Slots& s = slots[i];
+      if (L.pooled) pool_backward(L);
+      if (c_.batch_norm) normalise_backward(L, s.gamma, s.beta, s.alpha, s.dgamma, s.dbeta, s.dalpha);
+      else activate_backward(L, s.alpha, s.dalpha);
+      convolve_backward(L, s.kernel, s.dkernel, s.dbias, i > 0 ? layers_[i - 1].get() : nullptr);
+    }
+  }
+
+ private:
+  const Config c_;
+  const int64_t n_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<float> feats_, dfeats_, logits_;
+
+  void build(Layer& L, bool bias) {
+    const memory::dims strides{1, 1}, dilates{0, 0}, pad{1, 1};
+    L.src_md = memory::desc({n_, L.ci, L.h, L.w}, dt::f32, tag::nhwc);
+    L.dst_md = memory::desc({n_, L.co, L.h, L.w}, dt::f32, tag::nhwc);
+    L.wei_md = memory::desc({L.co, L.ci, 3, 3}, dt::f32, tag::hwio);
+    L.bias_md = memory::desc({L.co}, dt::f32, tag::x);
+    const memory::desc wei_any({L.co, L.ci, 3, 3}, dt::f32, tag::any);
+    auto fd = bias ? convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, L.src_md,
+                                               wei_any, L.bias_md, L.dst_md, strides, dilates, pad, pad)
+                   : convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, L.src_md,
+                                               wei_any, L.dst_md, strides, dilates, pad, pad);
+    L.fwd_pd = convolution_forward::primitive_desc(fd, cpu_engine());
+    L.fwd = convolution_forward(L.fwd_pd);
+    if (!L.first) {
+      convolution_backward_data::desc bd(algorithm::convolution_direct, L.src_md, wei_any, L.dst_md, strides, dilates,
+                                         pad, pad);
+      L.bwd_data_pd = convolution_backward_data::primitive_desc(bd, cpu_engine(), L.fwd_pd);
+      L.bwd_data = convolution_backward_data(L.bwd_data_pd);
+    }
+    // Activations in whatever layout the weight-gradient kernel prefers (as addon.cc's
+    // conv2dBackwardWeights): reordering them costs less than running it on channels-last data.
+    const memory::desc src_any({n_, L.ci, L.h, L.w}, dt::f32, tag::any), dst_any({n_, L.co, L.h, L.w}, dt::f32, tag::any);
+    auto wd = bias ? convolution_backward_weights::desc(algorithm::convolution_direct, src_any, wei_any, L.bias_md,
+                                                        dst_any, strides, dilates, pad, pad)
+                   : convolution_backward_weights::desc(algorithm::convolution_direct, src_any, wei_any, dst_any,
+                                                        strides, dilates, pad, pad);
+    L.bwd_w_pd = convolution_backward_weights::primitive_desc(wd, cpu_engine(), L.fwd_pd);
+    L.bwd_w = convolution_backward_weights(L.bwd_w_pd);
+  }
+
+  void convolve(Layer& L, const float* kernel, const float* bias) {
+    memory src(L.src_md, cpu_engine(), const_cast<float*>(L.input)), dst(L.dst_md, cpu_engine(), L.z.data());
+    memory wei = in_layout(L.fwd_pd.weights_desc(), memory(L.wei_md, cpu_engine(), const_cast<float*>(kernel)), L.wei_fwd);
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
+    if (bias) args.insert({DNNL_ARG_BIAS, memory(L.bias_md, cpu_engine(), const_cast<float*>(bias))});
+    L.fwd.execute(cpu_stream(), args);
+    cpu_stream().wait();
+  }
+
+  void convolve_backward(Layer& L, const float* kernel, float* dkernel, float* dbias, Layer* previous) {
+    memory user_src(L.src_md, cpu_engine(), const_cast<float*>(L.input));
+    memory user_dz(L.dst_md, cpu_engine(), L.dz.data());
+    memory src = in_layout(L.bwd_w_pd.src_desc(), user_src, L.src_bw);
+    memory diff_dst = in_layout(L.bwd_w_pd.diff_dst_desc(), user_dz, L.dst_bw);
+    memory user_dw(L.wei_md, cpu_engine(), dkernel);
+    const bool direct = L.bwd_w_pd.diff_weights_desc() == L.wei_md;
+    if (!direct && (!L.dwei_bw || L.dwei_bw.get_desc() != L.bwd_w_pd.diff_weights_desc()))
+      L.dwei_bw = memory(L.bwd_w_pd.diff_weights_desc(), cpu_engine());
+    memory diff_wei = direct ? user_dw : L.dwei_bw;
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, diff_wei}};
+    if (dbias) args.insert({DNNL_ARG_DIFF_BIAS, memory(L.bias_md, cpu_engine(), dbias)});
+    L.bwd_w.execute(cpu_stream(), args);
+    if (!direct) reorder(diff_wei, user_dw).execute(cpu_stream(), diff_wei, user_dw);
+    if (previous) {
+      // The gradient of the previous layer's output (its pooled output where it pools).
+      float* target = previous->pooled ? previous->dout.data() : previous->da.data();
+      memory diff_src(L.src_md, cpu_engine(), target);
+      memory wei =
+          in_layout(L.bwd_data_pd.weights_desc(), memory(L.wei_md, cpu_engine(), const_cast<float*>(kernel)), L.wei_bwd);
+      L.bwd_data.execute(cpu_stream(), {{DNNL_ARG_DIFF_DST, user_dz}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, diff_src}});
+    }
+    cpu_stream().wait();
+  }
+
+  // The activation as max(v, 0) + s·min(v, 0) with a slope s per channel on the negative side:
+  // α for PReLU, 0 for ReLU, 1 for the identity. One branch-free form for all three, so every
+  // loop below vectorises; its derivative is 1 where v > 0, else s (0 counts as negative, as in
+  // tfjs's gradients), and PReLU's dα sums dy·min(v, 0).
+  std::vector<float> slopes(int64_t c, const float* alpha) const {
+    std::vector<float> s(c, c_.act == Act::linear ? 1.0f : 0.0f);
+    if (c_.act == Act::prelu) std::copy(alpha, alpha + c, s.begin());
+    return s;
+  }
+
+  // Batch statistics (sums in double), the new moving statistics, then y and the activation in
+  // one pass: the model's BATCH_NORM_TRAIN followed by its activation.
+  void normalise(Layer& L, const float* gamma, const float* beta, const float* moving_mean, const float* moving_var,
+                 float* new_mean, float* new_var, const float* alpha) {
+    const int64_t c = L.co, rows = n_ * L.h * L.w;
+    const float* __restrict z = L.z.data();
+    // One pass for both moments, on values shifted by the first row's (a value near each
+    // channel's mean keeps Σd² − (Σd)²/n free of cancellation): Σd and Σd², d = z − shift.
+    std::vector<float> first(z, z + c);
+    const float* __restrict shift = first.data();
+    std::vector<double> sums;
+    block_sums(rows, 2 * c, sums, [&](int64_t r, float* __restrict acc) {
+      const float* __restrict in = z + r * c;
+      for (int64_t ch = 0; ch < c; ch++) {
+        const float d = in[ch] - shift[ch];
+        acc[ch] += d;
+        acc[c + ch] += d * d;
+      }
+    });
+    std::vector<double> variances(c);
+    for (int64_t ch = 0; ch < c; ch++) {
+      const double m = sums[ch] / static_cast<double>(rows);
+      L.mean[ch] = static_cast<float>(shift[ch] + m);
+      variances[ch] = std::max(0.0, sums[c + ch] / static_cast<double>(rows) - m * m);
+    }
+    const float* __restrict mean = L.mean.data();
+    const float keep = 1.0f - c_.momentum;
+    const float var_weight = c_.momentum * static_cast<float>(rows) / static_cast<float>(std::max<int64_t>(rows - 1, 1));
+    for (int64_t ch = 0; ch < c; ch++) {
+      const float variance = static_cast<float>(variances[ch]);
+      L.rstd[ch] = 1.0f / std::sqrt(variance + c_.eps);
+      new_mean[ch] = moving_mean[ch] * keep + L.mean[ch] * c_.momentum;
+      new_var[ch] = moving_var[ch] * keep + variance * var_weight;
+    }
+    const std::vector<float> s = slopes(c, alpha);
+    const float* __restrict ps = s.data();
+    const float* __restrict pr = L.rstd.data();
+    float* __restrict a = L.a.data();
+#pragma omp parallel for if (rows * c > 32768)
+    for (int64_t r = 0; r < rows; r++) {
+      const float* __restrict in = z + r * c;
+      float* __restrict ar = a + r * c;
+      for (int64_t ch = 0; ch < c; ch++) {
+        const float v = ((in[ch] - mean[ch]) * pr[ch]) * gamma[ch] + beta[ch];
+        ar[ch] = std::max(v, 0.0f) + ps[ch] * std::min(v, 0.0f);
+      }
+    }
+  }
+
+  void activate(Layer& L, const float* alpha) {
+    const int64_t c = L.co, rows = n_ * L.h * L.w;
+    const std::vector<float> s = slopes(c, alpha);
+    const float* __restrict ps = s.data();
+    const float* __restrict z = L.z.data();
+    float* __restrict a = L.a.data();
+#pragma omp parallel for if (rows * c > 32768)
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t ch = 0; ch < c; ch++) {
+        const float v = z[r * c + ch];
+        a[r * c + ch] = std::max(v, 0.0f) + ps[ch] * std::min(v, 0.0f);
+      }
+  }
+
+  // Without batch norm: dz = da·act'(z), and PReLU's dα.
+  void activate_backward(Layer& L, const float* alpha, float* dalpha) {
+    const int64_t c = L.co, rows = n_ * L.h * L.w;
+    const std::vector<float> s = slopes(c, alpha);
+    const float* __restrict ps = s.data();
+    const float* __restrict z = L.z.data();
+    const float* __restrict da = L.da.data();
+    float* __restrict dz = L.dz.data();
+    std::vector<double> sums;
+    block_sums(rows, c, sums, [&](int64_t r, float* __restrict acc) {
+      const float* __restrict zr = z + r * c;
+      const float* __restrict gr = da + r * c;
+      float* __restrict out = dz + r * c;
+      for (int64_t ch = 0; ch < c; ch++) {
+        const float pos = zr[ch] > 0 ? 1.0f : 0.0f;
+        out[ch] = gr[ch] * (pos + (1.0f - pos) * ps[ch]);
+        acc[ch] += gr[ch] * std::min(zr[ch], 0.0f);
+      }
+    });
+    if (dalpha)
+      for (int64_t ch = 0; ch < c; ch++) dalpha[ch] = static_cast<float>(sums[ch]);
+  }
+
+  // The activation's and batch norm's gradients in two passes over da, y and z: the sums Σdy,
+  // Σdy·x̂ and PReLU's dα, then dz = γ·rstd·((dy − Σdy/n) − x̂·Σdy·x̂/n).
+  void normalise_backward(Layer& L, const float* gamma, const float* beta, const float* alpha, float* dgamma,
+                          float* dbeta, float* dalpha) {
+    const int64_t c = L.co, rows = n_ * L.h * L.w;
+    // y = x̂·γ + β (the activation's input) is recomputed from z rather than kept from the
+    // forward pass: one stream of memory less each way.
+    const float* __restrict z = L.z.data();
+    const float* __restrict da = L.da.data();
+    const float* __restrict mean = L.mean.data();
+    const float* __restrict rstd = L.rstd.data();
+    const std::vector<float> s = slopes(c, alpha);
+    const float* __restrict ps = s.data();
+    std::vector<double> sums;
+    block_sums(rows, 3 * c, sums, [&](int64_t r, float* __restrict acc) {
+      const float* __restrict zr = z + r * c;
+      const float* __restrict gr = da + r * c;
+      for (int64_t ch = 0; ch < c; ch++) {
+        const float xhat = (zr[ch] - mean[ch]) * rstd[ch];
+        const float y = xhat * gamma[ch] + beta[ch];
+        const float pos = y > 0 ? 1.0f : 0.0f;
+        const float g = gr[ch] * (pos + (1.0f - pos) * ps[ch]);
+        acc[ch] += g;
+        acc[c + ch] += g * xhat;
+        acc[2 * c + ch] += gr[ch] * std::min(y, 0.0f);
+      }
+    });
+    const float count = static_cast<float>(rows);
+    std::vector<float> scale(c), shift(c), tilt(c);
+    for (int64_t ch = 0; ch < c; ch++) {
+      dbeta[ch] = static_cast<float>(sums[ch]);
+      dgamma[ch] = static_cast<float>(sums[c + ch]);
+      if (dalpha) dalpha[ch] = static_cast<float>(sums[2 * c + ch]);
+      scale[ch] = gamma[ch] * rstd[ch];
+      shift[ch] = dbeta[ch] / count;
+      tilt[ch] = dgamma[ch] / count;
+    }
+    const float* __restrict pk = scale.data();
+    const float* __restrict pb = shift.data();
+    const float* __restrict pt = tilt.data();
+    float* __restrict dz = L.dz.data();
+#pragma omp parallel for if (rows * c > 32768)
+    for (int64_t r = 0; r < rows; r++) {
+      const float* __restrict zr = z + r * c;
+      const float* __restrict gr = da + r * c;
+      float* __restrict out = dz + r * c;
+      for (int64_t ch = 0; ch < c; ch++) {
+        const float xhat = (zr[ch] - mean[ch]) * rstd[ch];
+        const float y = xhat * gamma[ch] + beta[ch];
+        const float pos = y > 0 ? 1.0f : 0.0f;
+        const float g = gr[ch] * (pos + (1.0f - pos) * ps[ch]);
+        out[ch] = pk[ch] * ((g - pb[ch]) - xhat * pt[ch]);
+      }
+    }
+  }
+
+  // 2×2 pooling, stride 2, 'valid': a trailing odd row or column is dropped.
+  void pool_forward(Layer& L) {
+    const int64_t c = L.co, h = L.h, w = L.w, oh = L.oh, ow = L.ow;
+    const float* a = L.a.data();
+    float* p = L.p.data();
+    const bool max = c_.max_pool;
+#pragma omp parallel for collapse(2)
+    for (int64_t b = 0; b < n_; b++) {
+      for (int64_t r = 0; r < oh; r++) {
+        for (int64_t q = 0; q < ow; q++) {
+          const float* t00 = a + ((b * h + 2 * r) * w + 2 * q) * c;
+          const float* t01 = t00 + c;
+          const float* t10 = t00 + w * c;
+          const float* t11 = t10 + c;
+          float* out = p + ((b * oh + r) * ow + q) * c;
+          for (int64_t ch = 0; ch < c; ch++)
+            out[ch] = max ? std::max(std::max(t00[ch], t01[ch]), std::max(t10[ch], t11[ch]))
+                          : (((t00[ch] + t01[ch]) + t10[ch]) + t11[ch]) * 0.25f;
+        }
+      }
+    }
+  }
+
+  // The pooled output's gradient (dout) back to da: a quarter to each tap (average), or all to
+  // the window's first maximum in row-major order (max, as tfjs's cpu backend picks it).
+  void pool_backward(Layer& L) {
+    const int64_t c = L.co, h = L.h, w = L.w, oh = L.oh, ow = L.ow;
+    const float* a = L.a.data();
+    const float* g = L.dout.data();
+    float* da = L.da.data();
+    const bool max = c_.max_pool;
+#pragma omp parallel for
+    for (int64_t b = 0; b < n_; b++) {
+      std::fill(da + b * h * w * c, da + (b + 1) * h * w * c, 0.0f);
+      for (int64_t r = 0; r < oh; r++) {
+        for (int64_t q = 0; q < ow; q++) {
+          const int64_t base = ((b * h + 2 * r) * w + 2 * q) * c;
+          const int64_t taps[4] = {base, base + c, base + w * c, base + w * c + c};
+          const float* grad = g + ((b * oh + r) * ow + q) * c;
+          for (int64_t ch = 0; ch < c; ch++) {
+            if (!max) {
+              for (int64_t t : taps) da[t + ch] += grad[ch] * 0.25f;
+              continue;
+            }
+            int64_t best = taps[0];
+            for (int i = 1; i < 4; i++)
+              if (a[taps[i] + ch] > a[best + ch]) best = taps[i];
+            da[best + ch] += grad[ch];
+          }
+        }
+      }
+    }
+  }
+
+  // Global average pooling of the last layer's output: its mean over each image's positions.
+  void global_mean(Layer& L) {
+    const int64_t c = L.co, hw = L.oh * L.ow;
+    const float* x = L.output();
+#pragma omp parallel for if (n_ * hw * c > 32768)
+    for (int64_t b = 0; b < n_; b++) {
+      for (int64_t ch = 0; ch < c; ch++) {
+        double s = 0;
+        for (int64_t p = 0; p < hw; p++) s += x[(b * hw + p) * c + ch];
+        feats_[b * c + ch] = static_cast<float>(s / static_cast<double>(hw));
+      }
+    }
+  }
+
+  void spread_mean(Layer& L) {
+    const int64_t c = L.co, hw = L.oh * L.ow;
+    float* g = L.pooled ? L.dout.data() : L.da.data();
+    const float count = static_cast<float>(hw);
+#pragma omp parallel for if (n_ * hw * c > 32768)
+    for (int64_t b = 0; b < n_; b++)
+      for (int64_t p = 0; p < hw; p++)
+        for (int64_t ch = 0; ch < c; ch++) g[(b * hw + p) * c + ch] = dfeats_[b * c + ch] / count;
+  }
+
+  // The dense head, mean softmax cross entropy and its gradient, and the batch's hits (argmax,
+  // first maximum, equal to the label): result = [task loss, hits].
+  void head(const float* wt, const float* bias, const int32_t* labels, double* result, float* dw, float* db) {
+    const int64_t c = layers_.back()->co, k = c_.classes;
+    double loss = 0, hits = 0;
+    std::vector<float> dlogits(static_cast<size_t>(n_ * k));
+    for (int64_t b = 0; b < n_; b++) {
+      float* l = logits_.data() + b * k;
+      for (int64_t j = 0; j < k; j++) {
+        float s = bias[j];
+        for (int64_t i = 0; i < c; i++) s += feats_[b * c + i] * wt[i * k + j];
+        l[j] = s;
+      }
+      int64_t arg = 0;
+      for (int64_t j = 1; j < k; j++)
+        if (l[j] > l[arg]) arg = j;
+      const float top = l[arg];
+      double sum = 0;
+      for (int64_t j = 0; j < k; j++) sum += std::exp(static_cast<double>(l[j] - top));
+      const int64_t label = labels[b];
+      loss += std::log(sum) - static_cast<double>(l[label] - top);
+      hits += arg == label ? 1 : 0;
+      for (int64_t j = 0; j < k; j++) {
+        const double softmax = std::exp(static_cast<double>(l[j] - top)) / sum;
+        dlogits[b * k + j] = static_cast<float>((softmax - (j == label ? 1.0 : 0.0)) / static_cast<double>(n_));
+      }
+    }
+    result[0] = loss / static_cast<double>(n_);
+    result[1] = hits;
+    for (int64_t j = 0; j < k; j++) {
+      double s = 0;
+      for (int64_t b = 0; b < n_; b++) s += dlogits[b * k + j];
+      db[j] = static_cast<float>(s);
+    }
+    for (int64_t i = 0; i < c; i++) {
+      for (int64_t j = 0; j < k; j++) {
+        double s = 0;
+        for (int64_t b = 0; b < n_; b++) s += static_cast<double>(feats_[b * c + i]) * dlogits[b * k + j];
+        dw[i * k + j] = static_cast<float>(s);
+      }
+    }
+    for (int64_t b = 0; b < n_; b++) {
+      for (int64_t i = 0; i < c; i++) {
+        float s = 0;
+        for (int64_t j = 0; j < k; j++) s += dlogits[b * k + j] * wt[i * k + j];
+        dfeats_[b * c + i] = s;
+      }
+    }
+  }
+};
+
+int64_t number(const Napi::Object& o, const char* key) {
+  auto v = o.Get(key);
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("CnnStep: config.") + key + " must be a number");
+  return v.As<Napi::Number>().Int64Value();
+}
+
+std::vector<float*> buffers(const Napi::Value& v, const char* what) {
+  if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), std::string("CnnStep.run: ") + what + " must be an array");
+  auto a = v.As<Napi::Array>();
+  std::vector<float*> out(a.Length());
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsTypedArray() || e.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      throw Napi::TypeError::New(v.Env(), std::string("CnnStep.run: ") + what + "[" + std::to_string(i) + "] must be a Float32Array");
+    out[i] = e.As<Napi::Float32Array>().Data();
+  }
+  return out;
+}
+
+// new CnnStep({ height, width, inChannels, channels: number[], pool: boolean[], maxPool, batchNorm,
+//               activation: 0 identity | 1 relu | 2 prelu, classes, epsilon, momentum })
+// step.run(n, x, labels: Int32Array, params, grads, stats, result: Float64Array(2)):
+//   params per layer: kernel, then bias (no batch norm) or gamma, beta, moving mean, moving
+//   variance; then alpha (PReLU); after the layers the head's kernel and bias. grads: the same
+//   order without the moving statistics; stats: each batch norm's new moving mean and variance.
+class CnnStep : public Napi::ObjectWrap<CnnStep> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "CnnStep", {InstanceMethod("run", &CnnStep::Run)});
+  }
+
+  explicit CnnStep(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CnnStep>(info) {
+    if (!info[0].IsObject()) throw Napi::TypeError::New(info.Env(), "CnnStep: expected a config object");
+    auto o = info[0].As<Napi::Object>();
+    c_.h = number(o, "height");
+    c_.w = number(o, "width");
+    c_.cin = number(o, "inChannels");
+    c_.classes = number(o, "classes");
+    auto channels = o.Get("channels").As<Napi::Array>();
+    auto pool = o.Get("pool").As<Napi::Array>();
+    for (uint32_t i = 0; i < channels.Length(); i++) {
+      c_.channels.push_back(channels.Get(i).As<Napi::Number>().Int64Value());
+      c_.pool.push_back(pool.Get(i).ToBoolean().Value());
+    }
+    if (c_.channels.empty()) throw Napi::RangeError::New(info.Env(), "CnnStep: no layers");
+    c_.max_pool = o.Get("maxPool").ToBoolean().Value();
+    c_.batch_norm = o.Get("batchNorm").ToBoolean().Value();
+    const int64_t act = number(o, "activation");
+    c_.act = act == 0 ? Act::linear : act == 1 ? Act::relu : Act::prelu;
+    c_.eps = static_cast<float>(o.Get("epsilon").As<Napi::Number>().DoubleValue());
+    c_.momentum = static_cast<float>(o.Get("momentum").As<Napi::Number>().DoubleValue());
+  }
+
+ private:
+  Config c_;
+  // One plan per batch size met (the last batch of an epoch is often smaller).
+  std::map<int64_t, std::unique_ptr<Plan>> plans_;
+
+  Napi::Value Run(const Napi::CallbackInfo& info) {
+    const int64_t n = info[0].As<Napi::Number>().Int64Value();
+    if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      throw Napi::TypeError::New(info.Env(), "CnnStep.run: x must be a Float32Array");
+    if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      throw Napi::TypeError::New(info.Env(), "CnnStep.run: labels must be an Int32Array");
+    auto x = info[1].As<Napi::Float32Array>();
+    auto labels = info[2].As<Napi::Int32Array>();
+    if (static_cast<int64_t>(x.ElementLength()) != n * c_.h * c_.w * c_.cin || static_cast<int64_t>(labels.ElementLength()) != n)
+      throw Napi::RangeError::New(info.Env(), "CnnStep.run: x or labels do not match the batch size");
+    for (size_t b = 0; b < labels.ElementLength(); b++)
+      if (labels[b] < 0 || labels[b] >= c_.classes)
+        throw Napi::RangeError::New(info.Env(), "CnnStep.run: label " + std::to_string(labels[b]) + " of example " +
+                                                    std::to_string(b) + " is outside the model's " +
+                                                    std::to_string(c_.classes) + " classes (0 to " +
+                                                    std::to_string(c_.classes - 1) + ")");
+    auto params = buffers(info[3], "params");
+    auto grads = buffers(info[4], "grads");
+    auto stats = buffers(info[5], "stats");
+    auto result = info[6].As<Napi::Float64Array>();
+    try {
+      auto& plan = plans_[n];
+      if (!plan) plan = std::make_unique<Plan>(c_, n);
+      plan->run(x.Data(), labels.Data(), params, grads, stats, result.Data());
+    } catch (const dnnl::error& e) {
+      throw Napi::Error::New(info.Env(), std::string("oneDNN, in a plain CNN's training step: ") + e.what());
+    }
+    return info.Env().Undefined();
+  }
+};
+
+}  // namespace
+
+namespace linea {
+
+void register_cnn_step(Napi::Env env, Napi::Object exports) { exports.Set("CnnStep", CnnStep::Define(env)); }
+
+}  // namespace linea

@@ -84,6 +84,20 @@ memory in_layout(const memory::desc& want, memory user, memory& scratch) {
   return scratch;
 }
 
+// What turns a layer's convolution output z into its activation, channel by channel: batch
+// norm's (z − mean)·rstd·γ + β where there is one, then max(v, 0) + s·min(v, 0) with a slope s
+// on the negative side (α for PReLU, 0 for ReLU, 1 for the identity). One branch-free form for
+// the three activations, so the loops vectorise; pooled layers recompute it from z in the
+// backward pass rather than keep it.
+template <bool BN>
+struct Pointwise {
+  const float *mean, *rstd, *gamma, *beta, *slope;
+  inline float operator()(float z, int64_t ch) const {
+    const float v = BN ? ((z - mean[ch]) * rstd[ch]) * gamma[ch] + beta[ch] : z;
+    return std::max(v, 0.0f) + slope[ch] * std::min(v, 0.0f);
+  }
+};
+
 // One layer for one batch size: its geometry, its convolution primitives, and its buffers.
 struct Layer {
   int64_t h, w, ci, co, oh, ow;  // input = conv output size (h×w); after pooling oh×ow
@@ -96,7 +110,9 @@ struct Layer {
   convolution_backward_weights::primitive_desc bwd_w_pd;
   convolution_backward_weights bwd_w;
   memory wei_fwd, wei_bwd, src_bw, dst_bw, dwei_bw;  // scratch in the primitives' layouts
-  // z: convolution output; a: after batch norm and the activation; p: after pooling.
+  // z: convolution output; a: after batch norm and the activation (unpooled layers; pooled ones
+  // go from z to p in one pass); p: after pooling. gamma, beta, slope: this step's, per channel.
+  std::vector<float> gamma, beta, slope;
   std::vector<float> z, a, p, dout, da, dz, mean, rstd;
   const float* input = nullptr;  // what the convolution reads (the batch or the previous output)
   float* output() { return pooled ? p.data() : a.data(); }
@@ -119,7 +135,7 @@ class Plan {
       build(*L, !c.batch_norm);
       const size_t size = static_cast<size_t>(n * h * w * L->co);
       L->z.resize(size);
-      L->a.resize(size);
+      if (!L->pooled) L->a.resize(size);
       L->da.resize(size);
       L->dz.resize(size);
       if (L->pooled) {
@@ -180,9 +196,16 @@ class Plan {
       Layer& L = *layers_[i];
       const Slots& s = slots[i];
       convolve(L, s.kernel, s.bias);
-      if (c_.batch_norm) normalise(L, s.gamma, s.beta, s.moving_mean, s.moving_var, s.new_mean, s.new_var, s.alpha);
-      else activate(L, s.alpha);
-      if (L.pooled) pool_forward(L);
+      if (c_.batch_norm) moments(L, s.moving_mean, s.moving_var, s.new_mean, s.new_var);
+      L.slope = slopes(L.co, s.alpha);
+      if (c_.batch_norm) {
+        L.gamma.assign(s.gamma, s.gamma + L.co);
+        L.beta.assign(s.beta, s.beta + L.co);
+      }
+      with_pointwise(L, [&](auto act) {
+        if (L.pooled) pool_forward(L, act);
+        else activate(L, act);
+      });
     }
     Layer& last = *layers_.back();
     global_mean(last);
@@ -193,7 +216,7 @@ class Plan {
     for (size_t i = layers_.size(); i-- > 0;) {
       Layer& L = *layers_[i];
       const Slots& s = slots[i];
-      if (L.pooled) pool_backward(L);
+      if (L.pooled) with_pointwise(L, [&](auto act) { pool_backward(L, act); });
       if (c_.batch_norm) normalise_backward(L, s.gamma, s.beta, s.alpha, s.dgamma, s.dbeta, s.dalpha);
       else activate_backward(L, s.alpha, s.dalpha);
       convolve_backward(L, s.kernel, s.dkernel, s.dbias, i > 0 ? layers_[i - 1].get() : nullptr);
@@ -280,10 +303,9 @@ class Plan {
     return s;
   }
 
-  // Batch statistics (sums in double), the new moving statistics, then y and the activation in
-  // one pass: the model's BATCH_NORM_TRAIN followed by its activation.
-  void normalise(Layer& L, const float* gamma, const float* beta, const float* moving_mean, const float* moving_var,
-                 float* new_mean, float* new_var, const float* alpha) {
+  // The batch statistics (moments in one shifted pass, sums in double) and the next moving
+  // statistics: the model's BATCH_NORM_TRAIN, whose normalisation is applied with the activation.
+  void moments(Layer& L, const float* moving_mean, const float* moving_var, float* new_mean, float* new_var) {
     const int64_t c = L.co, rows = n_ * L.h * L.w;
     const float* __restrict z = L.z.data();
     // One pass for both moments, on values shifted by the first row's (a value near each
@@ -314,33 +336,25 @@ class Plan {
       new_mean[ch] = moving_mean[ch] * keep + L.mean[ch] * c_.momentum;
       new_var[ch] = moving_var[ch] * keep + variance * var_weight;
     }
-    const std::vector<float> s = slopes(c, alpha);
-    const float* __restrict ps = s.data();
-    const float* __restrict pr = L.rstd.data();
-    float* __restrict a = L.a.data();
-#pragma omp parallel for if (rows * c > 32768)
-    for (int64_t r = 0; r < rows; r++) {
-      const float* __restrict in = z + r * c;
-      float* __restrict ar = a + r * c;
-      for (int64_t ch = 0; ch < c; ch++) {
-        const float v = ((in[ch] - mean[ch]) * pr[ch]) * gamma[ch] + beta[ch];
-        ar[ch] = std::max(v, 0.0f) + ps[ch] * std::min(v, 0.0f);
-      }
-    }
   }
 
-  void activate(Layer& L, const float* alpha) {
+  // Calls f with the layer's Pointwise, batch norm or not.
+  template <typename F>
+  void with_pointwise(Layer& L, F f) {
+    if (c_.batch_norm)
+      f(Pointwise<true>{L.mean.data(), L.rstd.data(), L.gamma.data(), L.beta.data(), L.slope.data()});
+    else
+      f(Pointwise<false>{nullptr, nullptr, nullptr, nullptr, L.slope.data()});
+  }
+
+  template <typename Act>
+  void activate(Layer& L, Act act) {
     const int64_t c = L.co, rows = n_ * L.h * L.w;
-    const std::vector<float> s = slopes(c, alpha);
-    const float* __restrict ps = s.data();
     const float* __restrict z = L.z.data();
     float* __restrict a = L.a.data();
 #pragma omp parallel for if (rows * c > 32768)
     for (int64_t r = 0; r < rows; r++)
-      for (int64_t ch = 0; ch < c; ch++) {
-        const float v = z[r * c + ch];
-        a[r * c + ch] = std::max(v, 0.0f) + ps[ch] * std::min(v, 0.0f);
-      }
+      for (int64_t ch = 0; ch < c; ch++) a[r * c + ch] = act(z[r * c + ch], ch);
   }
 
   // Without batch norm: dz = da·act'(z), and PReLU's dα.
@@ -422,54 +436,76 @@ class Plan {
     }
   }
 
-  // 2×2 pooling, stride 2, 'valid': a trailing odd row or column is dropped.
-  void pool_forward(Layer& L) {
+  // 2×2 pooling, stride 2, 'valid' (a trailing odd row or column is dropped), of the activation
+  // recomputed from z: the activation itself is never written out.
+  template <typename Act>
+  void pool_forward(Layer& L, Act act) {
     const int64_t c = L.co, h = L.h, w = L.w, oh = L.oh, ow = L.ow;
-    const float* a = L.a.data();
-    float* p = L.p.data();
+    const float* __restrict z = L.z.data();
+    float* __restrict p = L.p.data();
     const bool max = c_.max_pool;
 #pragma omp parallel for collapse(2)
     for (int64_t b = 0; b < n_; b++) {
       for (int64_t r = 0; r < oh; r++) {
         for (int64_t q = 0; q < ow; q++) {
-          const float* t00 = a + ((b * h + 2 * r) * w + 2 * q) * c;
+          const float* t00 = z + ((b * h + 2 * r) * w + 2 * q) * c;
           const float* t01 = t00 + c;
           const float* t10 = t00 + w * c;
           const float* t11 = t10 + c;
-          float* out = p + ((b * oh + r) * ow + q) * c;
-          for (int64_t ch = 0; ch < c; ch++)
-            out[ch] = max ? std::max(std::max(t00[ch], t01[ch]), std::max(t10[ch], t11[ch]))
-                          : (((t00[ch] + t01[ch]) + t10[ch]) + t11[ch]) * 0.25f;
+          float* __restrict out = p + ((b * oh + r) * ow + q) * c;
+          if (max) {
+            for (int64_t ch = 0; ch < c; ch++)
+              out[ch] = std::max(std::max(act(t00[ch], ch), act(t01[ch], ch)), std::max(act(t10[ch], ch), act(t11[ch], ch)));
+          } else {
+            for (int64_t ch = 0; ch < c; ch++)
+              out[ch] = (((act(t00[ch], ch) + act(t01[ch], ch)) + act(t10[ch], ch)) + act(t11[ch], ch)) * 0.25f;
+          }
         }
       }
     }
   }
 
   // The pooled output's gradient (dout) back to da: a quarter to each tap (average), or all to
-  // the window's first maximum in row-major order (max, as tfjs's cpu backend picks it).
-  void pool_backward(Layer& L) {
+  // the window's first maximum in row-major order (max, as tfjs's cpu backend picks it), chosen
+  // with selects. Every tap of every window is written, so only a dropped odd row or column
+  // needs clearing.
+  template <typename Act>
+  void pool_backward(Layer& L, Act act) {
     const int64_t c = L.co, h = L.h, w = L.w, oh = L.oh, ow = L.ow;
-    const float* a = L.a.data();
-    const float* g = L.dout.data();
-    float* da = L.da.data();
+    const float* __restrict z = L.z.data();
+    const float* __restrict g = L.dout.data();
+    float* __restrict da = L.da.data();
     const bool max = c_.max_pool;
 #pragma omp parallel for
     for (int64_t b = 0; b < n_; b++) {
-      std::fill(da + b * h * w * c, da + (b + 1) * h * w * c, 0.0f);
+      float* image = da + b * h * w * c;
+      if (h % 2) std::fill(image + (h - 1) * w * c, image + h * w * c, 0.0f);
+      if (w % 2)
+        for (int64_t y = 0; y < h; y++) std::fill(image + (y * w + w - 1) * c, image + (y * w + w) * c, 0.0f);
       for (int64_t r = 0; r < oh; r++) {
         for (int64_t q = 0; q < ow; q++) {
           const int64_t base = ((b * h + 2 * r) * w + 2 * q) * c;
-          const int64_t taps[4] = {base, base + c, base + w * c, base + w * c + c};
-          const float* grad = g + ((b * oh + r) * ow + q) * c;
+          const int64_t at[4] = {base, base + c, base + w * c, base + w * c + c};
+          const float* __restrict grad = g + ((b * oh + r) * ow + q) * c;
+          if (!max) {
+            for (int i = 0; i < 4; i++)
+              for (int64_t ch = 0; ch < c; ch++) da[at[i] + ch] = grad[ch] * 0.25f;
+            continue;
+          }
           for (int64_t ch = 0; ch < c; ch++) {
-            if (!max) {
-              for (int64_t t : taps) da[t + ch] += grad[ch] * 0.25f;
-              continue;
-            }
-            int64_t best = taps[0];
-            for (int i = 1; i < 4; i++)
-              if (a[taps[i] + ch] > a[best + ch]) best = taps[i];
-            da[best + ch] += grad[ch];
+            const float v0 = act(z[at[0] + ch], ch), v1 = act(z[at[1] + ch], ch);
+            const float v2 = act(z[at[2] + ch], ch), v3 = act(z[at[3] + ch], ch);
+            // The first maximum: a later tap wins only when strictly greater.
+            const bool w1 = v1 > v0;
+            const float m01 = w1 ? v1 : v0;
+            const bool w2 = v2 > m01;
+            const float m012 = w2 ? v2 : m01;
+            const bool w3 = v3 > m012;
+            const int pick = w3 ? 3 : w2 ? 2 : w1 ? 1 : 0;
+            da[at[0] + ch] = pick == 0 ? grad[ch] : 0.0f;
+            da[at[1] + ch] = pick == 1 ? grad[ch] : 0.0f;
+            da[at[2] + ch] = pick == 2 ? grad[ch] : 0.0f;
+            da[at[3] + ch] = pick == 3 ? grad[ch] : 0.0f;
           }
         }
       }

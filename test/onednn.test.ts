@@ -28,7 +28,7 @@ import {
   preluMaxPool,
   preluMean,
 } from '../src/models/model.ts';
-import { nativeCalls } from '../src/models/native/onednn.ts';
+import { nativeCalls, SGD_IN_PLACE } from '../src/models/native/onednn.ts';
 import { Optimizer, type OptimizerState, SGD_MOMENTUM } from '../src/models/optimizers.ts';
 import { referenceModel, type ReferenceModelName } from '../src/models/reference-models.ts';
 import { optimizerFor, trainingStep } from '../src/models/train.ts';
@@ -513,6 +513,7 @@ if (!built) {
           config.weightDecay,
         );
         let saved: { values: number[]; state: OptimizerState } | undefined;
+        let held: { live: ArrayLike<number>; before: number[] } | undefined;
         for (let step = 0; step < 3; step++) {
           const grads = new Map([
             ['w', random([3, 3, 2, 5], 40 + step)],
@@ -525,6 +526,11 @@ if (!built) {
             const state = optimizer.state();
             saved = { values: Array.from(state.slots['w/momentum']!.dataSync()), state };
           }
+          // Nor must an array read out of a parameter (dataSync hands out the backend's own).
+          if (step === 1) {
+            const live = alpha.dataSync();
+            held = { live, before: Array.from(live) };
+          }
         }
         const out = {
           w: Array.from(w.dataSync()),
@@ -532,6 +538,8 @@ if (!built) {
           buffer: Array.from(optimizer.state().slots['w/momentum']!.dataSync()),
           savedNow: Array.from(saved!.state.slots['w/momentum']!.dataSync()),
           savedThen: saved!.values,
+          heldNow: Array.from(held!.live),
+          heldThen: held!.before,
         };
         tf.dispose([w, alpha, ...Object.values(saved!.state.slots)]);
         optimizer.dispose();
@@ -540,11 +548,16 @@ if (!built) {
       const ops = await run('cpu');
       nativeCalls.clear();
       const fused = await run('onednn');
-      assert.equal(nativeCalls.get(SGD_MOMENTUM), 6, 'two parameters × three steps, each one native call');
+      // Into new buffers by the kernel, or in place once a buffer is the step's own (never on
+      // the first step, whose buffers tfjs made; never for the buffer a saved state shares).
+      const inPlace = nativeCalls.get(SGD_IN_PLACE) ?? 0;
+      assert.equal((nativeCalls.get(SGD_MOMENTUM) ?? 0) + inPlace, 6, 'two parameters × three steps, all native');
+      assert.ok(inPlace > 0, 'later steps update in place');
       assert.deepEqual(fused.w, ops.w, `config ${i}: parameters`);
       assert.deepEqual(fused.alpha, ops.alpha, `config ${i}: α (not decayed)`);
       assert.deepEqual(fused.buffer, ops.buffer, `config ${i}: momentum buffer`);
       assert.deepEqual(fused.savedNow, fused.savedThen, `config ${i}: a saved state is not changed by later steps`);
+      assert.deepEqual(fused.heldNow, fused.heldThen, `config ${i}: a read-out array is not changed by later steps`);
     }
   });
 

@@ -39,6 +39,14 @@ export interface SgdMomentumAttrs {
   readonly first: boolean;
 }
 
+/** A backend that can write an SGD step into the parameters' own memory (native/onednn.ts). */
+interface InPlaceSgd {
+  sgdInPlace(
+    items: readonly { readonly w: tf.Tensor; readonly g: tf.Tensor; readonly buf: tf.Tensor; readonly decay: number }[],
+    attrs: Pick<SgdMomentumAttrs, 'lr' | 'momentum' | 'nesterov' | 'first'>,
+  ): boolean[];
+}
+
 export interface ParamGroup {
   readonly name: string;
   readonly variable: tf.Variable;
@@ -76,10 +84,11 @@ export class Optimizer {
     this.step += 1;
     const t = this.step;
     const fused = this.config.kind === 'sgd' && this.config.momentum > 0 && tf.getKernel(SGD_MOMENTUM, tf.getBackend());
+    const inPlace = fused && this.config.kind === 'sgd' ? this.applyInPlace(grads, lr, t === 1) : new Set<string>();
     tf.tidy(() => {
       for (const p of this.params) {
         let g = grads.get(p.name);
-        if (!g) continue;
+        if (!g || inPlace.has(p.name)) continue;
         if (fused && this.config.kind === 'sgd' && g.dtype === 'float32') {
           const attrs: SgdMomentumAttrs = {
             lr,
@@ -119,6 +128,26 @@ export class Optimizer {
         }
       }
     });
+  }
+
+  /**
+   * SGD with momentum written into the parameters' own memory where the backend can do that
+   * safely (onednn's sgdInPlace: no other tensor or caller sees them); the names it updated.
+   */
+  private applyInPlace(grads: ReadonlyMap<string, tf.Tensor>, lr: number, first: boolean): Set<string> {
+    const backend = tf.backend() as tf.KernelBackend & Partial<Pick<InPlaceSgd, 'sgdInPlace'>>;
+    if (this.config.kind !== 'sgd' || typeof backend.sgdInPlace !== 'function') return new Set();
+    const params = this.params.filter((p) => grads.get(p.name)?.dtype === 'float32');
+    const done = backend.sgdInPlace(
+      params.map((p) => ({
+        w: p.variable,
+        g: grads.get(p.name)!,
+        buf: this.slot(p, 'momentum'),
+        decay: this.weightDecay > 0 && p.decay ? this.weightDecay : 0,
+      })),
+      { lr, momentum: this.config.momentum, nesterov: this.config.nesterov, first },
+    );
+    return new Set(params.filter((_, i) => done[i]).map((p) => p.name));
   }
 
   /** A copy of the state (the caller disposes its tensors). */

@@ -549,35 +549,67 @@ Napi::Value PreluBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// sgdMomentum(w, g, buf, wOut, bufOut, lr, momentum, decay, nesterov, first): one SGD step with
-// momentum under PyTorch's rules, written to new buffers (w and buf are left as they were, so a
-// tensor that shares them, such as a checkpoint's clone, keeps its values):
+// One SGD step with momentum under PyTorch's rules:
 //   g' = g + decay·w;  buf' = first ? g' : momentum·buf + g';  d = nesterov ? g' + momentum·buf' : buf';
 //   w' = w − lr·d
-// One pass instead of the five or six tfjs ops per parameter (each a kernel call, a new tensor
-// and a pass over memory). Operations are in the same order as optimizers.ts's op path, and
-// binding.gyp turns off contraction into FMAs, so both give the same floats.
+// Operations are in the same order as optimizers.ts's op path, and binding.gyp turns off
+// contraction into FMAs, so both give the same floats. wo may be w and bo may be b (in place):
+// each element is read before it is written.
+void sgd_momentum(const float* w, const float* g, const float* b, float* wo, float* bo, int64_t n, float lr,
+                  float momentum, float decay, bool nesterov, bool first) {
+#pragma omp parallel for if (n > 65536)
+  for (int64_t i = 0; i < n; i++) {
+    const float wi = w[i];
+    const float gi = decay != 0.0f ? g[i] + wi * decay : g[i];
+    const float bi = first ? gi : b[i] * momentum + gi;
+    const float d = nesterov ? gi + bi * momentum : bi;
+    wo[i] = wi - d * lr;
+    bo[i] = bi;
+  }
+}
+
+// sgdMomentum(w, g, buf, wOut, bufOut, lr, momentum, decay, nesterov, first): sgd_momentum into
+// new buffers (w and buf are left as they were, so a tensor that shares them, such as a
+// checkpoint's clone, keeps its values). One pass instead of the five or six tfjs ops per
+// parameter (each a kernel call, a new tensor and a pass over memory).
 Napi::Value SgdMomentum(const Napi::CallbackInfo& info) {
-  const float* __restrict w = f32(info[0], "w");
-  const float* __restrict g = f32(info[1], "g");
-  const float* __restrict b = f32(info[2], "buf");
-  float* __restrict wo = f32(info[3], "wOut");
-  float* __restrict bo = f32(info[4], "bufOut");
-  const float lr = static_cast<float>(info[5].As<Napi::Number>().DoubleValue());
-  const float momentum = static_cast<float>(info[6].As<Napi::Number>().DoubleValue());
-  const float decay = static_cast<float>(info[7].As<Napi::Number>().DoubleValue());
-  const bool nesterov = info[8].As<Napi::Boolean>().Value();
-  const bool first = info[9].As<Napi::Boolean>().Value();
+  const float* w = f32(info[0], "w");
+  const float* g = f32(info[1], "g");
+  const float* b = f32(info[2], "buf");
+  float* wo = f32(info[3], "wOut");
+  float* bo = f32(info[4], "bufOut");
   const int64_t n = f32len(info[0]);
   if (f32len(info[1]) != n || f32len(info[2]) != n || f32len(info[3]) != n || f32len(info[4]) != n)
     throw Napi::Error::New(info.Env(), "sgdMomentum: w, g, buf and the outputs differ in length");
-#pragma omp parallel for if (n > 65536)
-  for (int64_t i = 0; i < n; i++) {
-    const float gi = decay != 0.0f ? g[i] + w[i] * decay : g[i];
-    const float bi = first ? gi : b[i] * momentum + gi;
-    const float d = nesterov ? gi + bi * momentum : bi;
-    wo[i] = w[i] - d * lr;
-    bo[i] = bi;
+  sgd_momentum(w, g, b, wo, bo, n, static_cast<float>(info[5].As<Napi::Number>().DoubleValue()),
+               static_cast<float>(info[6].As<Napi::Number>().DoubleValue()),
+               static_cast<float>(info[7].As<Napi::Number>().DoubleValue()), info[8].As<Napi::Boolean>().Value(),
+               info[9].As<Napi::Boolean>().Value());
+  return info.Env().Undefined();
+}
+
+// sgdMomentumInPlace(ws, gs, bufs, decays, lr, momentum, nesterov, first): sgd_momentum of every
+// parameter in one call, written into w and buf themselves; for buffers nothing else can see
+// (OnednnBackend.sgdInPlace decides).
+Napi::Value SgdMomentumInPlace(const Napi::CallbackInfo& info) {
+  auto ws = info[0].As<Napi::Array>(), gs = info[1].As<Napi::Array>(), bufs = info[2].As<Napi::Array>();
+  auto decays = info[3].As<Napi::Array>();
+  const float lr = static_cast<float>(info[4].As<Napi::Number>().DoubleValue());
+  const float momentum = static_cast<float>(info[5].As<Napi::Number>().DoubleValue());
+  const bool nesterov = info[6].As<Napi::Boolean>().Value(), first = info[7].As<Napi::Boolean>().Value();
+  const uint32_t count = ws.Length();
+  if (gs.Length() != count || bufs.Length() != count || decays.Length() != count)
+    throw Napi::Error::New(info.Env(), "sgdMomentumInPlace: ws, gs, bufs and decays differ in length");
+  for (uint32_t k = 0; k < count; k++) {
+    Napi::Value w = ws.Get(k), g = gs.Get(k), b = bufs.Get(k);
+    const int64_t n = f32len(w);
+    float* wp = f32(w, "w");
+    const float* gp = f32(g, "g");
+    float* bp = f32(b, "buf");
+    if (f32len(g) != n || f32len(b) != n)
+      throw Napi::Error::New(info.Env(), "sgdMomentumInPlace: w, g and buf differ in length");
+    sgd_momentum(wp, gp, bp, wp, bp, n, lr, momentum, static_cast<float>(decays.Get(k).As<Napi::Number>().DoubleValue()),
+                 nesterov, first);
   }
   return info.Env().Undefined();
 }
@@ -881,6 +913,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("preluBackward", Napi::Function::New(env, PreluBackward));
   exports.Set("binary", Napi::Function::New(env, Binary));
   exports.Set("sgdMomentum", Napi::Function::New(env, SgdMomentum));
+  exports.Set("sgdMomentumInPlace", Napi::Function::New(env, SgdMomentumInPlace));
   exports.Set("batchNorm", Napi::Function::New(env, BatchNorm));
   exports.Set("batchNormTrain", Napi::Function::New(env, BatchNormTrain));
   exports.Set("batchNormTrainBackward", Napi::Function::New(env, BatchNormTrainBackward));

@@ -73,6 +73,15 @@ export class BufferPool {
     while (this.freeBytes > this.capacityBytes) this.evictOldest();
   }
 
+  /**
+   * Whether `values` may be written in place: made here, held by exactly one tensor, and never
+   * handed out (the same conditions as for reuse, with the one holder that writes it).
+   */
+  exclusive(values: unknown): boolean {
+    const h = this.holdersOf(values);
+    return h !== undefined && h.refs === 1 && !h.exposed;
+  }
+
   /** `values` were handed to a caller, who may read them at any time: never reuse them. */
   expose(values: unknown): void {
     const h = this.holdersOf(values);

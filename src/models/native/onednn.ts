@@ -185,6 +185,17 @@ export interface OnednnAddon {
     nesterov: boolean,
     first: boolean,
   ): void;
+  /** sgdMomentum of every parameter in one call, into w and buf themselves (OnednnBackend.sgdInPlace). */
+  sgdMomentumInPlace(
+    ws: readonly Float32Array[],
+    gs: readonly Float32Array[],
+    bufs: readonly Float32Array[],
+    decays: readonly number[],
+    lr: number,
+    momentum: number,
+    nesterov: boolean,
+    first: boolean,
+  ): void;
   setThreads(n: number): void;
   threads(): number;
   version(): string;
@@ -193,6 +204,9 @@ export interface OnednnAddon {
     config: CnnStepConfig,
   ) => NativeCnnStep;
 }
+
+/** nativeCalls' name for parameters updated in place (OnednnBackend.sgdInPlace), counted one by one. */
+export const SGD_IN_PLACE = 'LineaSgdInPlace';
 
 /** nativeCalls' name for a whole fused training step (OnednnBackend.cnnStep). */
 export const CNN_STEP = 'LineaCnnStep';
@@ -337,6 +351,48 @@ export class OnednnBackend extends MathBackendCPU {
     if (t.dtype !== 'int32') return undefined;
     const values = this.data.get(t.dataId).values;
     return values instanceof Int32Array ? values : undefined;
+  }
+
+  /**
+   * SGD with momentum written into the parameters' and momentum buffers' own memory, in one
+   * native call, for those that no other tensor or caller can see: the buffer came from the pool,
+   * one tensor holds it, it was never handed out (buffer-pool.ts), and its dataId has one
+   * reference (a clone shares it). Returns which it updated; the caller updates the others the
+   * kernel's way, into new buffers. Saves a kernel call and two assigns per parameter per step.
+   */
+  sgdInPlace(
+    items: readonly {
+      readonly w: TensorInfo;
+      readonly g: TensorInfo;
+      readonly buf: TensorInfo;
+      readonly decay: number;
+    }[],
+    attrs: Pick<SgdMomentumAttrs, 'lr' | 'momentum' | 'nesterov' | 'first'>,
+  ): boolean[] {
+    const mutable = (t: TensorInfo) => {
+      const values = this.f32(t);
+      return values && this.data.get(t.dataId).refCount === 1 && pool.exclusive(values) ? values : undefined;
+    };
+    const ws: Float32Array[] = [];
+    const gs: Float32Array[] = [];
+    const bufs: Float32Array[] = [];
+    const decays: number[] = [];
+    const done = items.map(({ w, g, buf, decay }) => {
+      const wv = mutable(w);
+      const bv = mutable(buf);
+      const gv = this.f32(g);
+      if (!wv || !bv || !gv || w.dataId === buf.dataId) return false;
+      ws.push(wv);
+      gs.push(gv);
+      bufs.push(bv);
+      decays.push(decay);
+      return true;
+    });
+    if (ws.length) {
+      loadOnednnAddon().sgdMomentumInPlace(ws, gs, bufs, decays, attrs.lr, attrs.momentum, attrs.nesterov, attrs.first);
+      nativeCalls.set(SGD_IN_PLACE, (nativeCalls.get(SGD_IN_PLACE) ?? 0) + ws.length);
+    }
+    return done;
   }
 
   /** A plain CNN's whole training step as one native call (cnn-step.ts), counted in nativeCalls as CNN_STEP. */

@@ -31,7 +31,8 @@ function isOnednn(backend: tf.KernelBackend): backend is tf.KernelBackend & Oned
 
 /**
  * The fused step for this model on the current backend, or undefined where there is none. The
- * returned function gives undefined for a batch it cannot take (not float32 / int32 values).
+ * returned function gives undefined for a batch it cannot take (not float32 / int32 values, or
+ * the backend has changed since), which trainingStep then takes op by op.
  */
 export function fusedCnnStep(
   model: Model<ModelConfig>,
@@ -81,6 +82,8 @@ export function fusedCnnStep(
   const result = new Float64Array(2);
 
   return (x, labels) => {
+    // Tensors made after a switch to another backend live in that backend's memory.
+    if (tf.backend() !== backend) return undefined;
     const xs = backend.f32(x);
     const ls = backend.i32(labels);
     const values = variables.map((v) => backend.f32(v));

@@ -137,6 +137,27 @@ if (built) {
     });
   }
 
+  test('a step made on onednn and called after a switch to another backend trains op by op', async () => {
+    await selectBackend({ force: 'onednn' });
+    const model = buildModel(
+      parseModelConfig({ kind: 'plain-cnn', inputShape: [6, 6, 1], classes: 3, channels: [4], batchNorm: true }),
+      1,
+    );
+    const step = trainingStep(
+      model,
+      optimizerFor(model, { optimizer: { kind: 'sgd', momentum: 0.9, nesterov: false }, weightDecay: 0 }),
+    );
+    await selectBackend({ force: 'cpu' });
+    const x = tf.ones([2, 6, 6, 1]);
+    const labels = tf.tensor1d([0, 2], 'int32');
+    nativeCalls.clear();
+    const result = tf.tidy(() => step(x, labels, 0.01));
+    assert.ok(Number.isFinite(result.loss), `trained, loss ${result.loss}`);
+    assert.equal(nativeCalls.get(CNN_STEP), undefined, 'the fused step stood aside');
+    tf.dispose([x, labels]);
+    model.dispose();
+  });
+
   test('a label outside the classes is refused with the example and the range, not trained on', async () => {
     await selectBackend({ force: 'onednn' });
     const model = buildModel(

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <stdexcept>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -64,6 +65,8 @@ struct Config {
   std::vector<int64_t> channels;
   std::vector<bool> pool;
   bool max_pool = false, batch_norm = false;
+  // The head reads the last layer's output flattened (its positions × channels), not its GAP.
+  bool flatten = false;
   Act act = Act::relu;
   float eps = 1e-5f, momentum = 0.1f;
 };
@@ -150,8 +153,12 @@ class Plan {
       layers_.push_back(std::move(L));
     }
     for (size_t i = 1; i < layers_.size(); i++) layers_[i]->input = layers_[i - 1]->output();
-    feats_.resize(static_cast<size_t>(n * ci));
-    dfeats_.resize(feats_.size());
+    // A flatten head reads the last output in place; only a GAP head has features of its own.
+    width_ = c.flatten ? h * w * ci : ci;
+    if (!c.flatten) {
+      feats_.resize(static_cast<size_t>(n * ci));
+      dfeats_.resize(feats_.size());
+    }
     logits_.resize(static_cast<size_t>(n * c.classes));
   }
 
@@ -208,11 +215,12 @@ class Plan {
       });
     }
     Layer& last = *layers_.back();
-    global_mean(last);
+    if (!c_.flatten) global_mean(last);
     head(head_w, head_b, labels, result, dhead_w, dhead_b);
 
-    // Backward: the gradient of the last layer's output is the head's, spread over positions.
-    spread_mean(last);
+    // Backward: the gradient of the last layer's output is the head's (spread over positions
+    // under a GAP head; written in place by head() under a flatten head).
+    if (!c_.flatten) spread_mean(last);
     for (size_t i = layers_.size(); i-- > 0;) {
       Layer& L = *layers_[i];
       const Slots& s = slots[i];
@@ -227,7 +235,15 @@ class Plan {
   const Config c_;
   const int64_t n_;
   std::vector<std::unique_ptr<Layer>> layers_;
+  int64_t width_ = 0;  // the head's input features
   std::vector<float> feats_, dfeats_, logits_;
+
+  const float* features() { return c_.flatten ? layers_.back()->output() : feats_.data(); }
+  // Where the head's input gradient goes: the last layer's output gradient itself when flattened.
+  float* feature_grads() {
+    Layer& last = *layers_.back();
+    return c_.flatten ? (last.pooled ? last.dout.data() : last.da.data()) : dfeats_.data();
+  }
 
   void build(Layer& L, bool bias) {
     const memory::dims strides{1, 1}, dilates{0, 0}, pad{1, 1};
@@ -537,18 +553,19 @@ class Plan {
   }
 
   // The dense head, mean softmax cross entropy and its gradient, and the batch's hits (argmax,
-  // first maximum, equal to the label): result = [task loss, hits].
+  // first maximum, equal to the label): result = [task loss, hits]. The head's three products go
+  // through oneDNN's sgemm, as the op-by-op path's matmuls do (row-major, f the features):
+  // logits[n,k] = f[n,F]·W[F,k] + b; dW = fᵀ·dlogits; df = dlogits·Wᵀ.
   void head(const float* wt, const float* bias, const int32_t* labels, double* result, float* dw, float* db) {
-    const int64_t c = layers_.back()->co, k = c_.classes;
+    const int64_t f = width_, k = c_.classes;
+    const float* feats = features();
+    float* logits = logits_.data();
+    gemm('N', 'N', n_, k, f, feats, f, wt, k, logits, k);
     double loss = 0, hits = 0;
     std::vector<float> dlogits(static_cast<size_t>(n_ * k));
     for (int64_t b = 0; b < n_; b++) {
-      float* l = logits_.data() + b * k;
-      for (int64_t j = 0; j < k; j++) {
-        float s = bias[j];
-        for (int64_t i = 0; i < c; i++) s += feats_[b * c + i] * wt[i * k + j];
-        l[j] = s;
-      }
+      float* l = logits + b * k;
+      for (int64_t j = 0; j < k; j++) l[j] += bias[j];
       int64_t arg = 0;
       for (int64_t j = 1; j < k; j++)
         if (l[j] > l[arg]) arg = j;
@@ -570,20 +587,15 @@ class Plan {
       for (int64_t b = 0; b < n_; b++) s += dlogits[b * k + j];
       db[j] = static_cast<float>(s);
     }
-    for (int64_t i = 0; i < c; i++) {
-      for (int64_t j = 0; j < k; j++) {
-        double s = 0;
-        for (int64_t b = 0; b < n_; b++) s += static_cast<double>(feats_[b * c + i]) * dlogits[b * k + j];
-        dw[i * k + j] = static_cast<float>(s);
-      }
-    }
-    for (int64_t b = 0; b < n_; b++) {
-      for (int64_t i = 0; i < c; i++) {
-        float s = 0;
-        for (int64_t j = 0; j < k; j++) s += dlogits[b * k + j] * wt[i * k + j];
-        dfeats_[b * c + i] = s;
-      }
-    }
+    gemm('T', 'N', f, k, n_, feats, f, dlogits.data(), k, dw, k);
+    gemm('N', 'T', n_, f, k, dlogits.data(), k, wt, k, feature_grads(), f);
+  }
+
+  // c[m,n] = op(a)[m,kk]·op(b)[kk,n], row-major.
+  static void gemm(char ta, char tb, int64_t m, int64_t n, int64_t kk, const float* a, int64_t lda, const float* b,
+                   int64_t ldb, float* c, int64_t ldc) {
+    const dnnl_status_t st = dnnl_sgemm(ta, tb, m, n, kk, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+    if (st != dnnl_success) throw std::runtime_error("oneDNN sgemm failed with status " + std::to_string(st));
   }
 };
 
@@ -634,6 +646,7 @@ class CnnStep : public Napi::ObjectWrap<CnnStep> {
     if (c_.channels.empty()) throw Napi::RangeError::New(info.Env(), "CnnStep: no layers");
     c_.max_pool = o.Get("maxPool").ToBoolean().Value();
     c_.batch_norm = o.Get("batchNorm").ToBoolean().Value();
+    c_.flatten = o.Get("flatten").ToBoolean().Value();
     const int64_t act = number(o, "activation");
     c_.act = act == 0 ? Act::linear : act == 1 ? Act::relu : Act::prelu;
     c_.eps = static_cast<float>(o.Get("epsilon").As<Napi::Number>().DoubleValue());
@@ -670,6 +683,8 @@ class CnnStep : public Napi::ObjectWrap<CnnStep> {
       if (!plan) plan = std::make_unique<Plan>(c_, n);
       plan->run(x.Data(), labels.Data(), params, grads, stats, result.Data());
     } catch (const dnnl::error& e) {
+      throw Napi::Error::New(info.Env(), std::string("oneDNN, in a plain CNN's training step: ") + e.what());
+    } catch (const std::runtime_error& e) {
       throw Napi::Error::New(info.Env(), std::string("oneDNN, in a plain CNN's training step: ") + e.what());
     }
     return info.Env().Undefined();

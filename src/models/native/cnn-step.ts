@@ -6,7 +6,7 @@
  * of the claims preset's network makes, as long as its arithmetic).
  *
  * train.ts's trainingStep takes this path when `fusedCnnStep` offers one and the op-by-op path
- * otherwise (another backend or architecture, tanh, a flatten head); regularisers, gradient
+ * otherwise (another backend or architecture, tanh); regularisers, gradient
  * masks, clipping and the optimiser are the same on both. test/cnn-step.test.ts checks that the
  * two give the same loss, gradients and moving statistics.
  */
@@ -38,7 +38,7 @@ export function fusedCnnStep(
   model: Model<ModelConfig>,
 ): ((x: tf.Tensor, labels: tf.Tensor1D) => FusedStep | undefined) | undefined {
   const c = model.config;
-  if (c.kind !== 'plain-cnn' || c.head !== 'gap' || process.env.LINEA_CNN_STEP === '0') return undefined;
+  if (c.kind !== 'plain-cnn' || process.env.LINEA_CNN_STEP === '0') return undefined;
   const activation = ACTIVATIONS[c.activation];
   const backend = tf.backend();
   if (activation === undefined || tf.getBackend() !== 'onednn' || !isOnednn(backend)) return undefined;
@@ -74,6 +74,7 @@ export function fusedCnnStep(
     pool: c.channels.map((_, i) => c.poolAfter.includes(i)),
     maxPool: c.pool === 'max',
     batchNorm: c.batchNorm,
+    flatten: c.head === 'flatten',
     activation,
     classes: c.classes,
     epsilon: BN_EPSILON,

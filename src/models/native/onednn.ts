@@ -211,7 +211,7 @@ export const SGD_IN_PLACE = 'LineaSgdInPlace';
 /** nativeCalls' name for a whole fused training step (OnednnBackend.cnnStep). */
 export const CNN_STEP = 'LineaCnnStep';
 
-/** The network a CnnStep trains: 3×3 'same' convolutions, then a GAP and a dense head. */
+/** The network a CnnStep trains: 3×3 'same' convolutions, then a GAP (or flatten) and a dense head. */
 export interface CnnStepConfig {
   readonly height: number;
   readonly width: number;
@@ -221,6 +221,8 @@ export interface CnnStepConfig {
   readonly pool: readonly boolean[];
   readonly maxPool: boolean;
   readonly batchNorm: boolean;
+  /** The head reads the last layer's output flattened instead of its global average. */
+  readonly flatten: boolean;
   /** 0 identity, 1 ReLU, 2 channel-wise PReLU. */
   readonly activation: 0 | 1 | 2;
   readonly classes: number;

@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'onednn');
 const statusFile = join(dir, 'build', 'status.json');
-const sources = ['binding.gyp', 'src/addon.cc', 'src/common.h', 'src/cnn_step.cc'].map((f) => readFileSync(join(dir, f)));
+const sources = ['binding.gyp', 'src/addon.cc', 'src/common.h', 'src/cnn_step.cc'].map((f) =>
+  readFileSync(join(dir, f)),
+);
 const digest = createHash('sha256').update(Buffer.concat(sources)).update(process.version).digest('hex');
 
 function finish(ok, reason) {

@@ -65,6 +65,7 @@ export function fusedCnnStep(
   both('head/kernel');
   both('head/bias');
   const variables = params.map((name) => model.get(name));
+  const movingVariables = moving.map((name) => model.get(name));
   const shapeOf = new Map(params.map((name, i) => [name, variables[i]!.shape]));
   const native = backend.cnnStep({
     height: c.inputShape[0],
@@ -90,14 +91,19 @@ export function fusedCnnStep(
     const values = variables.map((v) => backend.f32(v));
     if (!xs || !ls || values.some((v) => v === undefined)) return undefined;
     const grads = trained.map((name) => new Float32Array(tf.util.sizeFromShape(shapeOf.get(name)!)));
-    const stats = moving.map((name) => new Float32Array(tf.util.sizeFromShape(shapeOf.get(name)!)));
+    // A moving statistic no one else sees is updated in place (each element is read before it is
+    // written); any other gets a pool buffer, which becomes the variable's, so the next step can.
+    const inPlace = movingVariables.map((v) => backend.mutable(v));
+    const stats = moving.map((name, i) => inPlace[i] ?? backend.take(tf.util.sizeFromShape(shapeOf.get(name)!)));
     native.run(x.shape[0]!, xs, ls, values as Float32Array[], grads, stats, result);
     return {
       task: result[0]!,
       hits: result[1]!,
       grads: new Map(trained.map((name, i) => [name, tf.tensor(grads[i]!, shapeOf.get(name)!)])),
       // Kept, as the op-by-op path keeps them: committed after the step, outside its tidy.
-      updates: moving.map((name, i) => ({ name, value: tf.keep(tf.tensor(stats[i]!, shapeOf.get(name)!)) })),
+      updates: moving.flatMap((name, i) =>
+        inPlace[i] ? [] : [{ name, value: tf.keep(tf.tensor(stats[i]!, shapeOf.get(name)!)) }],
+      ),
     };
   };
 }

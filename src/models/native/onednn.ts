@@ -356,6 +356,21 @@ export class OnednnBackend extends MathBackendCPU {
   }
 
   /**
+   * The backing Float32Array of a float32 tensor if it may be written in place: no other tensor
+   * or caller can see it (it came from the pool, one tensor holds it, its dataId has one
+   * reference (a clone shares it), and dataSync never handed it out: buffer-pool.ts).
+   */
+  mutable(t: TensorInfo): Float32Array | undefined {
+    const values = this.f32(t);
+    return values && this.data.get(t.dataId).refCount === 1 && pool.exclusive(values) ? values : undefined;
+  }
+
+  /** A pool buffer of n floats (contents undefined) for values a tensor will hold: written in place later where `mutable` allows. */
+  take(n: number): Float32Array {
+    return pool.take(n);
+  }
+
+  /**
    * SGD with momentum written into the parameters' and momentum buffers' own memory, in one
    * native call, for those that no other tensor or caller can see: the buffer came from the pool,
    * one tensor holds it, it was never handed out (buffer-pool.ts), and its dataId has one
@@ -371,10 +386,7 @@ export class OnednnBackend extends MathBackendCPU {
     }[],
     attrs: Pick<SgdMomentumAttrs, 'lr' | 'momentum' | 'nesterov' | 'first'>,
   ): boolean[] {
-    const mutable = (t: TensorInfo) => {
-      const values = this.f32(t);
-      return values && this.data.get(t.dataId).refCount === 1 && pool.exclusive(values) ? values : undefined;
-    };
+    const mutable = (t: TensorInfo) => this.mutable(t);
     const ws: Float32Array[] = [];
     const gs: Float32Array[] = [];
     const bufs: Float32Array[] = [];

@@ -114,8 +114,10 @@ struct Layer {
   convolution_backward_weights bwd_w;
   memory wei_fwd, wei_bwd, src_bw, dst_bw, dwei_bw;  // scratch in the primitives' layouts
   // z: convolution output; a: after batch norm and the activation (unpooled layers; pooled ones
-  // go from z to p in one pass); p: after pooling. gamma, beta, slope: this step's, per channel.
-  std::vector<float> gamma, beta, slope;
+  // go from z to p in one pass); p: after pooling. gamma, beta (the caller's, during run) and the
+  // activation's slope: this step's, per channel, for both passes.
+  const float *gamma = nullptr, *beta = nullptr;
+  std::vector<float> slope;
   std::vector<float> z, a, p, dout, da, dz, mean, rstd;
   const float* input = nullptr;  // what the convolution reads (the batch or the previous output)
   float* output() { return pooled ? p.data() : a.data(); }
@@ -205,10 +207,8 @@ class Plan {
       convolve(L, s.kernel, s.bias);
       if (c_.batch_norm) moments(L, s.moving_mean, s.moving_var, s.new_mean, s.new_var);
       L.slope = slopes(L.co, s.alpha);
-      if (c_.batch_norm) {
-        L.gamma.assign(s.gamma, s.gamma + L.co);
-        L.beta.assign(s.beta, s.beta + L.co);
-      }
+      L.gamma = s.gamma;
+      L.beta = s.beta;
       with_pointwise(L, [&](auto act) {
         if (L.pooled) pool_forward(L, act);
         else activate(L, act);
@@ -225,8 +225,8 @@ class Plan {
       Layer& L = *layers_[i];
       const Slots& s = slots[i];
       if (L.pooled) with_pointwise(L, [&](auto act) { pool_backward(L, act); });
-      if (c_.batch_norm) normalise_backward(L, s.gamma, s.beta, s.alpha, s.dgamma, s.dbeta, s.dalpha);
-      else activate_backward(L, s.alpha, s.dalpha);
+      if (c_.batch_norm) normalise_backward(L, s.dgamma, s.dbeta, s.dalpha);
+      else activate_backward(L, s.dalpha);
       convolve_backward(L, s.kernel, s.dkernel, s.dbias, i > 0 ? layers_[i - 1].get() : nullptr);
     }
   }
@@ -358,7 +358,7 @@ class Plan {
   template <typename F>
   void with_pointwise(Layer& L, F f) {
     if (c_.batch_norm)
-      f(Pointwise<true>{L.mean.data(), L.rstd.data(), L.gamma.data(), L.beta.data(), L.slope.data()});
+      f(Pointwise<true>{L.mean.data(), L.rstd.data(), L.gamma, L.beta, L.slope.data()});
     else
       f(Pointwise<false>{nullptr, nullptr, nullptr, nullptr, L.slope.data()});
   }
@@ -374,10 +374,9 @@ class Plan {
   }
 
   // Without batch norm: dz = da·act'(z), and PReLU's dα.
-  void activate_backward(Layer& L, const float* alpha, float* dalpha) {
+  void activate_backward(Layer& L, float* dalpha) {
     const int64_t c = L.co, rows = n_ * L.h * L.w;
-    const std::vector<float> s = slopes(c, alpha);
-    const float* __restrict ps = s.data();
+    const float* __restrict ps = L.slope.data();
     const float* __restrict z = L.z.data();
     const float* __restrict da = L.da.data();
     float* __restrict dz = L.dz.data();
@@ -396,10 +395,9 @@ class Plan {
       for (int64_t ch = 0; ch < c; ch++) dalpha[ch] = static_cast<float>(sums[ch]);
   }
 
-  // The activation's and batch norm's gradients in two passes over da, y and z: the sums Σdy,
+  // The activation's and batch norm's gradients in two passes over da and z: the sums Σdy,
   // Σdy·x̂ and PReLU's dα, then dz = γ·rstd·((dy − Σdy/n) − x̂·Σdy·x̂/n).
-  void normalise_backward(Layer& L, const float* gamma, const float* beta, const float* alpha, float* dgamma,
-                          float* dbeta, float* dalpha) {
+  void normalise_backward(Layer& L, float* dgamma, float* dbeta, float* dalpha) {
     const int64_t c = L.co, rows = n_ * L.h * L.w;
     // y = x̂·γ + β (the activation's input) is recomputed from z rather than kept from the
     // forward pass: one stream of memory less each way.
@@ -407,8 +405,9 @@ class Plan {
     const float* __restrict da = L.da.data();
     const float* __restrict mean = L.mean.data();
     const float* __restrict rstd = L.rstd.data();
-    const std::vector<float> s = slopes(c, alpha);
-    const float* __restrict ps = s.data();
+    const float* __restrict gamma = L.gamma;
+    const float* __restrict beta = L.beta;
+    const float* __restrict ps = L.slope.data();
     std::vector<double> sums;
     block_sums(rows, 3 * c, sums, [&](int64_t r, float* __restrict acc) {
       const float* __restrict zr = z + r * c;

@@ -145,7 +145,7 @@ async function measure(backend: string): Promise<Row[]> {
       weightDecay: 0,
     });
     const step = trainingStep(model, optimizer);
-    const opByOp = trainingStep(model, optimizer, [], 0, { fused: false });
+    const opByOp = flags.profile ? trainingStep(model, optimizer, [], 0, { fused: false }) : undefined;
     const warm = 10;
     const rand = mulberry32(1);
     const x = tf.tensor(normalArray(rand, batch * model.inputShape.reduce((a, b) => a * b, 1)), [
@@ -185,7 +185,7 @@ async function measure(backend: string): Promise<Row[]> {
       samples: times.map((t) => Math.round(t * 10) / 10),
       // A step that ran as one native call (native/cnn-step.ts) has no kernels to list: the profile
       // is of the same step op by op, whose convolutions are the same oneDNN primitives.
-      ...(flags.profile ? await kernelTimes(() => tf.tidy(() => opByOp(x, labels, 0.01)), warm) : {}),
+      ...(opByOp ? await kernelTimes(() => tf.tidy(() => opByOp(x, labels, 0.01)), warm) : {}),
     });
     tf.dispose([x, labels]);
     optimizer.dispose();

@@ -84,7 +84,7 @@ export class Optimizer {
     this.step += 1;
     const t = this.step;
     const fused = this.config.kind === 'sgd' && this.config.momentum > 0 && tf.getKernel(SGD_MOMENTUM, tf.getBackend());
-    const inPlace = fused && this.config.kind === 'sgd' ? this.applyInPlace(grads, lr, t === 1) : new Set<string>();
+    const inPlace = fused ? this.applyInPlace(grads, lr, t === 1) : new Set<string>();
     tf.tidy(() => {
       for (const p of this.params) {
         let g = grads.get(p.name);
@@ -135,7 +135,7 @@ export class Optimizer {
    * safely (onednn's sgdInPlace: no other tensor or caller sees them); the names it updated.
    */
   private applyInPlace(grads: ReadonlyMap<string, tf.Tensor>, lr: number, first: boolean): Set<string> {
-    const backend = tf.backend() as tf.KernelBackend & Partial<Pick<InPlaceSgd, 'sgdInPlace'>>;
+    const backend = tf.backend() as tf.KernelBackend & Partial<InPlaceSgd>;
     if (this.config.kind !== 'sgd' || typeof backend.sgdInPlace !== 'function') return new Set();
     const params = this.params.filter((p) => grads.get(p.name)?.dtype === 'float32');
     const done = backend.sgdInPlace(

@@ -386,14 +386,13 @@ export class OnednnBackend extends MathBackendCPU {
     }[],
     attrs: Pick<SgdMomentumAttrs, 'lr' | 'momentum' | 'nesterov' | 'first'>,
   ): boolean[] {
-    const mutable = (t: TensorInfo) => this.mutable(t);
     const ws: Float32Array[] = [];
     const gs: Float32Array[] = [];
     const bufs: Float32Array[] = [];
     const decays: number[] = [];
     const done = items.map(({ w, g, buf, decay }) => {
-      const wv = mutable(w);
-      const bv = mutable(buf);
+      const wv = this.mutable(w);
+      const bv = this.mutable(buf);
       const gv = this.f32(g);
       if (!wv || !bv || !gv || w.dataId === buf.dataId) return false;
       ws.push(wv);

@@ -35,7 +35,7 @@ const RESULT_FILES = [
 ];
 
 /** ENGINE_VERSION and the digest of RESULT_FILES it was last checked against. */
-const PINNED = { engineVersion: '2', digest: 'e4ae3d0b90016b2c' };
+const PINNED = { engineVersion: '2', digest: '06c09e811ed10033' };
 
 describe('engine version', () => {
   it("a stage's code digest holds its own and the models' files, none of the engine's", async () => {

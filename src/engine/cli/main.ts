@@ -4,10 +4,13 @@
  * or run, print. With --json, stdout carries exactly one JSON document and everything for humans
  * goes to stderr.
  */
-import { resolveCacheDir } from '../project/project.ts';
+import { dirname, resolve } from 'node:path';
+import { resolveCacheDir } from '../project/cache-dir.ts';
 import { errorMessage, LineaError } from '../core/errors.ts';
-import { indexUri, isDamagedIndex, redact } from '../index/index-backends.ts';
-import { type Flags, loadPipeline, parseFlags } from './commands/context.ts';
+import { replaySettled } from '../schedule/settled.ts';
+import { type Flags, parseFlags } from './flags.ts';
+import { summaryTable } from './progress.ts';
+import { phase } from '../core/profile.ts';
 
 const USAGE = `linea — run an experiment pipeline with content-addressed caching
 
@@ -67,10 +70,10 @@ options:
 /**
  * Each command's module, imported when that command runs: a no-op `run` should not pay for the
  * prompts of `ablate` or the process tools of `worker` (startup is most of a no-op's time).
- * `rest` is the positionals after the command's name.
+ * `rest` is the positionals after the command's name; `argv`, the whole command line.
  */
-const COMMANDS: Readonly<Record<string, (flags: Flags, rest: string[]) => Promise<number>>> = {
-  run: async (flags) => (await import('./commands/run.ts')).cmdRun(flags),
+const COMMANDS: Readonly<Record<string, (flags: Flags, rest: string[], argv: readonly string[]) => Promise<number>>> = {
+  run: async (flags, _rest, argv) => (await import('./commands/run.ts')).cmdRun(flags, undefined, undefined, argv),
   ablate: async (flags) => (await import('./commands/ablate.ts')).cmdAblate(flags),
   status: async (flags) => (await import('./commands/status.ts')).cmdStatus(flags),
   graph: async (flags) => (await import('./commands/graph.ts')).cmdGraph(flags),
@@ -113,15 +116,18 @@ export async function main(argv: string[]): Promise<number> {
   // environment, to pool workers). Stages that declare env ['LINEA_BACKEND'] key on it.
   if (flags.backend !== undefined) process.env.LINEA_BACKEND = flags.backend;
   try {
+    if (command === 'run' && (await phase('replay settled run', async () => replayed(flags, argv)))) return 0;
     const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
     if (!run) throw new LineaError(`unknown command '${command}'\n\n${USAGE}`, 'usage');
-    return await run(flags, rest);
+    return await run(flags, rest, argv);
   } catch (error) {
     if (error instanceof LineaError) {
       process.stderr.write(`linea: ${error.message}\n`);
       return exitCodeOf(error);
     }
+    const { indexUri, isDamagedIndex, redact } = await import('../index/index-backends.ts');
     if (isDamagedIndex(error)) {
+      const { loadPipeline } = await import('./commands/context.ts');
       const uri = await loadPipeline(flags)
         .then((loaded) => loaded.indexUri)
         .catch(() => indexUri(resolveCacheDir(process.cwd(), flags['cache-dir']), flags.index));
@@ -135,6 +141,25 @@ export async function main(argv: string[]): Promise<number> {
     );
     return 70;
   }
+}
+
+/**
+ * An all-cached `run` answered from its settled record (schedule/settled.ts), when everything the
+ * last such run read is unchanged: printed as the long way prints it.
+ */
+function replayed(flags: Flags, argv: readonly string[]): boolean {
+  if (flags['verify-inputs']) return false;
+  const pipeline = resolve(flags.pipeline ?? 'pipeline.ts');
+  const replay = replaySettled(resolveCacheDir(dirname(pipeline), flags['cache-dir']), argv);
+  if (!replay) return false;
+  if (process.env.LINEA_DEBUG) process.stderr.write('linea: answered from the settled record of the same command\n');
+  const results = replay.results.map((r) => ({ ...r, status: 'cached' as const, seconds: 0 }));
+  if (flags.json) process.stdout.write(`${JSON.stringify({ stages: results, published: replay.published })}\n`);
+  else {
+    process.stdout.write(`${summaryTable(results)}\n`);
+    for (const p of replay.published) process.stdout.write(`${p.instance} → ${p.dir}\n`);
+  }
+  return true;
 }
 
 /**

@@ -16,6 +16,7 @@ import type { Loader } from 'esbuild';
 import { LineaError } from '../core/errors.ts';
 import { type FileStat, racy, sameStat, statOf } from '../core/file-stat.ts';
 import { ENGINE_VERSION } from './fingerprint.ts';
+import { trusted } from '../core/observed-reads.ts';
 import { compiledTwin, engineSource } from '../load/engine-source.ts';
 import { sha256, type FileDigest } from '../core/json.ts';
 
@@ -71,18 +72,20 @@ export async function digestCode(root: string, moduleUrls: readonly string[]): P
   const entries = [...new Set(moduleUrls)].map((url) => fileURLToPath(url));
   let metafile;
   try {
-    ({ metafile } = await build({
-      entryPoints: entries,
-      absWorkingDir: root,
-      bundle: true,
-      write: false,
-      metafile: true,
-      packages: 'external',
-      platform: 'node',
-      format: 'esm',
-      outdir: join(root, '.linea-unused-out'),
-      logLevel: 'silent',
-    }));
+    ({ metafile } = await trusted(() =>
+      build({
+        entryPoints: entries,
+        absWorkingDir: root,
+        bundle: true,
+        write: false,
+        metafile: true,
+        packages: 'external',
+        platform: 'node',
+        format: 'esm',
+        outdir: join(root, '.linea-unused-out'),
+        logLevel: 'silent',
+      }),
+    ));
   } catch (error) {
     const detail = (error as { errors?: { text: string; location?: { file: string; line: number } }[] }).errors
       ?.map((e) => `${e.location ? `${e.location.file}:${e.location.line}: ` : ''}${e.text}`)
@@ -306,7 +309,9 @@ function normalisedDigest(path: string, transformSync: typeof import('esbuild').
   const source = bytes.toString('utf8');
   let normalised = source;
   if (loader && loader !== 'json') {
-    normalised = transformSync(source, { loader, minifyWhitespace: true, legalComments: 'none', format: 'esm' }).code;
+    normalised = trusted(() =>
+      transformSync(source, { loader, minifyWhitespace: true, legalComments: 'none', format: 'esm' }),
+    ).code;
   }
   const digest = sha256(normalised) as FileDigest;
   normalisedCache.set(cacheKey, digest);

@@ -40,6 +40,7 @@ import { touchIfOld } from './compiled-cache.ts';
 import { isRunningEngine } from './engine-source.ts';
 import { type FileStat, racy, sameStat, statOf } from '../core/file-stat.ts';
 import { sha256 } from '../core/json.ts';
+import { trusted } from '../core/observed-reads.ts';
 import { compiled, type HooksData, isTypeScriptUrl, type Resolution, typeScriptSpellings } from './typescript-hooks.ts';
 
 interface PlannedModule {
@@ -522,44 +523,46 @@ async function mirror(
   let body: string;
   let sourceMap: string;
   try {
-    const result = await build({
-      // The hooks' own output, so the mirror runs exactly what the hooks would have loaded;
-      // esbuild follows its inline source map, so stack traces still name the .ts lines.
-      stdin: { contents: javascript, loader: 'js', sourcefile: path, resolveDir: dirname(path) },
-      bundle: true,
-      write: false,
-      outfile: out,
-      format: 'esm',
-      platform: 'node',
-      target: 'node20',
-      sourcemap: 'external',
-      logLevel: 'silent',
-      define: {
-        'import.meta.url': JSON.stringify(pathToFileURL(path).href),
-        'import.meta.filename': JSON.stringify(path),
-        'import.meta.dirname': JSON.stringify(dirname(path)),
-      },
-      plugins: [
-        {
-          name: 'linea-resolved-imports',
-          setup(b) {
-            b.onResolve({ filter: /.*/ }, (args) => {
-              const target = resolved.get(args.path);
-              // An `import()`: a stage's lazy import of what only its run needs. It stays lazy,
-              // through LAZY_IMPORT at run time, which imports the planned mirror (lazyTarget) or,
-              // for one that had not run when the graph was planned, goes through the hooks.
-              if (args.kind === 'dynamic-import') {
-                dynamic.add(args.path);
-                return { path: `${LAZY_MARK}${args.path}`, external: true };
-              }
-              if (args.kind !== 'import-statement' || !target)
-                return { errors: [{ text: `no recorded resolution for ${args.kind} ${args.path}` }] };
-              return { path: mirrorOf.get(target) ?? target, external: true };
-            });
-          },
+    const result = await trusted(() =>
+      build({
+        // The hooks' own output, so the mirror runs exactly what the hooks would have loaded;
+        // esbuild follows its inline source map, so stack traces still name the .ts lines.
+        stdin: { contents: javascript, loader: 'js', sourcefile: path, resolveDir: dirname(path) },
+        bundle: true,
+        write: false,
+        outfile: out,
+        format: 'esm',
+        platform: 'node',
+        target: 'node20',
+        sourcemap: 'external',
+        logLevel: 'silent',
+        define: {
+          'import.meta.url': JSON.stringify(pathToFileURL(path).href),
+          'import.meta.filename': JSON.stringify(path),
+          'import.meta.dirname': JSON.stringify(dirname(path)),
         },
-      ],
-    });
+        plugins: [
+          {
+            name: 'linea-resolved-imports',
+            setup(b) {
+              b.onResolve({ filter: /.*/ }, (args) => {
+                const target = resolved.get(args.path);
+                // An `import()`: a stage's lazy import of what only its run needs. It stays lazy,
+                // through LAZY_IMPORT at run time, which imports the planned mirror (lazyTarget) or,
+                // for one that had not run when the graph was planned, goes through the hooks.
+                if (args.kind === 'dynamic-import') {
+                  dynamic.add(args.path);
+                  return { path: `${LAZY_MARK}${args.path}`, external: true };
+                }
+                if (args.kind !== 'import-statement' || !target)
+                  return { errors: [{ text: `no recorded resolution for ${args.kind} ${args.path}` }] };
+                return { path: mirrorOf.get(target) ?? target, external: true };
+              });
+            },
+          },
+        ],
+      }),
+    );
     const code = result.outputFiles.find((f) => f.path === out)?.text;
     const map = result.outputFiles.find((f) => f.path === `${out}.map`)?.text;
     if (code === undefined || map === undefined) return undefined;

@@ -23,6 +23,7 @@ import {
   writePlan,
 } from './module-plan.ts';
 import { type HooksData, lazySpecifier, type Resolution } from './typescript-hooks.ts';
+import { readUnobserved } from '../core/observed-reads.ts';
 
 /**
  * The hooks' report of what they resolved, once they are registered (once per process: two
@@ -256,6 +257,9 @@ async function registerHooks(data: HooksData): Promise<Recorder> {
   // them, a round trip to their thread each. What every pipeline imports is loaded first, so
   // that the pipeline's imports of it find it loaded: about 60 ms less per command.
   await preloadShared();
+  // The hooks read the pipeline's files on their thread: the next command, which loads it from
+  // the plan they leave, is the one whose answer can be replayed (schedule/settled.ts).
+  readUnobserved('loaded the pipeline through module hooks');
   const { port1, port2 } = new MessageChannel();
   register(new URL('./typescript-hooks.js', import.meta.url), {
     data: { ...data, port: port2, mirrors: Object.fromEntries(mirrors) } satisfies HooksData,

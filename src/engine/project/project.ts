@@ -34,12 +34,6 @@ export interface Project {
   close(): Promise<void>;
 }
 
-/** --cache-dir, else $LINEA_CACHE_DIR (both relative to the working directory), else <project>/cache. */
-export function resolveCacheDir(root: string, flag?: string): string {
-  const chosen = flag ?? process.env.LINEA_CACHE_DIR;
-  return chosen ? resolve(chosen) : resolve(root, 'cache');
-}
-
 /**
  * `access: 'read'` (status, log, verify) works on a cache this user cannot write; anything that
  * writes (run, gc, pin) first checks that it can, and says so plainly if not.

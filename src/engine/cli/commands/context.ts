@@ -6,8 +6,9 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { type Project, openProject, resolveCacheDir } from '../../project/project.ts';
+import { type Project, openProject } from '../../project/project.ts';
+import { resolveCacheDir } from '../../project/cache-dir.ts';
+import type { Flags } from '../flags.ts';
 import { errorMessage, LineaError } from '../../core/errors.ts';
 import { indexUri } from '../../index/index-backends.ts';
 import { expandInstances, type Instance, type Selection } from '../../define/instances.ts';
@@ -16,42 +17,7 @@ import { ENGINE_SOURCES, isPipeline, type Pipeline } from '../../define/pipeline
 import { phase } from '../../core/profile.ts';
 import { importModule } from '../../load/typescript.ts';
 
-export const OPTIONS = {
-  pipeline: { type: 'string' },
-  'cache-dir': { type: 'string' },
-  index: { type: 'string' },
-  preset: { type: 'string' },
-  set: { type: 'string', multiple: true },
-  ablate: { type: 'string', multiple: true },
-  only: { type: 'string', multiple: true },
-  resources: { type: 'string', multiple: true },
-  jobs: { type: 'string', short: 'j' },
-  executor: { type: 'string' },
-  'max-queued': { type: 'string' },
-  group: { type: 'string' },
-  'local-below': { type: 'string' },
-  task: { type: 'string', multiple: true },
-  backend: { type: 'string' },
-  out: { type: 'string' },
-  json: { type: 'boolean' },
-  format: { type: 'string' },
-  'max-size': { type: 'string' },
-  'dry-run': { type: 'boolean' },
-  'verify-inputs': { type: 'boolean' },
-  repair: { type: 'boolean' },
-  'all-projects': { type: 'boolean' },
-  grace: { type: 'string' },
-  yes: { type: 'boolean', short: 'y' },
-  port: { type: 'string' },
-  host: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} satisfies ParseArgsConfig['options'];
-
-export type Flags = ReturnType<typeof parseFlags>['values'];
-
-export function parseFlags(argv: string[]) {
-  return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-}
+export { type Flags, parseFlags } from '../flags.ts';
 
 export interface Loaded {
   pipeline: Pipeline;

@@ -56,7 +56,7 @@ describe('a replayed no-op', () => {
     let settled = await run({}, args);
     if (/not recorded: the run loaded the pipeline through module hooks/.test(settled.stderr))
       settled = await run({}, args);
-    assert.match(settled.stderr, /settled run recorded|answered from the settled record/);
+    assert.match(settled.stderr, /settled answer recorded|answered from the settled record/);
   }
 
   it('says what the long way says, without loading the pipeline', async () => {
@@ -85,6 +85,12 @@ describe('a replayed no-op', () => {
     const table = (out: string) => out.replace(/\d+\.\d\d\n/g, '\n');
     assert.equal(table(text.stdout), table(longText.stdout));
     assert.match(text.stdout, /3 cached/);
+    // And status, which says the same of every instance.
+    const STATUS = ['status', '--pipeline', 'definition.pipeline.ts', '--json'];
+    await settle(STATUS);
+    const status = await run({}, STATUS);
+    assert.match(status.stderr, REPLAYED);
+    assert.equal(status.stdout, (await run({ LINEA_REPLAY: '0' }, STATUS)).stdout);
   });
 
   it('takes the long way when a file the definition read changed', async () => {
@@ -141,7 +147,7 @@ describe('a replayed no-op', () => {
     for (const f of readdirSync(dir)) writeFileSync(join(dir, f), '{"version":1,"identity":');
     const damaged = await run();
     assert.doesNotMatch(damaged.stderr, REPLAYED);
-    assert.match(damaged.stderr, /settled run recorded/);
+    assert.match(damaged.stderr, /settled answer recorded/);
     assert.match((await run()).stderr, REPLAYED);
   });
 

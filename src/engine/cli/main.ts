@@ -9,7 +9,6 @@ import { resolveCacheDir } from '../project/cache-dir.ts';
 import { errorMessage, LineaError } from '../core/errors.ts';
 import { replaySettled } from '../schedule/settled.ts';
 import { type Flags, parseFlags } from './flags.ts';
-import { summaryTable } from './progress.ts';
 import { phase } from '../core/profile.ts';
 
 const USAGE = `linea — run an experiment pipeline with content-addressed caching
@@ -75,7 +74,7 @@ options:
 const COMMANDS: Readonly<Record<string, (flags: Flags, rest: string[], argv: readonly string[]) => Promise<number>>> = {
   run: async (flags, _rest, argv) => (await import('./commands/run.ts')).cmdRun(flags, undefined, undefined, argv),
   ablate: async (flags) => (await import('./commands/ablate.ts')).cmdAblate(flags),
-  status: async (flags) => (await import('./commands/status.ts')).cmdStatus(flags),
+  status: async (flags, _rest, argv) => (await import('./commands/status.ts')).cmdStatus(flags, argv),
   graph: async (flags) => (await import('./commands/graph.ts')).cmdGraph(flags),
   log: async (flags, rest) => (await import('./commands/log.ts')).cmdLog(flags, rest),
   gc: async (flags) => (await import('./commands/gc.ts')).cmdGc(flags),
@@ -116,9 +115,12 @@ export async function main(argv: string[]): Promise<number> {
   // environment, to pool workers). Stages that declare env ['LINEA_BACKEND'] key on it.
   if (flags.backend !== undefined) process.env.LINEA_BACKEND = flags.backend;
   try {
-    if (command === 'run' && (await phase('replay settled run', async () => replayed(flags, argv)))) return 0;
+    if ((command === 'run' || command === 'status') && (await phase('replay', async () => replayed(flags, argv))))
+      return 0;
     const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
     if (!run) throw new LineaError(`unknown command '${command}'\n\n${USAGE}`, 'usage');
+    // What every command but a replay loads: the definitions, zod, the project's store and index.
+    await phase('load engine', () => import('./commands/context.ts'));
     return await run(flags, rest, argv);
   } catch (error) {
     if (error instanceof LineaError) {
@@ -144,21 +146,16 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 /**
- * An all-cached `run` answered from its settled record (schedule/settled.ts), when everything the
- * last such run read is unchanged: printed as the long way prints it.
+ * An all-cached `run` or `status` answered from its settled record (schedule/settled.ts), when
+ * everything the last such command read is unchanged: printed as the long way printed it.
  */
 function replayed(flags: Flags, argv: readonly string[]): boolean {
   if (flags['verify-inputs']) return false;
   const pipeline = resolve(flags.pipeline ?? 'pipeline.ts');
-  const replay = replaySettled(resolveCacheDir(dirname(pipeline), flags['cache-dir']), argv);
-  if (!replay) return false;
+  const output = replaySettled(resolveCacheDir(dirname(pipeline), flags['cache-dir']), argv);
+  if (output === undefined) return false;
   if (process.env.LINEA_DEBUG) process.stderr.write('linea: answered from the settled record of the same command\n');
-  const results = replay.results.map((r) => ({ ...r, status: 'cached' as const, seconds: 0 }));
-  if (flags.json) process.stdout.write(`${JSON.stringify({ stages: results, published: replay.published })}\n`);
-  else {
-    process.stdout.write(`${summaryTable(results)}\n`);
-    for (const p of replay.published) process.stdout.write(`${p.instance} → ${p.dir}\n`);
-  }
+  process.stdout.write(output);
   return true;
 }
 

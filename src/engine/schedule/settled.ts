@@ -18,7 +18,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSy
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type FileStat, RACY_MS, sameStat, statOf } from '../core/file-stat.ts';
-import { type CacheKey, sha256 } from '../core/json.ts';
+import { sha256 } from '../core/json.ts';
 import type { Observed } from '../core/observed-reads.ts';
 
 type Seen = FileStat | null | 'folder';
@@ -40,18 +40,7 @@ function sameSeen(now: Seen, then: Seen): boolean {
 const DIAGNOSTIC = new Set(['LINEA_DEBUG', 'LINEA_PROFILE', 'LINEA_REPLAY']);
 
 /** Bumped when the record's shape or what it must cover changes. */
-const SETTLED_VERSION = 1;
-
-export interface SettledResult {
-  readonly id: string;
-  readonly stage: string;
-  readonly key: CacheKey;
-}
-
-export interface SettledPublication {
-  readonly instance: string;
-  readonly dir: string;
-}
+const SETTLED_VERSION = 2;
 
 interface SettledRun {
   readonly version: typeof SETTLED_VERSION;
@@ -65,9 +54,8 @@ interface SettledRun {
    * entry made in it, which changes nothing the run read unless it listed the folder.
    */
   readonly stats: Readonly<Record<string, Seen>>;
-  /** Its answer: each instance in the order the run printed it, and what it published. */
-  readonly results: readonly SettledResult[];
-  readonly published: readonly SettledPublication[];
+  /** Its answer, as printed. */
+  readonly output: string;
 }
 
 /** What a command's answer may depend on beyond what it reads: its words, its place, its Node. */
@@ -94,14 +82,12 @@ export function replayAllowed(): boolean {
   return process.env.LINEA_REPLAY !== '0' && engineDir() !== undefined;
 }
 
-export type Replay = { results: readonly SettledResult[]; published: readonly SettledPublication[] };
-
 /**
  * The settled answer to this command, if there is one and all it depended on is unchanged;
  * undefined otherwise (the command then takes the long way). Never throws: a record that cannot
  * be read or does not hold is no record.
  */
-export function replaySettled(cacheDir: string, argv: readonly string[]): Replay | undefined {
+export function replaySettled(cacheDir: string, argv: readonly string[]): string | undefined {
   if (!replayAllowed()) return undefined;
   const identity = identityOf(argv);
   let record: SettledRun;
@@ -114,7 +100,7 @@ export function replaySettled(cacheDir: string, argv: readonly string[]): Replay
   for (const [name, value] of Object.entries(record.env)) if ((process.env[name] ?? null) !== value) return undefined;
   for (const [path, then] of Object.entries(record.stats))
     if (!sameSeen(seen(path, then !== 'folder'), then)) return undefined;
-  return { results: record.results, published: record.published };
+  return record.output;
 }
 
 /**
@@ -126,7 +112,7 @@ export function recordSettled(
   cacheDir: string,
   argv: readonly string[],
   observed: Observed,
-  answer: Replay,
+  output: string,
   /** Folders whose files the engine writes whole and renames into place, or under names never reused (the cache, the compiled-module cache). */
   engineFolders: readonly string[] = [cacheDir],
 ): 'recorded' | string {
@@ -161,8 +147,7 @@ export function recordSettled(
       [...observed.env].filter(([name]) => !DIAGNOSTIC.has(name)).sort(([a], [b]) => (a < b ? -1 : 1)),
     ),
     stats,
-    results: answer.results.map(({ id, stage, key }) => ({ id, stage, key })),
-    published: answer.published.map(({ instance, dir }) => ({ instance, dir })),
+    output,
   };
   try {
     mkdirSync(dirname(file), { recursive: true });
@@ -186,10 +171,7 @@ function isSettledRun(value: unknown): value is SettledRun {
     r.env !== null &&
     typeof r.stats === 'object' &&
     r.stats !== null &&
-    Array.isArray(r.results) &&
-    r.results.every((x) => typeof x?.id === 'string' && typeof x.stage === 'string' && typeof x.key === 'string') &&
-    Array.isArray(r.published) &&
-    r.published.every((x) => typeof x?.instance === 'string' && typeof x.dir === 'string') &&
+    typeof r.output === 'string' &&
     Object.values(r.env).every((v) => v === null || typeof v === 'string') &&
     Object.values(r.stats).every(
       (s) =>

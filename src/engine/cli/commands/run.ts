@@ -7,19 +7,16 @@ import type { Instance, Selection } from '../../define/instances.ts';
 import { ProgressPrinter, summaryTable } from '../progress.ts';
 import { publishResults } from '../../schedule/publish.ts';
 import { phase } from '../../core/profile.ts';
-import { type RunObserver, runInstances, type StageResult } from '../../schedule/run.ts';
+import { type RunObserver, runInstances } from '../../schedule/run.ts';
 import { stageEstimates } from '../../view/eta.ts';
 import { Journal, observers } from '../../view/journal.ts';
 import { type Project, sweepLeftovers } from '../../project/project.ts';
-import { observeReads } from '../../core/observed-reads.ts';
-import { compiledCacheDir } from '../../load/typescript.ts';
-import { recordSettled, type Replay, replayAllowed } from '../../schedule/settled.ts';
+import { type Settling, startSettling } from './settling.ts';
 import { type Flags, groupFrom, jobsFrom, type Loaded, localBelowFrom, withProject } from './context.ts';
 
 /**
  * `argv`, for a plain `linea run`: the command's words, under which an all-cached answer is kept
- * for replay (schedule/settled.ts). What the run reads is observed from the start, so that the
- * record covers the pipeline's loading and expansion too.
+ * for replay (settling.ts).
  */
 export async function cmdRun(
   flags: Flags,
@@ -28,29 +25,11 @@ export async function cmdRun(
   argv?: readonly string[],
 ): Promise<number> {
   const jobs = jobsFrom(flags);
-  const observation = argv && !flags['verify-inputs'] && replayAllowed() ? observeReads() : undefined;
+  const { settling, end } = startSettling(argv, flags);
   try {
-    return await runObserved(
-      flags,
-      jobs,
-      selection,
-      preloaded,
-      ({ cacheDir, indexUri }, results, published) => {
-        if (!observation) return;
-        const observed = observation.stop();
-        const answer = { results: results.map(({ id, stage, key }) => ({ id, stage, key: key! })), published };
-        // An index on a server or in SQLite is read without node:fs: nothing could tell it changed.
-        const why =
-          indexUri.protocol === 'file:'
-            ? recordSettled(cacheDir, argv!, observed, answer, [cacheDir, compiledCacheDir() ?? cacheDir])
-            : 'the index is not files';
-        if (process.env.LINEA_DEBUG)
-          process.stderr.write(`linea: settled run ${why === 'recorded' ? 'recorded' : `not recorded: ${why}`}\n`);
-      },
-      () => observation?.stop(),
-    );
+    return await runObserved(flags, jobs, selection, preloaded, settling);
   } finally {
-    observation?.stop();
+    end();
   }
 }
 
@@ -59,8 +38,7 @@ async function runObserved(
   jobs: number,
   selection: Selection | undefined,
   preloaded: Loaded | undefined,
-  settled: (loaded: Loaded, results: readonly StageResult[], published: Replay['published']) => void,
-  unsettled: () => void,
+  settling: Settling,
 ): Promise<number> {
   return withProject(
     flags,
@@ -91,8 +69,7 @@ async function runObserved(
       let estimating = false;
       const estimateOnStart: RunObserver = {
         started: () => {
-          // Something runs: this run's answer will not be a settled one, and what it reads is its stages' business.
-          unsettled();
+          settling.abandon();
           if (estimating) return;
           estimating = true;
           // Once something runs, say how to watch it (not in CI logs, where nobody can).
@@ -135,17 +112,17 @@ async function runObserved(
           : await phase('publish results', () =>
               publishResults(project, instances, results, resolve(flags.out ?? resolve(loaded.root, 'results'))),
             );
-        if (flags.json) {
-          process.stdout.write(
-            `${JSON.stringify({ stages: results.map(({ id, stage, key, status, seconds }) => ({ id, stage, key, status, seconds })), published })}\n`,
-          );
-        } else {
-          process.stdout.write(`${summaryTable(results)}\n`);
-          for (const p of published) process.stdout.write(`${p.instance} → ${p.dir}\n`);
-        }
+        const output = flags.json
+          ? `${JSON.stringify({ stages: results.map(({ id, stage, key, status, seconds }) => ({ id, stage, key, status, seconds })), published })}\n`
+          : `${summaryTable(results)}\n${published.map((p) => `${p.instance} → ${p.dir}\n`).join('')}`;
+        process.stdout.write(output);
         for (const r of results) if (r.status === 'failed') process.stderr.write(`linea: ${r.id} failed: ${r.error}\n`);
         if (controller.signal.aborted) return 130;
-        if (results.every((r) => r.status === 'cached')) settled(loaded, results, published);
+        settling.answered(
+          loaded,
+          output,
+          results.every((r) => r.status === 'cached'),
+        );
         return results.every((r) => r.status !== 'failed') ? 0 : 1;
       } finally {
         printer.stop();

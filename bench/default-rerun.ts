@@ -7,6 +7,10 @@
  *
  *   node --import tsx bench/default-rerun.ts [--repeats 5]
  *
+ * The no-op run and status are each measured twice: replayed from their settled records (what
+ * `npm start` does once a run has found everything cached), and the long way ($LINEA_REPLAY=0:
+ * load the pipeline, expand, look every key up), whose phases say where the long way's time goes.
+ *
  * The default pipeline must be computed once first: if `linea status` finds anything not cached,
  * the bench runs it (untimed) before measuring.
  */
@@ -37,16 +41,31 @@ if (status.stages.some((s) => s.state !== 'cached')) {
   await once(['run']);
 }
 
+// A `run` that settles (everything cached) leaves a record that the same command replays without
+// loading the pipeline (src/engine/schedule/settled.ts): make sure there is one, and say if the
+// replay did not happen (something the record depends on keeps changing).
+for (const command of ['run', 'status']) {
+  await once([command]);
+  if (!/answered from the settled record/.test((await once([command], { LINEA_DEBUG: '1' })).stderr))
+    process.stderr.write(`warning: the no-op ${command} was not replayed from its settled record\n`);
+}
+
 const rows: { case: string; samples: number[] }[] = [];
 const phases: Record<string, Record<string, number>> = {};
-for (const command of ['run', 'status']) {
+const cases: { name: string; command: string; env: Record<string, string> }[] = [
+  { name: 'run, replayed', command: 'run', env: {} },
+  { name: 'run, the long way', command: 'run', env: { LINEA_REPLAY: '0' } },
+  { name: 'status, replayed', command: 'status', env: {} },
+  { name: 'status, the long way', command: 'status', env: { LINEA_REPLAY: '0' } },
+];
+for (const c of cases) {
   const samples: number[] = [];
-  for (let r = 0; r < REPEATS; r++) samples.push((await once([command])).ms);
-  rows.push({ case: `default pipeline (132 instances), no-op ${command}`, samples });
-  const line = (await once([command], { LINEA_PROFILE: '1' })).stderr
+  for (let r = 0; r < REPEATS; r++) samples.push((await once([c.command], c.env)).ms);
+  rows.push({ case: `default pipeline (132 instances), no-op ${c.name}`, samples });
+  const line = (await once([c.command], { ...c.env, LINEA_PROFILE: '1' })).stderr
     .split('\n')
     .find((l) => l.startsWith('linea-profile '));
-  if (line) phases[`default ${command}`] = JSON.parse(line.slice('linea-profile '.length)) as Record<string, number>;
+  if (line) phases[`default ${c.name}`] = JSON.parse(line.slice('linea-profile '.length)) as Record<string, number>;
 }
 
 // The synthetic beside it, measured by its own bench in this invocation.

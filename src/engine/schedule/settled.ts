@@ -98,8 +98,13 @@ export function replaySettled(cacheDir: string, argv: readonly string[]): string
   }
   if (!isSettledRun(record) || record.identity !== identity) return undefined;
   for (const [name, value] of Object.entries(record.env)) if ((process.env[name] ?? null) !== value) return undefined;
-  for (const [path, then] of Object.entries(record.stats))
-    if (!sameSeen(seen(path, then !== 'folder'), then)) return undefined;
+  try {
+    for (const [path, then] of Object.entries(record.stats))
+      if (!sameSeen(seen(path, then !== 'folder'), then)) return undefined;
+  } catch {
+    // A path this user may no longer look at: the long way says what that means.
+    return undefined;
+  }
   return record.output;
 }
 

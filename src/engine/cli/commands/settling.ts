@@ -3,6 +3,7 @@
  * what it reads is observed from before the pipeline loads, and once it has its answer it keeps
  * it, if everything was cached and what it read can be checked later.
  */
+import { errorMessage } from '../../core/errors.ts';
 import { observeReads } from '../../core/observed-reads.ts';
 import { compiledCacheDir } from '../../load/typescript.ts';
 import { recordSettled, replayAllowed } from '../../schedule/settled.ts';
@@ -30,10 +31,16 @@ export function startSettling(
       const observed = observation.stop();
       if (!allCached) return;
       // An index on a server or in SQLite is read without node:fs: nothing could tell it changed.
-      const why =
-        indexUri.protocol === 'file:'
-          ? recordSettled(cacheDir, argv, observed, output, [cacheDir, compiledCacheDir() ?? cacheDir])
-          : 'the index is not files';
+      let why: string;
+      try {
+        why =
+          indexUri.protocol === 'file:'
+            ? recordSettled(cacheDir, argv, observed, output, [cacheDir, compiledCacheDir() ?? cacheDir])
+            : 'the index is not files';
+      } catch (error) {
+        // A record is an optimisation: a path that cannot be looked at (permissions) means none.
+        why = errorMessage(error);
+      }
       if (process.env.LINEA_DEBUG)
         process.stderr.write(`linea: settled answer ${why === 'recorded' ? 'recorded' : `not recorded: ${why}`}\n`);
     },

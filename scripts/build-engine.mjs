@@ -44,10 +44,14 @@ const statOf = (path) => {
   return [s.size, s.mtimeMs, s.ino];
 };
 
-rmSync(stampFile, { force: true });
 const sources = [join(src, 'index.ts'), ...files(join(src, 'engine')), ...files(join(src, 'view', 'page'))].filter(
   (p) => p.endsWith('.ts') || p.endsWith('.json'),
 );
+// --if-stale (tests, which may run beside each other): nothing to do while the stamp names exactly
+// these sources with the stats they have. A build removes the stamp for as long as it runs, and
+// every `linea` started meanwhile would run the engine from source.
+if (process.argv.includes('--if-stale') && isCurrent()) process.exit(0);
+rmSync(stampFile, { force: true });
 // A source saved in the last mtime tick could be saved again unseen (the same stat): wait that
 // tick out, then take the stats the stamp keeps, before compiling. An edit during the build
 // then leaves the stamp stale.
@@ -87,6 +91,22 @@ try {
   renameSync(`${stampFile}.tmp`, stampFile);
 } finally {
   rmSync(staging, { recursive: true, force: true });
+}
+
+function isCurrent() {
+  let stamped;
+  try {
+    stamped = JSON.parse(readFileSync(stampFile, 'utf8')).files;
+  } catch {
+    return false;
+  }
+  const now = sources.map((p) => relative(root, p));
+  if (typeof stamped !== 'object' || stamped === null || Object.keys(stamped).length !== now.length) return false;
+  return now.every((rel) => {
+    const then = stamped[rel];
+    const [size, mtime, ino] = statOf(join(root, rel));
+    return Array.isArray(then) && then[0] === size && then[1] === mtime && then[2] === ino;
+  });
 }
 
 function digest(bytes) {

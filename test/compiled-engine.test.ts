@@ -14,7 +14,10 @@ import { makeProject, REPO, type RunJson, type StatusJson } from './helpers/proj
 
 describe("the repository's bin", () => {
   before(async () => {
-    const build = await execa('npm', ['run', 'build:engine'], { cwd: REPO, reject: false });
+    const build = await execa(process.execPath, ['scripts/build-engine.mjs', '--if-stale'], {
+      cwd: REPO,
+      reject: false,
+    });
     assert.equal(build.exitCode, 0, build.stderr);
   });
   const project = makeProject();

@@ -19,7 +19,10 @@ describe('the linea-engine package', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'linea-package-'));
-    const build = await execa('npm', ['run', 'build:engine'], { cwd: REPO, reject: false });
+    const build = await execa(process.execPath, ['scripts/build-engine.mjs', '--if-stale'], {
+      cwd: REPO,
+      reject: false,
+    });
     assert.equal(build.exitCode, 0, build.stderr);
     const pack = await execa('npm', ['pack', join(REPO, 'packages', 'engine'), '--pack-destination', dir], {
       cwd: dir,

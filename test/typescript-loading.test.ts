@@ -25,7 +25,7 @@ import { linkNodeModules, REPO, type RunJson } from './helpers/project.ts';
 const BIN = join(REPO, 'packages', 'engine', 'bin', 'linea.js');
 
 before(async () => {
-  const build = await execa('npm', ['run', 'build:engine'], { cwd: REPO, reject: false });
+  const build = await execa(process.execPath, ['scripts/build-engine.mjs', '--if-stale'], { cwd: REPO, reject: false });
   assert.equal(build.exitCode, 0, build.stderr);
 });
 

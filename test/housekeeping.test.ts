@@ -96,7 +96,7 @@ describe('housekeeping', () => {
     assert.notEqual(gone.stages.find((s) => s.id === 'double')!.state, 'cached', 'unpinned, it goes');
   });
 
-  it('gc sweeps what only accumulates: old indexes but the newest, job directories left a week', async () => {
+  it('gc sweeps what only accumulates: old indexes but the newest, job directories, journals and settled answers left a week', async () => {
     const cache = project.cacheDir;
     for (const t of [1000, 2000, 3000]) mkdirSync(join(cache, `index.old-${t}`));
     const old = join(cache, 'jobs', 'host-old-job');
@@ -111,7 +111,12 @@ describe('housekeeping', () => {
     const oldJournal = join(cache, 'events', '2026-01-01T00-00-00-000Z-host-1.jsonl');
     writeFileSync(oldJournal, '{"e":"end","t":0,"run":"x"}\n');
     utimesSync(oldJournal, eightDaysAgo, eightDaysAgo);
-    const expected = [join(cache, 'index.old-1000'), join(cache, 'index.old-2000'), old, oldJournal].sort();
+    // A settled answer not recorded again for a week goes too.
+    const oldSettled = join(cache, 'settled', 'old-command.json');
+    mkdirSync(dirname(oldSettled), { recursive: true });
+    writeFileSync(oldSettled, '{}');
+    utimesSync(oldSettled, eightDaysAgo, eightDaysAgo);
+    const expected = [join(cache, 'index.old-1000'), join(cache, 'index.old-2000'), old, oldJournal, oldSettled].sort();
     // An empty compiled-file cache: the user's real one is not this test's to judge.
     const env = { LINEA_TS_CACHE: mkdtempSync(join(tmpdir(), 'linea-ts-empty-')) };
     const dry = await project.json<GcJson & { swept: string[] }>(['gc', '--dry-run'], env);

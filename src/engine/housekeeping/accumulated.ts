@@ -4,7 +4,8 @@
  * for inspection), Slurm job directories a driver left behind when it was killed (a job
  * directory is removed by its driver once the result is committed), and run journals
  * (`events/*.jsonl`, view/journal.ts) not written for a week: what a finished run did is in its
- * records, and `linea view` replays only the last day. gc sweeps them, and
+ * records, and `linea view` replays only the last day. Also settled answers not recorded again
+ * for a week (`settled/`). gc sweeps them, and
  * `gc --dry-run` lists them. A store used for a month grows by its results and nothing else.
  */
 import { readdir, rm, stat } from 'node:fs/promises';
@@ -26,7 +27,10 @@ export async function sweepAccumulated(
   const paths = [
     ...(await oldIndexes(cacheDir)),
     ...(await abandonedJobs(join(cacheDir, 'jobs'), now)),
-    ...(await oldJournals(join(cacheDir, 'events'), now)),
+    ...(await unwritten(join(cacheDir, 'events'), '.jsonl', now)),
+    // Settled answers (schedule/settled.ts), one per command line ever run to a no-op; one swept
+    // is recorded again by the next all-cached run of its command.
+    ...(await unwritten(join(cacheDir, 'settled'), '', now)),
   ];
   if (!options.dryRun) for (const path of paths) await rm(path, { recursive: true, force: true });
   return { paths };
@@ -68,8 +72,8 @@ async function abandonedJobs(jobsDir: string, now: number): Promise<string[]> {
   return out;
 }
 
-/** Run journals not written for JOB_DIR_KEEP_MS. */
-async function oldJournals(dir: string, now: number): Promise<string[]> {
+/** Files of `dir` named `*suffix` not written for JOB_DIR_KEEP_MS. */
+async function unwritten(dir: string, suffix: string, now: number): Promise<string[]> {
   const out: string[] = [];
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     const path = join(dir, name);
@@ -77,7 +81,7 @@ async function oldJournals(dir: string, now: number): Promise<string[]> {
       (s) => s.mtimeMs,
       () => now,
     );
-    if (name.endsWith('.jsonl') && now - written > JOB_DIR_KEEP_MS) out.push(path);
+    if (name.endsWith(suffix) && now - written > JOB_DIR_KEEP_MS) out.push(path);
   }
   return out;
 }

@@ -2,7 +2,7 @@
 // loopback, started by scripts/services.sh (root; .ci/run does it). Each stage instance is a batch
 // job running `linea worker`; the driver follows it through its job directory and Slurm's state.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -124,6 +124,29 @@ describe('slurm executor', () => {
       assert.equal(starts.length, 1, 'the stage ran once, in the adopted job');
     });
   }
+
+  // A driver killed between sealing a finished job's files into the store (a rename) and recording
+  // them leaves a job whose work folder is gone: nothing says which object is the key's.
+  it('a job whose files the dead driver moved but did not record is run again, not committed from nothing', async () => {
+    const project = fresh();
+    const args = ['run', ...slurm(undefined), '--only', 'slow', '--set', 'slow.steps=4', '--set', 'slow.stepMs=300'];
+    const driver = project.spawn(args, env);
+    await runningSlowJob(project, args);
+    driver.kill('SIGKILL');
+    await driver;
+    const jobs = join(project.cacheDir, 'jobs');
+    const jobDir = () => readdirSync(jobs).map((d) => join(jobs, d))[0]!;
+    await waitFor(() => existsSync(join(jobDir(), 'outcome.json')), 'the orphaned job to finish');
+    rmSync(join(jobDir(), 'work'), { recursive: true, force: true });
+    project.takeExecutions();
+    const rerun = await run(project, [...args, '--json']);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.match(rerun.stderr, /moved its files into the store without recording them; running it again/);
+    assert.equal(statuses(JSON.parse(rerun.stdout) as RunJson).slow, 'ran');
+    assert.deepEqual(project.takeExecutions(), ['slow']);
+    const verify = await project.linea(['verify'], env);
+    assert.equal(verify.code, 0, verify.stdout);
+  });
 
   it('a driver killed mid-group leaves the group running; the rerun adopts each task, and each runs once', async () => {
     const project = fresh();

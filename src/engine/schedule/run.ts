@@ -5,6 +5,7 @@
  * artifact and index the run. Instances with equal keys run once, in this process or across
  * processes sharing the store.
  */
+import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fingerprintOf, lookup, lookupNow } from './lookup.ts';
 import type { Project } from '../project/project.ts';
@@ -310,9 +311,18 @@ async function execute(job: Job, lease: HeldLease, inherited?: LeaseHolder): Pro
     });
     workspace = executor.workspaceOf!(previous);
     outcome = await executor.adopt!(previous, onEvent, signal).catch((error: unknown) => failed(error));
+    if (outcome.ok && !existsSync(workspace.dir)) {
+      // The driver that died had sealed the job's files into the store (the rename that makes a
+      // workspace its object) but not recorded them: nothing says which object is this key's. A
+      // crash before the commit point costs the work, as it does in process: run it again.
+      onEvent({
+        type: 'log',
+        message: `${previous.executor} job ${previous.id} finished, but the driver that died had moved its files into the store without recording them; running it again`,
+      });
+      ({ workspace, outcome } = await runFresh(job, onEvent));
+    }
   } else {
-    workspace = executor.newWorkspace ? await executor.newWorkspace(project.store) : await project.store.newWorkspace();
-    outcome = await executor.run(taskFor(job, workspace), onEvent, signal).catch((error: unknown) => failed(error));
+    ({ workspace, outcome } = await runFresh(job, onEvent));
   }
   const result = await recordOutcome(job, outcome, workspace, lease, startedAt, told);
   // A committed workspace became its object (store.ts seal): nothing is left to discard.
@@ -327,6 +337,20 @@ async function execute(job: Job, lease: HeldLease, inherited?: LeaseHolder): Pro
     await tidy();
   }
   return result;
+}
+
+/** Run the job's task in a new workspace. */
+async function runFresh(
+  job: Job,
+  onEvent: (event: TaskEvent) => void,
+): Promise<{ workspace: Workspace; outcome: TaskOutcome }> {
+  const { project, options } = job;
+  const { executor, signal } = options;
+  const workspace = executor.newWorkspace
+    ? await executor.newWorkspace(project.store)
+    : await project.store.newWorkspace();
+  const outcome = await executor.run(taskFor(job, workspace), onEvent, signal).catch((error: unknown) => failed(error));
+  return { workspace, outcome };
 }
 
 /** What became of a task: a failure recorded, or its result sealed and on its way to the record. */

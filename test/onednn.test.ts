@@ -658,5 +658,7 @@ if (!built) {
     assert.equal(threadCount({ LINEA_THREADS: '2', SLURM_CPUS_ON_NODE: '1' }), 2, 'LINEA_THREADS wins');
     assert.equal(threadCount({ SLURM_CPUS_ON_NODE: '4096' }), availableParallelism(), 'never more than the machine');
     assert.equal(threadCount({ SLURM_CPUS_ON_NODE: 'x' }), availableParallelism(), 'a malformed count is ignored');
+    assert.equal(threadCount({ OMP_NUM_THREADS: '1' }), 1, "a pool worker's share");
+    assert.equal(threadCount({ OMP_NUM_THREADS: '8', SLURM_CPUS_PER_TASK: '1' }), 1, "within the job's CPUs");
   });
 }

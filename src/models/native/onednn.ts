@@ -270,7 +270,8 @@ export function loadOnednnAddon(): OnednnAddon {
 }
 
 /**
- * Threads for the native kernels: $LINEA_THREADS, else the CPUs a Slurm job was given
+ * Threads for the native kernels: $LINEA_THREADS, else $OMP_NUM_THREADS (a pool worker's share of
+ * the CPUs, or the user's) within the CPUs a Slurm job was given, else those
  * ($SLURM_CPUS_PER_TASK, else $SLURM_CPUS_ON_NODE), else every CPU this process may use. A job
  * of one CPU on a shared node must not run a thread per core beside the node's other jobs: two
  * jobs of the default pipeline on this 2-core machine, each running 2 threads, took 1.32× the
@@ -283,11 +284,18 @@ export function threadCount(env: NodeJS.ProcessEnv): number {
       throw new Error(`LINEA_THREADS=${env.LINEA_THREADS}: expected a whole number ≥ 1`);
     return threads;
   }
+  let cpus = availableParallelism();
   for (const given of [env.SLURM_CPUS_PER_TASK, env.SLURM_CPUS_ON_NODE]) {
-    const cpus = Number(given);
-    if (given !== undefined && Number.isInteger(cpus) && cpus >= 1) return Math.min(cpus, availableParallelism());
+    const allocated = Number(given);
+    if (given !== undefined && Number.isInteger(allocated) && allocated >= 1) {
+      cpus = Math.min(allocated, cpus);
+      break;
+    }
   }
-  return availableParallelism();
+  // A pool worker's share (src/engine/execute/pool.ts), or what the user set for OpenMP: within
+  // what the job was given.
+  const omp = Number(env.OMP_NUM_THREADS);
+  return env.OMP_NUM_THREADS !== undefined && Number.isInteger(omp) && omp >= 1 ? Math.min(omp, cpus) : cpus;
 }
 
 /**

@@ -72,9 +72,13 @@ options:
  * `rest` is the positionals after the command's name; `argv`, the whole command line.
  */
 const COMMANDS: Readonly<Record<string, (flags: Flags, rest: string[], argv: readonly string[]) => Promise<number>>> = {
-  run: async (flags, _rest, argv) => (await import('./commands/run.ts')).cmdRun(flags, undefined, undefined, argv),
+  // run and status time their module's load, which brings the engine's definitions, zod, the
+  // store and the index: what a replay (below) does without.
+  run: async (flags, _rest, argv) =>
+    (await phase('load engine', () => import('./commands/run.ts'))).cmdRun(flags, undefined, undefined, argv),
   ablate: async (flags) => (await import('./commands/ablate.ts')).cmdAblate(flags),
-  status: async (flags, _rest, argv) => (await import('./commands/status.ts')).cmdStatus(flags, argv),
+  status: async (flags, _rest, argv) =>
+    (await phase('load engine', () => import('./commands/status.ts'))).cmdStatus(flags, argv),
   graph: async (flags) => (await import('./commands/graph.ts')).cmdGraph(flags),
   log: async (flags, rest) => (await import('./commands/log.ts')).cmdLog(flags, rest),
   gc: async (flags) => (await import('./commands/gc.ts')).cmdGc(flags),
@@ -119,8 +123,6 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
     if (!run) throw new LineaError(`unknown command '${command}'\n\n${USAGE}`, 'usage');
-    // What every command but a replay loads: the definitions, zod, the project's store and index.
-    await phase('load engine', () => import('./commands/context.ts'));
     return await run(flags, rest, argv);
   } catch (error) {
     if (error instanceof LineaError) {

@@ -1,6 +1,6 @@
 /**
- * A settled run: a `linea run` that found every instance cached, with everything its answer
- * depended on. The next identical command (same arguments, directory, Node and compiled engine)
+ * A settled answer: a `linea run` or `linea status` that found every instance cached, with
+ * everything its answer depended on. The next identical command (same arguments, directory, Node and compiled engine)
  * replays the answer without loading the pipeline, expanding it or computing a key, while every
  * file and folder the settled run read has the stat it had and every environment variable it
  * looked up has the value it had (core/observed-reads.ts). That covers the pipeline's modules

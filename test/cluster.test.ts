@@ -144,6 +144,7 @@ describe('slurm executor', () => {
     assert.match(rerun.stderr, /moved its files into the store without recording them; running it again/);
     assert.equal(statuses(JSON.parse(rerun.stdout) as RunJson).slow, 'ran');
     assert.deepEqual(project.takeExecutions(), ['slow']);
+    assert.deepEqual(readdirSync(jobs), [], "the orphaned job's directory goes, as the rerun's own does");
     const verify = await project.linea(['verify'], env);
     assert.equal(verify.code, 0, verify.stdout);
   });

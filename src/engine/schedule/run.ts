@@ -319,6 +319,8 @@ async function execute(job: Job, lease: HeldLease, inherited?: LeaseHolder): Pro
         type: 'log',
         message: `${previous.executor} job ${previous.id} finished, but the driver that died had moved its files into the store without recording them; running it again`,
       });
+      // Its job directory (task, events, logs) has nothing left to adopt.
+      await project.store.discard(dirname(workspace.dir)).catch(() => undefined);
       ({ workspace, outcome } = await runFresh(job, onEvent));
     }
   } else {

@@ -2,7 +2,7 @@
 // loopback, started by scripts/services.sh (root; .ci/run does it). Each stage instance is a batch
 // job running `linea worker`; the driver follows it through its job directory and Slurm's state.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -124,6 +124,31 @@ describe('slurm executor', () => {
       assert.equal(starts.length, 1, 'the stage ran once, in the adopted job');
     });
   }
+
+  // sbatch queued the job, but the driver died before it learnt the job's id (a wrapper around
+  // sbatch kills it there): the lease named the job's directory before the submission, so the
+  // rerun finds the job by its output path and adopts it, instead of running the stage beside it.
+  it('a driver killed between submitting a job and recording its id: the rerun finds the job and adopts it', async () => {
+    const project = fresh();
+    const args = ['run', ...slurm(undefined), '--only', 'slow', '--set', 'slow.steps=6', '--set', 'slow.stepMs=300'];
+    const sbatch = (await execa('which', ['sbatch'], { env })).stdout.trim();
+    const bin = mkdtempSync(join(tmpdir(), 'linea-sbatch-'));
+    writeFileSync(join(bin, 'sbatch'), `#!/bin/sh\nout=$("${sbatch}" "$@") || exit $?\nkill -9 $PPID\necho "$out"\n`, {
+      mode: 0o755,
+    });
+    const driver = await project.spawn(args, { ...env, PATH: `${bin}:${process.env.PATH}` });
+    rmSync(bin, { recursive: true, force: true });
+    assert.equal(driver.signal, 'SIGKILL', String(driver.stderr));
+    const rerun = await run(project, [...args, '--json']);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.match(rerun.stderr, /adopting slurm job \d+/);
+    assert.equal(statuses(JSON.parse(rerun.stdout) as RunJson).slow, 'ran');
+    const starts = project
+      .executions()
+      .map(parseExecution)
+      .filter((e) => e.instance === 'slow' && e.note?.startsWith('start='));
+    assert.equal(starts.length, 1, 'the stage ran once, in the adopted job');
+  });
 
   // A driver killed between sealing a finished job's files into the store (a rename) and recording
   // them leaves a job whose work folder is gone: nothing says which object is the key's.

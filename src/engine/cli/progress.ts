@@ -76,6 +76,7 @@ export class ProgressPrinter implements RunObserver {
       this.line(`  ${id}: ${event.job.executor} job ${event.job.id}`);
       return;
     }
+    if (event.type !== 'progress') return;
     const state = this.live.get(id);
     if (!state) return;
     state.progress = event.progress;

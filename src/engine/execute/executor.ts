@@ -47,6 +47,7 @@ export interface StageTask {
 /** A job a cluster executor submitted: enough for a later driver to follow it (adoption). */
 export interface JobRef {
   readonly executor: string;
+  /** The batch system's id; empty while the job is being submitted (the executor finds it by its directory). */
   readonly id: string;
   /** Its job directory (task-file.ts). */
   readonly dir: string;
@@ -57,15 +58,25 @@ export interface JobRef {
 export type TaskEvent =
   | { type: 'progress'; progress: Progress }
   | { type: 'log'; message: string }
+  /**
+   * A cluster job is about to be submitted for the task (its id still empty). The executor waits
+   * for the handler: the key's lease names the job's directory before the job can start, so a
+   * driver killed between the submission and the record of its id leaves a job the next driver
+   * can still find and adopt, rather than one that runs beside the task's second execution.
+   */
+  | { type: 'submitting'; job: JobRef }
   /** A cluster job was submitted for the task: the scheduler records it with the key's lease. */
   | { type: 'submitted'; job: JobRef };
+
+/** Where a task's events go; the handler of `submitting` returns what the executor waits for. */
+export type OnEvent = (event: TaskEvent) => void | Promise<void>;
 
 export type TaskOutcome = { ok: true; value: Json } | { ok: false; error: string; stack?: string };
 
 export interface Executor {
   /** How many tasks it runs at once. */
   readonly slots: number;
-  run(task: StageTask, onEvent: (event: TaskEvent) => void, signal: AbortSignal): Promise<TaskOutcome>;
+  run(task: StageTask, onEvent: OnEvent, signal: AbortSignal): Promise<TaskOutcome>;
   close(): Promise<void>;
   /**
    * Where a task's files go, when the executor needs them somewhere other than the store's tmp/
@@ -73,9 +84,13 @@ export interface Executor {
    */
   newWorkspace?(store: Store): Promise<Workspace>;
   /** Cluster executors: follow a job a previous driver submitted, instead of submitting it again. */
-  adopt?(job: JobRef, onEvent: (event: TaskEvent) => void, signal: AbortSignal): Promise<TaskOutcome>;
-  /** Whether an adoptable job may still produce an outcome. */
-  alive?(job: JobRef): Promise<boolean>;
+  adopt?(job: JobRef, onEvent: OnEvent, signal: AbortSignal): Promise<TaskOutcome>;
+  /**
+   * The job to adopt, when a dead driver's job may still produce an outcome: the one it names,
+   * or, for a job whose id was not recorded, the one found by its directory. Undefined when
+   * there is none (never submitted, or ended without an outcome): the task runs again.
+   */
+  locate?(job: JobRef): Promise<JobRef | undefined>;
   /** The workspace an adopted job writes into. */
   workspaceOf?(job: JobRef): Workspace;
   /**

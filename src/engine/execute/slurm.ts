@@ -6,8 +6,10 @@
  * per interval, with `sacct -c` (the job completion log, no slurmdbd needed) for jobs squeue no
  * longer knows; a job neither can see is failed after a bound, never waited on forever.
  *
- * Submitted job ids go into the key's lease (the scheduler records the `submitted` event), so a
- * rerun after the driver died adopts a job still running instead of submitting it again.
+ * A job goes into the key's lease twice: its directory before sbatch (the `submitting` event,
+ * awaited) and its id after (`submitted`). A rerun after the driver died adopts a job still
+ * running instead of submitting it again, finding it by its output path (`squeue -O StdOut`)
+ * when the driver died before it recorded the id: no window lets a job run unknown to the lease.
  *
  * Small work does not pay for a job. A stage marked `local` (Snakemake's localrules), or whose
  * earlier runs took less than `localBelow` seconds, runs in the driver. Tasks ready at the same
@@ -23,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { errorMessage } from '../core/errors.ts';
 import { sleepUnlessAborted } from '../core/wait.ts';
-import type { Executor, JobRef, StageTask, TaskEvent, TaskOutcome } from './executor.ts';
+import type { Executor, JobRef, OnEvent, StageTask, TaskOutcome } from './executor.ts';
 import type { Store, Workspace } from '../store/store.ts';
 import { runTask } from './executor.ts';
 import { newJobDir, readEvents, readOutcome, wasStarted, writeTaskFile } from './task-file.ts';
@@ -62,11 +64,16 @@ export interface SlurmOptions {
 }
 
 /** A task waiting for a job: it joins the next group submitted. */
-interface Waiting {
-  readonly dir: string;
-  readonly task: StageTask;
+interface Waiting extends Member {
   readonly submitted: (job: JobRef) => void;
   readonly failed: (error: unknown) => void;
+}
+
+/** A task going into a job: its directory and where its events (and the job's record) go. */
+interface Member {
+  readonly dir: string;
+  readonly task: StageTask;
+  readonly onEvent: OnEvent;
 }
 
 /** The first look at a job's directory after submission (ms); each later one waits twice as long, up to pollMs. */
@@ -138,7 +145,7 @@ export class SlurmExecutor implements Executor {
     return (await newJobDir(this.options.cacheDir)).workspace;
   }
 
-  async run(task: StageTask, onEvent: (event: TaskEvent) => void, signal: AbortSignal): Promise<TaskOutcome> {
+  async run(task: StageTask, onEvent: OnEvent, signal: AbortSignal): Promise<TaskOutcome> {
     if (this.runsInDriver(task)) {
       const seconds = this.estimates[task.stage];
       onEvent({
@@ -157,7 +164,7 @@ export class SlurmExecutor implements Executor {
     for (let attempt = 0; ; attempt++) {
       let job: JobRef;
       try {
-        job = await this.submitted(dir, task, regrouped);
+        job = await this.submitted({ dir, task, onEvent }, regrouped);
       } catch (error) {
         return { ok: false, error: `sbatch failed: ${errorMessage(error)}` };
       }
@@ -188,10 +195,10 @@ export class SlurmExecutor implements Executor {
    * now, then goes into one job with up to `group` of them (only with tasks that ask for the same
    * resources, and always alone when `alone`).
    */
-  private submitted(dir: string, task: StageTask, alone: boolean): Promise<JobRef> {
-    if (alone || this.group === 1) return this.whenSlot(() => this.submitJob([{ dir, task }]).then((jobs) => jobs[0]!));
+  private submitted(member: Member, alone: boolean): Promise<JobRef> {
+    if (alone || this.group === 1) return this.whenSlot(() => this.submitJob([member]).then((jobs) => jobs[0]!));
     return new Promise<JobRef>((resolve, reject) => {
-      this.waiting.push({ dir, task, submitted: resolve, failed: reject });
+      this.waiting.push({ ...member, submitted: resolve, failed: reject });
       this.gathering ??= setTimeout(() => {
         this.gathering = undefined;
         void this.dispatch();
@@ -234,7 +241,7 @@ export class SlurmExecutor implements Executor {
   }
 
   /** Follow a job a previous driver submitted (its id was in the lease). */
-  async adopt(job: JobRef, onEvent: (event: TaskEvent) => void, signal: AbortSignal): Promise<TaskOutcome> {
+  async adopt(job: JobRef, onEvent: OnEvent, signal: AbortSignal): Promise<TaskOutcome> {
     // Several tasks of one group may adopt the same job: each follows it.
     this.followers.set(job.id, (this.followers.get(job.id) ?? 0) + 1);
     // (A group submitted by an older linea wrote into its first task's folder: not ours to remove.)
@@ -242,11 +249,27 @@ export class SlurmExecutor implements Executor {
     return (await this.follow(job, onEvent, signal)).outcome;
   }
 
-  /** Whether a job may still produce an outcome (queued or running, or ended with one written). */
-  async alive(job: JobRef): Promise<boolean> {
-    if (await readOutcome(job.dir)) return true;
-    const state = (await this.queryStates([job.id])).get(job.id);
-    return state !== undefined && !TERMINAL.has(state.state);
+  /** The job, when it may still produce an outcome (queued or running, or ended with one written). */
+  async locate(job: JobRef): Promise<JobRef | undefined> {
+    // The queue is asked before the directory: a job that ends between the two has its outcome written.
+    const found = job.id ? job : await this.byOutput(job);
+    const state = found && (await this.queryStates([found.id])).get(found.id);
+    if (state && !TERMINAL.has(state.state)) return found;
+    return (await readOutcome(job.dir)) ? (found ?? job) : undefined;
+  }
+
+  /** A job whose driver died before recording its id, found by the stdout path it was submitted with. */
+  private async byOutput(job: JobRef): Promise<JobRef | undefined> {
+    const stdout = join(job.stderr ? dirname(job.stderr) : job.dir, 'stdout');
+    const queue = await execa('squeue', ['-h', '-r', '-t', 'all', '-O', 'JobID:|,StdOut:|'], {
+      reject: false,
+      timeout: 30_000,
+    });
+    for (const line of queue.stdout.split('\n')) {
+      const [id, path] = line.trim().split('|');
+      if (id && path === stdout) return { ...job, id };
+    }
+    return undefined;
   }
 
   workspaceOf(job: JobRef): Workspace {
@@ -256,7 +279,7 @@ export class SlurmExecutor implements Executor {
   async close(): Promise<void> {}
 
   /** One sbatch for these tasks (their resources are alike); each gets the job as it will follow it. */
-  private async submitJob(members: readonly { dir: string; task: StageTask }[]): Promise<JobRef[]> {
+  private async submitJob(members: readonly Member[]): Promise<JobRef[]> {
     const { dir, task } = members[0]!;
     const grouped = members.length > 1;
     const r = task.resources ?? {};
@@ -281,6 +304,14 @@ export class SlurmExecutor implements Executor {
       // --single-threaded-gc as bin/linea.js sets it: V8's GC threads would compete with OpenMP's.
       `--wrap=${shellQuote([process.execPath, '--single-threaded-gc', LINEA, 'worker', ...members.flatMap((m) => ['--task', m.dir])])}`,
     ];
+    const refs: JobRef[] = members.map((m) => ({
+      executor: 'slurm',
+      id: '',
+      dir: m.dir,
+      ...(grouped ? { stderr: join(logDir, 'stderr') } : {}),
+    }));
+    // Each lease names its job's directory before the job exists (see the header).
+    await Promise.all(members.map((m, i) => m.onEvent({ type: 'submitting', job: refs[i]! })));
     const result = await execa('sbatch', args, { reject: false, timeout: 60_000 });
     if (result.exitCode !== 0) throw new Error((result.stderr || result.stdout || `exit ${result.exitCode}`).trim());
     const id = result.stdout.trim().split(';')[0]!;
@@ -289,12 +320,7 @@ export class SlurmExecutor implements Executor {
     this.followers.set(id, members.length);
     this.submittedHere.add(id);
     if (grouped) this.groupLogs.set(id, logDir);
-    return members.map((m) => ({
-      executor: 'slurm',
-      id,
-      dir: m.dir,
-      ...(grouped ? { stderr: join(logDir, 'stderr') } : {}),
-    }));
+    return refs.map((ref) => ({ ...ref, id }));
   }
 
   /** A task stops following its job; the job's slot is free once none does. */
@@ -317,7 +343,7 @@ export class SlurmExecutor implements Executor {
   /** Forward events until the job leaves an outcome, ends without one, or the run is interrupted. */
   private async follow(
     job: JobRef,
-    onEvent: (event: TaskEvent) => void,
+    onEvent: OnEvent,
     signal: AbortSignal,
   ): Promise<{ outcome: TaskOutcome; state?: string }> {
     let offset = 0;

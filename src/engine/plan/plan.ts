@@ -176,7 +176,7 @@ async function planOne(
   const holder = await project.leases.holder(key);
   const running = holder
     ? holder.job
-      ? `${holder.job.executor} job ${holder.job.id}`
+      ? `${holder.job.executor} job ${holder.job.id || '(being submitted)'}`
       : `pid ${holder.pid} on ${holder.host}`
     : undefined;
   // Only a miss needs the last run of this instance, to say what changed.

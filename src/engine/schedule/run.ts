@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import { fingerprintOf, lookup, lookupNow } from './lookup.ts';
 import type { Project } from '../project/project.ts';
 import { errorMessage } from '../core/errors.ts';
-import type { Executor, StageTask, TaskEvent, TaskOutcome } from '../execute/executor.ts';
+import type { Executor, OnEvent, StageTask, TaskEvent, TaskOutcome } from '../execute/executor.ts';
 import { cacheKey, type Fingerprint } from '../key/fingerprint.ts';
 import type { Instance } from '../define/instances.ts';
 import type { ArtifactDigest, CacheKey, Json } from '../core/json.ts';
@@ -293,21 +293,24 @@ async function execute(job: Job, lease: HeldLease, inherited?: LeaseHolder): Pro
   project.activity.keepAlive();
   options.observer.started(instance.id);
   const told = new Told();
-  const onEvent = (event: TaskEvent) => {
-    // A submitted job goes into the lease: if this driver dies, the next one adopts the job.
+  const onEvent = (event: TaskEvent): Promise<void> | undefined => {
+    // A job goes into the lease, its directory before it is submitted (the executor waits for
+    // that) and its id after: if this driver dies, the next one adopts the job.
+    if (event.type === 'submitting') return lease.recordJob(event.job).catch(() => undefined);
     if (event.type === 'submitted') void lease.recordJob(event.job).catch(() => undefined);
     told.add(event);
     options.observer.event(instance.id, event);
+    return undefined;
   };
-  const adoptable = inherited?.job && executor.adopt && executor.workspaceOf && (await executor.alive?.(inherited.job));
+  const previous =
+    inherited?.job && executor.adopt && executor.workspaceOf ? await executor.locate?.(inherited.job) : undefined;
   let workspace: Workspace;
   let outcome: TaskOutcome;
-  if (adoptable && inherited?.job) {
-    const previous = inherited.job;
+  if (previous && inherited) {
     await lease.recordJob(previous);
     onEvent({
       type: 'log',
-      message: `adopting ${previous.executor} job ${previous.id}, left running by pid ${inherited.pid} on ${inherited.host}`,
+      message: `adopting ${previous.executor} job ${previous.id || `in ${previous.dir}`}, left running by pid ${inherited.pid} on ${inherited.host}`,
     });
     workspace = executor.workspaceOf!(previous);
     outcome = await executor.adopt!(previous, onEvent, signal).catch((error: unknown) => failed(error));
@@ -317,13 +320,17 @@ async function execute(job: Job, lease: HeldLease, inherited?: LeaseHolder): Pro
       // crash before the commit point costs the work, as it does in process: run it again.
       onEvent({
         type: 'log',
-        message: `${previous.executor} job ${previous.id} finished, but the driver that died had moved its files into the store without recording them; running it again`,
+        message: `${previous.executor} job ${previous.id || `in ${previous.dir}`} finished, but the driver that died had moved its files into the store without recording them; running it again`,
       });
       // Its job directory (task, events, logs) has nothing left to adopt.
       await project.store.discard(dirname(workspace.dir)).catch(() => undefined);
       ({ workspace, outcome } = await runFresh(job, onEvent));
     }
   } else {
+    // A dead driver's job that can produce no outcome (never submitted, or ended without one):
+    // its directory goes, so that nothing of it is left to run or to adopt.
+    if (inherited?.job && executor.workspaceOf)
+      await project.store.discard(dirname(executor.workspaceOf(inherited.job).dir)).catch(() => undefined);
     ({ workspace, outcome } = await runFresh(job, onEvent));
   }
   const result = await recordOutcome(job, outcome, workspace, lease, startedAt, told);
@@ -342,10 +349,7 @@ async function execute(job: Job, lease: HeldLease, inherited?: LeaseHolder): Pro
 }
 
 /** Run the job's task in a new workspace. */
-async function runFresh(
-  job: Job,
-  onEvent: (event: TaskEvent) => void,
-): Promise<{ workspace: Workspace; outcome: TaskOutcome }> {
+async function runFresh(job: Job, onEvent: OnEvent): Promise<{ workspace: Workspace; outcome: TaskOutcome }> {
   const { project, options } = job;
   const { executor, signal } = options;
   const workspace = executor.newWorkspace

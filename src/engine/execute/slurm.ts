@@ -20,6 +20,7 @@
  * job of one; a task its group's job died before reaching is submitted again on its own.
  */
 import { mkdir, readFile, rm } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -268,10 +269,15 @@ export class SlurmExecutor implements Executor {
   /** A job whose driver died before recording its id, found by the stdout path it was submitted with. */
   private async byOutput(job: JobRef): Promise<JobRef | undefined> {
     const stdout = join(job.stderr ? dirname(job.stderr) : job.dir, 'stdout');
-    const queue = await execa('squeue', ['-h', '-r', '-t', 'all', '-O', 'JobID:|,StdOut:|'], {
-      reject: false,
-      timeout: 30_000,
-    });
+    // This user's jobs only: a busy cluster's whole queue is long, and only ours can be this one.
+    const queue = await execa(
+      'squeue',
+      ['-h', '-r', '-t', 'all', '-u', userInfo().username, '-O', 'JobID:|,StdOut:|'],
+      {
+        reject: false,
+        timeout: 30_000,
+      },
+    );
     for (const line of queue.stdout.split('\n')) {
       const [id, path] = line.trim().split('|');
       if (id && path === stdout) return { ...job, id };

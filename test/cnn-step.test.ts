@@ -7,14 +7,14 @@
  * flatten head; and that a network it cannot take still trains, op by op.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/models/backends.ts';
 import { buildModel, parseModelConfig } from '../src/models/architectures/index.ts';
 import { fusedCnnStep } from '../src/models/native/cnn-step.ts';
-import { CNN_STEP, nativeCalls } from '../src/models/native/onednn.ts';
+import { CNN_STEP, loadOnednnAddon, nativeCalls } from '../src/models/native/onednn.ts';
 import { mulberry32, normalArray } from '../src/models/random.ts';
 import { sparsityPenalty } from '../src/models/sparsity.ts';
 import { optimizerFor, type StepResult, trainingStep } from '../src/models/train.ts';
@@ -107,6 +107,13 @@ if (built) {
       { penalty: 0.01, clipNorm: 5 },
     ],
     [
+      // Its second layer runs Winograd (native/onednn/src/common.h) where oneDNN has it; the
+      // op-by-op path runs the direct kernels.
+      'a layer wide enough for Winograd (32 → 32 channels on 8×8 maps)',
+      { inputShape: [8, 8, 3], classes: 10, channels: [32, 32], poolAfter: [], pool: 'max', activation: 'prelu' },
+      { weightDecay: 1e-4 },
+    ],
+    [
       'odd maps pooled twice (a row and a column dropped), identity activations, batch norm',
       {
         inputShape: [9, 9, 2],
@@ -149,6 +156,36 @@ if (built) {
       }
     });
   }
+
+  test('a layer of 32 channels or more on maps of 8×8 or more runs Winograd where oneDNN has it', () => {
+    const step = new (loadOnednnAddon().CnnStep)({
+      height: 8,
+      width: 8,
+      inChannels: 3,
+      channels: [32, 32],
+      pool: [false, false],
+      maxPool: false,
+      batchNorm: false,
+      flatten: false,
+      activation: 1,
+      classes: 10,
+      epsilon: 1e-5,
+      momentum: 0.1,
+    });
+    // conv0 kernel and bias, conv1 kernel and bias, the head's kernel and bias.
+    const sizes = [3 * 3 * 3 * 32, 32, 3 * 3 * 32 * 32, 32, 32 * 10, 10];
+    const rand = mulberry32(1);
+    const params = sizes.map((n) => Float32Array.from(normalArray(rand, n), (v) => v * 0.1));
+    const grads = sizes.map((n) => new Float32Array(n));
+    const x = Float32Array.from(normalArray(rand, 4 * 8 * 8 * 3));
+    step.run(4, x, Int32Array.from([0, 1, 2, 3]), params, grads, [], new Float64Array(2));
+    const [first, second] = step.kernels(4);
+    assert.doesNotMatch(first!, /wino/, 'three input channels: the direct kernels');
+    // oneDNN 2.x implements it with AVX-512; elsewhere the layer falls back to the direct kernels.
+    if (/\bavx512f\b/.test(readFileSync('/proc/cpuinfo', 'utf8')))
+      assert.match(second!, /^jit_wino_4x3:\S+ \/ jit_wino_4x3:/, 'both passes of the wide layer');
+    else assert.doesNotMatch(second!, /wino/);
+  });
 
   test('a step made on onednn and called after a switch to another backend trains op by op', async () => {
     await selectBackend({ force: 'onednn' });

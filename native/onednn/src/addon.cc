@@ -3,6 +3,9 @@
 // float32 buffers (the tfjs cpu backend's own TypedArrays), so no data is copied across the
 // boundary; shapes are channels-last (NHWC) with HWIO filters, as tfjs stores them.
 #include "common.h"
+
+#include <cstdlib>
+#include <string>
 #include <malloc.h>
 
 #include <algorithm>
@@ -25,6 +28,14 @@ engine& cpu_engine() {
 stream& cpu_stream() {
   static stream strm(cpu_engine());
   return strm;
+}
+
+bool winograd_wanted(int64_t h, int64_t w, int64_t ci, int64_t co) {
+  static const bool allowed = [] {
+    const char* v = std::getenv("LINEA_WINOGRAD");
+    return !(v && std::string(v) == "0");
+  }();
+  return allowed && h >= 8 && w >= 8 && ci >= 32 && co >= 32;
 }
 
 }  // namespace linea

@@ -71,20 +71,41 @@ struct Config {
   float eps = 1e-5f, momentum = 0.1f;
 };
 
-// A user buffer in the layout a primitive wants: reordered into `scratch` when they differ. A
-// channels-last activation of exactly 16 channels already is oneDNN's blocked nChw16c
-// ([N][C/16][H][W][16]), which the weight gradients' kernels ask for: it is read as it is
-// (those reorders were a tenth of a step).
-memory in_layout(const memory::desc& want, memory user, memory& scratch) {
+// `user` in the layout `want` without a copy, where the two differ only in name: the same
+// layout, or a channels-last activation of exactly 16 channels, which already is oneDNN's blocked
+// nChw16c ([N][C/16][H][W][16]) that the weight gradients' and Winograd's kernels ask for (those
+// reorders were a tenth of a step). A null memory where a reorder is needed.
+memory as_is(const memory::desc& want, const memory& user) {
   const memory::desc have = user.get_desc();
   if (want == have) return user;
   const memory::dims d = have.dims();
   if (d.size() == 4 && d[1] == 16 && have == memory::desc(d, dt::f32, tag::nhwc) &&
       want == memory::desc(d, dt::f32, tag::aBcd16b))
     return memory(want, cpu_engine(), user.get_data_handle());
+  return memory();
+}
+
+memory& scratch_for(const memory::desc& want, memory& scratch) {
   if (!scratch || scratch.get_desc() != want) scratch = memory(want, cpu_engine());
-  reorder(user, scratch).execute(cpu_stream(), user, scratch);
   return scratch;
+}
+
+// A user buffer in the layout a primitive wants: reordered into `scratch` when they differ.
+memory in_layout(const memory::desc& want, memory user, memory& scratch) {
+  if (memory same = as_is(want, user)) return same;
+  reorder(user, scratch_for(want, scratch)).execute(cpu_stream(), user, scratch);
+  return scratch;
+}
+
+// Where a primitive writes a result the caller wants in `user`: `user` itself where as_is allows,
+// else `scratch`, which back_to then reorders into `user`.
+memory out_layout(const memory::desc& want, memory user, memory& scratch) {
+  if (memory same = as_is(want, user)) return same;
+  return scratch_for(want, scratch);
+}
+
+void back_to(memory& result, memory& user) {
+  if (result.get_data_handle() != user.get_data_handle()) reorder(result, user).execute(cpu_stream(), result, user);
 }
 
 // What turns a layer's convolution output z into its activation, channel by channel: batch
@@ -113,6 +134,7 @@ struct Layer {
   convolution_backward_weights::primitive_desc bwd_w_pd;
   convolution_backward_weights bwd_w;
   memory wei_fwd, wei_bwd, src_bw, dst_bw, dwei_bw;  // scratch in the primitives' layouts
+  memory src_fwd, dst_fwd, dz_bwd, dsrc_bwd;  // the same, for Winograd's blocked activations
   // z: convolution output; a: after batch norm and the activation (unpooled layers; pooled ones
   // go from z to p in one pass); p: after pooling. gamma, beta (the caller's, during run) and the
   // activation's slope: this step's, per channel, for both passes.
@@ -231,6 +253,13 @@ class Plan {
     }
   }
 
+  // Each layer's convolution kernels as oneDNN names them (forward, then the weight gradient).
+  std::vector<std::string> kernels() const {
+    std::vector<std::string> out;
+    for (const auto& L : layers_) out.push_back(std::string(L->fwd_pd.impl_info_str()) + " / " + L->bwd_w_pd.impl_info_str());
+    return out;
+  }
+
  private:
   const Config c_;
   const int64_t n_;
@@ -246,41 +275,59 @@ class Plan {
   }
 
   void build(Layer& L, bool bias) {
-    const memory::dims strides{1, 1}, dilates{0, 0}, pad{1, 1};
     L.src_md = memory::desc({n_, L.ci, L.h, L.w}, dt::f32, tag::nhwc);
     L.dst_md = memory::desc({n_, L.co, L.h, L.w}, dt::f32, tag::nhwc);
     L.wei_md = memory::desc({L.co, L.ci, 3, 3}, dt::f32, tag::hwio);
     L.bias_md = memory::desc({L.co}, dt::f32, tag::x);
+    if (linea::winograd_wanted(L.h, L.w, L.ci, L.co)) {
+      try {
+        build_with(L, bias, algorithm::convolution_winograd);
+        return;
+      } catch (const dnnl::error&) {
+        // Not implemented for this layer (channels, or a CPU without AVX-512): the direct kernels.
+      }
+    }
+    build_with(L, bias, algorithm::convolution_direct);
+  }
+
+  // Winograd's kernels read and write blocked activations (the caller's channels-last ones are
+  // reordered in and out, a tenth of what they save); the direct ones read channels-last as is.
+  void build_with(Layer& L, bool bias, algorithm alg) {
+    const memory::dims strides{1, 1}, dilates{0, 0}, pad{1, 1};
+    const bool wino = alg == algorithm::convolution_winograd;
     const memory::desc wei_any({L.co, L.ci, 3, 3}, dt::f32, tag::any);
-    auto fd = bias ? convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, L.src_md,
-                                               wei_any, L.bias_md, L.dst_md, strides, dilates, pad, pad)
-                   : convolution_forward::desc(prop_kind::forward_training, algorithm::convolution_direct, L.src_md,
-                                               wei_any, L.dst_md, strides, dilates, pad, pad);
+    const memory::desc src_any({n_, L.ci, L.h, L.w}, dt::f32, tag::any), dst_any({n_, L.co, L.h, L.w}, dt::f32, tag::any);
+    const memory::desc& src = wino ? src_any : L.src_md;
+    const memory::desc& dst = wino ? dst_any : L.dst_md;
+    auto fd = bias ? convolution_forward::desc(prop_kind::forward_training, alg, src, wei_any, L.bias_md, dst, strides,
+                                               dilates, pad, pad)
+                   : convolution_forward::desc(prop_kind::forward_training, alg, src, wei_any, dst, strides, dilates,
+                                               pad, pad);
     L.fwd_pd = convolution_forward::primitive_desc(fd, cpu_engine());
     L.fwd = convolution_forward(L.fwd_pd);
     if (!L.first) {
-      convolution_backward_data::desc bd(algorithm::convolution_direct, L.src_md, wei_any, L.dst_md, strides, dilates,
-                                         pad, pad);
+      convolution_backward_data::desc bd(alg, src, wei_any, dst, strides, dilates, pad, pad);
       L.bwd_data_pd = convolution_backward_data::primitive_desc(bd, cpu_engine(), L.fwd_pd);
       L.bwd_data = convolution_backward_data(L.bwd_data_pd);
     }
     // Activations in whatever layout the weight-gradient kernel prefers (as addon.cc's
     // conv2dBackwardWeights): reordering them costs less than running it on channels-last data.
-    const memory::desc src_any({n_, L.ci, L.h, L.w}, dt::f32, tag::any), dst_any({n_, L.co, L.h, L.w}, dt::f32, tag::any);
-    auto wd = bias ? convolution_backward_weights::desc(algorithm::convolution_direct, src_any, wei_any, L.bias_md,
-                                                        dst_any, strides, dilates, pad, pad)
-                   : convolution_backward_weights::desc(algorithm::convolution_direct, src_any, wei_any, dst_any,
-                                                        strides, dilates, pad, pad);
+    auto wd = bias ? convolution_backward_weights::desc(alg, src_any, wei_any, L.bias_md, dst_any, strides, dilates,
+                                                        pad, pad)
+                   : convolution_backward_weights::desc(alg, src_any, wei_any, dst_any, strides, dilates, pad, pad);
     L.bwd_w_pd = convolution_backward_weights::primitive_desc(wd, cpu_engine(), L.fwd_pd);
     L.bwd_w = convolution_backward_weights(L.bwd_w_pd);
   }
 
   void convolve(Layer& L, const float* kernel, const float* bias) {
-    memory src(L.src_md, cpu_engine(), const_cast<float*>(L.input)), dst(L.dst_md, cpu_engine(), L.z.data());
+    memory src = in_layout(L.fwd_pd.src_desc(), memory(L.src_md, cpu_engine(), const_cast<float*>(L.input)), L.src_fwd);
+    memory user_dst(L.dst_md, cpu_engine(), L.z.data());
+    memory dst = out_layout(L.fwd_pd.dst_desc(), user_dst, L.dst_fwd);
     memory wei = in_layout(L.fwd_pd.weights_desc(), memory(L.wei_md, cpu_engine(), const_cast<float*>(kernel)), L.wei_fwd);
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
     if (bias) args.insert({DNNL_ARG_BIAS, memory(L.bias_md, cpu_engine(), const_cast<float*>(bias))});
     L.fwd.execute(cpu_stream(), args);
+    back_to(dst, user_dst);
     cpu_stream().wait();
   }
 
@@ -301,10 +348,15 @@ class Plan {
     if (previous) {
       // The gradient of the previous layer's output (its pooled output where it pools).
       float* target = previous->pooled ? previous->dout.data() : previous->da.data();
-      memory diff_src(L.src_md, cpu_engine(), target);
+      memory user_dsrc(L.src_md, cpu_engine(), target);
+      memory diff_src = out_layout(L.bwd_data_pd.diff_src_desc(), user_dsrc, L.dsrc_bwd);
+      // The weight gradient's reordered dz serves here too when both kernels want one layout.
+      const memory::desc& want = L.bwd_data_pd.diff_dst_desc();
+      memory dz = want == diff_dst.get_desc() ? diff_dst : in_layout(want, user_dz, L.dz_bwd);
       memory wei =
           in_layout(L.bwd_data_pd.weights_desc(), memory(L.wei_md, cpu_engine(), const_cast<float*>(kernel)), L.wei_bwd);
-      L.bwd_data.execute(cpu_stream(), {{DNNL_ARG_DIFF_DST, user_dz}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, diff_src}});
+      L.bwd_data.execute(cpu_stream(), {{DNNL_ARG_DIFF_DST, dz}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, diff_src}});
+      back_to(diff_src, user_dsrc);
     }
     cpu_stream().wait();
   }
@@ -626,7 +678,8 @@ std::vector<float*> buffers(const Napi::Value& v, const char* what) {
 class CnnStep : public Napi::ObjectWrap<CnnStep> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "CnnStep", {InstanceMethod("run", &CnnStep::Run)});
+    return DefineClass(env, "CnnStep",
+                       {InstanceMethod("run", &CnnStep::Run), InstanceMethod("kernels", &CnnStep::Kernels)});
   }
 
   explicit CnnStep(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CnnStep>(info) {
@@ -656,6 +709,17 @@ class CnnStep : public Napi::ObjectWrap<CnnStep> {
   Config c_;
   // One plan per batch size met (the last batch of an epoch is often smaller).
   std::map<int64_t, std::unique_ptr<Plan>> plans_;
+
+  // step.kernels(n): each layer's convolution kernels in the plan for batches of n (made by run).
+  Napi::Value Kernels(const Napi::CallbackInfo& info) {
+    const int64_t n = info[0].As<Napi::Number>().Int64Value();
+    auto found = plans_.find(n);
+    if (found == plans_.end()) throw Napi::RangeError::New(info.Env(), "CnnStep.kernels: no step has run on a batch of that size");
+    auto names = found->second->kernels();
+    auto out = Napi::Array::New(info.Env(), names.size());
+    for (size_t i = 0; i < names.size(); i++) out.Set(i, names[i]);
+    return out;
+  }
 
   Napi::Value Run(const Napi::CallbackInfo& info) {
     const int64_t n = info[0].As<Napi::Number>().Int64Value();

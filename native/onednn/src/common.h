@@ -31,6 +31,16 @@ void channel_sums(int64_t rows, int64_t c, std::vector<double>& out, Term term) 
     for (int64_t ch = 0; ch < c; ch++) out[ch] += partial[static_cast<size_t>(t) * c + ch];
 }
 
+// Whether a 3×3, stride-1 convolution of ci → co channels over h×w maps tries Winograd F(4×4,
+// 3×3) before the direct algorithm (oneDNN implements it on AVX-512; a layer or CPU it refuses
+// gets the direct kernels). Forward and both gradients at batch 128 on the 2-core dev machine
+// (direct → Winograd, each the median of 20): 32→32 at 28×28 25.4 → 14.0 ms, 32→64 at 14×14
+// 12.2 → 7.2 ms, 32→32 at 8×8 1.7 → 1.0 ms; but 16→16 at 14×14 1.4 → 2.6 ms and 1→32 at 28×28
+// 5.3 → 8.2 ms: its transforms only pay with 32 channels or more on both sides, and its 4×4
+// output tiles waste work on maps under 8×8. LINEA_WINOGRAD=0 turns it off, for results
+// bit-comparable with the direct kernels'.
+bool winograd_wanted(int64_t h, int64_t w, int64_t ci, int64_t co);
+
 // Adds the CnnStep class (cnn_step.cc) to the addon's exports.
 void register_cnn_step(Napi::Env env, Napi::Object exports);
 

@@ -245,6 +245,12 @@ export interface NativeCnnStep {
     stats: readonly Float32Array[],
     result: Float64Array,
   ): void;
+  /**
+   * Each layer's convolution kernels in the plan for batches of n (after a run on one), as
+   * oneDNN names them, forward / weight gradient: `jit_wino_4x3:avx512_core` where the layer
+   * runs Winograd (common.h, winograd_wanted).
+   */
+  kernels(n: number): string[];
 }
 
 const BUILD = fileURLToPath(new URL('../../../native/onednn/build/', import.meta.url));
@@ -424,6 +430,7 @@ export class OnednnBackend extends MathBackendCPU {
         step.run(...args);
         nativeCalls.set(CNN_STEP, (nativeCalls.get(CNN_STEP) ?? 0) + 1);
       },
+      kernels: (n) => step.kernels(n),
     };
   }
 }

@@ -3,7 +3,7 @@
 // job running `linea worker`; the driver follows it through its job directory and Slurm's state.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
@@ -251,25 +251,6 @@ describe('slurm executor', () => {
     const none = await run(project, ['run', ...slurm(undefined, '--set', 'source.n=10', '--local-below', '0')]);
     assert.equal(none.code, 0, none.stderr);
     assert.match(none.stderr, /slurm job \d+/, '--local-below 0: every instance is a job again');
-  });
-
-  // The driver's own tasks run beside its jobs: in worker processes with a share of the CPUs each,
-  // so that the driver goes on polling and submitting while they run, and they do not run a thread
-  // per core beside the jobs.
-  it('with --jobs 2, a local stage runs in a driver worker with its share of the CPUs', async () => {
-    const project = fresh();
-    const driver = project.spawn(
-      ['run', '--pipeline', 'threads.pipeline.ts', ...slurm(undefined).slice(0, 2), '--jobs', '2'],
-      env,
-    );
-    const result = await driver;
-    assert.equal(result.exitCode, 0, String(result.stderr));
-    const local = project
-      .executions()
-      .map(parseExecution)
-      .find((e) => e.instance === 'threads-echo-local')!;
-    assert.notEqual(local.pid, driver.pid, 'not in the driver process itself');
-    assert.equal(local.note, `threads=${Math.max(1, Math.floor(availableParallelism() / 2))}`);
   });
 
   it('a job cancelled with scancel is reported with its state, and the rerun recomputes it', async () => {

@@ -41,11 +41,8 @@ const EXECUTORS: Readonly<Record<string, ExecutorEntry>> = {
     async create({ jobs, root, cacheDir, group, localBelow }) {
       const { SlurmExecutor } = await import('./slurm.ts');
       const extra = process.env.LINEA_SLURM_ARGS?.trim();
-      // The tasks the driver keeps run beside its jobs, as many at once: in worker processes then.
-      const local = jobs > 1 ? new (await import('./pool.ts')).ProcessPoolExecutor(jobs) : undefined;
       return new SlurmExecutor({
         maxQueued: jobs,
-        ...(local ? { local } : {}),
         root,
         cacheDir,
         ...(group !== undefined ? { group } : {}),

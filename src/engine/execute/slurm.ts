@@ -62,13 +62,6 @@ export interface SlurmOptions {
   readonly localBelow?: number;
   /** At most this many tasks ready together share one job (--group; 1: a job each). */
   readonly group?: number;
-  /**
-   * Where the driver runs the tasks it keeps (local stages, quick ones); in this process when
-   * absent. With --jobs > 1 a pool of worker processes, each with its share of the CPUs: a task
-   * in the driver's own thread would stop it from polling and submitting its jobs meanwhile, and
-   * would run a thread per core beside them.
-   */
-  readonly local?: Executor;
 }
 
 /** A task waiting for a job: it joins the next group submitted. */
@@ -163,7 +156,7 @@ export class SlurmExecutor implements Executor {
             ? 'runs in the driver (the stage is local)'
             : `runs in the driver (earlier runs took ${seconds?.toFixed(2)} s, under --local-below ${this.localBelow})`,
       });
-      return this.options.local ? this.options.local.run(task, onEvent, signal) : runTask(task, onEvent, signal);
+      return runTask(task, onEvent, signal);
     }
     const dir = dirname(dirname(task.outDir));
     await writeTaskFile(dir, task, this.options.root);
@@ -289,9 +282,7 @@ export class SlurmExecutor implements Executor {
     return { dir: join(job.dir, 'work'), outDir: join(job.dir, 'work', 'files') };
   }
 
-  async close(): Promise<void> {
-    await this.options.local?.close();
-  }
+  async close(): Promise<void> {}
 
   /** One sbatch for these tasks (their resources are alike); each gets the job as it will follow it. */
   private async submitJob(members: readonly Member[]): Promise<JobRef[]> {

@@ -128,17 +128,23 @@ describe('slurm executor', () => {
   // sbatch queued the job, but the driver died before it learnt the job's id (a wrapper around
   // sbatch kills it there): the lease named the job's directory before the submission, so the
   // rerun finds the job by its output path and adopts it, instead of running the stage beside it.
-  it('a driver killed between submitting a job and recording its id: the rerun finds the job and adopts it', async () => {
-    const project = fresh();
-    const args = ['run', ...slurm(undefined), '--only', 'slow', '--set', 'slow.steps=6', '--set', 'slow.stepMs=300'];
+  /** Run `args` with an sbatch that kills the driver calling it, after (`queued`) or before submitting. */
+  const killedAtSbatch = async (project: Project, args: string[], queued: boolean) => {
     const sbatch = (await execa('which', ['sbatch'], { env })).stdout.trim();
     const bin = mkdtempSync(join(tmpdir(), 'linea-sbatch-'));
-    writeFileSync(join(bin, 'sbatch'), `#!/bin/sh\nout=$("${sbatch}" "$@") || exit $?\nkill -9 $PPID\necho "$out"\n`, {
-      mode: 0o755,
-    });
+    const script = queued
+      ? `#!/bin/sh\nout=$("${sbatch}" "$@") || exit $?\nkill -9 $PPID\necho "$out"\n`
+      : '#!/bin/sh\nkill -9 $PPID\nexit 1\n';
+    writeFileSync(join(bin, 'sbatch'), script, { mode: 0o755 });
     const driver = await project.spawn(args, { ...env, PATH: `${bin}:${process.env.PATH}` });
     rmSync(bin, { recursive: true, force: true });
     assert.equal(driver.signal, 'SIGKILL', String(driver.stderr));
+  };
+
+  it('a driver killed between submitting a job and recording its id: the rerun finds the job and adopts it', async () => {
+    const project = fresh();
+    const args = ['run', ...slurm(undefined), '--only', 'slow', '--set', 'slow.steps=6', '--set', 'slow.stepMs=300'];
+    await killedAtSbatch(project, args, true);
     const rerun = await run(project, [...args, '--json']);
     assert.equal(rerun.code, 0, rerun.stderr);
     assert.match(rerun.stderr, /adopting slurm job \d+/);
@@ -148,6 +154,23 @@ describe('slurm executor', () => {
       .map(parseExecution)
       .filter((e) => e.instance === 'slow' && e.note?.startsWith('start='));
     assert.equal(starts.length, 1, 'the stage ran once, in the adopted job');
+  });
+
+  // The lease named a job directory, but the driver died before sbatch ran: no job to adopt.
+  it('a driver killed after naming its job in the lease but before sbatch: the rerun runs the stage afresh', async () => {
+    const project = fresh();
+    const args = ['run', ...slurm(undefined), '--only', 'slow', '--set', 'slow.steps=2', '--set', 'slow.stepMs=100'];
+    await killedAtSbatch(project, args, false);
+    const jobs = join(project.cacheDir, 'jobs');
+    assert.equal(readdirSync(jobs).length, 1, 'the dead driver left its job directory');
+    project.takeExecutions();
+    const rerun = await run(project, [...args, '--json']);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.doesNotMatch(rerun.stderr, /adopting/);
+    assert.equal(statuses(JSON.parse(rerun.stdout) as RunJson).slow, 'ran');
+    // The driver died at its first sbatch, source's: each of the two runs once, in the rerun.
+    assert.deepEqual(project.takeExecutions(), ['slow', 'source']);
+    assert.deepEqual(readdirSync(jobs), [], "the dead driver's job directory goes with the rerun's own");
   });
 
   // A driver killed between sealing a finished job's files into the store (a rename) and recording

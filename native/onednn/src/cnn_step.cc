@@ -135,6 +135,7 @@ struct Layer {
   convolution_backward_weights bwd_w;
   memory wei_fwd, wei_bwd, src_bw, dst_bw, dwei_bw;  // scratch in the primitives' layouts
   memory src_fwd, dst_fwd, dz_bwd, dsrc_bwd;  // the same, for Winograd's blocked activations
+  memory src_read;  // what this step's forward convolution read: the input, or its reordered copy
   // z: convolution output; a: after batch norm and the activation (unpooled layers; pooled ones
   // go from z to p in one pass); p: after pooling. gamma, beta (the caller's, during run) and the
   // activation's slope: this step's, per channel, for both passes.
@@ -321,6 +322,7 @@ class Plan {
 
   void convolve(Layer& L, const float* kernel, const float* bias) {
     memory src = in_layout(L.fwd_pd.src_desc(), memory(L.src_md, cpu_engine(), const_cast<float*>(L.input)), L.src_fwd);
+    L.src_read = src;
     memory user_dst(L.dst_md, cpu_engine(), L.z.data());
     memory dst = out_layout(L.fwd_pd.dst_desc(), user_dst, L.dst_fwd);
     memory wei = in_layout(L.fwd_pd.weights_desc(), memory(L.wei_md, cpu_engine(), const_cast<float*>(kernel)), L.wei_fwd);
@@ -334,7 +336,10 @@ class Plan {
   void convolve_backward(Layer& L, const float* kernel, float* dkernel, float* dbias, Layer* previous) {
     memory user_src(L.src_md, cpu_engine(), const_cast<float*>(L.input));
     memory user_dz(L.dst_md, cpu_engine(), L.dz.data());
-    memory src = in_layout(L.bwd_w_pd.src_desc(), user_src, L.src_bw);
+    // The input is unchanged since the forward pass of this step: where the weight gradient wants
+    // the layout the forward convolution read it in, it reads that copy rather than reorder again.
+    const memory::desc& want_src = L.bwd_w_pd.src_desc();
+    memory src = L.src_read.get_desc() == want_src ? L.src_read : in_layout(want_src, user_src, L.src_bw);
     memory diff_dst = in_layout(L.bwd_w_pd.diff_dst_desc(), user_dz, L.dst_bw);
     memory user_dw(L.wei_md, cpu_engine(), dkernel);
     const bool direct = L.bwd_w_pd.diff_weights_desc() == L.wei_md;

@@ -28,6 +28,11 @@ export interface LeaseHolder {
   readonly job?: { readonly executor: string; readonly id: string; readonly dir: string };
 }
 
+/** How a lease's job is named to a person: `slurm job 123`, or by its directory while its id is unknown. */
+export function jobLabel(job: NonNullable<LeaseHolder['job']>): string {
+  return `${job.executor} job ${job.id || `in ${job.dir}`}`;
+}
+
 /**
  * `inherited`: the dead holder whose lease was broken to take this one (its job, if it recorded
  * one, may still be running and can be adopted).

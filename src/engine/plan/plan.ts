@@ -9,6 +9,7 @@ import type { Project } from '../project/project.ts';
 import type { Instance } from '../define/instances.ts';
 import type { ArtifactDigest, CacheKey } from '../core/json.ts';
 import type { RunRecord } from '../index/run-index.ts';
+import { jobLabel } from '../coordinate/lease.ts';
 
 export type PlanState = 'cached' | 'stale' | 'missing' | 'blocked';
 
@@ -174,11 +175,7 @@ async function planOne(
   const found = await lookup(project, key);
   if (found.hit) return cachedPlan(instance, key, found.record);
   const holder = await project.leases.holder(key);
-  const running = holder
-    ? holder.job
-      ? `${holder.job.executor} job ${holder.job.id || '(being submitted)'}`
-      : `pid ${holder.pid} on ${holder.host}`
-    : undefined;
+  const running = holder ? (holder.job ? jobLabel(holder.job) : `pid ${holder.pid} on ${holder.host}`) : undefined;
   // Only a miss needs the last run of this instance, to say what changed.
   const previous = await project.index.latest(project.id, instance.id);
   const reasons: Reason[] = [];

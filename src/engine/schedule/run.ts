@@ -14,7 +14,7 @@ import type { Executor, OnEvent, StageTask, TaskEvent, TaskOutcome } from '../ex
 import { cacheKey, type Fingerprint } from '../key/fingerprint.ts';
 import type { Instance } from '../define/instances.ts';
 import type { ArtifactDigest, CacheKey, Json } from '../core/json.ts';
-import type { HeldLease, LeaseHolder } from '../coordinate/lease.ts';
+import { type HeldLease, jobLabel, type LeaseHolder } from '../coordinate/lease.ts';
 import { RECORD_LOG_LINES, type RunRecord } from '../index/run-index.ts';
 import type { Workspace } from '../store/store.ts';
 import { hostName } from '../core/process.ts';
@@ -310,7 +310,7 @@ async function execute(job: Job, lease: HeldLease, inherited?: LeaseHolder): Pro
     await lease.recordJob(previous);
     onEvent({
       type: 'log',
-      message: `adopting ${previous.executor} job ${previous.id || `in ${previous.dir}`}, left running by pid ${inherited.pid} on ${inherited.host}`,
+      message: `adopting ${jobLabel(previous)}, left running by pid ${inherited.pid} on ${inherited.host}`,
     });
     workspace = executor.workspaceOf!(previous);
     outcome = await executor.adopt!(previous, onEvent, signal).catch((error: unknown) => failed(error));
@@ -320,7 +320,7 @@ async function execute(job: Job, lease: HeldLease, inherited?: LeaseHolder): Pro
       // crash before the commit point costs the work, as it does in process: run it again.
       onEvent({
         type: 'log',
-        message: `${previous.executor} job ${previous.id || `in ${previous.dir}`} finished, but the driver that died had moved its files into the store without recording them; running it again`,
+        message: `${jobLabel(previous)} finished, but the driver that died had moved its files into the store without recording them; running it again`,
       });
       // Its job directory (task, events, logs) has nothing left to adopt.
       await project.store.discard(dirname(workspace.dir)).catch(() => undefined);

@@ -50,10 +50,16 @@ export class PostgresLeases implements LeaseStore {
 
   async tryAcquire(key: CacheKey): Promise<Acquired> {
     await this.init();
-    return withReconnect(() => this.acquireOnce(key));
+    return withReconnect(async () => {
+      for (;;) {
+        const acquired = await this.acquireOnce(key);
+        if (acquired) return acquired;
+      }
+    });
   }
 
-  private async acquireOnce(key: CacheKey): Promise<Acquired> {
+  /** One try; undefined when the key's row went between this transaction's insert and its select. */
+  private async acquireOnce(key: CacheKey): Promise<Acquired | undefined> {
     const holder: LeaseHolder = { ...thisHolder(), nonce: newNonce(), acquiredAt: new Date().toISOString() };
     const client = await this.pool.connect();
     try {
@@ -67,7 +73,13 @@ export class PostgresLeases implements LeaseStore {
         `SELECT holder, expires_at < now() AS expired FROM ${TABLE} WHERE key = $1 FOR UPDATE`,
         [key],
       );
-      const current = rows[0]!;
+      const current = rows[0];
+      if (!current) {
+        // The row this transaction found on insert was released (deleted) before the select
+        // locked it: READ COMMITTED sees that. Try again; the next insert makes the row.
+        await client.query('COMMIT');
+        return undefined;
+      }
       const free = current.expired || deadOnThisHost(current.holder);
       if (!free) {
         await client.query('COMMIT');

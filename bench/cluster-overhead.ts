@@ -1,14 +1,15 @@
 /**
  * What running on Slurm costs, on this machine, in one invocation, beside its peers:
  *   1. N trivial independent stages (default 100) through the `pool` executor (--jobs 2), through
- *      `slurm` as one job each (--jobs 8, the node advertises 8 CPUs; --local-below 0), through
- *      `slurm --group 10`, and through Snakemake's generic cluster mode on the same Slurm
+ *      `slurm --jobs 8` (the node advertises 8 CPUs; --local-below 0) with its pilot jobs (the
+ *      default), as one job each (--pilot-idle 0) and grouped (--group 10), and through
+ *      Snakemake's generic cluster mode on the same Slurm
  *      (`--cluster "sbatch --parsable -p debug -c 1 --mem 100" --jobs 8`; its `--slurm` mode needs
  *      slurmdbd accounting);
- *   2. the experiment's smoke preset in process and through slurm (--jobs 4, with its driver-side
- *      stages and --local-below as they come), and through slurm with --group 4;
- *   3. with --default, the default pipeline in process and through slurm --jobs 2, alone and with
- *      --group 4 (~15 minutes).
+ *   2. the experiment's smoke preset in process and through slurm --jobs 4 (with its driver-side
+ *      stages and --local-below as they come): pilots, a job each, and --group 4;
+ *   3. with --default, the default pipeline in process and through slurm --jobs 2: pilots and a
+ *      job each (~15 minutes).
  * Every sample on a fresh cache (Postgres run index for slurm); every sample is printed beside
  * the median, and the ratios against Snakemake and against the in-process run.
  *
@@ -125,7 +126,11 @@ try {
   const trivial = (name: string, more: string[]) =>
     measure(name, trivialProject, linea[0], () => [...linea.slice(1), 'run', ...more]);
   await trivial(`${N} trivial: pool --jobs 2`, ['--executor', 'pool', '--jobs', '2']);
-  await trivial(`${N} trivial: slurm --jobs 8, a job each`, slurmArgs('--jobs', '8', '--local-below', '0'));
+  await trivial(`${N} trivial: slurm --jobs 8, pilots`, slurmArgs('--jobs', '8', '--local-below', '0'));
+  await trivial(
+    `${N} trivial: slurm --jobs 8 --pilot-idle 0, a job each`,
+    slurmArgs('--jobs', '8', '--pilot-idle', '0', '--local-below', '0'),
+  );
   await trivial(
     `${N} trivial: slurm --jobs 8 --group 10`,
     slurmArgs('--jobs', '8', '--group', '10', '--local-below', '0'),
@@ -153,7 +158,12 @@ try {
   const inRepo = experiment;
   if (!values['skip-smoke']) {
     await inRepo('smoke preset: in process', ['--preset', 'smoke']);
-    await inRepo('smoke preset: slurm --jobs 4', ['--preset', 'smoke', ...slurmArgs('--jobs', '4')]);
+    await inRepo('smoke preset: slurm --jobs 4, pilots', ['--preset', 'smoke', ...slurmArgs('--jobs', '4')]);
+    await inRepo('smoke preset: slurm --jobs 4 --pilot-idle 0', [
+      '--preset',
+      'smoke',
+      ...slurmArgs('--jobs', '4', '--pilot-idle', '0'),
+    ]);
     await inRepo('smoke preset: slurm --jobs 4 --group 4', [
       '--preset',
       'smoke',
@@ -162,8 +172,8 @@ try {
   }
   if (values.default) {
     await inRepo('default pipeline: in process', []);
-    await inRepo('default pipeline: slurm --jobs 2', slurmArgs('--jobs', '2'));
-    await inRepo('default pipeline: slurm --jobs 2 --group 4', slurmArgs('--jobs', '2', '--group', '4'));
+    await inRepo('default pipeline: slurm --jobs 2, pilots', slurmArgs('--jobs', '2'));
+    await inRepo('default pipeline: slurm --jobs 2 --pilot-idle 0', slurmArgs('--jobs', '2', '--pilot-idle', '0'));
   }
 } finally {
   rmSync(scratch, { recursive: true, force: true });

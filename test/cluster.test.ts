@@ -21,6 +21,13 @@ import { viewUrl } from './helpers/view.ts';
 const SERVICES = join(REPO, 'scripts', 'services.sh');
 const env: Record<string, string> = {};
 
+/** How many times an instance's stage began, by the toy stages' executions log. */
+const startsOf = (project: Project, instance: string) =>
+  project
+    .executions()
+    .map(parseExecution)
+    .filter((e) => e.instance === instance && e.note?.startsWith('start=')).length;
+
 const slurmState = async (id: string) =>
   (await execa('squeue', ['-h', '-j', id, '-o', '%T'], { env, reject: false })).stdout.trim();
 
@@ -117,11 +124,7 @@ describe('slurm executor', () => {
       const rerun = await run(project, [...args, '--json']);
       assert.equal(rerun.code, 0, rerun.stderr);
       assert.match(rerun.stderr, new RegExp(`adopting slurm job ${job}`));
-      const starts = project
-        .executions()
-        .map(parseExecution)
-        .filter((e) => e.instance === 'slow' && e.note?.startsWith('start='));
-      assert.equal(starts.length, 1, 'the stage ran once, in the adopted job');
+      assert.equal(startsOf(project, 'slow'), 1, 'the stage ran once, in the adopted job');
     });
   }
 
@@ -149,11 +152,7 @@ describe('slurm executor', () => {
     assert.equal(rerun.code, 0, rerun.stderr);
     assert.match(rerun.stderr, /adopting slurm job \d+/);
     assert.equal(statuses(JSON.parse(rerun.stdout) as RunJson).slow, 'ran');
-    const starts = project
-      .executions()
-      .map(parseExecution)
-      .filter((e) => e.instance === 'slow' && e.note?.startsWith('start='));
-    assert.equal(starts.length, 1, 'the stage ran once, in the adopted job');
+    assert.equal(startsOf(project, 'slow'), 1, 'the stage ran once, in the adopted job');
   });
 
   // The lease named a job directory, but the driver died before sbatch ran: no job to adopt.
@@ -162,7 +161,9 @@ describe('slurm executor', () => {
     const args = ['run', ...slurm(undefined), '--only', 'slow', '--set', 'slow.steps=2', '--set', 'slow.stepMs=100'];
     await killedAtSbatch(project, args, false);
     const jobs = join(project.cacheDir, 'jobs');
-    assert.equal(readdirSync(jobs).length, 1, 'the dead driver left its job directory');
+    // (Beside it, the directory of the pilot job it was about to submit.)
+    const tasks = readdirSync(jobs).filter((name) => !name.endsWith('-pilot'));
+    assert.equal(tasks.length, 1, 'the dead driver left its job directory');
     project.takeExecutions();
     const rerun = await run(project, [...args, '--json']);
     assert.equal(rerun.code, 0, rerun.stderr);
@@ -183,7 +184,10 @@ describe('slurm executor', () => {
     driver.kill('SIGKILL');
     await driver;
     const jobs = join(project.cacheDir, 'jobs');
-    const jobDir = () => readdirSync(jobs).map((d) => join(jobs, d))[0]!;
+    const jobDir = () =>
+      readdirSync(jobs)
+        .filter((d) => !d.endsWith('-pilot'))
+        .map((d) => join(jobs, d))[0]!;
     await waitFor(() => existsSync(join(jobDir(), 'outcome.json')), 'the orphaned job to finish');
     rmSync(join(jobDir(), 'work'), { recursive: true, force: true });
     project.takeExecutions();
@@ -192,7 +196,9 @@ describe('slurm executor', () => {
     assert.match(rerun.stderr, /moved its files into the store without recording them; running it again/);
     assert.equal(statuses(JSON.parse(rerun.stdout) as RunJson).slow, 'ran');
     assert.deepEqual(project.takeExecutions(), ['slow']);
-    assert.deepEqual(readdirSync(jobs), [], "the orphaned job's directory goes, as the rerun's own does");
+    // (The dead driver's pilot, idle now, leaves within seconds and takes its directory with it.)
+    const tasks = readdirSync(jobs).filter((d) => !d.endsWith('-pilot'));
+    assert.deepEqual(tasks, [], "the orphaned job's directory goes, as the rerun's own does");
     const verify = await project.linea(['verify'], env);
     assert.equal(verify.code, 0, verify.stdout);
   });
@@ -220,6 +226,44 @@ describe('slurm executor', () => {
     const group = new Set(['double', 'square', 'slow'].map((i) => once(i)[0]!.pid));
     assert.equal(group.size, 1, 'double, square and slow ran in one job');
     assert.equal(statuses(JSON.parse(rerun.stdout) as RunJson).slow, 'ran');
+  });
+
+  // Pilots (the default): a job slot is a job that runs instance after instance. With one slot,
+  // the whole toy pipeline runs in one job, one worker process: one submission and one start.
+  it('with --jobs 1 every instance runs in one pilot job, which is gone when the run ends', async () => {
+    const project = fresh();
+    const result = await run(project, ['run', '--executor', 'slurm', '--jobs', '1', '--local-below', '0', '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    const ran = project
+      .executions()
+      .map(parseExecution)
+      .filter((e) => e.note === undefined || e.note.startsWith('start='));
+    assert.deepEqual(ran.map((e) => e.instance).sort(), ['double', 'slow', 'source', 'square', 'sum']);
+    assert.equal(new Set(ran.map((e) => e.pid)).size, 1, `one worker process ran them all: ${JSON.stringify(ran)}`);
+    const ids = new Set([...result.stderr.matchAll(/slurm job (\d+)/g)].map((m) => m[1]!));
+    assert.equal(ids.size, 1, 'one job');
+    const [id] = ids;
+    assert.doesNotMatch(await slurmState(id!), /RUNNING|PENDING/, 'the idle pilot does not outlive its run');
+    assert.deepEqual(readdirSync(join(project.cacheDir, 'jobs')), [], 'nor does its directory');
+  });
+
+  // A driver killed while its pilot runs a task: the rerun adopts the task, and the pilot, which
+  // nobody will hand more work, leaves once its task is done (well before its idle time).
+  it("a dead driver's pilot finishes its task for the rerun to adopt, then leaves and takes its directory", async () => {
+    const project = fresh();
+    const steps = ['--set', 'slow.steps=8', '--set', 'slow.stepMs=300'];
+    const args = ['run', ...slurm(undefined, '--pilot-idle', '600'), '--only', 'slow', ...steps];
+    const driver = project.spawn(args, env);
+    const job = await runningSlowJob(project, args);
+    driver.kill('SIGKILL');
+    await driver;
+    const rerun = await run(project, [...args, '--json']);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.match(rerun.stderr, new RegExp(`adopting slurm job ${job}`));
+    assert.equal(startsOf(project, 'slow'), 1, 'the stage ran once, in the adopted pilot');
+    await waitFor(async () => !/RUNNING|PENDING/.test(await slurmState(job)), 'the orphaned pilot to leave', 45);
+    const jobs = join(project.cacheDir, 'jobs');
+    await waitFor(() => readdirSync(jobs).length === 0, 'its directory to go');
   });
 
   it("a group's task that fails after the others were recorded still shows the job's stderr", async () => {
@@ -448,14 +492,22 @@ describe('a Redis index, closed', () => {
   });
 });
 
-describe('Postgres leases, swept', () => {
-  it('gc deletes expired lease rows, except those naming a job that may still compute its key', async () => {
+describe('Postgres leases', () => {
+  /** A lease store on the test server (each its own pool, as each driver has), and its driver module. */
+  const postgres = async () => {
     const pg = (await import('pg')).default;
     const { PostgresLeases } = await import('../src/engine/index/lease-postgres.ts');
     const { openPool } = await import('../src/engine/index/postgres.ts');
     const uri = new URL(INDEXES.postgres());
-    const leases = new PostgresLeases(openPool(pg, uri, { connectTimeoutMs: 5000, queryTimeoutMs: 30_000 }), 60_000);
-    const key = (name: string) => name.padEnd(64, '0') as import('../src/engine/core/json.ts').CacheKey;
+    const open = () =>
+      new PostgresLeases(openPool(pg, uri, { connectTimeoutMs: 5000, queryTimeoutMs: 30_000 }), 60_000);
+    return { pg, uri, open };
+  };
+  const key = (name: string) => name.padEnd(64, '0') as import('../src/engine/core/json.ts').CacheKey;
+
+  it('gc deletes expired lease rows, except those naming a job that may still compute its key', async () => {
+    const { pg, uri, open } = await postgres();
+    const leases = open();
     const held = await leases.tryAcquire(key('swept-live'));
     assert.ok(held.ok);
     const client = new pg.Client({ connectionString: uri.href });
@@ -483,6 +535,29 @@ describe('Postgres leases, swept', () => {
       await client.end();
       await leases.close();
     }
+  });
+
+  // One driver's insert finds the key's row, the other releases (deletes) it, and the first's
+  // locking select then finds nothing: that must be a retry, not a crash of the stage.
+  it('two holders taking and releasing one key over and over never fail', async () => {
+    const { open } = await postgres();
+    const both = [open(), open()];
+    let taken = 0;
+    try {
+      await Promise.all(
+        both.map(async (leases) => {
+          for (let i = 0; i < 300; i++) {
+            const got = await leases.tryAcquire(key('contended'));
+            if (!got.ok) continue;
+            taken++;
+            await got.lease.release();
+          }
+        }),
+      );
+    } finally {
+      await Promise.all(both.map((l) => l.close()));
+    }
+    assert.ok(taken > 0);
   });
 });
 

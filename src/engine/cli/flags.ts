@@ -20,6 +20,8 @@ export const OPTIONS = {
   group: { type: 'string' },
   'local-below': { type: 'string' },
   task: { type: 'string', multiple: true },
+  pilot: { type: 'string' },
+  'pilot-idle': { type: 'string' },
   backend: { type: 'string' },
   out: { type: 'string' },
   json: { type: 'boolean' },

@@ -37,7 +37,8 @@ commands:
                    node's params, reasons, outputs, runs and log, progress with an ETA, metric
                    curves and results tables (--port 4747, --host 127.0.0.1; another host needs
                    the printed token); reads what every run writes, so it shows any run's progress
-  worker --task <dir>  run one stage task from a job directory (what a cluster job runs)
+  worker --task <dir>  run one stage task from a job directory (what a cluster job runs);
+                   --pilot <dir> runs the tasks a driver hands a pilot job, one after another
 
 options:
   --pipeline <file>       pipeline file (default ./pipeline.ts)
@@ -55,7 +56,10 @@ options:
                           to run it in the driver (repeatable)
   --local-below <s>       a cluster executor runs instances of stages whose earlier runs took under
                           s seconds in the driver, not as jobs (default 5; 0: never)
-  --group <n>             a cluster job may run up to n instances that are ready together (default 1)
+  --group <n>             a cluster job may run up to n instances that are ready together (default 1;
+                          above 1, jobs are batches of ready instances, not pilots)
+  --pilot-idle <s>        a cluster executor's jobs are pilots that run instance after instance and
+                          leave after s idle seconds (default 30; 0: a job per instance)
   --index <uri>           the run index: files (default, a directory in the cache), sqlite,
                           postgres://…, redis://…; or $LINEA_INDEX
   --verify-inputs         hash every file of a cached result before using it (default: files whose

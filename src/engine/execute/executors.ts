@@ -21,6 +21,8 @@ export interface ExecutorOptions {
   readonly group?: number;
   /** --local-below: a cluster executor runs instances of stages quicker than this (seconds) in the driver. */
   readonly localBelow?: number;
+  /** --pilot-idle: a cluster executor's pilot jobs leave after this many idle seconds (0: a job per instance). */
+  readonly pilotIdle?: number | undefined;
 }
 
 export interface ExecutorEntry {
@@ -37,8 +39,8 @@ const EXECUTORS: Readonly<Record<string, ExecutorEntry>> = {
     },
   },
   slurm: {
-    description: 'each stage instance a Slurm batch job (--jobs N queued at once; see docs/cluster.md)',
-    async create({ jobs, root, cacheDir, group, localBelow }) {
+    description: 'stage instances as Slurm batch jobs (--jobs N pilot jobs at once; see docs/cluster.md)',
+    async create({ jobs, root, cacheDir, group, localBelow, pilotIdle }) {
       const { SlurmExecutor } = await import('./slurm.ts');
       const extra = process.env.LINEA_SLURM_ARGS?.trim();
       return new SlurmExecutor({
@@ -47,6 +49,7 @@ const EXECUTORS: Readonly<Record<string, ExecutorEntry>> = {
         cacheDir,
         ...(group !== undefined ? { group } : {}),
         ...(localBelow !== undefined ? { localBelow } : {}),
+        ...(pilotIdle !== undefined ? { pilotIdle } : {}),
         ...(process.env.LINEA_SLURM_PARTITION ? { partition: process.env.LINEA_SLURM_PARTITION } : {}),
         ...(process.env.LINEA_SLURM_ACCOUNT ? { account: process.env.LINEA_SLURM_ACCOUNT } : {}),
         ...(extra ? { extraArgs: extra.split(/\s+/) } : {}),

@@ -18,6 +18,13 @@
  * all. Each task still has its own directory, outcome and lease entry (the group's job id), so
  * adoption, one execution per key and a failure blocking only its own dependents hold as for a
  * job of one; a task its group's job died before reaching is submitted again on its own.
+ *
+ * By default the jobs are pilots (pilot.ts): each of the --jobs slots is a job that runs one task
+ * after another, as the driver hands them over, until it has had nothing to do for `pilotIdle`
+ * seconds. A task in a pilot is followed, adopted and failed exactly as a task in a job of its
+ * own (its lease names the pilot's job and the task's directory); a pilot that dies before taking
+ * up its task has the task submitted again in a job of its own. Tasks with a time limit always
+ * get a job of their own: a pilot's limit would be the sum of its tasks'.
  */
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { userInfo } from 'node:os';
@@ -25,11 +32,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { errorMessage } from '../core/errors.ts';
-import { sleepUnlessAborted } from '../core/wait.ts';
 import type { Executor, JobRef, OnEvent, StageTask, TaskOutcome } from './executor.ts';
 import type { Store, Workspace } from '../store/store.ts';
 import { runTask } from './executor.ts';
 import { newJobDir, readEvents, readOutcome, wasStarted, writeTaskFile } from './task-file.ts';
+import { assign, isAssigned, isPilotDir, keep, KEEP_EVERY_MS, newPilotDir, stop, wakeOnChange } from './pilot.ts';
 
 /** Slurm job states (squeue/sacct) that mean the job will not run any more. */
 const TERMINAL = new Set([
@@ -62,6 +69,22 @@ export interface SlurmOptions {
   readonly localBelow?: number;
   /** At most this many tasks ready together share one job (--group; 1: a job each). */
   readonly group?: number;
+  /**
+   * Jobs are pilots that run task after task, and leave after this many idle seconds
+   * (--pilot-idle; 0: a job per task). Grouping (group > 1) submits batch jobs instead.
+   */
+  readonly pilotIdle?: number;
+}
+
+/** A pilot job of this driver's (pilot.ts). */
+interface Pilot {
+  readonly dir: string;
+  /** The resources its tasks ask for (resourceKind): a job has one set of flags. */
+  readonly kind: string;
+  /** Its Slurm id; empty while it is being submitted. */
+  id: string;
+  /** Whether a task of this driver's is in it (a pilot runs one at a time). */
+  busy: boolean;
 }
 
 /** A task waiting for a job: it joins the next group submitted. */
@@ -82,6 +105,12 @@ const FIRST_LOOK_MS = 50;
 
 /** How long a ready task waits for others to share its job: the scheduler hands over a burst in well under this. */
 const GATHER_MS = 25;
+
+/**
+ * How long a pilot waits for its next task (--pilot-idle): long enough to bridge the driver's
+ * commit and the next instance's inputs, short enough not to hold a cluster's CPUs for nothing.
+ */
+export const DEFAULT_PILOT_IDLE = 30;
 
 interface JobState {
   readonly state: string;
@@ -108,8 +137,12 @@ export class SlurmExecutor implements Executor {
   private readonly waiting: Waiting[] = [];
   /** Jobs this executor submitted that some task still follows: at most maxJobs. */
   private jobsInFlight = 0;
-  /** Who waits for a job slot to free. */
-  private slotFreed: (() => void)[] = [];
+  /** Who waits for a job slot or a pilot to free (each looks again when woken). */
+  private freed: (() => void)[] = [];
+  /** Pilot jobs alive, each holding a job slot; none when pilotIdle is 0 or tasks are grouped. */
+  private readonly pilots: Pilot[] = [];
+  private readonly pilotIdle: number;
+  private keeping: NodeJS.Timeout | undefined;
   /** Jobs this driver submitted (each holds a job slot until no task follows it). */
   private readonly submittedHere = new Set<string>();
   /**
@@ -124,6 +157,7 @@ export class SlurmExecutor implements Executor {
     this.maxJobs = Math.max(1, options.maxQueued);
     this.group = Math.max(1, Math.floor(options.group ?? 1));
     this.localBelow = options.localBelow ?? 0;
+    this.pilotIdle = this.group === 1 ? Math.max(0, options.pilotIdle ?? DEFAULT_PILOT_IDLE) : 0;
     // Tasks a group could take, beyond the jobs queued: the scheduler hands over that many at once.
     this.slots = this.maxJobs * this.group;
     this.pollMs = options.pollMs ?? Number(process.env.LINEA_SLURM_POLL_MS ?? 1000);
@@ -164,13 +198,21 @@ export class SlurmExecutor implements Executor {
     let regrouped = false;
     for (let attempt = 0; ; attempt++) {
       let job: JobRef;
+      let pilot: Pilot | undefined;
       try {
-        job = await this.submitted({ dir, task, onEvent }, regrouped);
+        const member = { dir, task, onEvent };
+        if (this.pilotIdle > 0 && !regrouped && !task.resources?.time) ({ job, pilot } = await this.toPilot(member));
+        else job = await this.submitted(member, regrouped);
       } catch (error) {
         return { ok: false, error: `sbatch failed: ${errorMessage(error)}` };
       }
       onEvent({ type: 'submitted', job });
       const result = await this.follow(job, onEvent, signal);
+      if (pilot) {
+        // A pilot that ended (cancelled, out of time, its node lost) or was cancelled with the run takes no more work.
+        if (result.state || signal.aborted) this.drop(pilot);
+        else this.idle(pilot);
+      }
       if (result.outcome.ok || !result.state || signal.aborted) return result.outcome;
       // A group's job that died before this task began did not run it: once more, in a job of its own.
       if (!regrouped && job.stderr && !(await wasStarted(dir))) {
@@ -209,7 +251,12 @@ export class SlurmExecutor implements Executor {
 
   /** Run `submit` once fewer than maxJobs jobs are in flight; the slot is held until the job is followed no more. */
   private async whenSlot<T>(submit: () => Promise<T>): Promise<T> {
-    while (this.jobsInFlight >= this.maxJobs) await new Promise<void>((resolve) => this.slotFreed.push(resolve));
+    while (this.jobsInFlight >= this.maxJobs) {
+      // An idle pilot gives its slot up to a task that needs a job of its own.
+      const idle = this.pilots.find((p) => !p.busy);
+      if (idle) this.retire(idle);
+      else await this.whenFreed();
+    }
     this.jobsInFlight++;
     try {
       return await submit();
@@ -221,7 +268,87 @@ export class SlurmExecutor implements Executor {
 
   private release(): void {
     this.jobsInFlight--;
-    this.slotFreed.shift()?.();
+    this.wakeAll();
+  }
+
+  private whenFreed(): Promise<void> {
+    return new Promise<void>((resolve) => this.freed.push(resolve));
+  }
+
+  private wakeAll(): void {
+    for (const wake of this.freed.splice(0)) wake();
+  }
+
+  /**
+   * The pilot that will run this task, and the task's job as it will be followed: an idle pilot
+   * of the task's kind, else a new one while a job slot is free (an idle pilot of another kind
+   * gives its slot up), else the first to come free. The lease names the pilot and the task's
+   * directory before the task is handed over, as for a job of its own (see the header).
+   */
+  private async toPilot(member: Member): Promise<{ job: JobRef; pilot: Pilot }> {
+    const kind = resourceKind(member.task);
+    for (;;) {
+      const idle = this.pilots.find((p) => !p.busy && p.kind === kind);
+      if (idle) {
+        idle.busy = true;
+        const job = this.pilotJob(idle, member.dir);
+        await member.onEvent({ type: 'submitting', job });
+        if (await assign(idle.dir, member.dir)) return { job, pilot: idle };
+        // It left (idle too long) between its last task and this one: another, or a new one.
+        this.drop(idle);
+        continue;
+      }
+      if (this.jobsInFlight < this.maxJobs) return this.newPilot(member, kind);
+      const other = this.pilots.find((p) => !p.busy);
+      if (other) this.retire(other);
+      else await this.whenFreed();
+    }
+  }
+
+  private pilotJob(pilot: Pilot, dir: string): JobRef {
+    return { executor: 'slurm', id: pilot.id, dir, stderr: join(pilot.dir, 'stderr') };
+  }
+
+  /** Submit a pilot with this task in its inbox, so that it starts on it at once. */
+  private async newPilot(member: Member, kind: string): Promise<{ job: JobRef; pilot: Pilot }> {
+    this.jobsInFlight++;
+    const pilot: Pilot = { dir: '', kind, id: '', busy: true };
+    try {
+      (pilot as { dir: string }).dir = await newPilotDir(this.options.cacheDir, this.pilotIdle);
+      const job = this.pilotJob(pilot, member.dir);
+      await member.onEvent({ type: 'submitting', job });
+      await assign(pilot.dir, member.dir);
+      const name = `linea:pilot ${member.task.instance}`;
+      pilot.id = await this.sbatch(name, pilot.dir, member.task, ['--pilot', pilot.dir]);
+      this.pilots.push(pilot);
+      this.keeping ??= setInterval(() => {
+        for (const p of this.pilots) void keep(p.dir);
+      }, KEEP_EVERY_MS).unref();
+      return { job: { ...job, id: pilot.id }, pilot };
+    } catch (error) {
+      if (pilot.dir) void rm(pilot.dir, { recursive: true, force: true }).catch(() => undefined);
+      this.release();
+      throw error;
+    }
+  }
+
+  private idle(pilot: Pilot): void {
+    pilot.busy = false;
+    this.wakeAll();
+  }
+
+  /** A pilot that takes no more work: its slot is free. */
+  private drop(pilot: Pilot): void {
+    const at = this.pilots.indexOf(pilot);
+    if (at < 0) return;
+    this.pilots.splice(at, 1);
+    this.release();
+  }
+
+  /** Ask an idle pilot to leave, and take its slot. */
+  private retire(pilot: Pilot): void {
+    void stop(pilot.dir);
+    this.drop(pilot);
   }
 
   /** Submit groups of waiting tasks while job slots are free. */
@@ -255,7 +382,14 @@ export class SlurmExecutor implements Executor {
     // The queue is asked before the directory: a job that ends between the two has its outcome written.
     const found = job.id ? job : await this.byOutput(job);
     const state = found && (await this.queryStates([found.id])).get(found.id);
-    if (state && !TERMINAL.has(state.state)) return found;
+    const pilot = job.stderr && isPilotDir(dirname(job.stderr)) ? dirname(job.stderr) : undefined;
+    if (state && !TERMINAL.has(state.state)) {
+      // A pilot runs what was handed to it: a task the dead driver did not hand over never will be.
+      if (pilot && !(await isAssigned(pilot, job.dir)) && !(await wasStarted(job.dir))) return undefined;
+      return found;
+    }
+    // A pilot that is not running (never submitted, or ended) has only its logs left: they go.
+    if (pilot) await rm(pilot, { recursive: true, force: true }).catch(() => undefined);
     return (await readOutcome(job.dir)) ? (found ?? job) : undefined;
   }
 
@@ -271,6 +405,11 @@ export class SlurmExecutor implements Executor {
         timeout: 30_000,
       },
     );
+    // Read as "no such job", a failed squeue would have the stage run again beside its job.
+    if (queue.exitCode !== 0)
+      throw new Error(
+        `squeue failed while looking for the job in ${job.dir}: ${queue.stderr.trim() || `exit ${queue.exitCode}`}; rerun once Slurm answers`,
+      );
     for (const line of queue.stdout.split('\n')) {
       const [id, path] = line.trim().split('|');
       if (id && path === stdout) return { ...job, id };
@@ -282,34 +421,32 @@ export class SlurmExecutor implements Executor {
     return { dir: join(job.dir, 'work'), outDir: join(job.dir, 'work', 'files') };
   }
 
-  async close(): Promise<void> {}
+  /**
+   * Idle pilots are cancelled and their directories go; a busy one (a run that ended early, with
+   * tasks still in it) is told to leave after its task, which the next run adopts.
+   */
+  async close(): Promise<void> {
+    if (this.keeping) clearInterval(this.keeping);
+    this.keeping = undefined;
+    const idle = this.pilots.filter((p) => !p.busy);
+    for (const pilot of this.pilots.splice(0)) if (pilot.busy) await stop(pilot.dir);
+    if (idle.length) {
+      await Promise.all(idle.map((p) => rm(p.dir, { recursive: true, force: true }).catch(() => undefined)));
+      await execa(
+        'scancel',
+        idle.map((p) => p.id),
+        { reject: false, timeout: 30_000 },
+      );
+    }
+  }
 
   /** One sbatch for these tasks (their resources are alike); each gets the job as it will follow it. */
   private async submitJob(members: readonly Member[]): Promise<JobRef[]> {
     const { dir, task } = members[0]!;
     const grouped = members.length > 1;
-    const r = task.resources ?? {};
     // A group's output goes to a folder of its own beside its tasks'; each task's JobRef names it.
     const logDir = grouped ? `${dir}-group` : dir;
     if (grouped) await mkdir(logDir, { recursive: true });
-    const args = [
-      '--parsable',
-      `--job-name=linea:${task.instance}${grouped ? ` +${members.length - 1}` : ''}`.slice(0, 200),
-      `--chdir=${this.options.root}`,
-      `--output=${join(logDir, 'stdout')}`,
-      `--error=${join(logDir, 'stderr')}`,
-      // The run is the driver's to retry; a job Slurm requeues by itself would run twice.
-      '--no-requeue',
-      ...(r.cpus ? [`--cpus-per-task=${r.cpus}`] : []),
-      ...(r.memory ? [`--mem=${r.memory}`] : []),
-      ...(r.gpus ? [`--gres=gpu:${r.gpus}`] : []),
-      ...(r.time ? [`--time=${r.time}`] : []),
-      ...(this.options.partition ? [`--partition=${this.options.partition}`] : []),
-      ...(this.options.account ? [`--account=${this.options.account}`] : []),
-      ...(this.options.extraArgs ?? []),
-      // --single-threaded-gc as bin/linea.js sets it: V8's GC threads would compete with OpenMP's.
-      `--wrap=${shellQuote([process.execPath, '--single-threaded-gc', LINEA, 'worker', ...members.flatMap((m) => ['--task', m.dir])])}`,
-    ];
     const refs: JobRef[] = members.map((m) => ({
       executor: 'slurm',
       id: '',
@@ -318,15 +455,53 @@ export class SlurmExecutor implements Executor {
     }));
     // Each lease names its job's directory before the job exists (see the header).
     await Promise.all(members.map((m, i) => m.onEvent({ type: 'submitting', job: refs[i]! })));
+    const name = `linea:${task.instance}${grouped ? ` +${members.length - 1}` : ''}`;
+    const id = await this.sbatch(
+      name,
+      logDir,
+      task,
+      members.flatMap((m) => ['--task', m.dir]),
+      task.resources?.time,
+    );
+    this.followers.set(id, members.length);
+    this.submittedHere.add(id);
+    if (grouped) this.groupLogs.set(id, logDir);
+    return refs.map((ref) => ({ ...ref, id }));
+  }
+
+  /** Submit `linea worker <worker args>` as a job asking for `task`'s resources; its id. */
+  private async sbatch(
+    name: string,
+    logDir: string,
+    task: StageTask,
+    workerArgs: readonly string[],
+    time?: string | number,
+  ): Promise<string> {
+    const r = task.resources ?? {};
+    const args = [
+      '--parsable',
+      `--job-name=${name}`.slice(0, 200),
+      `--chdir=${this.options.root}`,
+      `--output=${join(logDir, 'stdout')}`,
+      `--error=${join(logDir, 'stderr')}`,
+      // The run is the driver's to retry; a job Slurm requeues by itself would run twice.
+      '--no-requeue',
+      ...(r.cpus ? [`--cpus-per-task=${r.cpus}`] : []),
+      ...(r.memory ? [`--mem=${r.memory}`] : []),
+      ...(r.gpus ? [`--gres=gpu:${r.gpus}`] : []),
+      ...(time ? [`--time=${time}`] : []),
+      ...(this.options.partition ? [`--partition=${this.options.partition}`] : []),
+      ...(this.options.account ? [`--account=${this.options.account}`] : []),
+      ...(this.options.extraArgs ?? []),
+      // --single-threaded-gc as bin/linea.js sets it: V8's GC threads would compete with OpenMP's.
+      `--wrap=${shellQuote([process.execPath, '--single-threaded-gc', LINEA, 'worker', ...workerArgs])}`,
+    ];
     const result = await execa('sbatch', args, { reject: false, timeout: 60_000 });
     if (result.exitCode !== 0) throw new Error((result.stderr || result.stdout || `exit ${result.exitCode}`).trim());
     const id = result.stdout.trim().split(';')[0]!;
     if (!/^\d+$/.test(id)) throw new Error(`unexpected sbatch output: ${result.stdout}`);
     this.states.set(id, { state: 'PENDING' });
-    this.followers.set(id, members.length);
-    this.submittedHere.add(id);
-    if (grouped) this.groupLogs.set(id, logDir);
-    return refs.map((ref) => ({ ...ref, id }));
+    return id;
   }
 
   /** A task stops following its job; the job's slot is free once none does. */
@@ -357,6 +532,8 @@ export class SlurmExecutor implements Executor {
     let unknownSince: number | undefined;
     let looks = 0;
     this.states.set(job.id, this.states.get(job.id) ?? { state: 'PENDING' });
+    // Where the job's node shares this one's filesystem events (one machine), its outcome wakes us.
+    const wake = wakeOnChange(job.dir);
     try {
       for (;;) {
         const read = await readEvents(job.dir, offset);
@@ -387,9 +564,10 @@ export class SlurmExecutor implements Executor {
         // The job directory is looked at soon after submission, then less and less often, up to
         // the poll interval: a short job's outcome is seen within ~50 ms of being written, not up
         // to a whole interval later (Slurm's own state is still asked at most twice an interval).
-        await sleepUnlessAborted(Math.min(this.pollMs, FIRST_LOOK_MS * 2 ** looks++), signal);
+        await wake.next(Math.min(this.pollMs, FIRST_LOOK_MS * 2 ** looks++), signal);
       }
     } finally {
+      wake.close();
       this.unfollow(job.id);
     }
   }

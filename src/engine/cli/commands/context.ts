@@ -108,6 +108,19 @@ export function groupFrom(flags: Flags): number {
 }
 
 /**
+ * --pilot-idle: seconds a cluster executor's pilot job waits for its next task before it leaves
+ * (default the executor's, or $LINEA_PILOT_IDLE; 0: a job per instance, no pilots).
+ */
+export function pilotIdleFrom(flags: Flags): number | undefined {
+  const given = flags['pilot-idle'] ?? process.env.LINEA_PILOT_IDLE;
+  if (given === undefined) return undefined;
+  const seconds = Number(given);
+  if (given.trim() === '' || !Number.isFinite(seconds) || seconds < 0)
+    throw new LineaError(`--pilot-idle ${given}: expected seconds ≥ 0 (0: a cluster job per instance)`, 'usage');
+  return seconds;
+}
+
+/**
  * --local-below: seconds under which a cluster executor runs an instance in the driver, judged by
  * its stage's earlier runs (default 5, or $LINEA_LOCAL_BELOW; 0 turns it off).
  */

@@ -12,7 +12,7 @@ import { stageEstimates } from '../../view/eta.ts';
 import { Journal, observers } from '../../view/journal.ts';
 import { type Project, sweepLeftovers } from '../../project/project.ts';
 import { type Settling, startSettling } from './settling.ts';
-import { type Flags, groupFrom, jobsFrom, type Loaded, localBelowFrom, withProject } from './context.ts';
+import { type Flags, groupFrom, jobsFrom, type Loaded, localBelowFrom, pilotIdleFrom, withProject } from './context.ts';
 
 /**
  * `argv`, for a plain `linea run`: the command's words, under which an all-cached answer is kept
@@ -52,6 +52,7 @@ async function runObserved(
           cacheDir: loaded.cacheDir,
           group: groupFrom(flags),
           localBelow: localBelowFrom(flags),
+          pilotIdle: pilotIdleFrom(flags),
         });
         // A cluster executor decides what runs in the driver from earlier runs' times, so it
         // reads them before anything runs (a handful of index reads per stage).

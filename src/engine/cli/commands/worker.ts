@@ -5,15 +5,27 @@
  * one job); it needs only the project (for the stages' code) and the cache (for their inputs) at
  * the paths the tasks name. It commits nothing: the driver that submitted it commits each
  * workspace and indexes each run.
+ *
+ * `linea worker --pilot <dir>`: the same for each task the driver hands the pilot job whose
+ * directory this is (pilot.ts), until the driver needs it no more.
  */
 import { errorMessage, LineaError } from '../../core/errors.ts';
 import { runTask } from '../../execute/executor.ts';
+import { serve } from '../../execute/pilot.ts';
 import { appendEvent, markStarted, readTaskFile, writeOutcome } from '../../execute/task-file.ts';
 import type { Flags } from './context.ts';
 
 export async function cmdWorker(flags: Flags): Promise<number> {
+  if (flags.pilot) {
+    // A task a pilot cannot read fails on its own, with its outcome: the pilot serves the next.
+    await serve(flags.pilot, async (dir) => {
+      await runOne(dir).catch((error: unknown) => writeOutcome(dir, { ok: false, error: errorMessage(error) }));
+    });
+    return 0;
+  }
   const dirs = flags.task ?? [];
-  if (dirs.length === 0) throw new LineaError('usage: linea worker --task <job directory> [--task <dir>…]', 'usage');
+  if (dirs.length === 0)
+    throw new LineaError('usage: linea worker --task <job directory> [--task <dir>…] | --pilot <dir>', 'usage');
   let failed = 0;
   // The tasks of a group were ready together, so none needs another's result: each runs whatever
   // the others did. The module of a stage, and what it loads, is loaded once for all.

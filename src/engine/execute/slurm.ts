@@ -551,8 +551,10 @@ export class SlurmExecutor implements Executor {
           // Neither squeue nor sacct knows it: give the controller a few polls, then give up.
           unknownSince ??= Date.now();
           if (Date.now() - unknownSince > Math.max(10 * this.pollMs, 60_000)) {
+            // As a state: a pilot that was lost takes no more work, and a task it had not begun runs elsewhere.
             return {
               outcome: { ok: false, error: `slurm job ${job.id} is not known to squeue or sacct; it was lost` },
+              state: 'LOST',
             };
           }
         } else if (state && TERMINAL.has(state.state)) {

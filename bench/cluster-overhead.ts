@@ -10,8 +10,10 @@
  *      stages and --local-below as they come): pilots, a job each, and --group 4;
  *   3. with --default, the default pipeline in process and through slurm --jobs 2: pilots and a
  *      job each (~15 minutes).
- * Every sample on a fresh cache (Postgres run index for slurm); every sample is printed beside
- * the median, and the ratios against Snakemake and against the in-process run.
+ * Every sample on a fresh cache and, for slurm, a fresh Postgres run index (a database of its
+ * own): no sample inherits another's history, which --local-below would read as estimates, so
+ * each is a first run. Every sample is printed beside the median, and the ratios against
+ * Snakemake and against the in-process run.
  *
  *   sudo scripts/services.sh up            # Slurm, Postgres, Redis on loopback
  *   node --import tsx bench/cluster-overhead.ts [--stages 100] [--repeats 1] [--skip-smoke] [--default] [--json]
@@ -108,15 +110,37 @@ async function measure(
   for (let r = 0; r < REPEATS; r++) {
     const dir = join(scratch, `${name.replace(/\W+/g, '-')}-${r}`);
     prepare(dir);
-    samples.push(await timedCommand(cmd, args(dir), cwd ?? dir));
+    const argv = await Promise.all(args(dir).map((a) => (a === FRESH_INDEX ? freshIndex() : a)));
+    samples.push(await timedCommand(cmd, argv, cwd ?? dir));
     log(`${name}: ${samples.at(-1)!.toFixed(1)} s`);
   }
   rows.push({ name, samples, median: median(samples) });
 }
 
 const linea = [process.execPath, '--single-threaded-gc', BIN] as const;
-const slurm = ['--executor', 'slurm', '--index', () => env.LINEA_TEST_POSTGRES!] as const;
-const slurmArgs = (...more: string[]) => [...slurm.map((a) => (typeof a === 'function' ? a() : a)), ...more];
+/** Stands for a fresh run index in a case's arguments: each sample gets a database of its own. */
+const FRESH_INDEX = '<fresh postgres index>';
+const slurmArgs = (...more: string[]) => ['--executor', 'slurm', '--index', FRESH_INDEX, ...more];
+const databases: string[] = [];
+/** A new database on the test server, for one sample's run index; all are dropped at the end. */
+async function freshIndex(): Promise<string> {
+  const uri = new URL(env.LINEA_TEST_POSTGRES!);
+  const name = `linea_bench_${process.pid}_${databases.length}`;
+  await psql(uri, `CREATE DATABASE ${name}`);
+  databases.push(name);
+  uri.pathname = `/${name}`;
+  return uri.href;
+}
+async function psql(uri: URL, sql: string): Promise<void> {
+  const pg = (await import('pg')).default;
+  const client = new pg.Client({ connectionString: uri.href });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
 const hasSnakemake =
   (await execa('snakemake', ['--version'], { reject: false }).catch(() => ({ exitCode: 1 }))).exitCode === 0;
 if (!hasSnakemake) log('snakemake not installed (apt-get install snakemake): its row is skipped');
@@ -177,6 +201,7 @@ try {
   }
 } finally {
   rmSync(scratch, { recursive: true, force: true });
+  for (const name of databases) await psql(new URL(env.LINEA_TEST_POSTGRES!), `DROP DATABASE IF EXISTS ${name}`);
 }
 
 const find = (prefix: string) => rows.find((r) => r.name.startsWith(prefix))?.median;

@@ -1,5 +1,7 @@
 // Second runs, param changes, early cutoff and --only: what reruns and what does not.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeProject, statuses, type Project, type RunJson } from './helpers/project.ts';
 
@@ -63,5 +65,12 @@ describe('local cache', () => {
     assert.match(result.stdout, /stage\s+status\s+seconds/);
     assert.match(result.stdout, /sum\s+cached/);
     assert.match(result.stdout, /0 ran, 5 cached, 0 failed/);
+  });
+
+  it('a --cache-dir whose parent folders do not exist yet is made, as mkdir -p would', async () => {
+    const cache = join(project.dir, 'not', 'yet', 'cache');
+    const result = await project.linea(['run', '--only', 'source', '--cache-dir', cache]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(existsSync(join(cache, 'objects')), 'the cache was made');
   });
 });

@@ -4,7 +4,7 @@
  * open one, pass it to the scheduler, planner and gc, and close it.
  */
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ActiveRun } from '../coordinate/activity.ts';
 import { stampedCodeDigests, type CodeDigest } from '../key/code.ts';
 import { saveDataStamps, useDataStamps } from '../key/data-files.ts';
@@ -49,10 +49,14 @@ export async function openProject(options: {
   const store = new Store(options.cacheDir);
   const readOnly = options.access === 'read';
   if (!readOnly) {
-    const existing = existsSync(options.cacheDir) ? options.cacheDir : dirname(options.cacheDir);
+    // A cache not made yet is made with its missing parents (mkdir -p): the nearest folder that
+    // exists is the one this user must be able to write.
+    let existing = options.cacheDir;
+    while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
     if (!writable(existing)) {
+      const what = existing === options.cacheDir ? '' : ` cannot be made: ${existing}`;
       throw new LineaError(
-        `the cache ${options.cacheDir} is not writable by this user; this command writes results there: use --cache-dir <a writable directory>, or fix its permissions`,
+        `the cache ${options.cacheDir}${what} is not writable by this user; this command writes results there: use --cache-dir <a writable directory>, or fix its permissions`,
         'usage',
       );
     }

@@ -141,6 +141,7 @@ describe('errors', () => {
       [['--resources', 'slow.local=yes'], /--resources slow\.local=yes: local must be true or false/],
       [['--group', '0'], /--group 0: expected a whole number ≥ 1 \(instances per cluster job\)/],
       [['--local-below=-1'], /--local-below -1: expected seconds ≥ 0/],
+      [['--pilot-idle', 'soon'], /--pilot-idle soon: expected seconds ≥ 0 \(0: a cluster job per instance\)/],
       [
         ['--index', 'mysql://db/x'],
         /--index mysql:\/\/db\/x: no index backend for 'mysql:'; use files, sqlite, postgres:\/\/…/,
@@ -173,5 +174,8 @@ describe('errors', () => {
     const result = await project.linea(['worker', '--task', join(project.dir, 'no-such-job')]);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /cannot read the task in .*no-such-job/);
+    const pilot = await project.linea(['worker', '--pilot', join(project.dir, 'no-such-pilot')]);
+    assert.equal(pilot.code, 1);
+    assert.match(pilot.stderr, /cannot read the pilot in .*no-such-pilot: ENOENT/);
   });
 });

@@ -104,7 +104,7 @@ export async function stop(pilotDir: string): Promise<void> {
  * before the close. `runTask` runs one job directory and leaves its outcome there.
  */
 export async function serve(pilotDir: string, runTask: (taskDir: string) => Promise<void>): Promise<void> {
-  const { idleSeconds, keepMs } = JSON.parse(await readFile(join(pilotDir, 'pilot.json'), 'utf8')) as PilotFile;
+  const { idleSeconds, keepMs } = await readPilotFile(pilotDir);
   const inbox = join(pilotDir, 'inbox');
   const wake = wakeOnChange(inbox);
   let idleSince = Date.now();
@@ -149,6 +149,14 @@ export async function serve(pilotDir: string, runTask: (taskDir: string) => Prom
   // Every task handed over has its outcome in its own directory: the pilot's holds only its logs,
   // which nobody reads once it ends well (a dead driver's pilot would leave them to gc for a week).
   await rm(pilotDir, { recursive: true, force: true }).catch(() => undefined);
+}
+
+/** The pilot's settings; an error that says what is wrong with them, for a directory that is no pilot's. */
+export async function readPilotFile(pilotDir: string): Promise<PilotFile> {
+  const file = JSON.parse(await readFile(join(pilotDir, 'pilot.json'), 'utf8')) as Partial<PilotFile>;
+  if (typeof file.idleSeconds !== 'number' || typeof file.keepMs !== 'number')
+    throw new Error(`${join(pilotDir, 'pilot.json')} has no idleSeconds and keepMs: not a pilot this linea made`);
+  return file as PilotFile;
 }
 
 /** Run one assignment; it goes only after the task is done (its started mark was written first). */

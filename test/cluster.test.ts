@@ -320,6 +320,41 @@ describe('slurm executor', () => {
     assert.match(none.stderr, /slurm job \d+/, '--local-below 0: every instance is a job again');
   });
 
+  // Stages share the process's tensor engine and buffers: in the driver, as in process, they run
+  // one at a time (interleaved, two corrupted the driver's heap).
+  it('instances that run in the driver run one at a time', async () => {
+    const project = fresh();
+    const args = ['run', '--pipeline', 'queue.pipeline.ts', '--executor', 'slurm', '--jobs', '4'];
+    const result = await run(project, [...args, '--resources', 'nap.local=true']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.doesNotMatch(result.stderr, /slurm job \d+/, 'every nap ran in the driver');
+    const starts = project
+      .executions()
+      .map(parseExecution)
+      .map((e) => e.at)
+      .sort((a, b) => a - b);
+    assert.equal(starts.length, 4);
+    // Each nap sleeps 1.5 s: one that began before the previous one ended overlapped it.
+    for (let i = 1; i < starts.length; i++) assert.ok(starts[i]! - starts[i - 1]! >= 1500, `${starts}`);
+  });
+
+  // One stage's instances can differ a hundredfold (a sweep over widths): each instance's own last
+  // time decides, not its stage's typical one. Here square's two instances took ~0 and ~1.5 s, and
+  // a stage's typical time is the median of its instances' (of two, their mean: ~0.75 s), under
+  // --local-below 1: without each instance's own time both would run in the driver.
+  it('--local-below judges an instance by its own last time, not its stage’s typical one', async () => {
+    const project = fresh();
+    const args = ['run', '--pipeline', 'groups.pipeline.ts', '--ablate', 'pause=0,1500'];
+    // In process, so that the times recorded are the stages' own, without a job's start.
+    const first = await run(project, args);
+    assert.equal(first.code, 0, first.stderr);
+    const slurmArgs = ['--executor', 'slurm', '--jobs', '2', '--local-below', '1', '--set', 'source.n=9'];
+    const again = await run(project, [...args, ...slurmArgs]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /square\[pause=0\]: runs in the driver \(earlier runs took 0\.\d+ s/);
+    assert.match(again.stderr, /square\[pause=1500\]: slurm job \d+/);
+  });
+
   it('a job cancelled with scancel is reported with its state, and the rerun recomputes it', async () => {
     const project = fresh();
     const args = [

@@ -94,10 +94,12 @@ export interface Executor {
   /** The workspace an adopted job writes into. */
   workspaceOf?(job: JobRef): Workspace;
   /**
-   * Each stage's typical seconds from earlier runs (stage name → seconds), given before any task
-   * runs: a cluster executor runs instances of quick stages in the driver (--local-below).
+   * Each stage's typical seconds from earlier runs (stage name → seconds), and each instance's own
+   * last time where it has one (instance id → seconds), given before any task runs: a cluster
+   * executor runs quick instances in the driver (--local-below). An instance's own time decides
+   * where it has one: one stage's instances can differ a hundredfold (a sweep over widths).
    */
-  setEstimates?(seconds: Readonly<Record<string, number>>): void;
+  setEstimates?(seconds: Readonly<Record<string, number>>, byInstance?: Readonly<Record<string, number>>): void;
 }
 
 export class InProcessExecutor implements Executor {

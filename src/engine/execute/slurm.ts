@@ -134,6 +134,9 @@ export class SlurmExecutor implements Executor {
   private readonly group: number;
   private readonly localBelow: number;
   private estimates: Readonly<Record<string, number>> = {};
+  private instanceEstimates: Readonly<Record<string, number>> = {};
+  /** The driver's turn: settles when the task it runs now (if any) is done. */
+  private driverTurn: Promise<void> = Promise.resolve();
   private readonly waiting: Waiting[] = [];
   /** Jobs this executor submitted that some task still follows: at most maxJobs. */
   private jobsInFlight = 0;
@@ -164,15 +167,36 @@ export class SlurmExecutor implements Executor {
     this.graceMs = options.outcomeGraceMs ?? 5000;
   }
 
-  setEstimates(seconds: Readonly<Record<string, number>>): void {
+  setEstimates(seconds: Readonly<Record<string, number>>, byInstance: Readonly<Record<string, number>> = {}): void {
     this.estimates = seconds;
+    this.instanceEstimates = byInstance;
+  }
+
+  /** What earlier runs say this task takes: its instance's own last time, else its stage's typical one. */
+  private estimate(task: StageTask): number | undefined {
+    return this.instanceEstimates[task.instance] ?? this.estimates[task.stage];
   }
 
   /** Whether a task runs in the driver: its stage says so, or it is known to take less than localBelow. */
   private runsInDriver(task: StageTask): boolean {
     if (task.resources?.local !== undefined) return task.resources.local;
-    const seconds = this.estimates[task.stage];
+    const seconds = this.estimate(task);
     return seconds !== undefined && seconds < this.localBelow;
+  }
+
+  /**
+   * Run a task in the driver once the one before it there is done. Stages share the process's
+   * tensor engine and its buffers, and were written to run one at a time as in process: two
+   * interleaved at their awaits corrupted the heap (`corrupted size vs. prev_size`, the default
+   * pipeline with its linearity sweep in the driver, 2026-12-05).
+   */
+  private inDriver(task: StageTask, onEvent: OnEvent, signal: AbortSignal): Promise<TaskOutcome> {
+    const outcome = this.driverTurn.then(() => runTask(task, onEvent, signal));
+    this.driverTurn = outcome.then(
+      () => undefined,
+      () => undefined,
+    );
+    return outcome;
   }
 
   /** Jobs write into their own directory under <cache>/jobs, which no sweep of tmp/ touches. */
@@ -182,7 +206,7 @@ export class SlurmExecutor implements Executor {
 
   async run(task: StageTask, onEvent: OnEvent, signal: AbortSignal): Promise<TaskOutcome> {
     if (this.runsInDriver(task)) {
-      const seconds = this.estimates[task.stage];
+      const seconds = this.estimate(task);
       onEvent({
         type: 'log',
         message:
@@ -190,7 +214,7 @@ export class SlurmExecutor implements Executor {
             ? 'runs in the driver (the stage is local)'
             : `runs in the driver (earlier runs took ${seconds?.toFixed(2)} s, under --local-below ${this.localBelow})`,
       });
-      return runTask(task, onEvent, signal);
+      return this.inDriver(task, onEvent, signal);
     }
     const dir = dirname(dirname(task.outDir));
     await writeTaskFile(dir, task, this.options.root);

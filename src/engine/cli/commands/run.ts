@@ -3,6 +3,7 @@
  */
 import { resolve } from 'node:path';
 import { chooseExecutor, createExecutor } from '../../execute/executors.ts';
+import type { Executor } from '../../execute/executor.ts';
 import type { Instance, Selection } from '../../define/instances.ts';
 import { ProgressPrinter, summaryTable } from '../progress.ts';
 import { publishResults } from '../../schedule/publish.ts';
@@ -54,9 +55,7 @@ async function runObserved(
           localBelow: localBelowFrom(flags),
           pilotIdle: pilotIdleFrom(flags),
         });
-        // A cluster executor decides what runs in the driver from earlier runs' times, so it
-        // reads them before anything runs (a handful of index reads per stage).
-        if (made.setEstimates) made.setEstimates(await earlierTimes(project, instances));
+        if (made.setEstimates) await giveEstimates(made, project, instances);
         return made;
       });
       const printer = new ProgressPrinter();
@@ -134,6 +133,33 @@ async function runObserved(
       }
     },
     { ...(selection ? { selection } : {}), ...(preloaded ? { loaded: preloaded } : {}) },
+  );
+}
+
+/**
+ * A cluster executor decides what runs in the driver from earlier runs' times, so it reads them
+ * before anything runs: a stage's typical time and each instance's own.
+ */
+async function giveEstimates(executor: Executor, project: Project, instances: readonly Instance[]): Promise<void> {
+  const [byStage, byInstance] = await Promise.all([
+    earlierTimes(project, instances),
+    instanceTimes(project, instances),
+  ]);
+  executor.setEstimates?.(byStage, byInstance);
+}
+
+/**
+ * Each instance's own last time, for a cluster executor's --local-below: one point read per
+ * instance (only a cluster run pays it), since a stage's typical time can be a hundredth of its
+ * widest instance's.
+ */
+async function instanceTimes(project: Project, instances: readonly Instance[]): Promise<Record<string, number>> {
+  const runs = await Promise.all(instances.map((i) => project.index.latest(project.id, i.id).catch(() => undefined)));
+  return Object.fromEntries(
+    instances.flatMap((instance, n) => {
+      const run = runs[n];
+      return run && run.seconds > 0 ? [[instance.id, run.seconds] as const] : [];
+    }),
   );
 }
 

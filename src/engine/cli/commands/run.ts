@@ -151,14 +151,14 @@ async function giveEstimates(executor: Executor, project: Project, instances: re
 /**
  * Each instance's own last time, for a cluster executor's --local-below: one point read per
  * instance (only a cluster run pays it), since a stage's typical time can be a hundredth of its
- * widest instance's.
+ * widest instance's. A run recorded as 0 s was quicker than the record's precision, not unknown.
  */
 async function instanceTimes(project: Project, instances: readonly Instance[]): Promise<Record<string, number>> {
   const runs = await Promise.all(instances.map((i) => project.index.latest(project.id, i.id).catch(() => undefined)));
   return Object.fromEntries(
     instances.flatMap((instance, n) => {
       const run = runs[n];
-      return run && run.seconds > 0 ? [[instance.id, run.seconds] as const] : [];
+      return run && run.seconds >= 0 ? [[instance.id, run.seconds] as const] : [];
     }),
   );
 }

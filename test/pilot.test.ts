@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { assign, isAssigned, keep, newPilotDir, serve, stop } from '../src/engine/execute/pilot.ts';
+import { assign, isAssigned, keep, newPilotDir, readPilotFile, serve, stop } from '../src/engine/execute/pilot.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'linea-pilot-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -32,7 +32,7 @@ describe('a pilot', () => {
     const b = task('b');
     assert.equal(await assign(pilot, a), true);
     let running = 0;
-    const served = serve(pilot, async (dir) => {
+    const served = serve(pilot, await readPilotFile(pilot), async (dir) => {
       running++;
       assert.equal(running, 1, 'one task at a time');
       // The assignment stays until the task is done: a rerun's driver sees it handed over.
@@ -54,7 +54,7 @@ describe('a pilot', () => {
     const ran: string[] = [];
     const a = task('a');
     await assign(pilot, a);
-    await serve(pilot, async (dir) => {
+    await serve(pilot, await readPilotFile(pilot), async (dir) => {
       ran.push(dir);
       await stop(pilot);
     });
@@ -67,7 +67,7 @@ describe('a pilot', () => {
     // Kept a while: it stays.
     const keeping = setInterval(() => void keep(pilot), 50);
     let left = false;
-    const served = serve(pilot, async () => undefined).then(() => {
+    const served = serve(pilot, await readPilotFile(pilot), async () => undefined).then(() => {
       left = true;
     });
     await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -80,7 +80,7 @@ describe('a pilot', () => {
 
   it('leaves at once when its directory is taken away (its driver tidied it up)', async () => {
     const { pilot } = await setup(600);
-    const served = serve(pilot, async () => undefined);
+    const served = serve(pilot, await readPilotFile(pilot), async () => undefined);
     await new Promise((resolve) => setTimeout(resolve, 50));
     rmSync(pilot, { recursive: true, force: true });
     await served;
@@ -92,7 +92,7 @@ describe('a pilot', () => {
     // The keep file's time is far in the past by this node's clock: only its not moving counts.
     utimesSync(join(pilot, 'keep'), new Date(0), new Date(0));
     const started = Date.now();
-    await serve(pilot, async () => undefined);
+    await serve(pilot, await readPilotFile(pilot), async () => undefined);
     assert.ok(Date.now() - started >= 400, 'it waited out its idle time rather than leaving at once');
   });
 });

@@ -19,10 +19,10 @@
  * died: nobody will hand it more work), or after idleSeconds with nothing to do.
  */
 import { randomBytes } from 'node:crypto';
-import { watch } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { hostName } from '../core/process.ts';
+import { wakeOnChange } from '../core/wait.ts';
 
 /** A pilot whose driver's keep file has not moved for this long leaves once idle. */
 export const KEEP_MS = 10_000;
@@ -31,7 +31,7 @@ export const KEEP_EVERY_MS = 2_000;
 /** The longest a pilot with nothing to do waits between looks at its inbox, when no watch wakes it. */
 const LOOK_MAX_MS = 100;
 
-interface PilotFile {
+export interface PilotFile {
   readonly idleSeconds: number;
   /** KEEP_MS, unless a test wants a driver's death noticed sooner. */
   readonly keepMs: number;
@@ -103,8 +103,11 @@ export async function stop(pilotDir: string): Promise<void> {
  * driver is gone or it has waited idleSeconds; then close the inbox and run what reached it
  * before the close. `runTask` runs one job directory and leaves its outcome there.
  */
-export async function serve(pilotDir: string, runTask: (taskDir: string) => Promise<void>): Promise<void> {
-  const { idleSeconds, keepMs } = await readPilotFile(pilotDir);
+export async function serve(
+  pilotDir: string,
+  { idleSeconds, keepMs }: PilotFile,
+  runTask: (taskDir: string) => Promise<void>,
+): Promise<void> {
   const inbox = join(pilotDir, 'inbox');
   const wake = wakeOnChange(inbox);
   let idleSince = Date.now();
@@ -171,45 +174,3 @@ const mtime = (path: string) =>
     (s) => s.mtimeMs,
     () => 0,
   );
-
-/**
- * Wait up to `ms`, or until something changes in `dir`. A local filesystem wakes the waiter at
- * once; a network one (no events across nodes) leaves it to the timer.
- */
-export function wakeOnChange(dir: string): { next(ms: number, signal?: AbortSignal): Promise<void>; close(): void } {
-  let wake: (() => void) | undefined;
-  let changed = false;
-  let watcher: ReturnType<typeof watch> | undefined;
-  try {
-    watcher = watch(dir, () => {
-      changed = true;
-      wake?.();
-    });
-    watcher.on('error', () => undefined);
-  } catch {
-    watcher = undefined;
-  }
-  return {
-    next(ms, signal) {
-      if (changed || signal?.aborted) {
-        changed = false;
-        return Promise.resolve();
-      }
-      return new Promise<void>((resolve) => {
-        const timer = setTimeout(done, ms);
-        function done() {
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', done);
-          wake = undefined;
-          changed = false;
-          resolve();
-        }
-        wake = done;
-        signal?.addEventListener('abort', done, { once: true });
-      });
-    },
-    close() {
-      watcher?.close();
-    },
-  };
-}

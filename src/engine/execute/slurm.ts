@@ -32,11 +32,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { errorMessage } from '../core/errors.ts';
+import { wakeOnChange } from '../core/wait.ts';
 import type { Executor, JobRef, OnEvent, StageTask, TaskOutcome } from './executor.ts';
 import type { Store, Workspace } from '../store/store.ts';
 import { runTask } from './executor.ts';
 import { newJobDir, readEvents, readOutcome, wasStarted, writeTaskFile } from './task-file.ts';
-import { assign, isAssigned, isPilotDir, keep, KEEP_EVERY_MS, newPilotDir, stop, wakeOnChange } from './pilot.ts';
+import { assign, isAssigned, isPilotDir, keep, KEEP_EVERY_MS, newPilotDir, stop } from './pilot.ts';
 
 /** Slurm job states (squeue/sacct) that mean the job will not run any more. */
 const TERMINAL = new Set([
@@ -336,9 +337,10 @@ export class SlurmExecutor implements Executor {
   /** Submit a pilot with this task in its inbox, so that it starts on it at once. */
   private async newPilot(member: Member, kind: string): Promise<{ job: JobRef; pilot: Pilot }> {
     this.jobsInFlight++;
-    const pilot: Pilot = { dir: '', kind, id: '', busy: true };
+    let dir: string | undefined;
     try {
-      (pilot as { dir: string }).dir = await newPilotDir(this.options.cacheDir, this.pilotIdle);
+      dir = await newPilotDir(this.options.cacheDir, this.pilotIdle);
+      const pilot: Pilot = { dir, kind, id: '', busy: true };
       const job = this.pilotJob(pilot, member.dir);
       await member.onEvent({ type: 'submitting', job });
       await assign(pilot.dir, member.dir);
@@ -350,7 +352,7 @@ export class SlurmExecutor implements Executor {
       }, KEEP_EVERY_MS).unref();
       return { job: { ...job, id: pilot.id }, pilot };
     } catch (error) {
-      if (pilot.dir) void rm(pilot.dir, { recursive: true, force: true }).catch(() => undefined);
+      if (dir) void rm(dir, { recursive: true, force: true }).catch(() => undefined);
       this.release();
       throw error;
     }

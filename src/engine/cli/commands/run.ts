@@ -138,29 +138,17 @@ async function runObserved(
 
 /**
  * A cluster executor decides what runs in the driver from earlier runs' times, so it reads them
- * before anything runs: a stage's typical time and each instance's own.
+ * before anything runs: each instance's own last time (one point read per instance; only a
+ * cluster run pays it), since a stage's typical time can be a hundredth of its widest
+ * instance's, and the stage's typical time from the same reads, for instances never run. A run
+ * recorded as 0 s was quicker than the record's precision, not unknown.
  */
 async function giveEstimates(executor: Executor, project: Project, instances: readonly Instance[]): Promise<void> {
-  const [byStage, byInstance] = await Promise.all([
-    earlierTimes(project, instances),
-    instanceTimes(project, instances),
-  ]);
-  executor.setEstimates?.(byStage, byInstance);
-}
-
-/**
- * Each instance's own last time, for a cluster executor's --local-below: one point read per
- * instance (only a cluster run pays it), since a stage's typical time can be a hundredth of its
- * widest instance's. A run recorded as 0 s was quicker than the record's precision, not unknown.
- */
-async function instanceTimes(project: Project, instances: readonly Instance[]): Promise<Record<string, number>> {
   const runs = await Promise.all(instances.map((i) => project.index.latest(project.id, i.id).catch(() => undefined)));
-  return Object.fromEntries(
-    instances.flatMap((instance, n) => {
-      const run = runs[n];
-      return run && run.seconds >= 0 ? [[instance.id, run.seconds] as const] : [];
-    }),
-  );
+  const byInstance: Record<string, number> = {};
+  for (const [n, run] of runs.entries()) if (run && run.seconds >= 0) byInstance[instances[n]!.id] = run.seconds;
+  const byStage = stageEstimates(runs.flatMap((r) => (r ? [{ stage: r.stage, seconds: r.seconds }] : [])));
+  executor.setEstimates?.(byStage, byInstance);
 }
 
 /** Instances per stage whose last run is read for the stage's typical time. */

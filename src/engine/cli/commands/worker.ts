@@ -18,11 +18,11 @@ import type { Flags } from './context.ts';
 export async function cmdWorker(flags: Flags): Promise<number> {
   if (flags.pilot) {
     const pilot = flags.pilot;
-    await readPilotFile(pilot).catch((error: unknown) => {
+    const settings = await readPilotFile(pilot).catch((error: unknown) => {
       throw new LineaError(`linea worker: cannot read the pilot in ${pilot}: ${errorMessage(error)}`, 'store');
     });
     // A task a pilot cannot read fails on its own, with its outcome: the pilot serves the next.
-    await serve(pilot, async (dir) => {
+    await serve(pilot, settings, async (dir) => {
       await runOne(dir).catch((error: unknown) => writeOutcome(dir, { ok: false, error: errorMessage(error) }));
     });
     return 0;

@@ -146,6 +146,46 @@ struct Layer {
   float* output() { return pooled ? p.data() : a.data(); }
 };
 
+// One 2×2 window of pool_backward: each tap's z (z0…z3, row-major) and gradient (d0…d3), c
+// channels each. Functions of their own because GCC honours __restrict on parameters only: in
+// the loop body the four stores could alias for all it knew, and it kept the loops scalar.
+// Max pooling gives the window's gradient to its first maximum (a later tap wins only when
+// strictly greater), as a chain of selects (3, else 2, else 1, else 0): a computed tap index
+// kept the loop scalar too.
+template <typename Act>
+inline void max_window_backward(const float* __restrict z0, const float* __restrict z1, const float* __restrict z2,
+                                const float* __restrict z3, float* __restrict d0, float* __restrict d1,
+                                float* __restrict d2, float* __restrict d3, const float* __restrict grad, Act act,
+                                int64_t c) {
+  for (int64_t ch = 0; ch < c; ch++) {
+    const float v0 = act(z0[ch], ch), v1 = act(z1[ch], ch), v2 = act(z2[ch], ch), v3 = act(z3[ch], ch);
+    const bool w1 = v1 > v0;
+    const float m01 = w1 ? v1 : v0;
+    const bool w2 = v2 > m01;
+    const float m012 = w2 ? v2 : m01;
+    const bool w3 = v3 > m012;
+    const float gv = grad[ch];
+    const float r3 = w3 ? 0.0f : gv;
+    const float r2 = w2 ? 0.0f : r3;
+    d3[ch] = w3 ? gv : 0.0f;
+    d2[ch] = w2 ? r3 : 0.0f;
+    d1[ch] = w1 ? r2 : 0.0f;
+    d0[ch] = w1 ? 0.0f : r2;
+  }
+}
+
+// Average pooling's: a quarter of the window's gradient to each tap.
+inline void mean_window_backward(float* __restrict d0, float* __restrict d1, float* __restrict d2,
+                                 float* __restrict d3, const float* __restrict grad, int64_t c) {
+  for (int64_t ch = 0; ch < c; ch++) {
+    const float quarter = grad[ch] * 0.25f;
+    d0[ch] = quarter;
+    d1[ch] = quarter;
+    d2[ch] = quarter;
+    d3[ch] = quarter;
+  }
+}
+
 class Plan {
  public:
   Plan(const Config& c, int64_t n) : c_(c), n_(n) {
@@ -538,9 +578,8 @@ class Plan {
   }
 
   // The pooled output's gradient (dout) back to da: a quarter to each tap (average), or all to
-  // the window's first maximum in row-major order (max, as tfjs's cpu backend picks it), chosen
-  // with selects. Every tap of every window is written, so only a dropped odd row or column
-  // needs clearing.
+  // the window's first maximum in row-major order (max, as tfjs's cpu backend picks it). Every
+  // tap of every window is written, so only a dropped odd row or column needs clearing.
   template <typename Act>
   void pool_backward(Layer& L, Act act) {
     const int64_t c = L.co, h = L.h, w = L.w, oh = L.oh, ow = L.ow;
@@ -557,28 +596,13 @@ class Plan {
       for (int64_t r = 0; r < oh; r++) {
         for (int64_t q = 0; q < ow; q++) {
           const int64_t base = ((b * h + 2 * r) * w + 2 * q) * c;
-          const int64_t at[4] = {base, base + c, base + w * c, base + w * c + c};
-          const float* __restrict grad = g + ((b * oh + r) * ow + q) * c;
-          if (!max) {
-            for (int i = 0; i < 4; i++)
-              for (int64_t ch = 0; ch < c; ch++) da[at[i] + ch] = grad[ch] * 0.25f;
-            continue;
-          }
-          for (int64_t ch = 0; ch < c; ch++) {
-            const float v0 = act(z[at[0] + ch], ch), v1 = act(z[at[1] + ch], ch);
-            const float v2 = act(z[at[2] + ch], ch), v3 = act(z[at[3] + ch], ch);
-            // The first maximum: a later tap wins only when strictly greater.
-            const bool w1 = v1 > v0;
-            const float m01 = w1 ? v1 : v0;
-            const bool w2 = v2 > m01;
-            const float m012 = w2 ? v2 : m01;
-            const bool w3 = v3 > m012;
-            const int pick = w3 ? 3 : w2 ? 2 : w1 ? 1 : 0;
-            da[at[0] + ch] = pick == 0 ? grad[ch] : 0.0f;
-            da[at[1] + ch] = pick == 1 ? grad[ch] : 0.0f;
-            da[at[2] + ch] = pick == 2 ? grad[ch] : 0.0f;
-            da[at[3] + ch] = pick == 3 ? grad[ch] : 0.0f;
-          }
+          const float* grad = g + ((b * oh + r) * ow + q) * c;
+          float* d = da + base;
+          if (max)
+            max_window_backward(z + base, z + base + c, z + base + w * c, z + base + w * c + c, d, d + c, d + w * c,
+                                d + w * c + c, grad, act, c);
+          else
+            mean_window_backward(d, d + c, d + w * c, d + w * c + c, grad, c);
         }
       }
     }

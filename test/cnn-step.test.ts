@@ -114,6 +114,25 @@ if (built) {
       { weightDecay: 1e-4 },
     ],
     [
+      // A dropped row or column gets no share of an average-pooled gradient.
+      'odd maps average-pooled twice, PReLU, batch norm',
+      {
+        inputShape: [9, 9, 2],
+        classes: 5,
+        channels: [4, 6, 8],
+        poolAfter: [0, 2],
+        pool: 'avg',
+        batchNorm: true,
+        activation: 'prelu',
+      },
+      {},
+    ],
+    [
+      'odd maps average-pooled twice, PReLU, no batch norm',
+      { inputShape: [9, 9, 2], classes: 5, channels: [4, 6, 8], poolAfter: [0, 2], pool: 'avg', activation: 'prelu' },
+      {},
+    ],
+    [
       'odd maps pooled twice (a row and a column dropped), identity activations, batch norm',
       {
         inputShape: [9, 9, 2],

@@ -5,11 +5,16 @@
  * invocation the PyTorch reference itself when python3-torch is installed. Each backend runs in
  * its own process (as a pipeline worker would), so one backend's state cannot slow another.
  *
- *   node --import tsx bench/train-step.ts [--steps 5] [--batch 128] [--backend wasm] [--json] [--profile]
+ *   node --import tsx bench/train-step.ts [--steps 5] [--rounds 1] [--batch 128] [--backend wasm] [--json] [--profile]
  *
  * Method, as the reference: 3 warm-up steps, then the median of --steps timed steps; a step is
  * linea's own `trainingStep` (forward, backward, update, read back the loss), which on onednn
  * runs a plain CNN's forward and backward as one native call (src/models/native/cnn-step.ts).
+ *
+ * With --rounds N the whole measurement (PyTorch, then each backend) runs N times in turn, and a
+ * backend's ratio to PyTorch is the median of the N rounds' ratios: on a shared VM whose speed
+ * drifts by 10–30 % over tens of seconds, a ratio of two runs minutes apart measures the drift as
+ * much as the code, while each round's two runs are seconds apart.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -78,6 +83,8 @@ const USAGE = `usage: node --import tsx bench/train-step.ts [options]
   --backend NAME   a backend to measure (repeatable; default: every one that loads here)
   --steps N        timed steps per model and backend, after 3 warm-up steps (default 5)
   --batch N        images per step (default 128)
+  --rounds N       measure PyTorch and the backends N times in turn; the ratio is the median of
+                   the rounds' ratios (default 1)
   --budget S       seconds per model and backend; slow backends are timed on fewer steps (default 240)
   --profile        also time one step kernel by kernel (op by op: a fused step has no kernels)
                    and print where it goes, with the convolutions' GFLOP/s against the
@@ -101,6 +108,8 @@ const { values: flags } = parseFlags({
     worker: { type: 'string' },
     /** Seconds per model and backend: slower backends are measured on fewer steps (at least one). */
     budget: { type: 'string', default: '240' },
+    /** Measure PyTorch and every backend this many times in turn (pairs close in time). */
+    rounds: { type: 'string', default: '1' },
   },
 });
 /** parseArgs, with an unknown or malformed flag reported as a usage error (exit 2), not a stack trace. */
@@ -117,7 +126,7 @@ if (flags.help) {
   process.exit(0);
 }
 /** A flag that must be a positive whole number: a typo stops here, naming the flag. */
-function positiveInteger(name: 'steps' | 'batch' | 'budget'): number {
+function positiveInteger(name: 'steps' | 'batch' | 'budget' | 'rounds'): number {
   const value = Number(flags[name]);
   if (Number.isInteger(value) && value > 0) return value;
   process.stderr.write(`train-step: --${name} must be a positive whole number, not '${flags[name]}'\n${USAGE}`);
@@ -126,6 +135,7 @@ function positiveInteger(name: 'steps' | 'batch' | 'budget'): number {
 const steps = positiveInteger('steps');
 const batch = positiveInteger('batch');
 const budget = positiveInteger('budget');
+const rounds = positiveInteger('rounds');
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -182,7 +192,7 @@ async function measure(backend: string): Promise<Row[]> {
       batch,
       images_per_s: Math.round((batch / ms) * 1000 * 10) / 10,
       ms_per_step: Math.round(ms * 10) / 10,
-      samples: times.map((t) => Math.round(t * 10) / 10),
+      samples: times.map((t) => Math.round(t * 100) / 100),
       // A step that ran as one native call (native/cnn-step.ts) has no kernels to list: the profile
       // is of the same step op by op, whose convolutions are the same oneDNN primitives.
       ...(opByOp ? await kernelTimes(() => tf.tidy(() => opByOp(x, labels, 0.01)), warm) : {}),
@@ -341,6 +351,62 @@ async function torchRows(log: (line: string) => void): Promise<Row[]> {
   }));
 }
 
+/** One backend's rows, measured in a worker process of its own, or why it gave none. */
+async function backendRows(backend: string): Promise<Row[] | { skipped: string }> {
+  // Workers run with the V8 flags the linea CLI uses (bin/linea.js).
+  const args = [
+    '--single-threaded-gc',
+    '--import',
+    'tsx',
+    fileURLToPath(import.meta.url),
+    '--worker',
+    backend,
+    '--steps',
+    String(steps),
+    '--batch',
+    String(batch),
+    '--budget',
+    String(budget),
+    ...(flags.profile ? ['--profile'] : []),
+  ];
+  // Each model about `budget` seconds at most unless a single step takes longer.
+  const limit = 2 * Object.keys(MODELS).length * budget + 60;
+  const run = await execa(process.execPath, args, { reject: false, cwd: REPO, timeout: limit * 1000 });
+  if (run.timedOut) return { skipped: `no result within ${limit} s; raise --budget to measure it` };
+  if (run.exitCode !== 0) return { skipped: run.stderr.trim().split('\n').at(-1) ?? `exit ${run.exitCode}` };
+  return JSON.parse(run.stdout) as Row[] | { skipped: string };
+}
+
+/** A row per backend and model over every round: all samples, their median, the ratios to PyTorch. */
+interface Combined extends Row {
+  /** Each round's ratio to PyTorch's run of that round (its images/s over PyTorch's). */
+  ratios: number[];
+}
+
+function combine(perRound: Row[][]): Combined[] {
+  const out = new Map<string, Combined>();
+  for (const rows of perRound) {
+    const torch = new Map(rows.filter((r) => r.backend === 'torch').map((r) => [r.model, r.images_per_s]));
+    for (const r of rows) {
+      const key = `${r.backend}\u0000${r.model}`;
+      const entry = out.get(key) ?? { ...r, samples: [], ratios: [] };
+      entry.samples!.push(...(r.samples ?? []));
+      const ref = torch.get(r.model);
+      if (ref) entry.ratios.push(r.images_per_s / ref);
+      out.set(key, entry);
+    }
+  }
+  return [...out.values()].map((e) => {
+    if (!e.samples?.length) return e;
+    const ms = median(e.samples);
+    return {
+      ...e,
+      ms_per_step: Math.round(ms * 100) / 100,
+      images_per_s: Math.round((e.batch / ms) * 1000 * 10) / 10,
+    };
+  });
+}
+
 async function main(): Promise<void> {
   if (flags.worker) {
     try {
@@ -351,43 +417,25 @@ async function main(): Promise<void> {
     return;
   }
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  const rows: Row[] = [];
-  rows.push(...(await torchRows(log)));
-  for (const backend of flags.backend ?? backendNames()) {
-    // Workers run with the V8 flags the linea CLI uses (bin/linea.js).
-    const args = [
-      '--single-threaded-gc',
-      '--import',
-      'tsx',
-      fileURLToPath(import.meta.url),
-      '--worker',
-      backend,
-      '--steps',
-      String(steps),
-      '--batch',
-      String(batch),
-      '--budget',
-      String(budget),
-      ...(flags.profile ? ['--profile'] : []),
-    ];
-    // Each model about `budget` seconds at most unless a single step takes longer.
-    const limit = 2 * Object.keys(MODELS).length * budget + 60;
-    const run = await execa(process.execPath, args, { reject: false, cwd: REPO, timeout: limit * 1000 });
-    if (run.timedOut) {
-      log(`${backend}: skipped (no result within ${limit} s; raise --budget to measure it)`);
-      continue;
+  const skipped = new Set<string>();
+  const perRound: Row[][] = [];
+  for (let round = 1; round <= rounds; round++) {
+    if (rounds > 1) log(`round ${round} of ${rounds}`);
+    const rows: Row[] = [...(await torchRows(log))];
+    for (const backend of flags.backend ?? backendNames()) {
+      if (skipped.has(backend)) continue;
+      const result = await backendRows(backend);
+      if (!Array.isArray(result)) {
+        log(`${backend}: skipped (${result.skipped})`);
+        skipped.add(backend);
+        continue;
+      }
+      rows.push(...result);
+      log(`${backend}: measured`);
     }
-    const result =
-      run.exitCode === 0
-        ? (JSON.parse(run.stdout) as Row[] | { skipped: string })
-        : { skipped: run.stderr.trim().split('\n').at(-1) ?? `exit ${run.exitCode}` };
-    if (!Array.isArray(result)) {
-      log(`${backend}: skipped (${result.skipped})`);
-      continue;
-    }
-    rows.push(...result);
-    log(`${backend}: measured`);
+    perRound.push(rows);
   }
+  const rows = combine(perRound);
   if (flags.json) {
     process.stdout.write(
       JSON.stringify(
@@ -396,15 +444,15 @@ async function main(): Promise<void> {
     );
     return;
   }
-  const torch = new Map(rows.filter((r) => r.backend === 'torch').map((r) => [r.model, r.images_per_s]));
   const lines = [
-    '| backend | model | batch | ms/step (median) | images/s | ÷ PyTorch | every step (ms) |',
+    `| backend | model | batch | ms/step (median) | images/s | ÷ PyTorch${rounds > 1 ? ' (median; each round)' : ''} | every step (ms) |`,
     '|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
-    const ref = torch.get(r.model);
+    const ratio = r.ratios.length ? median(r.ratios).toFixed(3) : 'n/a';
+    const each = rounds > 1 && r.ratios.length ? ` (${r.ratios.map((x) => x.toFixed(2)).join(', ')})` : '';
     lines.push(
-      `| ${r.backend} | ${r.model} | ${r.batch} | ${r.ms_per_step ?? ''} | ${r.images_per_s} | ${ref ? (r.images_per_s / ref).toFixed(3) : 'n/a'} | ${(r.samples ?? []).join(', ')} |`,
+      `| ${r.backend} | ${r.model} | ${r.batch} | ${r.ms_per_step ?? ''} | ${r.images_per_s} | ${ratio}${each} | ${(r.samples ?? []).join(', ')} |`,
     );
   }
   process.stdout.write(lines.join('\n') + '\n');

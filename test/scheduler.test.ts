@@ -12,6 +12,7 @@ import { lookup, lookupNow } from '../src/engine/schedule/lookup.ts';
 import { definePipeline } from '../src/engine/define/pipeline.ts';
 import { openProject } from '../src/engine/project/project.ts';
 import { type RunObserver, runInstances, type StageResult } from '../src/engine/schedule/run.ts';
+import { chainLengths } from '../src/engine/schedule/priority.ts';
 import { defineStage, input } from '../src/engine/define/stage.ts';
 
 // Stage bodies never run here: the fake executor answers for them.
@@ -137,6 +138,40 @@ describe('scheduler', () => {
     }, executor);
     assert.equal(executor.ran.length, 6);
     assert.equal(executor.maxRunning, 2);
+  });
+
+  // A free slot goes to the waiting instance with the longest chain below it (priority.ts): here
+  // the head of a chain of four, ready beside three leaves. First come, first served ran the three
+  // leaves first.
+  it('gives a free slot to the instance with the longest chain of instances below it', async () => {
+    const executor = new FakeExecutor(1, () => ({ outcome: { ok: true, value: 1 }, ms: 50 }));
+    await run((p) => {
+      for (let i = 1; i <= 3; i++) p.add(source, {}, { id: `leaf${i}`, params: { n: 10 + i } });
+      const head = p.add(source, {}, { id: 'head' });
+      const c1 = p.add(step, { from: head }, { id: 'c1', params: { k: 1 } });
+      const c2 = p.add(step, { from: c1 }, { id: 'c2', params: { k: 2 } });
+      p.add(step, { from: c2 }, { id: 'c3', params: { k: 3 } });
+    }, executor);
+    const order = executor.ran.map((t) => t.instance);
+    // leaf1 took the free slot at once, and the other sources queued behind it: head went next.
+    assert.deepEqual(order.slice(0, 2), ['leaf1', 'head'], order.join(' '));
+    // c1 became ready while leaf2 ran, and went before leaf3, which had waited longer.
+    assert.ok(order.indexOf('c1') < order.indexOf('leaf3'), order.join(' '));
+  });
+
+  it('measures each instance by the longest chain of instances from it to the end', () => {
+    const pipeline = definePipeline({
+      name: 'chains',
+      build(p) {
+        const a = p.add(source, {}, { id: 'a' });
+        const b = p.add(step, { from: a }, { id: 'b' });
+        p.add(step, { from: b }, { id: 'c', params: { k: 2 } });
+        p.add(step, { from: a }, { id: 'd', params: { k: 3 } });
+        p.add(source, {}, { id: 'e', params: { n: 5 } });
+      },
+    });
+    const lengths = chainLengths(expandInstances(pipeline, { set: {}, ablate: {} }));
+    assert.deepEqual(Object.fromEntries(lengths), { a: 3, b: 2, c: 1, d: 1, e: 1 });
   });
 
   it('orders and expands a chain of 20,000 stages (no recursion per stage to overflow the stack)', () => {

@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fingerprintOf, lookup, lookupNow } from './lookup.ts';
+import { chainLengths, PrioritySlots } from './priority.ts';
 import type { Project } from '../project/project.ts';
 import { errorMessage } from '../core/errors.ts';
 import type { Executor, OnEvent, StageTask, TaskEvent, TaskOutcome } from '../execute/executor.ts';
@@ -89,7 +90,8 @@ export async function runInstances(
   instances: readonly Instance[],
   options: RunOptions,
 ): Promise<StageResult[]> {
-  const slots = new Semaphore(options.executor.slots);
+  const slots = new PrioritySlots(options.executor.slots);
+  const priority = chainLengths(instances);
   const byKey = new Map<CacheKey, Promise<Outcome>>();
   const outcomes = new Map<string, Promise<Outcome>>();
   const { results, finish } = resultBook(options.observer);
@@ -118,9 +120,10 @@ export async function runInstances(
     const shared = outcome !== undefined;
     if (!outcome) {
       // An index or lease server that fails mid-run fails this instance (and its dependents), never the process.
-      outcome = obtain({ project, instance, key, fingerprint, inputs: produced, options }, slots).catch(
-        (error: unknown): Outcome => ({ ok: false, error: errorMessage(error) }),
-      );
+      outcome = obtain(
+        { project, instance, key, fingerprint, inputs: produced, options, priority: priority.get(instance.id) ?? 0 },
+        slots,
+      ).catch((error: unknown): Outcome => ({ ok: false, error: errorMessage(error) }));
       byKey.set(key, outcome);
     }
     const result = await outcome;
@@ -213,9 +216,11 @@ interface Job {
   /** Each input's producing key, artifact digest and value. */
   readonly inputs: Readonly<Record<string, Produced>>;
   readonly options: RunOptions;
+  /** Its claim on a free slot (priority.ts): the longest chain of instances below it. */
+  readonly priority: number;
 }
 
-async function obtain(job: Job, slots: Semaphore): Promise<Outcome> {
+async function obtain(job: Job, slots: PrioritySlots): Promise<Outcome> {
   const { project, key, options } = job;
   const cached = async (): Promise<Outcome | undefined> => {
     const found = await lookup(project, key, (digest) => project.activity.use(digest), {
@@ -239,7 +244,7 @@ async function obtain(job: Job, slots: Semaphore): Promise<Outcome> {
   let announcedWait = false;
   for (;;) {
     if (options.signal.aborted) return { ok: false, error: 'interrupted' };
-    const release = await slots.acquire();
+    const release = await slots.acquire(job.priority);
     try {
       // Queued for a slot before an interrupt: start nothing new after it.
       if (options.signal.aborted) return { ok: false, error: 'interrupted' };
@@ -481,30 +486,6 @@ class Told {
     return {
       ...(Object.keys(this.metrics).length ? { metrics: this.metrics } : {}),
       ...(this.log.length ? { log: this.log } : {}),
-    };
-  }
-}
-
-class Semaphore {
-  private free: number;
-  private readonly queue: (() => void)[] = [];
-  constructor(size: number) {
-    this.free = Math.max(1, size);
-  }
-  async acquire(): Promise<() => void> {
-    if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.queue.push(resolve));
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.queue.shift();
-      // Handed over after a turn of the event loop, not in this microtask: a stage run on this
-      // thread holds it until it finishes, and what finished before it (the disk thread's answer
-      // that completes a commit, a signal, the live view's requests) must not wait for the whole
-      // queue of stages behind it.
-      if (next) setImmediate(next);
-      else this.free++;
     };
   }
 }

@@ -247,6 +247,23 @@ describe('slurm executor', () => {
     assert.deepEqual(readdirSync(join(project.cacheDir, 'jobs')), [], 'nor does its directory');
   });
 
+  // Pilots start as work waits for them (--pilot-ramp): four 1.5 s naps, ready together, with four
+  // job slots. Under a ramp no nap waits out, one pilot runs them all; under a short one, each nap
+  // that waited for the busy or starting pilots got one of its own.
+  it('a pilot starts only for an instance that has waited --pilot-ramp seconds for one', async () => {
+    const pidsAndJobs = async (ramp: string) => {
+      const project = fresh();
+      const args = ['run', '--pipeline', 'queue.pipeline.ts', '--executor', 'slurm', '--jobs', '4'];
+      const result = await run(project, [...args, '--local-below', '0', '--pilot-ramp', ramp]);
+      assert.equal(result.code, 0, result.stderr);
+      const pids = new Set(project.executions().map((l) => parseExecution(l).pid));
+      const jobs = new Set([...result.stderr.matchAll(/slurm job (\d+)/g)].map((m) => m[1]!));
+      return { pids: pids.size, jobs: jobs.size };
+    };
+    assert.deepEqual(await pidsAndJobs('60'), { pids: 1, jobs: 1 }, 'no nap waited 60 s: one pilot ran them all');
+    assert.deepEqual(await pidsAndJobs('0.3'), { pids: 4, jobs: 4 }, 'each nap waited 0.3 s: a pilot each');
+  });
+
   // A driver killed while its pilot runs a task: the rerun adopts the task, and the pilot, which
   // nobody will hand more work, leaves once its task is done (well before its idle time).
   it("a dead driver's pilot finishes its task for the rerun to adopt, then leaves and takes its directory", async () => {

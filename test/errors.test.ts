@@ -142,6 +142,7 @@ describe('errors', () => {
       [['--group', '0'], /--group 0: expected a whole number ≥ 1 \(instances per cluster job\)/],
       [['--local-below=-1'], /--local-below -1: expected seconds ≥ 0/],
       [['--pilot-idle', 'soon'], /--pilot-idle soon: expected seconds ≥ 0 \(0: a cluster job per instance\)/],
+      [['--pilot-ramp=-1'], /--pilot-ramp -1: expected seconds ≥ 0 \(0: start pilots at once\)/],
       [
         ['--index', 'mysql://db/x'],
         /--index mysql:\/\/db\/x: no index backend for 'mysql:'; use files, sqlite, postgres:\/\/…/,

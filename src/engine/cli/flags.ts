@@ -22,6 +22,7 @@ export const OPTIONS = {
   task: { type: 'string', multiple: true },
   pilot: { type: 'string' },
   'pilot-idle': { type: 'string' },
+  'pilot-ramp': { type: 'string' },
   backend: { type: 'string' },
   out: { type: 'string' },
   json: { type: 'boolean' },

@@ -60,6 +60,8 @@ options:
                           above 1, jobs are batches of ready instances, not pilots)
   --pilot-idle <s>        a cluster executor's jobs are pilots that run instance after instance and
                           leave after s idle seconds (default 30; 0: a job per instance)
+  --pilot-ramp <s>        another pilot starts for an instance that has waited s seconds for one,
+                          their number at most doubling every s seconds (default 1; 0: at once)
   --index <uri>           the run index: files (default, a directory in the cache), sqlite,
                           postgres://…, redis://…; or $LINEA_INDEX
   --verify-inputs         hash every file of a cached result before using it (default: files whose

@@ -23,6 +23,8 @@ export interface ExecutorOptions {
   readonly localBelow?: number;
   /** --pilot-idle: a cluster executor's pilot jobs leave after this many idle seconds (0: a job per instance). */
   readonly pilotIdle?: number | undefined;
+  /** --pilot-ramp: seconds a task waits for a busy or starting pilot before another starts for it. */
+  readonly pilotRamp?: number | undefined;
 }
 
 export interface ExecutorEntry {
@@ -40,7 +42,7 @@ const EXECUTORS: Readonly<Record<string, ExecutorEntry>> = {
   },
   slurm: {
     description: 'stage instances as Slurm batch jobs (--jobs N pilot jobs at once; see docs/cluster.md)',
-    async create({ jobs, root, cacheDir, group, localBelow, pilotIdle }) {
+    async create({ jobs, root, cacheDir, group, localBelow, pilotIdle, pilotRamp }) {
       const { SlurmExecutor } = await import('./slurm.ts');
       const extra = process.env.LINEA_SLURM_ARGS?.trim();
       return new SlurmExecutor({
@@ -50,6 +52,7 @@ const EXECUTORS: Readonly<Record<string, ExecutorEntry>> = {
         ...(group !== undefined ? { group } : {}),
         ...(localBelow !== undefined ? { localBelow } : {}),
         ...(pilotIdle !== undefined ? { pilotIdle } : {}),
+        ...(pilotRamp !== undefined ? { pilotRamp } : {}),
         ...(process.env.LINEA_SLURM_PARTITION ? { partition: process.env.LINEA_SLURM_PARTITION } : {}),
         ...(process.env.LINEA_SLURM_ACCOUNT ? { account: process.env.LINEA_SLURM_ACCOUNT } : {}),
         ...(extra ? { extraArgs: extra.split(/\s+/) } : {}),

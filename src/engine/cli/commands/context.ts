@@ -120,6 +120,29 @@ export function pilotIdleFrom(flags: Flags): number | undefined {
   return seconds;
 }
 
+/** A cluster executor's flags: --group, --local-below, --pilot-idle and --pilot-ramp. */
+export function clusterFlags(flags: Flags) {
+  return {
+    group: groupFrom(flags),
+    localBelow: localBelowFrom(flags),
+    pilotIdle: pilotIdleFrom(flags),
+    pilotRamp: pilotRampFrom(flags),
+  };
+}
+
+/**
+ * --pilot-ramp: seconds an instance waits for a busy or starting pilot before another starts for
+ * it (default the executor's, or $LINEA_PILOT_RAMP; 0: a pilot for each instance at once).
+ */
+export function pilotRampFrom(flags: Flags): number | undefined {
+  const given = flags['pilot-ramp'] ?? process.env.LINEA_PILOT_RAMP;
+  if (given === undefined) return undefined;
+  const seconds = Number(given);
+  if (given.trim() === '' || !Number.isFinite(seconds) || seconds < 0)
+    throw new LineaError(`--pilot-ramp ${given}: expected seconds ≥ 0 (0: start pilots at once)`, 'usage');
+  return seconds;
+}
+
 /**
  * --local-below: seconds under which a cluster executor runs an instance in the driver, judged by
  * its stage's earlier runs (default 5, or $LINEA_LOCAL_BELOW; 0 turns it off).

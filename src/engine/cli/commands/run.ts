@@ -13,7 +13,7 @@ import { stageEstimates } from '../../view/eta.ts';
 import { Journal, observers } from '../../view/journal.ts';
 import { type Project, sweepLeftovers } from '../../project/project.ts';
 import { type Settling, startSettling } from './settling.ts';
-import { type Flags, groupFrom, jobsFrom, type Loaded, localBelowFrom, pilotIdleFrom, withProject } from './context.ts';
+import { clusterFlags, type Flags, jobsFrom, type Loaded, withProject } from './context.ts';
 
 /**
  * `argv`, for a plain `linea run`: the command's words, under which an all-cached answer is kept
@@ -51,9 +51,7 @@ async function runObserved(
           jobs,
           root: loaded.root,
           cacheDir: loaded.cacheDir,
-          group: groupFrom(flags),
-          localBelow: localBelowFrom(flags),
-          pilotIdle: pilotIdleFrom(flags),
+          ...clusterFlags(flags),
         });
         if (made.setEstimates) await giveEstimates(made, project, instances);
         return made;

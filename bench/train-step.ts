@@ -89,7 +89,8 @@ const USAGE = `usage: node --import tsx bench/train-step.ts [options]
   --profile        also time one step kernel by kernel (op by op: a fused step has no kernels)
                    and print where it goes, with the convolutions' GFLOP/s against the
                    machine's peak
-  --peak G         that peak in GFLOP/s (default: cores × clock × FMA width, from /proc/cpuinfo)
+  --peak G         that peak in GFLOP/s (default: a spec-sheet figure, cores × clock × FMA width
+                   from /proc/cpuinfo; bench/fma-peak.c measures what the machine delivers)
   --json           rows of {"backend","model","batch","images_per_s"} instead of a table
 `;
 
@@ -252,9 +253,11 @@ async function kernelTimes(f: () => void, warmUp: number): Promise<Pick<Row, 'ke
 }
 
 /**
- * The machine's FP32 peak (GFLOP/s) as the README states it: cores × clock × FLOPs per cycle,
- * the clock from /proc/cpuinfo, 64 FLOPs per cycle with AVX-512 (two 512-bit FMA pipes: 2 × 16
- * lanes × 2), else 32 with AVX2 FMA. --peak overrides it (a turbo clock, one FMA pipe).
+ * A spec-sheet FP32 peak (GFLOP/s): cores × clock × FLOPs per cycle, the clock from
+ * /proc/cpuinfo, 64 FLOPs per cycle with AVX-512 (two 512-bit FMA pipes: 2 × 16 lanes × 2), else
+ * 32 with AVX2 FMA. Both can be wrong: a VM shows its base clock, not the one it runs at, and AMD's
+ * Zen 4 runs AVX-512 on 256-bit pipes (32 FLOPs per cycle). The README divides by what
+ * bench/fma-peak.c measures instead; pass that as --peak.
  */
 function peakGflops(): { gflops: number; how: string } {
   if (flags.peak) return { gflops: Number(flags.peak), how: '--peak' };

@@ -91,7 +91,12 @@ export async function runInstances(
   options: RunOptions,
 ): Promise<StageResult[]> {
   const slots = new PrioritySlots(options.executor.slots);
-  const priority = chainLengths(instances);
+  // Worked out when an instance first needs a slot: a run whose every result is cached never does.
+  let chains: Map<string, number> | undefined;
+  const priorityOf = (id: string) => {
+    chains ??= chainLengths(instances);
+    return chains.get(id) ?? 0;
+  };
   const byKey = new Map<CacheKey, Promise<Outcome>>();
   const outcomes = new Map<string, Promise<Outcome>>();
   const { results, finish } = resultBook(options.observer);
@@ -121,7 +126,7 @@ export async function runInstances(
     if (!outcome) {
       // An index or lease server that fails mid-run fails this instance (and its dependents), never the process.
       outcome = obtain(
-        { project, instance, key, fingerprint, inputs: produced, options, priority: priority.get(instance.id) ?? 0 },
+        { project, instance, key, fingerprint, inputs: produced, options, priority: priorityOf(instance.id) },
         slots,
       ).catch((error: unknown): Outcome => ({ ok: false, error: errorMessage(error) }));
       byKey.set(key, outcome);

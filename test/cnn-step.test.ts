@@ -61,6 +61,14 @@ function train(
 }
 
 if (built) {
+  const oddAveraged = {
+    inputShape: [9, 9, 2],
+    classes: 5,
+    channels: [4, 6, 8],
+    poolAfter: [0, 2],
+    pool: 'avg',
+    activation: 'prelu',
+  };
   const shapes: [string, Record<string, unknown>, Parameters<typeof train>[2]][] = [
     [
       "the claims preset's network (batch norm, ReLU, average pooling)",
@@ -113,25 +121,9 @@ if (built) {
       { inputShape: [8, 8, 3], classes: 10, channels: [32, 32], poolAfter: [], pool: 'max', activation: 'prelu' },
       { weightDecay: 1e-4 },
     ],
-    [
-      // A dropped row or column gets no share of an average-pooled gradient.
-      'odd maps average-pooled twice, PReLU, batch norm',
-      {
-        inputShape: [9, 9, 2],
-        classes: 5,
-        channels: [4, 6, 8],
-        poolAfter: [0, 2],
-        pool: 'avg',
-        batchNorm: true,
-        activation: 'prelu',
-      },
-      {},
-    ],
-    [
-      'odd maps average-pooled twice, PReLU, no batch norm',
-      { inputShape: [9, 9, 2], classes: 5, channels: [4, 6, 8], poolAfter: [0, 2], pool: 'avg', activation: 'prelu' },
-      {},
-    ],
+    // A dropped row or column gets no share of an average-pooled gradient.
+    ['odd maps average-pooled twice, PReLU, batch norm', { ...oddAveraged, batchNorm: true }, {}],
+    ['odd maps average-pooled twice, PReLU, no batch norm', oddAveraged, {}],
     [
       'odd maps pooled twice (a row and a column dropped), identity activations, batch norm',
       {
